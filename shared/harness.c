@@ -1,0 +1,319 @@
+#include "harness.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "timing.h"
+
+#define SKIP_EXIT 78
+#define OUTPUT_CAP (16 * 1024)  // a runaway test must not flood the log
+
+static bool in_child;
+
+_Noreturn void ps_fail_at(const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fprintf(stderr, "%s:%d: ", file, line);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+_Noreturn void ps_skip(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(SKIP_EXIT);
+}
+
+bool ps_file_exists(const char *path) { return access(path, R_OK) == 0; }
+
+// ---- selection ----
+
+static bool name_matches(const char *name, const char *pattern_list) {
+    if (!pattern_list || !*pattern_list) return true;
+    const char *p = pattern_list;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > 0 && p[len - 1] == '*') {
+            if (strncmp(name, p, len - 1) == 0) return true;
+        } else if (strlen(name) == len && strncmp(name, p, len) == 0) {
+            return true;
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    return false;
+}
+
+// ---- running one test in a child ----
+
+typedef struct {
+    const char *status;  // PASS FAIL SKIP TODO CRASH TIMEOUT
+    char detail[64];
+    char *output;
+    double seconds;
+} outcome;
+
+static double timeout_mult(void) {
+    const char *m = getenv("TIMEOUT_MULT");
+    double v = m ? atof(m) : 1.0;
+    return v > 0 ? v : 1.0;
+}
+
+// Reads what the child wrote; keeps the first OUTPUT_CAP bytes. Returns false at end of file.
+static bool collect(int fd, char *buf, size_t *len) {
+    char tmp[4096];
+    ssize_t r = read(fd, tmp, sizeof tmp);
+    if (r < 0 && errno == EINTR) return true;
+    if (r <= 0) return false;
+    size_t room = OUTPUT_CAP - *len;
+    size_t take = (size_t)r < room ? (size_t)r : room;
+    memcpy(buf + *len, tmp, take);
+    *len += take;
+    return true;
+}
+
+static outcome run_child(const ps_test *t) {
+    outcome o = {0};
+    double limit = (t->timeout_s > 0 ? t->timeout_s : 10) * timeout_mult();
+    int fds[2];
+    if (pipe(fds) != 0) {
+        perror("pipe");
+        exit(2);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    double t0 = ps_now();
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(2);
+    }
+    if (pid == 0) {
+        in_child = true;
+        close(fds[0]);
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[1]);
+        t->fn();
+        fflush(stdout);
+        exit(0);
+    }
+    close(fds[1]);
+    char *buf = calloc(1, OUTPUT_CAP + 1);
+    size_t len = 0;
+    bool timed_out = false, open = true;
+    while (open) {
+        double left = limit - (ps_now() - t0);
+        if (left <= 0) {
+            timed_out = true;
+            kill(pid, SIGKILL);
+            break;
+        }
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        int r = poll(&pfd, 1, (int)(left * 1000) + 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r > 0) open = collect(fds[0], buf, &len);
+    }
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    o.seconds = ps_now() - t0;
+    o.output = buf;
+    if (timed_out) {
+        o.status = "TIMEOUT";
+        snprintf(o.detail, sizeof o.detail, "timeout %.0fs", limit);
+    } else if (WIFSIGNALED(status)) {
+        o.status = "CRASH";
+        snprintf(o.detail, sizeof o.detail, "%s", strsignal(WTERMSIG(status)));
+    } else {
+        int code = WEXITSTATUS(status);
+        o.status = code == 0 ? "PASS" : code == LAB_TODO_EXIT ? "TODO" : code == SKIP_EXIT ? "SKIP" : "FAIL";
+    }
+    return o;
+}
+
+static outcome run_inline(const ps_test *t) {
+    // PS_NOFORK=1: run in this process, for a debugger. A failure then ends the whole run.
+    outcome o = {.status = "PASS"};
+    double t0 = ps_now();
+    t->fn();
+    o.seconds = ps_now() - t0;
+    return o;
+}
+
+static void print_indented(const char *text) {
+    const char *p = text;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        printf("    %.*s\n", len, p);
+        p = nl ? nl + 1 : NULL;
+    }
+}
+
+static void append_result(const char *status, const char *suite, const char *name) {
+    const char *path = getenv("PS_RESULTS");
+    if (!path || !*path) return;
+    FILE *f = fopen(path, "a");
+    if (!f) return;
+    fprintf(f, "%s %s %s\n", status, suite, name);
+    fclose(f);
+}
+
+int ps_main(const char *suite, const ps_test *tests, size_t n, int argc, char **argv) {
+    const char *only = argc > 1 ? argv[1] : getenv("ONLY");
+    if (only && strcmp(only, "--list") == 0) {
+        for (size_t i = 0; i < n; i++) printf("%s\n", tests[i].name);
+        return 0;
+    }
+    bool nofork = getenv("PS_NOFORK") && *getenv("PS_NOFORK") == '1';
+    const char *rerun = getenv("PS_RERUN");
+    size_t passed = 0, failed = 0, skipped = 0, todo = 0;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (size_t i = 0; i < n; i++) {
+        const ps_test *t = &tests[i];
+        if (!name_matches(t->name, only)) continue;
+        outcome o = nofork ? run_inline(t) : run_child(t);
+        const char *s = o.status;
+        if (o.detail[0]) printf("%s %-32s FAIL (%s) %.2fs\n", suite, t->name, o.detail, o.seconds);
+        else printf("%s %-32s %s %.2fs\n", suite, t->name, s, o.seconds);
+        bool ok = strcmp(s, "PASS") == 0, skip = strcmp(s, "SKIP") == 0;
+        if (!ok && o.output && *o.output) print_indented(o.output);
+        if (!ok && !skip) {
+            printf("    book: %s\n", t->anchor);
+            if (rerun) printf("    rerun: %s ONLY=%s\n", rerun, t->name);
+        }
+        append_result(s, suite, t->name);
+        if (ok) passed++;
+        else if (skip) skipped++;
+        else if (strcmp(s, "TODO") == 0) todo++;
+        else failed++;
+        free(o.output);
+    }
+    printf("%s: %zu passed, %zu failed, %zu todo, %zu skipped\n", suite, passed, failed, todo, skipped);
+    (void)in_child;
+    return (failed || todo) ? 1 : 0;
+}
+
+// ---- comparisons ----
+
+double ps_max_abs_err(const float *got, const float *want, size_t n, size_t *where) {
+    double worst = -1;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - (double)want[i];
+        if (d != d) d = INFINITY;
+        d = d < 0 ? -d : d;
+        if (d > worst) worst = d, at = i;
+    }
+    if (where) *where = at;
+    return worst;
+}
+
+static void format_index(char *out, size_t cap, size_t flat, int ndim, const int64_t *dims) {
+    if (ndim <= 1 || !dims) {
+        snprintf(out, cap, "[%zu]", flat);
+        return;
+    }
+    size_t idx[8];
+    for (int d = ndim - 1; d >= 0; d--) {
+        idx[d] = flat % (size_t)dims[d];
+        flat /= (size_t)dims[d];
+    }
+    size_t used = (size_t)snprintf(out, cap, "[");
+    for (int d = 0; d < ndim && used < cap; d++)
+        used += (size_t)snprintf(out + used, cap - used, d ? ", %zu" : "%zu", idx[d]);
+    if (used < cap) snprintf(out + used, cap - used, "]");
+}
+
+static bool close_impl(const char *what, const float *got, const float *want, size_t n,
+                       int ndim, const int64_t *dims, double atol, double rtol) {
+    size_t bad = 0, worst_i = 0;
+    double worst_excess = -1;
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        double tol = atol + rtol * (w < 0 ? -w : w);
+        double d = g - w;
+        d = d < 0 ? -d : d;
+        bool ok = (d <= tol) || (g == w);  // g == w admits matching infinities
+        if (!ok) {
+            double excess = (d != d) ? INFINITY : d - tol;
+            if (bad == 0 || excess > worst_excess) worst_excess = excess, worst_i = i;
+            bad++;
+        }
+    }
+    if (bad == 0) return true;
+    char idx[96];
+    format_index(idx, sizeof idx, worst_i, ndim, dims);
+    fprintf(stderr, "%s: %zu of %zu values differ; worst at %s: got %.7g want %.7g (abs err %.3g)\n",
+            what, bad, n, idx, (double)got[worst_i], (double)want[worst_i],
+            fabs((double)got[worst_i] - (double)want[worst_i]));
+    size_t show = n < 8 ? n : 8;
+    fprintf(stderr, "  first values:  index        got            want\n");
+    for (size_t i = 0; i < show; i++)
+        fprintf(stderr, "                %-8zu %-14.7g %-14.7g\n", i, (double)got[i], (double)want[i]);
+    return false;
+}
+
+bool ps_close_f32(const char *what, const float *got, const float *want, size_t n,
+                  double atol, double rtol) {
+    return close_impl(what, got, want, n, 1, NULL, atol, rtol);
+}
+
+bool ps_close_f32_shaped(const char *what, const float *got, const float *want,
+                         int ndim, const int64_t *dims, double atol, double rtol) {
+    size_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= (size_t)dims[d];
+    return close_impl(what, got, want, n, ndim, dims, atol, rtol);
+}
+
+static void print_ids_around(const char *label, const int32_t *ids, size_t n, size_t at) {
+    size_t lo = at > 4 ? at - 4 : 0, hi = at + 5 < n ? at + 5 : n;
+    fprintf(stderr, "  %s (%zu ids): %s", label, n, lo ? "... " : "");
+    for (size_t i = lo; i < hi; i++) fprintf(stderr, i == at ? "[%d] " : "%d ", (int)ids[i]);
+    fprintf(stderr, "%s\n", hi < n ? "..." : "");
+}
+
+bool ps_equal_i32(const char *what, const int32_t *got, size_t ngot,
+                  const int32_t *want, size_t nwant) {
+    size_t n = ngot < nwant ? ngot : nwant, i = 0;
+    while (i < n && got[i] == want[i]) i++;
+    if (i == n && ngot == nwant) return true;
+    fprintf(stderr, "%s: first difference at index %zu (got %zu ids, want %zu)\n", what, i, ngot, nwant);
+    print_ids_around("got ", got, ngot, i);
+    print_ids_around("want", want, nwant, i);
+    return false;
+}
+
+bool ps_equal_bytes(const char *what, const void *got_v, const void *want_v, size_t n) {
+    const unsigned char *got = got_v, *want = want_v;
+    size_t i = 0;
+    while (i < n && got[i] == want[i]) i++;
+    if (i == n) return true;
+    size_t lo = i & ~(size_t)15, hi = lo + 32 < n ? lo + 32 : n;
+    fprintf(stderr, "%s: first differing byte at offset %zu of %zu\n", what, i, n);
+    for (int row = 0; row < 2; row++) {
+        const unsigned char *p = row ? want : got;
+        fprintf(stderr, "  %s @%-6zu", row ? "want" : "got ", lo);
+        for (size_t k = lo; k < hi; k++) fprintf(stderr, k == i ? "[%02x]" : " %02x", p[k]);
+        fputc('\n', stderr);
+    }
+    return false;
+}

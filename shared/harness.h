@@ -1,0 +1,108 @@
+// protostar's test harness: no framework, just fork, a timeout and careful comparisons.
+//
+// Every test runs in a forked child, so a crash or an endless loop in learner code becomes one
+// FAIL line and the rest of the suite still runs. A check that fails prints what it saw and ends
+// the test; LAB_TODO ends it as TODO. Results go to stdout and, when $PS_RESULTS names a file, one
+// line per test ("PASS M2 forward.block0") is appended there for tools/summarize.
+#ifndef PS_HARNESS_H
+#define PS_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lab_todo.h"
+
+typedef struct {
+    const char *name;     // "forward.block0": group.case, used by ONLY=
+    void (*fn)(void);
+    const char *anchor;   // book section to read when it fails
+    int timeout_s;        // 0 means 10 s; always multiplied by $TIMEOUT_MULT
+} ps_test;
+
+#define PS_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+// Runs the tests (all, or those named by $ONLY / argv[1], comma-separated, a trailing '*' matches a
+// prefix). Returns 0 when every test that ran passed.
+int ps_main(const char *suite, const ps_test *tests, size_t n, int argc, char **argv);
+
+_Noreturn void ps_fail_at(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+_Noreturn void ps_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define PS_FAIL(...) ps_fail_at(__FILE__, __LINE__, __VA_ARGS__)
+#define PS_SKIP(...) ps_skip(__VA_ARGS__)
+#define PS_CHECK(cond, ...)                                                     \
+    do {                                                                        \
+        if (!(cond)) ps_fail_at(__FILE__, __LINE__, "check failed: " #cond      \
+                                                    "\n  " __VA_ARGS__);        \
+    } while (0)
+
+// |got - want| <= atol + rtol * |want| element-wise. On mismatch prints the count of bad elements,
+// the worst one (index as [i, j, ...] when dims are given) and the first values side by side.
+// Returns true when all elements are close. NaN in got never counts as close.
+bool ps_close_f32(const char *what, const float *got, const float *want, size_t n,
+                  double atol, double rtol);
+bool ps_close_f32_shaped(const char *what, const float *got, const float *want,
+                         int ndim, const int64_t *dims, double atol, double rtol);
+
+// Largest |got - want| and where it is (n > 0); for "first diverging checkpoint" reports.
+double ps_max_abs_err(const float *got, const float *want, size_t n, size_t *where);
+
+// Exact comparisons: first differing index and both sequences around it.
+bool ps_equal_i32(const char *what, const int32_t *got, size_t ngot,
+                  const int32_t *want, size_t nwant);
+bool ps_equal_bytes(const char *what, const void *got, const void *want, size_t n);
+
+#define PS_CHECK_CLOSE(what, got, want, n, atol, rtol)                          \
+    do {                                                                        \
+        if (!ps_close_f32((what), (got), (want), (n), (atol), (rtol)))          \
+            PS_FAIL("%s: not within atol=%g rtol=%g", (what), (double)(atol),   \
+                    (double)(rtol));                                            \
+    } while (0)
+#define PS_CHECK_IDS(what, got, ngot, want, nwant)                              \
+    do {                                                                        \
+        if (!ps_equal_i32((what), (got), (ngot), (want), (nwant)))              \
+            PS_FAIL("%s: ids differ", (what));                                  \
+    } while (0)
+#define PS_CHECK_BYTES(what, got, want, n)                                      \
+    do {                                                                        \
+        if (!ps_equal_bytes((what), (got), (want), (n)))                        \
+            PS_FAIL("%s: bytes differ", (what));                                \
+    } while (0)
+
+// ---- golden files (format: DEVELOPERS.md, "Golden file format") ----
+
+typedef enum { PS_F32, PS_F16, PS_I32, PS_U8 } ps_dtype;
+
+typedef struct {
+    char name[128];
+    ps_dtype dtype;
+    int ndim;
+    int64_t dims[8];
+    size_t count;         // number of elements
+    const void *data;     // points into the golden file's memory
+} ps_tensor;
+
+typedef struct {
+    char path[512];
+    char generator[1024];
+    ps_tensor *tensors;
+    size_t n;
+    unsigned char *blob;
+} ps_golden;
+
+// Inside a test, a missing or malformed golden file fails the test with a HINT naming the command
+// that regenerates it. ps_golden_get fails the test when the tensor is absent; _find returns NULL.
+ps_golden *ps_golden_open(const char *path);
+const ps_tensor *ps_golden_get(const ps_golden *g, const char *name);
+const ps_tensor *ps_golden_find(const ps_golden *g, const char *name);
+// The tensor as f32 (f16 is widened into a new buffer, f32 is copied): caller frees.
+float *ps_tensor_f32(const ps_tensor *t);
+void ps_golden_close(ps_golden *g);
+
+// Loads and fails the test with a clear message when the file is missing; returns malloc'd data.
+// Used for data files (tokenizers, models) rather than goldens.
+bool ps_file_exists(const char *path);
+
+#endif

@@ -1,0 +1,86 @@
+#include "mapfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int read_all(int fd, unsigned char *dst, size_t n) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = read(fd, dst + done, n - done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+int ps_file_open(ps_file *f, const char *path, ps_map_mode mode) {
+    memset(f, 0, sizeof *f);
+    f->mode = mode;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "%s: not a regular file\n", path);
+        close(fd);
+        return -1;
+    }
+    f->size = (size_t)st.st_size;
+    if (f->size == 0) {
+        close(fd);
+        return 0;
+    }
+    if (mode == PS_MAP_MMAP) {
+        void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            fprintf(stderr, "%s: mmap failed: %s\n", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        f->data = p;
+    } else {
+        unsigned char *p = malloc(f->size);
+        if (!p || read_all(fd, p, f->size) != 0) {
+            fprintf(stderr, "%s: %s\n", path, p ? "read failed" : "out of memory");
+            free(p);
+            close(fd);
+            return -1;
+        }
+        f->data = p;
+    }
+    close(fd);
+    return 0;
+}
+
+void ps_file_close(ps_file *f) {
+    if (f->data) {
+        if (f->mode == PS_MAP_MMAP) munmap((void *)f->data, f->size);
+        else free((void *)f->data);
+    }
+    memset(f, 0, sizeof *f);
+}
+
+char *ps_read_text(const char *path, size_t *len_out) {
+    ps_file f;
+    if (ps_file_open(&f, path, PS_MAP_READ) != 0) return NULL;
+    char *s = malloc(f.size + 1);
+    if (!s) {
+        fprintf(stderr, "%s: out of memory\n", path);
+        ps_file_close(&f);
+        return NULL;
+    }
+    if (f.size) memcpy(s, f.data, f.size);
+    s[f.size] = '\0';
+    if (len_out) *len_out = f.size;
+    ps_file_close(&f);
+    return s;
+}

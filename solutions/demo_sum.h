@@ -1,0 +1,1 @@
+int demo_sum(const int *x, int n);

@@ -1,0 +1,28 @@
+// lab: none
+// protostar: the command-line front end. Each subcommand lives in solutions/cmd_<name>.c.
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command COMMANDS[] = {
+    {NULL, NULL, NULL},
+};
+
+static int usage(void) {
+    fprintf(stderr, "usage: protostar COMMAND [options]\n\ncommands:\n");
+    for (const command *c = COMMANDS; c->name; c++) fprintf(stderr, "  %-12s %s\n", c->name, c->help);
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return usage();
+    for (const command *c = COMMANDS; c->name; c++)
+        if (strcmp(argv[1], c->name) == 0) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "protostar: unknown command '%s'\n", argv[1]);
+    return usage();
+}

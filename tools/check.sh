@@ -1,0 +1,67 @@
+#!/bin/sh
+# make check / make test: every lab against the solutions, every skeleton must stop at LAB_TODO,
+# no drift between solutions/ and labs/, goldens intact, the book's code and anchors resolve, and
+# the MSL emulator's own suite. Ends with the line `N passed, N failed[, N skipped]`.
+set -u
+B=${BUILD:-build}
+M=${MAKE:-make}
+ROOT=$(pwd)
+R=$ROOT/$B/results.txt
+mkdir -p "$B"
+: > "$R"
+export PS_RESULTS="$R"
+
+record() {  # STATUS NAME [detail]
+    echo "$1 check $2" >> "$R"
+    printf 'check %-33s %s\n' "$2" "$1"
+    [ $# -gt 2 ] && [ "$1" != PASS ] && printf '    %s\n' "$3"
+    return 0
+}
+
+# 1. labs/ is exactly what tools/mkskel makes from solutions/
+if out=$("$B/tools/mkskel" --check solutions labs 2>&1); then record PASS skeleton-drift
+else record FAIL skeleton-drift "$out"; fi
+
+# 2. golden files are the oracle's, byte for byte
+if command -v sha256sum >/dev/null 2>&1; then SHA="sha256sum"; else SHA="shasum -a 256"; fi
+for sums in golden/*/SHA256SUMS; do
+    [ -f "$sums" ] || continue
+    if out=$($SHA -c "$sums" 2>&1 | grep -v ': OK$'); [ -z "$out" ]; then record PASS "golden:$(dirname "$sums")"
+    else record FAIL "golden:$(dirname "$sums")" "$out — golden files must come from the oracle (golden/README.md)"; fi
+done
+
+# 3. every lab's tests against the reference solutions
+$M -s tests MINE= >/dev/null || { record FAIL build-tests "make tests failed"; }
+if [ -f "$B/t/ref/list" ]; then
+    for t in $(cat "$B/t/ref/list"); do PS_RERUN="make check ONLY=..." "./$t" || true; done
+fi
+
+# 4. each skeleton builds and every one of its tests stops at a LAB_TODO (no pass, no crash)
+for dir in labs/m*/; do
+    L=$(basename "$dir")
+    ls "$dir"*.c >/dev/null 2>&1 || continue
+    ls "$dir"tests/test_*.c >/dev/null 2>&1 || { record FAIL "skeleton:$L" "no tests in $dir/tests"; continue; }
+    if ! $M -s tests MINE="$L" LAB="$L" >/dev/null 2>"$B/skel.err"; then
+        record FAIL "skeleton:$L" "skeleton does not build: $(head -5 "$B/skel.err")"; continue
+    fi
+    tmp="$B/skel-$L.txt"; : > "$tmp"
+    for t in $(cat "$B/t/$L/list-$L"); do PS_RESULTS="$ROOT/$tmp" "./$t" >/dev/null 2>&1; done
+    bad=$(grep -v -E '^(TODO|SKIP) ' "$tmp")
+    if [ -z "$bad" ] && grep -q '^TODO ' "$tmp"; then record PASS "skeleton:$L"
+    else record FAIL "skeleton:$L" "every test must stop at LAB_TODO on the skeleton; got: $(echo $bad | head -c 300)"; fi
+done
+
+# 5. the book: quoted code and task anchors resolve
+if [ -x "$B/tools/mkbook" ]; then
+    if out=$("$B/tools/mkbook" --check book 2>&1); then record PASS book
+    else record FAIL book "$out"; fi
+fi
+
+# 6. the MSL emulator's own suite (gcc, and clang when present)
+if [ -f shared/msl/msl.mk ]; then
+    $M -s emu-test || record FAIL emu-test "make emu-test failed"
+    $M -s emu-check-clang || record FAIL emu-check-clang "make emu-check-clang failed"
+fi
+
+echo
+sh tools/summarize "$R"

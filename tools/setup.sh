@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs what the build needs and is missing: a C compiler, make, stb_ds.h and cJSON.
+# Debian/Ubuntu: apt-get (as root, or through sudo). macOS: Homebrew for cJSON, and a pinned,
+# checksummed download of stb_ds.h (Homebrew has no package for it).
+set -eu
+have_header() { printf '#include <%s>\n' "$1" | ${CC:-cc} -E -x c - $2 >/dev/null 2>&1; }
+missing=""
+command -v ${CC:-cc} >/dev/null 2>&1 || missing="$missing build-essential"
+command -v c++ >/dev/null 2>&1 || missing="$missing g++"
+# The same v0.67 file that Debian 12 ships (libstb-dev 0.0~git20220908.8b5f1f3).
+STB_SHA=3ef6d369f0ee324e60326160b7721b83bb52e123d4276322e993676555d0efdd
+case "$(uname -s)" in
+Linux)
+    [ -f /usr/include/stb/stb_ds.h ] || missing="$missing libstb-dev"
+    have_header cjson/cJSON.h "" || missing="$missing libcjson-dev"
+    if [ -n "$missing" ]; then
+        echo "setup: installing$missing"
+        if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo
+        else echo "setup: please install:$missing (as root)"; exit 1; fi
+        command -v apt-get >/dev/null || { echo "setup: no apt-get; please install:$missing"; exit 1; }
+        $SUDO apt-get update -q || true
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+    fi ;;
+Darwin)
+    command -v brew >/dev/null || { echo "setup: install Homebrew (https://brew.sh), then rerun"; exit 1; }
+    have_header cjson/cJSON.h "-I$(brew --prefix)/include" || brew install cjson
+    if [ ! -f build/deps/stb_ds.h ]; then
+        # stb_ds.h at a pinned commit of nothings/stb, checked against its sha256
+        url=https://raw.githubusercontent.com/nothings/stb/8b5f1f3/stb_ds.h
+        mkdir -p build/deps
+        curl -fsSL "$url" -o build/deps/stb_ds.h.part
+        echo "$STB_SHA build/deps/stb_ds.h.part" | shasum -a 256 -c - || { rm -f build/deps/stb_ds.h.part; exit 1; }
+        mv build/deps/stb_ds.h.part build/deps/stb_ds.h
+    fi ;;
+esac
+exit 0
