@@ -1,1 +1,0 @@
-int demo_sum(const int *x, int n);
