@@ -76,17 +76,44 @@ static double timeout_mult(void) {
     return v > 0 ? v : 1.0;
 }
 
-// Reads what the child wrote; keeps the first OUTPUT_CAP bytes. Returns false at end of file.
-static bool collect(int fd, char *buf, size_t *len) {
+// What a test printed: the first HEAD_CAP bytes and the last TAIL_CAP bytes (a ring), so a test
+// that floods its output still shows how it began and the failure message at its end.
+#define HEAD_CAP (4 * 1024)
+#define TAIL_CAP (OUTPUT_CAP - HEAD_CAP)
+typedef struct {
+    char head[HEAD_CAP], tail[TAIL_CAP];
+    size_t head_len, total;
+} capture;
+
+// Reads what the child wrote. Returns false at end of file.
+static bool collect(int fd, capture *c) {
     char tmp[4096];
     ssize_t r = read(fd, tmp, sizeof tmp);
     if (r < 0 && errno == EINTR) return true;
     if (r <= 0) return false;
-    size_t room = OUTPUT_CAP - *len;
-    size_t take = (size_t)r < room ? (size_t)r : room;
-    memcpy(buf + *len, tmp, take);
-    *len += take;
+    for (ssize_t i = 0; i < r; i++, c->total++) {
+        if (c->head_len < HEAD_CAP) c->head[c->head_len++] = tmp[i];
+        else c->tail[(c->total - HEAD_CAP) % TAIL_CAP] = tmp[i];
+    }
     return true;
+}
+
+static char *captured_text(const capture *c) {
+    char *out = malloc(OUTPUT_CAP + 64);
+    memcpy(out, c->head, c->head_len);
+    size_t len = c->head_len, tail_len = c->total - c->head_len;
+    if (tail_len > TAIL_CAP) {
+        len += (size_t)sprintf(out + len, "\n[... %zu bytes cut ...]\n", tail_len - TAIL_CAP);
+        size_t start = (c->total - HEAD_CAP) % TAIL_CAP;
+        memcpy(out + len, c->tail + start, TAIL_CAP - start);
+        memcpy(out + len + TAIL_CAP - start, c->tail, start);
+        len += TAIL_CAP;
+    } else {
+        memcpy(out + len, c->tail, tail_len);
+        len += tail_len;
+    }
+    out[len] = '\0';
+    return out;
 }
 
 static outcome run_child(const ps_test *t) {
@@ -116,8 +143,7 @@ static outcome run_child(const ps_test *t) {
         exit(0);
     }
     close(fds[1]);
-    char *buf = calloc(1, OUTPUT_CAP + 1);
-    size_t len = 0;
+    capture *cap = calloc(1, sizeof *cap);
     bool timed_out = false, open = true;
     while (open) {
         double left = limit - (ps_now() - t0);
@@ -129,13 +155,14 @@ static outcome run_child(const ps_test *t) {
         struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
         int r = poll(&pfd, 1, (int)(left * 1000) + 1);
         if (r < 0 && errno == EINTR) continue;
-        if (r > 0) open = collect(fds[0], buf, &len);
+        if (r > 0) open = collect(fds[0], cap);
     }
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
     o.seconds = ps_now() - t0;
-    o.output = buf;
+    o.output = captured_text(cap);
+    free(cap);
     if (timed_out) {
         o.status = "TIMEOUT";
         snprintf(o.detail, sizeof o.detail, "timeout %.0fs", limit);
