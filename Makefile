@@ -63,8 +63,9 @@ TEST_SRCS := $(if $(LAB),$(wildcard labs/$(LAB)/tests/test_*.c tools/tests/test_
 TEST_SRCS := $(if $(filter tools,$(LAB)),$(filter tools/%,$(TEST_SRCS)),\
              $(if $(LAB),$(filter labs/%,$(TEST_SRCS)),$(TEST_SRCS)))
 TEST_BINS = $(patsubst %.c,$(BUILD)/t/$(TEST_KEY)/%,$(TEST_SRCS))
-TOOL_SRCS := $(filter-out tools/mkskel.c,$(wildcard tools/*.c))
-TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS)) $(BUILD)/tools/mkskel
+BUILD_TOOLS := mkskel mkbook
+TOOL_SRCS := $(filter-out $(BUILD_TOOLS:%=tools/%.c),$(wildcard tools/*.c))
+TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS)) $(BUILD_TOOLS:%=$(BUILD)/tools/%)
 
 .PHONY: all run test check check-lab asan bench book doctor golden model tokenizer skeletons \
         tests clean deps
@@ -93,7 +94,8 @@ $(BUILD)/tobj/%.o: %.c | $(DEPS_OK)
 
 $(BUILD)/protostar: $(CLI_OBJS) $(ENGINE_OBJS) $(SHARED_OBJS) $(MTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(MTL_LDLIBS) $(LDLIBS)
-$(BUILD)/tools/mkskel: tools/mkskel.c
+# The build's own tools (skeletons, book) need nothing from the engine.
+$(BUILD_TOOLS:%=$(BUILD)/tools/%): $(BUILD)/tools/%: tools/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
 $(BUILD)/tools/%: $(BUILD)/tobj/tools/%.o $(ENGINE_OBJS) $(SHARED_OBJS) $(MTL_OBJS)
@@ -139,6 +141,7 @@ tokenizer:
 doctor:
 	@sh tools/doctor.sh
 book: $(BUILD)/tools/mkbook
+	@command -v cmark-gfm >/dev/null || sh tools/setup.sh --book
 	$(BUILD)/tools/mkbook book $(BUILD)/book
 bench: all
 	@BUILD=$(BUILD) sh tools/bench.sh

@@ -1,10 +1,20 @@
 #!/bin/sh
-# Installs what the build needs and is missing: a C compiler, make, stb_ds.h and cJSON.
+# Installs what the build needs and is missing: a C compiler, make, stb_ds.h and cJSON
+# (`setup.sh --book`: cmark-gfm, which renders the book).
 # Debian/Ubuntu: apt-get (as root, or through sudo). macOS: Homebrew for cJSON, and a pinned,
 # checksummed download of stb_ds.h (Homebrew has no package for it).
 set -eu
 have_header() { printf '#include <%s>\n' "$1" | ${CC:-cc} -E -x c - $2 >/dev/null 2>&1; }
 missing=""
+if [ "${1:-}" = --book ]; then  # make book renders Markdown with cmark-gfm
+    command -v cmark-gfm >/dev/null && exit 0
+    case "$(uname -s)" in
+    Darwin) exec brew install cmark-gfm ;;
+    *) if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi
+       $SUDO apt-get update -q || true
+       exec $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q cmark-gfm ;;
+    esac
+fi
 command -v ${CC:-cc} >/dev/null 2>&1 || missing="$missing build-essential"
 command -v c++ >/dev/null 2>&1 || missing="$missing g++"
 # The same v0.67 file that Debian 12 ships (libstb-dev 0.0~git20220908.8b5f1f3).
