@@ -1,0 +1,121 @@
+// The harness tests itself: a crashing, hanging or TODO test must be reported as such while the run
+// goes on, comparisons must catch what they promise, and a damaged golden file must be refused.
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void crashes(void) { raise(SIGSEGV); }
+static void hangs(void) { for (;;) pause(); }
+static void todo(void) { LAB_TODO("M9", "demo", "book/demo.md#demo"); }
+static void passes(void) {}
+
+// Runs a small suite in a child process and returns everything it printed.
+static char *run_suite(const ps_test *tests, size_t n) {
+    int fds[2];
+    PS_CHECK(pipe(fds) == 0, "pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        setenv("TIMEOUT_MULT", "0.3", 1);
+        unsetenv("PS_RESULTS");
+        char *argv[] = {"selftest", NULL};
+        exit(ps_main("SELF", tests, n, 1, argv));
+    }
+    close(fds[1]);
+    size_t cap = 1 << 16, len = 0;
+    char *out = calloc(1, cap);
+    ssize_t r;
+    while ((r = read(fds[0], out + len, cap - 1 - len)) > 0) len += (size_t)r;
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    PS_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1, "a failing suite must exit 1");
+    return out;
+}
+
+static void t_isolation(void) {
+    const ps_test suite[] = {
+        {"crash", crashes, "a", 0}, {"hang", hangs, "a", 1}, {"todo", todo, "a", 0}, {"ok", passes, "a", 0}};
+    char *out = run_suite(suite, PS_COUNT(suite));
+    PS_CHECK(strstr(out, "crash") && strstr(out, "FAIL (Segmentation fault)"), "crash not reported:\n%s", out);
+    PS_CHECK(strstr(out, "FAIL (timeout 0s)") || strstr(out, "FAIL (timeout"), "hang not reported:\n%s", out);
+    PS_CHECK(strstr(out, "TODO M9 demo") && strstr(out, "book/demo.md#demo"), "TODO not reported:\n%s", out);
+    PS_CHECK(strstr(out, "SELF: 1 passed, 2 failed, 1 todo"), "the run did not go on:\n%s", out);
+    free(out);
+}
+
+static void t_close(void) {
+    float want[4] = {1.0f, -2.0f, 3.0f, 1e6f}, got[4] = {1.0f, -2.0f, 3.0f, 1e6f};
+    PS_CHECK(ps_close_f32("same", got, want, 4, 0, 0), "identical arrays must be close");
+    got[3] = 1e6f + 50.0f;  // within rtol 1e-4 of 1e6
+    PS_CHECK(ps_close_f32("rtol", got, want, 4, 1e-4, 1e-4), "rtol must scale with |want|");
+    got[1] = -2.01f;
+    PS_CHECK(!ps_close_f32("abs", got, want, 4, 1e-4, 1e-4), "an absolute error of 0.01 must fail");
+    got[1] = NAN;
+    PS_CHECK(!ps_close_f32("nan", got, want, 4, 1, 1), "NaN must never be close");
+    int64_t dims[2] = {2, 2};
+    PS_CHECK(!ps_close_f32_shaped("shaped", got, want, 2, dims, 1e-4, 1e-4), "shaped compare must fail too");
+}
+
+static void t_exact(void) {
+    int32_t a[3] = {1, 2, 3}, b[4] = {1, 2, 3, 4};
+    PS_CHECK(ps_equal_i32("same", a, 3, b, 3), "equal prefixes of equal length");
+    PS_CHECK(!ps_equal_i32("longer", a, 3, b, 4), "a missing last id must be reported");
+    unsigned char x[40] = {0}, y[40] = {0};
+    y[33] = 1;
+    PS_CHECK(!ps_equal_bytes("bytes", x, y, 40), "a differing byte must be found");
+}
+
+static int open_in_child(const char *path) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        ps_golden_close(ps_golden_open(path));
+        exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void write_file(const char *path, const char *text, size_t len) {
+    FILE *f = fopen(path, "wb");
+    PS_CHECK(f && fwrite(text, 1, len, f) == len && fclose(f) == 0, "cannot write %s", path);
+}
+
+static void t_golden(void) {
+    char dir[] = "/tmp/ps-golden-XXXXXX", path[64];
+    PS_CHECK(mkdtemp(dir), "mkdtemp");
+    snprintf(path, sizeof path, "%s/g.psg", dir);
+    const char good[] = "PSGOLD 1\ngenerator test\ntensor ids i32 1 2\ntensor x u8 1 3\nend\n"
+                        "\x01\0\0\0\x02\0\0\0abc";
+    write_file(path, good, sizeof good - 1);
+    ps_golden *g = ps_golden_open(path);
+    const ps_tensor *ids = ps_golden_get(g, "ids");
+    PS_CHECK(ids->count == 2 && ((const int32_t *)ids->data)[1] == 2, "ids read back wrong");
+    PS_CHECK(ps_golden_find(g, "missing") == NULL, "find must return NULL for a missing tensor");
+    ps_golden_close(g);
+    write_file(path, good, sizeof good - 2);  // one data byte short
+    PS_CHECK(open_in_child(path) == 1, "a truncated golden file must be refused");
+    write_file(path, "PSGOLD 9\nend\n", 13);
+    PS_CHECK(open_in_child(path) == 1, "a future format version must be refused");
+    remove(path);
+    rmdir(dir);
+}
+
+static const ps_test TESTS[] = {
+    {"harness.isolation", t_isolation, "DEVELOPERS.md#test-harness", 20},
+    {"harness.close", t_close, "DEVELOPERS.md#test-harness", 0},
+    {"harness.exact", t_exact, "DEVELOPERS.md#test-harness", 0},
+    {"harness.golden", t_golden, "DEVELOPERS.md#test-harness", 0},
+};
+
+int main(int argc, char **argv) { return ps_main("tools", TESTS, PS_COUNT(TESTS), argc, argv); }
