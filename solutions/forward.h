@@ -1,0 +1,57 @@
+// The forward pass: token ids in, next-token logits out, in plain f32 on the CPU.
+//
+// The building blocks are separate functions so later labs reuse them: M4's cached forward calls
+// the same rmsnorm/rope/attention/swiglu one token at a time, M5 adds quantized cases to matmul().
+// Layouts: a sequence of n vectors of width d is one row-major array [n × d].
+#ifndef PS_FORWARD_H
+#define PS_FORWARD_H
+
+#include <stdint.h>
+
+#include "model.h"
+
+// out[t][r] = sum_c W[r][c] * x[t][c] for each of the n_tokens rows of x:
+// x is [n_tokens × w->cols], out is [n_tokens × w->rows]. Dispatches on w->dtype.
+void matmul(float *out, const float *x, const Mat *w, int n_tokens);
+// How many threads matmul may use (default: the number of online CPUs, at most 16). n >= 1.
+void matmul_set_threads(int n);
+
+// Copies token `token`'s row of the embedding matrix to out [embed->cols].
+void embed_token(float *out, const Mat *embed, int token);
+
+// out = x / sqrt(mean(x^2) + eps) * weight, for one vector of n values (out may equal x).
+void rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
+
+// Rotates each of the n_heads vectors of head_dim values in x (one token's q or k) by position pos,
+// in Qwen3's "rotate half" layout: pairs (i, i + head_dim/2) turn by pos * theta^(-2i/head_dim).
+void rope(float *x, int n_heads, int head_dim, int pos, float theta);
+
+// x = softmax(x) over n values, subtracting the max first so exp() cannot overflow.
+void softmax(float *x, int n);
+
+// One query token attending over n_keys positions of keys and values (causal: pass pos + 1).
+// q and out: [n_heads × head_dim]. k and v: n_keys rows, `kv_stride` floats apart; key head j of a row
+// starts at row + j*head_dim. Query head h uses key/value head h / (n_heads / n_kv_heads) (GQA).
+// scores: scratch for n_keys floats.
+void attention(float *out, const float *q, const float *k, const float *v, int n_keys, int kv_stride,
+               int n_heads, int n_kv_heads, int head_dim, float *scores);
+
+// out[i] = silu(gate[i]) * up[i], silu(x) = x * sigmoid(x): the MLP's gated activation.
+void swiglu(float *out, const float *gate, const float *up, int n);
+
+// Intermediate activations, for debugging against the oracle. Buffers are caller-owned;
+// any pointer may be NULL to skip that checkpoint.
+typedef struct {
+    float *embedding;   // [n × dim]: the embedded tokens
+    float *blocks;      // [n_layers × n × dim]: block l's output at position t starts at (l*n + t)*dim
+    float *final_norm;  // [n × dim]: after the final RMSNorm
+} Checkpoints;
+int checkpoints_alloc(Checkpoints *ck, const Config *c, int n);   // 0, or -1 when out of memory
+void checkpoints_free(Checkpoints *ck);
+
+// Runs the whole model over ids[0..n) (no cache: every position is recomputed) and writes the
+// logits of every position to logits_out [n × vocab_size]. Fills ck when not NULL.
+// Returns 0, or -1 (message printed) for an out-of-range id, n < 1, or out of memory.
+int forward(const Model *m, const int32_t *ids, int n, float *logits_out, Checkpoints *ck);
+
+#endif
