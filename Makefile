@@ -69,7 +69,7 @@ TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS)) $(BUILD_TOOLS:%
 
 .PHONY: all run test check check-lab asan bench book doctor golden model tokenizer skeletons \
         tests clean deps
-all: $(BUILD)/protostar $(TOOL_BINS)
+all: $(BUILD)/protostar $(TOOL_BINS) tests
 
 deps: $(DEPS_OK)
 $(DEPS_OK): tools/setup.sh
@@ -129,7 +129,7 @@ check-lab: $(BUILD)/tools/mkskel | $(DEPS_OK)
 	@BUILD=$(BUILD) MAKE="$(MAKE)" REF="$(REF)" ONLY="$(ONLY)" sh tools/check-lab.sh "$(LAB_N)"
 
 asan:
-	$(MAKE) check BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	TIMEOUT_MULT=5 $(MAKE) check BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
 run: $(BUILD)/protostar
 	$(BUILD)/protostar generate -m models/tiny -p "In the beginning" -n 64

@@ -57,7 +57,13 @@ if [ -x "$B/tools/mkbook" ]; then
     else record FAIL book "$out"; fi
 fi
 
-# 6. the MSL emulator's own suite (gcc, and clang when present)
+# 6. the engine, tools and tests also build with clang (CI's compiler is gcc)
+if [ -z "${SKIP_CLANG:-}" ] && command -v clang >/dev/null 2>&1 && [ "${CC:-cc}" != clang ]; then
+    if out=$($M -s all CC=clang BUILD="$B/clang" SKIP_CLANG=1 2>&1); then record PASS clang-build
+    else record FAIL clang-build "$(echo "$out" | grep -m5 -E 'error|Error')"; fi
+fi
+
+# 7. the MSL emulator's own suite (gcc, and clang when present)
 if [ -f shared/msl/msl.mk ]; then
     $M -s emu-test || record FAIL emu-test "make emu-test failed"
     $M -s emu-check-clang || record FAIL emu-check-clang "make emu-check-clang failed"
