@@ -148,6 +148,14 @@ bench: all
 golden:
 	@cat golden/README.md
 
+# ---- synthetic models (tools/synth.c, lab M1/M2 tests): make build/models/PRESET/model.safetensors ----
+SYNTH_SMALL := tiny-mha-f32 tiny-gqa2-bf16 small-gqa4-bf16 small-tiedcopy-f32
+build/models/%/model.safetensors: | $(BUILD)/tools/synth
+	$(BUILD)/tools/synth $* $(@D)
+synth: $(addprefix build/models/,$(addsuffix /model.safetensors,$(SYNTH_SMALL)))
+.PHONY: synth
+# ---- end synthetic models ----
+
 clean:
 	rm -rf $(BUILD)
 

@@ -9,7 +9,10 @@ typedef struct {
     const char *help;
 } command;
 
+int cmd_inspect(int argc, char **argv);
+
 static const command COMMANDS[] = {
+    {"inspect", cmd_inspect, "MODEL_DIR [--ctx N]: architecture, tensors, parameter counts, memory"},
     {NULL, NULL, NULL},
 };
 

@@ -17,4 +17,8 @@ float f16_to_f32(uint16_t h);
 // Returns 0, or -1 for a dtype it cannot widen.
 int convert_to_f32(float *out, const void *src, DType from, size_t n);
 
+// "label [=====>     ] 42%" on stderr, redrawn in place; only when stderr is a terminal and the
+// job is big enough (total >= 64 MiB) for a wait to be noticeable. done == total ends the line.
+void progress_bar(const char *label, size_t done, size_t total);
+
 #endif
