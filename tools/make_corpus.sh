@@ -15,6 +15,8 @@
 # the end-of-text token, so the model sees document boundaries like Qwen3 does).
 #
 # Usage: tools/make_corpus.sh [outdir]      (default: .corpus)
+# Run by `sh tools/...` (dash on Debian)? This script needs bash: re-run under it.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 
 out=${1:-.corpus}
