@@ -135,9 +135,9 @@ run: $(BUILD)/protostar
 	$(BUILD)/protostar generate -m models/tiny -p "In the beginning" -n 64
 
 model:
-	sh tools/fetch_model.sh
+	bash tools/fetch_model.sh
 tokenizer:
-	sh tools/fetch_tokenizer.sh
+	bash tools/fetch_tokenizer.sh
 doctor:
 	@sh tools/doctor.sh
 book: $(BUILD)/tools/mkbook
