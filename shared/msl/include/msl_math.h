@@ -1,0 +1,112 @@
+// Metal's math functions for the emulator, on scalars and element-wise on vectors. They call
+// compiler builtins instead of <math.h>, whose global names (fabs, exp, ...) would clash with
+// metal::fabs and friends once a shader says `using namespace metal;`.
+#ifndef MSL_MATH_H
+#define MSL_MATH_H
+
+#include "msl_types.h"
+
+namespace metal {
+using msl::vec;
+
+#define MSL_UNARY(name, expr)                                                                    \
+    inline float name(float x) { return expr; }                                                 \
+    inline half name(half x) { return half(name(float(x))); }                                   \
+    inline bfloat name(bfloat x) { return bfloat(name(float(x))); }                             \
+    template<class T, int N> vec<T, N> name(vec<T, N> a) {                                      \
+        for (int i = 0; i < N; i++) a.v[i] = name(a.v[i]);                                      \
+        return a;                                                                               \
+    }
+MSL_UNARY(fabs, __builtin_fabsf(x)) MSL_UNARY(exp, __builtin_expf(x))
+MSL_UNARY(exp2, __builtin_exp2f(x)) MSL_UNARY(log, __builtin_logf(x))
+MSL_UNARY(log2, __builtin_log2f(x)) MSL_UNARY(sqrt, __builtin_sqrtf(x))
+MSL_UNARY(rsqrt, 1.0f / __builtin_sqrtf(x)) MSL_UNARY(sin, __builtin_sinf(x))
+MSL_UNARY(cos, __builtin_cosf(x)) MSL_UNARY(tan, __builtin_tanf(x))
+MSL_UNARY(tanh, __builtin_tanhf(x)) MSL_UNARY(floor, __builtin_floorf(x))
+MSL_UNARY(ceil, __builtin_ceilf(x)) MSL_UNARY(round, __builtin_roundf(x))
+MSL_UNARY(rint, __builtin_rintf(x)) MSL_UNARY(trunc, __builtin_truncf(x))
+MSL_UNARY(fract, x - __builtin_floorf(x))
+MSL_UNARY(sign, x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : 0.0f)
+MSL_UNARY(saturate, x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x)
+#undef MSL_UNARY
+
+#define MSL_BINARY(name, expr)                                                                   \
+    inline float name(float x, float y) { return expr; }                                        \
+    inline half name(half x, half y) { return half(name(float(x), float(y))); }                 \
+    template<class T, int N> vec<T, N> name(vec<T, N> a, const vec<T, N> &b) {                  \
+        for (int i = 0; i < N; i++) a.v[i] = name(a.v[i], b.v[i]);                              \
+        return a;                                                                               \
+    }
+MSL_BINARY(pow, __builtin_powf(x, y)) MSL_BINARY(powr, __builtin_powf(x, y))
+MSL_BINARY(fmax, __builtin_fmaxf(x, y)) MSL_BINARY(fmin, __builtin_fminf(x, y))
+MSL_BINARY(fmod, __builtin_fmodf(x, y)) MSL_BINARY(atan2, __builtin_atan2f(x, y))
+MSL_BINARY(step, y < x ? 0.0f : 1.0f)
+#undef MSL_BINARY
+
+// max/min/abs/clamp: plain overloads per type (not templates), so that an argument that only
+// converts to a scalar, such as a checked threadgroup-memory element, still finds its match.
+#define MSL_MINMAX(T)                                                                            \
+    inline T max(T a, T b) { return a > b ? a : b; }                                            \
+    inline T min(T a, T b) { return a < b ? a : b; }                                            \
+    inline T clamp(T x, T lo, T hi) { return min(max(x, lo), hi); }
+MSL_MINMAX(float) MSL_MINMAX(half) MSL_MINMAX(int) MSL_MINMAX(uint) MSL_MINMAX(short)
+MSL_MINMAX(ushort) MSL_MINMAX(char) MSL_MINMAX(uchar) MSL_MINMAX(long) MSL_MINMAX(ulong)
+#undef MSL_MINMAX
+inline int abs(int x) { return x < 0 ? -x : x; }
+inline float abs(float x) { return __builtin_fabsf(x); }
+inline half abs(half x) { return fabs(x); }
+template<class T, int N> vec<T, N> max(vec<T, N> a, const vec<T, N> &b) {
+    for (int i = 0; i < N; i++) a.v[i] = max(a.v[i], b.v[i]);
+    return a;
+}
+template<class T, int N> vec<T, N> min(vec<T, N> a, const vec<T, N> &b) {
+    for (int i = 0; i < N; i++) a.v[i] = min(a.v[i], b.v[i]);
+    return a;
+}
+template<class T, int N> vec<T, N> clamp(const vec<T, N> &x, const vec<T, N> &lo, const vec<T, N> &hi) {
+    return min(max(x, lo), hi);
+}
+template<class T, int N> vec<T, N> abs(vec<T, N> a) {
+    for (int i = 0; i < N; i++) a.v[i] = abs(a.v[i]);
+    return a;
+}
+
+inline float fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+inline half fma(half a, half b, half c) { return half(__builtin_fmaf(a, b, c)); }
+template<class T> T mix(T x, T y, T a) { return x + (y - x) * a; }
+template<class T> T select(T a, T b, bool c) { return c ? b : a; }
+template<class T, int N> vec<T, N> select(vec<T, N> a, const vec<T, N> &b, const vec<bool, N> &c) {
+    for (int i = 0; i < N; i++) a.v[i] = c.v[i] ? b.v[i] : a.v[i];
+    return a;
+}
+inline bool isnan(float x) { return __builtin_isnan(x); }
+inline bool isinf(float x) { return __builtin_isinf(x); }
+inline bool isfinite(float x) { return __builtin_isfinite(x); }
+template<int N> bool all(const vec<bool, N> &b) { for (int i = 0; i < N; i++) if (!b.v[i]) return false; return true; }
+template<int N> bool any(const vec<bool, N> &b) { for (int i = 0; i < N; i++) if (b.v[i]) return true; return false; }
+
+template<class T, int N> T dot(const vec<T, N> &a, const vec<T, N> &b) {
+    T s = a.v[0] * b.v[0];
+    for (int i = 1; i < N; i++) s += a.v[i] * b.v[i];
+    return s;
+}
+template<class T, int N> T length(const vec<T, N> &a) { return sqrt(dot(a, a)); }
+template<class T, int N> vec<T, N> normalize(const vec<T, N> &a) { return a * rsqrt(dot(a, a)); }
+
+// Reinterpret the bits, as_type<uint>(1.0f) == 0x3f800000.
+template<class T, class U> T as_type(const U &u) {
+    static_assert(sizeof(T) == sizeof(U), "as_type: sizes differ");
+    T t;
+    __builtin_memcpy(&t, &u, sizeof t);
+    return t;
+}
+
+// Metal's precise:: and fast:: variants are the same functions here.
+namespace precise { using metal::exp; using metal::exp2; using metal::log; using metal::sqrt;
+    using metal::rsqrt; using metal::tanh; using metal::pow; using metal::sin; using metal::cos; using metal::fabs; }
+namespace fast { using metal::exp; using metal::exp2; using metal::log; using metal::sqrt;
+    using metal::rsqrt; using metal::tanh; using metal::pow; using metal::sin; using metal::cos; using metal::fabs;
+    using metal::max; using metal::min; using metal::clamp; }
+}  // namespace metal
+
+#endif

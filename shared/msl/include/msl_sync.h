@@ -1,0 +1,173 @@
+// What makes threads meet: threadgroup_barrier, the SIMD-group collectives (simd_sum, shuffles,
+// ...), atomics, and the glue between generated code and the runtime (msl_rt.h).
+//
+// tools/mslpp gives every barrier and collective call an extra first argument, msl::site{id,
+// line}: the id tells apart two calls in different branches (lanes of a SIMD-group that diverge
+// into two simd_sum calls form two groups, as on the GPU); the line goes into diagnostics.
+#ifndef MSL_SYNC_H
+#define MSL_SYNC_H
+
+#include "msl_rt.h"
+#include "msl_types.h"
+
+namespace msl {
+struct site { int id, line; };
+// mslpp wraps each call of a helper that uses SIMD collectives as (msl::call{id}, helper)(...):
+// the temporary lives until the call returns and records where the helper was called from.
+struct call {
+    explicit call(int id) {
+        msl_thread *t = msl_self;
+        if (t->ncalls < 8) t->calls[t->ncalls] = id;
+        t->ncalls++;
+    }
+    ~call() { msl_self->ncalls--; }
+};
+static const uint32_t simd_width = MSL_SIMD_WIDTH;
+
+// A collective: publish my value, wait for the lanes taking part, read everybody's.
+struct lanes {
+    const msl_simd_view *v;
+    uint32_t me;
+    template<class T> lanes(site s, const T &x) : me(msl_self->lane) {
+        static_assert(sizeof(T) <= 16, "SIMD collective on a value over 16 bytes");
+        v = msl_simd_wait(s.id, s.line, &x, sizeof x);
+    }
+    bool active(uint32_t l) const { return l < MSL_SIMD_WIDTH && (v->active >> l & 1u); }
+    template<class T> T get(uint32_t l) const {
+        T t;
+        __builtin_memcpy(&t, v->slot[l], sizeof t);
+        return t;
+    }
+    uint32_t first() const { return (uint32_t)__builtin_ctz(v->active); }
+};
+}  // namespace msl
+
+namespace metal {
+enum class mem_flags { mem_none = 0, mem_device = 1, mem_threadgroup = 2, mem_texture = 4 };
+inline mem_flags operator|(mem_flags a, mem_flags b) { return mem_flags(int(a) | int(b)); }
+
+inline void threadgroup_barrier(msl::site s, mem_flags) { msl_barrier(s.id, s.line); }
+inline void simdgroup_barrier(msl::site s, mem_flags) { msl::lanes l(s, 0); }
+
+// Reductions combine the active lanes in lane order: deterministic, like a fixed GPU schedule.
+template<class T> T simd_sum(msl::site s, T x) {
+    msl::lanes l(s, x);
+    T r = l.get<T>(l.first());
+    for (uint32_t i = l.first() + 1; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r += l.get<T>(i);
+    return r;
+}
+template<class T> T simd_product(msl::site s, T x) {
+    msl::lanes l(s, x);
+    T r = l.get<T>(l.first());
+    for (uint32_t i = l.first() + 1; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r *= l.get<T>(i);
+    return r;
+}
+template<class T> T simd_max(msl::site s, T x) {
+    msl::lanes l(s, x);
+    T r = l.get<T>(l.first());
+    for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r = max(r, l.get<T>(i));
+    return r;
+}
+template<class T> T simd_min(msl::site s, T x) {
+    msl::lanes l(s, x);
+    T r = l.get<T>(l.first());
+    for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r = min(r, l.get<T>(i));
+    return r;
+}
+template<class T> T simd_prefix_exclusive_sum(msl::site s, T x) {
+    msl::lanes l(s, x);
+    T r = T(0);
+    for (uint32_t i = 0; i < l.me; i++) if (l.active(i)) r += l.get<T>(i);
+    return r;
+}
+template<class T> T simd_prefix_inclusive_sum(msl::site s, T x) {
+    return simd_prefix_exclusive_sum(s, x) + x;
+}
+// Reading a lane that is not active (or out of range) is undefined on the GPU; here it gives
+// your own value, except shuffle_up/down, where Metal defines exactly that.
+template<class T> T simd_shuffle(msl::site s, T x, ushort lane) {
+    msl::lanes l(s, x);
+    return l.active(lane) ? l.get<T>(lane) : x;
+}
+template<class T> T simd_shuffle_down(msl::site s, T x, ushort d) { return simd_shuffle(s, x, ushort(msl_self->lane + d)); }
+template<class T> T simd_shuffle_up(msl::site s, T x, ushort d) {
+    return d > msl_self->lane ? simd_shuffle(s, x, ushort(msl_self->lane)) : simd_shuffle(s, x, ushort(msl_self->lane - d));
+}
+template<class T> T simd_shuffle_xor(msl::site s, T x, ushort m) { return simd_shuffle(s, x, ushort(msl_self->lane ^ m)); }
+template<class T> T simd_broadcast(msl::site s, T x, ushort lane) { return simd_shuffle(s, x, lane); }
+template<class T> T simd_broadcast_first(msl::site s, T x) {
+    msl::lanes l(s, x);
+    return l.get<T>(l.first());
+}
+inline bool simd_is_first(msl::site s) {
+    msl::lanes l(s, 0);
+    return l.first() == l.me;
+}
+inline bool simd_all(msl::site s, bool b) {
+    msl::lanes l(s, b);
+    for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i) && !l.get<bool>(i)) return false;
+    return true;
+}
+inline bool simd_any(msl::site s, bool b) {
+    msl::lanes l(s, b);
+    for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i) && l.get<bool>(i)) return true;
+    return false;
+}
+struct simd_vote {
+    typedef uint64_t vote_t;
+    vote_t bits;
+    explicit operator vote_t() const { return bits; }
+    bool all() const { return bits == 0xffffffffu; }
+    bool any() const { return bits != 0; }
+};
+inline simd_vote simd_ballot(msl::site s, bool b) {
+    msl::lanes l(s, b);
+    simd_vote v = {0};
+    for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i) && l.get<bool>(i)) v.bits |= 1ull << i;
+    return v;
+}
+
+// ---- atomics: memory_order_relaxed is all Metal has ----
+enum memory_order { memory_order_relaxed };
+template<class T> struct msl_atomic { T v; };
+typedef msl_atomic<int> atomic_int;
+typedef msl_atomic<uint> atomic_uint;
+typedef msl_atomic<float> atomic_float;
+// The generic __atomic builtins work for float as well as for integers.
+template<class T> T atomic_load_explicit(const msl_atomic<T> *a, memory_order) {
+    T r;
+    __atomic_load(&a->v, &r, __ATOMIC_RELAXED);
+    return r;
+}
+template<class T, class U> void atomic_store_explicit(msl_atomic<T> *a, U x, memory_order) {
+    T v = T(x);
+    __atomic_store(&a->v, &v, __ATOMIC_RELAXED);
+}
+template<class T, class U> T atomic_exchange_explicit(msl_atomic<T> *a, U x, memory_order) {
+    T v = T(x), r;
+    __atomic_exchange(&a->v, &v, &r, __ATOMIC_RELAXED);
+    return r;
+}
+template<class T, class U>
+bool atomic_compare_exchange_weak_explicit(msl_atomic<T> *a, T *expected, U x, memory_order, memory_order) {
+    T v = T(x);
+    return __atomic_compare_exchange(&a->v, expected, &v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+// Read-modify-write as a compare-and-swap loop: one definition for every type and operation.
+#define MSL_ATOMIC_RMW(name, expr)                                                               \
+    template<class T, class U> T atomic_##name##_explicit(msl_atomic<T> *a, U x, memory_order) { \
+        T old = atomic_load_explicit(a, memory_order_relaxed), y = T(x);                         \
+        while (!atomic_compare_exchange_weak_explicit(a, &old, T(expr), memory_order_relaxed,    \
+                                                      memory_order_relaxed)) {}                  \
+        return old;                                                                              \
+    }
+MSL_ATOMIC_RMW(fetch_add, old + y) MSL_ATOMIC_RMW(fetch_sub, old - y)
+MSL_ATOMIC_RMW(fetch_and, old & y) MSL_ATOMIC_RMW(fetch_or, old | y)
+MSL_ATOMIC_RMW(fetch_xor, old ^ y) MSL_ATOMIC_RMW(fetch_max, old < y ? y : old)
+MSL_ATOMIC_RMW(fetch_min, y < old ? y : old)
+#undef MSL_ATOMIC_RMW
+}  // namespace metal
+
+#include "msl_glue.h"
+
+#endif

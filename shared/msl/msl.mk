@@ -1,0 +1,94 @@
+# shared/msl/msl.mk: the MSL CPU emulator (included by the top-level Makefile; also usable alone:
+# `make -f shared/msl/msl.mk emu-test`).
+#
+# How a .metal file reaches the emulator (all at build time, nothing at run time):
+#   shaders/foo.metal --c++ -E--> build/msl/shaders/foo.i --tools/mslpp--> build/msl/shaders/foo.cpp
+#                     --c++--> build/msl/shaders/foo.o
+# foo.o registers its kernels under the name "shaders/foo.metal" before main() runs, so a
+# program linked with $(MTL_OBJS) and foo.o finds them with
+#   mtl_library_new(ctx, "shaders/foo.metal");  mtl_pipeline_new(lib, "kernel_name");
+# A program that links .metal objects must be linked with $(MTL_LDLIBS).
+#
+# Provides: MTL_OBJS MTL_LDLIBS MSL_SHADER_OBJS, the rule build/msl/%.o <- %.metal, and the
+# targets emu-test, emu-check-clang, bench-emu, mslpp.
+
+CC ?= cc
+CXX ?= c++
+CFLAGS ?= -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Ishared -Isolutions
+MSL_BUILD ?= build/msl
+MSL_ARCH := $(shell uname -m)
+MSL_F16C := $(if $(filter x86_64,$(MSL_ARCH)),-mf16c)
+# Generated shader C++: warnings that Metal's compiler would not raise are off; no exceptions,
+# RTTI or thread-safe statics, so the objects link with plain $(CC) (no libstdc++); no strict
+# aliasing, because shaders reinterpret buffers freely (a half buffer read as half4).
+MSL_CXXFLAGS ?= -std=c++17 -O2 -g -Wall -Wextra -Werror -Wno-unused-function -Wno-unused-parameter \
+  -Wno-unused-variable -Wno-unused-but-set-variable -Wno-unused-local-typedefs -fno-exceptions \
+  -fno-rtti -fno-threadsafe-statics -fno-strict-aliasing $(MSL_F16C) -Ishared/msl/include -Ishared/msl
+MSL_PPFLAGS := -E -x c++ -nostdinc -Ishared/msl/pp -D__METAL_VERSION__=310 -DMSL_EMULATOR=1
+MSL_RT_CFLAGS = $(CFLAGS) -g -Ishared
+MTL_LDLIBS := -lpthread -lm
+
+MSL_RT := msl_rt msl_fiber msl_check
+MTL_OBJS := $(MSL_RT:%=$(MSL_BUILD)/rt/%.o) $(MSL_BUILD)/rt/mtl_emu.o
+MSL_SHADER_OBJS := $(patsubst %.metal,$(MSL_BUILD)/%.o,$(wildcard shaders/*.metal))
+MSL_HEADERS := $(wildcard shared/msl/*.h shared/msl/include/*) shared/mtl.h
+MSLPP := $(MSL_BUILD)/mslpp
+
+$(MSL_BUILD)/rt/%.o: shared/msl/%.c $(MSL_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(MSL_RT_CFLAGS) -c $< -o $@
+$(MSL_BUILD)/rt/%.o: shared/%.c $(MSL_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(MSL_RT_CFLAGS) -c $< -o $@
+$(MSLPP): tools/mslpp.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@
+mslpp: $(MSLPP)
+
+# .metal -> preprocessed -> C++ (normal and checking build) -> object
+$(MSL_BUILD)/%.i: %.metal
+	@mkdir -p $(@D)
+	$(CXX) $(MSL_PPFLAGS) -MMD -MP -MT $@ -MF $@.d $< -o $@
+$(MSL_BUILD)/%.cpp: $(MSL_BUILD)/%.i $(MSLPP)
+	$(MSLPP) $*.metal < $< > $@.tmp && mv $@.tmp $@
+$(MSL_BUILD)/%.check.cpp: $(MSL_BUILD)/%.i $(MSLPP)
+	$(MSLPP) -check $*.metal < $< > $@.tmp && mv $@.tmp $@
+$(MSL_BUILD)/%.o: $(MSL_BUILD)/%.cpp $(MSL_HEADERS)
+	$(CXX) $(MSL_CXXFLAGS) -c $< -o $@
+.PRECIOUS: $(MSL_BUILD)/%.i $(MSL_BUILD)/%.cpp $(MSL_BUILD)/%.check.cpp
+-include $(wildcard $(MSL_BUILD)/shaders/*.i.d $(MSL_BUILD)/shared/msl/tests/*.i.d)
+
+# ---- the emulator's own suite: normal build, then the checking build (race detector) ----
+MSL_TEST_METAL := $(wildcard shared/msl/tests/*.metal)
+MSL_TEST_OBJS := $(MSL_TEST_METAL:%.metal=$(MSL_BUILD)/%.o)
+MSL_TEST_CHECK_OBJS := $(MSL_TEST_METAL:%.metal=$(MSL_BUILD)/%.check.o)
+MSL_HARNESS := $(MSL_BUILD)/rt/harness.o $(MSL_BUILD)/rt/lab_todo.o
+MSL_TEST_SRCS := $(wildcard shared/msl/tests/*.c)
+
+$(MSL_BUILD)/test_emu: $(MSL_TEST_SRCS) $(MSL_TEST_OBJS) $(MTL_OBJS) $(MSL_HARNESS)
+	$(CC) $(MSL_RT_CFLAGS) $(MSL_TEST_SRCS) $(MSL_TEST_OBJS) $(MTL_OBJS) $(MSL_HARNESS) -o $@ $(MTL_LDLIBS)
+$(MSL_BUILD)/test_emu_check: $(MSL_TEST_SRCS) $(MSL_TEST_CHECK_OBJS) $(MTL_OBJS) $(MSL_HARNESS)
+	$(CC) $(MSL_RT_CFLAGS) -DMSL_CHECKING $(MSL_TEST_SRCS) $(MSL_TEST_CHECK_OBJS) $(MTL_OBJS) \
+	  $(MSL_HARNESS) -o $@ $(MTL_LDLIBS)
+
+emu-test: $(MSL_BUILD)/test_emu $(MSL_BUILD)/test_emu_check
+	@st=0; $(MSL_BUILD)/test_emu || st=1; $(MSL_BUILD)/test_emu_check || st=1; exit $$st
+
+# The same suite built with clang (another compiler, and the software half of clang < 15).
+emu-check-clang:
+	@if command -v clang >/dev/null 2>&1 && command -v clang++ >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory -f shared/msl/msl.mk MSL_BUILD=build/msl/clang CC=clang \
+	    CXX=clang++ CFLAGS="$(CFLAGS)" emu-test; \
+	else \
+	  echo "SKIP emu clang (clang not installed)"; \
+	  if [ -n "$$PS_RESULTS" ]; then echo "SKIP emu clang" >> "$$PS_RESULTS"; fi; \
+	fi
+
+# ---- benchmarks (make bench runs this): Q8_0 matvec and attention on the emulator ----
+MSL_BENCH_METAL := $(wildcard shared/msl/bench/*.metal)
+$(MSL_BUILD)/bench_emu: tools/bench_emu.c $(MSL_BENCH_METAL:%.metal=$(MSL_BUILD)/%.o) $(MTL_OBJS)
+	$(CC) $(MSL_RT_CFLAGS) $^ -o $@ $(MTL_LDLIBS)
+bench-emu: $(MSL_BUILD)/bench_emu
+	$(MSL_BUILD)/bench_emu
+
+.PHONY: emu-test emu-check-clang bench-emu mslpp

@@ -1,0 +1,405 @@
+// The MSL emulator's runtime: a dispatch's threadgroups spread over a pool of worker threads, and
+// inside one threadgroup a small cooperative scheduler that gives Metal's barrier and SIMD-group
+// semantics to threads that are fibers. book/appendix-emulator.md explains the design.
+#include "msl_internal.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "msl_fiber.h"
+
+enum { T_RUN, T_BARRIER, T_SIMD, T_DONE };
+
+typedef struct {
+    unsigned char in[MSL_SIMD_WIDTH][16];  // phase 1: each arriving lane writes its value here
+    msl_simd_view view;                    // phase 2: a snapshot the released lanes read from
+} simd_slots;
+
+typedef struct {
+    msl_check_state check;   // first member: msl_check.c reaches it through msl_thread.rt
+    msl_fiber sched;         // the worker's own context: where fibers switch back to
+    msl_fiber *fibers;
+    msl_thread *threads;
+    uint32_t *order;         // schedule: the order runnable threads are resumed in
+    int cap;                 // fibers/threads allocated so far
+    simd_slots simd[MSL_MAX_TG_THREADS / MSL_SIMD_WIDTH];
+    unsigned char *arena;    // threadgroup memory, MSL_TG_MEM_BYTES
+    unsigned char *tg_dyn[MSL_MAX_BUFFERS];
+    size_t tg_static_base;   // kernel-scope variables start after the threadgroup(n) buffers
+    size_t tg_poisoned;      // high-water mark of the poisoned area in this threadgroup
+    msl_kind mode;           // how the current threadgroup is being run
+    const msl_dispatch *d;
+    uint32_t rng;
+} worker;
+
+__thread msl_thread *msl_self;
+
+// ---- the pool ----
+
+static struct {
+    pthread_mutex_t run_lock;   // one dispatch at a time
+    pthread_mutex_t mu;
+    pthread_cond_t start, done;
+    int nworkers;               // worker 0 is the thread that calls msl_run
+    worker *w;
+    const msl_dispatch *job;
+    uint64_t generation;
+    int busy;                   // workers still running the current job
+    atomic_uint next;           // next threadgroup to hand out
+    uint32_t total;
+    atomic_int failed;
+    char err[1024];
+    msl_schedule schedule;
+    uint32_t seed;
+    size_t stack_size;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+          PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, {0}, 0, 0, 0};
+
+void msl_check_report(const char *msg) {
+    pthread_mutex_lock(&pool.mu);
+    if (!atomic_load(&pool.failed)) snprintf(pool.err, sizeof pool.err, "%s", msg);
+    atomic_store(&pool.failed, 1);
+    pthread_mutex_unlock(&pool.mu);
+}
+
+__attribute__((format(printf, 2, 3))) static void fail(worker *w, const char *fmt, ...) {
+    char msg[768], full[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof full, "kernel '%s', threadgroup (%u,%u,%u): %s", w->d->kernel->name,
+             w->check.group[0], w->check.group[1], w->check.group[2], msg);
+    msl_check_report(full);
+}
+
+void msl_set_schedule(msl_schedule s, uint32_t seed) {
+    pool.schedule = s;
+    pool.seed = seed;
+}
+
+static void read_env(void) {
+    const char *s = getenv("MSL_SCHEDULE");  // forward | reverse | random[:seed]
+    if (s && !strncmp(s, "reverse", 7)) pool.schedule = MSL_SCHED_REVERSE;
+    if (s && !strncmp(s, "random", 6)) {
+        pool.schedule = MSL_SCHED_RANDOM;
+        pool.seed = s[6] == ':' ? (uint32_t)strtoul(s + 7, NULL, 10) : 1;
+    }
+    const char *kb = getenv("MSL_STACK_KB");
+    pool.stack_size = kb ? (size_t)atoi(kb) * 1024 : 0;
+}
+
+// ---- threads inside one threadgroup ----
+
+static void grow(worker *w, int n) {
+    if (n <= w->cap) return;
+    w->fibers = realloc(w->fibers, sizeof *w->fibers * (size_t)n);
+    w->threads = realloc(w->threads, sizeof *w->threads * (size_t)n);
+    w->order = realloc(w->order, sizeof *w->order * (size_t)n);
+    if (!w->fibers || !w->threads || !w->order) abort();
+    for (int i = w->cap; i < n; i++)
+        if (msl_fiber_init(&w->fibers[i], pool.stack_size)) {
+            fprintf(stderr, "msl: cannot allocate a fiber stack\n");
+            abort();
+        }
+    w->cap = n;
+}
+
+static void fiber_main(void *arg) {
+    msl_thread *t = arg;
+    worker *w = t->rt;
+    msl_fiber *self = &w->fibers[t->index_tg];
+    msl_fiber_started(self);
+    w->d->kernel->entry(t);
+    t->state = T_DONE;
+    msl_fiber_switch(self, &w->sched, 1);  // never resumed: prepared afresh for the next group
+}
+
+static void block(msl_thread *t, int state, int site, int line) {
+    worker *w = t->rt;
+    t->state = state;
+    t->site = site;
+    t->line = line;
+    msl_fiber_switch(&w->fibers[t->index_tg], &w->sched, 0);
+}
+
+void msl_barrier(int site, int line) {
+    msl_thread *t = msl_self;
+    worker *w = t->rt;
+    if (w->mode != MSL_FULL) {  // the runtime guard: the pre-pass classified this kernel wrongly
+        fail(w, "threadgroup_barrier at line %d in a kernel classified as %s (emulator bug: "
+             "please report it)", line, w->mode == MSL_PLAIN ? "plain" : "SIMD-only");
+        return;
+    }
+    block(t, T_BARRIER, site, line);
+}
+
+const msl_simd_view *msl_simd_wait(int site, int line, const void *value, size_t size) {
+    msl_thread *t = msl_self;
+    worker *w = t->rt;
+    simd_slots *s = &w->simd[t->simd];
+    if (w->mode == MSL_PLAIN) {
+        fail(w, "SIMD collective at line %d in a kernel classified as plain (emulator bug: "
+             "please report it)", line);
+        s->view.active = 1u << t->lane;  // degrade to a group of one so the kernel can finish
+        memcpy(s->view.slot[t->lane], value, size);
+        return &s->view;
+    }
+    memcpy(s->in[t->lane], value, size);
+    block(t, T_SIMD, site, line);
+    return &s->view;
+}
+
+void *msl_tg_alloc(size_t size, size_t align) {
+    msl_thread *t = msl_self;
+    worker *w = t->rt;
+    size_t off = (w->tg_static_base + t->tg_off + align - 1) & ~(align - 1);
+    if (off + size > MSL_TG_MEM_BYTES) {
+        fail(w, "threadgroup memory exceeds %d bytes", MSL_TG_MEM_BYTES);
+        off = 0;  // keep running on valid memory; the dispatch already failed
+    }
+    t->tg_off = off + size - w->tg_static_base;
+    if (off + size > w->tg_poisoned) {  // NaN (all bits set) until a thread writes it
+        memset(w->arena + w->tg_poisoned, 0xff, off + size - w->tg_poisoned);
+        w->tg_poisoned = off + size;
+    }
+    return w->arena + off;
+}
+
+static uint32_t next_rand(worker *w) {  // xorshift32: a reproducible shuffle per seed
+    w->rng ^= w->rng << 13;
+    w->rng ^= w->rng >> 17;
+    w->rng ^= w->rng << 5;
+    return w->rng;
+}
+
+static void make_order(worker *w, uint32_t lo, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++)
+        w->order[i] = pool.schedule == MSL_SCHED_REVERSE ? lo + n - 1 - i : lo + i;
+    if (pool.schedule == MSL_SCHED_RANDOM)
+        for (uint32_t i = n - 1; i > 0; i--) {
+            uint32_t j = next_rand(w) % (i + 1), tmp = w->order[i];
+            w->order[i] = w->order[j];
+            w->order[j] = tmp;
+        }
+}
+
+// Where a lane waits, as a path: the pre-pass ids of the helper calls it is inside, then the id
+// of the collective. Ids grow with the position in the source, so comparing paths compares
+// positions in the program, which is what decides who goes first after a divergent branch.
+static int path_cmp(const msl_thread *a, const msl_thread *b) {
+    int na = a->ncalls < 8 ? a->ncalls : 8, nb = b->ncalls < 8 ? b->ncalls : 8;  // deeper: ignored
+    for (int i = 0; i <= na && i <= nb; i++) {
+        int x = i < na ? a->calls[i] : a->site, y = i < nb ? b->calls[i] : b->site;
+        if (x != y) return x < y ? -1 : 1;
+    }
+    return na - nb;
+}
+
+// A SIMD-group whose lanes have all stopped: release the lanes waiting at the collective that
+// comes first in the program. Lanes that took the other side of an if, or left a loop, are
+// further on and wait there: exactly the lanes a GPU would have active for that collective.
+static int resolve_simd(worker *w, uint32_t lo, uint32_t hi) {
+    msl_thread *t = w->threads, *first = NULL;
+    for (uint32_t i = lo; i < hi; i++) {
+        if (t[i].state == T_RUN) return 0;
+        if (t[i].state == T_SIMD && (!first || path_cmp(&t[i], first) < 0)) first = &t[i];
+    }
+    if (!first) return 0;
+    simd_slots *s = &w->simd[lo / MSL_SIMD_WIDTH];
+    s->view.active = 0;
+    for (uint32_t i = lo; i < hi; i++)
+        if (t[i].state == T_SIMD && path_cmp(&t[i], first) == 0) {
+            s->view.active |= 1u << t[i].lane;
+            memcpy(s->view.slot[t[i].lane], s->in[t[i].lane], 16);
+            t[i].state = T_RUN;
+        }
+    return 1;
+}
+
+// Runs threads [lo, hi) as fibers until all are done (or the dispatch failed).
+static void schedule(worker *w, uint32_t lo, uint32_t hi) {
+    msl_thread *t = w->threads;
+    for (uint32_t i = lo; i < hi; i++) {
+        t[i].state = T_RUN;
+        msl_fiber_prepare(&w->fibers[i], fiber_main, &t[i]);
+    }
+    for (;;) {
+        make_order(w, lo, hi - lo);
+        for (uint32_t k = 0; k < hi - lo; k++) {
+            uint32_t i = w->order[k];
+            if (t[i].state != T_RUN) continue;
+            msl_self = &t[i];
+            msl_fiber_switch(&w->sched, &w->fibers[i], 0);
+        }
+        if (atomic_load(&pool.failed)) return;
+        int resolved = 0;
+        for (uint32_t s = lo; s < hi; s += MSL_SIMD_WIDTH)
+            resolved |= resolve_simd(w, s, s + MSL_SIMD_WIDTH < hi ? s + MSL_SIMD_WIDTH : hi);
+        if (resolved) continue;
+        uint32_t done = 0, first_bar = hi, first_done = hi;
+        for (uint32_t i = lo; i < hi; i++) {
+            if (t[i].state == T_DONE && first_done == hi) first_done = i;
+            if (t[i].state == T_DONE) done++;
+            if (t[i].state != T_BARRIER) continue;
+            if (first_bar == hi) first_bar = i;
+            if (t[i].site != t[first_bar].site) {
+                fail(w, "barrier divergence: thread %u waits at the threadgroup_barrier of line "
+                     "%d, thread %u at the one of line %d", first_bar, t[first_bar].line, i,
+                     t[i].line);
+                return;
+            }
+        }
+        if (done == hi - lo) return;
+        if (first_done < hi) {
+            fail(w, "barrier divergence: thread %u finished the kernel while thread %u waits at "
+                 "threadgroup_barrier (line %d); every thread must reach every barrier",
+                 first_done, first_bar, t[first_bar].line);
+            return;
+        }
+        for (uint32_t i = lo; i < hi; i++) t[i].state = T_RUN;
+        w->check.epoch++;  // accesses before and after a barrier never conflict
+    }
+}
+
+static void run_group(worker *w, const msl_dispatch *d, uint32_t g) {
+    uint32_t gp[3] = {g % d->groups[0], g / d->groups[0] % d->groups[1],
+                      g / (d->groups[0] * d->groups[1])};
+    uint32_t grid[3], sz[3];
+    for (int k = 0; k < 3; k++) {
+        grid[k] = d->grid[0] ? d->grid[k] : d->groups[k] * d->tg_size[k];
+        uint32_t left = grid[k] - gp[k] * d->tg_size[k];
+        sz[k] = left < d->tg_size[k] ? left : d->tg_size[k];  // edge of a dispatchThreads
+        w->check.group[k] = gp[k];
+    }
+    uint32_t n = sz[0] * sz[1] * sz[2];
+    w->mode = d->kernel->kind;
+    w->check.epoch++;
+    memset(w->arena, 0xff, w->tg_static_base);  // threadgroup(n) buffers start as NaN too
+    w->tg_poisoned = w->tg_static_base;
+    w->rng = pool.seed * 2654435761u + g + 1;
+    for (uint32_t i = 0; i < n; i++) {
+        msl_thread *t = &w->threads[i];
+        uint32_t p[3] = {i % sz[0], i / sz[0] % sz[1], i / (sz[0] * sz[1])};
+        for (int k = 0; k < 3; k++) {
+            t->pos_tg[k] = p[k];
+            t->tg_pos[k] = gp[k];
+            t->tg_size[k] = sz[k];
+            t->ngroups[k] = d->groups[k];
+            t->grid_size[k] = grid[k];
+            t->pos_grid[k] = gp[k] * d->tg_size[k] + p[k];
+        }
+        t->index_tg = i;
+        t->lane = i % MSL_SIMD_WIDTH;
+        t->simd = i / MSL_SIMD_WIDTH;
+        t->nsimd = (n + MSL_SIMD_WIDTH - 1) / MSL_SIMD_WIDTH;
+        t->buffers = d->buffers;
+        t->tg_dyn = w->tg_dyn;
+        t->tg_off = 0;
+        t->ncalls = 0;
+        t->rt = w;
+        if (w->mode == MSL_PLAIN) {  // no thread ever waits for another: just call it
+            msl_self = t;
+            d->kernel->entry(t);
+        }
+    }
+    if (w->mode == MSL_SIMD)
+        for (uint32_t s = 0; s < n; s += MSL_SIMD_WIDTH)
+            schedule(w, s, s + MSL_SIMD_WIDTH < n ? s + MSL_SIMD_WIDTH : n);
+    if (w->mode == MSL_FULL) schedule(w, 0, n);
+}
+
+static void work(worker *w, const msl_dispatch *d) {
+    uint32_t n = d->tg_size[0] * d->tg_size[1] * d->tg_size[2];
+    grow(w, (int)n);  // a fiber per thread; a stack costs nothing until a thread touches it
+    w->d = d;
+    w->check.kernel = d->kernel->name;
+    w->check.arena = w->arena;
+    size_t off = 0;
+    for (int i = 0; i < MSL_MAX_BUFFERS; i++) {
+        w->tg_dyn[i] = d->tg_mem[i] ? w->arena + off : NULL;
+        off += (d->tg_mem[i] + 15) & ~(size_t)15;
+    }
+    w->tg_static_base = off;
+    for (;;) {
+        if (atomic_load(&pool.failed)) break;
+        uint32_t g = atomic_fetch_add(&pool.next, 1);
+        if (g >= pool.total) break;
+        run_group(w, d, g);
+    }
+    msl_self = NULL;
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    uint64_t seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&pool.mu);
+        while (pool.generation == seen) pthread_cond_wait(&pool.start, &pool.mu);
+        seen = pool.generation;
+        const msl_dispatch *d = pool.job;
+        pthread_mutex_unlock(&pool.mu);
+        work(w, d);
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.busy == 0) pthread_cond_signal(&pool.done);
+        pthread_mutex_unlock(&pool.mu);
+    }
+    return NULL;
+}
+
+static void pool_init(void) {
+    read_env();
+    const char *env = getenv("MSL_THREADS");
+    long n = env ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
+    pool.nworkers = n < 1 ? 1 : n > 64 ? 64 : (int)n;
+    pool.w = calloc((size_t)pool.nworkers, sizeof *pool.w);
+    if (!pool.w) abort();
+    for (int i = 0; i < pool.nworkers; i++) {
+        pool.w[i].arena = aligned_alloc(64, MSL_TG_MEM_BYTES);
+        if (!pool.w[i].arena) abort();
+        pthread_t th;
+        if (i > 0 && pthread_create(&th, NULL, worker_main, &pool.w[i]) == 0) pthread_detach(th);
+    }
+}
+
+int msl_run(const msl_dispatch *d, char *err, size_t errlen) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, pool_init);
+    uint32_t n = d->tg_size[0] * d->tg_size[1] * d->tg_size[2];
+    size_t tg_bytes = 0;
+    for (int i = 0; i < MSL_MAX_BUFFERS; i++) tg_bytes += (d->tg_mem[i] + 15) & ~(size_t)15;
+    const char *bad = !d->kernel ? "no pipeline set"
+                      : n == 0 || n > MSL_MAX_TG_THREADS ? "threads per threadgroup must be 1..1024"
+                      : tg_bytes > MSL_TG_MEM_BYTES ? "threadgroup memory lengths exceed 32 KB"
+                                                    : NULL;
+    if (bad) {
+        snprintf(err, errlen, "dispatch of '%s': %s", d->kernel ? d->kernel->name : "?", bad);
+        return -1;
+    }
+    uint32_t total = d->groups[0] * d->groups[1] * d->groups[2];
+    if (total == 0) return 0;
+    pthread_mutex_lock(&pool.run_lock);
+    pthread_mutex_lock(&pool.mu);
+    pool.job = d;
+    pool.total = total;
+    atomic_store(&pool.next, 0);
+    atomic_store(&pool.failed, 0);
+    pool.err[0] = 0;
+    pool.busy = pool.nworkers - 1;
+    pool.generation++;
+    pthread_cond_broadcast(&pool.start);
+    pthread_mutex_unlock(&pool.mu);
+    work(&pool.w[0], d);
+    pthread_mutex_lock(&pool.mu);
+    while (pool.busy > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    int failed = atomic_load(&pool.failed);
+    if (failed) snprintf(err, errlen, "%s", pool.err);
+    pthread_mutex_unlock(&pool.mu);
+    pthread_mutex_unlock(&pool.run_lock);
+    return failed ? -1 : 0;
+}

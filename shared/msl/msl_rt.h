@@ -1,0 +1,103 @@
+// The MSL emulator's runtime: runs a compute dispatch of a pre-passed .metal kernel on the CPU
+// with Metal's execution model (grid -> threadgroups -> SIMD-groups of 32 -> threads).
+//
+// Three kinds of code use this header: the runtime itself (msl_rt.c, msl_check.c), the C++ code
+// that tools/mslpp generates from each .metal file (through the fake <metal_stdlib>), and the
+// emulator backend of shared/mtl.h. Learners normally meet it only through mtl.h.
+#ifndef MSL_RT_H
+#define MSL_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    MSL_MAX_BUFFERS = 31,        // buffer(0..30), as in Metal
+    MSL_SIMD_WIDTH = 32,         // Apple GPUs: threadExecutionWidth
+    MSL_MAX_TG_THREADS = 1024,   // maxTotalThreadsPerThreadgroup
+    MSL_TG_MEM_BYTES = 32768,    // threadgroup memory per threadgroup
+};
+
+// How a kernel must be executed, decided by the pre-pass from what it (transitively) calls.
+typedef enum {
+    MSL_PLAIN,  // no barrier, no SIMD collective, no threadgroup memory: a plain loop over threads
+    MSL_SIMD,   // SIMD collectives only: the 32 lanes of one SIMD-group run as fibers
+    MSL_FULL,   // barriers or threadgroup memory: every thread of the threadgroup is a fiber
+} msl_kind;
+
+typedef struct msl_thread msl_thread;
+
+typedef struct {
+    const char *name;               // the kernel function's name
+    void (*entry)(msl_thread *t);   // generated trampoline: unpacks t into the kernel's arguments
+    msl_kind kind;
+    int line;                       // where the kernel is defined in its .metal file
+} msl_kernel;
+
+// One emulated GPU thread. The first block is what the trampoline hands to [[attribute]] params.
+struct msl_thread {
+    uint32_t pos_grid[3];      // thread_position_in_grid
+    uint32_t pos_tg[3];        // thread_position_in_threadgroup
+    uint32_t tg_pos[3];        // threadgroup_position_in_grid
+    uint32_t tg_size[3];       // threads_per_threadgroup (smaller at the edge of a dispatchThreads)
+    uint32_t ngroups[3];       // threadgroups_per_grid
+    uint32_t grid_size[3];     // threads_per_grid
+    uint32_t index_tg;         // thread_index_in_threadgroup
+    uint32_t lane, simd;       // thread_index_in_simdgroup, simdgroup_index_in_threadgroup
+    uint32_t nsimd;            // simdgroups_per_threadgroup
+    void *const *buffers;      // buffer(n) pointers, offsets already applied
+    unsigned char *const *tg_dyn;  // threadgroup(n) pointers (setThreadgroupMemoryLength)
+    // ---- runtime-private ----
+    size_t tg_off;             // bump offset of this thread's kernel-scope threadgroup variables
+    int state, site, line;     // scheduler state; where it waits (pre-pass site id, .metal line)
+    int calls[8], ncalls;      // call sites of the helpers it is inside (see msl::call)
+    void *rt;                  // the worker running this thread
+};
+
+// The thread running right now on this worker (set by the scheduler before each switch).
+extern __thread msl_thread *msl_self;
+
+// ---- called from generated code / the fake <metal_stdlib> ----
+void *msl_tg_alloc(size_t size, size_t align);  // a kernel-scope `threadgroup` variable
+void msl_barrier(int site, int line);           // threadgroup_barrier
+// A SIMD collective: publishes this lane's value (<= 16 bytes) and waits until every lane of the
+// SIMD-group that will take part has arrived. Returns the snapshot of all participants' values.
+typedef struct {
+    uint32_t active;                 // bit l set: lane l took part
+    unsigned char slot[MSL_SIMD_WIDTH][16];
+} msl_simd_view;
+const msl_simd_view *msl_simd_wait(int site, int line, const void *value, size_t size);
+// Checking build: one access to threadgroup memory (var = variable name, base = its start).
+void msl_check_access(const void *base, const char *var, const void *addr, size_t size,
+                      int is_write, int line);
+
+// ---- kernel registry: generated code registers its kernels before main() ----
+void msl_register(const char *source, const msl_kernel *kernels, int n);
+int msl_source_known(const char *source);
+const msl_kernel *msl_find_kernel(const char *source, const char *name);
+
+// ---- running a dispatch ----
+typedef struct {
+    const msl_kernel *kernel;
+    void *buffers[MSL_MAX_BUFFERS];
+    size_t tg_mem[MSL_MAX_BUFFERS];  // threadgroup(n) lengths in bytes
+    uint32_t groups[3];              // threadgroups per grid
+    uint32_t tg_size[3];             // threads per threadgroup
+    uint32_t grid[3];                // threads per grid; all 0 = groups * tg_size (uniform)
+} msl_dispatch;
+
+// Runs it to completion on the worker pool. Returns 0, or -1 with a message in err.
+int msl_run(const msl_dispatch *d, char *err, size_t errlen);
+
+// ---- options (also from the environment: MSL_SCHEDULE, MSL_THREADS, MSL_STACK_KB) ----
+typedef enum { MSL_SCHED_FORWARD, MSL_SCHED_REVERSE, MSL_SCHED_RANDOM } msl_schedule;
+void msl_set_schedule(msl_schedule s, uint32_t seed);
+long msl_race_count(void);  // races reported by checking-build kernels so far
+
+#ifdef __cplusplus
+}
+#endif
+#endif

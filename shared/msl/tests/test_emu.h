@@ -1,0 +1,36 @@
+// Shared helpers of the emulator suite (test_emu.c) and the tests in test_emu_more.c.
+#ifndef TEST_EMU_H
+#define TEST_EMU_H
+
+#include <stddef.h>
+
+#include "mtl.h"
+
+extern mtl_context *ctx;
+mtl_pipeline *emu_pipeline(const char *file, const char *kernel);  // fails the test if missing
+mtl_buffer *emu_buffer(const void *data, size_t bytes);            // data may be NULL (zeros)
+int emu_run(mtl_pipeline *p, mtl_buffer **bufs, int n, mtl_size groups, mtl_size threads);
+float *emu_random(size_t n, unsigned seed);                         // values in [-1, 1]
+
+void t_half_roundtrip(void);
+void t_half_math(void);
+void t_atomics(void);
+void t_race_missing_barrier(void);
+void t_race_reduce(void);
+void t_barrier_divergence(void);
+void t_api_errors(void);
+void t_big_threadgroup(void);
+void t_selectors(void);
+
+#define EMU_MORE_TESTS                                                                           \
+    {"types.half_bfloat_convert", t_half_roundtrip, "book/appendix-emulator.md", 0},            \
+    {"types.half_vector_math", t_half_math, "book/appendix-emulator.md", 0},                    \
+    {"atomics.histogram", t_atomics, "book/appendix-emulator.md", 0},                           \
+    {"bugs.missing_barrier", t_race_missing_barrier, "book/appendix-emulator.md", 0},           \
+    {"bugs.racy_reduce", t_race_reduce, "book/appendix-emulator.md", 0},                        \
+    {"bugs.barrier_divergence", t_barrier_divergence, "book/appendix-emulator.md", 0},          \
+    {"api.errors", t_api_errors, "book/appendix-emulator.md", 0},                               \
+    {"tg.1024_threads", t_big_threadgroup, "book/appendix-emulator.md", 0},                     \
+    {"macos.selectors", t_selectors, "book/appendix-emulator.md", 0},
+
+#endif

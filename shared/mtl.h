@@ -1,0 +1,88 @@
+// mtl: the small C API through which protostar drives the GPU.
+//
+// Two backends implement it. On macOS, shared/mtl_macos.c talks to Metal through the Objective-C
+// runtime, in plain C. On Linux, shared/mtl_emu.c runs the same shaders/*.metal
+// on the MSL CPU emulator (shared/msl/, book/appendix-emulator.md). Your code cannot tell them
+// apart, except that the emulator is slower and catches more bugs.
+//
+// The shape follows Metal: a context (device + command queue); buffers in shared memory that
+// both the CPU and the GPU see; a library of compiled shaders; one pipeline per kernel; a command
+// buffer into which you encode dispatches (set a pipeline, bind buffers, dispatch), then commit
+// and wait. Nothing runs before mtl_commit. Every function that can fail returns NULL or -1 and
+// leaves a message for mtl_error().
+//
+//   mtl_context *ctx = mtl_context_new();
+//   mtl_library *lib = mtl_library_new(ctx, "shaders/matvec.metal");
+//   mtl_pipeline *p = mtl_pipeline_new(lib, "matvec_f32");
+//   mtl_buffer *w = mtl_buffer_new(ctx, bytes);          // fill mtl_buffer_ptr(w) on the CPU
+//   mtl_cmd *cmd = mtl_cmd_new(ctx);
+//   mtl_set_pipeline(cmd, p);
+//   mtl_set_buffer(cmd, 0, w, 0);
+//   mtl_set_bytes(cmd, 2, &n, sizeof n);
+//   mtl_dispatch_groups(cmd, MTL_SIZE(rows, 1, 1), MTL_SIZE(32, 1, 1));
+//   if (mtl_commit_wait(cmd)) fprintf(stderr, "%s\n", mtl_error());
+//   mtl_cmd_free(cmd);
+#ifndef MTL_H
+#define MTL_H
+
+#include <stddef.h>
+
+typedef struct mtl_context mtl_context;
+typedef struct mtl_buffer mtl_buffer;
+typedef struct mtl_library mtl_library;
+typedef struct mtl_pipeline mtl_pipeline;
+typedef struct mtl_cmd mtl_cmd;
+
+// Metal's MTLSize: three NSUInteger (unsigned long on every Apple platform).
+typedef struct {
+    unsigned long width, height, depth;
+} mtl_size;
+#define MTL_SIZE(w, h, d) ((mtl_size){(unsigned long)(w), (unsigned long)(h), (unsigned long)(d)})
+
+// The last error of this thread, or "" if none.
+const char *mtl_error(void);
+
+// ---- context ----
+mtl_context *mtl_context_new(void);  // the default GPU and a command queue
+void mtl_context_free(mtl_context *ctx);
+const char *mtl_device_name(const mtl_context *ctx);
+
+// ---- buffers (shared storage: the same memory for CPU and GPU) ----
+mtl_buffer *mtl_buffer_new(mtl_context *ctx, size_t bytes);  // zero-filled
+// Wraps memory you own (e.g. mmap'd weights) without copying. Both ptr and bytes must be
+// multiples of the page size (getpagesize()); the memory must outlive the buffer.
+mtl_buffer *mtl_buffer_wrap(mtl_context *ctx, void *ptr, size_t bytes);
+void *mtl_buffer_ptr(mtl_buffer *b);
+size_t mtl_buffer_size(const mtl_buffer *b);
+void mtl_buffer_free(mtl_buffer *b);
+
+// ---- shaders ----
+// Compiles one .metal file (path relative to the repository root). On the emulator the file has
+// been translated and linked in at build time (see shared/msl/msl.mk); the call checks that.
+mtl_library *mtl_library_new(mtl_context *ctx, const char *metal_path);
+void mtl_library_free(mtl_library *lib);
+mtl_pipeline *mtl_pipeline_new(mtl_library *lib, const char *kernel_name);
+void mtl_pipeline_free(mtl_pipeline *p);
+int mtl_pipeline_max_threads(const mtl_pipeline *p);  // per threadgroup, for this kernel
+int mtl_pipeline_simd_width(const mtl_pipeline *p);   // threadExecutionWidth: 32
+
+// ---- command buffers ----
+mtl_cmd *mtl_cmd_new(mtl_context *ctx);
+void mtl_set_pipeline(mtl_cmd *c, mtl_pipeline *p);
+void mtl_set_buffer(mtl_cmd *c, int index, mtl_buffer *b, size_t offset);  // [[buffer(index)]]
+void mtl_set_bytes(mtl_cmd *c, int index, const void *data, size_t len);   // small constants, copied
+void mtl_set_threadgroup_memory(mtl_cmd *c, int index, size_t len);        // [[threadgroup(index)]]
+// A grid of `groups` threadgroups of `threads` threads each.
+void mtl_dispatch_groups(mtl_cmd *c, mtl_size groups, mtl_size threads);
+// A grid of exactly `grid` threads, cut into threadgroups of `threads` (the edge ones smaller).
+void mtl_dispatch_threads(mtl_cmd *c, mtl_size grid, mtl_size threads);
+// Sends everything encoded to the GPU, which runs the dispatches in order. A command buffer is
+// committed once; encode the next one while this one runs.
+int mtl_commit(mtl_cmd *c);
+// Waits until it has run. 0 on success, -1 (see mtl_error()) on any failure since mtl_cmd_new.
+int mtl_wait(mtl_cmd *c);
+int mtl_commit_wait(mtl_cmd *c);               // both
+double mtl_cmd_gpu_seconds(const mtl_cmd *c);  // GPU time, after mtl_wait
+void mtl_cmd_free(mtl_cmd *c);
+
+#endif

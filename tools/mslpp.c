@@ -1,0 +1,411 @@
+// mslpp: the MSL emulator's pre-pass. Turns a preprocessed .metal file into C++ that compiles
+// against the fake <metal_stdlib> (shared/msl/include) and runs on the emulator's runtime.
+//
+//   c++ -E -x c++ -Ishared/msl/pp shaders/foo.metal > foo.i     (shader macros expanded)
+//   mslpp [-check] shaders/foo.metal < foo.i > foo.cpp          (this tool)
+//
+// It rewrites tokens in place and never adds or removes a newline, so with the preprocessor's
+// line markers every compiler error, sanitizer report and emulator diagnostic names the
+// .metal line. What it rewrites (everything else is already valid C++):
+//   [[attributes]]            removed (kernel parameter attributes are read first)
+//   device, thread            removed: the CPU has one address space
+//   constant                  const
+//   kernel-scope threadgroup  a reference into the threadgroup's shared arena (a plain macro
+//   declarations              would silently give every thread its own copy)
+//   other threadgroup         removed (pointer parameters, casts)
+//   v.xy, v.zyx               v.template swz<0, 1>() ...
+//   1.5h, 2.0                 half(1.5f), 2.0f (Metal has no double; literals are float)
+//   simd_sum(x), barriers     simd_sum(msl::site{id, line}, x): which call, for the scheduler
+// and at the end adds one trampoline per kernel that maps [[buffer(n)]], [[threadgroup(n)]] and
+// the position built-ins to arguments (types from decltype(kernel)), plus the registration.
+// With -check, kernel-scope threadgroup arrays of scalars become checked (msl::tg_var).
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { T_ID, T_NUM, T_STR, T_PUNCT, T_DIRECTIVE };
+
+typedef struct {
+    int kind, line;
+    const char *s, *gap;  // token text and the whitespace before it
+    int len, gaplen;
+    char *rep;            // replacement text, NULL = unchanged
+} tok;
+
+typedef struct {
+    int name, lparen, rparen, lbrace, rbrace;  // token indices
+    int is_kernel, uses_barrier, uses_simd, uses_tg;
+} func;
+
+static tok *toks;
+static int ntok;
+static func *fns;
+static int nfn;
+static const char *src_name;
+static int check_mode;
+
+__attribute__((format(printf, 2, 3), noreturn)) static void die(int line, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s:%d: error: ", src_name, line);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (mslpp, the MSL emulator's pre-pass)\n");
+    va_end(ap);
+    exit(1);
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    char *s = NULL;
+    if (vasprintf(&s, f, ap) < 0) exit(2);
+    va_end(ap);
+    return s;
+}
+
+static int is(int i, const char *s) {
+    return i >= 0 && i < ntok && toks[i].len == (int)strlen(s) && !memcmp(toks[i].s, s, toks[i].len);
+}
+static char *text(int i) { return fmt("%.*s", toks[i].len, toks[i].s); }
+
+// ---- tokenizer: just enough C++ to find identifiers, numbers, strings and brackets ----
+static void tokenize(const char *p) {
+    int line = 1, cap = 0;
+    const char *gap = p;
+    int at_line_start = 1;
+    while (*p) {
+        if (*p == '\n') { line++, p++, at_line_start = 1; continue; }
+        if (isspace((unsigned char)*p)) { p++; continue; }
+        if (ntok == cap) toks = realloc(toks, sizeof(tok) * (size_t)(cap = cap ? cap * 2 : 4096));
+        tok *t = &toks[ntok++];
+        t->gap = gap, t->gaplen = (int)(p - gap), t->s = p, t->line = line, t->rep = NULL;
+        if (*p == '#' && at_line_start) {  // "# 12 "file.metal"": the next line is line 12
+            const char *e = strchr(p, '\n');
+            t->kind = T_DIRECTIVE, t->len = e ? (int)(e - p) : (int)strlen(p);
+            char *end;
+            long n = strtol(p + 1, &end, 10);
+            if (end != p + 1) line = (int)n - 1;
+            else if (!strncmp(p + 1, "line ", 5)) line = atoi(p + 6) - 1;
+        } else if (isalpha((unsigned char)*p) || *p == '_') {
+            const char *e = p;
+            while (isalnum((unsigned char)*e) || *e == '_') e++;
+            t->kind = T_ID, t->len = (int)(e - p);
+        } else if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
+            const char *e = p;  // a pp-number: digits, letters, dots, exponent signs
+            while (isalnum((unsigned char)*e) || *e == '.' || *e == '_' ||
+                   ((*e == '+' || *e == '-') && strchr("eEpP", e[-1])))
+                e++;
+            t->kind = T_NUM, t->len = (int)(e - p);
+        } else if (*p == '"' || *p == '\'') {
+            const char *e = p + 1;
+            while (*e && *e != *p) e += *e == '\\' && e[1] ? 2 : 1;
+            t->kind = T_STR, t->len = (int)(e - p) + (*e ? 1 : 0);
+        } else {
+            static const char *two[] = {"[[", "]]", "::", "->", "==", "!=", "<=", ">=", "&&",
+                                        "||", "++", "--", "+=", "-=", "*=", "/=", "<<", ">>"};
+            t->kind = T_PUNCT, t->len = 1;
+            for (size_t k = 0; k < sizeof two / sizeof *two; k++)
+                if (!strncmp(p, two[k], 2)) t->len = 2;
+        }
+        p += t->len;
+        gap = p;
+        at_line_start = 0;
+    }
+    toks = realloc(toks, sizeof(tok) * (size_t)(ntok + 1));
+    toks[ntok] = (tok){T_PUNCT, line, "", gap, (int)(p - gap), 0, NULL};  // end: trailing gap
+}
+
+static int match(int i, const char *open, const char *close) {  // index of the closing bracket
+    int depth = 0;
+    for (; i < ntok; i++) {
+        if (is(i, open)) depth++;
+        if (is(i, close) && --depth == 0) return i;
+    }
+    die(toks[ntok - 1].line, "unbalanced '%s'", open);
+}
+static int attr_end(int i) {  // i at "[[": index of its "]]"
+    while (i < ntok && !is(i, "]]")) i++;
+    if (i == ntok) die(toks[ntok - 1].line, "unterminated [[attribute");
+    return i;
+}
+static int prev_sig(int i) {  // the token before i, skipping [[attributes]] and const
+    for (i--; i >= 0; i--) {
+        if (is(i, "]]")) { while (i > 0 && !is(i, "[[")) i--; continue; }
+        if (is(i, "const") || is(i, "noexcept")) continue;
+        return i;
+    }
+    return -1;
+}
+static int before_member(int i) { return is(i - 1, ".") || is(i - 1, "->") || is(i - 1, "::"); }
+
+// ---- pass 1: functions, what they call, how kernels must run ----
+static const char *collectives[] = {
+    "threadgroup_barrier", "simdgroup_barrier", "simd_sum", "simd_product", "simd_max",
+    "simd_min", "simd_prefix_exclusive_sum", "simd_prefix_inclusive_sum", "simd_shuffle",
+    "simd_shuffle_down", "simd_shuffle_up", "simd_shuffle_xor", "simd_broadcast",
+    "simd_broadcast_first", "simd_is_first", "simd_all", "simd_any", "simd_ballot"};
+static int collective(int i) {
+    if (toks[i].kind != T_ID || !is(i + 1, "(") || (before_member(i) && !is(i - 1, "::")))
+        return 0;
+    for (size_t k = 0; k < sizeof collectives / sizeof *collectives; k++)
+        if (is(i, collectives[k])) return 1;
+    return 0;
+}
+static int same(int a, int b) {
+    return toks[a].len == toks[b].len && !memcmp(toks[a].s, toks[b].s, (size_t)toks[a].len);
+}
+static int uses_simd(int i) {  // a call of a helper that (maybe indirectly) uses collectives
+    for (int k = 0; k < nfn; k++)
+        if (same(fns[k].name, i) && fns[k].uses_simd && fns[k].name != i) return 1;
+    return 0;
+}
+static int defined_fn(int i) {
+    for (int k = 0; k < nfn; k++)
+        if (same(fns[k].name, i)) return 1;
+    return 0;
+}
+static int stmt_start(int i) { return is(i - 1, ";") || is(i - 1, "{") || is(i - 1, "}"); }
+
+static void find_functions(void) {
+    int in_fn_until = -1;
+    for (int i = 0; i < ntok; i++) {
+        if (i <= in_fn_until || !is(i, "{")) continue;
+        int rp = prev_sig(i);
+        if (!is(rp, ")")) continue;
+        int lp = rp, depth = 0;
+        for (; lp >= 0; lp--) {
+            if (is(lp, ")")) depth++;
+            if (is(lp, "(") && --depth == 0) break;
+        }
+        if (lp <= 0 || toks[lp - 1].kind != T_ID) continue;
+        func f = {lp - 1, lp, rp, i, match(i, "{", "}"), 0, 0, 0, 0};
+        for (int k = f.name - 1; k >= 0 && !is(k, ";") && !is(k, "}") && !is(k, "{"); k--) {
+            if (is(k, "kernel") || (is(k, "[[") && is(k + 1, "kernel"))) f.is_kernel = 1;
+            if (is(k, "template") && f.is_kernel)
+                die(toks[k].line, "kernel templates are not supported by the MSL emulator");
+        }
+        for (int k = f.lbrace; k < f.rbrace; k++) {
+            if (is(k, "threadgroup_barrier") && is(k + 1, "(")) f.uses_barrier = 1;
+            else if (collective(k)) f.uses_simd = 1;
+            if (is(k, "threadgroup") && stmt_start(k)) f.uses_tg = 1;
+        }
+        for (int k = f.lparen; k < f.rparen; k++)
+            if (is(k, "[[") && is(k + 1, "threadgroup")) f.uses_tg = 1;
+        fns = realloc(fns, sizeof(func) * (size_t)(nfn + 1));
+        fns[nfn++] = f;
+        in_fn_until = f.rbrace;
+    }
+    // A barrier inside a helper makes every caller a barrier user: close over the call graph.
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int a = 0; a < nfn; a++)
+            for (int k = fns[a].lbrace; k < fns[a].rbrace; k++) {
+                if (toks[k].kind != T_ID || !is(k + 1, "(")) continue;
+                for (int b = 0; b < nfn; b++) {
+                    if (b == a || !same(fns[b].name, k)) continue;
+                    int *fa[] = {&fns[a].uses_barrier, &fns[a].uses_simd, &fns[a].uses_tg};
+                    int fb[] = {fns[b].uses_barrier, fns[b].uses_simd, fns[b].uses_tg};
+                    for (int q = 0; q < 3; q++)
+                        if (fb[q] && !*fa[q]) *fa[q] = changed = 1;
+                }
+            }
+    }
+}
+
+// ---- pass 2: rewrite tokens in place ----
+static const char *checkable[] = {"float", "half", "bfloat", "int", "uint", "short", "ushort",
+                                  "char", "uchar", "bool", "long", "ulong"};
+
+static char *join(int a, int b) {  // tokens [a, b) as one line of text
+    char *s = fmt("%s", "");
+    for (int i = a; i < b; i++) {
+        char *n = fmt("%s%s%.*s", s, i > a ? " " : "", toks[i].len, toks[i].s);
+        free(s);
+        s = n;
+    }
+    return s;
+}
+
+// `threadgroup T name[N][M];` at the start of a statement in a function body.
+static void rewrite_tg_decl(int i, func *f) {
+    int semi = i;
+    while (semi < f->rbrace && !is(semi, ";")) semi++;
+    int br = i + 1;
+    while (br < semi && !is(br, "[") && !is(br, ",") && !is(br, "=")) br++;
+    if (is(br, ",") || is(br, "="))
+        die(toks[br].line, "declare one threadgroup variable per statement, without initializer");
+    int name = br - 1;
+    if (toks[name].kind != T_ID || name <= i + 1) die(toks[i].line, "unrecognized threadgroup declaration");
+    char *type = join(i + 1, name), *dims = join(br, semi), *n = text(name);
+    char *alloc = fmt("msl_tg_alloc(sizeof(%s %s), alignof(%s %s))", type, dims, type, dims);
+    int scalar = 0;
+    for (size_t k = 0; k < sizeof checkable / sizeof *checkable; k++)
+        if (name == i + 2 && is(i + 1, checkable[k])) scalar = 1;
+    if (check_mode && scalar) {
+        toks[i].rep = fmt("msl::tg_var<%s %s> %s(%s, \"%s\")", type, dims, n, alloc, n);
+        for (int k = semi + 1; k < f->rbrace; k++)  // every later use carries its line
+            if (same(k, name) && !before_member(k))
+                toks[k].rep = fmt("%s.at(%d)", n, toks[k].line);
+    } else {
+        toks[i].rep = fmt("%s (&%s)%s = *static_cast<%s (*)%s>(%s)", type, n, dims, type, dims, alloc);
+    }
+    for (int k = i + 1; k < semi; k++) toks[k].rep = fmt("%s", "");
+    free(type), free(dims), free(n), free(alloc);
+}
+
+static int swizzle(int i, char *out) {  // ".xy" -> "0, 1"; 0 when not a swizzle
+    if (toks[i].kind != T_ID || toks[i].len < 2 || toks[i].len > 4) return 0;
+    const char *sets[] = {"xyzw", "rgba"};
+    for (int s = 0; s < 2; s++) {
+        int ok = 1;
+        out[0] = 0;
+        for (int k = 0; k < toks[i].len && ok; k++) {
+            const char *c = strchr(sets[s], toks[i].s[k]);
+            if (!c || !*c) ok = 0;
+            else sprintf(out + strlen(out), "%s%d", k ? ", " : "", (int)(c - sets[s]));
+        }
+        if (ok) return 1;
+    }
+    return 0;
+}
+
+static void rewrite(void) {
+    int site = 0;
+    for (int i = 0; i < ntok; i++) {
+        tok *t = &toks[i];
+        if (t->rep) continue;  // already rewritten as part of a threadgroup declaration
+        func *in = NULL;
+        for (int k = 0; k < nfn; k++)
+            if (i > fns[k].lbrace && i < fns[k].rbrace) in = &fns[k];
+        if (is(i, "[[")) {  // attributes go; kernel parameters read theirs in emit_trampolines
+            for (int e = attr_end(i); i <= e; i++) toks[i].rep = fmt("%s", "");
+            i--;
+        } else if ((is(i, "device") || is(i, "thread") || is(i, "kernel")) && !before_member(i)) {
+            t->rep = fmt("%s", "");
+        } else if (is(i, "constant") && !before_member(i)) {
+            t->rep = fmt("%s", is(i - 1, "const") || is(i + 1, "const") ? "" : "const");
+        } else if (is(i, "threadgroup") && !before_member(i)) {
+            if (in && stmt_start(i)) rewrite_tg_decl(i, in);
+            else t->rep = fmt("%s", "");
+        } else if (t->kind == T_ID && (is(i - 1, ".") || is(i - 1, "->"))) {
+            char idx[32];
+            if (swizzle(i, idx)) {
+                if (is(i + 1, "=") || is(i + 1, "+=") || is(i + 1, "-=") || is(i + 1, "*="))
+                    die(t->line, "assigning to a swizzle (v.%s = ...) is not supported by the "
+                        "MSL emulator; assign the components", text(i));
+                t->rep = fmt("template swz<%s>()", idx);
+            }
+        } else if (t->kind == T_NUM && strncmp(t->s, "0x", 2) && strncmp(t->s, "0X", 2)) {
+            char last = t->s[t->len - 1];
+            int is_float = memchr(t->s, '.', (size_t)t->len) || memchr(t->s, 'e', (size_t)t->len) ||
+                           memchr(t->s, 'E', (size_t)t->len);
+            if (last == 'h' || last == 'H')
+                t->rep = fmt("half(%.*s%sf)", t->len - 1, t->s, is_float ? "" : ".0");
+            else if (is_float && (isdigit((unsigned char)last) || last == '.'))
+                t->rep = fmt("%.*sf", t->len, t->s);
+        } else if (in && t->kind == T_ID && is(i + 1, "(") && !before_member(i) && uses_simd(i)) {
+            t->rep = fmt("(msl::call(%d), %.*s)", site++, t->len, t->s);  // see msl::call
+        } else if (collective(i)) {
+            toks[i + 1].rep = fmt("(msl::site{%d, %d}%s", site++, t->line, is(i + 2, ")") ? "" : ", ");
+        } else if (t->kind == T_ID && is(i + 1, "(") && t->len > 5 && !defined_fn(i) &&
+                   (!strncmp(t->s, "simd_", 5) || !strncmp(t->s, "quad_", 5))) {
+            die(t->line, "'%s' is not supported by the MSL emulator (shared/msl/include)", text(i));
+        }
+    }
+}
+
+// ---- pass 3: trampolines and registration ----
+static const char *builtins[][2] = {
+    {"thread_position_in_grid", "t->pos_grid"}, {"thread_position_in_threadgroup", "t->pos_tg"},
+    {"threadgroup_position_in_grid", "t->tg_pos"}, {"threads_per_threadgroup", "t->tg_size"},
+    {"threadgroups_per_grid", "t->ngroups"}, {"threads_per_grid", "t->grid_size"},
+    {"thread_index_in_threadgroup", "&t->index_tg"}, {"thread_index_in_simdgroup", "&t->lane"},
+    {"simdgroup_index_in_threadgroup", "&t->simd"}, {"simdgroups_per_threadgroup", "&t->nsimd"},
+    {"threads_per_simdgroup", "&msl::simd_width"}, {"thread_execution_width", "&msl::simd_width"}};
+
+static char *param_arg(int a, int b, int index) {  // one kernel parameter [a, b)
+    int at = a;
+    while (at < b && !is(at, "[[")) at++;
+    if (at == b) die(toks[a].line, "kernel parameter without an [[attribute]]");
+    char *P = fmt("msl::param<%d, F>::type", index), *r = NULL;
+    int x = at + 1;
+    if ((is(x, "buffer") || is(x, "threadgroup")) && is(x + 1, "(") && toks[x + 2].kind == T_NUM) {
+        int n = atoi(toks[x + 2].s);
+        if (n < 0 || n > 30) die(toks[x].line, "%s index must be 0..30", text(x));
+        r = fmt("msl::%s<%s>(t, %d)", is(x, "buffer") ? "buffer" : "tgbuf", P, n);
+    }
+    for (size_t k = 0; !r && k < sizeof builtins / sizeof *builtins; k++)
+        if (is(x, builtins[k][0])) r = fmt("msl::builtin<%s>(%s)", P, builtins[k][1]);
+    if (!r) die(toks[x].line, "kernel parameter attribute [[%s]] is not supported by the MSL emulator", text(x));
+    free(P);
+    return r;
+}
+
+static void emit_trampolines(FILE *out) {
+    int nk = 0;
+    fprintf(out, "\n# 1 \"<mslpp: trampolines for %s>\"\n", src_name);
+    for (int i = 0; i < nfn; i++) {
+        func *f = &fns[i];
+        if (!f->is_kernel) continue;
+        char *name = text(f->name);
+        fprintf(out, "static void msl_entry_%s(msl_thread *t) {\n    typedef decltype(%s) F;\n"
+                     "    (void)t;\n    %s(", name, name, name);
+        int a = f->lparen + 1, index = 0;
+        for (int k = a, depth = 0; k <= f->rparen; k++) {
+            if (is(k, "(") || is(k, "<") || is(k, "[[")) depth++;
+            if (is(k, ")") || is(k, ">") || is(k, "]]")) depth--;
+            if ((is(k, ",") && depth == 0) || (k == f->rparen && k > a)) {
+                char *arg = param_arg(a, k, index);
+                fprintf(out, "%s\n        %s", index ? "," : "", arg);
+                free(arg);
+                a = k + 1, index++;
+            }
+        }
+        fprintf(out, ");\n}\n");
+        free(name);
+        nk++;
+    }
+    fprintf(out, "const msl_kernel msl_kernels[] = {\n");
+    for (int i = 0; i < nfn; i++) {
+        func *f = &fns[i];
+        if (!f->is_kernel) continue;
+        const char *kind = f->uses_barrier || f->uses_tg ? "MSL_FULL" : f->uses_simd ? "MSL_SIMD" : "MSL_PLAIN";
+        fprintf(out, "    {\"%.*s\", msl_entry_%.*s, %s, %d},\n", toks[f->name].len, toks[f->name].s,
+                toks[f->name].len, toks[f->name].s, kind, toks[f->name].line);
+    }
+    if (!nk) fprintf(out, "    {\"\", 0, MSL_PLAIN, 0},\n");
+    fprintf(out, "};\n}  // namespace\n\n__attribute__((constructor)) static void msl_register_kernels() {\n"
+                 "    msl_register(\"%s\", msl_kernels, %d);\n}\n", src_name, nk);
+}
+
+int main(int argc, char **argv) {
+    int a = 1;
+    if (a < argc && !strcmp(argv[a], "-check")) check_mode = 1, a++;
+    if (a + 1 != argc) {
+        fprintf(stderr, "usage: mslpp [-check] SOURCE.metal < preprocessed > out.cpp\n"
+                        "  SOURCE.metal: the name kernels are registered under (mtl_library_new)\n");
+        return 2;
+    }
+    src_name = argv[a];
+    size_t cap = 1 << 16, len = 0, n;
+    char *in = malloc(cap);
+    while (in && (n = fread(in + len, 1, cap - len - 1, stdin)) > 0)
+        if ((len += n) + 1 == cap) in = realloc(in, cap *= 2);
+    if (!in) return 2;
+    in[len] = 0;
+    tokenize(in);
+    find_functions();
+    rewrite();
+    printf("// Generated by tools/mslpp from %s: do not edit.\n#include <metal_stdlib>\n"
+           "namespace {\n", src_name);
+    for (int i = 0; i <= ntok; i++) {
+        printf("%.*s", toks[i].gaplen, toks[i].gap);
+        if (toks[i].rep) printf("%s", toks[i].rep);
+        else printf("%.*s", toks[i].len, toks[i].s);
+    }
+    emit_trampolines(stdout);
+    return 0;
+}
