@@ -1,0 +1,85 @@
+// Block quantization: weights stored in 8 or 4 bits per value plus a little per-block metadata.
+//
+// Decoding one token reads every weight once, so its speed is set by the bytes moved, not by the
+// arithmetic (book/m5-quantization.md). The three formats here cut those bytes by 3.8x to 7.1x
+// against f32. A quantized matrix is stored row by row; each row is a run of blocks, and a block
+// packs a fixed number of consecutive weights of that row:
+//
+//   Q8_0  32 weights, 34 bytes   [d: f16][q0..q31: int8]                 x = d * q
+//   Q4_0  32 weights, 18 bytes   [d: f16][16 bytes, 2 weights each]      x = d * (q - 8)
+//   Q4A   64 weights, 36 bytes   [scale: f16][bias: f16][32 bytes]       x = scale * q + bias
+//
+// Q8_0 and Q4_0 are llama.cpp's formats byte for byte (GGUF's block_q8_0 / block_q4_0); Q4A uses
+// MLX's affine rule with group 64 (MLX keeps scales and biases in separate arrays; we put them in
+// front of their group so that one pointer walks a row). Every multi-byte field is little-endian
+// and blocks have no padding, so a block is only ever read byte by byte: no alignment needed.
+//
+// Nibble order differs between the two 4-bit formats, as in their origins:
+//   Q4_0: byte j holds weight j in its low nibble and weight j+16 in its high nibble;
+//   Q4A:  byte j holds weight 2j in its low nibble and weight 2j+1 in its high nibble.
+#ifndef PS_QUANT_H
+#define PS_QUANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "safetensors.h"   // DType
+
+#define QK8_0 32
+#define QK4_0 32
+#define QK4A 64
+
+typedef struct { uint8_t d[2]; int8_t qs[QK8_0]; } BlockQ8_0;                    // 34 bytes
+typedef struct { uint8_t d[2]; uint8_t qs[QK4_0 / 2]; } BlockQ4_0;               // 18 bytes
+typedef struct { uint8_t scale[2], bias[2]; uint8_t qs[QK4A / 2]; } BlockQ4A;    // 36 bytes
+
+// IEEE half precision <-> float. The encoder rounds to nearest, ties to even, and produces
+// subnormals, infinities and NaN exactly like numpy's astype(np.float16).
+float q_f16_to_f32(uint16_t h);
+uint16_t q_f32_to_f16(float f);
+
+// ---- formats ----
+bool dtype_is_quantized(DType t);        // Q8_0, Q4_0, Q4A
+int quant_block_len(DType t);            // weights per block: 32, 32, 64 (0: not a block format)
+size_t quant_block_bytes(DType t);       // 34, 18, 36
+size_t quant_row_bytes(DType t, int n);  // bytes of a row of n weights (n a multiple of block_len)
+
+// Quantize n floats (n a multiple of the block length) into n / block_len blocks, following the
+// published rules exactly (same bytes as llama.cpp's reference quantizers and MLX's CPU path).
+void quantize_row_q8_0(const float *x, BlockQ8_0 *y, int n);
+void quantize_row_q4_0(const float *x, BlockQ4_0 *y, int n);
+void quantize_row_q4a(const float *x, BlockQ4A *y, int n);
+void dequantize_row_q8_0(const BlockQ8_0 *x, float *y, int n);
+void dequantize_row_q4_0(const BlockQ4_0 *x, float *y, int n);
+void dequantize_row_q4a(const BlockQ4A *x, float *y, int n);
+
+// The same, dispatched on the type (t must be a block format; n a multiple of its block length).
+void quantize_row(DType t, const float *x, void *y, int n);
+void dequantize_row(DType t, const void *x, float *y, int n);
+
+// ---- products ----
+// out[t*rows + r] = sum_c W[r][c] * x[t*cols + c] for t < n_tokens, r < rows: W is rows x cols
+// in format `type`, read directly (never widened to f32 in memory). The activations x are first
+// rounded to 8 bits per block of 32 (QuantAct below), so the inner loops are integer dot products.
+// cols must be a multiple of the block length. Uses quant_threads() threads.
+void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
+                  int n_tokens);
+
+// Activations in 8 bits, blocks of 32: x[j] ~= d * qs[j]; sum = qs[0] + ... + qs[31] (the Q4A
+// product needs it for its bias term). Internal to the products, exposed for tests and benches.
+typedef struct { float d; int32_t sum; int8_t qs[32]; } QuantAct;
+void quantize_act(const float *x, QuantAct *y, int n);
+// One row of W (n weights, format `type`) times one quantized activation vector.
+float quant_dot(DType type, const void *w_row, const QuantAct *x, int n);
+
+// ---- threads ----
+// Worker threads the products use (1 = run on the caller only). Default: $PS_THREADS, else 1.
+void quant_set_threads(int n);
+int quant_threads(void);
+// Runs fn(arg, part, n_parts) for part = 0 .. n_parts-1, n_parts = quant_threads(), part 0 on the
+// calling thread, and returns when all are done. For work that splits into independent slices.
+typedef void (*quant_task)(void *arg, int part, int n_parts);
+void quant_parallel(quant_task fn, void *arg);
+
+#endif
