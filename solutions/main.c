@@ -10,9 +10,11 @@ typedef struct {
 } command;
 
 int cmd_inspect(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
 
 static const command COMMANDS[] = {
     {"inspect", cmd_inspect, "MODEL_DIR [--ctx N]: architecture, tensors, parameter counts, memory"},
+    {"logits", cmd_logits, "-m DIR --ids \"1 2 3\" -o FILE: all positions' logits as float32"},
     {NULL, NULL, NULL},
 };
 
