@@ -24,12 +24,23 @@ MSL_F16C := $(if $(filter x86_64,$(MSL_ARCH)),-mf16c)
 MSL_CXXFLAGS ?= -std=c++17 -O2 -g -Wall -Wextra -Werror -Wno-unused-function -Wno-unused-parameter \
   -Wno-unused-variable -Wno-unused-but-set-variable -Wno-unused-local-typedefs -fno-exceptions \
   -fno-rtti -fno-threadsafe-statics -fno-strict-aliasing $(MSL_F16C) -Ishared/msl/include -Ishared/msl
+# Sanitizers requested in CFLAGS (make asan) instrument the shaders too: overflows are reported
+# at the .metal line.
+MSL_CXXFLAGS += $(if $(MTL_EMULATOR),-DMTL_EMULATOR)
+MSL_CXXFLAGS += $(filter -fsanitize=% -fno-sanitize-recover%,$(CFLAGS))
 MSL_PPFLAGS := -E -x c++ -nostdinc -Ishared/msl/pp -D__METAL_VERSION__=310 -DMSL_EMULATOR=1
-MSL_RT_CFLAGS = $(CFLAGS) -g -Ishared
+MSL_RT_CFLAGS = $(CFLAGS) -g -Ishared $(if $(MTL_EMULATOR),-DMTL_EMULATOR)
 MTL_LDLIBS := -lpthread -lm
 
 MSL_RT := msl_rt msl_fiber msl_check
-MTL_OBJS := $(MSL_RT:%=$(MSL_BUILD)/rt/%.o) $(MSL_BUILD)/rt/mtl_emu.o
+MSL_EMU_OBJS := $(MSL_RT:%=$(MSL_BUILD)/rt/%.o) $(MSL_BUILD)/rt/mtl_emu.o
+# On a Mac the real GPU backend (set MTL_EMULATOR=1 to use the emulator there too).
+ifeq ($(shell uname -s)$(MTL_EMULATOR),Darwin)
+MTL_OBJS := $(MSL_BUILD)/rt/mtl_macos.o
+MTL_LDLIBS := -framework Metal -framework Foundation -lobjc
+else
+MTL_OBJS := $(MSL_EMU_OBJS)
+endif
 MSL_SHADER_OBJS := $(patsubst %.metal,$(MSL_BUILD)/%.o,$(wildcard shaders/*.metal))
 MSL_HEADERS := $(wildcard shared/msl/*.h shared/msl/include/*) shared/mtl.h
 MSLPP := $(MSL_BUILD)/mslpp
@@ -65,14 +76,23 @@ MSL_TEST_CHECK_OBJS := $(MSL_TEST_METAL:%.metal=$(MSL_BUILD)/%.check.o)
 MSL_HARNESS := $(MSL_BUILD)/rt/harness.o $(MSL_BUILD)/rt/lab_todo.o
 MSL_TEST_SRCS := $(wildcard shared/msl/tests/*.c)
 
-$(MSL_BUILD)/test_emu: $(MSL_TEST_SRCS) $(MSL_TEST_OBJS) $(MTL_OBJS) $(MSL_HARNESS)
-	$(CC) $(MSL_RT_CFLAGS) $(MSL_TEST_SRCS) $(MSL_TEST_OBJS) $(MTL_OBJS) $(MSL_HARNESS) -o $@ $(MTL_LDLIBS)
-$(MSL_BUILD)/test_emu_check: $(MSL_TEST_SRCS) $(MSL_TEST_CHECK_OBJS) $(MTL_OBJS) $(MSL_HARNESS)
-	$(CC) $(MSL_RT_CFLAGS) -DMSL_CHECKING $(MSL_TEST_SRCS) $(MSL_TEST_CHECK_OBJS) $(MTL_OBJS) \
-	  $(MSL_HARNESS) -o $@ $(MTL_LDLIBS)
+$(MSL_BUILD)/test_emu: $(MSL_TEST_SRCS) $(MSL_TEST_OBJS) $(MSL_EMU_OBJS) $(MSL_HARNESS)
+	$(CC) $(MSL_RT_CFLAGS) $(MSL_TEST_SRCS) $(MSL_TEST_OBJS) $(MSL_EMU_OBJS) $(MSL_HARNESS) \
+	  -o $@ -lpthread -lm
+$(MSL_BUILD)/test_emu_check: $(MSL_TEST_SRCS) $(MSL_TEST_CHECK_OBJS) $(MSL_EMU_OBJS) $(MSL_HARNESS)
+	$(CC) $(MSL_RT_CFLAGS) -DMSL_CHECKING $(MSL_TEST_SRCS) $(MSL_TEST_CHECK_OBJS) $(MSL_EMU_OBJS) \
+	  $(MSL_HARNESS) -o $@ -lpthread -lm
+
+# The macOS backend cannot run here; it must at least compile, against the runtime prototypes
+# in shared/mtl_objc_stub.h (its selectors are checked by the macos.selectors test).
+MSL_MACOS_CHECK = $(CC) $(CFLAGS) -DMTL_OBJC_STUB -Ishared -c shared/mtl_macos.c -o $(MSL_BUILD)/mtl_macos_check.o
 
 emu-test: $(MSL_BUILD)/test_emu $(MSL_BUILD)/test_emu_check
-	@st=0; $(MSL_BUILD)/test_emu || st=1; $(MSL_BUILD)/test_emu_check || st=1; exit $$st
+	@st=0; $(MSL_BUILD)/test_emu || st=1; $(MSL_BUILD)/test_emu_check || st=1; \
+	if $(MSL_MACOS_CHECK); then r=PASS; else r=FAIL; st=1; fi; \
+	printf 'emu %-32s %s\n' macos.compile_check $$r; \
+	if [ -n "$$PS_RESULTS" ]; then echo "$$r emu macos.compile_check" >> "$$PS_RESULTS"; fi; \
+	exit $$st
 
 # The same suite built with clang (another compiler, and the software half of clang < 15).
 emu-check-clang:

@@ -19,6 +19,25 @@
 
 mtl_context *ctx;
 
+// Everything the helpers allocate is freed at exit, so that LeakSanitizer reports only real
+// leaks (the emulator's), not the tests' own.
+static void *owned[256];
+static int nowned;
+static void (*owned_free[256])(void *);
+static void free_owned(void) {
+    while (nowned > 0) nowned--, owned_free[nowned](owned[nowned]);
+    mtl_context_free(ctx);
+}
+static void *own(void *p, void (*fn)(void *)) {
+    if (nowned == 0) atexit(free_owned);
+    PS_CHECK(nowned < 256, "too many test allocations");
+    owned[nowned] = p;
+    owned_free[nowned++] = fn;
+    return p;
+}
+static void free_buffer(void *b) { mtl_buffer_free(b); }
+static void free_pipeline(void *p) { mtl_pipeline_free(p); }
+
 mtl_pipeline *emu_pipeline(const char *file, const char *kernel) {
     if (!ctx) ctx = mtl_context_new();
     PS_CHECK(ctx != NULL, "%s", mtl_error());
@@ -26,7 +45,8 @@ mtl_pipeline *emu_pipeline(const char *file, const char *kernel) {
     PS_CHECK(lib != NULL, "%s", mtl_error());
     mtl_pipeline *p = mtl_pipeline_new(lib, kernel);
     PS_CHECK(p != NULL, "%s", mtl_error());
-    return p;  // the library may go: a pipeline does not need it (as in Metal)
+    mtl_library_free(lib);  // a pipeline does not need its library any more (as in Metal)
+    return own(p, free_pipeline);
 }
 
 mtl_buffer *emu_buffer(const void *data, size_t bytes) {
@@ -34,7 +54,7 @@ mtl_buffer *emu_buffer(const void *data, size_t bytes) {
     mtl_buffer *b = mtl_buffer_new(ctx, bytes);
     PS_CHECK(b != NULL, "%s", mtl_error());
     if (data) memcpy(mtl_buffer_ptr(b), data, bytes);
-    return b;
+    return own(b, free_buffer);
 }
 
 // Binds bufs[i] to buffer(i), dispatches groups x threads (1-D unless given), runs it.
@@ -50,7 +70,7 @@ int emu_run(mtl_pipeline *p, mtl_buffer **bufs, int n, mtl_size groups, mtl_size
 }
 
 float *emu_random(size_t n, unsigned seed) {
-    float *x = malloc(n * sizeof *x);
+    float *x = own(malloc(n * sizeof *x), free);
     for (size_t i = 0; i < n; i++) {
         seed = seed * 1664525u + 1013904223u;
         x[i] = (float)((seed >> 8) % 2001) / 1000.0f - 1.0f;
@@ -70,6 +90,7 @@ static void t_scale_add(void) {
     mtl_set_bytes(c, 2, &params, sizeof params);
     mtl_dispatch_threads(c, MTL_SIZE(N, 1, 1), MTL_SIZE(64, 1, 1));
     PS_CHECK(mtl_commit_wait(c) == 0, "%s", mtl_error());
+    mtl_cmd_free(c);
     for (int i = 0; i < N; i++) want[i] = x[i] * 0.5f + 1.0f;
     PS_CHECK_CLOSE("scale_add", mtl_buffer_ptr(by), want, N, 0, 0);
 }
@@ -111,6 +132,7 @@ static void t_barrier_helper(void) {
     mtl_set_threadgroup_memory(c, 0, TG * sizeof(float));
     mtl_dispatch_groups(c, MTL_SIZE(GROUPS, 1, 1), MTL_SIZE(TG, 1, 1));
     PS_CHECK(mtl_commit_wait(c) == 0, "%s", mtl_error());
+    mtl_cmd_free(c);
     PS_CHECK_CLOSE("rotate_twice", mtl_buffer_ptr(by), want, N, 0, 0);
 }
 
@@ -149,6 +171,7 @@ static void t_grid2d(void) {
     mtl_set_bytes(c, 1, &width, 4);
     mtl_dispatch_threads(c, MTL_SIZE(W, H, 1), MTL_SIZE(4, 8, 1));
     PS_CHECK(mtl_commit_wait(c) == 0, "%s", mtl_error());
+    mtl_cmd_free(c);
     const uint32_t *o = mtl_buffer_ptr(out);
     for (uint32_t y = 0; y < H; y++)
         for (uint32_t x = 0; x < W; x++) {
@@ -189,14 +212,14 @@ static void t_schedules(void) {
 }
 
 static const ps_test TESTS[] = {
-    {"plain.scale_add", t_scale_add, "book/appendix-emulator.md", 0},
-    {"tg.reduce_ragged", t_tg_reduce, "book/appendix-emulator.md", 0},
-    {"simd.rowsum_partial", t_simd_rowsum, "book/appendix-emulator.md", 0},
-    {"tg.barrier_in_helper", t_barrier_helper, "book/appendix-emulator.md", 0},
-    {"simd.divergent_partial", t_simd_mix, "book/appendix-emulator.md", 0},
-    {"grid.2d_edges", t_grid2d, "book/appendix-emulator.md", 0},
-    {"simd.tg_two_level_sum", t_simd_tg_sum, "book/appendix-emulator.md", 0},
-    {"sched.same_result", t_schedules, "book/appendix-emulator.md", 0},
+    {EMU_NAME("plain.scale_add"), t_scale_add, "book/appendix-emulator.md", 0},
+    {EMU_NAME("tg.reduce_ragged"), t_tg_reduce, "book/appendix-emulator.md", 0},
+    {EMU_NAME("simd.rowsum_partial"), t_simd_rowsum, "book/appendix-emulator.md", 0},
+    {EMU_NAME("tg.barrier_in_helper"), t_barrier_helper, "book/appendix-emulator.md", 0},
+    {EMU_NAME("simd.divergent_partial"), t_simd_mix, "book/appendix-emulator.md", 0},
+    {EMU_NAME("grid.2d_edges"), t_grid2d, "book/appendix-emulator.md", 0},
+    {EMU_NAME("simd.tg_two_level_sum"), t_simd_tg_sum, "book/appendix-emulator.md", 0},
+    {EMU_NAME("sched.same_result"), t_schedules, "book/appendix-emulator.md", 0},
     EMU_MORE_TESTS
 };
 

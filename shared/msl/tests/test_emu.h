@@ -22,15 +22,22 @@ void t_api_errors(void);
 void t_big_threadgroup(void);
 void t_selectors(void);
 
+// The checking build runs the same tests under the name check.<test>.
+#ifdef MSL_CHECKING
+#define EMU_NAME(n) "check." n
+#else
+#define EMU_NAME(n) n
+#endif
+
 #define EMU_MORE_TESTS                                                                           \
-    {"types.half_bfloat_convert", t_half_roundtrip, "book/appendix-emulator.md", 0},            \
-    {"types.half_vector_math", t_half_math, "book/appendix-emulator.md", 0},                    \
-    {"atomics.histogram", t_atomics, "book/appendix-emulator.md", 0},                           \
-    {"bugs.missing_barrier", t_race_missing_barrier, "book/appendix-emulator.md", 0},           \
-    {"bugs.racy_reduce", t_race_reduce, "book/appendix-emulator.md", 0},                        \
-    {"bugs.barrier_divergence", t_barrier_divergence, "book/appendix-emulator.md", 0},          \
-    {"api.errors", t_api_errors, "book/appendix-emulator.md", 0},                               \
-    {"tg.1024_threads", t_big_threadgroup, "book/appendix-emulator.md", 0},                     \
-    {"macos.selectors", t_selectors, "book/appendix-emulator.md", 0},
+    {EMU_NAME("types.half_bfloat_convert"), t_half_roundtrip, "book/appendix-emulator.md", 0},            \
+    {EMU_NAME("types.half_vector_math"), t_half_math, "book/appendix-emulator.md", 0},                    \
+    {EMU_NAME("atomics.histogram"), t_atomics, "book/appendix-emulator.md", 0},                           \
+    {EMU_NAME("bugs.missing_barrier"), t_race_missing_barrier, "book/appendix-emulator.md", 0},           \
+    {EMU_NAME("bugs.racy_reduce"), t_race_reduce, "book/appendix-emulator.md", 0},                        \
+    {EMU_NAME("bugs.barrier_divergence"), t_barrier_divergence, "book/appendix-emulator.md", 0},          \
+    {EMU_NAME("api.errors"), t_api_errors, "book/appendix-emulator.md", 0},                               \
+    {EMU_NAME("tg.1024_threads"), t_big_threadgroup, "book/appendix-emulator.md", 0},                     \
+    {EMU_NAME("macos.selectors"), t_selectors, "book/appendix-emulator.md", 0},
 
 #endif

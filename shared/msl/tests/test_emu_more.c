@@ -54,8 +54,8 @@ static uint16_t ref_to_bfloat(float x) {
 
 void t_half_roundtrip(void) {
     enum { N = 65536 };
-    uint16_t *bits = malloc(N * 2);
-    float *vals = malloc(N * 4);
+    static uint16_t bits[N];
+    static float vals[N];
     unsigned seed = 9;
     for (int i = 0; i < N; i++) {
         bits[i] = (uint16_t)i;
@@ -117,6 +117,7 @@ void t_atomics(void) {
     mtl_set_buffer(c, 1, b[1], 0);
     mtl_dispatch_threads(c, MTL_SIZE(N, 1, 1), MTL_SIZE(64, 1, 1));
     PS_CHECK(mtl_commit_wait(c) == 0, "%s", mtl_error());
+    mtl_cmd_free(c);
     PS_CHECK(!memcmp(mtl_buffer_ptr(b[1]), want, sizeof want), "histogram counts differ");
 }
 
@@ -191,11 +192,13 @@ void t_api_errors(void) {
     PS_CHECK(mtl_commit_wait(cmd) == -1 && strstr(mtl_error(), "no pipeline"), "%s", mtl_error());
     mtl_cmd_free(cmd);
     cmd = mtl_cmd_new(c);
-    mtl_set_pipeline(cmd, mtl_pipeline_new(lib, "rotate_twice"));
+    mtl_set_pipeline(cmd, emu_pipeline(SYNC, "rotate_twice"));
     mtl_set_threadgroup_memory(cmd, 0, 40000);
     mtl_dispatch_groups(cmd, MTL_SIZE(1, 1, 1), MTL_SIZE(32, 1, 1));
     PS_CHECK(mtl_commit_wait(cmd) == -1 && strstr(mtl_error(), "32 KB"), "%s", mtl_error());
     mtl_cmd_free(cmd);
+    mtl_library_free(lib);
+    mtl_context_free(c);
 }
 
 void t_big_threadgroup(void) {

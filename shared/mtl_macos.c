@@ -1,0 +1,323 @@
+// mtl.h on real Metal, from plain C through the Objective-C runtime. No .m files, no wrapper
+// library: this is all it takes to drive an Apple GPU, and it is meant to be read.
+//
+// How to send an Objective-C message from C: `[device newCommandQueue]` is
+//     ((id (*)(id, SEL))objc_msgSend)(device, sel("newCommandQueue"))
+// objc_msgSend finds the method for the selector and jumps to it with our arguments untouched,
+// so we must call it through a pointer of the method's exact type. Never call it variadically:
+// on arm64 variadic arguments go on the stack, where the method does not look for them.
+//
+// Memory: objects from alloc/new*/copy are ours and are released; everything else (command
+// buffers, encoders, NSStrings from factories) is autoreleased, so each function here runs
+// inside its own autorelease pool and retains what must outlive it.
+#if (defined(__APPLE__) && !defined(MTL_EMULATOR)) || defined(MTL_OBJC_STUB)
+
+#include "mtl.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef MTL_OBJC_STUB
+#include "mtl_objc_stub.h"
+#else
+#include <objc/message.h>
+#include <objc/runtime.h>
+#endif
+
+typedef unsigned long NSUInteger;
+typedef double CFTimeInterval;
+typedef struct { NSUInteger width, height, depth; } MTLSize;  // Metal's struct, by value
+id MTLCreateSystemDefaultDevice(void);                         // a plain C function in Metal
+
+enum {
+    MTLResourceStorageModeShared = 0,      // CPU and GPU see the same memory (unified memory)
+    MTLCommandBufferStatusCompleted = 4,
+    MTLCommandBufferStatusError = 5,
+};
+
+// The method types we send, one typedef per prototype. SEND(t) casts objc_msgSend to one.
+typedef id (*msg_id)(id, SEL);
+typedef void (*msg_void)(id, SEL);
+typedef NSUInteger (*msg_uint)(id, SEL);
+typedef void *(*msg_ptr)(id, SEL);
+typedef const char *(*msg_cstr)(id, SEL);
+typedef CFTimeInterval (*msg_time)(id, SEL);
+typedef id (*msg_id_cstr)(id, SEL, const char *);
+typedef id (*msg_id_uint_uint)(id, SEL, NSUInteger, NSUInteger);
+typedef id (*msg_id_ptr_uint_uint_id)(id, SEL, void *, NSUInteger, NSUInteger, id);
+typedef id (*msg_id_id_id_err)(id, SEL, id, id, id *);
+typedef id (*msg_id_id_err)(id, SEL, id, id *);
+typedef id (*msg_id_id)(id, SEL, id);
+typedef void (*msg_void_id)(id, SEL, id);
+typedef void (*msg_void_id_uint_uint)(id, SEL, id, NSUInteger, NSUInteger);
+typedef void (*msg_void_ptr_uint_uint)(id, SEL, const void *, NSUInteger, NSUInteger);
+typedef void (*msg_void_uint_uint)(id, SEL, NSUInteger, NSUInteger);
+typedef void (*msg_void_size_size)(id, SEL, MTLSize, MTLSize);
+// Cast the *address* kept in a variable: gcc (unlike clang) warns about, and may even trap on,
+// a direct call through a cast of the function itself, since it knows its declared type.
+static void (*msg_send)(void) = objc_msgSend;
+#define SEND(type) ((type)msg_send)
+
+// Every selector goes through here, written as a literal: shared/msl/tests/test_selectors.c
+// checks each one against shared/mtl_selectors.txt (from Apple's documentation).
+static SEL sel(const char *name) { return sel_registerName(name); }
+static id cls(const char *name) { return (id)objc_getClass(name); }
+
+struct mtl_context { id device, queue; char name[128]; };
+struct mtl_buffer { id buf; void *ptr; size_t size; };
+struct mtl_library { id lib; char path[512]; };
+struct mtl_pipeline { id pso; };
+struct mtl_cmd { id cb, enc; int committed; char err[1024]; };
+
+static _Thread_local char last_error[2048];
+const char *mtl_error(void) { return last_error; }
+__attribute__((format(printf, 1, 2))) static void set_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+}
+
+static id pool_push(void) {
+    return SEND(msg_id)(SEND(msg_id)(cls("NSAutoreleasePool"), sel("alloc")), sel("init"));
+}
+static void pool_pop(id pool) { SEND(msg_void)(pool, sel("drain")); }
+static void release(id o) {
+    if (o) SEND(msg_void)(o, sel("release"));
+}
+static const char *describe(id error) {  // NSError -> UTF-8 (valid until the pool drains)
+    if (!error) return "unknown error";
+    id s = SEND(msg_id)(error, sel("localizedDescription"));
+    return s ? SEND(msg_cstr)(s, sel("UTF8String")) : "unknown error";
+}
+
+mtl_context *mtl_context_new(void) {
+    id pool = pool_push();
+    mtl_context *ctx = calloc(1, sizeof *ctx);
+    id dev = MTLCreateSystemDefaultDevice();  // retained: ours to release
+    if (!ctx || !dev) {
+        set_error(dev ? "mtl_context_new: out of memory" : "mtl_context_new: no Metal GPU found");
+        free(ctx);
+        release(dev);
+        pool_pop(pool);
+        return NULL;
+    }
+    ctx->device = dev;
+    ctx->queue = SEND(msg_id)(dev, sel("newCommandQueue"));
+    id name = SEND(msg_id)(dev, sel("name"));
+    snprintf(ctx->name, sizeof ctx->name, "%s", name ? SEND(msg_cstr)(name, sel("UTF8String")) : "?");
+    pool_pop(pool);
+    if (!ctx->queue) {
+        set_error("mtl_context_new: cannot create a command queue");
+        mtl_context_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void mtl_context_free(mtl_context *ctx) {
+    if (!ctx) return;
+    release(ctx->queue);
+    release(ctx->device);
+    free(ctx);
+}
+const char *mtl_device_name(const mtl_context *ctx) { return ctx->name; }
+
+static mtl_buffer *wrap_buffer(id buf, size_t bytes, const char *what) {
+    mtl_buffer *b = buf ? calloc(1, sizeof *b) : NULL;
+    if (!b) {
+        set_error("%s: cannot create a buffer of %zu bytes", what, bytes);
+        release(buf);
+        return NULL;
+    }
+    b->buf = buf;
+    b->ptr = SEND(msg_ptr)(buf, sel("contents"));
+    b->size = bytes;
+    return b;
+}
+
+mtl_buffer *mtl_buffer_new(mtl_context *ctx, size_t bytes) {
+    id buf = SEND(msg_id_uint_uint)(ctx->device, sel("newBufferWithLength:options:"),
+                                    bytes ? bytes : 1, MTLResourceStorageModeShared);
+    return wrap_buffer(buf, bytes, "mtl_buffer_new");  // Metal zero-fills new buffers
+}
+
+mtl_buffer *mtl_buffer_wrap(mtl_context *ctx, void *ptr, size_t bytes) {
+    size_t page = (size_t)getpagesize();  // 16 KB on Apple Silicon
+    if (!ptr || (uintptr_t)ptr % page || bytes == 0 || bytes % page) {
+        set_error("mtl_buffer_wrap: pointer %p and length %zu must both be multiples of the page "
+                  "size (%zu); round the mapping up", ptr, bytes, page);
+        return NULL;
+    }
+    id buf = SEND(msg_id_ptr_uint_uint_id)(ctx->device,
+                                           sel("newBufferWithBytesNoCopy:length:options:deallocator:"),
+                                           ptr, bytes, MTLResourceStorageModeShared, nil);
+    return wrap_buffer(buf, bytes, "mtl_buffer_wrap");
+}
+
+void *mtl_buffer_ptr(mtl_buffer *b) { return b->ptr; }
+size_t mtl_buffer_size(const mtl_buffer *b) { return b->size; }
+void mtl_buffer_free(mtl_buffer *b) {
+    if (!b) return;
+    release(b->buf);
+    free(b);
+}
+
+mtl_library *mtl_library_new(mtl_context *ctx, const char *metal_path) {
+    FILE *f = fopen(metal_path, "rb");
+    if (!f) {
+        set_error("mtl_library_new: cannot open %s (paths are relative to the repository root)",
+                  metal_path);
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *src = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    size_t got = src ? fread(src, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (!src || got != (size_t)n) {
+        free(src);
+        set_error("mtl_library_new: cannot read %s", metal_path);
+        return NULL;
+    }
+    src[n] = 0;
+    id pool = pool_push();
+    id source = SEND(msg_id_cstr)(cls("NSString"), sel("stringWithUTF8String:"), src);
+    id error = nil;
+    id lib = SEND(msg_id_id_id_err)(ctx->device, sel("newLibraryWithSource:options:error:"),
+                                    source, nil, &error);
+    free(src);
+    mtl_library *l = lib ? calloc(1, sizeof *l) : NULL;
+    if (!l) {  // the object decides; error may hold mere warnings when lib is non-nil
+        set_error("mtl_library_new: %s does not compile:\n%s", metal_path, describe(error));
+        release(lib);
+    } else {
+        l->lib = lib;
+        snprintf(l->path, sizeof l->path, "%s", metal_path);
+    }
+    pool_pop(pool);
+    return l;
+}
+
+void mtl_library_free(mtl_library *lib) {
+    if (!lib) return;
+    release(lib->lib);
+    free(lib);
+}
+
+mtl_pipeline *mtl_pipeline_new(mtl_library *lib, const char *kernel_name) {
+    id pool = pool_push();
+    id name = SEND(msg_id_cstr)(cls("NSString"), sel("stringWithUTF8String:"), kernel_name);
+    id fn = SEND(msg_id_id)(lib->lib, sel("newFunctionWithName:"), name);
+    mtl_pipeline *p = NULL;
+    if (!fn) {
+        set_error("mtl_pipeline_new: no kernel function '%s' in %s", kernel_name, lib->path);
+    } else {
+        id error = nil, dev = SEND(msg_id)(lib->lib, sel("device"));
+        id pso = SEND(msg_id_id_err)(dev, sel("newComputePipelineStateWithFunction:error:"), fn,
+                                     &error);
+        p = pso ? calloc(1, sizeof *p) : NULL;
+        if (p) p->pso = pso;
+        else set_error("mtl_pipeline_new: '%s': %s", kernel_name, describe(error));
+        release(fn);
+    }
+    pool_pop(pool);
+    return p;
+}
+
+void mtl_pipeline_free(mtl_pipeline *p) {
+    if (!p) return;
+    release(p->pso);
+    free(p);
+}
+int mtl_pipeline_max_threads(const mtl_pipeline *p) {
+    return (int)SEND(msg_uint)(p->pso, sel("maxTotalThreadsPerThreadgroup"));
+}
+int mtl_pipeline_simd_width(const mtl_pipeline *p) {
+    return (int)SEND(msg_uint)(p->pso, sel("threadExecutionWidth"));
+}
+
+mtl_cmd *mtl_cmd_new(mtl_context *ctx) {
+    mtl_cmd *c = calloc(1, sizeof *c);
+    if (!c) {
+        set_error("mtl_cmd_new: out of memory");
+        return NULL;
+    }
+    id pool = pool_push();
+    // Both are autoreleased: retain them so they survive this pool.
+    c->cb = SEND(msg_id)(SEND(msg_id)(ctx->queue, sel("commandBuffer")), sel("retain"));
+    c->enc = SEND(msg_id)(SEND(msg_id)(c->cb, sel("computeCommandEncoder")), sel("retain"));
+    pool_pop(pool);
+    return c;
+}
+
+void mtl_set_pipeline(mtl_cmd *c, mtl_pipeline *p) {
+    SEND(msg_void_id)(c->enc, sel("setComputePipelineState:"), p->pso);
+}
+void mtl_set_buffer(mtl_cmd *c, int index, mtl_buffer *b, size_t offset) {
+    SEND(msg_void_id_uint_uint)(c->enc, sel("setBuffer:offset:atIndex:"), b->buf, offset,
+                                (NSUInteger)index);
+}
+void mtl_set_bytes(mtl_cmd *c, int index, const void *data, size_t len) {
+    SEND(msg_void_ptr_uint_uint)(c->enc, sel("setBytes:length:atIndex:"), data, len,
+                                 (NSUInteger)index);
+}
+void mtl_set_threadgroup_memory(mtl_cmd *c, int index, size_t len) {
+    SEND(msg_void_uint_uint)(c->enc, sel("setThreadgroupMemoryLength:atIndex:"), len,
+                             (NSUInteger)index);
+}
+
+static MTLSize size_of(mtl_size s) { return (MTLSize){s.width, s.height, s.depth}; }
+void mtl_dispatch_groups(mtl_cmd *c, mtl_size groups, mtl_size threads) {
+    SEND(msg_void_size_size)(c->enc, sel("dispatchThreadgroups:threadsPerThreadgroup:"),
+                             size_of(groups), size_of(threads));
+}
+void mtl_dispatch_threads(mtl_cmd *c, mtl_size grid, mtl_size threads) {
+    SEND(msg_void_size_size)(c->enc, sel("dispatchThreads:threadsPerThreadgroup:"),
+                             size_of(grid), size_of(threads));
+}
+
+int mtl_commit(mtl_cmd *c) {
+    if (c->committed) {
+        set_error("mtl_commit: command buffer committed twice");
+        return -1;
+    }
+    c->committed = 1;
+    SEND(msg_void)(c->enc, sel("endEncoding"));
+    SEND(msg_void)(c->cb, sel("commit"));
+    return 0;
+}
+
+int mtl_wait(mtl_cmd *c) {
+    if (!c->committed) {
+        set_error("mtl_wait: command buffer was never committed");
+        return -1;
+    }
+    SEND(msg_void)(c->cb, sel("waitUntilCompleted"));
+    if (SEND(msg_uint)(c->cb, sel("status")) == MTLCommandBufferStatusCompleted) return 0;
+    id pool = pool_push();
+    set_error("GPU command buffer failed: %s", describe(SEND(msg_id)(c->cb, sel("error"))));
+    pool_pop(pool);
+    return -1;
+}
+
+int mtl_commit_wait(mtl_cmd *c) { return mtl_commit(c) ? -1 : mtl_wait(c); }
+
+double mtl_cmd_gpu_seconds(const mtl_cmd *c) {
+    return SEND(msg_time)(c->cb, sel("GPUEndTime")) - SEND(msg_time)(c->cb, sel("GPUStartTime"));
+}
+
+void mtl_cmd_free(mtl_cmd *c) {
+    if (!c) return;
+    if (!c->committed) SEND(msg_void)(c->enc, sel("endEncoding"));  // Metal insists
+    release(c->enc);
+    release(c->cb);
+    free(c);
+}
+
+#endif
