@@ -9,12 +9,16 @@ typedef struct {
     const char *help;
 } command;
 
+int cmd_detokenize(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 
 static const command COMMANDS[] = {
+    {"detokenize", cmd_detokenize, "-t TOKENIZER < ids: the text of space-separated token ids"},
     {"inspect", cmd_inspect, "MODEL_DIR [--ctx N]: architecture, tensors, parameter counts, memory"},
     {"logits", cmd_logits, "-m DIR --ids \"1 2 3\" -o FILE: all positions' logits as float32"},
+    {"tokenize", cmd_tokenize, "-t TOKENIZER < text: the token ids of the text (TOKENIZER: tokenizer.json or model dir)"},
     {NULL, NULL, NULL},
 };
 
