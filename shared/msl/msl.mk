@@ -20,10 +20,13 @@ MSL_ARCH := $(shell uname -m)
 MSL_F16C := $(if $(filter x86_64,$(MSL_ARCH)),-mf16c)
 # Generated shader C++: warnings that Metal's compiler would not raise are off; no exceptions,
 # RTTI or thread-safe statics, so the objects link with plain $(CC) (no libstdc++); no strict
-# aliasing, because shaders reinterpret buffers freely (a half buffer read as half4).
+# aliasing, because shaders reinterpret buffers freely (a half buffer read as half4). Like
+# Metal's default fast math, sums may be reordered (so loops vectorize), but NaN and infinity
+# keep working: the NaN poison in threadgroup memory must stay visible.
 MSL_CXXFLAGS ?= -std=c++17 -O2 -g -Wall -Wextra -Werror -Wno-unused-function -Wno-unused-parameter \
   -Wno-unused-variable -Wno-unused-but-set-variable -Wno-unused-local-typedefs -fno-exceptions \
-  -fno-rtti -fno-threadsafe-statics -fno-strict-aliasing $(MSL_F16C) -Ishared/msl/include -Ishared/msl
+  -fno-rtti -fno-threadsafe-statics -fno-strict-aliasing -fassociative-math -fno-signed-zeros \
+  -fno-trapping-math $(MSL_F16C) -Ishared/msl/include -Ishared/msl
 # Sanitizers requested in CFLAGS (make asan) instrument the shaders too: overflows are reported
 # at the .metal line.
 MSL_CXXFLAGS += $(if $(MTL_EMULATOR),-DMTL_EMULATOR)

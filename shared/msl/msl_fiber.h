@@ -15,6 +15,7 @@ typedef struct msl_fiber {
     void *ucx;                 // ucontext_t * when the fallback is in use
     unsigned char *stack;      // lowest usable address (a guard page sits below it)
     size_t stack_size;
+    size_t stagger;            // the stack starts this far below its top (cache sets, see .c)
     void (*fn)(void *);        // entry point, must never return (it switches away at the end)
     void *arg;
     void *asan_fake_stack;     // AddressSanitizer bookkeeping across switches

@@ -4,6 +4,7 @@
 #include "msl_internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -229,8 +230,9 @@ static void schedule(worker *w, uint32_t lo, uint32_t hi) {
         t[i].state = T_RUN;
         msl_fiber_prepare(&w->fibers[i], fiber_main, &t[i]);
     }
+    make_order(w, lo, hi - lo);
     for (;;) {
-        make_order(w, lo, hi - lo);
+        if (pool.schedule == MSL_SCHED_RANDOM) make_order(w, lo, hi - lo);  // a new shuffle
         for (uint32_t k = 0; k < hi - lo; k++) {
             uint32_t i = w->order[k];
             if (t[i].state != T_RUN) continue;
@@ -355,7 +357,12 @@ static void *worker_main(void *arg) {
 static void pool_init(void) {
     read_env();
     const char *env = getenv("MSL_THREADS");
-    long n = env ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef CPU_COUNT
+    cpu_set_t set;  // the CPUs we may use (a container may allow fewer than the machine has)
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+#endif
+    if (env) n = atol(env);
     pool.nworkers = n < 1 ? 1 : n > 64 ? 64 : (int)n;
     pool.w = calloc((size_t)pool.nworkers, sizeof *pool.w);
     if (!pool.w) abort();

@@ -6,6 +6,19 @@
 
 #include "msl_types.h"
 
+// Metal's constants (macros in Metal too).
+#define INFINITY __builtin_inff()
+#define NAN __builtin_nanf("")
+#define HUGE_VALF __builtin_huge_valf()
+#define MAXFLOAT 3.40282347e+38f
+#define FLT_MAX 3.40282347e+38f
+#define FLT_MIN 1.17549435e-38f
+#define HALF_MAX 65504.0f
+#define M_PI_F 3.14159265f
+#define M_E_F 2.71828183f
+#define M_LN2_F 0.693147181f
+#define M_SQRT2_F 1.41421356f
+
 namespace metal {
 using msl::vec;
 
