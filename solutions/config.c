@@ -45,6 +45,8 @@ static int expect_string(const cJSON *obj, const char *key, const char *want, co
 static int parse_fields(Config *c, const cJSON *root, const char *what) {
     if (expect_string(root, "model_type", "qwen3", what) || expect_string(root, "hidden_act", "silu", what))
         return -1;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "use_sliding_window")))
+        return fprintf(stderr, "%s: use_sliding_window = true is not supported (every layer attends to all positions)\n", what), -1;
     const cJSON *bias = cJSON_GetObjectItemCaseSensitive(root, "attention_bias");
     if (cJSON_IsTrue(bias)) return fprintf(stderr, "%s: attention_bias = true is not supported\n", what), -1;
     if (get_int(root, "hidden_size", -1, &c->dim, what) || get_int(root, "intermediate_size", -1, &c->ffn_dim, what) ||

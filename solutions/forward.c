@@ -109,10 +109,12 @@ typedef struct {
 // Attention half of a block: x += o_proj(attention(rope(qk_norm(q, k)), v)) of rmsnorm(x).
 static void attention_block(const Layer *L, const Config *c, Acts *a, int n) {
     int dim = c->dim, hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    //[ qkv
     for (int t = 0; t < n; t++) rmsnorm(a->xn + (size_t)t * dim, a->x + (size_t)t * dim, L->attn_norm, dim, c->norm_eps);
     matmul(a->q, a->xn, &L->wq, n);
     matmul(a->k, a->xn, &L->wk, n);
     matmul(a->v, a->xn, &L->wv, n);
+    //]
     //> M2 qk-norm-rope
     //? For each token t: QK-norm, Qwen3's addition: rmsnorm each query head's head_dim values with
     //? L->q_norm and each key head's with L->k_norm (every head separately, the same weights). Then
@@ -125,10 +127,12 @@ static void attention_block(const Layer *L, const Config *c, Acts *a, int n) {
         rope(kt, c->n_kv_heads, hd, t, c->rope_theta);
     }
     //<
+    //[ attend
     for (int t = 0; t < n; t++)   // token t sees positions 0..t
         attention(a->att + (size_t)t * q_dim, a->q + (size_t)t * q_dim, a->k, a->v, t + 1, kv_dim, c->n_heads,
                   c->n_kv_heads, hd, a->scores);
     matmul(a->delta, a->att, &L->wo, n);
+    //]
     //> M2 residual
     //? The residual connection: add the block's output (a->delta) to the stream (a->x), n × dim values.
     for (size_t i = 0; i < (size_t)n * dim; i++) a->x[i] += a->delta[i];
@@ -189,12 +193,14 @@ int forward(const Model *m, const int32_t *ids, int n, float *logits_out, Checkp
         embed_token(a.x + t * dim, &m->embed, ids[t]);
     }
     //<
+    //[ layers
     if (ck && ck->embedding) memcpy(ck->embedding, a.x, n * dim * sizeof(float));
     for (int l = 0; l < c->n_layers; l++) {
         attention_block(&m->layers[l], c, &a, n);
         mlp_block(&m->layers[l], c, &a, n);
         if (ck && ck->blocks) memcpy(ck->blocks + (size_t)l * n * dim, a.x, n * dim * sizeof(float));
     }
+    //]
     //> M2 logits
     //? The final RMSNorm (m->final_norm) of every position into a.xn, then logits = xn lm_head^T
     //? (matmul into logits_out, [n × vocab_size]).

@@ -65,6 +65,7 @@ static void *slice_thread(void *arg) {
     return NULL;
 }
 
+//[ matmul-threads
 void matmul(float *out, const float *x, const Mat *w, int n_tokens) {
     double work = (double)w->rows * w->cols * n_tokens;
     int n = thread_count();
@@ -82,3 +83,4 @@ void matmul(float *out, const float *x, const Mat *w, int n_tokens) {
     }
     for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
 }
+//]

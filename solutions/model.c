@@ -20,6 +20,7 @@ typedef struct {
 
 // Finds `name`, checks it has exactly the shape [rows, cols] (cols = 0: a vector [rows]), converts
 // it to f32 at L->next and returns that address; NULL after printing what is wrong.
+//[ load-tensor
 static float *load_tensor(Loader *L, const char *name, int rows, int cols) {
     const StTensor *t = st_find(L->st, name);
     if (!t) {
@@ -46,6 +47,7 @@ static float *load_tensor(Loader *L, const char *name, int rows, int cols) {
     progress_bar("loading", L->done, L->total);
     return out;
 }
+//]
 
 static int load_mat(Loader *L, Mat *m, const char *name, int rows, int cols) {
     const float *data = load_tensor(L, name, rows, cols);

@@ -46,6 +46,7 @@ float f16_to_f32(uint16_t h) {
 
 // Safetensors data is little-endian and may sit at any byte offset, so elements are assembled from
 // bytes rather than read through a uint16_t pointer (which would be misaligned, undefined behaviour).
+//[ convert
 int convert_to_f32(float *out, const void *src, DType from, size_t n) {
     const unsigned char *p = src;
     switch (from) {
@@ -66,6 +67,7 @@ int convert_to_f32(float *out, const void *src, DType from, size_t n) {
         return -1;
     }
 }
+//]
 
 void progress_bar(const char *label, size_t done, size_t total) {
     if (total < ((size_t)64 << 20) || !isatty(STDERR_FILENO)) return;
