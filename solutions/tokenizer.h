@@ -85,6 +85,7 @@ struct Tokenizer {
     MergeEntry *merges;         // (left id, right id) -> rank and merged id
     int32_t n_merges;
     AddedToken *added;          // stb_ds array, in tokenizer.json's order
+    bool starts_added[256];     // some added token starts with this byte (a quick filter)
     uint32_t byte_to_char[256]; // the byte-level alphabet: byte -> code point
     int16_t char_to_byte[512];  // and back: code point -> byte, -1 if not in the alphabet
     int32_t byte_token[256];    // the id of the one-byte token of each byte

@@ -52,6 +52,7 @@ int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, bool spli
     //? tokens flagged special are ordinary text (the others, like "<think>", still split).
     size_t segment = 0;  // start of the ordinary text not yet encoded
     for (size_t i = 0; i < len; i++) {
+        if (!t->starts_added[(uint8_t)text[i]]) continue;  // the usual case: no token starts here
         const AddedToken *a = added_token_at(t, text + i, len - i);
         if (!a || (a->special && !split_special)) continue;
         encode_segment(t, text + segment, i - segment, ids);

@@ -228,6 +228,7 @@ Tokenizer *tokenizer_load(const char *path) {
         utf8_encode(c, utf8);
         t->byte_token[b] = shgeti(t->vocab, (char *)utf8) >= 0 ? shget(t->vocab, (char *)utf8) : -1;
     }
+    for (size_t k = 0; k < arrlenu(t->added); k++) t->starts_added[(uint8_t)t->added[k].text[0]] = true;
     cJSON_Delete(root);
     free(json);
     return t;

@@ -75,16 +75,10 @@ static uint32_t compose(uint32_t a, uint32_t b) {
     return 0;
 }
 
-void unicode_nfc_append(const uint8_t *s, size_t n, char **out) {
-    // Text below U+0300 (ASCII, most Latin-1) never changes: copy it straight through.
-    size_t i = 0;
-    while (i < n && s[i] < 0xCC) i++;
-    if (i == n) {
-        memcpy(arraddnptr(*out, n), s, n);
-        return;
-    }
+// NFC of a chunk that needs the full treatment.
+static void nfc_slow(const uint8_t *s, size_t n, char **out) {
     uint32_t *cps = NULL;
-    for (i = 0; i < n;) {
+    for (size_t i = 0; i < n;) {
         uint32_t cp = 0xFFFD;
         int len = utf8_next(s + i, n - i, &cp);
         decompose(cp, &cps);
@@ -129,4 +123,33 @@ void unicode_nfc_append(const uint8_t *s, size_t n, char **out) {
         memcpy(arraddnptr(*out, len), buf, (size_t)len);
     }
     arrfree(cps);
+}
+
+static void copy(const uint8_t *s, size_t n, char **out) {
+    if (n) memcpy(arraddnptr(*out, n), s, n);
+}
+
+// A character below U+0300 (lead byte < 0xCC) never changes and never combines with what comes
+// before it, so the text splits there into independent chunks: most of it (ASCII, Latin-1) is
+// copied as it is, and only the stretches around a character >= U+0300 go through nfc_slow.
+void unicode_nfc_append(const uint8_t *s, size_t n, char **out) {
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && s[j] < 0xCC) j++;  // bytes of characters below U+0300
+        if (j == n) {
+            copy(s + i, n - i, out);
+            return;
+        }
+        size_t k = j;  // the character before s[j] may be a starter that combines with it
+        if (k > i) {
+            k--;
+            while (k > i && (s[k] & 0xC0) == 0x80) k--;
+        }
+        copy(s + i, k - i, out);
+        size_t m = j + 1;  // the next character below U+0300 ends the chunk
+        while (m < n && !(s[m] < 0x80 || (s[m] >= 0xC0 && s[m] < 0xCC))) m++;
+        nfc_slow(s + k, m - k, out);
+        i = m;
+    }
 }

@@ -21,6 +21,7 @@ typedef struct {
     int32_t rank;
     int32_t pos;            // index of the pair's left symbol
     int32_t left, right;    // the ids the pair had when pushed (to spot stale entries)
+    int32_t merged;         // what the pair becomes
 } Candidate;
 
 static bool before(Candidate a, Candidate b) {
@@ -63,14 +64,14 @@ static void push_pair(const Tokenizer *t, const int32_t *symbols, const int32_t 
                       Candidate *heap, size_t *n) {
     if (pos < 0 || next[pos] < 0) return;
     const BpeMerge *m = find_merge(t, symbols[pos], symbols[next[pos]]);
-    if (m) heap_push(heap, n, (Candidate){m->rank, pos, symbols[pos], symbols[next[pos]]});
+    if (m) heap_push(heap, n, (Candidate){m->rank, pos, symbols[pos], symbols[next[pos]], m->merged});
 }
 
 size_t bpe_merge(const Tokenizer *t, int32_t *symbols, size_t n) {
     if (n < 2) return n;
     // TODO(M0 bpe-merge): see book/m0-tokenizer.md#bpe-merge
     // Keep prev[i]/next[i] links (-1 at the ends) and a heap of candidate pairs (rank, left
-    // position, left id, right id). Push every adjacent pair that has a merge. Then pop the best;
+    // position, left id, right id, merged id). Push every adjacent pair that has a merge. Then pop the best;
     // skip it if stale (its left symbol was merged away, or the ids at pos and next[pos] are no
     // longer the ones pushed); else merge: symbols[pos] = merged id, unlink the right symbol, and
     // push the new pairs (prev, pos) and (pos, next). At the end copy the live symbols to the front.
