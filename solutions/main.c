@@ -9,13 +9,17 @@ typedef struct {
     const char *help;
 } command;
 
+int cmd_chat(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 
 static const command COMMANDS[] = {
+    {"chat", cmd_chat, "-m MODEL_DIR [--system TEXT] [--no-think] [sampling options]: talk with a chat model"},
     {"detokenize", cmd_detokenize, "-t TOKENIZER < ids: the text of space-separated token ids"},
+    {"generate", cmd_generate, "-m MODEL_DIR -p PROMPT [-n N] [--temp T] [--chat] ...: stream a continuation"},
     {"inspect", cmd_inspect, "MODEL_DIR [--ctx N]: architecture, tensors, parameter counts, memory"},
     {"logits", cmd_logits, "-m DIR --ids \"1 2 3\" -o FILE: all positions' logits as float32"},
     {"tokenize", cmd_tokenize, "-t TOKENIZER < text: the token ids of the text (TOKENIZER: tokenizer.json or model dir)"},
