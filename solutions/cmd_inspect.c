@@ -59,8 +59,8 @@ static void print_sizes(const SafeTensors *st, const Config *c, long long ctx) {
     with_commas(b, sizeof b, p.logical);
     printf("\nparameters  %s stored, %s logical%s\n", a, b,
            p.stored != p.logical ? " (lm_head.weight is a stored copy of the tied embedding)" : "");
-    const DType kinds[] = {DT_F32, DT_BF16, DT_F16};
-    for (int k = 0; k < 3; k++) {
+    const DType kinds[] = {DT_F32, DT_BF16, DT_F16, DT_U8};   // M5: U8 = quantized matrices
+    for (int k = 0; k < 4; k++) {
         size_t bytes = 0;
         int n = 0;
         for (int i = 0; i < st->n_tensors; i++)
@@ -87,6 +87,10 @@ static int check_finite(const SafeTensors *st) {
     for (int i = 0; i < st->n_tensors; i++) {
         const StTensor *t = &st->tensors[i];
         size_t nonfinite = 0, esize = dtype_size(t->dtype);
+        if (t->dtype == DT_U8) {   // M5: quantized blocks; quantize refused non-finite weights
+            done += t->nbytes;
+            continue;
+        }
         for (size_t at = 0; at < t->numel; at += 4096) {
             size_t n = t->numel - at < 4096 ? t->numel - at : 4096;
             convert_to_f32(buf, (const unsigned char *)t->data + at * esize, t->dtype, n);

@@ -15,6 +15,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 static const command COMMANDS[] = {
     {"chat", cmd_chat, "-m MODEL_DIR [--system TEXT] [--no-think] [sampling options]: talk with a chat model"},
@@ -22,6 +23,7 @@ static const command COMMANDS[] = {
     {"generate", cmd_generate, "-m MODEL_DIR -p PROMPT [-n N] [--temp T] [--chat] ...: stream a continuation"},
     {"inspect", cmd_inspect, "MODEL_DIR [--ctx N]: architecture, tensors, parameter counts, memory"},
     {"logits", cmd_logits, "-m DIR --ids \"1 2 3\" -o FILE: all positions' logits as float32"},
+    {"quantize", cmd_quantize, "-m IN_DIR -o OUT_DIR --type q8_0|q4_0|q4_affine: 8- or 4-bit weights"},
     {"tokenize", cmd_tokenize, "-t TOKENIZER < text: the token ids of the text (TOKENIZER: tokenizer.json or model dir)"},
     {NULL, NULL, NULL},
 };

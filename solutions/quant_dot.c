@@ -30,7 +30,7 @@ void quantize_act(const float *x, QuantAct *y, int n) {
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         int32_t sum = 0;
         for (int j = 0; j < 32; j++) {
-            y[b].qs[j] = (int8_t)roundf(x[j] * id);
+            y[b].qs[j] = (int16_t)roundf(x[j] * id);
             sum += y[b].qs[j];
         }
         y[b].d = d;
@@ -42,8 +42,8 @@ void quantize_act(const float *x, QuantAct *y, int n) {
 static float dot_q8_0(const BlockQ8_0 *w, const QuantAct *x, int n_blocks) {
     float sum = 0.0f;
     //> M5 dot-q8
-    //? Per block: an int32 sum of q_w * q_x (32 products of int8s cannot overflow it), then one
-    //? float multiply by the two scales.
+    //? Per block: an int32 sum of q_w * q_x (32 products of values within +-127 cannot overflow
+    //? it), then one float multiply by the two scales.
     for (int b = 0; b < n_blocks; b++) {
         int32_t isum = 0;
         for (int j = 0; j < 32; j++) isum += w[b].qs[j] * x[b].qs[j];
@@ -57,13 +57,16 @@ static float dot_q4_0(const BlockQ4_0 *w, const QuantAct *x, int n_blocks) {
     float sum = 0.0f;
     //> M5 dot-q4
     //? Same as Q8_0 once the nibbles are unpacked: byte j holds weights j (low nibble) and j + 16
-    //? (high nibble), each stored with +8.
+    //? (high nibble), each stored with +8. Unpack into int8_t q[32] first, then the Q8_0 loop:
+    //? two simple loops vectorise better than one that mixes shifts and products.
     for (int b = 0; b < n_blocks; b++) {
-        int32_t isum = 0;
+        int8_t q[32];
         for (int j = 0; j < 16; j++) {
-            int lo = (w[b].qs[j] & 0x0f) - 8, hi = (w[b].qs[j] >> 4) - 8;
-            isum += lo * x[b].qs[j] + hi * x[b].qs[j + 16];
+            q[j] = (int8_t)((w[b].qs[j] & 0x0f) - 8);
+            q[j + 16] = (int8_t)((w[b].qs[j] >> 4) - 8);
         }
+        int32_t isum = 0;
+        for (int j = 0; j < 32; j++) isum += q[j] * x[b].qs[j];
         sum += get_f16(w[b].d) * x[b].d * (float)isum;
     }
     //<
@@ -75,15 +78,20 @@ static float dot_q4a(const BlockQ4A *w, const QuantAct *x, int n_groups) {
     //> M5 dot-q4a
     //? w = scale * q + bias, so sum_j w_j x_j = scale * sum_j q_j x_j + bias * sum_j x_j. A group
     //? of 64 spans two activation blocks: with x_j = d_x * q_x[j], each half contributes
-    //? d_x * (scale * isum + bias * sum_of_q_x). Byte j holds weights 2j (low) and 2j+1 (high).
+    //? d_x * (scale * isum + bias * sum_of_q_x). Byte j holds weights 2j (low) and 2j+1 (high);
+    //? unpack them into int8_t q[32] per half, as for Q4_0.
     for (int g = 0; g < n_groups; g++) {
         const float scale = get_f16(w[g].scale), bias = get_f16(w[g].bias);
         for (int half = 0; half < 2; half++) {
             const QuantAct *xb = &x[2 * g + half];
             const uint8_t *qs = w[g].qs + 16 * half;
+            int8_t q[32];
+            for (int j = 0; j < 16; j++) {
+                q[2 * j] = (int8_t)(qs[j] & 0x0f);
+                q[2 * j + 1] = (int8_t)(qs[j] >> 4);
+            }
             int32_t isum = 0;
-            for (int j = 0; j < 16; j++)
-                isum += (qs[j] & 0x0f) * xb->qs[2 * j] + (qs[j] >> 4) * xb->qs[2 * j + 1];
+            for (int j = 0; j < 32; j++) isum += q[j] * xb->qs[j];
             sum += xb->d * (scale * (float)isum + bias * (float)xb->sum);
         }
     }
@@ -108,18 +116,15 @@ typedef struct {
     int rows, cols, n_tokens;
 } MatmulJob;
 
-// One thread's share of the output rows. Rows are independent, so threads never write the same
-// element and the result does not depend on the thread count.
-static void matmul_rows(void *arg, int part, int n_parts) {
-    const MatmulJob *job = arg;
+// Output rows [r0, r1) of the product. Rows are independent, so threads that take different
+// rows never write the same element, and the result does not depend on the thread count.
+static void product_rows(const MatmulJob *job, int r0, int r1) {
     //> M5 matmul-rows
-    //? This part's rows are [rows * part / n_parts, rows * (part + 1) / n_parts). For each row,
-    //? loop over the tokens inside, so the row's blocks are read from memory once and then come
-    //? from the cache; out is n_tokens x rows.
+    //? For each row r in [r0, r1) and each token t: out[t * rows + r] = quant_dot(row r, token
+    //? t's QuantAct blocks). Loop over the tokens inside, so the row's blocks are read from
+    //? memory once and then come from the cache. Row r starts r * quant_row_bytes() into w.
     const size_t row_bytes = quant_row_bytes(job->type, job->cols);
     const int blocks = job->cols / 32;
-    const int r0 = (int)((int64_t)job->rows * part / n_parts);
-    const int r1 = (int)((int64_t)job->rows * (part + 1) / n_parts);
     for (int r = r0; r < r1; r++) {
         const uint8_t *w_row = job->w + (size_t)r * row_bytes;
         for (int t = 0; t < job->n_tokens; t++)
@@ -129,16 +134,35 @@ static void matmul_rows(void *arg, int part, int n_parts) {
     //<
 }
 
-void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
-                  int n_tokens) {
+// One thread's share: an equal slice of the rows.
+static void product_part(void *arg, int part, int n_parts) {
+    const MatmulJob *job = arg;
+    product_rows(job, (int)((int64_t)job->rows * part / n_parts), (int)((int64_t)job->rows * (part + 1) / n_parts));
+}
+
+static QuantAct *quantize_tokens(const float *x, int cols, int n_tokens) {
     const int blocks = cols / 32;
     QuantAct *xq = malloc((size_t)n_tokens * blocks * sizeof *xq);
     if (!xq) {
-        fprintf(stderr, "quant_matmul: out of memory (%d tokens x %d columns)\n", n_tokens, cols);
+        fprintf(stderr, "quantized product: out of memory (%d tokens x %d columns)\n", n_tokens, cols);
         exit(1);
     }
     for (int t = 0; t < n_tokens; t++) quantize_act(x + (size_t)t * cols, xq + (size_t)t * blocks, cols);
+    return xq;
+}
+
+void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
+                  int n_tokens) {
+    QuantAct *xq = quantize_tokens(x, cols, n_tokens);
     MatmulJob job = {out, xq, w, type, rows, cols, n_tokens};
-    quant_parallel(matmul_rows, &job);
+    quant_parallel(product_part, &job);
+    free(xq);
+}
+
+void quant_matmul_rows(float *out, const float *x, const void *w, DType type, int rows, int cols,
+                       int n_tokens, int row_begin, int row_end) {
+    QuantAct *xq = quantize_tokens(x, cols, n_tokens);
+    MatmulJob job = {out, xq, w, type, rows, cols, n_tokens};
+    product_rows(&job, row_begin, row_end);
     free(xq);
 }

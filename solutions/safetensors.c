@@ -22,6 +22,7 @@ const char *dtype_name(DType t) {
     case DT_Q8_0: return "Q8_0";
     case DT_Q4_0: return "Q4_0";
     case DT_Q4A: return "Q4A";
+    case DT_U8: return "U8";   // M5: quantized blocks on disk
     }
     return "?";
 }
@@ -30,6 +31,7 @@ size_t dtype_size(DType t) {
     switch (t) {
     case DT_F32: return 4;
     case DT_BF16: case DT_F16: return 2;
+    case DT_U8: return 1;   // M5
     default: return 0;
     }
 }
@@ -40,6 +42,7 @@ static int parse_dtype(const char *s, DType *out) {
     if (strcmp(s, "F32") == 0) return *out = DT_F32, 0;
     if (strcmp(s, "BF16") == 0) return *out = DT_BF16, 0;
     if (strcmp(s, "F16") == 0) return *out = DT_F16, 0;
+    if (strcmp(s, "U8") == 0) return *out = DT_U8, 0;   // M5: quantized blocks (quant_model.h)
     return -1;
 }
 

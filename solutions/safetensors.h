@@ -15,8 +15,9 @@
 
 // The element types the engine knows. Safetensors files hold the first three; the Q* ones are
 // protostar's own block-quantized formats, added by lab M5 (their "size" is per block, not per
-// element, so dtype_size() answers 0 for them).
-typedef enum { DT_F32, DT_BF16, DT_F16, DT_Q8_0, DT_Q4_0, DT_Q4A } DType;
+// element, so dtype_size() answers 0 for them). M5: U8 is raw bytes, how quantized matrices are
+// stored on disk (solutions/quant_model.h); model_load turns them into Q* matrices.
+typedef enum { DT_F32, DT_BF16, DT_F16, DT_Q8_0, DT_Q4_0, DT_Q4A, DT_U8 } DType;
 
 const char *dtype_name(DType t);   // "F32", "BF16", "F16", "Q8_0", ...
 size_t dtype_size(DType t);        // bytes per element: 4, 2, 2; 0 for block formats

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quant_model.h"   // M5: quantized matrices
 #include "weights.h"
 
 typedef struct {
@@ -26,6 +27,11 @@ static float *load_tensor(Loader *L, const char *name, int rows, int cols) {
     const StTensor *t = st_find(L->st, name);
     if (!t) {
         fprintf(stderr, "%s: missing tensor '%s'\n", L->st->paths[0], name);
+        return NULL;
+    }
+    if (t->dtype == DT_U8) {   // M5: only weight matrices are ever stored quantized
+        fprintf(stderr, "%s: tensor '%s' is U8 (quantized), but it must be a float vector\n",
+                L->st->paths[t->file], name);
         return NULL;
     }
     int want_ndim = cols ? 2 : 1;
@@ -50,6 +56,13 @@ static float *load_tensor(Loader *L, const char *name, int rows, int cols) {
 }
 
 static int load_mat(Loader *L, Mat *m, const char *name, int rows, int cols) {
+    const StTensor *t = st_find(L->st, name);
+    if (t && t->dtype == DT_U8) {   // M5: a block-quantized matrix (solutions/quant_model.h)
+        if (quant_mat_load(m, t, rows, cols, L->next, L->st->paths[t->file]) != 0) return -1;
+        L->next += (t->nbytes + sizeof(float) - 1) / sizeof(float);
+        L->used[t - L->st->tensors] = true;
+        return 0;
+    }
     const float *data = load_tensor(L, name, rows, cols);
     if (!data) return -1;
     *m = (Mat){.dtype = DT_F32, .rows = rows, .cols = cols, .data = data};
@@ -158,7 +171,8 @@ void model_free(Model *m) {
 
 ParamCount count_params(const SafeTensors *st, const Config *c) {
     ParamCount p = {0, 0};
-    for (int i = 0; i < st->n_tensors; i++) p.stored += (long long)st->tensors[i].numel;
+    for (int i = 0; i < st->n_tensors; i++)   // M5: a quantized matrix counts its weights, not bytes
+        p.stored += st->tensors[i].dtype == DT_U8 ? quant_tensor_weights(&st->tensors[i]) : (long long)st->tensors[i].numel;
     p.logical = p.stored;
     const StTensor *head = st_find(st, "lm_head.weight");
     if (head && c->tie_embeddings) p.logical -= (long long)head->numel;   // the same matrix, counted once

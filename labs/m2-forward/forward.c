@@ -10,8 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quant.h"   // M5: quantized embeddings
+
 void embed_token(float *out, const Mat *embed, int token) {
-    // f32 only in M1/M2; a quantized embedding (M5) would be dequantized here
+    // f32 in M1/M2; M5: a quantized embedding's row is dequantized
+    if (dtype_is_quantized(embed->dtype)) {
+        size_t row_bytes = quant_row_bytes(embed->dtype, embed->cols);
+        dequantize_row(embed->dtype, (const uint8_t *)embed->data + (size_t)token * row_bytes, out, embed->cols);
+        return;
+    }
     memcpy(out, (const float *)embed->data + (size_t)token * embed->cols, (size_t)embed->cols * sizeof *out);
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "forward.h"
+#include "quant.h"   // M5
 
 #define MAX_THREADS 16
 // Below this many multiply-adds, starting threads costs more than it saves.
@@ -47,6 +48,10 @@ typedef struct {
 static void run_slice(const Slice *s) {
     switch (s->w->dtype) {
     case DT_F32: matmul_f32_rows(s->out, s->x, s->w, s->n_tokens, s->row_begin, s->row_end); break;
+    case DT_Q8_0: case DT_Q4_0: case DT_Q4A:   // M5: block-quantized weights (quant.h)
+        quant_matmul_rows(s->out, s->x, s->w->data, s->w->dtype, s->w->rows, s->w->cols, s->n_tokens,
+                          s->row_begin, s->row_end);
+        break;
     default:   // M5 adds its quantized formats here
         fprintf(stderr, "matmul: no kernel for %s weights\n", dtype_name(s->w->dtype));
         abort();

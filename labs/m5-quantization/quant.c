@@ -16,28 +16,6 @@
 
 // ---- half precision ----
 
-float q_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t rest = h & 0x7fff;   // exponent and mantissa
-    uint32_t bits;
-    if (rest >= 0x7c00) {
-        bits = sign | 0x7f800000 | (rest & 0x3ff) << 13;   // infinity or NaN
-    } else {
-        // Put the 15 bits where a float's exponent and mantissa go: the value is now exactly
-        // 2^-112 times the half's (the exponent bias differs by 127 - 15 = 112), subnormal halves
-        // included. One exact multiplication fixes the scale.
-        uint32_t shifted = rest << 13;
-        float f;
-        memcpy(&f, &shifted, 4);
-        f *= 0x1p112f;
-        memcpy(&bits, &f, 4);
-        bits |= sign;
-    }
-    float out;
-    memcpy(&out, &bits, 4);
-    return out;
-}
-
 // Rounds `kept` (the bits that survive) using `dropped`, the `n_dropped` low bits cut off:
 // nearest, ties to even. A carry out of the mantissa bumps the exponent, which is what we want.
 static uint32_t round_nearest_even(uint32_t kept, uint32_t dropped, int n_dropped) {

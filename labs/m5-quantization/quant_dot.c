@@ -33,8 +33,8 @@ void quantize_act(const float *x, QuantAct *y, int n) {
 static float dot_q8_0(const BlockQ8_0 *w, const QuantAct *x, int n_blocks) {
     float sum = 0.0f;
     // TODO(M5 dot-q8): see book/m5-quantization.md#dot-q8
-    // Per block: an int32 sum of q_w * q_x (32 products of int8s cannot overflow it), then one
-    // float multiply by the two scales.
+    // Per block: an int32 sum of q_w * q_x (32 products of values within +-127 cannot overflow
+    // it), then one float multiply by the two scales.
     LAB_TODO("M5", "dot-q8", "book/m5-quantization.md#dot-q8");
     return sum;
 }
@@ -43,7 +43,8 @@ static float dot_q4_0(const BlockQ4_0 *w, const QuantAct *x, int n_blocks) {
     float sum = 0.0f;
     // TODO(M5 dot-q4): see book/m5-quantization.md#dot-q4
     // Same as Q8_0 once the nibbles are unpacked: byte j holds weights j (low nibble) and j + 16
-    // (high nibble), each stored with +8.
+    // (high nibble), each stored with +8. Unpack into int8_t q[32] first, then the Q8_0 loop:
+    // two simple loops vectorise better than one that mixes shifts and products.
     LAB_TODO("M5", "dot-q4", "book/m5-quantization.md#dot-q4");
     return sum;
 }
@@ -53,7 +54,8 @@ static float dot_q4a(const BlockQ4A *w, const QuantAct *x, int n_groups) {
     // TODO(M5 dot-q4a): see book/m5-quantization.md#dot-q4a
     // w = scale * q + bias, so sum_j w_j x_j = scale * sum_j q_j x_j + bias * sum_j x_j. A group
     // of 64 spans two activation blocks: with x_j = d_x * q_x[j], each half contributes
-    // d_x * (scale * isum + bias * sum_of_q_x). Byte j holds weights 2j (low) and 2j+1 (high).
+    // d_x * (scale * isum + bias * sum_of_q_x). Byte j holds weights 2j (low) and 2j+1 (high);
+    // unpack them into int8_t q[32] per half, as for Q4_0.
     LAB_TODO("M5", "dot-q4a", "book/m5-quantization.md#dot-q4a");
     return sum;
 }
@@ -75,27 +77,45 @@ typedef struct {
     int rows, cols, n_tokens;
 } MatmulJob;
 
-// One thread's share of the output rows. Rows are independent, so threads never write the same
-// element and the result does not depend on the thread count.
-static void matmul_rows(void *arg, int part, int n_parts) {
-    const MatmulJob *job = arg;
+// Output rows [r0, r1) of the product. Rows are independent, so threads that take different
+// rows never write the same element, and the result does not depend on the thread count.
+static void product_rows(const MatmulJob *job, int r0, int r1) {
     // TODO(M5 matmul-rows): see book/m5-quantization.md#matmul-rows
-    // This part's rows are [rows * part / n_parts, rows * (part + 1) / n_parts). For each row,
-    // loop over the tokens inside, so the row's blocks are read from memory once and then come
-    // from the cache; out is n_tokens x rows.
+    // For each row r in [r0, r1) and each token t: out[t * rows + r] = quant_dot(row r, token
+    // t's QuantAct blocks). Loop over the tokens inside, so the row's blocks are read from
+    // memory once and then come from the cache. Row r starts r * quant_row_bytes() into w.
     LAB_TODO("M5", "matmul-rows", "book/m5-quantization.md#matmul-rows");
+}
+
+// One thread's share: an equal slice of the rows.
+static void product_part(void *arg, int part, int n_parts) {
+    const MatmulJob *job = arg;
+    product_rows(job, (int)((int64_t)job->rows * part / n_parts), (int)((int64_t)job->rows * (part + 1) / n_parts));
+}
+
+static QuantAct *quantize_tokens(const float *x, int cols, int n_tokens) {
+    const int blocks = cols / 32;
+    QuantAct *xq = malloc((size_t)n_tokens * blocks * sizeof *xq);
+    if (!xq) {
+        fprintf(stderr, "quantized product: out of memory (%d tokens x %d columns)\n", n_tokens, cols);
+        exit(1);
+    }
+    for (int t = 0; t < n_tokens; t++) quantize_act(x + (size_t)t * cols, xq + (size_t)t * blocks, cols);
+    return xq;
 }
 
 void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
                   int n_tokens) {
-    const int blocks = cols / 32;
-    QuantAct *xq = malloc((size_t)n_tokens * blocks * sizeof *xq);
-    if (!xq) {
-        fprintf(stderr, "quant_matmul: out of memory (%d tokens x %d columns)\n", n_tokens, cols);
-        exit(1);
-    }
-    for (int t = 0; t < n_tokens; t++) quantize_act(x + (size_t)t * cols, xq + (size_t)t * blocks, cols);
+    QuantAct *xq = quantize_tokens(x, cols, n_tokens);
     MatmulJob job = {out, xq, w, type, rows, cols, n_tokens};
-    quant_parallel(matmul_rows, &job);
+    quant_parallel(product_part, &job);
+    free(xq);
+}
+
+void quant_matmul_rows(float *out, const float *x, const void *w, DType type, int rows, int cols,
+                       int n_tokens, int row_begin, int row_end) {
+    QuantAct *xq = quantize_tokens(x, cols, n_tokens);
+    MatmulJob job = {out, xq, w, type, rows, cols, n_tokens};
+    product_rows(&job, row_begin, row_end);
     free(xq);
 }

@@ -1,0 +1,281 @@
+// bench_quant: decode speed of the matrix-vector products of Qwen3-0.6B in each weight format,
+// next to the DRAM roofline (make bench; book/m5-quantization.md, "Measured speed").
+//
+// Decoding one token multiplies every weight matrix by one vector: 28 layers x 7 matrices plus the
+// output projection (151936 x 1024), 596M weights. Each weight is used once, so the time is at
+// least (bytes of weights) / (memory bandwidth): the roofline. This program
+//   1. measures the bandwidth with a streaming read of a 1 GiB buffer (1 and 2 threads);
+//   2. builds those matrices (random, in memory, not mmap'd) in f32, bf16, Q8_0, Q4_0 and Q4A;
+//   3. times one decode step's products per format, 1 and 2 threads, and prints the medians.
+// The f32/bf16 kernels here are written like the quantized ones (vectorisable, same thread pool)
+// so that the comparison is about bytes, not about kernel quality.
+//
+//     bench_quant [--layers N] [--reps N]      (defaults: 28 layers, 7 repetitions)
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant.h"
+#include "timing.h"
+
+#define DIM 1024
+#define Q_DIM 2048     // 16 heads x 128
+#define KV_DIM 1024    // 8 heads x 128
+#define FFN 3072
+#define VOCAB 151936
+
+typedef struct { int rows, cols; } Shape;
+static const Shape LAYER[7] = {{Q_DIM, DIM}, {KV_DIM, DIM}, {KV_DIM, DIM}, {DIM, Q_DIM},
+                               {FFN, DIM}, {FFN, DIM}, {DIM, FFN}};   // q k v o gate up down
+static const Shape HEAD = {VOCAB, DIM};
+
+typedef enum { F_F32, F_BF16, F_Q8_0, F_Q4_0, F_Q4A, N_FORMATS } Format;
+static const char *FORMAT_NAME[N_FORMATS] = {"f32", "bf16", "q8_0", "q4_0", "q4a"};
+static const DType FORMAT_DTYPE[N_FORMATS] = {DT_F32, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4A};
+
+static size_t row_bytes(Format f, int cols) {
+    if (f == F_F32) return (size_t)cols * 4;
+    if (f == F_BF16) return (size_t)cols * 2;
+    return quant_row_bytes(FORMAT_DTYPE[f], cols);
+}
+
+static void *alloc_or_die(size_t n) {
+    void *p = malloc(n);
+    if (!p) {
+        fprintf(stderr, "bench_quant: out of memory (%zu MiB); try --layers 4\n", n >> 20);
+        exit(1);
+    }
+    return p;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// ---- bandwidth: every thread sums its slice of a big buffer ----
+
+typedef struct {
+    const uint64_t *data;
+    size_t n;
+    uint64_t sums[16];
+} Stream;
+
+static void stream_part(void *arg, int part, int n_parts) {
+    Stream *s = arg;
+    size_t lo = s->n * part / n_parts, hi = s->n * (part + 1) / n_parts;
+    uint64_t acc[4] = {0, 0, 0, 0};   // integer sums vectorise; 4 chains hide the add latency
+    for (size_t i = lo; i + 4 <= hi; i += 4)
+        for (int k = 0; k < 4; k++) acc[k] += s->data[i + k];
+    s->sums[part] = acc[0] + acc[1] + acc[2] + acc[3];
+}
+
+static double measure_bandwidth(int reps) {
+    size_t bytes = (size_t)1 << 30;
+    Stream s = {.data = NULL, .n = bytes / 8};
+    uint64_t *buf = alloc_or_die(bytes);
+    for (size_t i = 0; i < s.n; i++) buf[i] = i;   // touch every page before timing
+    s.data = buf;
+    double t[32];
+    for (int r = 0; r < reps; r++) {
+        double t0 = ps_now();
+        quant_parallel(stream_part, &s);
+        t[r] = ps_now() - t0;
+    }
+    free(buf);
+    return (double)bytes / median(t, reps);
+}
+
+// ---- the float kernels (the quantized ones are quant_matmul's) ----
+
+static float bf16_value(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+// Eight partial sums: the compiler may keep them in vector registers without reordering any sum.
+static float dot_f32(const float *w, const float *x, int n) {
+    float acc[8] = {0};
+    for (int c = 0; c < n; c += 8)
+        for (int k = 0; k < 8; k++) acc[k] += w[c + k] * x[c + k];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+static float dot_bf16(const uint16_t *w, const float *x, int n) {
+    float acc[8] = {0};
+    for (int c = 0; c < n; c += 8)
+        for (int k = 0; k < 8; k++) acc[k] += bf16_value(w[c + k]) * x[c + k];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+typedef struct {
+    Format f;
+    const uint8_t *w;
+    const float *x;
+    float *out;
+    int rows, cols;
+} FloatJob;
+
+static void float_rows(void *arg, int part, int n_parts) {
+    const FloatJob *j = arg;
+    int r0 = (int)((long long)j->rows * part / n_parts), r1 = (int)((long long)j->rows * (part + 1) / n_parts);
+    size_t rb = row_bytes(j->f, j->cols);
+    for (int r = r0; r < r1; r++) {
+        const void *w = j->w + (size_t)r * rb;
+        j->out[r] = j->f == F_F32 ? dot_f32(w, j->x, j->cols) : dot_bf16(w, j->x, j->cols);
+    }
+}
+
+static void matvec(Format f, const uint8_t *w, const float *x, float *out, Shape s) {
+    if (f == F_F32 || f == F_BF16) {
+        FloatJob job = {f, w, x, out, s.rows, s.cols};
+        quant_parallel(float_rows, &job);
+    } else {
+        quant_matmul(out, x, w, FORMAT_DTYPE[f], s.rows, s.cols, 1);
+    }
+}
+
+// ---- the model's matrices in one format ----
+
+typedef struct {
+    uint8_t *layer[7];   // all layers of matrix k, one after another
+    uint8_t *head;
+    size_t bytes;        // weight bytes read per token
+} Weights;
+
+// Source values: one layer and the head in f32. Every layer gets the same values (in its own
+// memory): the bytes moved are what matters, not their values.
+typedef struct { float *layer[7]; float *head; } Source;
+
+static void encode(Format f, const float *src, uint8_t *dst, Shape s) {
+    size_t rb = row_bytes(f, s.cols);
+    for (int r = 0; r < s.rows; r++) {
+        const float *x = src + (size_t)r * s.cols;
+        uint8_t *y = dst + (size_t)r * rb;
+        if (f == F_F32) memcpy(y, x, rb);
+        else if (f == F_BF16)
+            for (int c = 0; c < s.cols; c++) {   // round to nearest even
+                uint32_t bits;
+                memcpy(&bits, &x[c], 4);
+                uint16_t h = (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+                memcpy(y + 2 * c, &h, 2);
+            }
+        else quantize_row(FORMAT_DTYPE[f], x, y, s.cols);
+    }
+}
+
+static Weights build(Format f, const Source *src, int n_layers) {
+    Weights w = {.bytes = 0};
+    for (int k = 0; k < 7; k++) {
+        size_t one = row_bytes(f, LAYER[k].cols) * LAYER[k].rows;
+        w.layer[k] = alloc_or_die(one * n_layers);
+        encode(f, src->layer[k], w.layer[k], LAYER[k]);
+        for (int l = 1; l < n_layers; l++) memcpy(w.layer[k] + one * l, w.layer[k], one);
+        w.bytes += one * n_layers;
+    }
+    size_t head = row_bytes(f, HEAD.cols) * HEAD.rows;
+    w.head = alloc_or_die(head);
+    encode(f, src->head, w.head, HEAD);
+    w.bytes += head;
+    return w;
+}
+
+static void release(Weights *w) {
+    for (int k = 0; k < 7; k++) free(w->layer[k]);
+    free(w->head);
+}
+
+// One decode step's products: every layer's seven matrices, then the head.
+static double decode_step(Format f, const Weights *w, int n_layers, const float *x, float *out) {
+    double t0 = ps_now();
+    for (int l = 0; l < n_layers; l++)
+        for (int k = 0; k < 7; k++) {
+            size_t one = row_bytes(f, LAYER[k].cols) * LAYER[k].rows;
+            matvec(f, w->layer[k] + one * l, x, out, LAYER[k]);
+        }
+    matvec(f, w->head, x, out, HEAD);
+    return ps_now() - t0;
+}
+
+static float gaussian(uint64_t *s) {
+    double u[2];
+    for (int i = 0; i < 2; i++) {
+        *s ^= *s >> 12, *s ^= *s << 25, *s ^= *s >> 27;
+        u[i] = ((double)((*s * 0x2545F4914F6CDD1Dull) >> 11) + 0.5) * 0x1p-53;
+    }
+    return (float)(sqrt(-2 * log(u[0])) * cos(6.283185307179586 * u[1]));
+}
+
+int main(int argc, char **argv) {
+    int n_layers = 28, reps = 7;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--layers") == 0 && i + 1 < argc) n_layers = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_quant [--layers N] [--reps N]\n");
+            return 2;
+        }
+    }
+    if (n_layers < 1 || n_layers > 28 || reps < 1 || reps > 32) {
+        fprintf(stderr, "bench_quant: --layers must be 1..28 and --reps 1..32\n");
+        return 2;
+    }
+    const int threads[2] = {1, 2};
+    double bw[2];
+    for (int t = 0; t < 2; t++) {
+        quant_set_threads(threads[t]);
+        bw[t] = measure_bandwidth(reps);
+    }
+    long long weights = (long long)HEAD.rows * HEAD.cols;
+    for (int k = 0; k < 7; k++) weights += (long long)n_layers * LAYER[k].rows * LAYER[k].cols;
+    printf("Qwen3-0.6B decode products: %d layers x 7 matrices + head %dx%d = %.1fM weights\n",
+           n_layers, HEAD.rows, HEAD.cols, weights / 1e6);
+    printf("memory bandwidth (streaming read of 1 GiB, median of %d): 1 thread %.1f GB/s, "
+           "2 threads %.1f GB/s\n\n", reps, bw[0] / 1e9, bw[1] / 1e9);
+
+    uint64_t seed = 0x5eed;
+    Source src;
+    for (int k = 0; k < 7; k++) {
+        size_t n = (size_t)LAYER[k].rows * LAYER[k].cols;
+        src.layer[k] = alloc_or_die(n * sizeof(float));
+        for (size_t i = 0; i < n; i++) src.layer[k][i] = 0.02f * gaussian(&seed);
+    }
+    src.head = alloc_or_die((size_t)HEAD.rows * HEAD.cols * sizeof(float));
+    for (size_t i = 0; i < (size_t)HEAD.rows * HEAD.cols; i++) src.head[i] = 0.02f * gaussian(&seed);
+    float *x = alloc_or_die(FFN * sizeof *x), *out = alloc_or_die(VOCAB * sizeof *out);
+    for (int i = 0; i < FFN; i++) x[i] = gaussian(&seed);
+
+    printf("%-6s %8s %9s | %-32s | %-32s\n", "", "bytes/", "MB per", "1 thread", "2 threads");
+    printf("%-6s %8s %9s | %9s %8s %6s %6s | %9s %8s %6s %6s\n", "format", "weight", "token",
+           "ms/token", "roofline", "GB/s", "x f32", "ms/token", "roofline", "GB/s", "x f32");
+    double f32_ms[2] = {0, 0};
+    for (int f = 0; f < N_FORMATS; f++) {
+        Weights w = build((Format)f, &src, n_layers);
+        printf("%-6s %8.4f %9.1f |", FORMAT_NAME[f], (double)w.bytes / weights, w.bytes / 1e6);
+        for (int t = 0; t < 2; t++) {
+            quant_set_threads(threads[t]);
+            decode_step((Format)f, &w, n_layers, x, out);   // warm-up (first touch, thread start)
+            double times[32];
+            for (int r = 0; r < reps; r++) times[r] = decode_step((Format)f, &w, n_layers, x, out);
+            double ms = median(times, reps) * 1e3;
+            if (f == F_F32) f32_ms[t] = ms;
+            printf(" %9.2f %8.2f %6.1f %6.2f %s", ms, w.bytes / bw[t] * 1e3, w.bytes / (ms * 1e6),
+                   f32_ms[t] / ms, t == 0 ? "|" : "\n");
+        }
+        fflush(stdout);
+        release(&w);
+    }
+    printf("\nroofline: weight bytes / measured bandwidth, the fastest a token's products can be.\n"
+           "GB/s: weight bytes / measured time. x f32: speed-up over f32 with the same threads.\n");
+    for (int k = 0; k < 7; k++) free(src.layer[k]);
+    free(src.head);
+    free(x);
+    free(out);
+    return 0;
+}
