@@ -2,6 +2,7 @@
 // Q8_0 matrix-vector product (1024 x 3072, a Qwen3-0.6B projection) and one decode step of
 // attention (16 heads x 128 dims x 512 positions). Each result is first checked against plain C.
 // Run by `make bench-emu` (part of `make bench`). Threads: $MSL_THREADS (default: all cores).
+// Prints the median wall time of 9 dispatches and their median CPU time (all workers).
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,9 +12,9 @@
 
 #include "mtl.h"
 
-static double now(void) {
+static double clock_s(clockid_t id) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(id, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -43,25 +44,38 @@ static float from_half(uint16_t h) {
 typedef struct { mtl_pipeline *p; mtl_buffer *b[5]; const void *bytes[5]; size_t nbytes[5];
                  mtl_size groups, threads; } job;
 
-static double run(mtl_context *ctx, const job *j, int reps) {  // median seconds
-    double t[32];
-    for (int r = 0; r < reps; r++) {
-        mtl_cmd *c = mtl_cmd_new(ctx);
-        mtl_set_pipeline(c, j->p);
-        for (int i = 0; i < 5; i++) {
-            if (j->b[i]) mtl_set_buffer(c, i, j->b[i], 0);
-            if (j->bytes[i]) mtl_set_bytes(c, i, j->bytes[i], j->nbytes[i]);
-        }
-        mtl_dispatch_groups(c, j->groups, j->threads);
-        double t0 = now();
-        if (mtl_commit_wait(c)) die("dispatch");
-        t[r] = now() - t0;
-        mtl_cmd_free(c);
-    }
-    for (int a = 0; a < reps; a++)
-        for (int b = a + 1; b < reps; b++)
+static double median(double *t, int n) {
+    for (int a = 0; a < n; a++)
+        for (int b = a + 1; b < n; b++)
             if (t[b] < t[a]) { double x = t[a]; t[a] = t[b]; t[b] = x; }
-    return t[reps / 2];
+    return t[n / 2];
+}
+
+// Median wall time of a dispatch, and in *cpu the median CPU time of all workers together: on a
+// busy machine the wall time jumps around, while the CPU time still shows what the work costs.
+static double run(mtl_context *ctx, const job *j, int reps, double *cpu) {
+    double t[32], c[32];
+    for (int r = 0; r < reps; r++) {
+        mtl_cmd *cmd = mtl_cmd_new(ctx);
+        mtl_set_pipeline(cmd, j->p);
+        for (int i = 0; i < 5; i++) {
+            if (j->b[i]) mtl_set_buffer(cmd, i, j->b[i], 0);
+            if (j->bytes[i]) mtl_set_bytes(cmd, i, j->bytes[i], j->nbytes[i]);
+        }
+        mtl_dispatch_groups(cmd, j->groups, j->threads);
+        double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        if (mtl_commit_wait(cmd)) die("dispatch");
+        t[r] = clock_s(CLOCK_MONOTONIC) - t0;
+        c[r] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        mtl_cmd_free(cmd);
+    }
+    *cpu = median(c, reps);
+    return median(t, reps);
+}
+
+static void report(const char *name, mtl_context *ctx, const job *j) {
+    double cpu, wall = run(ctx, j, 9, &cpu);
+    printf("bench emu %-28s %8.2f ms  (cpu %.2f ms)\n", name, wall * 1e3, cpu * 1e3);
 }
 
 static mtl_pipeline *pipeline(mtl_context *ctx, const char *file, const char *name) {
@@ -106,9 +120,10 @@ static void bench_q8(mtl_context *ctx) {
     job j = {pipeline(ctx, "shared/msl/bench/bench_q8.metal", "matvec_q8_0"), {bw, bx, by, 0, 0},
              {0, 0, 0, &cols, &rows}, {0, 0, 0, 4, 4}, MTL_SIZE(ROWS / ROWS_PER_TG, 1, 1),
              MTL_SIZE(32 * ROWS_PER_TG, 1, 1)};
-    run(ctx, &j, 1);
+    double cpu;
+    run(ctx, &j, 1, &cpu);
     check("q8_0 matvec", mtl_buffer_ptr(by), want, ROWS, 1e-3f);
-    printf("bench emu q8_0_matvec_1024x3072      %8.2f ms\n", run(ctx, &j, 9) * 1e3);
+    report("q8_0_matvec_1024x3072", ctx, &j);
     free(want);
     mtl_pipeline_free(j.p);
     mtl_buffer_free(bw), mtl_buffer_free(bx), mtl_buffer_free(by);
@@ -140,9 +155,10 @@ static void bench_attn(mtl_context *ctx) {
     uint32_t npos = NPOS;
     job j = {pipeline(ctx, "shared/msl/bench/bench_attn.metal", "attn_decode"), {bq, bk, bv, bo, 0},
              {0, 0, 0, 0, &npos}, {0, 0, 0, 0, 4}, MTL_SIZE(HEADS, 1, 1), MTL_SIZE(TG, 1, 1)};
-    run(ctx, &j, 1);
+    double cpu;
+    run(ctx, &j, 1, &cpu);
     check("attention", mtl_buffer_ptr(bo), want, HEADS * DIM, 1e-4f);
-    printf("bench emu attention_16x128x512       %8.2f ms\n", run(ctx, &j, 9) * 1e3);
+    report("attention_16x128x512", ctx, &j);
     free(want), free(s);
     mtl_pipeline_free(j.p);
     mtl_buffer_free(bq), mtl_buffer_free(bk), mtl_buffer_free(bv), mtl_buffer_free(bo);

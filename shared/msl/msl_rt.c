@@ -140,7 +140,7 @@ void msl_barrier(int site, int line) {
     block(t, T_BARRIER, site, line);
 }
 
-const msl_simd_view *msl_simd_wait(int site, int line, const void *value, size_t size) {
+msl_simd_view *msl_simd_wait(int site, int line, const void *value, size_t size) {
     msl_thread *t = msl_self;
     worker *w = t->rt;
     simd_slots *s = &w->simd[t->simd];
@@ -148,6 +148,7 @@ const msl_simd_view *msl_simd_wait(int site, int line, const void *value, size_t
         fail(w, "SIMD collective at line %d in a kernel classified as plain (emulator bug: "
              "please report it)", line);
         s->view.active = 1u << t->lane;  // degrade to a group of one so the kernel can finish
+        s->view.has_result = 0;
         memcpy(s->view.slot[t->lane], value, size);
         return &s->view;
     }
@@ -214,6 +215,7 @@ static int resolve_simd(worker *w, uint32_t lo, uint32_t hi) {
     if (!first) return 0;
     simd_slots *s = &w->simd[lo / MSL_SIMD_WIDTH];
     s->view.active = 0;
+    s->view.has_result = 0;
     for (uint32_t i = lo; i < hi; i++)
         if (t[i].state == T_SIMD && path_cmp(&t[i], first) == 0) {
             s->view.active |= 1u << t[i].lane;

@@ -68,8 +68,12 @@ void msl_barrier(int site, int line);           // threadgroup_barrier
 typedef struct {
     uint32_t active;                 // bit l set: lane l took part
     unsigned char slot[MSL_SIMD_WIDTH][16];
+    // A result all lanes share (simd_sum, simd_max, ...): the first released lane computes it,
+    // the others copy it. The runtime clears has_result at each release.
+    int has_result;
+    unsigned char result[16];
 } msl_simd_view;
-const msl_simd_view *msl_simd_wait(int site, int line, const void *value, size_t size);
+msl_simd_view *msl_simd_wait(int site, int line, const void *value, size_t size);
 // Checking build: one access to threadgroup memory (var = variable name, base = its start).
 void msl_check_access(const void *base, const char *var, const void *addr, size_t size,
                       int is_write, int line);

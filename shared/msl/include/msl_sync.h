@@ -26,7 +26,7 @@ static const uint32_t simd_width = MSL_SIMD_WIDTH;
 
 // A collective: publish my value, wait for the lanes taking part, read everybody's.
 struct lanes {
-    const msl_simd_view *v;
+    msl_simd_view *v;
     uint32_t me;
     template<class T> lanes(site s, const T &x) : me(msl_self->lane) {
         static_assert(sizeof(T) <= 16, "SIMD collective on a value over 16 bytes");
@@ -39,6 +39,21 @@ struct lanes {
         return t;
     }
     uint32_t first() const { return (uint32_t)__builtin_ctz(v->active); }
+    // For a result every lane gets: computed once per collective, not once per lane. Each of 32
+    // lanes adding up all 32 values would be 1024 dependent additions per simd_sum, which made
+    // this the hottest loop of a whole matvec. Same site = same operation and type, so the
+    // first lane's result is valid for all.
+    template<class T, class F> T shared(F compute) const {
+        T r;
+        if (v->has_result) {
+            __builtin_memcpy(&r, v->result, sizeof r);
+            return r;
+        }
+        r = compute();
+        __builtin_memcpy(v->result, &r, sizeof r);
+        v->has_result = 1;
+        return r;
+    }
 };
 }  // namespace msl
 
@@ -52,27 +67,35 @@ inline void simdgroup_barrier(msl::site s, mem_flags) { msl::lanes l(s, 0); }
 // Reductions combine the active lanes in lane order: deterministic, like a fixed GPU schedule.
 template<class T> T simd_sum(msl::site s, T x) {
     msl::lanes l(s, x);
-    T r = l.get<T>(l.first());
-    for (uint32_t i = l.first() + 1; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r += l.get<T>(i);
-    return r;
+    return l.shared<T>([&] {
+        T r = l.get<T>(l.first());
+        for (uint32_t i = l.first() + 1; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r += l.get<T>(i);
+        return r;
+    });
 }
 template<class T> T simd_product(msl::site s, T x) {
     msl::lanes l(s, x);
-    T r = l.get<T>(l.first());
-    for (uint32_t i = l.first() + 1; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r *= l.get<T>(i);
-    return r;
+    return l.shared<T>([&] {
+        T r = l.get<T>(l.first());
+        for (uint32_t i = l.first() + 1; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r *= l.get<T>(i);
+        return r;
+    });
 }
 template<class T> T simd_max(msl::site s, T x) {
     msl::lanes l(s, x);
-    T r = l.get<T>(l.first());
-    for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r = max(r, l.get<T>(i));
-    return r;
+    return l.shared<T>([&] {
+        T r = l.get<T>(l.first());
+        for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r = max(r, l.get<T>(i));
+        return r;
+    });
 }
 template<class T> T simd_min(msl::site s, T x) {
     msl::lanes l(s, x);
-    T r = l.get<T>(l.first());
-    for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r = min(r, l.get<T>(i));
-    return r;
+    return l.shared<T>([&] {
+        T r = l.get<T>(l.first());
+        for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r = min(r, l.get<T>(i));
+        return r;
+    });
 }
 template<class T> T simd_prefix_exclusive_sum(msl::site s, T x) {
     msl::lanes l(s, x);
@@ -105,13 +128,17 @@ inline bool simd_is_first(msl::site s) {
 }
 inline bool simd_all(msl::site s, bool b) {
     msl::lanes l(s, b);
-    for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i) && !l.get<bool>(i)) return false;
-    return true;
+    return l.shared<bool>([&] {
+        for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i) && !l.get<bool>(i)) return false;
+        return true;
+    });
 }
 inline bool simd_any(msl::site s, bool b) {
     msl::lanes l(s, b);
-    for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i) && l.get<bool>(i)) return true;
-    return false;
+    return l.shared<bool>([&] {
+        for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i) && l.get<bool>(i)) return true;
+        return false;
+    });
 }
 struct simd_vote {
     typedef uint64_t vote_t;
@@ -122,9 +149,11 @@ struct simd_vote {
 };
 inline simd_vote simd_ballot(msl::site s, bool b) {
     msl::lanes l(s, b);
-    simd_vote v = {0};
-    for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i) && l.get<bool>(i)) v.bits |= 1ull << i;
-    return v;
+    return l.shared<simd_vote>([&] {
+        simd_vote v = {0};
+        for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i) && l.get<bool>(i)) v.bits |= 1ull << i;
+        return v;
+    });
 }
 
 // ---- atomics: memory_order_relaxed is all Metal has ----

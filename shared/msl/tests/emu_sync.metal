@@ -74,3 +74,24 @@ kernel void simd_tg_sum(device const float *x [[buffer(0)]],
         if (lane == 0) out[0] = s;
     }
 }
+
+// The collectives whose result every lane shares (computed once per rendezvous by the emulator),
+// in two branches that diverge and meet again: each must see its own lanes only.
+kernel void simd_votes(device const float *x [[buffer(0)]],
+                       device float4 *out [[buffer(1)]],
+                       device uint4 *votes [[buffer(2)]],
+                       uint gid [[thread_position_in_grid]],
+                       ushort lane [[thread_index_in_simdgroup]]) {
+    float v = x[gid], a, b;
+    if (lane & 1) {
+        a = simd_min(v);
+        b = simd_product(1.0f + 0.1f * v);
+    } else {
+        a = simd_max(v);
+        b = simd_sum(v);
+    }
+    bool pos = v > 0.0f;
+    uint bits = uint(simd_vote::vote_t(simd_ballot(pos)));
+    out[gid] = float4(a, b, float(simd_all(v > -2.0f)), float(simd_any(v > 2.0f)));
+    votes[gid] = uint4(bits, simd_all(pos) ? 1 : 0, simd_any(pos) ? 1 : 0, 0);
+}

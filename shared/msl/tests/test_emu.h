@@ -12,6 +12,7 @@ mtl_buffer *emu_buffer(const void *data, size_t bytes);            // data may b
 int emu_run(mtl_pipeline *p, mtl_buffer **bufs, int n, mtl_size groups, mtl_size threads);
 float *emu_random(size_t n, unsigned seed);                         // values in [-1, 1]
 
+void t_simd_votes(void);
 void t_half_roundtrip(void);
 void t_half_math(void);
 void t_atomics(void);
@@ -30,6 +31,7 @@ void t_selectors(void);
 #endif
 
 #define EMU_MORE_TESTS                                                                           \
+    {EMU_NAME("simd.votes_divergent"), t_simd_votes, "book/appendix-emulator.md", 0},                     \
     {EMU_NAME("types.half_bfloat_convert"), t_half_roundtrip, "book/appendix-emulator.md", 0},            \
     {EMU_NAME("types.half_vector_math"), t_half_math, "book/appendix-emulator.md", 0},                    \
     {EMU_NAME("atomics.histogram"), t_atomics, "book/appendix-emulator.md", 0},                           \

@@ -52,6 +52,45 @@ static uint16_t ref_to_bfloat(float x) {
     return sign | nearest_of(a, lo, ref_bfloat(lo), ref_bfloat((uint16_t)(lo + 1)));
 }
 
+// simd_min/max/sum/product in divergent branches, then ballot/all/any over the whole group, under
+// every schedule: 48 threads per threadgroup, so the second SIMD-group has 16 lanes.
+void t_simd_votes(void) {
+    enum { TG = 48, N = TG * 3 };
+    float *x = emu_random(N, 11), want[N * 4];
+    uint32_t want_votes[N * 4];
+    for (int i = 0; i < N; i++) {
+        int base = i / TG * TG + (i % TG) / 32 * 32, lanes = (i % TG) < 32 ? 32 : TG - 32;
+        int odd = (i - base) & 1;
+        float a = odd ? INFINITY : -INFINITY, b = odd ? 1.0f : 0.0f;
+        uint32_t bits = 0, all = 1, any = 0;
+        for (int l = 0; l < lanes; l++) {
+            float v = x[base + l];
+            if (v > 0) bits |= 1u << l, any = 1;
+            else all = 0;
+            if ((l & 1) != odd) continue;
+            a = odd ? fminf(a, v) : fmaxf(a, v);
+            b = odd ? b * (1.0f + 0.1f * v) : b + v;
+        }
+        float *w = &want[i * 4];
+        w[0] = a, w[1] = b, w[2] = 1.0f, w[3] = 0.0f;  // |x| <= 1: all > -2, none > 2
+        uint32_t *wv = &want_votes[i * 4];
+        wv[0] = bits, wv[1] = all, wv[2] = any, wv[3] = 0;
+    }
+    for (int s = 0; s < 3; s++) {
+        msl_set_schedule((msl_schedule)s, 3);
+        mtl_buffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, sizeof want),
+                           emu_buffer(NULL, sizeof want_votes)};
+        int rc = emu_run(emu_pipeline(SYNC, "simd_votes"), b, 3, MTL_SIZE(N / TG, 1, 1),
+                         MTL_SIZE(TG, 1, 1));
+        msl_set_schedule(MSL_SCHED_FORWARD, 0);
+        PS_CHECK(rc == 0, "%s", mtl_error());
+        PS_CHECK_CLOSE("simd_votes (min/max, product/sum, all, any)", mtl_buffer_ptr(b[1]), want,
+                       N * 4, 1e-5, 1e-5);
+        PS_CHECK(!memcmp(mtl_buffer_ptr(b[2]), want_votes, sizeof want_votes),
+                 "simd_ballot/simd_all/simd_any differ from the C reference (schedule %d)", s);
+    }
+}
+
 void t_half_roundtrip(void) {
     enum { N = 65536 };
     static uint16_t bits[N];
