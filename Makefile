@@ -50,6 +50,7 @@ ENGINE_OBJS = $(foreach L,$(LABS),$(call objs_of,$(L)))
 CLI_OBJS := $(call ref_obj,$(call srcs_of,none))
 MTL_OBJS ?=
 MTL_LDLIBS ?=
+MTL_KERNEL_OBJS ?=   # shared/msl/msl.mk: the kernels (shaders/*.metal) on the emulator
 
 -include shared/msl/msl.mk
 
@@ -92,18 +93,18 @@ $(BUILD)/tobj/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/protostar: $(CLI_OBJS) $(ENGINE_OBJS) $(SHARED_OBJS) $(MTL_OBJS)
+$(BUILD)/protostar: $(CLI_OBJS) $(ENGINE_OBJS) $(SHARED_OBJS) $(MTL_OBJS) $(MTL_KERNEL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(MTL_LDLIBS) $(LDLIBS)
 # The build's own tools (skeletons, book) need nothing from the engine.
 $(BUILD_TOOLS:%=$(BUILD)/tools/%): $(BUILD)/tools/%: tools/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
-$(BUILD)/tools/%: $(BUILD)/tobj/tools/%.o $(ENGINE_OBJS) $(SHARED_OBJS) $(MTL_OBJS)
+$(BUILD)/tools/%: $(BUILD)/tobj/tools/%.o $(ENGINE_OBJS) $(SHARED_OBJS) $(MTL_OBJS) $(MTL_KERNEL_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(MTL_LDLIBS) $(LDLIBS)
 
 define test_rule
-$(BUILD)/t/$(TEST_KEY)/$(1): $(BUILD)/tobj/$(1).o $(ENGINE_OBJS) $(SHARED_OBJS) $(MTL_OBJS)
+$(BUILD)/t/$(TEST_KEY)/$(1): $(BUILD)/tobj/$(1).o $(ENGINE_OBJS) $(SHARED_OBJS) $(MTL_OBJS) $(MTL_KERNEL_OBJS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(MTL_LDLIBS) $$(LDLIBS)
 endef
@@ -129,7 +130,7 @@ check-lab: $(BUILD)/tools/mkskel | $(DEPS_OK)
 	@BUILD=$(BUILD) MAKE="$(MAKE)" REF="$(REF)" ONLY="$(ONLY)" sh tools/check-lab.sh "$(LAB_N)"
 
 asan:
-	TIMEOUT_MULT=5 $(MAKE) check BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	TIMEOUT_MULT=5 $(MAKE) check BUILD=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
 run: $(BUILD)/protostar
 	$(BUILD)/protostar generate -m models/tiny -p "In the beginning" -n 64
