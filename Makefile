@@ -52,6 +52,7 @@ MTL_OBJS ?=
 MTL_LDLIBS ?=
 MTL_KERNEL_OBJS ?=   # shared/msl/msl.mk: the kernels (shaders/*.metal) on the emulator
 
+MSL_BUILD := $(BUILD)/msl
 -include shared/msl/msl.mk
 
 empty :=
