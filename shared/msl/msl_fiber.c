@@ -32,9 +32,12 @@
 
 // The stack we switched away from when the current fiber started: the scheduler's own stack,
 // which ASan must be told about when we switch back to it.
+// Fibers also switch straight to each other, so only a switch that came from the scheduler
+// tells where its stack is: tl_from_sched says whether the last switch did.
 #ifdef MSL_ASAN
 static _Thread_local const void *tl_sched_bottom;
 static _Thread_local size_t tl_sched_size;
+static _Thread_local int tl_from_sched;
 #endif
 
 #ifndef MSL_UCONTEXT
@@ -141,7 +144,13 @@ void msl_fiber_prepare(msl_fiber *f, void (*fn)(void *), void *arg) {
 void msl_fiber_started(msl_fiber *self) {
     (void)self;
 #ifdef MSL_ASAN
-    __sanitizer_finish_switch_fiber(NULL, &tl_sched_bottom, &tl_sched_size);
+    const void *prev_bottom;
+    size_t prev_size;
+    __sanitizer_finish_switch_fiber(NULL, &prev_bottom, &prev_size);
+    if (tl_from_sched) {
+        tl_sched_bottom = prev_bottom;
+        tl_sched_size = prev_size;
+    }
 #endif
 }
 
@@ -151,6 +160,7 @@ void msl_fiber_switch(msl_fiber *from, msl_fiber *to, int from_is_done) {
     const void *bottom = to->stack ? (const void *)to->stack : tl_sched_bottom;
     size_t size = to->stack ? to->stack_size : tl_sched_size;
     __sanitizer_start_switch_fiber(from_is_done ? NULL : &from->asan_fake_stack, bottom, size);
+    tl_from_sched = from->stack == NULL;
 #endif
 #ifdef MSL_UCONTEXT
     if (!from->ucx) from->ucx = calloc(1, sizeof(ucontext_t));
@@ -164,7 +174,7 @@ void msl_fiber_switch(msl_fiber *from, msl_fiber *to, int from_is_done) {
     const void *prev_bottom;
     size_t prev_size;
     __sanitizer_finish_switch_fiber(from->asan_fake_stack, &prev_bottom, &prev_size);
-    if (from->stack) {  // we are a fiber, resumed by the scheduler: remember its stack
+    if (from->stack && tl_from_sched) {  // a fiber resumed by the scheduler: note its stack
         tl_sched_bottom = prev_bottom;
         tl_sched_size = prev_size;
     }

@@ -28,8 +28,9 @@ int msl_fiber_init(msl_fiber *f, size_t stack_size);
 void msl_fiber_free(msl_fiber *f);
 // Arranges for the next switch to f to start fn(arg) on f's own stack.
 void msl_fiber_prepare(msl_fiber *f, void (*fn)(void *), void *arg);
-// Saves the running context into `from` and resumes `to`. `from` may be a fiber without a stack
-// (the scheduler, running on its worker thread's normal stack). `from_is_done` tells the
+// Saves the running context into `from` and resumes `to`. Either may be a fiber without a stack
+// (the scheduler, running on its worker thread's normal stack), or both real fibers: a thread
+// that stops hands over straight to the next one. `from_is_done` tells the
 // sanitizer that `from` will never be resumed (it will be prepared afresh).
 void msl_fiber_switch(msl_fiber *from, msl_fiber *to, int from_is_done);
 // Must be the first thing a fiber entry function calls (sanitizer bookkeeping).

@@ -24,10 +24,12 @@ typedef struct {
 typedef struct {
     msl_check_state check;   // first member: msl_check.c reaches it through msl_thread.rt
     msl_fiber sched;         // the worker's own context: where fibers switch back to
-    msl_fiber *fibers;
+    msl_fiber *fibers;       // FULL: one per thread; SIMD: one per lane, reused by each group
     msl_thread *threads;
     uint32_t *order;         // schedule: the order runnable threads are resumed in
-    int cap;                 // fibers/threads allocated so far
+    uint32_t pass_len, cursor;  // the current pass over order[]: its length, where it is
+    uint32_t nthreads, nfibers;  // allocated so far (they only grow)
+    uint32_t laid_out[3];    // the threadgroup size the thread records are filled in for
     simd_slots simd[MSL_MAX_TG_THREADS / MSL_SIMD_WIDTH];
     unsigned char *arena;    // threadgroup memory, MSL_TG_MEM_BYTES
     unsigned char *tg_dyn[MSL_MAX_BUFFERS];
@@ -97,28 +99,58 @@ static void read_env(void) {
 
 // ---- threads inside one threadgroup ----
 
-static void grow(worker *w, int n) {
-    if (n <= w->cap) return;
-    w->fibers = realloc(w->fibers, sizeof *w->fibers * (size_t)n);
-    w->threads = realloc(w->threads, sizeof *w->threads * (size_t)n);
-    w->order = realloc(w->order, sizeof *w->order * (size_t)n);
-    if (!w->fibers || !w->threads || !w->order) abort();
-    for (int i = w->cap; i < n; i++)
-        if (msl_fiber_init(&w->fibers[i], pool.stack_size)) {
-            fprintf(stderr, "msl: cannot allocate a fiber stack\n");
-            abort();
-        }
-    w->cap = n;
+// Thread records and fibers are kept from one dispatch to the next, so a dispatch allocates
+// nothing. A plain kernel needs no fiber, a SIMD-only one a fiber per lane: its SIMD-groups run
+// one after the other, and 32 stacks reused all the time stay in the cache.
+static void grow(worker *w, uint32_t nthreads, uint32_t nfibers) {
+    if (nthreads > w->nthreads) {
+        w->threads = realloc(w->threads, sizeof *w->threads * nthreads);
+        w->order = realloc(w->order, sizeof *w->order * nthreads);
+        if (!w->threads || !w->order) abort();
+        w->nthreads = nthreads;
+    }
+    if (nfibers > w->nfibers) {
+        w->fibers = realloc(w->fibers, sizeof *w->fibers * nfibers);
+        if (!w->fibers) abort();
+        for (uint32_t i = w->nfibers; i < nfibers; i++)
+            if (msl_fiber_init(&w->fibers[i], pool.stack_size)) {
+                fprintf(stderr, "msl: cannot allocate a fiber stack\n");
+                abort();
+            }
+        w->nfibers = nfibers;
+    }
+}
+
+static msl_fiber *fiber_of(worker *w, const msl_thread *t) {
+    return &w->fibers[w->mode == MSL_SIMD ? t->lane : t->index_tg];
+}
+
+// The next thread of the current pass that can run, or NULL when the pass is over.
+static msl_thread *next_runnable(worker *w) {
+    while (w->cursor < w->pass_len) {
+        msl_thread *t = &w->threads[w->order[w->cursor++]];
+        if (t->state == T_RUN) return t;
+    }
+    return NULL;
+}
+
+// A thread stopped (at a barrier, a collective, or its end): switch straight to the next thread
+// of the pass, and to the scheduler only when the pass is over. Going from thread to thread
+// halves the number of switches compared with returning to the scheduler after each.
+static void pass_on(worker *w, msl_fiber *self, int self_is_done) {
+    msl_thread *next = next_runnable(w);
+    if (next) msl_self = next;
+    msl_fiber_switch(self, next ? fiber_of(w, next) : &w->sched, self_is_done);
 }
 
 static void fiber_main(void *arg) {
     msl_thread *t = arg;
     worker *w = t->rt;
-    msl_fiber *self = &w->fibers[t->index_tg];
+    msl_fiber *self = fiber_of(w, t);
     msl_fiber_started(self);
     w->d->kernel->entry(t);
     t->state = T_DONE;
-    msl_fiber_switch(self, &w->sched, 1);  // never resumed: prepared afresh for the next group
+    pass_on(w, self, 1);  // never resumed: prepared afresh for the next group
 }
 
 static void block(msl_thread *t, int state, int site, int line) {
@@ -126,7 +158,7 @@ static void block(msl_thread *t, int state, int site, int line) {
     t->state = state;
     t->site = site;
     t->line = line;
-    msl_fiber_switch(&w->fibers[t->index_tg], &w->sched, 0);
+    pass_on(w, fiber_of(w, t), 0);  // resumed by whoever runs the pass that releases it
 }
 
 void msl_barrier(int site, int line) {
@@ -194,7 +226,8 @@ static void make_order(worker *w, uint32_t lo, uint32_t n) {
 // Where a lane waits, as a path: the pre-pass ids of the helper calls it is inside, then the id
 // of the collective. Ids grow with the position in the source, so comparing paths compares
 // positions in the program, which is what decides who goes first after a divergent branch.
-static int path_cmp(const msl_thread *a, const msl_thread *b) {
+static inline int path_cmp(const msl_thread *a, const msl_thread *b) {
+    if (a->site == b->site && a->ncalls == b->ncalls && a->ncalls == 0) return 0;  // most often
     int na = a->ncalls < 8 ? a->ncalls : 8, nb = b->ncalls < 8 ? b->ncalls : 8;  // deeper: ignored
     for (int i = 0; i <= na && i <= nb; i++) {
         int x = i < na ? a->calls[i] : a->site, y = i < nb ? b->calls[i] : b->site;
@@ -230,16 +263,17 @@ static void schedule(worker *w, uint32_t lo, uint32_t hi) {
     msl_thread *t = w->threads;
     for (uint32_t i = lo; i < hi; i++) {
         t[i].state = T_RUN;
-        msl_fiber_prepare(&w->fibers[i], fiber_main, &t[i]);
+        msl_fiber_prepare(fiber_of(w, &t[i]), fiber_main, &t[i]);
     }
     make_order(w, lo, hi - lo);
+    w->pass_len = hi - lo;
     for (;;) {
         if (pool.schedule == MSL_SCHED_RANDOM) make_order(w, lo, hi - lo);  // a new shuffle
-        for (uint32_t k = 0; k < hi - lo; k++) {
-            uint32_t i = w->order[k];
-            if (t[i].state != T_RUN) continue;
-            msl_self = &t[i];
-            msl_fiber_switch(&w->sched, &w->fibers[i], 0);
+        w->cursor = 0;  // a pass: every runnable thread runs until it stops (see pass_on)
+        msl_thread *first = next_runnable(w);
+        if (first) {
+            msl_self = first;
+            msl_fiber_switch(&w->sched, fiber_of(w, first), 0);
         }
         if (atomic_load(&pool.failed)) return;
         int resolved = 0;
@@ -271,6 +305,32 @@ static void schedule(worker *w, uint32_t lo, uint32_t hi) {
     }
 }
 
+// Fills the parts of the thread records that are the same in every threadgroup of size sz: once
+// per dispatch, not once per threadgroup (a matvec runs thousands of small threadgroups, and
+// the divisions here cost more than its kernel does). Only the smaller threadgroups at the edge
+// of a dispatchThreads change the size, and with it the layout.
+static void lay_out(worker *w, const msl_dispatch *d, const uint32_t sz[3], const uint32_t grid[3]) {
+    uint32_t n = sz[0] * sz[1] * sz[2];
+    for (uint32_t i = 0; i < n; i++) {
+        msl_thread *t = &w->threads[i];
+        uint32_t p[3] = {i % sz[0], i / sz[0] % sz[1], i / (sz[0] * sz[1])};
+        for (int k = 0; k < 3; k++) {
+            t->pos_tg[k] = p[k];
+            t->tg_size[k] = sz[k];
+            t->ngroups[k] = d->groups[k];
+            t->grid_size[k] = grid[k];
+        }
+        t->index_tg = i;
+        t->lane = i % MSL_SIMD_WIDTH;
+        t->simd = i / MSL_SIMD_WIDTH;
+        t->nsimd = (n + MSL_SIMD_WIDTH - 1) / MSL_SIMD_WIDTH;
+        t->buffers = d->buffers;
+        t->tg_dyn = w->tg_dyn;
+        t->rt = w;
+    }
+    memcpy(w->laid_out, sz, sizeof w->laid_out);
+}
+
 static void run_group(worker *w, const msl_dispatch *d, uint32_t g) {
     uint32_t gp[3] = {g % d->groups[0], g / d->groups[0] % d->groups[1],
                       g / (d->groups[0] * d->groups[1])};
@@ -281,32 +341,20 @@ static void run_group(worker *w, const msl_dispatch *d, uint32_t g) {
         sz[k] = left < d->tg_size[k] ? left : d->tg_size[k];  // edge of a dispatchThreads
         w->check.group[k] = gp[k];
     }
+    if (memcmp(sz, w->laid_out, sizeof sz)) lay_out(w, d, sz, grid);
     uint32_t n = sz[0] * sz[1] * sz[2];
-    w->mode = d->kernel->kind;
     w->check.epoch++;
     memset(w->arena, 0xff, w->tg_static_base);  // threadgroup(n) buffers start as NaN too
     w->tg_poisoned = w->tg_static_base;
     w->rng = pool.seed * 2654435761u + g + 1;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n; i++) {  // what changes from one threadgroup to the next
         msl_thread *t = &w->threads[i];
-        uint32_t p[3] = {i % sz[0], i / sz[0] % sz[1], i / (sz[0] * sz[1])};
         for (int k = 0; k < 3; k++) {
-            t->pos_tg[k] = p[k];
             t->tg_pos[k] = gp[k];
-            t->tg_size[k] = sz[k];
-            t->ngroups[k] = d->groups[k];
-            t->grid_size[k] = grid[k];
-            t->pos_grid[k] = gp[k] * d->tg_size[k] + p[k];
+            t->pos_grid[k] = gp[k] * d->tg_size[k] + t->pos_tg[k];
         }
-        t->index_tg = i;
-        t->lane = i % MSL_SIMD_WIDTH;
-        t->simd = i / MSL_SIMD_WIDTH;
-        t->nsimd = (n + MSL_SIMD_WIDTH - 1) / MSL_SIMD_WIDTH;
-        t->buffers = d->buffers;
-        t->tg_dyn = w->tg_dyn;
         t->tg_off = 0;
         t->ncalls = 0;
-        t->rt = w;
         if (w->mode == MSL_PLAIN) {  // no thread ever waits for another: just call it
             msl_self = t;
             d->kernel->entry(t);
@@ -320,7 +368,10 @@ static void run_group(worker *w, const msl_dispatch *d, uint32_t g) {
 
 static void work(worker *w, const msl_dispatch *d) {
     uint32_t n = d->tg_size[0] * d->tg_size[1] * d->tg_size[2];
-    grow(w, (int)n);  // a fiber per thread; a stack costs nothing until a thread touches it
+    w->mode = d->kernel->kind;
+    // A stack costs nothing until a thread touches it (see msl_fiber_init).
+    grow(w, n, w->mode == MSL_FULL ? n : w->mode == MSL_SIMD ? MSL_SIMD_WIDTH : 0);
+    memset(w->laid_out, 0, sizeof w->laid_out);  // a new dispatch: new buffers, grid, sizes
     w->d = d;
     w->check.kernel = d->kernel->name;
     w->check.arena = w->arena;
