@@ -291,7 +291,10 @@ int cmd_generate(int argc, char **argv) {
     int rc = session_parse(&s, argc, argv, false);
     if (rc) return rc;
     int32_t *ids = NULL;
-    if (s.ids_text && !parse_ids(s.ids_text, &ids)) return 2;
+    if (s.ids_text && !parse_ids(s.ids_text, &ids)) {
+        arrfree(ids);
+        return 2;
+    }
     if (session_open(&s) != 0) {
         arrfree(ids);
         session_close(&s);

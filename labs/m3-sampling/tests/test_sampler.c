@@ -42,7 +42,7 @@ static void run_cases(int kind) {
         snprintf(name, sizeof name, "case%d.kind", c);
         if (get_i32(g, name) != kind) continue;
         snprintf(name, sizeof name, "case%d.input", c);
-        char xname[16];
+        char xname[32];
         snprintf(xname, sizeof xname, "x%d", get_i32(g, name));
         const ps_tensor *x = ps_golden_get(g, xname);
         int n = (int)x->count;
@@ -80,7 +80,7 @@ static void run_cases(int kind) {
 static void t_softmax(void) {
     ps_golden *g = ps_golden_open(SAMPLERS);
     for (int i = 0; i < 4; i++) {
-        char xname[16], want_name[16], what[64];
+        char xname[32], want_name[32], what[64];
         snprintf(xname, sizeof xname, "x%d", i);
         snprintf(want_name, sizeof want_name, "softmax%d", i);
         snprintf(what, sizeof what, "softmax of x%d", i);
