@@ -25,6 +25,7 @@ typedef struct {
     msl_check_state check;   // first member: msl_check.c reaches it through msl_thread.rt
     msl_fiber sched;         // the worker's own context: where fibers switch back to
     msl_fiber *fibers;       // FULL: one per thread; SIMD: one per lane, reused by each group
+    unsigned char *parked;   // per fiber: its last thread ended, it waits for the next one
     msl_thread *threads;
     uint32_t *order;         // schedule: the order runnable threads are resumed in
     uint32_t pass_len, cursor;  // the current pass over order[]: its length, where it is
@@ -81,13 +82,16 @@ __attribute__((format(printf, 2, 3))) static void fail(worker *w, const char *fm
     msl_check_report(full);
 }
 
+static int schedule_chosen;  // by a program: it wins over $MSL_SCHEDULE, read at the first run
+
 void msl_set_schedule(msl_schedule s, uint32_t seed) {
     pool.schedule = s;
     pool.seed = seed;
+    schedule_chosen = 1;
 }
 
 static void read_env(void) {
-    const char *s = getenv("MSL_SCHEDULE");  // forward | reverse | random[:seed]
+    const char *s = schedule_chosen ? NULL : getenv("MSL_SCHEDULE");  // forward|reverse|random[:seed]
     if (s && !strncmp(s, "reverse", 7)) pool.schedule = MSL_SCHED_REVERSE;
     if (s && !strncmp(s, "random", 6)) {
         pool.schedule = MSL_SCHED_RANDOM;
@@ -111,7 +115,9 @@ static void grow(worker *w, uint32_t nthreads, uint32_t nfibers) {
     }
     if (nfibers > w->nfibers) {
         w->fibers = realloc(w->fibers, sizeof *w->fibers * nfibers);
-        if (!w->fibers) abort();
+        w->parked = realloc(w->parked, nfibers);
+        if (!w->fibers || !w->parked) abort();
+        memset(w->parked, 0, nfibers);  // parked stacks point into the old array: start afresh
         for (uint32_t i = w->nfibers; i < nfibers; i++)
             if (msl_fiber_init(&w->fibers[i], pool.stack_size)) {
                 fprintf(stderr, "msl: cannot allocate a fiber stack\n");
@@ -143,14 +149,20 @@ static void pass_on(worker *w, msl_fiber *self, int self_is_done) {
     msl_fiber_switch(self, next ? fiber_of(w, next) : &w->sched, self_is_done);
 }
 
+// A fiber runs one thread after another: when its thread ends, it parks, and the next thread
+// given to it starts right there, which costs a switch and no new stack frame. A fiber left in
+// the middle of a kernel (a failed dispatch) is not parked, and is prepared afresh instead.
 static void fiber_main(void *arg) {
-    msl_thread *t = arg;
-    worker *w = t->rt;
-    msl_fiber *self = fiber_of(w, t);
+    msl_fiber *self = arg;
     msl_fiber_started(self);
-    w->d->kernel->entry(t);
-    t->state = T_DONE;
-    pass_on(w, self, 1);  // never resumed: prepared afresh for the next group
+    for (;;) {
+        msl_thread *t = msl_self;  // set by whoever switched here
+        worker *w = t->rt;
+        w->d->kernel->entry(t);
+        t->state = T_DONE;
+        w->parked[self - w->fibers] = 1;
+        pass_on(w, self, 0);
+    }
 }
 
 static void block(msl_thread *t, int state, int site, int line) {
@@ -263,7 +275,9 @@ static void schedule(worker *w, uint32_t lo, uint32_t hi) {
     msl_thread *t = w->threads;
     for (uint32_t i = lo; i < hi; i++) {
         t[i].state = T_RUN;
-        msl_fiber_prepare(fiber_of(w, &t[i]), fiber_main, &t[i]);
+        msl_fiber *f = fiber_of(w, &t[i]);
+        if (!w->parked[f - w->fibers]) msl_fiber_prepare(f, fiber_main, f);
+        w->parked[f - w->fibers] = 0;
     }
     make_order(w, lo, hi - lo);
     w->pass_len = hi - lo;
