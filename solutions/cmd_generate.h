@@ -16,7 +16,7 @@ typedef struct {
     const char *model_dir, *prompt, *ids_text, *system;
     const char *echo;  // printed (once the prompt is known to fit) before the continuation
     int max_new, ctx, threads;
-    bool chat, think, print_ids, no_cache, quiet_stats;
+    bool chat, think, print_ids, no_cache;
     // the sampler: the model's generation_config.json, then the flags over it
     SamplerConfig sampler;
     bool set_temp, set_top_k, set_top_p, set_min_p, set_penalty, set_seed;
