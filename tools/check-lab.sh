@@ -29,6 +29,7 @@ run_lab() {  # LAB MINE RESULTS [quiet]
 }
 
 mkdir -p "$B"
+$M -s synth >/dev/null || echo "warning: make synth failed; tests that need synthetic models will say so"
 mine=""
 banner=""
 k=0

@@ -18,6 +18,9 @@ record() {  # STATUS NAME [detail]
     return 0
 }
 
+# 0. the small synthetic models the tests read (build/models/, made by tools/synth)
+$M -s synth >/dev/null || record FAIL synth "make synth failed"
+
 # 1. labs/ is exactly what tools/mkskel makes from solutions/
 if out=$("$B/tools/mkskel" --check solutions labs 2>&1); then record PASS skeleton-drift
 else record FAIL skeleton-drift "$out"; fi
