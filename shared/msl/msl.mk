@@ -45,6 +45,14 @@ else
 MTL_OBJS := $(MSL_EMU_OBJS)
 endif
 MSL_SHADER_OBJS := $(patsubst %.metal,$(MSL_BUILD)/%.o,$(wildcard shaders/*.metal))
+# Lab M6: when MINE names m6-metal, the learner's kernels (labs/m6-metal/shaders/*.metal) are
+# linked too. They register under their own path, and the lab's host code loads them from there
+# (solutions/gpu_ops.c, kernel_dir), so `make check-lab 6` runs the learner's kernels.
+MSL_LAB_SHADER_OBJS = $(if $(filter m6-metal,$(MINE)),\
+    $(patsubst %.metal,$(MSL_BUILD)/%.o,$(wildcard labs/m6-metal/shaders/*.metal)))
+# What a program links to find its kernels: the emulator's objects, or nothing with real Metal
+# (which compiles the .metal sources at run time).
+MTL_KERNEL_OBJS = $(if $(filter $(MSL_EMU_OBJS),$(MTL_OBJS)),$(MSL_SHADER_OBJS) $(MSL_LAB_SHADER_OBJS))
 MSL_HEADERS := $(wildcard shared/msl/*.h shared/msl/include/*) shared/mtl.h
 MSLPP := $(MSL_BUILD)/mslpp
 
@@ -70,7 +78,8 @@ $(MSL_BUILD)/%.check.cpp: $(MSL_BUILD)/%.i $(MSLPP)
 $(MSL_BUILD)/%.o: $(MSL_BUILD)/%.cpp $(MSL_HEADERS)
 	$(CXX) $(MSL_CXXFLAGS) -c $< -o $@
 .PRECIOUS: $(MSL_BUILD)/%.i $(MSL_BUILD)/%.cpp $(MSL_BUILD)/%.check.cpp
--include $(wildcard $(MSL_BUILD)/shaders/*.i.d $(MSL_BUILD)/shared/msl/tests/*.i.d)
+-include $(wildcard $(MSL_BUILD)/shaders/*.i.d $(MSL_BUILD)/shared/msl/tests/*.i.d \
+  $(MSL_BUILD)/labs/m6-metal/shaders/*.i.d)
 
 # ---- the emulator's own suite: normal build, then the checking build (race detector) ----
 MSL_TEST_METAL := $(wildcard shared/msl/tests/*.metal)
