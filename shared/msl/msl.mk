@@ -30,7 +30,7 @@ MSL_CXXFLAGS ?= -std=c++17 -O2 -g -Wall -Wextra -Werror -Wno-unused-function -Wn
 # Sanitizers requested in CFLAGS (make asan) instrument the shaders too: overflows are reported
 # at the .metal line.
 MSL_CXXFLAGS += $(if $(MTL_EMULATOR),-DMTL_EMULATOR)
-MSL_CXXFLAGS += $(filter -fsanitize=% -fno-sanitize-recover%,$(CFLAGS))
+MSL_CXXFLAGS += $(filter -fsanitize=% -fno-sanitize=% -fno-sanitize-recover%,$(CFLAGS))
 MSL_PPFLAGS := -E -x c++ -nostdinc -Ishared/msl/pp -D__METAL_VERSION__=310 -DMSL_EMULATOR=1
 MSL_RT_CFLAGS = $(CFLAGS) -g -Ishared $(if $(MTL_EMULATOR),-DMTL_EMULATOR)
 MTL_LDLIBS := -lpthread -lm
@@ -107,10 +107,13 @@ emu-test: $(MSL_BUILD)/test_emu $(MSL_BUILD)/test_emu_check
 	exit $$st
 
 # The same suite built with clang (another compiler, and the software half of clang < 15).
+# Its objects live under $(MSL_BUILD), so `make asan` (other flags) never reuses them. Under
+# UBSan, clang's -fsanitize=function needs the C++ runtime, which a C link does not pull in.
+MSL_CLANG_CFLAGS = $(CFLAGS) $(if $(filter -fsanitize=%,$(CFLAGS)),-fno-sanitize=function)
 emu-check-clang:
 	@if command -v clang >/dev/null 2>&1 && command -v clang++ >/dev/null 2>&1; then \
-	  $(MAKE) --no-print-directory -f shared/msl/msl.mk MSL_BUILD=build/msl/clang CC=clang \
-	    CXX=clang++ CFLAGS="$(CFLAGS)" emu-test; \
+	  $(MAKE) --no-print-directory -f shared/msl/msl.mk MSL_BUILD=$(MSL_BUILD)/clang CC=clang \
+	    CXX=clang++ CFLAGS="$(MSL_CLANG_CFLAGS)" emu-test; \
 	else \
 	  echo "SKIP emu clang (clang not installed)"; \
 	  if [ -n "$$PS_RESULTS" ]; then echo "SKIP emu clang" >> "$$PS_RESULTS"; fi; \
