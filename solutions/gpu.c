@@ -32,6 +32,7 @@ struct Gpu {
     mtl_context *ctx;
     mtl_library *libs[K_COUNT];   // one per file; libs[k] is kernel k's (shared, freed once)
     mtl_pipeline *pipes[K_COUNT];
+    mtl_buffer **buffers;   // stb_ds array: every buffer of gpu_alloc not yet released
     char error[1024];
 };
 
@@ -60,6 +61,8 @@ fail:
 
 void gpu_free(Gpu *g) {
     if (!g) return;
+    for (ptrdiff_t i = 0; i < arrlen(g->buffers); i++) mtl_buffer_free(g->buffers[i]);
+    arrfree(g->buffers);
     for (int k = 0; k < K_COUNT; k++) {
         mtl_pipeline_free(g->pipes[k]);
         bool first = true;   // free a library at its first kernel only
@@ -76,7 +79,17 @@ const char *gpu_error(const Gpu *g) { return g->error; }
 mtl_buffer *gpu_alloc(Gpu *g, size_t bytes) {
     mtl_buffer *b = mtl_buffer_new(g->ctx, bytes ? bytes : 1);
     if (!b) snprintf(g->error, sizeof g->error, "%s", mtl_error());
+    else arrput(g->buffers, b);
     return b;
+}
+
+void gpu_release(Gpu *g, mtl_buffer *b) {
+    for (ptrdiff_t i = 0; i < arrlen(g->buffers); i++) {
+        if (g->buffers[i] != b) continue;
+        arrdelswap(g->buffers, i);
+        mtl_buffer_free(b);
+        return;
+    }
 }
 
 mtl_buffer *gpu_upload(Gpu *g, const void *data, size_t bytes) {

@@ -37,9 +37,11 @@ void gpu_free(Gpu *g);
 mtl_context *gpu_context(Gpu *g);
 const char *gpu_error(const Gpu *g);   // what the last failed gpu_run said
 
-// Buffers: zero-filled, or a copy of `bytes` bytes of data. NULL when out of memory.
+// Buffers: zero-filled, or a copy of `bytes` bytes of data. NULL when out of memory. The Gpu owns
+// them: gpu_free releases every one still there; gpu_release(g, b) releases b earlier.
 mtl_buffer *gpu_alloc(Gpu *g, size_t bytes);
 mtl_buffer *gpu_upload(Gpu *g, const void *data, size_t bytes);
+void gpu_release(Gpu *g, mtl_buffer *b);
 
 // ---- batches ----
 GpuBatch *gpu_begin(Gpu *g);   // NULL when out of memory

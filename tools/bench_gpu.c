@@ -98,7 +98,7 @@ static void bench_matvec(DType type, const char *tname, int rows, int cols) {
     char name[64];
     snprintf(name, sizeof name, "matvec_%s_%dx%d", tname, rows, cols);
     report(name, enc_matvec, &op, cpu);
-    for (int i = 0; i < 3; i++) mtl_buffer_free(op.buf[i]);
+    for (int i = 0; i < 3; i++) gpu_release(g, op.buf[i]);
     free(w), free(x), free(y);
 }
 
@@ -142,7 +142,7 @@ int main(void) {
         snprintf(name, sizeof name, "attention_16q_8kv_x128_%dpos", n);
         CPU_MS(cpu, attention(o, q, k, v, n, KV_HEADS * HEAD_DIM, HEADS, KV_HEADS, HEAD_DIM, scores));
         report(name, enc_attention, &at, cpu);
-        for (int b = 0; b < 4; b++) mtl_buffer_free(at.buf[b]);
+        for (int b = 0; b < 4; b++) gpu_release(g, at.buf[b]);
         free(k), free(v), free(q), free(o), free(scores);
     }
     free(x), free(w), free(out);

@@ -50,7 +50,7 @@ static void check_case(Gpu *g, Case c, unsigned seed) {
     snprintf(label, sizeof label, "attention %d heads / %d kv heads, head_dim %d, %d keys, row stride %d, |q| %g",
              c.n_heads, c.n_kv_heads, c.head_dim, c.n_keys, stride, c.scale);
     PS_CHECK_CLOSE(label, (float *)mtl_buffer_ptr(out), want, (size_t)q_dim, 1e-5, 1e-4);
-    mtl_buffer_free(bq), mtl_buffer_free(bk), mtl_buffer_free(bv), mtl_buffer_free(out);
+    gpu_release(g, bq), gpu_release(g, bk), gpu_release(g, bv), gpu_release(g, out);
     free(q), free(k), free(v), free(want), free(scores);
 }
 

@@ -59,7 +59,7 @@ static float *gpu_product(Gpu *g, const void *w, size_t w_bytes, DType type, int
     PS_CHECK(gpu_run(b, NULL) == 0, "gpu_run: %s", gpu_error(g));
     float *y = malloc((size_t)rows * 4);
     memcpy(y, mtl_buffer_ptr(by), (size_t)rows * 4);
-    mtl_buffer_free(bw), mtl_buffer_free(bx), mtl_buffer_free(by);
+    gpu_release(g, bw), gpu_release(g, bx), gpu_release(g, by);
     return y;
 }
 

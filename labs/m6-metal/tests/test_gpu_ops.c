@@ -93,7 +93,7 @@ static void t_rmsnorm_ragged(void) {
         PS_CHECK_CLOSE(label, gpu_floats(out), want, total, CPU_TOL, CPU_TOL);
         snprintf(label, sizeof label, "rmsnorm in place %d rows x %d", rows, n);
         PS_CHECK_CLOSE(label, gpu_floats(bx), want, total, CPU_TOL, CPU_TOL);
-        mtl_buffer_free(bx), mtl_buffer_free(bw), mtl_buffer_free(out);
+        gpu_release(g, bx), gpu_release(g, bw), gpu_release(g, out);
         free(x), free(w), free(want);
     }
     gpu_free(g);
@@ -130,7 +130,7 @@ static void t_rmsnorm_hf(void) {
         expect_golden(OPS_MODELS[i], "rmsnorm(h) with post_attention_layernorm", o2, &f, "mlp_norm");
         expect_golden(OPS_MODELS[i], "QK-norm of q, one row per head", q, &f, "q_norm");
         expect_golden(OPS_MODELS[i], "QK-norm of k, one row per head", k, &f, "k_norm");
-        gpu_free(g);   // the process ends with the test: the buffers go with it
+        gpu_free(g);   // and every buffer made by gpu_alloc / gpu_upload
         ps_golden_close(f.g);
         model_free(&f.m);
     }
@@ -156,7 +156,7 @@ static void t_rope(void) {
             // pow() differs by an ulp between implementations (glibc, Metal's precise::pow), and the
             // angle pos * freq multiplies that error by pos: about 2.3e-5 was seen at 4095.
             PS_CHECK_CLOSE(label, gpu_floats(x), want, (size_t)n, CPU_TOL + 2e-7 * positions[p], CPU_TOL);
-            mtl_buffer_free(x);
+            gpu_release(g, x);
             free(want);
         }
     }
@@ -205,7 +205,7 @@ static void t_swiglu(void) {
         char label[40];
         snprintf(label, sizeof label, "swiglu n=%d", n);
         PS_CHECK_CLOSE(label, gpu_floats(out), want, (size_t)n, CPU_TOL, CPU_TOL);
-        mtl_buffer_free(bg), mtl_buffer_free(bu), mtl_buffer_free(out);
+        gpu_release(g, bg), gpu_release(g, bu), gpu_release(g, out);
         free(gate), free(up), free(want);
     }
     for (size_t i = 0; i < PS_COUNT(OPS_MODELS); i++) {
@@ -280,7 +280,7 @@ static void t_embed(void) {
         GpuBatch *b = gpu_begin(g);
         gpu_embed(b, GPU_REF(out, 0), GPU_REF(bt, 0), types[t], cols, vocab);
         PS_CHECK(gpu_run(b, NULL) == -1 && strstr(gpu_error(g), "embed"), "token %d of %d was accepted", vocab, vocab);
-        mtl_buffer_free(bt), mtl_buffer_free(out);
+        gpu_release(g, bt), gpu_release(g, out);
         free(data);
     }
     free(table);
