@@ -161,4 +161,7 @@ synth: $(addprefix build/models/,$(addsuffix /model.safetensors,$(SYNTH_SMALL)))
 clean:
 	rm -rf $(BUILD)
 
+# Keep intermediate objects (make would delete them after linking, and print that after the
+# closing "N passed, N failed" line).
+.SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
