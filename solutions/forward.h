@@ -1,11 +1,13 @@
 // The forward pass: token ids in, next-token logits out, in plain f32 on the CPU.
 //
-// The building blocks are separate functions so later labs reuse them: M4's cached forward calls
-// the same rmsnorm/rope/attention/swiglu one token at a time, M5 adds quantized cases to matmul().
+// The building blocks are separate functions so later labs reuse them: M4's cached forward runs
+// the same block halves (project_qkv, qk_norm_rope, attention_output, mlp_block) with its keys and
+// values in the cache, M5 adds quantized cases to matmul().
 // Layouts: a sequence of n vectors of width d is one row-major array [n × d].
 #ifndef PS_FORWARD_H
 #define PS_FORWARD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "model.h"
@@ -38,6 +40,35 @@ void attention(float *out, const float *q, const float *k, const float *v, int n
 
 // out[i] = silu(gate[i]) * up[i], silu(x) = x * sigmoid(x): the MLP's gated activation.
 void swiglu(float *out, const float *gate, const float *up, int n);
+
+// Scratch activations of one pass over n tokens, [n × width] each. forward() owns all of them; M4's
+// cached forward has no k and v here (NULL): its keys and values live in the cache.
+typedef struct {
+    float *x;          // the residual stream [n × dim]
+    float *xn;         // x after a norm [n × dim]
+    float *q;          // [n × n_heads*head_dim]
+    float *k, *v;      // [n × n_kv_heads*head_dim], or NULL
+    float *att;        // attention output, before o_proj [n × n_heads*head_dim]
+    float *delta;      // what a sub-block adds to the residual stream [n × dim]
+    float *gate, *up;  // [n × ffn_dim]
+    float *scores;     // [n_keys]: one query's attention weights
+} Acts;
+// Allocates a's buffers for n tokens whose queries attend over at most n_keys positions; k and v
+// only when with_kv. Returns 0, or -1 (nothing left allocated) when out of memory.
+int acts_alloc(Acts *a, const Config *c, int n, int n_keys, bool with_kv);
+void acts_free(Acts *a);
+
+// The pieces of a transformer block, over the n tokens of a (layer L):
+// xn = rmsnorm(x) with attn_norm; q = xn Wq^T into a->q; k = xn Wk^T and v = xn Wv^T into k and v
+// ([n × n_kv_heads*head_dim]: a->k and a->v in M2, the cache's rows in M4).
+void project_qkv(const Layer *L, const Config *c, Acts *a, float *k, float *v, int n);
+// QK-norm (per-head rmsnorm with q_norm / k_norm), then RoPE of token t at position pos0 + t.
+// q: [n × n_heads*head_dim], k: [n × n_kv_heads*head_dim], both in place. M2 passes pos0 = 0.
+void qk_norm_rope(const Layer *L, const Config *c, float *q, float *k, int n, int pos0);
+// x += a->att Wo^T: the attention half's result joins the residual stream.
+void attention_output(const Layer *L, const Config *c, Acts *a, int n);
+// The MLP half: x += down(swiglu(gate(xn), up(xn))), xn = rmsnorm(x) with mlp_norm.
+void mlp_block(const Layer *L, const Config *c, Acts *a, int n);
 
 // Intermediate activations, for debugging against the oracle. Buffers are caller-owned;
 // any pointer may be NULL to skip that checkpoint.

@@ -1,8 +1,8 @@
 // lab: m4-kv-cache
 // The cached forward pass. It is M2's forward() with two changes: new tokens start at position
 // kc->n instead of 0, and the keys and values are written to (and attention reads them from) the
-// cache instead of per-call arrays. It reuses M2's building blocks, so with the cache every
-// logit equals the uncached one.
+// cache instead of per-call arrays. Everything else is M2's own code (project_qkv, qk_norm_rope,
+// attention_output, mlp_block), so with the cache every logit equals the uncached one.
 #include "kvcache.h"
 
 #include <stdio.h>
@@ -72,70 +72,27 @@ void kv_cache_free(KVCache *kc) {
     kc->n = 0;
 }
 
-// Activations of the n new tokens, [n × width] each.
-typedef struct {
-    float *x, *xn, *q, *att, *delta, *gate, *up;
-    float *scores;  // [ctx]: one query's attention weights over the cache
-} Acts;
-
-static void acts_free(Acts *a) {
-    float *all[] = {a->x, a->xn, a->q, a->att, a->delta, a->gate, a->up, a->scores};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
-}
-
-static int acts_alloc(Acts *a, const Config *c, int n, int ctx) {
-    size_t N = (size_t)n, q_dim = (size_t)c->n_heads * c->head_dim;
-    *a = (Acts){
-        .x = malloc(N * c->dim * sizeof(float)), .xn = malloc(N * c->dim * sizeof(float)),
-        .q = malloc(N * q_dim * sizeof(float)), .att = malloc(N * q_dim * sizeof(float)),
-        .delta = malloc(N * c->dim * sizeof(float)), .gate = malloc(N * c->ffn_dim * sizeof(float)),
-        .up = malloc(N * c->ffn_dim * sizeof(float)), .scores = malloc((size_t)ctx * sizeof(float)),
-    };
-    if (a->x && a->xn && a->q && a->att && a->delta && a->gate && a->up && a->scores) return 0;
-    acts_free(a);
-    return -1;
-}
-
-// Attention half of block l for n new tokens at positions pos0 .. pos0+n-1.
+// Attention half of block l for n new tokens at positions pos0 .. pos0+n-1. The rest of the block
+// is M2's; only the keys and values differ: they live in the cache, and attention reads them all.
 static void attention_block(KVCache *kc, int l, Acts *a, int n, int pos0) {
     const Config *c = &kc->model->cfg;
     const Layer *L = &kc->model->layers[l];
-    int dim = c->dim, hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
     float *K = kc->k + (size_t)l * kc->ctx * kv_dim, *V = kc->v + (size_t)l * kc->ctx * kv_dim;
-    for (int t = 0; t < n; t++) rmsnorm(a->xn + (size_t)t * dim, a->x + (size_t)t * dim, L->attn_norm, dim, c->norm_eps);
-    matmul(a->q, a->xn, &L->wq, n);
     //> M4 cache-attention
-    //? Project k and v straight into the cache: the rows of positions pos0..pos0+n-1 of this
-    //? layer (K + pos0*kv_dim) are contiguous, so one matmul each. Then, for each new token t at
-    //? position pos0 + t: QK-norm its query and key heads and rope() them at that position (as in
-    //? M2), and attend over the cache: the keys of positions 0..pos0+t (pos0 + t + 1 of them).
+    //? M2's project_qkv(), qk_norm_rope() and attention(), with the cache. The new tokens' keys and
+    //? values belong in this layer's rows of positions pos0..pos0+n-1 (K + pos0*kv_dim and V +
+    //? pos0*kv_dim: contiguous, so project_qkv writes them there directly; a->k and a->v are NULL).
+    //? QK-norm and rope a->q and those keys at their absolute positions, from pos0. Then each new
+    //? token t attends over the cache, the keys of positions 0..pos0+t (pos0 + t + 1 of them).
     float *k_new = K + (size_t)pos0 * kv_dim, *v_new = V + (size_t)pos0 * kv_dim;
-    matmul(k_new, a->xn, &L->wk, n);
-    matmul(v_new, a->xn, &L->wv, n);
-    for (int t = 0; t < n; t++) {
-        float *qt = a->q + (size_t)t * q_dim, *kt = k_new + (size_t)t * kv_dim;
-        for (int h = 0; h < c->n_heads; h++) rmsnorm(qt + h * hd, qt + h * hd, L->q_norm, hd, c->norm_eps);
-        for (int h = 0; h < c->n_kv_heads; h++) rmsnorm(kt + h * hd, kt + h * hd, L->k_norm, hd, c->norm_eps);
-        rope(qt, c->n_heads, hd, pos0 + t, c->rope_theta);
-        rope(kt, c->n_kv_heads, hd, pos0 + t, c->rope_theta);
-    }
+    project_qkv(L, c, a, k_new, v_new, n);
+    qk_norm_rope(L, c, a->q, k_new, n, pos0);
     for (int t = 0; t < n; t++)
         attention(a->att + (size_t)t * q_dim, a->q + (size_t)t * q_dim, K, V, pos0 + t + 1, kv_dim,
-                  c->n_heads, c->n_kv_heads, hd, a->scores);
+                  c->n_heads, c->n_kv_heads, c->head_dim, a->scores);
     //<
-    matmul(a->delta, a->att, &L->wo, n);
-    for (size_t i = 0; i < (size_t)n * dim; i++) a->x[i] += a->delta[i];
-}
-
-// MLP half of a block: the same as M2's (nothing to cache: each position is independent).
-static void mlp_block(const Layer *L, const Config *c, Acts *a, int n) {
-    int dim = c->dim;
-    for (int t = 0; t < n; t++) rmsnorm(a->xn + (size_t)t * dim, a->x + (size_t)t * dim, L->mlp_norm, dim, c->norm_eps);
-    matmul(a->gate, a->xn, &L->w_gate, n);
-    matmul(a->up, a->xn, &L->w_up, n);
-    swiglu(a->gate, a->gate, a->up, n * c->ffn_dim);
-    matmul(a->delta, a->gate, &L->w_down, n);
-    for (size_t i = 0; i < (size_t)n * dim; i++) a->x[i] += a->delta[i];
+    attention_output(L, c, a, n);
 }
 
 int kv_cache_forward(KVCache *kc, const int32_t *ids, int n, float *logits, bool all_positions) {
@@ -154,7 +111,7 @@ int kv_cache_forward(KVCache *kc, const int32_t *ids, int n, float *logits, bool
             return -1;
         }
     Acts a;
-    if (acts_alloc(&a, c, n, kc->ctx) != 0) return fprintf(stderr, "kv cache: out of memory for %d tokens\n", n), -1;
+    if (acts_alloc(&a, c, n, kc->ctx, false) != 0) return fprintf(stderr, "kv cache: out of memory for %d tokens\n", n), -1;
     for (int t = 0; t < n; t++) embed_token(a.x + t * dim, &m->embed, ids[t]);
     for (int l = 0; l < c->n_layers; l++) {
         attention_block(kc, l, &a, n, kc->n);

@@ -70,41 +70,68 @@ void swiglu(float *out, const float *gate, const float *up, int n) {
     LAB_TODO("M2", "swiglu", "book/m2-forward.md#swiglu");
 }
 
-// Activations of one forward call, [n × width] each.
-typedef struct {
-    float *x;       // the residual stream [n × dim]
-    float *xn;      // x after a norm [n × dim]
-    float *q;       // [n × n_heads*head_dim]
-    float *k, *v;   // [n × n_kv_heads*head_dim]
-    float *att;     // attention output, before o_proj [n × n_heads*head_dim]
-    float *delta;   // what a sub-block adds to the residual stream [n × dim]
-    float *gate, *up;  // [n × ffn_dim]
-    float *scores;  // [n]
-} Acts;
+int acts_alloc(Acts *a, const Config *c, int n, int n_keys, bool with_kv) {
+    size_t N = (size_t)n, q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    *a = (Acts){
+        .x = malloc(N * c->dim * sizeof(float)), .xn = malloc(N * c->dim * sizeof(float)),
+        .q = malloc(N * q_dim * sizeof(float)), .att = malloc(N * q_dim * sizeof(float)),
+        .delta = malloc(N * c->dim * sizeof(float)), .gate = malloc(N * c->ffn_dim * sizeof(float)),
+        .up = malloc(N * c->ffn_dim * sizeof(float)), .scores = malloc((size_t)n_keys * sizeof(float)),
+    };
+    if (with_kv) {
+        a->k = malloc(N * kv_dim * sizeof(float));
+        a->v = malloc(N * kv_dim * sizeof(float));
+    }
+    if (a->x && a->xn && a->q && a->att && a->delta && a->gate && a->up && a->scores && (!with_kv || (a->k && a->v)))
+        return 0;
+    acts_free(a);
+    return -1;
+}
 
-// Attention half of a block: x += o_proj(attention(rope(qk_norm(q, k)), v)) of rmsnorm(x).
-static void attention_block(const Layer *L, const Config *c, Acts *a, int n) {
-    int dim = c->dim, hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+void acts_free(Acts *a) {
+    float *all[] = {a->x, a->xn, a->q, a->k, a->v, a->att, a->delta, a->gate, a->up, a->scores};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+    *a = (Acts){0};
+}
+
+// k and v are parameters, not a->k and a->v, so that M4 can project straight into its cache.
+void project_qkv(const Layer *L, const Config *c, Acts *a, float *k, float *v, int n) {
+    int dim = c->dim;
     for (int t = 0; t < n; t++) rmsnorm(a->xn + (size_t)t * dim, a->x + (size_t)t * dim, L->attn_norm, dim, c->norm_eps);
     matmul(a->q, a->xn, &L->wq, n);
-    matmul(a->k, a->xn, &L->wk, n);
-    matmul(a->v, a->xn, &L->wv, n);
+    matmul(k, a->xn, &L->wk, n);
+    matmul(v, a->xn, &L->wv, n);
+}
+
+void qk_norm_rope(const Layer *L, const Config *c, float *q, float *k, int n, int pos0) {
+    int hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
     // TODO(M2 qk-norm-rope): see book/m2-forward.md#qk-norm-rope
     // For each token t: QK-norm, Qwen3's addition: rmsnorm each query head's head_dim values with
     // L->q_norm and each key head's with L->k_norm (every head separately, the same weights). Then
-    // rope() the token's queries (c->n_heads heads) and keys (c->n_kv_heads heads) at position t.
+    // rope() the token's queries (c->n_heads heads) and keys (c->n_kv_heads heads) at position
+    // pos0 + t (forward() passes pos0 = 0; M4's cache passes where the new tokens start).
     LAB_TODO("M2", "qk-norm-rope", "book/m2-forward.md#qk-norm-rope");
-    for (int t = 0; t < n; t++)   // token t sees positions 0..t
-        attention(a->att + (size_t)t * q_dim, a->q + (size_t)t * q_dim, a->k, a->v, t + 1, kv_dim, c->n_heads,
-                  c->n_kv_heads, hd, a->scores);
+}
+
+void attention_output(const Layer *L, const Config *c, Acts *a, int n) {
     matmul(a->delta, a->att, &L->wo, n);
     // TODO(M2 residual): see book/m2-forward.md#residual
     // The residual connection: add the block's output (a->delta) to the stream (a->x), n × dim values.
     LAB_TODO("M2", "residual", "book/m2-forward.md#residual");
 }
 
-// MLP half of a block: x += down(swiglu(gate(xn), up(xn))), xn = rmsnorm(x).
-static void mlp_block(const Layer *L, const Config *c, Acts *a, int n) {
+// Attention half of a block: x += o_proj(attention(rope(qk_norm(q, k)), v)) of rmsnorm(x).
+static void attention_block(const Layer *L, const Config *c, Acts *a, int n) {
+    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
+    project_qkv(L, c, a, a->k, a->v, n);
+    qk_norm_rope(L, c, a->q, a->k, n, 0);   // no cache: the sequence starts at position 0
+    for (int t = 0; t < n; t++)   // token t sees positions 0..t
+        attention(a->att + (size_t)t * q_dim, a->q + (size_t)t * q_dim, a->k, a->v, t + 1, kv_dim, c->n_heads,
+                  c->n_kv_heads, c->head_dim, a->scores);
+    attention_output(L, c, a, n);   // x += att Wo^T
+}
+
+void mlp_block(const Layer *L, const Config *c, Acts *a, int n) {
     int dim = c->dim;
     // TODO(M2 mlp): see book/m2-forward.md#mlp
     // rmsnorm each token of a->x with L->mlp_norm into a->xn; a->gate = xn W_gate^T and
@@ -113,31 +140,12 @@ static void mlp_block(const Layer *L, const Config *c, Acts *a, int n) {
     LAB_TODO("M2", "mlp", "book/m2-forward.md#mlp");
 }
 
-static void acts_free(Acts *a) {
-    float *all[] = {a->x, a->xn, a->q, a->k, a->v, a->att, a->delta, a->gate, a->up, a->scores};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
-}
-
-static int acts_alloc(Acts *a, const Config *c, int n) {
-    size_t N = (size_t)n, q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
-    *a = (Acts){
-        .x = malloc(N * c->dim * sizeof(float)), .xn = malloc(N * c->dim * sizeof(float)),
-        .q = malloc(N * q_dim * sizeof(float)), .k = malloc(N * kv_dim * sizeof(float)),
-        .v = malloc(N * kv_dim * sizeof(float)), .att = malloc(N * q_dim * sizeof(float)),
-        .delta = malloc(N * c->dim * sizeof(float)), .gate = malloc(N * c->ffn_dim * sizeof(float)),
-        .up = malloc(N * c->ffn_dim * sizeof(float)), .scores = malloc(N * sizeof(float)),
-    };
-    if (a->x && a->xn && a->q && a->k && a->v && a->att && a->delta && a->gate && a->up && a->scores) return 0;
-    acts_free(a);
-    return -1;
-}
-
 int forward(const Model *m, const int32_t *ids, int n, float *logits_out, Checkpoints *ck) {
     const Config *c = &m->cfg;
     size_t dim = (size_t)c->dim;
     if (n < 1) return fprintf(stderr, "forward: no tokens\n"), -1;
     Acts a;
-    if (acts_alloc(&a, c, n) != 0) return fprintf(stderr, "forward: out of memory for %d tokens\n", n), -1;
+    if (acts_alloc(&a, c, n, n, true) != 0) return fprintf(stderr, "forward: out of memory for %d tokens\n", n), -1;
     // TODO(M2 embedding): see book/m2-forward.md#embedding
     // Check every id is in [0, vocab_size) (else print "forward: token id X at position t is out of
     // range (vocab_size V)", acts_free(&a) and return -1), then embed_token() each into a.x's row t.
