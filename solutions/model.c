@@ -129,12 +129,30 @@ static int load_lm_head(Loader *L, Model *m) {
     return 0;
 }
 
+// Floats of storage one matrix takes: rows * cols in f32, or (M5) its packed bytes when the file
+// stores it quantized, so a 4-bit model does not reserve the memory of an f32 one.
+static size_t mat_floats(const SafeTensors *st, const char *name, size_t rows, size_t cols) {
+    const StTensor *t = st_find(st, name);
+    if (t && t->dtype == DT_U8) return (t->nbytes + sizeof(float) - 1) / sizeof(float);
+    return rows * cols;
+}
+
 // Floats needed for every tensor the config implies (plus a separate lm_head when the file has one).
 static size_t floats_needed(const Config *c, const SafeTensors *st) {
     size_t dim = (size_t)c->dim, q = (size_t)c->n_heads * c->head_dim, kv = (size_t)c->n_kv_heads * c->head_dim;
-    size_t layer = 2 * dim + 2 * (size_t)c->head_dim + q * dim + 2 * kv * dim + dim * q + 3 * (size_t)c->ffn_dim * dim;
-    size_t n = (size_t)c->vocab_size * dim + (size_t)c->n_layers * layer + dim;
-    if (st_find(st, "lm_head.weight") && !head_copies_embedding(st)) n += (size_t)c->vocab_size * dim;
+    size_t ffn = (size_t)c->ffn_dim, vocab = (size_t)c->vocab_size;
+    size_t n = mat_floats(st, "model.embed_tokens.weight", vocab, dim) + dim;   // + the final norm
+    for (int i = 0; i < c->n_layers; i++) {
+        char name[128];
+#define MAT(suffix, rows, cols) (snprintf(name, sizeof name, "model.layers.%d.%s", i, suffix), mat_floats(st, name, rows, cols))
+        n += 2 * dim + 2 * (size_t)c->head_dim;   // the four norms
+        n += MAT("self_attn.q_proj.weight", q, dim) + MAT("self_attn.k_proj.weight", kv, dim) +
+             MAT("self_attn.v_proj.weight", kv, dim) + MAT("self_attn.o_proj.weight", dim, q) +
+             MAT("mlp.gate_proj.weight", ffn, dim) + MAT("mlp.up_proj.weight", ffn, dim) +
+             MAT("mlp.down_proj.weight", dim, ffn);
+#undef MAT
+    }
+    if (st_find(st, "lm_head.weight") && !head_copies_embedding(st)) n += mat_floats(st, "lm_head.weight", vocab, dim);
     return n;
 }
 
@@ -178,7 +196,7 @@ int model_load(Model *m, const char *dir, ps_map_mode mode) {
     L.next = m->storage;
     int rc = -1;
     if (!m->storage || !m->layers || !L.used)
-        fprintf(stderr, "%s: out of memory (the f32 weights need %zu MiB)\n", dir, n * sizeof(float) >> 20);
+        fprintf(stderr, "%s: out of memory (the weights need %zu MiB)\n", dir, n * sizeof(float) >> 20);
     else
         rc = load_all(m, &L);
     free(L.used);

@@ -79,7 +79,8 @@ void dequantize_row(DType t, const void *x, float *y, int n);
 // out[t*rows + r] = sum_c W[r][c] * x[t*cols + c] for t < n_tokens, r < rows: W is rows x cols
 // in format `type`, read directly (never widened to f32 in memory). The activations x are first
 // rounded to 8 bits per block of 32 (QuantAct below), so the inner loops are integer dot products.
-// cols must be a multiple of the block length. Uses quant_threads() threads.
+// cols must be a multiple of the block length. Runs on the thread pool (fewer threads for a small
+// product).
 void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
                   int n_tokens);
 // The same product for output rows [row_begin, row_end) only, on the calling thread: for engines
@@ -97,13 +98,30 @@ void quantize_act(const float *x, QuantAct *y, int n);
 // One row of W (n weights, format `type`) times one quantized activation vector.
 float quant_dot(DType type, const void *w_row, const QuantAct *x, int n);
 
-// ---- threads ----
-// Worker threads the products use (1 = run on the caller only). Default: $PS_THREADS, else 1.
+// ---- SIMD (solutions/quant_simd.c) ----
+// The products above have a second implementation with SIMD intrinsics, chosen at run time: AVX2
+// on x86-64 CPUs that have it, NEON (with sdot where the compiler targets it) on arm64. Same bits
+// as the plain kernels. quant_matmul() uses it when enabled: by default, unless PS_SIMD=0 is in
+// the environment. The lab's tests switch it off to test your kernels.
+bool quant_simd_enabled(void);
+void quant_set_simd(bool on);        // false: plain C; true: SIMD if this CPU has a kernel
+const char *quant_simd_name(void);   // "avx2", "neon", "neon+dotprod" or "plain C"
+float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n);   // = quant_dot
+// Output rows [row_begin, row_end) of out = W x for already quantized activations x.
+void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
+                     int n_tokens, int row_begin, int row_end);
+
+// ---- threads (solutions/quant_pool.c) ----
+// One pool of worker threads, started on first use, runs every matrix product of the engine (the
+// f32 ones of matmul.c too). Threads, the caller included: $PS_THREADS, else the number of online
+// CPUs (at most 16); quant_set_threads / matmul_set_threads change it.
 void quant_set_threads(int n);
 int quant_threads(void);
-// Runs fn(arg, part, n_parts) for part = 0 .. n_parts-1, n_parts = quant_threads(), part 0 on the
-// calling thread, and returns when all are done. For work that splits into independent slices.
+// Runs fn(arg, part, n_parts) for part = 0 .. n_parts-1, part 0 on the calling thread, and
+// returns when all are done; no thread is created here after the first call. n_parts is capped
+// at quant_threads(); quant_parallel uses them all. For work that splits into independent slices.
 typedef void (*quant_task)(void *arg, int part, int n_parts);
 void quant_parallel(quant_task fn, void *arg);
+void quant_parallel_parts(quant_task fn, void *arg, int n_parts);
 
 #endif

@@ -1,18 +1,28 @@
 // lab: m5-quantization
-// A minimal thread pool for the products: one job at a time, split into as many parts as threads.
+// The thread pool every matrix product of the engine shares (f32 in matmul.c, quantized in
+// quant_dot.c): one job at a time, split into parts, part 0 on the calling thread.
 //
 // Starting threads for every product would cost tens of microseconds each time, about as long as
-// a whole small matrix-vector product, so the workers are started once and then sleep on a
-// condition variable between jobs. The calling thread does part 0 itself. A job is a function and
-// an argument; `round` counts jobs, and a worker runs a job when it sees a round it has not run.
+// a whole matrix-vector product of a small model, and a decode step makes ~200 products. So the
+// workers are started once. Between jobs they first spin on an atomic counter for a little while
+// (the next product of a decode step comes within microseconds, and waking a sleeping thread
+// costs several), then sleep on a condition variable, so an idle engine uses no CPU.
+//
+// `round` counts jobs; a worker runs a job when it sees a round it has not run. Every worker
+// acknowledges every round (`pending`), even when the job has fewer parts than there are
+// workers, so a new round is only posted once all of them are done reading the last one.
 #include "quant.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define MAX_THREADS 16
+// Spins before sleeping: about 100-300 microseconds, depending on the CPU's pause instruction.
+#define SPINS 4096
 
 static struct {
     pthread_mutex_t mu;
@@ -20,33 +30,50 @@ static struct {
     pthread_cond_t finished;   // the last worker of a round is done
     int wanted;                // threads asked for, the caller included (0 = not decided yet)
     int started;               // worker threads running (they never exit)
-    unsigned long round;
-    int busy;                  // workers that have not finished the current round
+    atomic_uint round;         // bumped (with fn, arg, n_parts set before) to post a job
+    atomic_int pending;        // workers that have not finished the current round
     quant_task fn;
     void *arg;
     int n_parts;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          0, 0, 0, 0, NULL, NULL, 0};
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0,
+          NULL, NULL, 0};
 
 typedef struct {
     int part;
-    unsigned long seen;   // the last round this worker ran (set before it starts)
+    unsigned seen;   // the last round this worker ran (set before it starts)
 } Worker;
 static Worker workers[MAX_THREADS];
 
+// Tells the CPU we are spinning (saves power, and frees the core for its other hyperthread).
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 static void *worker_main(void *p) {
     Worker *me = p;
-    pthread_mutex_lock(&pool.mu);
     for (;;) {
-        while (pool.round == me->seen) pthread_cond_wait(&pool.wake, &pool.mu);
-        me->seen = pool.round;
+        unsigned r = atomic_load(&pool.round);
+        for (int i = 0; r == me->seen && i < SPINS; i++, r = atomic_load(&pool.round)) cpu_relax();
+        if (r == me->seen) {   // nothing came: sleep until the next round
+            pthread_mutex_lock(&pool.mu);
+            while ((r = atomic_load(&pool.round)) == me->seen) pthread_cond_wait(&pool.wake, &pool.mu);
+            pthread_mutex_unlock(&pool.mu);
+        }
+        me->seen = r;
+        // Written before the round was bumped, and not rewritten before we acknowledge it.
         quant_task fn = pool.fn;
         void *arg = pool.arg;
         int n_parts = pool.n_parts;
-        pthread_mutex_unlock(&pool.mu);
         if (me->part < n_parts) fn(arg, me->part, n_parts);   // extra workers idle this round
-        pthread_mutex_lock(&pool.mu);
-        if (--pool.busy == 0) pthread_cond_signal(&pool.finished);
+        if (atomic_fetch_sub(&pool.pending, 1) == 1) {       // the last one wakes the caller
+            pthread_mutex_lock(&pool.mu);
+            pthread_cond_signal(&pool.finished);
+            pthread_mutex_unlock(&pool.mu);
+        }
     }
     return NULL;
 }
@@ -57,7 +84,7 @@ static void before_fork(void) { pthread_mutex_lock(&pool.mu); }
 static void after_fork_parent(void) { pthread_mutex_unlock(&pool.mu); }
 static void after_fork_child(void) {
     pool.started = 0;
-    pool.busy = 0;
+    atomic_store(&pool.pending, 0);
     pthread_mutex_unlock(&pool.mu);
 }
 
@@ -73,8 +100,8 @@ int quant_threads(void) {
     pthread_mutex_lock(&pool.mu);
     if (pool.wanted == 0) {
         const char *env = getenv("PS_THREADS");
-        int n = env ? atoi(env) : 1;
-        pool.wanted = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
+        long n = env ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
+        pool.wanted = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
     }
     int n = pool.wanted;
     pthread_mutex_unlock(&pool.mu);
@@ -91,7 +118,7 @@ static void start_workers(int n) {
     while (pool.started < n - 1) {
         Worker *w = &workers[pool.started];
         w->part = pool.started + 1;
-        w->seen = pool.round;
+        w->seen = atomic_load(&pool.round);
         pthread_t th;
         if (pthread_create(&th, NULL, worker_main, w) != 0) {
             fprintf(stderr, "quant: cannot start a thread; continuing with %d\n", pool.started + 1);
@@ -103,26 +130,32 @@ static void start_workers(int n) {
     }
 }
 
-void quant_parallel(quant_task fn, void *arg) {
+void quant_parallel_parts(quant_task fn, void *arg, int n_parts) {
     int n = quant_threads();
-    if (n == 1) {
+    if (n_parts > n) n_parts = n;
+    if (n_parts <= 1) {
         fn(arg, 0, 1);
         return;
     }
     pthread_mutex_lock(&pool.mu);
     start_workers(n);
-    n = pool.wanted;
+    if (n_parts > pool.started + 1) n_parts = pool.started + 1;
     pool.fn = fn;
     pool.arg = arg;
-    pool.n_parts = n;
-    pool.busy = pool.started;
-    pool.round++;
-    pthread_cond_broadcast(&pool.wake);
+    pool.n_parts = n_parts;
+    atomic_store(&pool.pending, pool.started);
+    atomic_fetch_add(&pool.round, 1);   // publishes fn, arg and n_parts to the spinning workers
+    pthread_cond_broadcast(&pool.wake);  // and to the sleeping ones
     pthread_mutex_unlock(&pool.mu);
 
-    fn(arg, 0, n);
+    fn(arg, 0, n_parts);
 
-    pthread_mutex_lock(&pool.mu);
-    while (pool.busy > 0) pthread_cond_wait(&pool.finished, &pool.mu);
-    pthread_mutex_unlock(&pool.mu);
+    for (int i = 0; atomic_load(&pool.pending) > 0 && i < SPINS; i++) cpu_relax();
+    if (atomic_load(&pool.pending) > 0) {
+        pthread_mutex_lock(&pool.mu);
+        while (atomic_load(&pool.pending) > 0) pthread_cond_wait(&pool.finished, &pool.mu);
+        pthread_mutex_unlock(&pool.mu);
+    }
 }
+
+void quant_parallel(quant_task fn, void *arg) { quant_parallel_parts(fn, arg, quant_threads()); }

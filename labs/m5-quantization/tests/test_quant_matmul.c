@@ -1,7 +1,8 @@
 // M5 tests, part 2: products with quantized weights. The oracle's quantized W (golden bytes, so a
 // bug in your quantizer cannot hide here) times x must match dequant(W) @ x computed in float64 by
 // tools/oracle_m5.py, within the error that rounding x to 8 bits can cause, bounded per output.
-// Then: the thread count and the number of tokens must not change a single bit.
+// Then: the thread count and the number of tokens must not change a single bit. These tests run
+// your plain C kernels (quant_set_simd(false)); test_quant_simd.c checks the SIMD ones.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ static void check_product(const char *fmt, DType type, const char *anchor_task) 
     PS_CHECK((size_t)wq->dims[1] == quant_row_bytes(type, cols), "golden %s: %lld bytes per row",
              fmt, (long long)wq->dims[1]);
     float *out = malloc((size_t)n_tokens * rows * sizeof *out);
+    quant_set_simd(false);   // your kernels (test_quant_simd.c compares the SIMD ones with them)
     quant_matmul(out, x, wq->data, type, rows, cols, n_tokens);
 
     // Bound: rounding x to 8 bits moves each x_j by at most half its block's step d_x = amax/127;
@@ -63,13 +65,14 @@ static void t_product_q4a(void) { check_product("q4a", DT_Q4A, "dot-q4a"); }
 // A matrix with a row count that does not split evenly, several tokens, every format: the result
 // with 2 and 3 threads equals the 1-thread result bit for bit, and equals one token at a time.
 static void t_threads_and_tokens(void) {
-    enum { ROWS = 37, COLS = 192, TOKENS = 5 };
+    enum { ROWS = 101, COLS = 640, TOKENS = 5 };   // large enough for quant_matmul to use 3 threads
     static const DType types[] = {DT_Q8_0, DT_Q4_0, DT_Q4A};
     float *w = malloc(ROWS * COLS * sizeof *w), *x = malloc(TOKENS * COLS * sizeof *x);
     uint32_t s = 12345;
     for (int i = 0; i < ROWS * COLS; i++) w[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) * 0x1p-24f - 0.5f;
     for (int i = 0; i < TOKENS * COLS; i++) x[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) * 0x1p-23f - 1.0f;
     float one[TOKENS * ROWS], many[TOKENS * ROWS], single[ROWS];
+    quant_set_simd(false);   // your product_rows
     for (size_t k = 0; k < PS_COUNT(types); k++) {
         size_t row_bytes = quant_row_bytes(types[k], COLS);
         uint8_t *wq = malloc(ROWS * row_bytes);

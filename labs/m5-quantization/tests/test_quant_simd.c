@@ -1,0 +1,120 @@
+// M5 tests, part 3: the SIMD products (solutions/quant_simd.c) against your plain kernels. The
+// SIMD kernels compute each block's integer sum with vector instructions and then repeat your
+// float expression, in your order, so the two must agree bit for bit — on random blocks, on rows
+// whose length is not a multiple of the vector width, and through quant_matmul on several tokens
+// and threads. Your kernels run first: if they are not written yet, the test stops at their TODO.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "quant.h"
+
+static uint32_t next(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
+
+// A random finite half: any sign and mantissa, exponents 1..29 plus subnormals (no inf/NaN).
+static void random_f16(uint8_t p[2], uint32_t *s) {
+    uint16_t h = (uint16_t)(next(s) >> 16);
+    if (((h >> 10) & 0x1f) >= 30) h &= 0xbfff;   // exponent 30 or 31 -> 14 or 15
+    p[0] = (uint8_t)h;
+    p[1] = (uint8_t)(h >> 8);
+}
+
+// Random bytes for n weights of a row: every quant value is possible, scales are random halves.
+static void random_row(DType type, uint8_t *row, int n, uint32_t *s) {
+    size_t bytes = quant_row_bytes(type, n), block = quant_block_bytes(type);
+    for (size_t i = 0; i < bytes; i++) row[i] = (uint8_t)(next(s) >> 24);
+    for (size_t b = 0; b < bytes / block; b++) {
+        random_f16(row + b * block, s);
+        if (type == DT_Q4A) random_f16(row + b * block + 2, s);
+        if (type == DT_Q8_0)   // Q8_0's quants are -127..127; -128 never occurs
+            for (int j = 0; j < QK8_0; j++)
+                if (row[b * block + 2 + j] == 0x80) row[b * block + 2 + j] = 0x81;
+    }
+}
+
+// Random activations as quantize_act makes them (qs in -127..127, sum = their sum), plus the
+// extremes: all +127 and all -127 blocks, the largest integer sums.
+static void random_act(QuantAct *x, int n_blocks, uint32_t *s) {
+    for (int b = 0; b < n_blocks; b++) {
+        int kind = (int)(next(s) >> 29);
+        x[b].d = (float)(next(s) >> 8) * 0x1p-30f;
+        x[b].sum = 0;
+        for (int j = 0; j < 32; j++) {
+            int v = kind == 0 ? 127 : kind == 1 ? -127 : (int)(next(s) >> 24) % 255 - 127;
+            x[b].qs[j] = (int16_t)v;
+            x[b].sum += v;
+        }
+    }
+}
+
+static const DType TYPES[] = {DT_Q8_0, DT_Q4_0, DT_Q4A};
+
+// Dot products of random rows, every length from one block (or group) to 40, then a long row.
+static void t_simd_dot(void) {
+    enum { MAX_N = 64 * 300 };
+    uint8_t *row = malloc(quant_row_bytes(DT_Q8_0, MAX_N));
+    QuantAct *x = malloc(MAX_N / 32 * sizeof *x);
+    uint32_t s = 2024;
+    int checked = 0;
+    for (size_t k = 0; k < PS_COUNT(TYPES); k++) {
+        const int len = quant_block_len(TYPES[k]);
+        for (int blocks = 1; blocks <= 41; blocks++) {
+            const int n = blocks <= 40 ? blocks * len : MAX_N;
+            for (int rep = 0; rep < 4; rep++) {
+                random_row(TYPES[k], row, n, &s);
+                random_act(x, n / 32, &s);
+                float plain = quant_dot(TYPES[k], row, x, n);   // your kernel
+                quant_set_simd(true);
+                if (!quant_simd_enabled()) PS_SKIP("no SIMD kernel for this CPU (the products run your plain C)");
+                float simd = quant_simd_dot(TYPES[k], row, x, n);
+                PS_CHECK(memcmp(&plain, &simd, sizeof plain) == 0,
+                         "%s, %d weights: plain C gives %.9g (%a), %s gives %.9g (%a)", dtype_name(TYPES[k]),
+                         n, (double)plain, (double)plain, quant_simd_name(), (double)simd, (double)simd);
+                checked++;
+            }
+        }
+    }
+    PS_CHECK(checked == 3 * 41 * 4, "only %d products compared", checked);
+    free(row);
+    free(x);
+}
+
+// Whole products through quant_matmul: rows that do not split evenly, 3 tokens, 1 and 2 threads.
+static void t_simd_matmul(void) {
+    enum { ROWS = 29, COLS = 64 * 13, TOKENS = 3 };   // 72K multiply-adds: 2 parts
+    float *x = malloc(TOKENS * COLS * sizeof *x), *plain = malloc(TOKENS * ROWS * sizeof *plain),
+          *simd = malloc(TOKENS * ROWS * sizeof *simd);
+    uint32_t s = 77;
+    for (int i = 0; i < TOKENS * COLS; i++) x[i] = (float)(next(&s) >> 8) * 0x1p-22f - 2.0f;
+    for (size_t k = 0; k < PS_COUNT(TYPES); k++) {
+        size_t row_bytes = quant_row_bytes(TYPES[k], COLS);
+        uint8_t *w = malloc(ROWS * row_bytes);
+        for (int r = 0; r < ROWS; r++) random_row(TYPES[k], w + r * row_bytes, COLS, &s);
+        quant_set_threads(1);
+        quant_set_simd(false);
+        quant_matmul(plain, x, w, TYPES[k], ROWS, COLS, TOKENS);
+        quant_set_simd(true);
+        if (!quant_simd_enabled()) PS_SKIP("no SIMD kernel for this CPU");
+        for (int threads = 1; threads <= 2; threads++) {
+            quant_set_threads(threads);
+            quant_matmul(simd, x, w, TYPES[k], ROWS, COLS, TOKENS);
+            for (int i = 0; i < TOKENS * ROWS; i++)
+                PS_CHECK(memcmp(&plain[i], &simd[i], sizeof *simd) == 0,
+                         "%s, %d thread(s), token %d row %d: plain C %.9g, %s %.9g", dtype_name(TYPES[k]),
+                         threads, i / ROWS, i % ROWS, (double)plain[i], quant_simd_name(), (double)simd[i]);
+        }
+        free(w);
+    }
+    quant_set_threads(1);
+    free(x);
+    free(plain);
+    free(simd);
+}
+
+static const ps_test TESTS[] = {
+    {"quant.simd-dot", t_simd_dot, "book/m5-quantization.md#simd", 0},
+    {"quant.simd-matmul", t_simd_matmul, "book/m5-quantization.md#simd", 0},
+};
+
+int main(int argc, char **argv) { return ps_main("M5", TESTS, PS_COUNT(TESTS), argc, argv); }

@@ -1,0 +1,361 @@
+// lab: m5-quantization
+// The quantized products again, with SIMD intrinsics: AVX2 on x86-64, NEON on arm64. Chosen at
+// run time (quant_simd_enabled); PS_SIMD=0 in the environment runs the plain C of quant_dot.c.
+//
+// Why a second version: the plain kernels are what the lab teaches, and compilers vectorise them
+// only with the baseline SIMD of the target (SSE2 on x86-64 unless built with -march), which
+// leaves the quantized products compute-bound: they unpack and multiply slower than memory
+// delivers the bytes (book/m5-quantization.md, "Measured speed").
+//
+// Same bits as the plain kernels. Each product has an integer half and a float half:
+//   - the integer half (SIMD) computes, per block of 32 weights, the exact int32 sum
+//     sum_j q_w[j] * q_x[j]. Integer sums are exact, so any order of additions gives the value
+//     of the plain loop. It also computes the block's scales (products of floats are rounded
+//     the same one at a time or eight at a time);
+//   - the float half (finish_* below) is the plain kernel's own `sum += ...` expression, in plain
+//     C in a function without target attributes, so it is compiled with exactly the flags of
+//     quant_dot.c: whatever the compiler decides about fusing it into a multiply-add there
+//     (clang does on arm64, nobody does on baseline x86-64), it decides here too. The additions
+//     run in the plain kernel's order, block after block.
+// labs/m5-quantization/tests/test_quant_simd.c checks this on random blocks against your kernels.
+#include "quant.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PS_SIMD_AVX2 1
+#include <immintrin.h>
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define PS_SIMD_NEON 1
+#include <arm_neon.h>
+#endif
+
+// A row is processed in chunks of this many activation blocks (8192 weights), so the per-block
+// values of a chunk fit in small arrays on the stack whatever the row length.
+#define CHUNK 256
+
+// What the integer half hands to the float half, per activation block k of a chunk.
+typedef struct {
+    float isum[CHUNK];    // the exact int32 sum, as a float (exact too: |isum| <= 32 * 127 * 127 < 2^24)
+    float scale[CHUNK];   // Q8_0, Q4_0: d_w * d_x. Q4A: the group's scale
+    float bias[CHUNK];    // Q4A: the group's bias
+} Chunk;
+
+// ---- the float half: the plain kernels' expressions, block by block, in their order ----
+
+// Q8_0 and Q4_0: the plain kernel's `sum += d_w * d_x * isum`, with d_w * d_x computed ahead
+// (it is rounded on its own in the plain expression too).
+static float finish_symmetric(float sum, const Chunk *c, int n) {
+    for (int k = 0; k < n; k++) sum += c->scale[k] * c->isum[k];
+    return sum;
+}
+
+// Q4A: the plain kernel's `sum += d_x * (scale * isum + bias * sum_x)`, term for term.
+static float finish_q4a(float sum, const Chunk *c, const QuantAct *x, int n) {
+    for (int k = 0; k < n; k++) sum += x[k].d * (c->scale[k] * c->isum[k] + c->bias[k] * (float)x[k].sum);
+    return sum;
+}
+
+// Four rows at once, each with its own sum in its own order: one row's additions depend on each
+// other (a chain of float adds, ~3-4 cycles each), four independent chains keep the core busy.
+static void finish_symmetric_4(float sum[4], const Chunk c[4], int n) {
+    float s0 = sum[0], s1 = sum[1], s2 = sum[2], s3 = sum[3];
+    for (int k = 0; k < n; k++) {
+        s0 += c[0].scale[k] * c[0].isum[k];
+        s1 += c[1].scale[k] * c[1].isum[k];
+        s2 += c[2].scale[k] * c[2].isum[k];
+        s3 += c[3].scale[k] * c[3].isum[k];
+    }
+    sum[0] = s0, sum[1] = s1, sum[2] = s2, sum[3] = s3;
+}
+
+static void finish_q4a_4(float sum[4], const Chunk c[4], const QuantAct *x, int n) {
+    float s0 = sum[0], s1 = sum[1], s2 = sum[2], s3 = sum[3];
+    for (int k = 0; k < n; k++) {
+        const float xsum = (float)x[k].sum;
+        s0 += x[k].d * (c[0].scale[k] * c[0].isum[k] + c[0].bias[k] * xsum);
+        s1 += x[k].d * (c[1].scale[k] * c[1].isum[k] + c[1].bias[k] * xsum);
+        s2 += x[k].d * (c[2].scale[k] * c[2].isum[k] + c[2].bias[k] * xsum);
+        s3 += x[k].d * (c[3].scale[k] * c[3].isum[k] + c[3].bias[k] * xsum);
+    }
+    sum[0] = s0, sum[1] = s1, sum[2] = s2, sum[3] = s3;
+}
+
+static float f16_at(const uint8_t *p) { return q_f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
+
+// The scales of activation block k0 + k, one block at a time in plain C.
+static void scales_plain(DType type, const uint8_t *w, const QuantAct *x, int k0, int k, Chunk *c) {
+    if (type == DT_Q4A) {
+        const BlockQ4A *g = (const BlockQ4A *)w + (k0 + k) / 2;
+        c->scale[k] = f16_at(g->scale);
+        c->bias[k] = f16_at(g->bias);
+    } else {
+        c->scale[k] = f16_at(w + (size_t)(k0 + k) * quant_block_bytes(type)) * x[k0 + k].d;
+    }
+}
+
+// ---- the integer half (and the scales), for n activation blocks from k0 ----
+
+#if PS_SIMD_AVX2
+#define AVX2 __attribute__((target("avx2")))
+#define AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
+
+// 32 weights (two halves of 16 int8: weights 0-15, 16-31) times 32 int16 activations: 8 partial
+// int32 sums. vpmaddwd multiplies int16 pairs and adds each pair: |q_w * q_x| <= 127 * 127.
+AVX2_INLINE __m256i dot32_avx2(__m128i w_lo, __m128i w_hi, const int16_t *xq) {
+    __m256i a = _mm256_madd_epi16(_mm256_cvtepi8_epi16(w_lo), _mm256_loadu_si256((const __m256i *)xq));
+    __m256i b = _mm256_madd_epi16(_mm256_cvtepi8_epi16(w_hi), _mm256_loadu_si256((const __m256i *)(xq + 16)));
+    return _mm256_add_epi32(a, b);
+}
+
+// The 8 partial sums of activation block k of a row. `type` is a constant where this is inlined,
+// so each format gets its own loop without a branch inside.
+AVX2_INLINE __m256i block_avx2(DType type, const uint8_t *w, const QuantAct *x, int k) {
+    const __m128i low_nibbles = _mm_set1_epi8(0x0f);
+    if (type == DT_Q8_0) {
+        const BlockQ8_0 *b = (const BlockQ8_0 *)w + k;
+        return dot32_avx2(_mm_loadu_si128((const __m128i *)b->qs), _mm_loadu_si128((const __m128i *)(b->qs + 16)),
+                          x[k].qs);
+    }
+    if (type == DT_Q4_0) {   // byte j: weight j (low nibble), weight j + 16 (high), stored +8
+        const __m128i q = _mm_loadu_si128((const __m128i *)((const BlockQ4_0 *)w + k)->qs), eight = _mm_set1_epi8(8);
+        return dot32_avx2(_mm_sub_epi8(_mm_and_si128(q, low_nibbles), eight),
+                          _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), low_nibbles), eight), x[k].qs);
+    }
+    // Q4A, half k % 2 of group k / 2: byte j holds weights 2j (low nibble) and 2j + 1 (high)
+    const __m128i q = _mm_loadu_si128((const __m128i *)(((const BlockQ4A *)w + k / 2)->qs + 16 * (k % 2)));
+    const __m128i even = _mm_and_si128(q, low_nibbles), odd = _mm_and_si128(_mm_srli_epi16(q, 4), low_nibbles);
+    return dot32_avx2(_mm_unpacklo_epi8(even, odd), _mm_unpackhi_epi8(even, odd), x[k].qs);   // in order
+}
+
+// Eight vectors of 8 partial sums -> one vector of their 8 totals (a transpose by horizontal adds).
+AVX2_INLINE __m256i sum8x8_avx2(__m256i v0, __m256i v1, __m256i v2, __m256i v3, __m256i v4, __m256i v5,
+                                __m256i v6, __m256i v7) {
+    __m256i a0 = _mm256_hadd_epi32(v0, v1), a1 = _mm256_hadd_epi32(v2, v3);
+    __m256i a2 = _mm256_hadd_epi32(v4, v5), a3 = _mm256_hadd_epi32(v6, v7);
+    // per 128-bit lane: [v0 v1 v2 v3] and [v4 v5 v6 v7], each summed over that lane's 4 elements
+    __m256i b0 = _mm256_hadd_epi32(a0, a1), b1 = _mm256_hadd_epi32(a2, a3);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(b0, b1, 0x20), _mm256_permute2x128_si256(b0, b1, 0x31));
+}
+
+// Eight halves -> floats, exactly as q_f16_to_f32: the 15 bits of exponent and mantissa moved to a
+// float's place, times 2^112, the sign put back; infinities and NaN kept.
+AVX2_INLINE __m256 f16x8_avx2(__m128i halves) {
+    const __m256i h = _mm256_cvtepu16_epi32(halves);
+    const __m256i sign = _mm256_slli_epi32(_mm256_and_si256(h, _mm256_set1_epi32(0x8000)), 16);
+    const __m256i rest = _mm256_and_si256(h, _mm256_set1_epi32(0x7fff));
+    __m256 f = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(rest, 13)), _mm256_set1_ps(0x1p112f));
+    const __m256i special = _mm256_cmpgt_epi32(rest, _mm256_set1_epi32(0x7bff));   // infinity or NaN
+    const __m256i inf_nan = _mm256_or_si256(_mm256_set1_epi32(0x7f800000),
+                                            _mm256_slli_epi32(_mm256_and_si256(rest, _mm256_set1_epi32(0x3ff)), 13));
+    f = _mm256_blendv_ps(f, _mm256_castsi256_ps(inf_nan), _mm256_castsi256_ps(special));
+    return _mm256_or_ps(f, _mm256_castsi256_ps(sign));
+}
+
+static inline short half_at(const uint8_t *p) { return (short)(p[0] | p[1] << 8); }
+
+AVX2_INLINE void chunk_avx2(DType type, const uint8_t *w, const QuantAct *x, int k0, int n, Chunk *c) {
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const int b = k0 + k;
+        const __m256i isum = sum8x8_avx2(block_avx2(type, w, x, b), block_avx2(type, w, x, b + 1),
+                                         block_avx2(type, w, x, b + 2), block_avx2(type, w, x, b + 3),
+                                         block_avx2(type, w, x, b + 4), block_avx2(type, w, x, b + 5),
+                                         block_avx2(type, w, x, b + 6), block_avx2(type, w, x, b + 7));
+        _mm256_storeu_ps(c->isum + k, _mm256_cvtepi32_ps(isum));
+        if (type == DT_Q4A) {   // 4 groups, each starting with [scale][bias]
+            const BlockQ4A *g = (const BlockQ4A *)w + b / 2;
+            const __m256 sb = f16x8_avx2(_mm_setr_epi16(half_at(g[0].scale), half_at(g[0].bias), half_at(g[1].scale),
+                                                        half_at(g[1].bias), half_at(g[2].scale), half_at(g[2].bias),
+                                                        half_at(g[3].scale), half_at(g[3].bias)));
+            _mm256_storeu_ps(c->scale + k, _mm256_permutevar8x32_ps(sb, _mm256_setr_epi32(0, 0, 2, 2, 4, 4, 6, 6)));
+            _mm256_storeu_ps(c->bias + k, _mm256_permutevar8x32_ps(sb, _mm256_setr_epi32(1, 1, 3, 3, 5, 5, 7, 7)));
+        } else {   // d_w * d_x
+            const size_t bb = quant_block_bytes(type);
+            const uint8_t *d = w + (size_t)b * bb;
+            const __m256 dw = f16x8_avx2(_mm_setr_epi16(half_at(d), half_at(d + bb), half_at(d + 2 * bb),
+                                                        half_at(d + 3 * bb), half_at(d + 4 * bb), half_at(d + 5 * bb),
+                                                        half_at(d + 6 * bb), half_at(d + 7 * bb)));
+            const __m256 dx = _mm256_setr_ps(x[b].d, x[b + 1].d, x[b + 2].d, x[b + 3].d, x[b + 4].d, x[b + 5].d,
+                                             x[b + 6].d, x[b + 7].d);
+            _mm256_storeu_ps(c->scale + k, _mm256_mul_ps(dw, dx));
+        }
+    }
+    for (; k < n; k++) {   // the last blocks of a row, one at a time
+        const __m256i v = block_avx2(type, w, x, k0 + k);
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));   // + the other 64-bit half
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));   // + the neighbour
+        c->isum[k] = (float)_mm_cvtsi128_si32(s);
+        scales_plain(type, w, x, k0, k, c);
+    }
+}
+
+// One function per format, so that `type` is a constant inside each.
+AVX2 static void chunk_q8_0_avx2(const uint8_t *w, const QuantAct *x, int k0, int n, Chunk *c) {
+    chunk_avx2(DT_Q8_0, w, x, k0, n, c);
+}
+AVX2 static void chunk_q4_0_avx2(const uint8_t *w, const QuantAct *x, int k0, int n, Chunk *c) {
+    chunk_avx2(DT_Q4_0, w, x, k0, n, c);
+}
+AVX2 static void chunk_q4a_avx2(const uint8_t *w, const QuantAct *x, int k0, int n, Chunk *c) {
+    chunk_avx2(DT_Q4A, w, x, k0, n, c);
+}
+#endif
+
+#if PS_SIMD_NEON
+// 32 weights (two halves of 16 int8) times 32 int16 activations, summed. With the dot-product
+// extension (every Apple chip has it) the activations, which lie in -127..127, are narrowed to
+// int8 and sdot does four products per lane; without it, the weights are widened to int16 and
+// multiplied and accumulated into int32.
+static inline int32_t dot32_neon(int8x16_t w_lo, int8x16_t w_hi, const int16_t *xq) {
+    const int16x8_t x0 = vld1q_s16(xq), x1 = vld1q_s16(xq + 8), x2 = vld1q_s16(xq + 16), x3 = vld1q_s16(xq + 24);
+#if defined(__ARM_FEATURE_DOTPROD)
+    int32x4_t acc = vdotq_s32(vdupq_n_s32(0), w_lo, vmovn_high_s16(vmovn_s16(x0), x1));
+    acc = vdotq_s32(acc, w_hi, vmovn_high_s16(vmovn_s16(x2), x3));
+#else
+    const int16x8_t w0 = vmovl_s8(vget_low_s8(w_lo)), w1 = vmovl_high_s8(w_lo);
+    const int16x8_t w2 = vmovl_s8(vget_low_s8(w_hi)), w3 = vmovl_high_s8(w_hi);
+    int32x4_t acc = vmull_s16(vget_low_s16(w0), vget_low_s16(x0));
+    acc = vmlal_high_s16(acc, w0, x0);
+    acc = vmlal_s16(acc, vget_low_s16(w1), vget_low_s16(x1));
+    acc = vmlal_high_s16(acc, w1, x1);
+    acc = vmlal_s16(acc, vget_low_s16(w2), vget_low_s16(x2));
+    acc = vmlal_high_s16(acc, w2, x2);
+    acc = vmlal_s16(acc, vget_low_s16(w3), vget_low_s16(x3));
+    acc = vmlal_high_s16(acc, w3, x3);
+#endif
+    return vaddvq_s32(acc);
+}
+
+static void chunk_neon(DType type, const uint8_t *w, const QuantAct *x, int k0, int n, Chunk *c) {
+    const uint8x16_t low_nibbles = vdupq_n_u8(0x0f);
+    for (int k = 0; k < n; k++) {
+        const int b = k0 + k;
+        int8x16_t lo, hi;
+        if (type == DT_Q8_0) {
+            lo = vld1q_s8(((const BlockQ8_0 *)w)[b].qs);
+            hi = vld1q_s8(((const BlockQ8_0 *)w)[b].qs + 16);
+        } else if (type == DT_Q4_0) {   // byte j: weight j (low nibble), weight j + 16 (high), +8
+            const uint8x16_t q = vld1q_u8(((const BlockQ4_0 *)w)[b].qs);
+            lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, low_nibbles)), vdupq_n_s8(8));
+            hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), vdupq_n_s8(8));
+        } else {   // Q4A: byte j holds weights 2j (low) and 2j + 1 (high); zip puts them in order
+            const uint8x16_t q = vld1q_u8(((const BlockQ4A *)w)[b / 2].qs + 16 * (b % 2));
+            const uint8x16_t even = vandq_u8(q, low_nibbles), odd = vshrq_n_u8(q, 4);
+            lo = vreinterpretq_s8_u8(vzip1q_u8(even, odd));
+            hi = vreinterpretq_s8_u8(vzip2q_u8(even, odd));
+        }
+        c->isum[k] = (float)dot32_neon(lo, hi, x[b].qs);
+        scales_plain(type, w, x, k0, k, c);
+    }
+}
+#endif
+
+// ---- which kernel ----
+
+enum { SIMD_UNKNOWN = -1, SIMD_NONE = 0, SIMD_AVX2 = 1, SIMD_NEON = 2 };
+static _Atomic int simd_kind = SIMD_UNKNOWN;   // decided once, read by every worker thread
+
+static int detect(void) {
+#if PS_SIMD_AVX2
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? SIMD_AVX2 : SIMD_NONE;
+#elif PS_SIMD_NEON
+    return SIMD_NEON;   // every arm64 CPU has NEON
+#else
+    return SIMD_NONE;
+#endif
+}
+
+void quant_set_simd(bool on) { atomic_store(&simd_kind, on ? detect() : SIMD_NONE); }
+
+static int kind(void) {
+    int k = atomic_load_explicit(&simd_kind, memory_order_relaxed);
+    if (k == SIMD_UNKNOWN) {
+        const char *env = getenv("PS_SIMD");
+        quant_set_simd(!(env && env[0] == '0'));
+        k = atomic_load(&simd_kind);
+    }
+    return k;
+}
+
+bool quant_simd_enabled(void) { return kind() != SIMD_NONE; }
+
+const char *quant_simd_name(void) {
+    switch (kind()) {
+    case SIMD_AVX2: return "avx2";
+#if defined(__ARM_FEATURE_DOTPROD)
+    case SIMD_NEON: return "neon+dotprod";
+#else
+    case SIMD_NEON: return "neon";
+#endif
+    default: return "plain C";
+    }
+}
+
+// ---- the products ----
+
+static void chunk(DType type, const uint8_t *w, const QuantAct *x, int k0, int n, Chunk *c) {
+#if PS_SIMD_AVX2
+    if (type == DT_Q8_0) chunk_q8_0_avx2(w, x, k0, n, c);
+    else if (type == DT_Q4_0) chunk_q4_0_avx2(w, x, k0, n, c);
+    else chunk_q4a_avx2(w, x, k0, n, c);
+#elif PS_SIMD_NEON
+    chunk_neon(type, w, x, k0, n, c);
+#else
+    (void)type, (void)w, (void)x, (void)k0, (void)n, (void)c;
+    abort();   // unreachable: quant_simd_enabled() is false without a SIMD kernel
+#endif
+}
+
+// One row times one token (n_act_blocks blocks of 32), chunk by chunk; the float sum carries over
+// from chunk to chunk, so the additions happen in the plain kernel's order.
+static float dot_row(DType type, const uint8_t *w, const QuantAct *x, int n_act_blocks) {
+    Chunk c;
+    float sum = 0.0f;
+    for (int k0 = 0; k0 < n_act_blocks; k0 += CHUNK) {
+        const int n = n_act_blocks - k0 < CHUNK ? n_act_blocks - k0 : CHUNK;
+        chunk(type, w, x, k0, n, &c);
+        sum = type == DT_Q4A ? finish_q4a(sum, &c, x + k0, n) : finish_symmetric(sum, &c, n);
+    }
+    return sum;
+}
+
+float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n) {
+    return dot_row(type, w_row, x, n / 32);
+}
+
+// Rows r .. r + 3 times one token, like dot_row.
+static void dot_4_rows(float out[4], DType type, const uint8_t *w, size_t row_bytes, const QuantAct *x,
+                       int n_act_blocks) {
+    Chunk c[4];
+    out[0] = out[1] = out[2] = out[3] = 0.0f;
+    for (int k0 = 0; k0 < n_act_blocks; k0 += CHUNK) {
+        const int n = n_act_blocks - k0 < CHUNK ? n_act_blocks - k0 : CHUNK;
+        for (int i = 0; i < 4; i++) chunk(type, w + i * row_bytes, x, k0, n, &c[i]);
+        if (type == DT_Q4A) finish_q4a_4(out, c, x + k0, n);
+        else finish_symmetric_4(out, c, n);
+    }
+}
+
+void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
+                     int n_tokens, int row_begin, int row_end) {
+    const size_t row_bytes = quant_row_bytes(type, cols);
+    const int blocks = cols / 32;
+    int r = row_begin;
+    for (; r + 4 <= row_end; r += 4) {
+        const uint8_t *w_rows = (const uint8_t *)w + (size_t)r * row_bytes;
+        for (int t = 0; t < n_tokens; t++) {
+            float four[4];
+            dot_4_rows(four, type, w_rows, row_bytes, x + (size_t)t * blocks, blocks);
+            for (int i = 0; i < 4; i++) out[(size_t)t * rows + r + i] = four[i];
+        }
+    }
+    for (; r < row_end; r++) {
+        const uint8_t *w_row = (const uint8_t *)w + (size_t)r * row_bytes;
+        for (int t = 0; t < n_tokens; t++)
+            out[(size_t)t * rows + r] = dot_row(type, w_row, x + (size_t)t * blocks, blocks);
+    }
+}
