@@ -68,16 +68,16 @@ static char *region(const char *file, const char *tag) {
 
 typedef struct { char lab[64], task[128], file[512]; } task;
 
-// Every `//> Mn task` region in solutions/*.c, with the lab its file is tagged with.
-static size_t list_tasks(task *tasks, size_t max) {
-    DIR *d = opendir("solutions");
+// Every `//> Mn task` region in DIR/*SUFFIX files, with the lab its file is tagged with.
+static size_t scan_tasks(const char *dir_name, const char *suffix, task *tasks, size_t n, size_t max) {
+    DIR *d = opendir(dir_name);
     struct dirent *e;
-    size_t n = 0;
+    size_t slen = strlen(suffix);
     while (d && (e = readdir(d))) {
         size_t len = strlen(e->d_name);
-        if (len < 3 || strcmp(e->d_name + len - 2, ".c") != 0) continue;
+        if (len <= slen || strcmp(e->d_name + len - slen, suffix) != 0) continue;
         char path[512], line[MAX_LINE], lab[64] = "";
-        snprintf(path, sizeof path, "solutions/%s", e->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir_name, e->d_name);
         FILE *f = fopen(path, "r");
         if (!f) continue;
         if (fgets(line, sizeof line, f)) sscanf(line, "// lab: %63s", lab);
@@ -93,6 +93,12 @@ static size_t list_tasks(task *tasks, size_t max) {
     }
     if (d) closedir(d);
     return n;
+}
+
+// The learner's tasks: regions in the C solutions and in the Metal shaders.
+static size_t list_tasks(task *tasks, size_t max) {
+    size_t n = scan_tasks("solutions", ".c", tasks, 0, max);
+    return scan_tasks("shaders", ".metal", tasks, n, max);
 }
 
 // Expands the quotes of one chapter into `out` (may be NULL: only check). Returns the error count.
