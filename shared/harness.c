@@ -213,6 +213,10 @@ int ps_main(const char *suite, const ps_test *tests, size_t n, int argc, char **
     }
     bool nofork = getenv("PS_NOFORK") && *getenv("PS_NOFORK") == '1';
     const char *rerun = getenv("PS_RERUN");
+    // $PS_VARIANT names a second run of the same tests under other conditions ("M6[racecheck]").
+    char label[96];
+    const char *variant = getenv("PS_VARIANT");
+    if (variant && *variant) snprintf(label, sizeof label, "%s[%s]", suite, variant), suite = label;
     size_t passed = 0, failed = 0, skipped = 0, todo = 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (size_t i = 0; i < n; i++) {

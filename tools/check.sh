@@ -60,6 +60,13 @@ if [ -x "$B/tools/mkbook" ]; then
     else record FAIL book "$out"; fi
 fi
 
+# 5b. the GPU labs' tests again, with the kernels built by the emulator's race checker
+if [ -f shared/msl/msl.mk ] && ls labs/m6-metal/tests/test_*.c >/dev/null 2>&1; then
+    if $M -s tests LAB=m6-metal MINE= MSL_CHECKED=1 BUILD="$B/racecheck" >/dev/null 2>"$B/racecheck.err"; then
+        for t in $(cat "$B/racecheck/t/ref/list-m6-metal"); do PS_VARIANT=racecheck "./$t" || true; done
+    else record FAIL racecheck-build "$(head -5 "$B/racecheck.err")"; fi
+fi
+
 # 6. the engine, tools and tests also build with clang (CI's compiler is gcc)
 if [ -z "${SKIP_CLANG:-}" ] && command -v clang >/dev/null 2>&1 && [ "${CC:-cc}" != clang ]; then
     if out=$($M -s all CC=clang BUILD="$B/clang" SKIP_CLANG=1 2>&1); then

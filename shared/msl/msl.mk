@@ -44,12 +44,14 @@ MTL_LDLIBS := -framework Metal -framework Foundation -lobjc
 else
 MTL_OBJS := $(MSL_EMU_OBJS)
 endif
-MSL_SHADER_OBJS := $(patsubst %.metal,$(MSL_BUILD)/%.o,$(wildcard shaders/*.metal))
+# MSL_CHECKED=1 links the checking build of the kernels (race and barrier-divergence reports).
+MSL_OBJ_SUFFIX := $(if $(MSL_CHECKED),.check.o,.o)
+MSL_SHADER_OBJS := $(patsubst %.metal,$(MSL_BUILD)/%$(MSL_OBJ_SUFFIX),$(wildcard shaders/*.metal))
 # Lab M6: when MINE names m6-metal, the learner's kernels (labs/m6-metal/shaders/*.metal) are
 # linked too. They register under their own path, and the lab's host code loads them from there
 # (solutions/gpu_ops.c, kernel_dir), so `make check-lab 6` runs the learner's kernels.
 MSL_LAB_SHADER_OBJS = $(if $(filter m6-metal,$(MINE)),\
-    $(patsubst %.metal,$(MSL_BUILD)/%.o,$(wildcard labs/m6-metal/shaders/*.metal)))
+    $(patsubst %.metal,$(MSL_BUILD)/%$(MSL_OBJ_SUFFIX),$(wildcard labs/m6-metal/shaders/*.metal)))
 # What a program links to find its kernels: the emulator's objects, or nothing with real Metal
 # (which compiles the .metal sources at run time).
 MTL_KERNEL_OBJS = $(if $(filter $(MSL_EMU_OBJS),$(MTL_OBJS)),$(MSL_SHADER_OBJS) $(MSL_LAB_SHADER_OBJS))
