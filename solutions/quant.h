@@ -107,6 +107,7 @@ bool quant_simd_enabled(void);
 void quant_set_simd(bool on);        // false: plain C; true: SIMD if this CPU has a kernel
 const char *quant_simd_name(void);   // "avx2", "neon", "neon+dotprod" or "plain C"
 float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n);   // = quant_dot
+void quant_simd_act(const float *x, QuantAct *y, int n);                         // = quantize_act
 // Output rows [row_begin, row_end) of out = W x for already quantized activations x.
 void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
                      int n_tokens, int row_begin, int row_end);

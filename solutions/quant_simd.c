@@ -21,6 +21,7 @@
 #include "quant.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -41,6 +42,16 @@ typedef struct {
     float scale[CHUNK];   // Q8_0, Q4_0: d_w * d_x. Q4A: the group's scale
     float bias[CHUNK];    // Q4A: the group's bias
 } Chunk;
+
+// The activation blocks of one token, with (on x86) a copy of their quants narrowed to int8 (they
+// lie in -127..127): AVX2 multiplies bytes twice as fast as int16 (vpmaddubsw), and the block
+// sums and scales in arrays of their own, so eight of them are one load.
+typedef struct {
+    const QuantAct *x;
+    const int8_t *q8;      // [blocks][32]
+    const int32_t *sum;    // [blocks]
+    const float *d;        // [blocks]
+} Acts;
 
 // ---- the float half: the plain kernels' expressions, block by block, in their order ----
 
@@ -101,32 +112,34 @@ static void scales_plain(DType type, const uint8_t *w, const QuantAct *x, int k0
 #define AVX2 __attribute__((target("avx2")))
 #define AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
 
-// 32 weights (two halves of 16 int8: weights 0-15, 16-31) times 32 int16 activations: 8 partial
-// int32 sums. vpmaddwd multiplies int16 pairs and adds each pair: |q_w * q_x| <= 127 * 127.
-AVX2_INLINE __m256i dot32_avx2(__m128i w_lo, __m128i w_hi, const int16_t *xq) {
-    __m256i a = _mm256_madd_epi16(_mm256_cvtepi8_epi16(w_lo), _mm256_loadu_si256((const __m256i *)xq));
-    __m256i b = _mm256_madd_epi16(_mm256_cvtepi8_epi16(w_hi), _mm256_loadu_si256((const __m256i *)(xq + 16)));
-    return _mm256_add_epi32(a, b);
+// 32 unsigned weights (0..255) times 32 int8 activations: 8 partial int32 sums. vpmaddubsw
+// multiplies byte pairs and adds each pair into an int16 (it saturates, but |pair| <= 2 * 128 * 127
+// = 32512 < 32767 never does), vpmaddwd by ones adds pairs of those into int32.
+AVX2_INLINE __m256i dot32_avx2(__m256i w_unsigned, __m256i x_signed) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w_unsigned, x_signed), _mm256_set1_epi16(1));
 }
 
-// The 8 partial sums of activation block k of a row. `type` is a constant where this is inlined,
-// so each format gets its own loop without a branch inside.
-AVX2_INLINE __m256i block_avx2(DType type, const uint8_t *w, const QuantAct *x, int k) {
-    const __m128i low_nibbles = _mm_set1_epi8(0x0f);
-    if (type == DT_Q8_0) {
-        const BlockQ8_0 *b = (const BlockQ8_0 *)w + k;
-        return dot32_avx2(_mm_loadu_si128((const __m128i *)b->qs), _mm_loadu_si128((const __m128i *)(b->qs + 16)),
-                          x[k].qs);
+// The 8 partial sums of activation block k of a row (xq: its 32 int8 quants). `type` is a constant
+// where this is inlined, so each format gets its own loop without a branch inside. The 4-bit
+// formats give sum_j q_j x_j with q_j = 0..15; for Q4_0 the caller subtracts 8 * sum_j x_j.
+AVX2_INLINE __m256i block_avx2(DType type, const uint8_t *w, const int8_t *xq, int k) {
+    const __m256i x = _mm256_loadu_si256((const __m256i *)xq), low_nibbles = _mm256_set1_epi8(0x0f);
+    if (type == DT_Q8_0) {   // signed weights: |w| times x with w's sign, the usual vpmaddubsw trick
+        const __m256i q = _mm256_loadu_si256((const __m256i *)((const BlockQ8_0 *)w + k)->qs);
+        return dot32_avx2(_mm256_abs_epi8(q), _mm256_sign_epi8(x, q));
     }
-    if (type == DT_Q4_0) {   // byte j: weight j (low nibble), weight j + 16 (high), stored +8
-        const __m128i q = _mm_loadu_si128((const __m128i *)((const BlockQ4_0 *)w + k)->qs), eight = _mm_set1_epi8(8);
-        return dot32_avx2(_mm_sub_epi8(_mm_and_si128(q, low_nibbles), eight),
-                          _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), low_nibbles), eight), x[k].qs);
+    if (type == DT_Q4_0) {   // byte j: weight j (low nibble), weight j + 16 (high nibble)
+        const __m128i q = _mm_loadu_si128((const __m128i *)((const BlockQ4_0 *)w + k)->qs);
+        const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
+        return dot32_avx2(_mm256_and_si256(both, low_nibbles), x);
     }
     // Q4A, half k % 2 of group k / 2: byte j holds weights 2j (low nibble) and 2j + 1 (high)
     const __m128i q = _mm_loadu_si128((const __m128i *)(((const BlockQ4A *)w + k / 2)->qs + 16 * (k % 2)));
-    const __m128i even = _mm_and_si128(q, low_nibbles), odd = _mm_and_si128(_mm_srli_epi16(q, 4), low_nibbles);
-    return dot32_avx2(_mm_unpacklo_epi8(even, odd), _mm_unpackhi_epi8(even, odd), x[k].qs);   // in order
+    const __m128i even = _mm_and_si128(q, _mm256_castsi256_si128(low_nibbles));
+    const __m128i odd = _mm_and_si128(_mm_srli_epi16(q, 4), _mm256_castsi256_si128(low_nibbles));
+    const __m256i in_order = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(even, odd)),
+                                                     _mm_unpackhi_epi8(even, odd), 1);
+    return dot32_avx2(in_order, x);
 }
 
 // Eight vectors of 8 partial sums -> one vector of their 8 totals (a transpose by horizontal adds).
@@ -155,14 +168,17 @@ AVX2_INLINE __m256 f16x8_avx2(__m128i halves) {
 
 static inline short half_at(const uint8_t *p) { return (short)(p[0] | p[1] << 8); }
 
-AVX2_INLINE void chunk_avx2(DType type, const uint8_t *w, const QuantAct *x, int k0, int n, Chunk *c) {
+AVX2_INLINE void chunk_avx2(DType type, const uint8_t *w, const Acts *a, int k0, int n, Chunk *c) {
     int k = 0;
     for (; k + 8 <= n; k += 8) {
         const int b = k0 + k;
-        const __m256i isum = sum8x8_avx2(block_avx2(type, w, x, b), block_avx2(type, w, x, b + 1),
-                                         block_avx2(type, w, x, b + 2), block_avx2(type, w, x, b + 3),
-                                         block_avx2(type, w, x, b + 4), block_avx2(type, w, x, b + 5),
-                                         block_avx2(type, w, x, b + 6), block_avx2(type, w, x, b + 7));
+        const int8_t *xq = a->q8 + 32 * (size_t)b;
+        __m256i isum = sum8x8_avx2(block_avx2(type, w, xq, b), block_avx2(type, w, xq + 32, b + 1),
+                                   block_avx2(type, w, xq + 64, b + 2), block_avx2(type, w, xq + 96, b + 3),
+                                   block_avx2(type, w, xq + 128, b + 4), block_avx2(type, w, xq + 160, b + 5),
+                                   block_avx2(type, w, xq + 192, b + 6), block_avx2(type, w, xq + 224, b + 7));
+        if (type == DT_Q4_0)   // the weights were q + 8: sum_j (q_j - 8) x_j = sum_j q_j x_j - 8 sum_j x_j
+            isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(a->sum + b)), 3));
         _mm256_storeu_ps(c->isum + k, _mm256_cvtepi32_ps(isum));
         if (type == DT_Q4A) {   // 4 groups, each starting with [scale][bias]
             const BlockQ4A *g = (const BlockQ4A *)w + b / 2;
@@ -172,35 +188,80 @@ AVX2_INLINE void chunk_avx2(DType type, const uint8_t *w, const QuantAct *x, int
             _mm256_storeu_ps(c->scale + k, _mm256_permutevar8x32_ps(sb, _mm256_setr_epi32(0, 0, 2, 2, 4, 4, 6, 6)));
             _mm256_storeu_ps(c->bias + k, _mm256_permutevar8x32_ps(sb, _mm256_setr_epi32(1, 1, 3, 3, 5, 5, 7, 7)));
         } else {   // d_w * d_x
-            const size_t bb = quant_block_bytes(type);
+            const size_t bb = type == DT_Q8_0 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0);   // a constant
             const uint8_t *d = w + (size_t)b * bb;
             const __m256 dw = f16x8_avx2(_mm_setr_epi16(half_at(d), half_at(d + bb), half_at(d + 2 * bb),
                                                         half_at(d + 3 * bb), half_at(d + 4 * bb), half_at(d + 5 * bb),
                                                         half_at(d + 6 * bb), half_at(d + 7 * bb)));
-            const __m256 dx = _mm256_setr_ps(x[b].d, x[b + 1].d, x[b + 2].d, x[b + 3].d, x[b + 4].d, x[b + 5].d,
-                                             x[b + 6].d, x[b + 7].d);
-            _mm256_storeu_ps(c->scale + k, _mm256_mul_ps(dw, dx));
+            _mm256_storeu_ps(c->scale + k, _mm256_mul_ps(dw, _mm256_loadu_ps(a->d + b)));
         }
     }
     for (; k < n; k++) {   // the last blocks of a row, one at a time
-        const __m256i v = block_avx2(type, w, x, k0 + k);
+        const int b = k0 + k;
+        const __m256i v = block_avx2(type, w, a->q8 + 32 * (size_t)b, b);
         __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
         s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));   // + the other 64-bit half
         s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));   // + the neighbour
-        c->isum[k] = (float)_mm_cvtsi128_si32(s);
-        scales_plain(type, w, x, k0, k, c);
+        c->isum[k] = (float)(_mm_cvtsi128_si32(s) - (type == DT_Q4_0 ? 8 * a->sum[b] : 0));
+        scales_plain(type, w, a->x, k0, k, c);
+    }
+}
+
+// The int8 copy of n activation blocks: pack 2 x 16 int16 into 32 int8 (vpacksswb works within
+// 128-bit lanes, so the 64-bit quarters come out as 0 2 1 3 and are put back in order).
+AVX2 static void narrow_avx2(const QuantAct *x, int8_t *q8, int n) {
+    for (int k = 0; k < n; k++) {
+        const __m256i lo = _mm256_loadu_si256((const __m256i *)x[k].qs), hi = _mm256_loadu_si256((const __m256i *)(x[k].qs + 16));
+        _mm256_storeu_si256((__m256i *)(q8 + 32 * (size_t)k), _mm256_permute4x64_epi64(_mm256_packs_epi16(lo, hi), 0xd8));
+    }
+}
+
+// quantize_act, eight floats at a time, with the same float operations: |x| and their maximum
+// (exact), d = amax / 127 and 1 / d (one scalar division each, as in the plain loop), x * (1 / d)
+// (a product rounds the same in a vector lane) and roundf: truncate, then move one away from zero
+// when the dropped fraction (exact: y - trunc(y)) is at least one half.
+AVX2 static void act_avx2(const float *x, QuantAct *y, int n) {
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    for (int b = 0; b < n / 32; b++, x += 32) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(x + 8 * i);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign_bit, v[i]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+        const float d = _mm_cvtss_f32(m4) / 127;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        __m256i q[4], sum = _mm256_setzero_si256();
+        for (int i = 0; i < 4; i++) {
+            const __m256 scaled = _mm256_mul_ps(v[i], _mm256_set1_ps(id));
+            const __m256 t = _mm256_round_ps(scaled, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign_bit, _mm256_sub_ps(scaled, t)), half, _CMP_GE_OQ);
+            const __m256 step = _mm256_and_ps(away, _mm256_or_ps(one, _mm256_and_ps(scaled, sign_bit)));   // +-1 or 0
+            q[i] = _mm256_cvttps_epi32(_mm256_add_ps(t, step));
+            sum = _mm256_add_epi32(sum, q[i]);
+        }
+        // int32 -> int16: vpackssdw works within 128-bit lanes; 0xd8 puts the quarters back in order
+        _mm256_storeu_si256((__m256i *)y[b].qs, _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xd8));
+        _mm256_storeu_si256((__m256i *)(y[b].qs + 16), _mm256_permute4x64_epi64(_mm256_packs_epi32(q[2], q[3]), 0xd8));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        y[b].d = d;
+        y[b].sum = _mm_cvtsi128_si32(s4);
     }
 }
 
 // One function per format, so that `type` is a constant inside each.
-AVX2 static void chunk_q8_0_avx2(const uint8_t *w, const QuantAct *x, int k0, int n, Chunk *c) {
-    chunk_avx2(DT_Q8_0, w, x, k0, n, c);
+AVX2 static void chunk_q8_0_avx2(const uint8_t *w, const Acts *a, int k0, int n, Chunk *c) {
+    chunk_avx2(DT_Q8_0, w, a, k0, n, c);
 }
-AVX2 static void chunk_q4_0_avx2(const uint8_t *w, const QuantAct *x, int k0, int n, Chunk *c) {
-    chunk_avx2(DT_Q4_0, w, x, k0, n, c);
+AVX2 static void chunk_q4_0_avx2(const uint8_t *w, const Acts *a, int k0, int n, Chunk *c) {
+    chunk_avx2(DT_Q4_0, w, a, k0, n, c);
 }
-AVX2 static void chunk_q4a_avx2(const uint8_t *w, const QuantAct *x, int k0, int n, Chunk *c) {
-    chunk_avx2(DT_Q4A, w, x, k0, n, c);
+AVX2 static void chunk_q4a_avx2(const uint8_t *w, const Acts *a, int k0, int n, Chunk *c) {
+    chunk_avx2(DT_Q4A, w, a, k0, n, c);
 }
 #endif
 
@@ -229,7 +290,8 @@ static inline int32_t dot32_neon(int8x16_t w_lo, int8x16_t w_hi, const int16_t *
     return vaddvq_s32(acc);
 }
 
-static void chunk_neon(DType type, const uint8_t *w, const QuantAct *x, int k0, int n, Chunk *c) {
+static void chunk_neon(DType type, const uint8_t *w, const Acts *a, int k0, int n, Chunk *c) {
+    const QuantAct *x = a->x;
     const uint8x16_t low_nibbles = vdupq_n_u8(0x0f);
     for (int k = 0; k < n; k++) {
         const int b = k0 + k;
@@ -297,65 +359,113 @@ const char *quant_simd_name(void) {
 
 // ---- the products ----
 
-static void chunk(DType type, const uint8_t *w, const QuantAct *x, int k0, int n, Chunk *c) {
+static void chunk(DType type, const uint8_t *w, const Acts *a, int k0, int n, Chunk *c) {
 #if PS_SIMD_AVX2
-    if (type == DT_Q8_0) chunk_q8_0_avx2(w, x, k0, n, c);
-    else if (type == DT_Q4_0) chunk_q4_0_avx2(w, x, k0, n, c);
-    else chunk_q4a_avx2(w, x, k0, n, c);
+    if (type == DT_Q8_0) chunk_q8_0_avx2(w, a, k0, n, c);
+    else if (type == DT_Q4_0) chunk_q4_0_avx2(w, a, k0, n, c);
+    else chunk_q4a_avx2(w, a, k0, n, c);
 #elif PS_SIMD_NEON
-    chunk_neon(type, w, x, k0, n, c);
+    chunk_neon(type, w, a, k0, n, c);
 #else
-    (void)type, (void)w, (void)x, (void)k0, (void)n, (void)c;
+    (void)type, (void)w, (void)a, (void)k0, (void)n, (void)c;
     abort();   // unreachable: quant_simd_enabled() is false without a SIMD kernel
 #endif
 }
 
+// Acts for n activation blocks (all the tokens' blocks, one after another). Returns the memory
+// to free (NULL when the kernel reads the QuantAct blocks directly).
+static void *prepare(const QuantAct *x, size_t n, Acts *a) {
+    *a = (Acts){.x = x};
+#if PS_SIMD_AVX2
+    uint8_t *mem = malloc(n * (32 + sizeof(int32_t) + sizeof(float)) + 1);
+    if (!mem) {
+        fprintf(stderr, "quantized product: out of memory (%zu activation blocks)\n", n);
+        exit(1);
+    }
+    int8_t *q8 = (int8_t *)mem;
+    int32_t *sum = (int32_t *)(mem + 32 * n);
+    float *d = (float *)(mem + 36 * n);
+    narrow_avx2(x, q8, (int)n);
+    for (size_t k = 0; k < n; k++) sum[k] = x[k].sum, d[k] = x[k].d;
+    *a = (Acts){x, q8, sum, d};
+    return mem;
+#else
+    return NULL;
+#endif
+}
+
+// The Acts of the blocks from `first` on.
+static Acts acts_from(const Acts *a, size_t first) {
+    return (Acts){a->x + first, a->q8 ? a->q8 + 32 * first : NULL, a->sum ? a->sum + first : NULL,
+                  a->d ? a->d + first : NULL};
+}
+
 // One row times one token (n_act_blocks blocks of 32), chunk by chunk; the float sum carries over
 // from chunk to chunk, so the additions happen in the plain kernel's order.
-static float dot_row(DType type, const uint8_t *w, const QuantAct *x, int n_act_blocks) {
+static float dot_row(DType type, const uint8_t *w, const Acts *a, int n_act_blocks) {
     Chunk c;
     float sum = 0.0f;
     for (int k0 = 0; k0 < n_act_blocks; k0 += CHUNK) {
         const int n = n_act_blocks - k0 < CHUNK ? n_act_blocks - k0 : CHUNK;
-        chunk(type, w, x, k0, n, &c);
-        sum = type == DT_Q4A ? finish_q4a(sum, &c, x + k0, n) : finish_symmetric(sum, &c, n);
+        chunk(type, w, a, k0, n, &c);
+        sum = type == DT_Q4A ? finish_q4a(sum, &c, a->x + k0, n) : finish_symmetric(sum, &c, n);
     }
     return sum;
 }
 
-float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n) {
-    return dot_row(type, w_row, x, n / 32);
-}
-
 // Rows r .. r + 3 times one token, like dot_row.
-static void dot_4_rows(float out[4], DType type, const uint8_t *w, size_t row_bytes, const QuantAct *x,
+static void dot_4_rows(float out[4], DType type, const uint8_t *w, size_t row_bytes, const Acts *a,
                        int n_act_blocks) {
     Chunk c[4];
     out[0] = out[1] = out[2] = out[3] = 0.0f;
     for (int k0 = 0; k0 < n_act_blocks; k0 += CHUNK) {
         const int n = n_act_blocks - k0 < CHUNK ? n_act_blocks - k0 : CHUNK;
-        for (int i = 0; i < 4; i++) chunk(type, w + i * row_bytes, x, k0, n, &c[i]);
-        if (type == DT_Q4A) finish_q4a_4(out, c, x + k0, n);
+        for (int i = 0; i < 4; i++) chunk(type, w + i * row_bytes, a, k0, n, &c[i]);
+        if (type == DT_Q4A) finish_q4a_4(out, c, a->x + k0, n);
         else finish_symmetric_4(out, c, n);
     }
+}
+
+void quant_simd_act(const float *x, QuantAct *y, int n) {
+#if PS_SIMD_AVX2
+    if (kind() == SIMD_AVX2) {
+        act_avx2(x, y, n);
+        return;
+    }
+#endif
+    quantize_act(x, y, n);   // NEON: the plain loop vectorises well enough (and it is a small cost)
+}
+
+float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n) {
+    Acts a;
+    void *mem = prepare(x, (size_t)n / 32, &a);
+    float sum = dot_row(type, w_row, &a, n / 32);
+    free(mem);
+    return sum;
 }
 
 void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
                      int n_tokens, int row_begin, int row_end) {
     const size_t row_bytes = quant_row_bytes(type, cols);
     const int blocks = cols / 32;
+    Acts all;
+    void *mem = prepare(x, (size_t)n_tokens * blocks, &all);
     int r = row_begin;
     for (; r + 4 <= row_end; r += 4) {
         const uint8_t *w_rows = (const uint8_t *)w + (size_t)r * row_bytes;
         for (int t = 0; t < n_tokens; t++) {
+            const Acts a = acts_from(&all, (size_t)t * blocks);
             float four[4];
-            dot_4_rows(four, type, w_rows, row_bytes, x + (size_t)t * blocks, blocks);
+            dot_4_rows(four, type, w_rows, row_bytes, &a, blocks);
             for (int i = 0; i < 4; i++) out[(size_t)t * rows + r + i] = four[i];
         }
     }
     for (; r < row_end; r++) {
         const uint8_t *w_row = (const uint8_t *)w + (size_t)r * row_bytes;
-        for (int t = 0; t < n_tokens; t++)
-            out[(size_t)t * rows + r] = dot_row(type, w_row, x + (size_t)t * blocks, blocks);
+        for (int t = 0; t < n_tokens; t++) {
+            const Acts a = acts_from(&all, (size_t)t * blocks);
+            out[(size_t)t * rows + r] = dot_row(type, w_row, &a, blocks);
+        }
     }
+    free(mem);
 }

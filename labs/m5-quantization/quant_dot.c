@@ -106,7 +106,10 @@ static QuantAct *quantize_tokens(const float *x, int cols, int n_tokens) {
         fprintf(stderr, "quantized product: out of memory (%d tokens x %d columns)\n", n_tokens, cols);
         exit(1);
     }
-    for (int t = 0; t < n_tokens; t++) quantize_act(x + (size_t)t * cols, xq + (size_t)t * blocks, cols);
+    for (int t = 0; t < n_tokens; t++) {
+        if (quant_simd_enabled()) quant_simd_act(x + (size_t)t * cols, xq + (size_t)t * blocks, cols);   // same bits
+        else quantize_act(x + (size_t)t * cols, xq + (size_t)t * blocks, cols);
+    }
     return xq;
 }
 

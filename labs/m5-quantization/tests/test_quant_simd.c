@@ -1,8 +1,8 @@
 // M5 tests, part 3: the SIMD products (solutions/quant_simd.c) against your plain kernels. The
 // SIMD kernels compute each block's integer sum with vector instructions and then repeat your
 // float expression, in your order, so the two must agree bit for bit — on random blocks, on rows
-// whose length is not a multiple of the vector width, and through quant_matmul on several tokens
-// and threads. Your kernels run first: if they are not written yet, the test stops at their TODO.
+// whose length is not a multiple of the vector width, in the activation quantization, and through
+// quant_matmul on several tokens and threads. Your kernels run first: if they are not written yet, the test stops at their TODO.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +80,44 @@ static void t_simd_dot(void) {
     free(x);
 }
 
+// Activation quantization: random rows, plus blocks that land exactly on halves (x = k + 0.5 with
+// 127 in the block, so d = 1), zeros, tiny and huge values.
+static void t_simd_act(void) {
+    enum { N = 32 * 64 };
+    float *x = malloc(N * sizeof *x);
+    QuantAct *plain = malloc(N / 32 * sizeof *plain), *simd = malloc(N / 32 * sizeof *simd);
+    uint32_t s = 99;
+    for (int rep = 0; rep < 20; rep++) {
+        for (int i = 0; i < N; i++) {
+            const int block = i / 32, j = i % 32;
+            const float r = (float)(next(&s) >> 8) * 0x1p-23f - 1.0f;   // -1 .. 1
+            switch (block % 8) {
+            case 0: x[i] = j == 0 ? 127.0f : (float)((int)(next(&s) >> 25) - 63) + 0.5f; break;   // halves
+            case 1: x[i] = 0.0f; break;
+            case 2: x[i] = r * 1e-30f; break;   // tiny (not below ~1e-36: then 1 / d overflows)
+            case 3: x[i] = r * 1e30f; break;
+            case 4: x[i] = j == 5 ? -3.0f : 0.0f; break;   // one value, negative
+            default: x[i] = r * (float)(rep + 1); break;
+            }
+        }
+        quantize_act(x, plain, N);   // yours
+        quant_set_simd(true);
+        if (!quant_simd_enabled()) PS_SKIP("no SIMD kernel for this CPU");
+        quant_simd_act(x, simd, N);
+        for (int b = 0; b < N / 32; b++) {
+            PS_CHECK(memcmp(&plain[b].d, &simd[b].d, sizeof(float)) == 0 && plain[b].sum == simd[b].sum,
+                     "block %d: plain C d = %a, sum = %d; %s d = %a, sum = %d", b, (double)plain[b].d, plain[b].sum,
+                     quant_simd_name(), (double)simd[b].d, simd[b].sum);
+            for (int j = 0; j < 32; j++)
+                PS_CHECK(plain[b].qs[j] == simd[b].qs[j], "block %d, x[%d] = %.9g: plain C q = %d, %s q = %d", b, j,
+                         (double)x[b * 32 + j], plain[b].qs[j], quant_simd_name(), simd[b].qs[j]);
+        }
+    }
+    free(x);
+    free(plain);
+    free(simd);
+}
+
 // Whole products through quant_matmul: rows that do not split evenly, 3 tokens, 1 and 2 threads.
 static void t_simd_matmul(void) {
     enum { ROWS = 29, COLS = 64 * 13, TOKENS = 3 };   // 72K multiply-adds: 2 parts
@@ -114,6 +152,7 @@ static void t_simd_matmul(void) {
 
 static const ps_test TESTS[] = {
     {"quant.simd-dot", t_simd_dot, "book/m5-quantization.md#simd", 0},
+    {"quant.simd-act", t_simd_act, "book/m5-quantization.md#simd", 0},
     {"quant.simd-matmul", t_simd_matmul, "book/m5-quantization.md#simd", 0},
 };
 
