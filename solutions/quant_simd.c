@@ -390,6 +390,7 @@ static void *prepare(const QuantAct *x, size_t n, Acts *a) {
     *a = (Acts){x, q8, sum, d};
     return mem;
 #else
+    (void)n;
     return NULL;
 #endif
 }
