@@ -34,6 +34,7 @@ static const char *USAGE =
     "  --ctx N              context length: KV cache positions (default min(model's, %d))\n"
     "  --no-cache           recompute the whole sequence every token (lab M3's way; slow)\n"
     "  --threads N          matmul threads (default: all cores)\n"
+    "  --gpu                run on the GPU engine (lab M7; on Linux: the Metal emulator)\n"
     "  --no-think           Qwen3: answer without the <think> block\n"
     "%s";
 
@@ -103,6 +104,7 @@ int session_parse(Session *s, int argc, char **argv, bool chat_command) {
             else if (!strcmp(a, "--no-think")) s->think = false;
             else if (!strcmp(a, "--print-ids") && !chat_command) s->print_ids = true;
             else if (!strcmp(a, "--no-cache")) s->no_cache = true;
+            else if (!strcmp(a, "--gpu")) s->gpu = true;  // M7
             else {
                 fprintf(stderr, "protostar %s: unknown option or missing value: %s\n", argv[0], a);
                 return usage(chat_command);
@@ -167,6 +169,16 @@ int session_open(Session *s) {
         return 1;
     }
     if (!s->ctx) s->ctx = kv_cache_default_ctx(c);
+    // ---- M7: --gpu (the GPU engine instead of the CPU cache) ----
+    if (s->gpu) {
+        if (s->no_cache) return fprintf(stderr, "protostar: --gpu always uses its KV cache; drop --no-cache\n"), 1;
+        if (s->ctx > gpu_engine_max_ctx(c)) s->ctx = gpu_engine_max_ctx(c);
+        if (gpu_engine_init(&s->gpu_engine, &s->model, s->ctx) != 0) return 1;
+        const char *device = mtl_device_name(gpu_context(s->gpu_engine.gpu));
+        fprintf(stderr, "gpu: %s%s\n", device,
+                strstr(device, "emulator") ? " (the Metal kernels on the CPU, for testing: NOT GPU speed)" : "");
+        s->source = &s->gpu_engine.base;
+    } else  // ---- end M7 ----
     if (s->no_cache) {
         if (s->ctx > c->max_seq_len) {
             fprintf(stderr, "--ctx %d is beyond the model's max_position_embeddings (%d)\n", s->ctx, c->max_seq_len);
@@ -179,13 +191,15 @@ int session_open(Session *s) {
         s->source = &s->cache.base;
     }
     fprintf(stderr, "loaded %s in %.2f s: %d layers, dim %d, vocab %d; context %d%s\n", s->model_dir,
-            ps_now() - t0, c->n_layers, c->dim, c->vocab_size, s->ctx, s->no_cache ? " (no cache)" : "");
+            ps_now() - t0, c->n_layers, c->dim, c->vocab_size, s->ctx,
+            s->no_cache ? " (no cache)" : s->gpu ? " (GPU)" : "");
     return 0;
 }
 
 void session_close(Session *s) {
     if (s->source == &s->cache.base) kv_cache_free(&s->cache);
     if (s->source == &s->uncached.base) uncached_free(&s->uncached);
+    if (s->source == &s->gpu_engine.base) gpu_engine_free(&s->gpu_engine);  // M7
     if (s->tok) tokenizer_free(s->tok);
     model_free(&s->model);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "generate.h"
+#include "gpu_engine.h"
 #include "kvcache.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -17,6 +18,7 @@ typedef struct {
     const char *echo;  // printed (once the prompt is known to fit) before the continuation
     int max_new, ctx, threads;
     bool chat, think, print_ids, no_cache;
+    bool gpu;  // M7: --gpu runs the model on gpu_engine.h
     // the sampler: the model's generation_config.json, then the flags over it
     SamplerConfig sampler;
     bool set_temp, set_top_k, set_top_p, set_min_p, set_penalty, set_seed;
@@ -26,6 +28,7 @@ typedef struct {
     GenerationDefaults defaults;
     KVCache cache;
     UncachedModel uncached;
+    GpuEngine gpu_engine;  // M7 (--gpu)
     LogitsSource *source;
 } Session;
 

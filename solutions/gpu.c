@@ -92,6 +92,13 @@ void gpu_release(Gpu *g, mtl_buffer *b) {
     }
 }
 
+mtl_buffer *gpu_wrap(Gpu *g, void *ptr, size_t bytes) {
+    mtl_buffer *b = mtl_buffer_wrap(g->ctx, ptr, bytes);
+    if (!b) snprintf(g->error, sizeof g->error, "%s", mtl_error());
+    else arrput(g->buffers, b);
+    return b;
+}
+
 mtl_buffer *gpu_upload(Gpu *g, const void *data, size_t bytes) {
     mtl_buffer *b = gpu_alloc(g, bytes);
     if (b && bytes) memcpy(mtl_buffer_ptr(b), data, bytes);   // shared memory: the GPU sees it

@@ -42,6 +42,10 @@ const char *gpu_error(const Gpu *g);   // what the last failed gpu_run said
 mtl_buffer *gpu_alloc(Gpu *g, size_t bytes);
 mtl_buffer *gpu_upload(Gpu *g, const void *data, size_t bytes);
 void gpu_release(Gpu *g, mtl_buffer *b);
+// A buffer over memory you own, without a copy (M7: weights already in memory). ptr and bytes
+// must be multiples of the page size (mtl_buffer_wrap); the memory must outlive the buffer. The
+// Gpu owns the buffer object, not the memory. NULL (gpu_error says why) when it cannot wrap.
+mtl_buffer *gpu_wrap(Gpu *g, void *ptr, size_t bytes);
 
 // ---- batches ----
 GpuBatch *gpu_begin(Gpu *g);   // NULL when out of memory
