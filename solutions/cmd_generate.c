@@ -172,7 +172,6 @@ int session_open(Session *s) {
     // ---- M7: --gpu (the GPU engine instead of the CPU cache) ----
     if (s->gpu) {
         if (s->no_cache) return fprintf(stderr, "protostar: --gpu always uses its KV cache; drop --no-cache\n"), 1;
-        if (s->ctx > gpu_engine_max_ctx(c)) s->ctx = gpu_engine_max_ctx(c);
         if (gpu_engine_init(&s->gpu_engine, &s->model, s->ctx) != 0) return 1;
         const char *device = mtl_device_name(gpu_context(s->gpu_engine.gpu));
         fprintf(stderr, "gpu: %s%s\n", device,

@@ -5,7 +5,7 @@
 //
 // Tolerance against transformers: 1e-3, absolute plus relative, where lab M2's CPU forward meets
 // 1e-4. The GPU engine adds in another order (SIMD-group trees instead of a loop) and, on a Mac,
-// Metal's default fast math makes exp, rsqrt and division a few ulp off; the differences of ~80
+// Metal's default fast math makes exp, rsqrt and division a few ulp off; the differences of ~100
 // dispatches compound through every layer. Measured on the emulator: at most ~2e-5 (see
 // book/m7-gpu-engine.md#tests); 1e-3 leaves room for a real GPU.
 #include <math.h>
