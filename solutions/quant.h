@@ -83,10 +83,6 @@ void dequantize_row(DType t, const void *x, float *y, int n);
 // product).
 void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
                   int n_tokens);
-// The same product for output rows [row_begin, row_end) only, on the calling thread: for engines
-// that split rows between their own threads (forward.c's matmul does).
-void quant_matmul_rows(float *out, const float *x, const void *w, DType type, int rows, int cols,
-                       int n_tokens, int row_begin, int row_end);
 
 // Activations in 8 bits, blocks of 32: x[j] ~= d * qs[j], qs in -127..127; sum = qs[0] + ... +
 // qs[31] (the Q4A product needs it for its bias term). The values fit in 8 bits but are kept in

@@ -13,6 +13,8 @@
 // The inner sum is over small integers, so it is exact in any order: compilers vectorise such
 // loops at -O2 (NEON on a Mac, SSE/AVX on x86), which they may not do for float sums (reordering
 // float additions changes the result). One float multiply-add per block of 32 remains.
+// solutions/quant_simd.c does the same with intrinsics, bit for bit; the engine uses it unless
+// PS_SIMD=0 (book/m5-quantization.md#simd).
 #include "quant.h"
 
 #include <math.h>
@@ -122,13 +124,5 @@ void quant_matmul(float *out, const float *x, const void *w, DType type, int row
     MatmulJob job = {out, xq, w, type, rows, cols, n_tokens};
     const double parts = (double)rows * cols * n_tokens / MIN_WORK_PER_THREAD;
     quant_parallel_parts(product_part, &job, parts < rows ? (int)parts : rows);
-    free(xq);
-}
-
-void quant_matmul_rows(float *out, const float *x, const void *w, DType type, int rows, int cols,
-                       int n_tokens, int row_begin, int row_end) {
-    QuantAct *xq = quantize_tokens(x, cols, n_tokens);
-    MatmulJob job = {out, xq, w, type, rows, cols, n_tokens};
-    product_rows(&job, row_begin, row_end);
     free(xq);
 }
