@@ -1,5 +1,6 @@
 // lab: m2-forward
-// matmul: where nearly all of the forward pass's time goes (every weight is read once per token).
+// matmul: where nearly all of the forward pass's time goes (every weight is read once per call: once
+// per token in a decode, once for all of a prompt's tokens in a prefill).
 // The rows of W are split between threads; each thread computes whole dot products, so the result
 // is bit-identical whatever the thread count. The threads are started once and reused by every
 // product (the pool of solutions/quant_pool.c, which M5's quantized products share): starting
@@ -20,12 +21,14 @@ static void matmul_f32_rows(float *out, const float *x, const Mat *w, int n_toke
     const float *W = w->data;
     int rows = w->rows, cols = w->cols;
     //> M2 matmul
-    //? For each token t and each row r in [row_begin, row_end): out[t*rows + r] is the dot product of
+    //? For each row r in [row_begin, row_end) and each token t: out[t*rows + r] is the dot product of
     //? row r of W (W + r*cols) with token t's input (x + t*cols). Accumulate in a float.
-    for (int t = 0; t < n_tokens; t++) {
-        const float *xt = x + (size_t)t * cols;
-        for (int r = row_begin; r < row_end; r++) {
-            const float *wr = W + (size_t)r * cols;
+    //? Loop over rows outside and tokens inside: then a prompt of many tokens reads each row of W
+    //? from memory once, while it sits in cache, instead of once per token.
+    for (int r = row_begin; r < row_end; r++) {
+        const float *wr = W + (size_t)r * cols;
+        for (int t = 0; t < n_tokens; t++) {
+            const float *xt = x + (size_t)t * cols;
             float sum = 0.0f;
             for (int c = 0; c < cols; c++) sum += wr[c] * xt[c];
             out[(size_t)t * rows + r] = sum;
