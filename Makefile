@@ -131,7 +131,7 @@ check-lab: $(BUILD)/tools/mkskel | $(DEPS_OK)
 	@BUILD=$(BUILD) MAKE="$(MAKE)" REF="$(REF)" ONLY="$(ONLY)" sh tools/check-lab.sh "$(LAB_N)"
 
 asan:
-	TIMEOUT_MULT=5 $(MAKE) check BUILD=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	TIMEOUT_MULT=5 $(MAKE) --no-print-directory check BUILD=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
 run: $(BUILD)/protostar
 	$(BUILD)/protostar generate -m models/tiny -p "In the beginning" -n 64
