@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "mtl.h"
+#include "timing.h"
 
 static double clock_s(clockid_t id) {
     struct timespec t;
@@ -44,13 +45,6 @@ static float from_half(uint16_t h) {
 typedef struct { mtl_pipeline *p; mtl_buffer *b[5]; const void *bytes[5]; size_t nbytes[5];
                  mtl_size groups, threads; } job;
 
-static double median(double *t, int n) {
-    for (int a = 0; a < n; a++)
-        for (int b = a + 1; b < n; b++)
-            if (t[b] < t[a]) { double x = t[a]; t[a] = t[b]; t[b] = x; }
-    return t[n / 2];
-}
-
 // Median wall time of a dispatch, and in *cpu the median CPU time of all workers together: on a
 // busy machine the wall time jumps around, while the CPU time still shows what the work costs.
 static double run(mtl_context *ctx, const job *j, int reps, double *cpu) {
@@ -69,8 +63,8 @@ static double run(mtl_context *ctx, const job *j, int reps, double *cpu) {
         c[r] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
         mtl_cmd_free(cmd);
     }
-    *cpu = median(c, reps);
-    return median(t, reps);
+    *cpu = ps_median(c, reps);
+    return ps_median(t, reps);
 }
 
 static void report(const char *name, mtl_context *ctx, const job *j) {

@@ -18,13 +18,6 @@
 #define REPS 9
 enum { DIM = 1024, FFN = 3072, HEADS = 16, KV_HEADS = 8, HEAD_DIM = 128 };
 
-static double median(double *t, int n) {
-    for (int a = 0; a < n; a++)
-        for (int b = a + 1; b < n; b++)
-            if (t[b] < t[a]) { double x = t[a]; t[a] = t[b]; t[b] = x; }
-    return t[n / 2];
-}
-
 static void fill(float *x, size_t n, unsigned seed) {
     unsigned s = seed * 2654435761u + 1;
     for (size_t i = 0; i < n; i++) {
@@ -56,7 +49,7 @@ static void report(const char *name, encode_fn encode, const Op *op, double cpu_
         wall[r] = ps_now() - t0;
     }
     printf("bench gpu %-30s %8.3f ms wall  %8.3f ms gpu   (cpu engine %8.3f ms)\n", name,
-           median(wall, REPS) * 1e3, median(gpu, REPS) * 1e3, cpu_ms);
+           ps_median(wall, REPS) * 1e3, ps_median(gpu, REPS) * 1e3, cpu_ms);
 }
 
 // The CPU engine's time for the same op: ms = the median of REPS runs of stmt.
@@ -68,7 +61,7 @@ static void report(const char *name, encode_fn encode, const Op *op, double cpu_
             stmt;                                                  \
             t_[r_] = ps_now() - t0_;                               \
         }                                                          \
-        ms = median(t_, REPS) * 1e3;                               \
+        ms = ps_median(t_, REPS) * 1e3;                               \
     } while (0)
 
 static GpuRef R(mtl_buffer *b) { return GPU_REF(b, 0); }

@@ -24,13 +24,6 @@
 #define PREFILL 8
 #define DECODE 16
 
-static double median(double *t, int n) {
-    for (int a = 0; a < n; a++)
-        for (int b = a + 1; b < n; b++)
-            if (t[b] < t[a]) { double x = t[a]; t[a] = t[b]; t[b] = x; }
-    return t[n / 2];
-}
-
 static size_t mat_bytes(const Mat *w) {
     return w->dtype == DT_F32 ? (size_t)w->rows * w->cols * 4 : quant_row_bytes(w->dtype, w->cols) * (size_t)w->rows;
 }
@@ -72,8 +65,8 @@ static int bench(const char *dir, const char *format, DType type, double bandwid
         wall[t] = t1 - t0, gpu[t] = e.gpu_seconds - g0, cpu[t] = ps_now() - t1;
     }
     if (rc == 0) {
-        double bytes = bytes_per_token(&m, PREFILL + DECODE / 2), w = median(wall, DECODE);
-        double g = median(gpu, DECODE), c = median(cpu, DECODE), roof = bytes / (bandwidth * 1e9);
+        double bytes = bytes_per_token(&m, PREFILL + DECODE / 2), w = ps_median(wall, DECODE);
+        double g = ps_median(gpu, DECODE), c = ps_median(cpu, DECODE), roof = bytes / (bandwidth * 1e9);
         printf("bench gpu_engine %-5s %7.1f MB/token  dispatches/token %d\n", format, bytes / 1e6,
                1 + 17 * m.cfg.n_layers + 2);
         if (emulator)

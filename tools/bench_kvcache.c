@@ -28,16 +28,6 @@ static const int CACHED_POS[] = {0, 1, 3, 7, 15, 31, 255, 1023, 4095};
 #define N_CACHED (int)(sizeof CACHED_POS / sizeof CACHED_POS[0])
 #define PREFILL 8
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
-
 // Seconds for the uncached step at position p: forward over p + 1 tokens.
 static double uncached_step(const Model *m, const int32_t *ids, int p, float *logits) {
     int runs = p >= 15 ? 1 : 3;
@@ -47,7 +37,7 @@ static double uncached_step(const Model *m, const int32_t *ids, int p, float *lo
         if (forward(m, ids, p + 1, logits, NULL) != 0) exit(1);
         t[r] = ps_now() - start;
     }
-    return median(t, runs);
+    return ps_median(t, runs);
 }
 
 // Seconds for the cached step at position p: the cache holds p positions, one token goes in.
@@ -68,7 +58,7 @@ static double cached_step(KVCache *kc, const int32_t *ids, int p, float *logits)
         if (kv_cache_forward(kc, ids + p % PREFILL, 1, logits, false) != 0) exit(1);
         t[r] = ps_now() - start;
     }
-    return median(t, 3);
+    return ps_median(t, 3);
 }
 
 int main(int argc, char **argv) {

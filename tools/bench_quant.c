@@ -50,15 +50,6 @@ static void *alloc_or_die(size_t n) {
     return p;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // ---- bandwidth: every thread sums its slice of a big buffer ----
 
 typedef struct {
@@ -89,7 +80,7 @@ static double measure_bandwidth(int reps) {
         t[r] = ps_now() - t0;
     }
     free(buf);
-    return (double)bytes / median(t, reps);
+    return (double)bytes / ps_median(t, reps);
 }
 
 // ---- the float kernels (the quantized ones are quant_matmul's) ----
@@ -311,7 +302,7 @@ int main(int argc, char **argv) {
             decode_step((Format)f, &w, n_layers, x, out);   // warm-up (first touch, thread start)
             double times[32];
             for (int r = 0; r < reps; r++) times[r] = decode_step((Format)f, &w, n_layers, x, out);
-            double ms = median(times, reps) * 1e3, roof = w.bytes / bw[t] * 1e3;
+            double ms = ps_median(times, reps) * 1e3, roof = w.bytes / bw[t] * 1e3;
             if (f == F_F32) f32_ms[t] = ms;
             if (f == F_BF16) bf16_ms[t] = ms;
             printf(" %8.2f %7.2f %6.2f %6.1f %5.2f ", ms, roof, ms / roof, w.bytes / (ms * 1e6), f32_ms[t] / ms);

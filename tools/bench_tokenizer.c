@@ -16,16 +16,6 @@
 
 #define RUNS 5
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
-
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "models/qwen3-0.6b/tokenizer.json";
     FILE *probe = argc > 1 ? NULL : fopen(path, "rb");
@@ -83,7 +73,7 @@ int main(int argc, char **argv) {
         arrfree(ids);
     }
     double mb = (double)arrlenu(prose) / 1e6;
-    double load = median(load_s, RUNS), enc = median(encode_s, RUNS), dec = median(decode_s, RUNS);
+    double load = ps_median(load_s, RUNS), enc = ps_median(encode_s, RUNS), dec = ps_median(decode_s, RUNS);
     printf("tokenizer      %s (%d ids)\n", path, (int)tokenizer_vocab_size(t));
     printf("load           %.3f s  (median of %d; target: well under 1 s)\n", load, RUNS);
     printf("encode         %.1f MB/s, %.2f M tokens/s  (%.1f MB of prose, %zu tokens, %.2f bytes/token; target >= 5 MB/s)\n",
