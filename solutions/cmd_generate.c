@@ -264,6 +264,7 @@ int session_generate(Session *s, int32_t **ids, char **reply) {
     if (s->print_ids && n > 0)
         for (int i = n_prompt; i < n; i++) printf(i > n_prompt ? " %d" : "%d", (int)(*ids)[i]);
     printf("\n");
+    fflush(stdout);   // the text before the statistics on stderr, also when stdout is a pipe
     if (reply) {
         *reply = malloc(arrlenu(p.reply) + 1);
         if (*reply) memcpy(*reply, p.reply ? p.reply : "", arrlenu(p.reply)), (*reply)[arrlenu(p.reply)] = '\0';
