@@ -16,7 +16,9 @@ CC ?= cc
 CXX ?= c++
 CFLAGS ?= -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Ishared -Isolutions
 MSL_BUILD ?= build/msl
-MSL_ARCH := $(shell uname -m)
+# The target's CPU, from the compiler (not uname), so that a cross build (tools/check-arm64.sh)
+# gets no x86 flags.
+MSL_ARCH ?= $(firstword $(subst -, ,$(shell $(CXX) -dumpmachine)))
 MSL_F16C := $(if $(filter x86_64,$(MSL_ARCH)),-mf16c)
 # Generated shader C++: warnings that Metal's compiler would not raise are off; no exceptions,
 # RTTI or thread-safe statics, so the objects link with plain $(CC) (no libstdc++); no strict
@@ -57,6 +59,8 @@ MSL_LAB_SHADER_OBJS = $(if $(filter m6-metal,$(MINE)),\
 MTL_KERNEL_OBJS = $(if $(filter $(MSL_EMU_OBJS),$(MTL_OBJS)),$(MSL_SHADER_OBJS) $(MSL_LAB_SHADER_OBJS))
 MSL_HEADERS := $(wildcard shared/msl/*.h shared/msl/include/*) shared/mtl.h
 MSLPP := $(MSL_BUILD)/mslpp
+# mslpp runs at build time: a cross build names the build machine's compiler here.
+MSL_HOST_CC ?= $(CC)
 
 $(MSL_BUILD)/rt/%.o: shared/msl/%.c $(MSL_HEADERS)
 	@mkdir -p $(@D)
@@ -66,7 +70,7 @@ $(MSL_BUILD)/rt/%.o: shared/%.c $(MSL_HEADERS)
 	$(CC) $(MSL_RT_CFLAGS) -c $< -o $@
 $(MSLPP): tools/mslpp.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< -o $@
+	$(MSL_HOST_CC) $(CFLAGS) $< -o $@
 mslpp: $(MSLPP)
 
 # .metal -> preprocessed -> C++ (normal and checking build) -> object

@@ -1,6 +1,6 @@
 // Metal's scalar and vector types for the emulator.
 //
-// half: _Float16 where the compiler has it (gcc >= 12 on x86-64 with -mf16c, any arm64), otherwise
+// half: _Float16 where the compiler has it (gcc >= 12 on x86-64 with -mf16c, clang or gcc >= 13 on arm64), otherwise
 // a 16-bit struct that rounds every result to half precision in software. bfloat: always such a
 // struct. Vectors have Metal's sizes and alignments: float3 is 16 bytes, half4 is 8.
 #ifndef MSL_TYPES_H
@@ -14,6 +14,11 @@ typedef unsigned short ushort;
 typedef unsigned char uchar;
 typedef unsigned long ulong;
 
+// g++ 12 on arm64 predefines __FLT16_MAX__ but accepts _Float16 only in C, not in C++ (g++ 13 does).
+#if defined(__FLT16_MAX__) && (defined(__clang__) || !defined(__aarch64__) || __GNUC__ >= 13)
+#define MSL_HAS_FLOAT16 1
+#endif
+
 namespace msl {
 template<bool B, class T = void> struct enable_if {};
 template<class T> struct enable_if<true, T> { typedef T type; };
@@ -25,7 +30,7 @@ template<class T> struct is_arith { static const bool value = false; };
 MSL_ARITH(bool) MSL_ARITH(char) MSL_ARITH(signed char) MSL_ARITH(uchar) MSL_ARITH(short)
 MSL_ARITH(ushort) MSL_ARITH(int) MSL_ARITH(uint) MSL_ARITH(long) MSL_ARITH(ulong)
 MSL_ARITH(float) MSL_ARITH(double)
-#ifdef __FLT16_MAX__
+#ifdef MSL_HAS_FLOAT16
 MSL_ARITH(_Float16)
 #endif
 #undef MSL_ARITH
@@ -94,7 +99,7 @@ struct bfloat_tag {
 };
 }  // namespace msl
 
-#if defined(__FLT16_MAX__) && !defined(MSL_SOFT_HALF)
+#if defined(MSL_HAS_FLOAT16) && !defined(MSL_SOFT_HALF)
 typedef _Float16 half;
 #define MSL_HALF_IS_FLOAT16 1
 #else
