@@ -158,6 +158,12 @@ synth: $(addprefix build/models/,$(addsuffix /model.safetensors,$(SYNTH_SMALL)))
 .PHONY: synth
 # ---- end synthetic models ----
 
+# ---- check-arm64: the arm64-only code (fiber switch, NEON kernels) under qemu-user; not in make test ----
+check-arm64:
+	@MAKE="$(MAKE)" sh tools/check-arm64.sh $(ARGS)
+.PHONY: check-arm64
+# ---- end check-arm64 ----
+
 clean:
 	rm -rf $(BUILD)
 
