@@ -60,15 +60,27 @@ typedef struct {
 
 // ---- the float half: the plain kernels' expressions, block by block, in their order ----
 
+// These loops must stay scalar, like the plain kernels' loops. clang contracts `sum += a * b` into
+// a multiply-add that it may fuse or not (llvm.fmuladd): scalar code fuses it on arm64, but the
+// loop vectoriser turns it into a vector multiply and separate, unfused adds (clang 14, arm64:
+// 1 ulp off the plain kernel; tools/check-arm64.sh).
+#if defined(__clang__)
+#define SCALAR_LOOP _Pragma("clang loop vectorize(disable) interleave(disable)")
+#else
+#define SCALAR_LOOP
+#endif
+
 // Q8_0 and Q4_0: the plain kernel's `sum += d_w * d_x * isum`, with d_w * d_x computed ahead
 // (it is rounded on its own in the plain expression too).
 static float finish_symmetric(float sum, const Chunk *c, int n) {
+    SCALAR_LOOP
     for (int k = 0; k < n; k++) sum += c->scale[k] * c->isum[k];
     return sum;
 }
 
 // Q4A: the plain kernel's `sum += d_x * (scale * isum + bias * sum_x)`, term for term.
 static float finish_q4a(float sum, const Chunk *c, const QuantAct *x, int n) {
+    SCALAR_LOOP
     for (int k = 0; k < n; k++) sum += x[k].d * (c->scale[k] * c->isum[k] + c->bias[k] * (float)x[k].sum);
     return sum;
 }
@@ -77,6 +89,7 @@ static float finish_q4a(float sum, const Chunk *c, const QuantAct *x, int n) {
 // other (a chain of float adds, ~3-4 cycles each), four independent chains keep the core busy.
 static void finish_symmetric_4(float sum[4], const Chunk c[4], int n) {
     float s0 = sum[0], s1 = sum[1], s2 = sum[2], s3 = sum[3];
+    SCALAR_LOOP
     for (int k = 0; k < n; k++) {
         s0 += c[0].scale[k] * c[0].isum[k];
         s1 += c[1].scale[k] * c[1].isum[k];
@@ -88,6 +101,7 @@ static void finish_symmetric_4(float sum[4], const Chunk c[4], int n) {
 
 static void finish_q4a_4(float sum[4], const Chunk c[4], const QuantAct *x, int n) {
     float s0 = sum[0], s1 = sum[1], s2 = sum[2], s3 = sum[3];
+    SCALAR_LOOP
     for (int k = 0; k < n; k++) {
         const float xsum = (float)x[k].sum;
         s0 += x[k].d * (c[0].scale[k] * c[0].isum[k] + c[0].bias[k] * xsum);
