@@ -207,6 +207,7 @@ static void append_result(const char *status, const char *suite, const char *nam
 
 int ps_main(const char *suite, const ps_test *tests, size_t n, int argc, char **argv) {
     const char *only = argc > 1 ? argv[1] : getenv("ONLY");
+    if (only && strncmp(only, "ONLY=", 5) == 0) only += 5;  // the printed rerun line: ./test ONLY=name
     if (only && strcmp(only, "--list") == 0) {
         for (size_t i = 0; i < n; i++) printf("%s\n", tests[i].name);
         return 0;
