@@ -20,6 +20,19 @@ static int read_all(int fd, unsigned char *dst, size_t n) {
     return 0;
 }
 
+void *ps_alloc_big(size_t n) {
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+#if defined(MADV_HUGEPAGE)
+    madvise(p, n, MADV_HUGEPAGE);   // a hint: without it (or if refused) the pages are 4 KiB
+#endif
+    return p;
+}
+
+void ps_free_big(void *p, size_t n) {
+    if (p) munmap(p, n ? n : 1);
+}
+
 int ps_file_open(ps_file *f, const char *path, ps_map_mode mode) {
     memset(f, 0, sizeof *f);
     f->mode = mode;
@@ -48,10 +61,10 @@ int ps_file_open(ps_file *f, const char *path, ps_map_mode mode) {
         }
         f->data = p;
     } else {
-        unsigned char *p = malloc(f->size);
+        unsigned char *p = ps_alloc_big(f->size);
         if (!p || read_all(fd, p, f->size) != 0) {
             fprintf(stderr, "%s: %s\n", path, p ? "read failed" : "out of memory");
-            free(p);
+            ps_free_big(p, f->size);
             close(fd);
             return -1;
         }
@@ -64,7 +77,7 @@ int ps_file_open(ps_file *f, const char *path, ps_map_mode mode) {
 void ps_file_close(ps_file *f) {
     if (f->data) {
         if (f->mode == PS_MAP_MMAP) munmap((void *)f->data, f->size);
-        else free((void *)f->data);
+        else ps_free_big((void *)f->data, f->size);
     }
     memset(f, 0, sizeof *f);
 }

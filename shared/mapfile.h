@@ -18,6 +18,14 @@ typedef struct {
 int ps_file_open(ps_file *f, const char *path, ps_map_mode mode);
 void ps_file_close(ps_file *f);
 
+// Memory for weights read into memory (PS_MAP_READ, benchmarks): page-aligned and, on Linux,
+// backed by 2 MiB pages where the kernel allows (madvise MADV_HUGEPAGE). One token reads every
+// weight once; with 4 KiB pages that is a TLB miss every 4 KiB, which costs a single thread up to
+// a third of its memory speed (measured on Zen 4, book/m5-quantization.md#measured-speed).
+// NULL if out of memory. ps_free_big takes the size that was asked for.
+void *ps_alloc_big(size_t n);
+void ps_free_big(void *p, size_t n);
+
 // Reads a whole (small) file into a NUL-terminated malloc'd string; NULL (and a message) on failure.
 char *ps_read_text(const char *path, size_t *len_out);
 

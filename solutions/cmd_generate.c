@@ -35,6 +35,8 @@ static const char *USAGE =
     "  --no-cache           recompute the whole sequence every token (lab M3's way; slow)\n"
     "  --threads N          matmul threads (default: all cores)\n"
     "  --gpu                run on the GPU engine (lab M7; on Linux: the Metal emulator)\n"
+    "  --read               read the weights into memory instead of mapping the file (steadier\n"
+    "                       speed where mapped pages get evicted; 2 MiB pages on Linux)\n"
     "  --no-think           Qwen3: answer without the <think> block\n"
     "%s";
 
@@ -105,6 +107,7 @@ int session_parse(Session *s, int argc, char **argv, bool chat_command) {
             else if (!strcmp(a, "--print-ids") && !chat_command) s->print_ids = true;
             else if (!strcmp(a, "--no-cache")) s->no_cache = true;
             else if (!strcmp(a, "--gpu")) s->gpu = true;  // M7
+            else if (!strcmp(a, "--read")) s->read_weights = true;
             else {
                 fprintf(stderr, "protostar %s: unknown option or missing value: %s\n", argv[0], a);
                 return usage(chat_command);
@@ -139,7 +142,7 @@ static int32_t tokenizer_config_eos(const Tokenizer *t, const char *dir) {
 int session_open(Session *s) {
     if (s->threads) matmul_set_threads(s->threads);
     double t0 = ps_now();
-    if (model_load(&s->model, s->model_dir, PS_MAP_MMAP) != 0) return 1;
+    if (model_load(&s->model, s->model_dir, s->read_weights ? PS_MAP_READ : PS_MAP_MMAP) != 0) return 1;
     const Config *c = &s->model.cfg;
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer.json", s->model_dir);
