@@ -94,19 +94,26 @@ void quantize_act(const float *x, QuantAct *y, int n);
 // One row of W (n weights, format `type`) times one quantized activation vector.
 float quant_dot(DType type, const void *w_row, const QuantAct *x, int n);
 
-// ---- SIMD (solutions/quant_simd.c) ----
-// The products above have a second implementation with SIMD intrinsics, chosen at run time: AVX2
-// on x86-64 CPUs that have it, NEON (with sdot where the compiler targets it) on arm64. Same bits
-// as the plain kernels. quant_matmul() uses it when enabled: by default, unless PS_SIMD=0 is in
-// the environment. The lab's tests switch it off to test your kernels.
+// ---- SIMD (solutions/quant_simd.c, solutions/quant_avx512.c) ----
+// The products above have a second implementation with SIMD intrinsics, chosen at run time:
+// AVX-512 (with VNNI and VBMI) or AVX2 on x86-64 CPUs that have them, NEON (with sdot where the
+// compiler targets it) on arm64. AVX2 and NEON give the plain kernels' bits; AVX-512 adds in
+// vector lanes, so it differs from them by rounding (quant_simd_exact() says which). quant_matmul()
+// uses SIMD when enabled: by default; PS_SIMD=0 in the environment runs the plain C, PS_SIMD=exact
+// the best kernel that gives its bits. The lab's tests switch it off to test your kernels.
 bool quant_simd_enabled(void);
-void quant_set_simd(bool on);        // false: plain C; true: SIMD if this CPU has a kernel
-const char *quant_simd_name(void);   // "avx2", "neon", "neon+dotprod" or "plain C"
+void quant_set_simd(bool on);        // false: plain C; true: the best SIMD kernel of this CPU
+bool quant_set_simd_exact(void);     // the best bit-exact one; false (plain C) if there is none
+bool quant_simd_exact(void);         // does the current choice give the plain kernels' bits?
+const char *quant_simd_name(void);   // "avx512", "avx2", "neon", "neon+dotprod" or "plain C"
 float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n);   // = quant_dot
 void quant_simd_act(const float *x, QuantAct *y, int n);                         // = quantize_act
 // Output rows [row_begin, row_end) of out = W x for already quantized activations x.
 void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
                      int n_tokens, int row_begin, int row_end);
+bool quant_avx512_supported(void);   // the AVX-512 kernels (quant_avx512.c), behind quant_simd_rows
+void quant_avx512_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
+                       int n_tokens, int row_begin, int row_end);
 
 // ---- threads (solutions/quant_pool.c) ----
 // One pool of worker threads, started on first use, runs every matrix product of the engine (the

@@ -1,13 +1,15 @@
 // lab: m5-quantization
-// The quantized products again, with SIMD intrinsics: AVX2 on x86-64, NEON on arm64. Chosen at
-// run time (quant_simd_enabled); PS_SIMD=0 in the environment runs the plain C of quant_dot.c.
+// The quantized products again, with SIMD intrinsics: AVX2 on x86-64, NEON on arm64, and the
+// choice between them and the AVX-512 kernels of quant_avx512.c, made at run time
+// (quant_simd_enabled); PS_SIMD=0 in the environment runs the plain C of quant_dot.c.
 //
 // Why a second version: the plain kernels are what the lab teaches, and compilers vectorise them
 // only with the baseline SIMD of the target (SSE2 on x86-64 unless built with -march), which
 // leaves the quantized products compute-bound: they unpack and multiply slower than memory
 // delivers the bytes (book/m5-quantization.md, "Measured speed").
 //
-// Same bits as the plain kernels. Each product has an integer half and a float half:
+// The kernels of this file give the same bits as the plain kernels (quant_avx512.c trades that
+// for speed). Each product has an integer half and a float half:
 //   - the integer half (SIMD) computes, per block of 32 weights, the exact int32 sum
 //     sum_j q_w[j] * q_x[j]. Integer sums are exact, so any order of additions gives the value
 //     of the plain loop. It also computes the block's scales (products of floats are rounded
@@ -350,36 +352,48 @@ static void chunk_neon(DType type, const uint8_t *w, const Acts *a, int k0, int 
 
 // ---- which kernel ----
 
-enum { SIMD_UNKNOWN = -1, SIMD_NONE = 0, SIMD_AVX2 = 1, SIMD_NEON = 2 };
+enum { SIMD_UNKNOWN = -1, SIMD_NONE = 0, SIMD_AVX2 = 1, SIMD_NEON = 2, SIMD_AVX512 = 3 };
 static _Atomic int simd_kind = SIMD_UNKNOWN;   // decided once, read by every worker thread
 
-static int detect(void) {
+// The best kernel this CPU runs; with only_exact, the best of those that give your kernels' bits.
+static int detect(bool only_exact) {
 #if PS_SIMD_AVX2
     __builtin_cpu_init();
+    if (!only_exact && quant_avx512_supported()) return SIMD_AVX512;
     return __builtin_cpu_supports("avx2") ? SIMD_AVX2 : SIMD_NONE;
 #elif PS_SIMD_NEON
+    (void)only_exact;
     return SIMD_NEON;   // every arm64 CPU has NEON
 #else
+    (void)only_exact;
     return SIMD_NONE;
 #endif
 }
 
-void quant_set_simd(bool on) { atomic_store(&simd_kind, on ? detect() : SIMD_NONE); }
+void quant_set_simd(bool on) { atomic_store(&simd_kind, on ? detect(false) : SIMD_NONE); }
+
+bool quant_set_simd_exact(void) {
+    atomic_store(&simd_kind, detect(true));
+    return atomic_load(&simd_kind) != SIMD_NONE;
+}
 
 static int kind(void) {
     int k = atomic_load_explicit(&simd_kind, memory_order_relaxed);
     if (k == SIMD_UNKNOWN) {
         const char *env = getenv("PS_SIMD");
-        quant_set_simd(!(env && env[0] == '0'));
+        if (env && strcmp(env, "exact") == 0) quant_set_simd_exact();
+        else quant_set_simd(!(env && env[0] == '0'));
         k = atomic_load(&simd_kind);
     }
     return k;
 }
 
 bool quant_simd_enabled(void) { return kind() != SIMD_NONE; }
+bool quant_simd_exact(void) { return kind() != SIMD_AVX512; }
 
 const char *quant_simd_name(void) {
     switch (kind()) {
+    case SIMD_AVX512: return "avx512";
     case SIMD_AVX2: return "avx2";
 #if defined(__ARM_FEATURE_DOTPROD)
     case SIMD_NEON: return "neon+dotprod";
@@ -463,7 +477,7 @@ static void dot_4_rows(float out[4], DType type, const uint8_t *w, size_t row_by
 
 void quant_simd_act(const float *x, QuantAct *y, int n) {
 #if PS_SIMD_AVX2
-    if (kind() == SIMD_AVX2) {
+    if (kind() == SIMD_AVX2 || kind() == SIMD_AVX512) {
         act_avx2(x, y, n);
         return;
     }
@@ -472,6 +486,11 @@ void quant_simd_act(const float *x, QuantAct *y, int n) {
 }
 
 float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n) {
+    if (kind() == SIMD_AVX512) {
+        float out;
+        quant_avx512_rows(&out, x, w_row, type, 1, n, 1, 0, 1);
+        return out;
+    }
     Acts a;
     void *mem = prepare(type, x, (size_t)n / 32, &a);
     float sum = dot_row(type, w_row, &a, n / 32);
@@ -481,6 +500,10 @@ float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n) {
 
 void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
                      int n_tokens, int row_begin, int row_end) {
+    if (kind() == SIMD_AVX512) {
+        quant_avx512_rows(out, x, w, type, rows, cols, n_tokens, row_begin, row_end);
+        return;
+    }
     const size_t row_bytes = quant_row_bytes(type, cols);
     const int blocks = cols / 32;
     Acts all;
