@@ -43,24 +43,17 @@ static size_t row_bytes(Format f, int cols) {
     return quant_row_bytes(FORMAT_DTYPE[f], cols);
 }
 
-static void *alloc_or_die(size_t n) {
-    void *p = malloc(n);
+// p, or a message and exit when the allocation of n bytes failed.
+static void *or_die(void *p, size_t n) {
     if (!p) {
         fprintf(stderr, "bench_quant: out of memory (%zu MiB); try --layers 4\n", n >> 20);
         exit(1);
     }
     return p;
 }
-
+static void *alloc_or_die(size_t n) { return or_die(malloc(n), n); }
 // Weights as the engine holds them when read into memory (ps_alloc_big: 2 MiB pages on Linux).
-static uint8_t *alloc_weights(size_t n) {
-    uint8_t *p = ps_alloc_big(n);
-    if (!p) {
-        fprintf(stderr, "bench_quant: out of memory (%zu MiB); try --layers 4\n", n >> 20);
-        exit(1);
-    }
-    return p;
-}
+static uint8_t *alloc_weights(size_t n) { return or_die(ps_alloc_big(n), n); }
 
 // ---- bandwidth: every thread sums its slice of a big buffer ----
 
