@@ -17,6 +17,13 @@
 void matmul(float *out, const float *x, const Mat *w, int n_tokens);
 // How many threads matmul may use (default: the number of online CPUs, at most 16). n >= 1.
 void matmul_set_threads(int n);
+// f32 products with SIMD (solutions/matmul_simd.c): matmul() uses them by default; false runs
+// your matmul_f32_rows (PS_SIMD=0 in the environment does the same, for every kernel).
+void matmul_use_simd(bool on);
+const char *matmul_simd_name(void);   // "avx512", "avx2", "neon" or "plain C"
+// Output rows [row_begin, row_end) of out = W x with SIMD; false (nothing done) without a kernel.
+bool matmul_simd_rows(float *out, const float *x, const float *W, int rows, int cols, int n_tokens, int row_begin,
+                      int row_end);
 
 // Copies token `token`'s row of the embedding matrix to out [embed->cols].
 void embed_token(float *out, const Mat *embed, int token);

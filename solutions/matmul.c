@@ -2,7 +2,8 @@
 // matmul: where nearly all of the forward pass's time goes (every weight is read once per call: once
 // per token in a decode, once for all of a prompt's tokens in a prefill).
 // The rows of W are split between threads; each thread computes whole dot products, so the result
-// is bit-identical whatever the thread count. The threads are started once and reused by every
+// is bit-identical whatever the thread count. (The engine runs the same loop with SIMD,
+// solutions/matmul_simd.c, unless told not to.) The threads are started once and reused by every
 // product (the pool of solutions/quant_pool.c, which M5's quantized products share): starting
 // threads costs tens of microseconds, as much as a small matrix-vector product.
 #include <stdio.h>
@@ -44,11 +45,13 @@ typedef struct {
     int n_tokens;
 } Job;
 
-// One thread's share: an equal slice of the rows.
+// One thread's share: an equal slice of the rows. With SIMD (solutions/matmul_simd.c, the
+// default) when this CPU has a kernel for it; your loop otherwise, and in this lab's tests.
 static void job_part(void *arg, int part, int n_parts) {
     const Job *j = arg;
-    matmul_f32_rows(j->out, j->x, j->w, j->n_tokens, (int)((long long)j->w->rows * part / n_parts),
-                    (int)((long long)j->w->rows * (part + 1) / n_parts));
+    const int r0 = (int)((long long)j->w->rows * part / n_parts), r1 = (int)((long long)j->w->rows * (part + 1) / n_parts);
+    if (!matmul_simd_rows(j->out, j->x, j->w->data, j->w->rows, j->w->cols, j->n_tokens, r0, r1))
+        matmul_f32_rows(j->out, j->x, j->w, j->n_tokens, r0, r1);
 }
 
 //[ matmul-threads

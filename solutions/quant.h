@@ -105,6 +105,7 @@ bool quant_simd_enabled(void);
 void quant_set_simd(bool on);        // false: plain C; true: the best SIMD kernel of this CPU
 bool quant_set_simd_exact(void);     // the best bit-exact one; false (plain C) if there is none
 bool quant_simd_exact(void);         // does the current choice give the plain kernels' bits?
+bool quant_simd_lanes(void);         // may kernels add in vector lanes? (not with PS_SIMD=0 or exact)
 const char *quant_simd_name(void);   // "avx512", "avx2", "neon", "neon+dotprod" or "plain C"
 float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n);   // = quant_dot
 void quant_simd_act(const float *x, QuantAct *y, int n);                         // = quantize_act

@@ -356,10 +356,12 @@ enum { SIMD_UNKNOWN = -1, SIMD_NONE = 0, SIMD_AVX2 = 1, SIMD_NEON = 2, SIMD_AVX5
 static _Atomic int simd_kind = SIMD_UNKNOWN;   // decided once, read by every worker thread
 
 // The best kernel this CPU runs; with only_exact, the best of those that give your kernels' bits.
+// PS_SIMD=avx2 leaves out AVX-512 (make check runs the SIMD tests once more that way).
 static int detect(bool only_exact) {
 #if PS_SIMD_AVX2
     __builtin_cpu_init();
-    if (!only_exact && quant_avx512_supported()) return SIMD_AVX512;
+    const char *env = getenv("PS_SIMD");
+    if (!only_exact && quant_avx512_supported() && !(env && strcmp(env, "avx2") == 0)) return SIMD_AVX512;
     return __builtin_cpu_supports("avx2") ? SIMD_AVX2 : SIMD_NONE;
 #elif PS_SIMD_NEON
     (void)only_exact;
@@ -370,9 +372,16 @@ static int detect(bool only_exact) {
 #endif
 }
 
-void quant_set_simd(bool on) { atomic_store(&simd_kind, on ? detect(false) : SIMD_NONE); }
+// May kernels add in their own order (the AVX-512 ones here, matmul_simd.c's f32 ones)?
+static _Atomic bool lanes_allowed = false;
+
+void quant_set_simd(bool on) {
+    atomic_store(&lanes_allowed, on);
+    atomic_store(&simd_kind, on ? detect(false) : SIMD_NONE);
+}
 
 bool quant_set_simd_exact(void) {
+    atomic_store(&lanes_allowed, false);
     atomic_store(&simd_kind, detect(true));
     return atomic_load(&simd_kind) != SIMD_NONE;
 }
@@ -389,6 +398,10 @@ static int kind(void) {
 }
 
 bool quant_simd_enabled(void) { return kind() != SIMD_NONE; }
+bool quant_simd_lanes(void) {
+    (void)kind();   // reads PS_SIMD on first use
+    return atomic_load_explicit(&lanes_allowed, memory_order_relaxed);
+}
 bool quant_simd_exact(void) { return kind() != SIMD_AVX512; }
 
 const char *quant_simd_name(void) {

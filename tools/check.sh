@@ -67,6 +67,13 @@ if [ -f shared/msl/msl.mk ] && ls labs/m6-metal/tests/test_*.c >/dev/null 2>&1; 
     else record FAIL racecheck-build "$(head -5 "$B/racecheck.err")"; fi
 fi
 
+# 5c. the SIMD tests again without AVX-512, so the AVX2 kernels it would replace run too
+if [ "$(uname -m)" = x86_64 ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+    for t in labs/m2-forward/tests/test_ops labs/m5-quantization/tests/test_quant_simd; do
+        [ -x "$B/t/ref/$t" ] && PS_SIMD=avx2 PS_VARIANT=avx2 "./$B/t/ref/$t" || true
+    done
+fi
+
 # 6. the engine, tools and tests also build with clang (CI's compiler is gcc)
 if [ -z "${SKIP_CLANG:-}" ] && command -v clang >/dev/null 2>&1 && [ "${CC:-cc}" != clang ]; then
     if out=$($M -s all CC=clang BUILD="$B/clang" SKIP_CLANG=1 2>&1); then

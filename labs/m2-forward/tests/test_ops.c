@@ -93,6 +93,92 @@ static void t_matmul(void) {
     }
 }
 
+// The SIMD products that the engine runs by default (solutions/matmul_simd.c): against
+// transformers like yours; within rounding of yours (the same products, added in another order:
+// at most (cols + cols/16 + 16) * 2^-24 * sum_c |w_c x_c| apart, from the textbook bound for each
+// order); and the same bits for 1 or 2 threads and for the tokens one at a time or all at once.
+static void t_matmul_simd(void) {
+    for (size_t i = 0; i < PS_COUNT(OPS_MODELS); i++) {
+        Fixture f;
+        open_fixture(&f, OPS_MODELS[i]);
+        const Layer *L = &f.m.layers[0];
+        struct { const Mat *w; const char *in, *out; } cases[] = {
+            {&L->wq, "attn_norm", "q_proj"}, {&L->w_up, "mlp_norm", "up"}, {&L->w_down, "act", "down"}};
+        for (size_t k = 0; k < PS_COUNT(cases); k++) {
+            const Mat *w = cases[k].w;
+            const float *x = G(&f, cases[k].in), *W = w->data;
+            float *plain = buffer(&f, cases[k].out), *simd = buffer(&f, cases[k].out),
+                  *first = buffer(&f, cases[k].out), *one = malloc((size_t)w->rows * sizeof *one);
+            matmul_use_simd(false);
+            matmul_set_threads(1);
+            matmul(plain, x, w, f.n);   // yours
+            matmul_use_simd(true);
+            if (strcmp(matmul_simd_name(), "plain C") == 0) PS_SKIP("no SIMD kernel for this CPU");
+            for (int threads = 1; threads <= 2; threads++) {
+                matmul_set_threads(threads);
+                matmul(simd, x, w, f.n);
+                char what[96];
+                snprintf(what, sizeof what, "%s matmul(%s, W) on %d thread(s)", matmul_simd_name(), cases[k].in, threads);
+                expect(&f, what, simd, cases[k].out);
+                for (int t = 0; t < f.n; t++)
+                    for (int r = 0; r < w->rows; r++) {
+                        double m = 0;
+                        for (int c = 0; c < w->cols; c++) m += fabs((double)W[(size_t)r * w->cols + c] * x[(size_t)t * w->cols + c]);
+                        const size_t o = (size_t)t * w->rows + r;
+                        PS_CHECK(fabs((double)simd[o] - plain[o]) <= (w->cols + w->cols / 16 + 16) * 0x1p-24 * m,
+                                 "%s, token %d row %d: yours %.9g, %s %.9g", what, t, r, (double)plain[o],
+                                 matmul_simd_name(), (double)simd[o]);
+                        if (threads == 1) first[o] = simd[o];
+                        else PS_CHECK(memcmp(&first[o], &simd[o], sizeof *simd) == 0, "%s, token %d row %d: %.9g on "
+                                      "1 thread, %.9g on 2", cases[k].in, t, r, (double)first[o], (double)simd[o]);
+                    }
+            }
+            for (int t = 0; t < f.n; t++) {   // one token at a time, as in a decode
+                matmul(one, x + (size_t)t * w->cols, w, 1);
+                PS_CHECK(memcmp(one, simd + (size_t)t * w->rows, (size_t)w->rows * sizeof *one) == 0,
+                         "%s matmul(%s, W): token %d alone differs from token %d among %d", matmul_simd_name(),
+                         cases[k].in, t, t, f.n);
+            }
+            matmul_use_simd(false);
+            free(plain), free(simd), free(first), free(one);
+        }
+        close_fixture(&f);
+    }
+}
+
+// Row lengths that are not a multiple of any vector width (the kernels' last, partial vectors),
+// random values, 3 tokens: within rounding of yours, as above.
+static void t_matmul_simd_tails(void) {
+    static const int COLS[] = {1, 7, 15, 17, 63, 100, 1001};
+    enum { ROWS = 5, TOKENS = 3 };
+    uint32_t s = 12345;
+    for (size_t i = 0; i < PS_COUNT(COLS); i++) {
+        const int cols = COLS[i];
+        float *W = malloc((size_t)ROWS * cols * sizeof *W), *x = malloc((size_t)TOKENS * cols * sizeof *x);
+        float plain[TOKENS * ROWS], simd[TOKENS * ROWS];
+        for (int k = 0; k < ROWS * cols; k++) W[k] = (float)((s = s * 1664525u + 1013904223u) >> 8) * 0x1p-23f - 1.0f;
+        for (int k = 0; k < TOKENS * cols; k++) x[k] = (float)((s = s * 1664525u + 1013904223u) >> 8) * 0x1p-23f - 1.0f;
+        const Mat w = {DT_F32, ROWS, cols, W};
+        matmul_use_simd(false);
+        matmul(plain, x, &w, TOKENS);   // yours
+        matmul_use_simd(true);
+        if (strcmp(matmul_simd_name(), "plain C") == 0) PS_SKIP("no SIMD kernel for this CPU");
+        matmul(simd, x, &w, TOKENS);
+        matmul_use_simd(false);
+        for (int t = 0; t < TOKENS; t++)
+            for (int r = 0; r < ROWS; r++) {
+                double m = 0;
+                for (int c = 0; c < cols; c++) m += fabs((double)W[r * cols + c] * x[t * cols + c]);
+                const int o = t * ROWS + r;
+                PS_CHECK(fabs((double)simd[o] - plain[o]) <= (cols + cols / 16 + 16) * 0x1p-24 * m,
+                         "%d columns, token %d row %d: yours %.9g, %s %.9g", cols, t, r, (double)plain[o],
+                         matmul_simd_name(), (double)simd[o]);
+            }
+        free(W);
+        free(x);
+    }
+}
+
 static void t_qk_norm(void) {
     for (size_t i = 0; i < PS_COUNT(OPS_MODELS); i++) {
         Fixture f;
@@ -179,6 +265,8 @@ static void t_swiglu(void) {
 static const ps_test TESTS[] = {
     {"ops.rmsnorm", t_rmsnorm, ANCHOR("rmsnorm"), 30},
     {"ops.matmul", t_matmul, ANCHOR("matmul"), 30},
+    {"ops.matmul-simd", t_matmul_simd, ANCHOR("matmul-simd"), 30},
+    {"ops.matmul-simd-tails", t_matmul_simd_tails, ANCHOR("matmul-simd"), 30},
     {"ops.qk-norm", t_qk_norm, ANCHOR("qk-norm-rope"), 30},
     {"ops.rope", t_rope, ANCHOR("rope"), 30},
     {"ops.softmax", t_softmax, ANCHOR("softmax"), 30},
@@ -186,4 +274,7 @@ static const ps_test TESTS[] = {
     {"ops.swiglu", t_swiglu, ANCHOR("swiglu"), 30},
 };
 
-int main(int argc, char **argv) { return ps_main("M2", TESTS, PS_COUNT(TESTS), argc, argv); }
+int main(int argc, char **argv) {
+    matmul_use_simd(false);   // your matmul; ops.matmul-simd switches the engine's SIMD on for itself
+    return ps_main("M2", TESTS, PS_COUNT(TESTS), argc, argv);
+}

@@ -1,0 +1,121 @@
+// lab: m2-forward
+// The f32 products again, with SIMD: AVX-512 or AVX2 (with FMA) on x86-64, NEON on arm64, chosen
+// at run time. matmul() uses them unless PS_SIMD=0 or PS_SIMD=exact is in the environment, or
+// matmul_use_simd(false) was called (this lab's tests do, to run your loop); PS_SIMD=avx2 leaves
+// out AVX-512.
+//
+// Why: your loop, `sum += w[c] * x[c]`, is one chain of dependent float additions. Each waits for
+// the previous (about 4 cycles), and the compiler may not reorder float additions, so it cannot
+// vectorise the loop either: one multiply-add per 4 cycles, about 8 times slower than memory
+// delivers f32 weights. These kernels keep 4 vectors of partial sums (64, 32 or 16 floats), each
+// its own chain, and add them together at the end of the row. The same products, added in another
+// order: the result differs from yours by rounding (test `ops.matmul-simd` bounds the difference),
+// and it never depends on the thread count or on how many tokens come at once, since each
+// (row, token) dot product is computed whole, always the same way.
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward.h"
+#include "quant.h"   // the SIMD switch (quant_simd_lanes), shared with M5's kernels
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_X86 1
+
+__attribute__((target("avx512f"))) static float dot_avx512(const float *w, const float *x, int n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int c = 0;
+    for (; c + 64 <= n; c += 64) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + c), _mm512_loadu_ps(x + c), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + c + 16), _mm512_loadu_ps(x + c + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + c + 32), _mm512_loadu_ps(x + c + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + c + 48), _mm512_loadu_ps(x + c + 48), a3);
+    }
+    for (; c + 16 <= n; c += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + c), _mm512_loadu_ps(x + c), a0);
+    if (c < n) {   // the last n - c < 16: masked loads read nothing past the row
+        const __mmask16 m = (__mmask16)((1u << (n - c)) - 1);
+        a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + c), _mm512_maskz_loadu_ps(m, x + c), a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *w, const float *x, int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int c = 0;
+    for (; c + 32 <= n; c += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + c), _mm256_loadu_ps(x + c), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + c + 8), _mm256_loadu_ps(x + c + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + c + 16), _mm256_loadu_ps(x + c + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + c + 24), _mm256_loadu_ps(x + c + 24), a3);
+    }
+    for (; c + 8 <= n; c += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + c), _mm256_loadu_ps(x + c), a0);
+    __m256 v = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    float sum = _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+    for (; c < n; c++) sum += w[c] * x[c];
+    return sum;
+}
+
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define HAVE_NEON 1
+
+static float dot_neon(const float *w, const float *x, int n) {
+    float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
+    int c = 0;
+    for (; c + 16 <= n; c += 16) {
+        a0 = vfmaq_f32(a0, vld1q_f32(w + c), vld1q_f32(x + c));
+        a1 = vfmaq_f32(a1, vld1q_f32(w + c + 4), vld1q_f32(x + c + 4));
+        a2 = vfmaq_f32(a2, vld1q_f32(w + c + 8), vld1q_f32(x + c + 8));
+        a3 = vfmaq_f32(a3, vld1q_f32(w + c + 12), vld1q_f32(x + c + 12));
+    }
+    for (; c + 4 <= n; c += 4) a0 = vfmaq_f32(a0, vld1q_f32(w + c), vld1q_f32(x + c));
+    float sum = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
+    for (; c < n; c++) sum += w[c] * x[c];
+    return sum;
+}
+#endif
+
+typedef float (*DotFn)(const float *w, const float *x, int n);
+
+// The kernel for this CPU, NULL if none (or SIMD is switched off).
+static DotFn kernel(void) {
+    if (!quant_simd_lanes()) return NULL;
+#if HAVE_X86
+    __builtin_cpu_init();
+    const char *env = getenv("PS_SIMD");   // PS_SIMD=avx2: no AVX-512 (make check tests both)
+    if (__builtin_cpu_supports("avx512f") && !(env && strcmp(env, "avx2") == 0)) return dot_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return dot_avx2;
+    return NULL;
+#elif HAVE_NEON
+    return dot_neon;
+#else
+    return NULL;
+#endif
+}
+
+const char *matmul_simd_name(void) {
+    const DotFn k = kernel();
+#if HAVE_X86
+    if (k == dot_avx512) return "avx512";
+    if (k == dot_avx2) return "avx2";
+#elif HAVE_NEON
+    if (k == dot_neon) return "neon";
+#endif
+    return k ? "simd" : "plain C";
+}
+
+bool matmul_simd_rows(float *out, const float *x, const float *W, int rows, int cols, int n_tokens, int row_begin,
+                      int row_end) {
+    const DotFn dot = kernel();
+    if (!dot) return false;
+    for (int r = row_begin; r < row_end; r++)   // rows outside, tokens inside, as in your loop
+        for (int t = 0; t < n_tokens; t++)
+            out[(size_t)t * rows + r] = dot(W + (size_t)r * cols, x + (size_t)t * cols, cols);
+    return true;
+}
+
+void matmul_use_simd(bool on) { quant_set_simd(on); }
