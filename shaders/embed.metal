@@ -1,6 +1,6 @@
 // lab: m6-metal
 // Embedding lookup: out = row `token` of the table [vocab x cols], widened to f32 when the table
-// is quantized (M5's Q8_0 and Q4_0 blocks, read in place).
+// is quantized (M5's Q8_0, Q4_0 and Q4A blocks, read in place).
 //
 // Geometry (book/m6-metal.md#embed-kernel): a grid of exactly cols threads, one per output value;
 // thread c finds its block (c / 32) and its place in the block (c % 32).
@@ -19,6 +19,10 @@ struct BlockQ8_0 {
 struct BlockQ4_0 {
     half d;
     uint8_t qs[16];   // byte j: weight j (low nibble) and weight j + 16 (high nibble)
+};
+struct BlockQ4A {
+    half scale, bias;
+    uint8_t qs[32];   // byte j: weight 2j (low nibble) and weight 2j + 1 (high nibble)
 };
 
 kernel void embed_f32(device const float *table [[buffer(0)]],
@@ -50,4 +54,15 @@ kernel void embed_q4_0(device const BlockQ4_0 *table [[buffer(0)]],
     uint q = k < 16 ? (byte & 15) : (byte >> 4);
     out[c] = float(b.d) * float(int(q) - 8);
     //<
+}
+
+kernel void embed_q4a(device const BlockQ4A *table [[buffer(0)]],
+                      device float *out [[buffer(1)]],
+                      constant EmbedParams &p [[buffer(2)]],
+                      uint c [[thread_position_in_grid]]) {
+    device const BlockQ4A &g = table[(ulong)p.token * (p.cols / 64) + c / 64];
+    uint k = c % 64;
+    uint8_t byte = g.qs[k / 2];
+    uint q = k % 2 == 0 ? (byte & 15) : (byte >> 4);
+    out[c] = float(g.scale) * float(q) + float(g.bias);
 }

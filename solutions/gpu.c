@@ -19,6 +19,7 @@ static const struct {
     [K_MATVEC_F32] = {"matvec.metal", "matvec_f32"},
     [K_MATVEC_Q8_0] = {"matvec.metal", "matvec_q8_0"},
     [K_MATVEC_Q4_0] = {"matvec.metal", "matvec_q4_0"},
+    [K_MATVEC_Q4A] = {"matvec.metal", "matvec_q4a"},
     [K_ROPE] = {"rope.metal", "rope_f32"},
     [K_ATTENTION] = {"attention.metal", "attention_f32"},
     [K_SWIGLU] = {"elementwise.metal", "swiglu_f32"},
@@ -26,6 +27,7 @@ static const struct {
     [K_EMBED_F32] = {"embed.metal", "embed_f32"},
     [K_EMBED_Q8_0] = {"embed.metal", "embed_q8_0"},
     [K_EMBED_Q4_0] = {"embed.metal", "embed_q4_0"},
+    [K_EMBED_Q4A] = {"embed.metal", "embed_q4a"},
 };
 
 struct Gpu {

@@ -58,9 +58,10 @@ int gpu_run(GpuBatch *b, double *gpu_seconds);
 // ---- ops (f32 activations; n, rows, cols >= 1) ----
 // out[r] = rmsnorm(x[r]) * weight for r < rows, rows of n values (out may be x).
 void gpu_rmsnorm(GpuBatch *b, GpuRef out, GpuRef x, GpuRef weight, int rows, int n, float eps);
-// y = W x: W is [rows x cols] of type DT_F32, DT_Q8_0 or DT_Q4_0 (cols a multiple of 32 for the
-// block formats), x is [cols], y is [rows].
+// y = W x: W is [rows x cols] of type DT_F32, DT_Q8_0, DT_Q4_0 or DT_Q4A (cols a multiple of the
+// block length for the block formats), x is [cols], y is [rows].
 void gpu_matvec(GpuBatch *b, GpuRef y, GpuRef w, DType type, int rows, int cols, GpuRef x);
+bool gpu_supports(DType type);   // do gpu_matvec and gpu_embed have a kernel for this format?
 // RoPE ("rotate half") in place on n_heads heads of head_dim values, at position pos.
 void gpu_rope(GpuBatch *b, GpuRef x, int n_heads, int head_dim, int pos, float theta);
 // One query (n_heads heads) attending over n_keys positions of k and v, rows kv_stride floats
@@ -72,7 +73,7 @@ void gpu_attention(GpuBatch *b, GpuRef out, GpuRef q, GpuRef k, GpuRef v, int n_
 // out[i] = silu(gate[i]) * up[i];  out[i] = a[i] + x[i]  (out may alias an input).
 void gpu_swiglu(GpuBatch *b, GpuRef out, GpuRef gate, GpuRef up, int n);
 void gpu_add(GpuBatch *b, GpuRef out, GpuRef a, GpuRef x, int n);
-// out = row `token` of table [vocab x cols] (DT_F32, DT_Q8_0 or DT_Q4_0), as f32.
+// out = row `token` of table [vocab x cols] (any format gpu_supports), as f32.
 void gpu_embed(GpuBatch *b, GpuRef out, GpuRef table, DType type, int cols, int token);
 
 #endif

@@ -125,13 +125,13 @@ static int next_logits(LogitsSource *self, const int32_t *ids, int n, float *log
 
 // The first matrix whose format has no GPU kernel, or NULL.
 static const Mat *unsupported_mat(const Model *m) {
-    if (m->embed.dtype != DT_F32 && m->embed.dtype != DT_Q8_0 && m->embed.dtype != DT_Q4_0) return &m->embed;
-    if (m->lm_head.dtype != DT_F32 && m->lm_head.dtype != DT_Q8_0 && m->lm_head.dtype != DT_Q4_0) return &m->lm_head;
+    if (!gpu_supports(m->embed.dtype)) return &m->embed;
+    if (!gpu_supports(m->lm_head.dtype)) return &m->lm_head;
     for (int l = 0; l < m->cfg.n_layers; l++) {
         const Layer *L = &m->layers[l];
         const Mat *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
         for (int k = 0; k < 7; k++)
-            if (mats[k]->dtype != DT_F32 && mats[k]->dtype != DT_Q8_0 && mats[k]->dtype != DT_Q4_0) return mats[k];
+            if (!gpu_supports(mats[k]->dtype)) return mats[k];
     }
     return NULL;
 }
@@ -162,8 +162,8 @@ int gpu_engine_init(GpuEngine *e, const Model *m, int ctx) {
     }
     const Mat *bad = unsupported_mat(m);
     if (bad) {
-        fprintf(stderr, "gpu engine: %s matrices have no GPU kernel (f32, q8_0 and q4_0 do); run this model "
-                        "on the CPU engine (without --gpu) or quantize it to q8_0 or q4_0\n", dtype_name(bad->dtype));
+        fprintf(stderr, "gpu engine: %s matrices have no GPU kernel (f32, q8_0, q4_0 and q4_affine do); run "
+                        "this model on the CPU engine (without --gpu)\n", dtype_name(bad->dtype));
         return -1;
     }
     e->model = m;

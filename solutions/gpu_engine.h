@@ -4,7 +4,7 @@
 // GPU buffers once (wrapped in place when the memory allows it, copied otherwise), the KV cache
 // lives in two GPU buffers, and a step encodes every dispatch of one token — embedding, every
 // layer, the final norm and the lm_head — into ONE batch (gpu.h), runs it, and reads back only
-// the logits. Formats: f32, Q8_0 and Q4_0 matrices (M6's kernels); Q4A is refused.
+// the logits. Formats: f32, Q8_0, Q4_0 and Q4A matrices (M6's kernels).
 //
 //   GpuEngine e;
 //   if (gpu_engine_init(&e, &model, 512) != 0) ...;     // message printed
@@ -57,7 +57,7 @@ int gpu_engine_max_ctx(const Config *c);
 
 // Opens the GPU, places m's weights, allocates the cache for ctx positions and the scratch.
 // Refuses (message, -1) a ctx outside 1..gpu_engine_max_ctx, a matrix format without GPU kernels
-// (Q4A), no GPU, or too little memory.
+// (none left: every format has one), no GPU, or too little memory.
 int gpu_engine_init(GpuEngine *e, const Model *m, int ctx);
 void gpu_engine_free(GpuEngine *e);
 

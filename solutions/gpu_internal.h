@@ -10,8 +10,8 @@
 
 // Every kernel the ops use, with the file that defines it (gpu.c's table).
 typedef enum {
-    K_RMSNORM, K_MATVEC_F32, K_MATVEC_Q8_0, K_MATVEC_Q4_0, K_ROPE, K_ATTENTION, K_SWIGLU, K_ADD,
-    K_EMBED_F32, K_EMBED_Q8_0, K_EMBED_Q4_0, K_COUNT
+    K_RMSNORM, K_MATVEC_F32, K_MATVEC_Q8_0, K_MATVEC_Q4_0, K_MATVEC_Q4A, K_ROPE, K_ATTENTION, K_SWIGLU, K_ADD,
+    K_EMBED_F32, K_EMBED_Q8_0, K_EMBED_Q4_0, K_EMBED_Q4A, K_COUNT
 } GpuKernel;
 
 // The folder gpu_new loads the .metal files from: defined in gpu_ops.c (see there why).

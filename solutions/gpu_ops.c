@@ -72,9 +72,10 @@ void gpu_matvec(GpuBatch *b, GpuRef y, GpuRef w, DType type, int rows, int cols,
     case DT_F32: k = K_MATVEC_F32; task = "matvec-f32-kernel"; break;
     case DT_Q8_0: k = K_MATVEC_Q8_0; task = "matvec-q8-kernel"; break;
     case DT_Q4_0: k = K_MATVEC_Q4_0; task = "matvec-q4-kernel"; break;
-    default: gpu_fail(b, "matvec: weights of type %d have no GPU kernel (f32, Q8_0, Q4_0)", (int)type); return;
+    case DT_Q4A: k = K_MATVEC_Q4A; task = NULL; break;   // given, no TODO
+    default: gpu_fail(b, "matvec: weights of type %d have no GPU kernel (f32, Q8_0, Q4_0, Q4A)", (int)type); return;
     }
-    if (rows < 1 || cols < 1 || (type != DT_F32 && cols % 32 != 0)) {
+    if (rows < 1 || cols < 1 || (type != DT_F32 && cols % quant_block_len(type) != 0)) {
         gpu_fail(b, "matvec: %d x %d is not a valid shape for this type", rows, cols);
         return;
     }
@@ -99,8 +100,10 @@ void gpu_matvec(GpuBatch *b, GpuRef y, GpuRef w, DType type, int rows, int cols,
     int groups = (rows + MATVEC_ROWS_PER_GROUP - 1) / MATVEC_ROWS_PER_GROUP;
     mtl_dispatch_groups(b->cmd, MTL_SIZE(groups, 1, 1), MTL_SIZE(32 * MATVEC_ROWS_PER_GROUP, 1, 1));
     //<
-    gpu_output(b, task, y, (size_t)rows);
+    if (task) gpu_output(b, task, y, (size_t)rows);
 }
+
+bool gpu_supports(DType type) { return type == DT_F32 || type == DT_Q8_0 || type == DT_Q4_0 || type == DT_Q4A; }
 
 //[ rope-dispatch
 void gpu_rope(GpuBatch *b, GpuRef x, int n_heads, int head_dim, int pos, float theta) {
@@ -172,9 +175,8 @@ void gpu_add(GpuBatch *b, GpuRef out, GpuRef a, GpuRef x, int n) {
 }
 
 void gpu_embed(GpuBatch *b, GpuRef out, GpuRef table, DType type, int cols, int token) {
-    GpuKernel k = type == DT_F32 ? K_EMBED_F32 : type == DT_Q8_0 ? K_EMBED_Q8_0 : K_EMBED_Q4_0;
-    if ((type != DT_F32 && type != DT_Q8_0 && type != DT_Q4_0) || cols < 1 ||
-        (type != DT_F32 && cols % 32) || token < 0) {
+    GpuKernel k = type == DT_F32 ? K_EMBED_F32 : type == DT_Q8_0 ? K_EMBED_Q8_0 : type == DT_Q4_0 ? K_EMBED_Q4_0 : K_EMBED_Q4A;
+    if (!gpu_supports(type) || cols < 1 || (type != DT_F32 && cols % quant_block_len(type)) || token < 0) {
         gpu_fail(b, "embed: type %d, cols=%d, token=%d", (int)type, cols, token);
         return;
     }

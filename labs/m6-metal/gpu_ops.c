@@ -65,9 +65,10 @@ void gpu_matvec(GpuBatch *b, GpuRef y, GpuRef w, DType type, int rows, int cols,
     case DT_F32: k = K_MATVEC_F32; task = "matvec-f32-kernel"; break;
     case DT_Q8_0: k = K_MATVEC_Q8_0; task = "matvec-q8-kernel"; break;
     case DT_Q4_0: k = K_MATVEC_Q4_0; task = "matvec-q4-kernel"; break;
-    default: gpu_fail(b, "matvec: weights of type %d have no GPU kernel (f32, Q8_0, Q4_0)", (int)type); return;
+    case DT_Q4A: k = K_MATVEC_Q4A; task = NULL; break;   // given, no TODO
+    default: gpu_fail(b, "matvec: weights of type %d have no GPU kernel (f32, Q8_0, Q4_0, Q4A)", (int)type); return;
     }
-    if (rows < 1 || cols < 1 || (type != DT_F32 && cols % 32 != 0)) {
+    if (rows < 1 || cols < 1 || (type != DT_F32 && cols % quant_block_len(type) != 0)) {
         gpu_fail(b, "matvec: %d x %d is not a valid shape for this type", rows, cols);
         return;
     }
@@ -85,8 +86,10 @@ void gpu_matvec(GpuBatch *b, GpuRef y, GpuRef w, DType type, int rows, int cols,
     // row and a threadgroup holds MATVEC_ROWS_PER_GROUP SIMD-groups of 32 threads: enough
     // threadgroups for every row (the last one may have SIMD-groups with no row: they return).
     LAB_TODO("M6", "matvec-dispatch", "book/m6-metal.md#matvec-dispatch");
-    gpu_output(b, task, y, (size_t)rows);
+    if (task) gpu_output(b, task, y, (size_t)rows);
 }
+
+bool gpu_supports(DType type) { return type == DT_F32 || type == DT_Q8_0 || type == DT_Q4_0 || type == DT_Q4A; }
 
 void gpu_rope(GpuBatch *b, GpuRef x, int n_heads, int head_dim, int pos, float theta) {
     if (n_heads < 1 || head_dim < 2 || head_dim % 2 || pos < 0) {
@@ -146,9 +149,8 @@ void gpu_add(GpuBatch *b, GpuRef out, GpuRef a, GpuRef x, int n) {
 }
 
 void gpu_embed(GpuBatch *b, GpuRef out, GpuRef table, DType type, int cols, int token) {
-    GpuKernel k = type == DT_F32 ? K_EMBED_F32 : type == DT_Q8_0 ? K_EMBED_Q8_0 : K_EMBED_Q4_0;
-    if ((type != DT_F32 && type != DT_Q8_0 && type != DT_Q4_0) || cols < 1 ||
-        (type != DT_F32 && cols % 32) || token < 0) {
+    GpuKernel k = type == DT_F32 ? K_EMBED_F32 : type == DT_Q8_0 ? K_EMBED_Q8_0 : type == DT_Q4_0 ? K_EMBED_Q4_0 : K_EMBED_Q4A;
+    if (!gpu_supports(type) || cols < 1 || (type != DT_F32 && cols % quant_block_len(type)) || token < 0) {
         gpu_fail(b, "embed: type %d, cols=%d, token=%d", (int)type, cols, token);
         return;
     }

@@ -3,7 +3,7 @@
 // LAB_TODO_KERNEL(dst): stores a NaN with payload 70D0 ("TODO"); the host reports it.
 #define LAB_TODO_KERNEL(dst) (*(device uint *)&(dst) = 0x7fc070d0u)
 // Matrix-vector products y = W x, the bulk of a decode step: W is [rows x cols], x is [cols].
-// Three formats of W: f32, and M5's Q8_0 and Q4_0 blocks read in place (solutions/quant.h).
+// Four formats of W: f32, and M5's Q8_0, Q4_0 and Q4A blocks read in place (solutions/quant.h).
 //
 // Geometry (book/m6-metal.md#matvec-kernels): one SIMD-group per output row, a few SIMD-groups
 // per threadgroup (row = threadgroup * simdgroups_per_threadgroup + simdgroup). The 32 lanes of a
@@ -26,6 +26,10 @@ struct BlockQ8_0 {
 struct BlockQ4_0 {
     half d;          // scale
     uint8_t qs[16];  // byte j: weight j in its low nibble, weight j + 16 in its high one; w = d * (q - 8)
+};
+struct BlockQ4A {    // 64 weights, 36 bytes
+    half scale, bias;
+    uint8_t qs[32];  // byte j: weight 2j in its low nibble, weight 2j + 1 in its high one; w = scale * q + bias
 };
 
 kernel void matvec_f32(device const float *w [[buffer(0)]],
@@ -85,4 +89,36 @@ kernel void matvec_q4_0(device const BlockQ4_0 *w [[buffer(0)]],
     // As for Q8_0, work item i is quarter i % 4 of block i / 4, here bytes 4*(i%4) .. +3. Byte j
     // holds weight j (q & 15) and weight j + 16 (q >> 4), each worth d * (q - 8).
     if (lane == 0) LAB_TODO_KERNEL(y[row]);
+}
+
+// Q4A: 8 lanes per group of 64 (8 weights, 4 bytes each), so a step of the SIMD-group covers 4
+// groups, as many weights as Q4_0's 8 blocks. w = scale * q + bias, so a lane's share is
+// scale * sum q x + bias * sum x: two sums, then the group's two numbers once.
+kernel void matvec_q4a(device const BlockQ4A *w [[buffer(0)]],
+                       device const float *x [[buffer(1)]],
+                       device float *y [[buffer(2)]],
+                       constant MatvecParams &p [[buffer(3)]],
+                       uint tg [[threadgroup_position_in_grid]],
+                       uint sg [[simdgroup_index_in_threadgroup]],
+                       uint nsg [[simdgroups_per_threadgroup]],
+                       uint lane [[thread_index_in_simdgroup]]) {
+    uint row = tg * nsg + sg;
+    if (row >= p.rows) return;
+    uint ngroups = p.cols / 64;
+    device const BlockQ4A *wr = w + (ulong)row * ngroups;
+    float sum = 0.0f;
+    for (uint i = lane; i < ngroups * 8; i += 32) {
+        device const BlockQ4A &g = wr[i / 8];
+        uint first = (i % 8) * 4;   // bytes first .. first + 3: weights 2 * first .. 2 * first + 7
+        device const float *xg = x + (i / 8) * 64 + 2 * first;
+        float qx = 0.0f, xs = 0.0f;
+        for (uint j = 0; j < 4; j++) {
+            uint8_t q = g.qs[first + j];
+            qx += float(q & 15) * xg[2 * j] + float(q >> 4) * xg[2 * j + 1];
+            xs += xg[2 * j] + xg[2 * j + 1];
+        }
+        sum += float(g.scale) * qx + float(g.bias) * xs;
+    }
+    sum = simd_sum(sum);
+    if (lane == 0) y[row] = sum;
 }

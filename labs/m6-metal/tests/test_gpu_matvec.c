@@ -1,15 +1,15 @@
 // M6 tests, part 2: the matrix-vector products y = W x on the GPU (the emulator on Linux), with W
-// in f32, Q8_0 and Q4_0 (M5's blocks, read in place).
+// in f32, Q8_0, Q4_0 and Q4A (M5's blocks, read in place).
 //
 // References and tolerances:
-//   - the CPU on the same weights: f32 through forward.h's matmul; Q8_0/Q4_0 dequantized by
+//   - the CPU on the same weights: f32 through forward.h's matmul; quantized rows dequantized by
 //     quant.h's dequantize_row, then multiplied in double. atol 1e-4 + rtol 1e-4: only the order
 //     of the additions differs (up to 3072 terms).
 //   - transformers' layer-0 projections (golden/m2/ops-MODEL.psg): f32 weights within 1e-4, as in
 //     lab M2; quantized weights are not the same weights any more, so there the test bounds the
 //     relative error of the whole output vector, ||y - y_hf|| / ||y_hf||: < 1% for Q8_0, < 12% for
-//     Q4_0 (measured on these synthetic models, whose random weights are hard on 4 bits: 0.5% and
-//     8%; a wrong scale or nibble order gives 100% and more).
+//     Q4_0 and Q4A (measured on these synthetic models, whose random weights are hard on 4 bits:
+//     0.5% and 8%; a wrong scale or nibble order gives 100% and more).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +115,11 @@ static void t_matvec_q4_0(void) {
     const int shapes[][2] = {{1, 32}, {3, 64}, {37, 96}, {6, 160}, {257, 1024}, {9, 3072}};
     check_shapes(DT_Q4_0, shapes, PS_COUNT(shapes));
 }
+// Q4A's kernel is given (no TODO): groups of 64, 8 lanes per group.
+static void t_matvec_q4a(void) {
+    const int shapes[][2] = {{1, 64}, {3, 128}, {37, 192}, {6, 320}, {257, 1024}, {9, 3072}};
+    check_shapes(DT_Q4A, shapes, PS_COUNT(shapes));
+}
 
 // ---- against transformers: the seven projections of layer 0, every golden token ----
 static double rel_err(const float *got, const float *want, size_t n) {
@@ -145,12 +150,13 @@ static void t_matvec_hf(void) {
             {&L->wo, "attn_out", "o_proj"}, {&L->w_gate, "mlp_norm", "gate"}, {&L->w_up, "mlp_norm", "up"},
             {&L->w_down, "act", "down"}};
         Gpu *g = open_gpu();
-        const DType types[] = {DT_F32, DT_Q8_0, DT_Q4_0};
-        const double bound[] = {0, 0.01, 0.12};
+        const DType types[] = {DT_F32, DT_Q8_0, DT_Q4_0, DT_Q4A};
+        const double bound[] = {0, 0.01, 0.12, 0.12};
         for (size_t c = 0; c < PS_COUNT(cases); c++) {
             const Mat *w = cases[c].w;
             const float *in = ps_golden_get(gd, cases[c].in)->data, *want = ps_golden_get(gd, cases[c].out)->data;
             for (size_t t = 0; t < PS_COUNT(types); t++) {
+                if (types[t] != DT_F32 && w->cols % quant_block_len(types[t]) != 0) continue;   // M5 keeps those f32
                 size_t bytes;
                 void *data = store(w->data, types[t], w->rows, w->cols, &bytes);
                 float *got = malloc((size_t)n * w->rows * 4);
@@ -182,7 +188,8 @@ static void t_matvec_errors(void) {
     mtl_buffer *w = gpu_alloc(g, 34 * 4), *x = gpu_alloc(g, 128 * 4), *y = gpu_alloc(g, 64);
     struct { DType type; int rows, cols; size_t w_off; const char *why; } bad[] = {
         {DT_Q8_0, 1, 48, 0, "cols not a multiple of 32"}, {DT_Q8_0, 5, 32, 0, "weights past the buffer"},
-        {DT_Q8_0, 1, 32, 1, "misaligned blocks"}, {DT_Q4A, 1, 64, 0, "no kernel for Q4A"},
+        {DT_Q8_0, 1, 32, 1, "misaligned blocks"}, {DT_Q4A, 1, 96, 0, "cols not a multiple of 64"},
+        {DT_BF16, 1, 32, 0, "no kernel for BF16"},
         {DT_F32, 1, 200, 0, "x too short"}, {DT_F32, 0, 4, 0, "no rows"}};
     for (size_t i = 0; i < PS_COUNT(bad); i++) {
         GpuBatch *b = gpu_begin(g);
@@ -205,6 +212,7 @@ static const ps_test TESTS[] = {
     {"gpu.matvec_f32", t_matvec_f32, ANCHOR("matvec-f32-kernel"), 60},
     {"gpu.matvec_q8_0", t_matvec_q8_0, ANCHOR("matvec-q8-kernel"), 60},
     {"gpu.matvec_q4_0", t_matvec_q4_0, ANCHOR("matvec-q4-kernel"), 60},
+    {"gpu.matvec_q4a", t_matvec_q4a, ANCHOR("matvec-q4a"), 60},
     {"gpu.matvec_hf", t_matvec_hf, ANCHOR("matvec-dispatch"), 120},
     {"gpu.matvec_errors", t_matvec_errors, ANCHOR("matvec-dispatch"), 30},
 };

@@ -1,7 +1,7 @@
 // M7 tests, part 1: the f32 GPU engine against Hugging Face. Logits at every position against
 // transformers' (golden/m2, the tiny model and the synthetic presets), greedy continuations against
-// transformers' generate() (golden/m3, where the margins allow), the limits (context, ids,
-// formats), and weights wrapped in place giving the very logits of copied ones.
+// transformers' generate() (golden/m3, where the margins allow), the limits (context and
+// ids), and weights wrapped in place giving the very logits of copied ones.
 //
 // Tolerance against transformers: 1e-3, absolute plus relative, where lab M2's CPU forward meets
 // 1e-4. The GPU engine adds in another order (SIMD-group trees instead of a loop) and, on a Mac,
@@ -19,7 +19,6 @@
 #include "gpu_engine.h"
 #include "harness.h"
 #include "model.h"
-#include "quant_model.h"
 
 #define HF_TOL 1e-3
 #define ANCHOR(task) "book/m7-gpu-engine.md#" task
@@ -169,9 +168,6 @@ static void t_limits(void) {
     PS_CHECK(gpu_engine_forward(&e, ids, 1, logits, false) == -1, "a full context must refuse one more");
     PS_CHECK(e.base.next_logits(&e.base, ids, 8, logits) == -1, "a sequence of 8 in a context of 6 must fail");
     gpu_engine_free(&e);
-    // Q4A has no GPU kernel: refused at init, with a message naming the format.
-    PS_CHECK(quantize_model(&m, DT_Q4A, false) == 0, "quantize_model(Q4A) failed");
-    PS_CHECK(gpu_engine_init(&e, &m, 8) == -1, "a Q4A model must be refused");
     free(logits);
     model_free(&m);
 }

@@ -1,4 +1,4 @@
-// M7 tests, part 2: the quantized GPU engine. Q8_0 and Q4_0 models of the tiny model against
+// M7 tests, part 2: the quantized GPU engine. Q8_0, Q4_0 and Q4A models of the tiny model against
 // Hugging Face's log-probabilities with the same quantized-then-dequantized weights
 // (golden/m5/quality.psg), and against this engine's own CPU path (M4's kv_cache_forward on the
 // very same quantized Model).
@@ -37,6 +37,7 @@ typedef struct {
 static const Bounds BOUNDS[] = {
     {"q8_0", DT_Q8_0, 1e-3, 1e-2, 0.97},
     {"q4_0", DT_Q4_0, 1e-3, 1e-2, 0.97},
+    {"q4a", DT_Q4A, 1e-3, 1e-2, 0.97},
 };
 
 static Model load_quantized(DType type) {
@@ -102,6 +103,7 @@ static void check_hf(const Bounds *b) {
 
 static void t_hf_q8(void) { check_hf(&BOUNDS[0]); }
 static void t_hf_q4(void) { check_hf(&BOUNDS[1]); }
+static void t_hf_q4a(void) { check_hf(&BOUNDS[2]); }
 
 // ---- (d) against the CPU engine on the same Model ----
 // f32: the same arithmetic in another order (atol = rtol = 1e-4, as M2 vs HF). Quantized: the CPU
@@ -152,13 +154,16 @@ static void check_cpu(DType type, double max_rel_l2) {
 static void t_cpu_f32(void) { check_cpu(DT_F32, 0); }
 static void t_cpu_q8(void) { check_cpu(DT_Q8_0, 5e-2); }
 static void t_cpu_q4(void) { check_cpu(DT_Q4_0, 5e-2); }
+static void t_cpu_q4a(void) { check_cpu(DT_Q4A, 5e-2); }
 
 static const ps_test TESTS[] = {
     {"gpu_engine.hf_q8_0", t_hf_q8, ANCHOR("encode-mlp"), 60},
     {"gpu_engine.hf_q4_0", t_hf_q4, ANCHOR("encode-mlp"), 60},
+    {"gpu_engine.hf_q4a", t_hf_q4a, ANCHOR("encode-mlp"), 60},
     {"gpu_engine.cpu_f32", t_cpu_f32, ANCHOR("encode-attention"), 30},
     {"gpu_engine.cpu_q8_0", t_cpu_q8, ANCHOR("encode-attention"), 30},
     {"gpu_engine.cpu_q4_0", t_cpu_q4, ANCHOR("encode-attention"), 30},
+    {"gpu_engine.cpu_q4a", t_cpu_q4a, ANCHOR("encode-attention"), 30},
 };
 
 int main(int argc, char **argv) { return ps_main("M7", TESTS, PS_COUNT(TESTS), argc, argv); }
