@@ -1,9 +1,9 @@
 #!/bin/sh
 # tools/check-arm64.sh [--install]: the arm64-only code, run on an x86-64 Linux machine under
 # qemu-user: the MSL emulator's hand-written arm64 fiber switch (its own suite, normal and checking
-# build) and the NEON kernels of solutions/quant_simd.c (the M5 tests, with and without the
-# dot-product extension, built by gcc and by clang: a Mac builds with clang, which fuses
-# multiply-adds where gcc -std=c11 does not). `make check-arm64` runs it; it is not part of
+# build) and the NEON kernels of solutions/quant_simd.c and matmul_simd.c (the M5 tests and M2's
+# ops tests, with and without the dot-product extension, built by gcc and by clang: a Mac builds
+# with clang, which fuses multiply-adds where gcc -std=c11 does not). `make check-arm64` runs it; it is not part of
 # `make test` (about a minute of cross builds and emulation).
 #
 # Needs aarch64-linux-gnu-gcc/g++ and qemu-aarch64, and for the M5 tests cJSON for arm64 (Debian:
@@ -85,16 +85,19 @@ else
     echo "SKIP arm64 emu-clang (clang cannot target aarch64 here)" | tee -a "$R"
 fi
 
-# 2. The M5 tests (quantized products: NEON against the plain C) with each compiler and -march.
+# 2. The M5 tests (quantized products: NEON against the plain C) and M2's ops tests (the f32 NEON
+# matmul against the plain loop and transformers) with each compiler and -march.
 if [ ! -e /usr/lib/aarch64-linux-gnu/libcjson.so ] && [ ! -e /usr/aarch64-linux-gnu/lib/libcjson.so ]; then
     echo "SKIP arm64 m5 (no cJSON for arm64: apt-get install libcjson-dev:arm64, or --install)" | tee -a "$R"
 else
     m5() {   # name, CC, CXX
         mkdir -p "$B/$1" && touch "$B/$1/.deps-ok"   # the dependencies were checked above
         if $MAKE --no-print-directory -j"$JOBS" BUILD="$B/$1" CC="$2" CXX="$3" MSL_HOST_CC=cc \
-            LAB=m5-quantization tests >> "$log" 2>&1; then
+            LAB=m5-quantization tests >> "$log" 2>&1 &&
+            $MAKE --no-print-directory -j"$JOBS" BUILD="$B/$1" CC="$2" CXX="$3" MSL_HOST_CC=cc \
+            LAB=m2-forward tests >> "$log" 2>&1; then
             # shellcheck disable=SC2046
-            run_tests "$1" $(cat "$B/$1/t/ref/list-m5-quantization")
+            run_tests "$1" $(cat "$B/$1/t/ref/list-m5-quantization") "$B/$1/t/ref/labs/m2-forward/tests/test_ops"
         else
             fail_build "$1"
         fi
