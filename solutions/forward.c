@@ -66,32 +66,67 @@ void softmax(float *x, int n) {
     //<
 }
 
+typedef struct {
+    float *out;
+    const float *q, *k, *v;
+    int n_keys, kv_stride, n_heads, n_kv_heads, head_dim;
+    float *scores;   // the caller's scratch, for the first thread
+} Attention;
+
+// Query head h of attention() below, with `scores` as scratch (n_keys floats).
+static void attention_head(const Attention *a, int h, float *scores) {
+    const float *q = a->q, *k = a->k, *v = a->v;
+    const int n_keys = a->n_keys, kv_stride = a->kv_stride, head_dim = a->head_dim;
+    int group = a->n_heads / a->n_kv_heads;   // query heads per key/value head
+    float scale = 1.0f / sqrtf((float)head_dim);
+    const float *qh = q + (size_t)h * head_dim;
+    float *oh = a->out + (size_t)h * head_dim;
+    int kv_off = (h / group) * head_dim;
+    //> M2 attention
+    //? For this query head: scores[j] = (qh · key j) * scale for each position j < n_keys, where
+    //? key j of this head is k + j*kv_stride + kv_off. softmax(scores). Then oh = sum_j scores[j] *
+    //? value j (v + j*kv_stride + kv_off). Only positions < n_keys exist: that is the causal mask.
+    for (int j = 0; j < n_keys; j++) {
+        const float *kj = k + (size_t)j * kv_stride + kv_off;
+        float dot = 0.0f;
+        for (int d = 0; d < head_dim; d++) dot += qh[d] * kj[d];
+        scores[j] = dot * scale;
+    }
+    softmax(scores, n_keys);
+    for (int d = 0; d < head_dim; d++) oh[d] = 0.0f;
+    for (int j = 0; j < n_keys; j++) {
+        const float *vj = v + (size_t)j * kv_stride + kv_off;
+        for (int d = 0; d < head_dim; d++) oh[d] += scores[j] * vj[d];
+    }
+    //<
+}
+
+// One thread's share of the heads; threads after the first need their own scratch.
+static void attention_part(void *arg, int part, int n_parts) {
+    const Attention *a = arg;
+    float *scores = part == 0 ? a->scores : malloc((size_t)a->n_keys * sizeof *scores);
+    if (!scores) {
+        fprintf(stderr, "attention: out of memory (%d positions)\n", a->n_keys);
+        exit(1);
+    }
+    for (int h = a->n_heads * part / n_parts; h < a->n_heads * (part + 1) / n_parts; h++) attention_head(a, h, scores);
+    if (part != 0) free(scores);
+}
+
+// Below this many multiply-adds per head, waking threads costs more than it saves.
+#define ATTENTION_WORK_PER_HEAD (1 << 16)
+
 void attention(float *out, const float *q, const float *k, const float *v, int n_keys, int kv_stride,
                int n_heads, int n_kv_heads, int head_dim, float *scores) {
-    int group = n_heads / n_kv_heads;   // query heads per key/value head
-    float scale = 1.0f / sqrtf((float)head_dim);
-    for (int h = 0; h < n_heads; h++) {
-        const float *qh = q + (size_t)h * head_dim;
-        float *oh = out + (size_t)h * head_dim;
-        int kv_off = (h / group) * head_dim;
-        //> M2 attention
-        //? For this query head: scores[j] = (qh · key j) * scale for each position j < n_keys, where
-        //? key j of this head is k + j*kv_stride + kv_off. softmax(scores). Then oh = sum_j scores[j] *
-        //? value j (v + j*kv_stride + kv_off). Only positions < n_keys exist: that is the causal mask.
-        for (int j = 0; j < n_keys; j++) {
-            const float *kj = k + (size_t)j * kv_stride + kv_off;
-            float dot = 0.0f;
-            for (int d = 0; d < head_dim; d++) dot += qh[d] * kj[d];
-            scores[j] = dot * scale;
-        }
-        softmax(scores, n_keys);
-        for (int d = 0; d < head_dim; d++) oh[d] = 0.0f;
-        for (int j = 0; j < n_keys; j++) {
-            const float *vj = v + (size_t)j * kv_stride + kv_off;
-            for (int d = 0; d < head_dim; d++) oh[d] += scores[j] * vj[d];
-        }
-        //<
+    Attention a = {out, q, k, v, n_keys, kv_stride, n_heads, n_kv_heads, head_dim, scores};
+    // The heads are independent and each is computed whole by one thread, so the result does not
+    // depend on the thread count. At long contexts a decode step's attention costs as much as its
+    // weights (book/m4-kv-cache.md), so it gets the matmul threads too (the pool of quant_pool.c).
+    if ((long)n_keys * head_dim < ATTENTION_WORK_PER_HEAD) {
+        for (int h = 0; h < n_heads; h++) attention_head(&a, h, scores);
+        return;
     }
+    quant_parallel_parts(attention_part, &a, n_heads);
 }
 
 void swiglu(float *out, const float *gate, const float *up, int n) {
