@@ -95,18 +95,19 @@ void quantize_act(const float *x, QuantAct *y, int n);
 float quant_dot(DType type, const void *w_row, const QuantAct *x, int n);
 
 // ---- SIMD (solutions/quant_simd.c, solutions/quant_avx512.c) ----
-// The products above have a second implementation with SIMD intrinsics, chosen at run time:
-// AVX-512 (with VNNI and VBMI) or AVX2 on x86-64 CPUs that have them, NEON (with sdot where the
-// compiler targets it) on arm64. AVX2 and NEON give the plain kernels' bits; AVX-512 adds in
-// vector lanes, so it differs from them by rounding (quant_simd_exact() says which). quant_matmul()
-// uses SIMD when enabled: by default; PS_SIMD=0 in the environment runs the plain C, PS_SIMD=exact
-// the best kernel that gives its bits. The lab's tests switch it off to test your kernels.
+// The products above have more implementations with SIMD intrinsics, chosen at run time. Exact
+// ones give the plain kernels' bits: AVX2 on x86-64, NEON (with sdot where the compiler targets
+// it) on arm64. Lane ones add in vector lanes, so they differ by rounding, and are faster: AVX-512
+// (with VNNI and VBMI) on the x86-64 CPUs that have it, NEON on arm64 (quant_neon.c).
+// quant_matmul() uses the best one by default (quant_simd_exact() says which kind it is);
+// PS_SIMD=0 in the environment runs the plain C, PS_SIMD=exact the best exact kernel. The lab's
+// tests switch SIMD off to test your kernels.
 bool quant_simd_enabled(void);
 void quant_set_simd(bool on);        // false: plain C; true: the best SIMD kernel of this CPU
 bool quant_set_simd_exact(void);     // the best bit-exact one; false (plain C) if there is none
 bool quant_simd_exact(void);         // does the current choice give the plain kernels' bits?
 bool quant_simd_lanes(void);         // may kernels add in vector lanes? (not with PS_SIMD=0 or exact)
-const char *quant_simd_name(void);   // "avx512", "avx2", "neon", "neon+dotprod" or "plain C"
+const char *quant_simd_name(void);   // "avx512", "avx2", "neon[+dotprod][ lanes]" or "plain C"
 float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n);   // = quant_dot
 void quant_simd_act(const float *x, QuantAct *y, int n);                         // = quantize_act
 // Output rows [row_begin, row_end) of out = W x for already quantized activations x.
@@ -115,6 +116,9 @@ void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, i
 bool quant_avx512_supported(void);   // the AVX-512 kernels (quant_avx512.c), behind quant_simd_rows
 void quant_avx512_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
                        int n_tokens, int row_begin, int row_end);
+bool quant_neon_lanes_supported(void);   // the NEON lane kernels (quant_neon.c), the same way
+void quant_neon_lanes_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
+                           int n_tokens, int row_begin, int row_end);
 
 // ---- threads (solutions/quant_pool.c) ----
 // One pool of worker threads, started on first use, runs every matrix product of the engine (the

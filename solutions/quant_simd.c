@@ -1,6 +1,6 @@
 // lab: m5-quantization
 // The quantized products again, with SIMD intrinsics: AVX2 on x86-64, NEON on arm64, and the
-// choice between them and the AVX-512 kernels of quant_avx512.c, made at run time
+// choice between them and the lane kernels of quant_avx512.c and quant_neon.c, made at run time
 // (quant_simd_enabled); PS_SIMD=0 in the environment runs the plain C of quant_dot.c.
 //
 // Why a second version: the plain kernels are what the lab teaches, and compilers vectorise them
@@ -8,8 +8,8 @@
 // leaves the quantized products compute-bound: they unpack and multiply slower than memory
 // delivers the bytes (book/m5-quantization.md, "Measured speed").
 //
-// The kernels of this file give the same bits as the plain kernels (quant_avx512.c trades that
-// for speed). Each product has an integer half and a float half:
+// The kernels of this file give the same bits as the plain kernels (quant_avx512.c and
+// quant_neon.c trade that for speed). Each product has an integer half and a float half:
 //   - the integer half (SIMD) computes, per block of 32 weights, the exact int32 sum
 //     sum_j q_w[j] * q_x[j]. Integer sums are exact, so any order of additions gives the value
 //     of the plain loop. It also computes the block's scales (products of floats are rounded
@@ -352,7 +352,7 @@ static void chunk_neon(DType type, const uint8_t *w, const Acts *a, int k0, int 
 
 // ---- which kernel ----
 
-enum { SIMD_UNKNOWN = -1, SIMD_NONE = 0, SIMD_AVX2 = 1, SIMD_NEON = 2, SIMD_AVX512 = 3 };
+enum { SIMD_UNKNOWN = -1, SIMD_NONE = 0, SIMD_AVX2 = 1, SIMD_NEON = 2, SIMD_AVX512 = 3, SIMD_NEON_LANES = 4 };
 static _Atomic int simd_kind = SIMD_UNKNOWN;   // decided once, read by every worker thread
 
 // The best kernel this CPU runs; with only_exact, the best of those that give your kernels' bits.
@@ -364,8 +364,7 @@ static int detect(bool only_exact) {
     if (!only_exact && quant_avx512_supported() && !(env && strcmp(env, "avx2") == 0)) return SIMD_AVX512;
     return __builtin_cpu_supports("avx2") ? SIMD_AVX2 : SIMD_NONE;
 #elif PS_SIMD_NEON
-    (void)only_exact;
-    return SIMD_NEON;   // every arm64 CPU has NEON
+    return only_exact ? SIMD_NEON : SIMD_NEON_LANES;   // every arm64 CPU has NEON
 #else
     (void)only_exact;
     return SIMD_NONE;
@@ -402,7 +401,7 @@ bool quant_simd_lanes(void) {
     (void)kind();   // reads PS_SIMD on first use
     return atomic_load_explicit(&lanes_allowed, memory_order_relaxed);
 }
-bool quant_simd_exact(void) { return kind() != SIMD_AVX512; }
+bool quant_simd_exact(void) { return kind() != SIMD_AVX512 && kind() != SIMD_NEON_LANES; }
 
 const char *quant_simd_name(void) {
     switch (kind()) {
@@ -410,8 +409,10 @@ const char *quant_simd_name(void) {
     case SIMD_AVX2: return "avx2";
 #if defined(__ARM_FEATURE_DOTPROD)
     case SIMD_NEON: return "neon+dotprod";
+    case SIMD_NEON_LANES: return "neon+dotprod lanes";
 #else
     case SIMD_NEON: return "neon";
+    case SIMD_NEON_LANES: return "neon lanes";
 #endif
     default: return "plain C";
     }
@@ -499,9 +500,9 @@ void quant_simd_act(const float *x, QuantAct *y, int n) {
 }
 
 float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n) {
-    if (kind() == SIMD_AVX512) {
+    if (kind() == SIMD_AVX512 || kind() == SIMD_NEON_LANES) {
         float out;
-        quant_avx512_rows(&out, x, w_row, type, 1, n, 1, 0, 1);
+        quant_simd_rows(&out, x, w_row, type, 1, n, 1, 0, 1);
         return out;
     }
     Acts a;
@@ -515,6 +516,10 @@ void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, i
                      int n_tokens, int row_begin, int row_end) {
     if (kind() == SIMD_AVX512) {
         quant_avx512_rows(out, x, w, type, rows, cols, n_tokens, row_begin, row_end);
+        return;
+    }
+    if (kind() == SIMD_NEON_LANES) {
+        quant_neon_lanes_rows(out, x, w, type, rows, cols, n_tokens, row_begin, row_end);
         return;
     }
     const size_t row_bytes = quant_row_bytes(type, cols);
