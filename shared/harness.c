@@ -1,6 +1,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +119,37 @@ static char *captured_text(const capture *c) {
     return out;
 }
 
+// ---- the test's directory: named by the runner before each test, made on demand by the test ----
+static char test_dir[512];
+static bool test_dir_made;
+
+static void name_test_dir(void) {
+    static unsigned count;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(test_dir, sizeof test_dir, "%s/ps-test-%ld-%u", tmp && *tmp ? tmp : "/tmp", (long)getpid(), count++);
+    test_dir_made = false;
+}
+
+const char *ps_test_dir(void) {
+    if (!test_dir_made) {
+        if (mkdir(test_dir, 0700) != 0) ps_fail_at(__FILE__, __LINE__, "cannot create %s: %s", test_dir, strerror(errno));
+        test_dir_made = true;
+    }
+    return test_dir;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *at) {
+    (void)st, (void)type, (void)at;
+    if (remove(path) != 0) fprintf(stderr, "harness: cannot remove %s: %s\n", path, strerror(errno));
+    return 0;
+}
+
+// Deepest first, links themselves rather than what they point to.
+static void remove_test_dir(void) {
+    struct stat st;
+    if (lstat(test_dir, &st) == 0) nftw(test_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static outcome run_child(const ps_test *t) {
     outcome o = {0};
     double limit = (t->timeout_s > 0 ? t->timeout_s : 10) * timeout_mult();
@@ -127,6 +160,7 @@ static outcome run_child(const ps_test *t) {
     }
     fflush(stdout);
     fflush(stderr);
+    name_test_dir();
     double t0 = ps_now();
     pid_t pid = fork();
     if (pid < 0) {
@@ -161,6 +195,7 @@ static outcome run_child(const ps_test *t) {
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
+    remove_test_dir();
     o.seconds = ps_now() - t0;
     o.output = captured_text(cap);
     free(cap);
@@ -180,8 +215,10 @@ static outcome run_child(const ps_test *t) {
 static outcome run_inline(const ps_test *t) {
     // PS_NOFORK=1: run in this process, for a debugger. A failure then ends the whole run.
     outcome o = {.status = "PASS"};
+    name_test_dir();
     double t0 = ps_now();
     t->fn();
+    remove_test_dir();
     o.seconds = ps_now() - t0;
     return o;
 }

@@ -105,4 +105,9 @@ void ps_golden_close(ps_golden *g);
 // Used for data files (tokenizers, models) rather than goldens.
 bool ps_file_exists(const char *path);
 
+// A directory for the running test's files ($TMPDIR or /tmp), made on the first call. ps_main
+// removes it with everything in it when the test ends, however it ends: passed, failed, stopped
+// at a TODO, crashed or timed out. (A test's own clean-up would not run in most of those cases.)
+const char *ps_test_dir(void);
+
 #endif

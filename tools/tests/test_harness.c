@@ -54,6 +54,47 @@ static void t_isolation(void) {
     free(out);
 }
 
+// ps_test_dir() is removed when its test ends, however it ends. The inner tests write where their
+// directory was into the outer test's own directory, then stop in three different ways.
+static char outer_dir[600];
+static void leave_a_file(const char *how) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", ps_test_dir(), "left.txt");
+    FILE *f = fopen(path, "w");
+    PS_CHECK(f && fputs("x", f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+    snprintf(path, sizeof path, "%s/%s.where", outer_dir, how);
+    f = fopen(path, "w");
+    PS_CHECK(f && fputs(ps_test_dir(), f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+}
+static void dir_then_crash(void) {
+    leave_a_file("crash");
+    raise(SIGSEGV);
+}
+static void dir_then_todo(void) {
+    leave_a_file("todo");
+    LAB_TODO("M9", "demo", "book/demo.md#demo");
+}
+static void dir_then_fail(void) {
+    leave_a_file("fail");
+    PS_FAIL("failing on purpose");
+}
+
+static void t_test_dir(void) {
+    snprintf(outer_dir, sizeof outer_dir, "%s", ps_test_dir());
+    const ps_test suite[] = {{"crash", dir_then_crash, "a", 0}, {"todo", dir_then_todo, "a", 0},
+                             {"fail", dir_then_fail, "a", 0}};
+    free(run_suite(suite, PS_COUNT(suite)));
+    const char *hows[] = {"crash", "todo", "fail"};
+    for (size_t i = 0; i < PS_COUNT(hows); i++) {
+        char path[700], where[600] = "";
+        snprintf(path, sizeof path, "%s/%s.where", outer_dir, hows[i]);
+        FILE *f = fopen(path, "r");
+        PS_CHECK(f && fgets(where, sizeof where, f), "the '%s' test did not say where its directory was", hows[i]);
+        fclose(f);
+        PS_CHECK(access(where, F_OK) != 0, "%s is still there after its test's %s", where, hows[i]);
+    }
+}
+
 static void t_close(void) {
     float want[4] = {1.0f, -2.0f, 3.0f, 1e6f}, got[4] = {1.0f, -2.0f, 3.0f, 1e6f};
     PS_CHECK(ps_close_f32("same", got, want, 4, 0, 0), "identical arrays must be close");
@@ -94,9 +135,8 @@ static void write_file(const char *path, const char *text, size_t len) {
 }
 
 static void t_golden(void) {
-    char dir[] = "/tmp/ps-golden-XXXXXX", path[64];
-    PS_CHECK(mkdtemp(dir), "mkdtemp");
-    snprintf(path, sizeof path, "%s/g.psg", dir);
+    char path[600];
+    snprintf(path, sizeof path, "%s/g.psg", ps_test_dir());
     const char good[] = "PSGOLD 1\ngenerator test\ntensor ids i32 1 2\ntensor x u8 1 3\nend\n"
                         "\x01\0\0\0\x02\0\0\0abc";
     write_file(path, good, sizeof good - 1);
@@ -109,8 +149,6 @@ static void t_golden(void) {
     PS_CHECK(open_in_child(path) == 1, "a truncated golden file must be refused");
     write_file(path, "PSGOLD 9\nend\n", 13);
     PS_CHECK(open_in_child(path) == 1, "a future format version must be refused");
-    remove(path);
-    rmdir(dir);
 }
 
 static const ps_test TESTS[] = {
@@ -118,6 +156,7 @@ static const ps_test TESTS[] = {
     {"harness.close", t_close, "DEVELOPERS.md#test-harness", 0},
     {"harness.exact", t_exact, "DEVELOPERS.md#test-harness", 0},
     {"harness.golden", t_golden, "DEVELOPERS.md#test-harness", 0},
+    {"harness.test-dir", t_test_dir, "DEVELOPERS.md#test-harness", 20},
 };
 
 int main(int argc, char **argv) { return ps_main("tools", TESTS, PS_COUNT(TESTS), argc, argv); }

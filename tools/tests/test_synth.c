@@ -41,25 +41,15 @@ static void run_synth(const char *preset, const char *out, const char *extra) {
     PS_CHECK(system(cmd) == 0, "'%s' failed", cmd);
 }
 
-static char tmp[64];
-static void cleanup(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
-}
-
-static void make_tmp(void) {
-    snprintf(tmp, sizeof tmp, "/tmp/ps-synth-XXXXXX");
-    PS_CHECK(mkdtemp(tmp) != NULL, "mkdtemp");
-    atexit(cleanup);
-}
+static char tmp[200];
+static void make_tmp(void) { snprintf(tmp, sizeof tmp, "%s", ps_test_dir()); }   // the harness removes it
 
 // Two runs, pinned checksums.
 static void t_pinned(void) {
     make_tmp();
     for (size_t i = 0; i < PS_COUNT(PINNED); i++) {
         for (int run = 0; run < 2; run++) {
-            char dir[256], path[300];
+            char dir[300], path[340];
             snprintf(dir, sizeof dir, "%s/%s-%d", tmp, PINNED[i].preset, run);
             run_synth(PINNED[i].preset, dir, "");
             snprintf(path, sizeof path, "%s/config.json", dir);
@@ -77,7 +67,7 @@ static void t_pinned(void) {
 // The seed matters (and only the weights depend on it); a bad preset name or seed is refused.
 static void t_seed_and_errors(void) {
     make_tmp();
-    char dir[256], path[300];
+    char dir[300], path[340];
     snprintf(dir, sizeof dir, "%s/seeded", tmp);
     run_synth("tiny-mha-f32", dir, "--seed 2");
     snprintf(path, sizeof path, "%s/model.safetensors", dir);

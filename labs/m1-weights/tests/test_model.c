@@ -132,8 +132,8 @@ static void t_tied(void) {
 // A config that contradicts its checkpoint must be refused, naming the tensor.
 static void t_shape_mismatch(void) {
     const char *src = model_dir("tiny-gqa2-bf16");
-    char dir[] = "/tmp/ps-m1-model-XXXXXX", cmd[512], path[300];
-    PS_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    const char *dir = ps_test_dir();   // removed by the harness, even when model_load stops at a TODO
+    char cmd[1600], path[600];
     snprintf(cmd, sizeof cmd, "ln -s \"$PWD/%s/model.safetensors\" %s/ && sed 's/\"head_dim\": 32/\"head_dim\": 16/' "
                               "%s/config.json > %s/config.json", src, dir, src, dir);
     PS_CHECK(system(cmd) == 0, "could not prepare %s", dir);
@@ -150,8 +150,6 @@ static void t_shape_mismatch(void) {
     rewind(err);
     msg[fread(msg, 1, sizeof msg - 1, err)] = '\0';
     fclose(err);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
     PS_CHECK(rc == -1, "a config with head_dim 16 was accepted for weights made with head_dim 32");
     PS_CHECK(m.layers == NULL && m.storage == NULL, "a failed model_load must free what it allocated");
     PS_CHECK(strstr(msg, "model.layers.0.self_attn.q_proj.weight") && strstr(msg, "[128, 64]") && strstr(msg, "[64, 64]"),

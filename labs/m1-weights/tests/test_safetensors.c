@@ -11,23 +11,10 @@
 
 #define ANCHOR(task) "book/m1-weights.md#" task
 
-static char dir[64];
-
-static void remove_dir(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-}
-
-// A file in this test's own temporary directory (removed when the test ends).
+// A file in this test's own directory (the harness removes it when the test ends).
 static const char *tmp_path(const char *name) {
-    static char path[256];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/ps-m1-XXXXXX");
-        PS_CHECK(mkdtemp(dir) != NULL, "cannot create a temporary directory");
-        atexit(remove_dir);
-    }
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    static char path[700];
+    snprintf(path, sizeof path, "%s/%s", ps_test_dir(), name);
     return path;
 }
 
@@ -182,7 +169,8 @@ static void t_cut_download(void) {
 
 static void t_sharded(void) {
     float a[2] = {1, 2}, b[3] = {3, 4, 5};
-    char p1[256], p2[256];
+    char p1[700], p2[700];
+    const char *dir = ps_test_dir();
     snprintf(p1, sizeof p1, "%s", tmp_path("model-00001-of-00002.safetensors"));
     snprintf(p2, sizeof p2, "%s", tmp_path("model-00002-of-00002.safetensors"));
     write_st(p1, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", a, sizeof a);
