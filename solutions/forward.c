@@ -82,6 +82,9 @@ static void attention_head(const Attention *a, int h, float *scores) {
     const float *qh = q + (size_t)h * head_dim;
     float *oh = a->out + (size_t)h * head_dim;
     int kv_off = (h / group) * head_dim;
+    // The engine's default: the same steps with SIMD dot products (solutions/matmul_simd.c). This
+    // lab's tests switch SIMD off (matmul_use_simd(false)) to run yours.
+    if (attention_head_simd(oh, qh, k + kv_off, v + kv_off, n_keys, kv_stride, scale, head_dim, scores)) return;
     //> M2 attention
     //? For this query head: scores[j] = (qh · key j) * scale for each position j < n_keys, where
     //? key j of this head is k + j*kv_stride + kv_off. softmax(scores). Then oh = sum_j scores[j] *

@@ -24,6 +24,10 @@ const char *matmul_simd_name(void);   // "avx512", "avx2", "neon" or "plain C"
 // Output rows [row_begin, row_end) of out = W x with SIMD; false (nothing done) without a kernel.
 bool matmul_simd_rows(float *out, const float *x, const float *W, int rows, int cols, int n_tokens, int row_begin,
                       int row_end);
+// One head of attention() with SIMD dot products (k, v: this head's first key and value); false
+// (nothing done) without a kernel or with SIMD switched off.
+bool attention_head_simd(float *oh, const float *qh, const float *k, const float *v, int n_keys, int kv_stride,
+                         float scale, int head_dim, float *scores);
 
 // Copies token `token`'s row of the embedding matrix to out [embed->cols].
 void embed_token(float *out, const Mat *embed, int token);

@@ -48,8 +48,11 @@ int kv_cache_init(KVCache *kc, const Model *m, int ctx, size_t memory_limit) {
                 ctx, c->n_layers, c->n_kv_heads, c->head_dim, ctx, gib(bytes), gib(memory_limit));
         return -1;
     }
-    kc->k = malloc(bytes / 2);
-    kc->v = malloc(bytes / 2);
+    // 2 MiB pages: attention reads a key and a value of every position per head, 4 KiB apart
+    // (a row of the cache), so with 4 KiB pages nearly every one of them was a TLB miss.
+    kc->kv_bytes = bytes / 2;
+    kc->k = ps_alloc_big(kc->kv_bytes);
+    kc->v = ps_alloc_big(kc->kv_bytes);
     kc->ids = malloc((size_t)ctx * sizeof *kc->ids);
     if (!kc->k || !kc->v || !kc->ids) {
         fprintf(stderr, "kv cache: cannot allocate %.2f GiB for a context of %d; use a smaller --ctx\n",
@@ -64,10 +67,11 @@ int kv_cache_init(KVCache *kc, const Model *m, int ctx, size_t memory_limit) {
 }
 
 void kv_cache_free(KVCache *kc) {
-    free(kc->k);
-    free(kc->v);
+    ps_free_big(kc->k, kc->kv_bytes);
+    ps_free_big(kc->v, kc->kv_bytes);
     free(kc->ids);
     kc->k = kc->v = NULL;
+    kc->kv_bytes = 0;
     kc->ids = NULL;
     kc->n = 0;
 }

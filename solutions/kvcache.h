@@ -30,6 +30,7 @@ typedef struct {
     int n;              // positions filled: ids[0..n) and their keys and values
     int32_t *ids;       // [ctx] the token at each filled position (to reuse a common prefix)
     float *k, *v;       // [n_layers × ctx × kv_dim]; layer l, position p: ((size_t)l*ctx + p) * kv_dim
+    size_t kv_bytes;    // of k, and of v (ps_alloc_big: 2 MiB pages where the system allows)
 } KVCache;
 
 // Bytes of the cache for ctx positions (K and V, all layers, f32).

@@ -118,4 +118,20 @@ bool matmul_simd_rows(float *out, const float *x, const float *W, int rows, int 
     return true;
 }
 
+// Attention's q . k products are dot products too, head_dim long, one per cached position: the
+// same kernel, and the rest of your attention_head() unchanged.
+bool attention_head_simd(float *oh, const float *qh, const float *k, const float *v, int n_keys, int kv_stride,
+                         float scale, int head_dim, float *scores) {
+    const DotFn dot = kernel();
+    if (!dot) return false;
+    for (int j = 0; j < n_keys; j++) scores[j] = dot(qh, k + (size_t)j * kv_stride, head_dim) * scale;
+    softmax(scores, n_keys);
+    for (int d = 0; d < head_dim; d++) oh[d] = 0.0f;
+    for (int j = 0; j < n_keys; j++) {   // independent lanes: the compiler vectorises this one itself
+        const float *vj = v + (size_t)j * kv_stride, s = scores[j];
+        for (int d = 0; d < head_dim; d++) oh[d] += s * vj[d];
+    }
+    return true;
+}
+
 void matmul_use_simd(bool on) { quant_set_simd(on); }
