@@ -38,14 +38,7 @@ model.safetensors 1503300328 f47f71177f32bcd101b7573ec9171e6a57f4f4d31148d38e382
 say() { echo "fetch_model: $*"; }
 die() { echo "fetch_model: error: $*" >&2; exit 1; }
 
-# Linux has sha256sum, macOS has shasum; both print "<hex>  <name>".
-if command -v sha256sum >/dev/null 2>&1; then
-    sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
-elif command -v shasum >/dev/null 2>&1; then
-    sha256_of() { shasum -a 256 "$1" | cut -d' ' -f1; }
-else
-    die "need sha256sum or shasum to verify the downloads"
-fi
+. "$(dirname "$0")/sha256.sh"   # sha256_of
 size_of() { if [ -e "$1" ]; then wc -c <"$1" | tr -d ' '; else echo 0; fi; }
 command -v curl >/dev/null 2>&1 || die "curl is not installed"
 

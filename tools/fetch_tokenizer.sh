@@ -26,14 +26,7 @@ HF_CONFIG_SHA256=d5d09f07b48c3086c508b30d1c9114bd1189145b74e982a265350c923acd810
 
 say() { echo "fetch_tokenizer: $*"; }
 die() { echo "fetch_tokenizer: error: $*" >&2; exit 1; }
-# Linux has sha256sum, macOS has shasum; both print "<hex>  <name>".
-if command -v sha256sum >/dev/null 2>&1; then
-    sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
-elif command -v shasum >/dev/null 2>&1; then
-    sha256_of() { shasum -a 256 "$1" | cut -d' ' -f1; }
-else
-    die "need sha256sum or shasum to verify the download"
-fi
+. "$(dirname "$0")/sha256.sh"   # sha256_of
 
 # Already there and intact: nothing to do (make calls us unconditionally).
 if [ -f "$DEST/tokenizer.json" ] && [ "$(sha256_of "$DEST/tokenizer.json")" = "$TOKENIZER_SHA256" ] &&
