@@ -1,0 +1,107 @@
+// bench_decode: the whole engine's decode speed per weight format (make bench).
+//
+//     build/tools/bench_decode [MODEL_DIR] [--tokens N]
+//
+// The synthetic model with Qwen3-0.6B's exact shapes (default build/models/qwen3-0.6b-shape),
+// weights read into memory, decoded through the KV cache one token at a time after an 8-token
+// prompt, 1 and 2 threads: as M1 holds it (f32), then quantized in memory by M5 (Q8_0, Q4_0,
+// Q4A). Where bench_quant times the matrix products alone, this is a generate loop's step:
+// embedding, norms, RoPE, attention over the cache, the products and the logits. Prints the
+// median ms per token, the weight bytes one token reads, the bandwidth that implies, and the
+// speed-up over f32 with the same threads: bytes decide what the last column can reach.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward.h"
+#include "kvcache.h"
+#include "model.h"
+#include "quant.h"
+#include "quant_model.h"
+#include "timing.h"
+
+#define PROMPT 8
+#define MAX_TOKENS 64
+
+static double row_bytes(const Mat *w) {
+    return w->dtype == DT_F32 ? 4.0 * w->cols : (double)quant_row_bytes(w->dtype, w->cols);
+}
+
+// The bytes of weights one decode step reads: every matrix once (the embedding only one row).
+static double weight_bytes(const Model *m) {
+    double total = 0;
+    const Mat *head = &m->lm_head;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const Layer *L = &m->layers[l];
+        const Mat *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int k = 0; k < 7; k++) total += mats[k]->rows * row_bytes(mats[k]);
+    }
+    return total + head->rows * row_bytes(head);
+}
+
+// Median seconds per generated token over `tokens` steps after the prompt, on `threads` threads.
+static double decode(const Model *m, int threads, int tokens, float *logits) {
+    matmul_set_threads(threads);
+    KVCache kc;
+    if (kv_cache_init(&kc, m, PROMPT + tokens, 0) != 0) exit(1);
+    int32_t ids[PROMPT + MAX_TOKENS];
+    for (int i = 0; i < PROMPT + tokens; i++) ids[i] = (int32_t)((i * 7919 + 13) % m->cfg.vocab_size);
+    if (kv_cache_forward(&kc, ids, PROMPT, logits, false) != 0) exit(1);
+    double t[MAX_TOKENS];
+    for (int i = 0; i < tokens; i++) {
+        double start = ps_now();
+        if (kv_cache_forward(&kc, ids + PROMPT + i, 1, logits, false) != 0) exit(1);
+        t[i] = ps_now() - start;
+    }
+    kv_cache_free(&kc);
+    return ps_median(t, tokens);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = "build/models/qwen3-0.6b-shape";
+    int tokens = 16;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) tokens = atoi(argv[++i]);
+        else if (argv[i][0] != '-') dir = argv[i];
+        else return fprintf(stderr, "usage: bench_decode [MODEL_DIR] [--tokens N]\n"), 2;
+    }
+    if (tokens < 1 || tokens > MAX_TOKENS) return fprintf(stderr, "bench_decode: --tokens must be 1..%d\n", MAX_TOKENS), 2;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        printf("(%s missing: build/tools/synth qwen3-0.6b-shape %s makes it; skipped)\n", path, dir);
+        return 0;
+    }
+    fclose(probe);
+    const DType formats[] = {DT_F32, DT_Q8_0, DT_Q4_0, DT_Q4A};
+    printf("%s, weights read into memory, %d tokens after a %d-token prompt; kernels: %s / %s\n", dir, tokens,
+           PROMPT, matmul_simd_name(), quant_simd_enabled() ? quant_simd_name() : "plain C");
+    printf("%-9s %9s | %9s %6s %6s | %9s %6s %6s\n", "", "MB per", "1 thread", "", "", "2 threads", "", "");
+    printf("%-9s %9s | %9s %6s %6s | %9s %6s %6s\n", "format", "token", "ms/token", "GB/s", "x f32", "ms/token", "GB/s",
+           "x f32");
+    double f32_ms[2] = {0, 0};
+    for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
+        Model m;   // loaded again for each format: quantize_model works in place
+        if (model_load(&m, dir, PS_MAP_READ) != 0) return 1;
+        if (formats[f] != DT_F32 && quantize_model(&m, formats[f], false) != 0) return 1;
+        float *logits = malloc((size_t)m.cfg.vocab_size * sizeof *logits);
+        if (!logits) return fprintf(stderr, "bench_decode: out of memory\n"), 1;
+        const double bytes = weight_bytes(&m);
+        printf("%-9s %9.1f", formats[f] == DT_F32 ? "f32" : quant_type_name(formats[f]), bytes / 1e6);
+        for (int t = 0; t < 2; t++) {
+            decode(&m, t + 1, 2, logits);   // warm-up: first touch of the cache, threads started
+            const double ms = decode(&m, t + 1, tokens, logits) * 1e3;
+            if (formats[f] == DT_F32) f32_ms[t] = ms;
+            printf(" | %9.2f %6.1f %6.2f", ms, bytes / (ms * 1e6), f32_ms[t] / ms);
+        }
+        printf("\n");
+        fflush(stdout);
+        free(logits);
+        model_free(&m);
+    }
+    printf("\nGB/s: weight bytes per token / time per token (the rest of a step, attention over a short\n"
+           "cache, norms, the logits' softmax, is small next to the products). Compare with bench_quant's\n"
+           "roofline for this machine.\n");
+    return 0;
+}
