@@ -44,7 +44,6 @@ uint16_t q_f32_to_f16(float f) {
     return sign | (uint16_t)h;         // rounding up to 0x400 gives the smallest normal: correct
 }
 
-static float get_f16(const uint8_t p[2]) { return q_f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
 static void put_f16(uint8_t p[2], float f) {
     uint16_t h = q_f32_to_f16(f);
     p[0] = (uint8_t)(h & 0xff);
@@ -72,8 +71,8 @@ void quantize_row_q8_0(const float *x, BlockQ8_0 *y, int n) {
 void dequantize_row_q8_0(const BlockQ8_0 *x, float *y, int n) {
     for (int b = 0; b < n / QK8_0; b++, y += QK8_0) {
         //> M5 q8-dequantize
-        //? x = d * q, with d read back from its two f16 bytes (get_f16).
-        const float d = get_f16(x[b].d);
+        //? x = d * q, with d read back from its two f16 bytes (q_f16_at).
+        const float d = q_f16_at(x[b].d);
         for (int j = 0; j < QK8_0; j++) y[j] = d * x[b].qs[j];
         //<
     }
@@ -114,7 +113,7 @@ void dequantize_row_q4_0(const BlockQ4_0 *x, float *y, int n) {
     for (int b = 0; b < n / QK4_0; b++, y += QK4_0) {
         //> M5 q4-dequantize
         //? x = d * (q - 8); byte j holds weight j (low nibble) and weight j + 16 (high nibble).
-        const float d = get_f16(x[b].d);
+        const float d = q_f16_at(x[b].d);
         for (int j = 0; j < QK4_0 / 2; j++) {
             y[j] = d * ((x[b].qs[j] & 0x0f) - 8);
             y[j + QK4_0 / 2] = d * ((x[b].qs[j] >> 4) - 8);
@@ -165,7 +164,7 @@ void dequantize_row_q4a(const BlockQ4A *x, float *y, int n) {
     for (int b = 0; b < n / QK4A; b++, y += QK4A) {
         //> M5 q4a-dequantize
         //? x = scale * q + bias; byte j holds weight 2j (low nibble) and weight 2j + 1 (high).
-        const float scale = get_f16(x[b].scale), bias = get_f16(x[b].bias);
+        const float scale = q_f16_at(x[b].scale), bias = q_f16_at(x[b].bias);
         for (int j = 0; j < QK4A / 2; j++) {
             y[2 * j] = scale * (x[b].qs[j] & 0x0f) + bias;
             y[2 * j + 1] = scale * (x[b].qs[j] >> 4) + bias;

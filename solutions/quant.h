@@ -56,6 +56,9 @@ static inline float q_f16_to_f32(uint16_t h) {
     return sign ? -(f * 0x1p112f) : f * 0x1p112f;
 }
 
+// A block's f16 field (two little-endian bytes, read byte by byte: no alignment needed) as a float.
+static inline float q_f16_at(const uint8_t p[2]) { return q_f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
+
 // ---- formats ----
 bool dtype_is_quantized(DType t);        // Q8_0, Q4_0, Q4A
 int quant_block_len(DType t);            // weights per block: 32, 32, 64 (0: not a block format)

@@ -20,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static float get_f16(const uint8_t p[2]) { return q_f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
-
 void quantize_act(const float *x, QuantAct *y, int n) {
     for (int b = 0; b < n / 32; b++, x += 32) {
         //> M5 act-quantize
@@ -50,7 +48,7 @@ static float dot_q8_0(const BlockQ8_0 *w, const QuantAct *x, int n_blocks) {
     for (int b = 0; b < n_blocks; b++) {
         int32_t isum = 0;
         for (int j = 0; j < 32; j++) isum += w[b].qs[j] * x[b].qs[j];
-        sum += get_f16(w[b].d) * x[b].d * (float)isum;
+        sum += q_f16_at(w[b].d) * x[b].d * (float)isum;
     }
     //<
     return sum;
@@ -70,7 +68,7 @@ static float dot_q4_0(const BlockQ4_0 *w, const QuantAct *x, int n_blocks) {
         }
         int32_t isum = 0;
         for (int j = 0; j < 32; j++) isum += q[j] * x[b].qs[j];
-        sum += get_f16(w[b].d) * x[b].d * (float)isum;
+        sum += q_f16_at(w[b].d) * x[b].d * (float)isum;
     }
     //<
     return sum;
@@ -84,7 +82,7 @@ static float dot_q4a(const BlockQ4A *w, const QuantAct *x, int n_groups) {
     //? d_x * (scale * isum + bias * sum_of_q_x). Byte j holds weights 2j (low) and 2j+1 (high);
     //? unpack them into int8_t q[32] per half, as for Q4_0.
     for (int g = 0; g < n_groups; g++) {
-        const float scale = get_f16(w[g].scale), bias = get_f16(w[g].bias);
+        const float scale = q_f16_at(w[g].scale), bias = q_f16_at(w[g].bias);
         for (int half = 0; half < 2; half++) {
             const QuantAct *xb = &x[2 * g + half];
             const uint8_t *qs = w[g].qs + 16 * half;

@@ -49,17 +49,15 @@ static inline void quants(DType type, const uint8_t *w, int b, int8x16_t *w0, in
     *w1 = type == DT_Q4_0 ? vsubq_s8(hi, vdupq_n_s8(8)) : hi;
 }
 
-static inline float half_at(const uint8_t *p) { return q_f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
-
 // Block b's weight scale (Q4A: its group's scale; *bias: the group's bias, else 0).
 static inline float scale_of(DType type, const uint8_t *w, int b, float *bias) {
     if (type == DT_Q4A) {
         const BlockQ4A *g = (const BlockQ4A *)w + b / 2;
-        *bias = half_at(g->bias);
-        return half_at(g->scale);
+        *bias = q_f16_at(g->bias);
+        return q_f16_at(g->scale);
     }
     *bias = 0.0f;
-    return half_at(w + (size_t)b * quant_block_bytes(type));
+    return q_f16_at(w + (size_t)b * quant_block_bytes(type));
 }
 
 // One row times one token: x holds n_blocks blocks of 32 int8 activations, d their scales, dsum

@@ -114,16 +114,14 @@ static void finish_q4a_4(float sum[4], const Chunk c[4], const QuantAct *x, int 
     sum[0] = s0, sum[1] = s1, sum[2] = s2, sum[3] = s3;
 }
 
-static float f16_at(const uint8_t *p) { return q_f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
-
 // The scales of activation block k0 + k, one block at a time in plain C.
 static void scales_plain(DType type, const uint8_t *w, const QuantAct *x, int k0, int k, Chunk *c) {
     if (type == DT_Q4A) {
         const BlockQ4A *g = (const BlockQ4A *)w + (k0 + k) / 2;
-        c->scale[k] = f16_at(g->scale);
-        c->bias[k] = f16_at(g->bias);
+        c->scale[k] = q_f16_at(g->scale);
+        c->bias[k] = q_f16_at(g->bias);
     } else {
-        c->scale[k] = f16_at(w + (size_t)(k0 + k) * quant_block_bytes(type)) * x[k0 + k].d;
+        c->scale[k] = q_f16_at(w + (size_t)(k0 + k) * quant_block_bytes(type)) * x[k0 + k].d;
     }
 }
 

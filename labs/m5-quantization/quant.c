@@ -46,7 +46,6 @@ uint16_t q_f32_to_f16(float f) {
     return sign | (uint16_t)h;         // rounding up to 0x400 gives the smallest normal: correct
 }
 
-static float get_f16(const uint8_t p[2]) { return q_f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
 static void put_f16(uint8_t p[2], float f) {
     uint16_t h = q_f32_to_f16(f);
     p[0] = (uint8_t)(h & 0xff);
@@ -68,7 +67,7 @@ void quantize_row_q8_0(const float *x, BlockQ8_0 *y, int n) {
 void dequantize_row_q8_0(const BlockQ8_0 *x, float *y, int n) {
     for (int b = 0; b < n / QK8_0; b++, y += QK8_0) {
         // TODO(M5 q8-dequantize): see book/m5-quantization.md#q8-dequantize
-        // x = d * q, with d read back from its two f16 bytes (get_f16).
+        // x = d * q, with d read back from its two f16 bytes (q_f16_at).
         LAB_TODO("M5", "q8-dequantize", "book/m5-quantization.md#q8-dequantize");
     }
 }

@@ -22,8 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static float get_f16(const uint8_t p[2]) { return q_f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
-
 void quantize_act(const float *x, QuantAct *y, int n) {
     for (int b = 0; b < n / 32; b++, x += 32) {
         // TODO(M5 act-quantize): see book/m5-quantization.md#act-quantize
