@@ -12,6 +12,7 @@
 // order: the result differs from yours by rounding (test `ops.matmul-simd` bounds the difference),
 // and it never depends on the thread count or on how many tokens come at once, since each
 // (row, token) dot product is computed whole, always the same way.
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -81,20 +82,25 @@ static float dot_neon(const float *w, const float *x, int n) {
 
 typedef float (*DotFn)(const float *w, const float *x, int n);
 
-// The kernel for this CPU, NULL if none (or SIMD is switched off).
-static DotFn kernel(void) {
-    if (!quant_simd_lanes()) return NULL;
+// The best kernel this CPU has (NULL: none), decided once: it runs before every product and
+// every attention head, and neither the CPU nor the environment changes.
+static DotFn best;
+static void pick_best(void) {
 #if HAVE_X86
     __builtin_cpu_init();
     const char *env = getenv("PS_SIMD");   // PS_SIMD=avx2: no AVX-512 (make check tests both)
-    if (__builtin_cpu_supports("avx512f") && !(env && strcmp(env, "avx2") == 0)) return dot_avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return dot_avx2;
-    return NULL;
+    if (__builtin_cpu_supports("avx512f") && !(env && strcmp(env, "avx2") == 0)) best = dot_avx512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = dot_avx2;
 #elif HAVE_NEON
-    return dot_neon;
-#else
-    return NULL;
+    best = dot_neon;
 #endif
+}
+
+// The kernel to use now: NULL when there is none or SIMD is switched off (that can change).
+static DotFn kernel(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, pick_best);
+    return quant_simd_lanes() ? best : NULL;
 }
 
 const char *matmul_simd_name(void) {
