@@ -1,11 +1,20 @@
 // mkbook: the book's build and its consistency check.
 //
-// Chapters quote code only through `{{code solutions/FILE.c TAG}}`, where TAG is a lab task (a
-// `//> Mn TAG` region) or a book-only region `//[ TAG` ... `//]`; the quote is taken from the
-// solutions at build time, so the book and the code cannot drift apart.
+// Chapters quote code from the solutions at build time, so the book and the code cannot drift:
+//
+//     {{code FILE TAG}}        a book-only region `//[ TAG` ... `//]`: context the learner does not
+//                              write. May be indented (inside a list item); the indentation is kept.
+//     {{reference FILE TAG}}   a task region `//> Mn TAG` ... `//<`, rendered as a collapsed
+//                              <details> block, closed by default; on its own line, at column 0.
+//
+// Quoting a task with {{code}} would print the answer under the task's own heading, so --check
+// rejects it (and rendering falls back to the collapsed block). FILE is a path from the repository
+// root; `solutions/x.c` and `solutions/<lab>/x.c` both find the file wherever it lives now.
 //
 //     mkbook --check BOOK_DIR     every quote resolves; every task has `<a id="TASK">` in its chapter
 //     mkbook BOOK_DIR OUT_DIR     writes OUT_DIR/*.html (through cmark-gfm) with the quotes expanded
+#define _POSIX_C_SOURCE 200809L  // popen, pclose
+#include <ctype.h>
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,8 +30,8 @@ static char *slurp(const char *path) {
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
+    char *s = malloc(n > 0 ? (size_t)n + 1 : 1);
+    if (n < 0 || fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
     s[n] = '\0';
     fclose(f);
     return s;
@@ -33,26 +42,62 @@ static const char *skip_ws(const char *s) {
     return s;
 }
 
+static bool is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static bool is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+// Where FILE lives now. The solutions are moving from `solutions/x.c` to `solutions/<lab>/x.c`;
+// a chapter written against either layout finds the file in both.
+static bool resolve(const char *file, char *out, size_t cap) {
+    if (is_file(file)) return snprintf(out, cap, "%s", file) < (int)cap;
+    if (strncmp(file, "solutions/", 10) != 0) return false;
+    const char *base = strrchr(file, '/') + 1;
+    if (snprintf(out, cap, "solutions/%s", base) < (int)cap && is_file(out)) return true;
+    DIR *d = opendir("solutions");
+    struct dirent *e;
+    bool found = false;
+    while (d && !found && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        found = snprintf(out, cap, "solutions/%s/%s", e->d_name, base) < (int)cap && is_file(out);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+typedef enum { REGION_NONE, REGION_TASK, REGION_BOOK } region_kind;
+
 // The code of region TAG in FILE (markers, hints and replacement lines left out), de-indented by the
-// marker's indentation; NULL when there is no such region.
-static char *region(const char *file, const char *tag) {
+// marker's indentation; NULL when there is no such region. *kind says whether it is a task.
+static char *region(const char *file, const char *tag, region_kind *kind) {
+    *kind = REGION_NONE;
     FILE *f = fopen(file, "r");
     if (!f) return NULL;
     char line[MAX_LINE], name[128];
     size_t cap = 1 << 16, len = 0, indent = 0;
     char *out = NULL;
-    bool inside = false;
     while (fgets(line, sizeof line, f)) {
         const char *p = skip_ws(line);
-        bool open_task = strncmp(p, "//>", 3) == 0 && sscanf(p + 3, " %*s %127s", name) == 1;
-        bool open_book = strncmp(p, "//[", 3) == 0 && sscanf(p + 3, " %127s", name) == 1;
-        if (!inside && (open_task || open_book) && strcmp(name, tag) == 0) {
-            inside = true;
-            indent = (size_t)(p - line);
-            out = malloc(cap);
+        if (!out) {
+            bool open_task = strncmp(p, "//>", 3) == 0 && sscanf(p + 3, " %*s %127s", name) == 1;
+            bool open_book = strncmp(p, "//[", 3) == 0 && sscanf(p + 3, " %127s", name) == 1;
+            if ((open_task || open_book) && strcmp(name, tag) == 0) {
+                *kind = open_task ? REGION_TASK : REGION_BOOK;
+                indent = (size_t)(p - line);
+                out = malloc(cap);
+            }
             continue;
         }
-        if (!inside) continue;
         if (strncmp(p, "//<", 3) == 0 || strncmp(p, "//]", 3) == 0) break;
         if (strncmp(p, "//?", 3) == 0 || strncmp(p, "//=", 3) == 0 || strncmp(p, "//[", 3) == 0) continue;
         const char *text = strlen(line) > indent && (size_t)(p - line) >= indent ? line + indent : p;
@@ -66,28 +111,49 @@ static char *region(const char *file, const char *tag) {
     return out;
 }
 
-typedef struct { char lab[64], task[128], file[512]; } task;
+typedef struct { char lab[64], id[16], task[128], file[512]; } task;
 
-// Every `//> Mn task` region in DIR/*SUFFIX files, with the lab its file is tagged with.
-static size_t scan_tasks(const char *dir_name, const char *suffix, task *tasks, size_t n, size_t max) {
+// The chapter (without .md) of lab ID `M6`: the BOOK/m6-*.md file; "" when there is none.
+static void lab_of_id(const char *book, const char *id, char *lab, size_t cap) {
+    lab[0] = '\0';
+    DIR *d = opendir(book);
+    struct dirent *e;
+    size_t k = strlen(id);
+    while (d && (e = readdir(d))) {
+        bool same = k > 0 && strlen(e->d_name) > k;
+        for (size_t i = 0; same && i < k; i++) same = tolower((unsigned char)e->d_name[i]) == tolower((unsigned char)id[i]);
+        if (same && e->d_name[k] == '-' && ends_with(e->d_name, ".md")) {
+            snprintf(lab, cap, "%.*s", (int)(strlen(e->d_name) - 3), e->d_name);
+            break;
+        }
+    }
+    if (d) closedir(d);
+}
+
+// Every `//> Mn task` region in the DIR files ending in one of SUFFIXES. The lab is FOLDER_LAB (a
+// per-lab folder), else the file's `// lab:` tag, else the chapter the marker's id names.
+static size_t scan_tasks(const char *book, const char *dir_name, const char *folder_lab, const char *const *suffixes,
+                         task *tasks, size_t n, size_t max) {
     DIR *d = opendir(dir_name);
     struct dirent *e;
-    size_t slen = strlen(suffix);
     while (d && (e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len <= slen || strcmp(e->d_name + len - slen, suffix) != 0) continue;
-        char path[512], line[MAX_LINE], lab[64] = "";
+        bool wanted = false;
+        for (const char *const *s = suffixes; *s; s++) wanted |= ends_with(e->d_name, *s);
+        if (!wanted) continue;
+        char path[512], line[MAX_LINE], tag_lab[64] = "";
         snprintf(path, sizeof path, "%s/%s", dir_name, e->d_name);
         FILE *f = fopen(path, "r");
         if (!f) continue;
-        if (fgets(line, sizeof line, f)) sscanf(line, "// lab: %63s", lab);
+        if (fgets(line, sizeof line, f)) sscanf(line, "// lab: %63s", tag_lab);
         while (fgets(line, sizeof line, f) && n < max) {
             const char *p = skip_ws(line);
-            if (strncmp(p, "//>", 3) == 0 && sscanf(p + 3, " %*s %127s", tasks[n].task) == 1) {
-                snprintf(tasks[n].lab, sizeof tasks[n].lab, "%s", lab);
-                snprintf(tasks[n].file, sizeof tasks[n].file, "%s", path);
-                n++;
-            }
+            task *t = &tasks[n];
+            if (strncmp(p, "//>", 3) != 0 || sscanf(p + 3, " %15s %127s", t->id, t->task) != 2) continue;
+            if (folder_lab) snprintf(t->lab, sizeof t->lab, "%s", folder_lab);
+            else if (tag_lab[0]) snprintf(t->lab, sizeof t->lab, "%s", tag_lab);
+            else lab_of_id(book, t->id, t->lab, sizeof t->lab);
+            snprintf(t->file, sizeof t->file, "%s", path);
+            n++;
         }
         fclose(f);
     }
@@ -95,35 +161,88 @@ static size_t scan_tasks(const char *dir_name, const char *suffix, task *tasks, 
     return n;
 }
 
-// The learner's tasks: regions in the C solutions and in the Metal shaders.
-static size_t list_tasks(task *tasks, size_t max) {
-    size_t n = scan_tasks("solutions", ".c", tasks, 0, max);
-    return scan_tasks("shaders", ".metal", tasks, n, max);
+// The learner's tasks: regions in the C solutions (flat or in per-lab folders) and in the shaders.
+static size_t list_tasks(const char *book, task *tasks, size_t max) {
+    static const char *const c_files[] = {".c", ".h", NULL}, *const metal[] = {".metal", NULL};
+    size_t n = scan_tasks(book, "solutions", NULL, c_files, tasks, 0, max);
+    DIR *d = opendir("solutions");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char sub[512];
+        snprintf(sub, sizeof sub, "solutions/%s", e->d_name);
+        if (e->d_name[0] != '.' && is_dir(sub)) n = scan_tasks(book, sub, e->d_name, c_files, tasks, n, max);
+    }
+    if (d) closedir(d);
+    return scan_tasks(book, "shaders", NULL, metal, tasks, n, max);
 }
 
-// Expands the quotes of one chapter into `out` (may be NULL: only check). Returns the error count.
+// Writes CODE as a fenced block, every line prefixed by INDENT (keeps a quote inside a list item).
+static void put_code(FILE *out, const char *indent, const char *file, const char *tag, const char *code) {
+    const char *lang = ends_with(file, ".metal") ? "cpp" : "c";
+    fprintf(out, "%s```%s\n%s// %s — %s\n", indent, lang, indent, file, tag);
+    for (const char *p = code; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+        fprintf(out, "%s%.*s", n > 1 ? indent : "", (int)n, p);
+        p += n;
+    }
+    fprintf(out, "%s```\n", indent);
+}
+
+// Expands the quotes of one chapter into `out`; with out NULL it only checks (and a task quoted
+// with {{code}} is an error). Returns the error count.
 static int expand(const char *chapter, FILE *out) {
     char *text = slurp(chapter);
     if (!text) { fprintf(stderr, "%s: cannot read\n", chapter); return 1; }
     int errors = 0, line_no = 1;
-    for (char *p = text; *p;) {
+    bool in_fence = false;
+    for (char *p = text; *p; line_no++) {
         char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
-        char file[256], tag[128];
-        if (strncmp(p, "{{code ", 7) == 0 && sscanf(p + 7, "%255s %127[^} ]", file, tag) == 2) {
-            char *code = region(file, tag);
-            if (!code) {
-                fprintf(stderr, "%s:%d: quote {{code %s %s}} names no region in that file\n", chapter, line_no, file, tag);
-                errors++;
-            } else if (out) {
-                fprintf(out, "```c\n// %s — %s\n%s```\n", file, tag, code);
-            }
-            free(code);
-        } else if (out) {
-            fwrite(p, 1, n, out);
+        const char *q = skip_ws(p);
+        int indent = (int)(q - p);
+        char file[256], tag[128], path[512], kw[16], indent_str[64];
+        bool is_code = strncmp(q, "{{code ", 7) == 0, is_ref = strncmp(q, "{{reference ", 12) == 0;
+        if (strncmp(q, "```", 3) == 0 || strncmp(q, "~~~", 3) == 0) in_fence = !in_fence;
+        if (in_fence || !(is_code || is_ref) || indent >= (int)sizeof indent_str) {
+            if (out) fwrite(p, 1, n, out);
+            p += n;
+            continue;
         }
+        snprintf(kw, sizeof kw, "%s", is_code ? "code" : "reference");
+        snprintf(indent_str, sizeof indent_str, "%.*s", indent, p);
+        region_kind kind = REGION_NONE;
+        char *code = NULL;
+        char line[MAX_LINE], close[4] = "";
+        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), q);
+        if (sscanf(line + (is_code ? 7 : 12), "%255s %127[^} \n]%3s", file, tag, close) != 3 || strncmp(close, "}}", 2) != 0) {
+            fprintf(stderr, "%s:%d: malformed quote, want {{%s FILE TAG}}\n", chapter, line_no, kw);
+            errors++;
+        } else if (!resolve(file, path, sizeof path) || !(code = region(path, tag, &kind))) {
+            fprintf(stderr, "%s:%d: quote {{%s %s %s}}: %s has no region %s\n", chapter, line_no, kw, file, tag, file, tag);
+            errors++;
+        } else if (is_code && kind == REGION_TASK && !out) {
+            fprintf(stderr, "%s:%d: {{code %s %s}} prints the reference body of task %s inline; use {{reference ...}}\n",
+                    chapter, line_no, file, tag, tag);
+            errors++;
+        } else if (is_ref && kind != REGION_TASK && !out) {
+            fprintf(stderr, "%s:%d: {{reference %s %s}}: %s is not a task region (//> Mn %s); quote it with {{code ...}}\n",
+                    chapter, line_no, file, tag, tag, tag);
+            errors++;
+        } else if (is_ref && indent > 0 && !out) {
+            fprintf(stderr, "%s:%d: {{reference %s %s}} must start at column 0, on its own line\n", chapter, line_no, file, tag);
+            errors++;
+        } else if (out && (is_ref || kind == REGION_TASK)) {
+            if (is_code) fprintf(stderr, "%s:%d: warning: task %s quoted inline; rendered collapsed\n", chapter, line_no, tag);
+            fprintf(out, "%s<details class=\"reference\"><summary>Reference solution for %s (open it after your tests pass)</summary>\n\n",
+                    indent_str, tag);
+            put_code(out, indent_str, path, tag, code);
+            fprintf(out, "\n%s</details>\n", indent_str);
+        } else if (out) {
+            put_code(out, indent_str, path, tag, code);
+        }
+        free(code);
         p += n;
-        line_no++;
     }
     free(text);
     return errors;
@@ -132,9 +251,16 @@ static int expand(const char *chapter, FILE *out) {
 static int check(const char *book) {
     int errors = 0;
     static task tasks[2048];
-    size_t n = list_tasks(tasks, 2048);
+    size_t n = list_tasks(book, tasks, 2048);
     for (size_t i = 0; i < n; i++) {
-        char path[512], anchor[200];
+        char path[512], anchor[200], id_lab[64];
+        lab_of_id(book, tasks[i].id, id_lab, sizeof id_lab);
+        if (strcmp(id_lab, tasks[i].lab) != 0) {
+            fprintf(stderr, "%s: task %s is marked %s but the file belongs to lab %s\n", tasks[i].file, tasks[i].task,
+                    tasks[i].id, tasks[i].lab[0] ? tasks[i].lab : "(none)");
+            errors++;
+            continue;
+        }
         snprintf(path, sizeof path, "%s/%s.md", book, tasks[i].lab);
         char *text = slurp(path);
         snprintf(anchor, sizeof anchor, "<a id=\"%s\"></a>", tasks[i].task);
@@ -150,45 +276,160 @@ static int check(const char *book) {
     DIR *d = opendir(book);
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 4 || strcmp(e->d_name + len - 3, ".md") != 0) continue;
+        if (!ends_with(e->d_name, ".md")) continue;
         char path[512];
         snprintf(path, sizeof path, "%s/%s", book, e->d_name);
         errors += expand(path, NULL);
     }
     if (d) closedir(d);
-    if (!errors) printf("book: %zu tasks anchored, every quote resolves\n", n);
+    if (!errors) printf("book: %zu tasks anchored, every quote resolves, no task quoted inline\n", n);
     return errors ? 1 : 0;
 }
 
+// ---- HTML ----
+
+typedef struct { char (*ids)[128]; size_t n, cap; } id_set;
+
+static bool id_used(const id_set *s, const char *id) {
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->ids[i], id) == 0) return true;
+    return false;
+}
+
+static void id_add(id_set *s, const char *id) {
+    if (s->n == s->cap) s->ids = realloc(s->ids, (s->cap = s->cap * 2 + 64) * sizeof *s->ids);
+    snprintf(s->ids[s->n++], sizeof *s->ids, "%s", id);
+}
+
+// A heading's id as GitHub makes it, so `chapter.md#measured-speed` works there and on the site:
+// the text without tags and entities, lowercased; letters, digits, '-' and '_' kept, spaces turned
+// into '-', everything else dropped; a repeat gets -1, -2, ... (ids already in the page count).
+static void heading_id(const char *html, size_t n, id_set *used, char *out, size_t cap) {
+    size_t len = 0;
+    for (size_t i = 0; i < n && len + 1 < cap; i++) {
+        unsigned char c = (unsigned char)html[i];
+        if (c == '<' || c == '&') {
+            const char *end = memchr(html + i, c == '<' ? '>' : ';', n - i);
+            if (end) { i = (size_t)(end - html); continue; }
+        }
+        if (isalnum(c) || c == '-' || c == '_') out[len++] = (char)tolower(c);
+        else if (c == ' ') out[len++] = '-';
+    }
+    out[len] = '\0';
+    if (id_used(used, out)) {
+        char base[128];
+        snprintf(base, sizeof base, "%s", out);
+        for (int k = 1; id_used(used, out); k++) snprintf(out, cap, "%.100s-%d", base, k);
+    }
+    id_add(used, out);
+}
+
+// cmark-gfm's HTML with ids on headings and links to chapters (`x.md`, `x.md#a`) sent to `x.html`.
+static void write_page(FILE *out, const char *html) {
+    id_set used = {0};
+    for (const char *p = html; (p = strstr(p, " id=\""));) {
+        p += 5;
+        const char *end = strchr(p, '"');
+        if (!end) break;
+        char id[128];
+        snprintf(id, sizeof id, "%.*s", (int)(end - p < 127 ? end - p : 127), p);
+        id_add(&used, id);
+    }
+    for (const char *p = html; *p;) {
+        if (p[0] == '<' && p[1] == 'h' && p[2] >= '1' && p[2] <= '4' && p[3] == '>') {
+            char close[6] = {'<', '/', 'h', p[2], '>', '\0'}, id[128];
+            const char *end = strstr(p + 4, close);
+            if (end) {
+                heading_id(p + 4, (size_t)(end - p - 4), &used, id, sizeof id);
+                fprintf(out, "<h%c id=\"%s\">", p[2], id);
+                p += 4;
+                continue;
+            }
+        }
+        if (strncmp(p, "href=\"", 6) == 0) {
+            const char *q = p + 6;
+            while (islower((unsigned char)*q) || isdigit((unsigned char)*q) || *q == '-') q++;
+            if (q > p + 6 && strncmp(q, ".md", 3) == 0 && (q[3] == '"' || q[3] == '#')) {
+                fprintf(out, "%.*s.html", (int)(q - p), p);
+                p = q + 3;
+                continue;
+            }
+        }
+        fputc(*p++, out);
+    }
+    free(used.ids);
+}
+
+// The page title: the chapter's first `# ` line, HTML-escaped.
+static void put_title(FILE *out, const char *md) {
+    fputs("<title>", out);
+    const char *h = strncmp(md, "# ", 2) == 0 ? md : strstr(md, "\n# ");
+    if (h) {
+        for (h += h[0] == '\n' ? 3 : 2; *h && *h != '\n'; h++) {
+            if (*h == '<') fputs("&lt;", out);
+            else if (*h == '&') fputs("&amp;", out);
+            else if (*h != '`') fputc(*h, out);
+        }
+    }
+    fputs("</title>\n", out);
+}
+
+static char *run_cmark(const char *md_path) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cmark-gfm --unsafe -e table -e autolink '%s'", md_path);
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    size_t cap = 1 << 16, len = 0, got;
+    char *s = malloc(cap);
+    while ((got = fread(s + len, 1, cap - len - 1, p)) > 0)
+        if ((len += got) + 1 == cap) s = realloc(s, cap *= 2);
+    s[len] = '\0';
+    if (pclose(p) != 0) { free(s); return NULL; }
+    return s;
+}
+
+static int render_chapter(const char *src, const char *md, const char *html_path) {
+    FILE *f = fopen(md, "w");
+    if (!f) { fprintf(stderr, "cannot write %s\n", md); return 1; }
+    int errors = expand(src, f);
+    fclose(f);
+    char *text = slurp(md), *html = run_cmark(md);
+    remove(md);
+    FILE *out = html ? fopen(html_path, "w") : NULL;
+    if (!out) {
+        fprintf(stderr, "rendering %s failed\n", src);
+        free(text), free(html);
+        return errors + 1;
+    }
+    fputs("<!doctype html>\n<meta charset=utf-8>\n"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n", out);
+    put_title(out, text ? text : "");
+    fputs("<link rel=stylesheet href=style.css><nav><a href=index.html>protostar</a></nav><main>\n", out);
+    write_page(out, html);
+    fputs("</main>\n", out);
+    fclose(out);
+    free(text), free(html);
+    return errors;
+}
+
 static int render(const char *book, const char *outdir) {
-    char cmd[2048];
     mkdir(outdir, 0755);
     DIR *d = opendir(book);
     struct dirent *e;
     int errors = 0;
     while (d && (e = readdir(d))) {
+        if (!ends_with(e->d_name, ".md")) continue;
         size_t len = strlen(e->d_name);
-        if (len < 4 || strcmp(e->d_name + len - 3, ".md") != 0) continue;
         char src[512], md[512], html[512];
         snprintf(src, sizeof src, "%s/%s", book, e->d_name);
         snprintf(md, sizeof md, "%s/%.*s.expanded.md", outdir, (int)(len - 3), e->d_name);
         snprintf(html, sizeof html, "%s/%.*s.html", outdir, (int)(len - 3), e->d_name);
-        FILE *f = fopen(md, "w");
-        if (!f) { fprintf(stderr, "cannot write %s\n", md); return 1; }
-        errors += expand(src, f);
-        fclose(f);
-        // Links between chapters point at .md files in the repository and at .html on the site.
-        snprintf(cmd, sizeof cmd,
-                 "{ sed -n 's/^# \\(.*\\)/<!doctype html><meta charset=utf-8><title>\\1<\\/title>/p;q' '%s';"
-                 " echo '<link rel=stylesheet href=style.css><nav><a href=index.html>protostar</a></nav><main>';"
-                 " cmark-gfm --unsafe -e table -e autolink '%s' | sed 's/href=\"\\([a-z0-9-]*\\)\\.md/href=\"\\1.html/g';"
-                 " echo '</main>'; } > '%s'", md, md, html);
-        if (system(cmd) != 0) { fprintf(stderr, "rendering %s failed\n", src); errors++; }
-        remove(md);
+        errors += render_chapter(src, md, html);
     }
     if (d) closedir(d);
-    snprintf(cmd, sizeof cmd, "cp %s/style.css %s/ 2>/dev/null; [ -d %s/img ] && cp -r %s/img %s/; true", book, outdir, book, book, outdir);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp '%s/style.css' '%s/' 2>/dev/null; [ -d '%s/img' ] && cp -r '%s/img' '%s/'; true", book, outdir,
+             book, book, outdir);
     if (system(cmd) != 0) errors++;
     if (!errors) printf("book: rendered into %s/index.html\n", outdir);
     return errors ? 1 : 0;
