@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,6 +21,9 @@
 #define OUTPUT_CAP (16 * 1024)  // a runaway test must not flood the log
 
 static bool in_child;
+static const char *suite_id = "";     // the lab ("M6") of the running suite, for hints
+static bool race_checked;             // this run is already the race checker's (PS_VARIANT)
+volatile ps_place *ps_last_check;     // shared with the test's child: see harness.h
 
 _Noreturn void ps_fail_at(const char *file, int line, const char *fmt, ...) {
     va_list ap;
@@ -71,6 +75,7 @@ typedef struct {
     char detail[64];
     char *output;
     double seconds;
+    ps_place reached;    // the last check the test got to (file NULL: none)
 } outcome;
 
 static double timeout_mult(void) {
@@ -161,6 +166,7 @@ static outcome run_child(const ps_test *t) {
     fflush(stdout);
     fflush(stderr);
     name_test_dir();
+    if (ps_last_check) ps_last_check->file = NULL, ps_last_check->line = 0;
     double t0 = ps_now();
     pid_t pid = fork();
     if (pid < 0) {
@@ -197,6 +203,7 @@ static outcome run_child(const ps_test *t) {
     waitpid(pid, &status, 0);
     remove_test_dir();
     o.seconds = ps_now() - t0;
+    if (ps_last_check) o.reached.file = ps_last_check->file, o.reached.line = ps_last_check->line;
     o.output = captured_text(cap);
     free(cap);
     if (timed_out) {
@@ -233,13 +240,46 @@ static void print_indented(const char *text) {
     }
 }
 
-static void append_result(const char *status, const char *suite, const char *name) {
+// The book section of the task a test stopped at: LAB_TODO's message ends "Read book/...#task".
+static void todo_anchor(const char *output, char *out, size_t cap) {
+    out[0] = '\0';
+    for (const char *p = output; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        const char *read = strncmp(p, "TODO M", 6) == 0 ? strstr(p, ". Read ") : NULL;
+        const char *nl = strchr(p, '\n');
+        if (!read || (nl && read > nl)) continue;
+        read += 7;
+        size_t n = strcspn(read, " \n");
+        snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), read);
+        return;
+    }
+}
+
+// One line per test: "STATUS suite name anchor [anchor of the TODO it stopped at]". The anchors let
+// tools/summarize put what is left in the chapter's order.
+static void append_result(const char *status, const char *suite, const ps_test *t, const char *todo) {
     const char *path = getenv("PS_RESULTS");
     if (!path || !*path) return;
     FILE *f = fopen(path, "a");
     if (!f) return;
-    fprintf(f, "%s %s %s\n", status, suite, name);
+    fprintf(f, "%s %s %s %s%s%s\n", status, suite, t->name, t->anchor, *todo ? " " : "", todo);
     fclose(f);
+}
+
+// A crash or a hang is best looked at in a debugger, with the test in the debugger's own process.
+static void print_debug_hint(const outcome *o, const char *argv0, const ps_test *t) {
+    if (strcmp(o->status, "TIMEOUT") == 0) {
+        if (o->reached.file)
+            printf("    hung: the last check it reached is %s:%d\n", o->reached.file, o->reached.line);
+        else
+            printf("    hung: before reaching its first check\n");
+    }
+#ifdef __APPLE__
+    const char *debugger = "lldb --";
+#else
+    const char *debugger = "gdb --args";
+#endif
+    printf("    debug: PS_NOFORK=1 %s %s %s%s\n", debugger, argv0, t->name,
+           strcmp(o->status, "TIMEOUT") == 0 ? "   (run; when it hangs, interrupt and `bt`)" : "");
 }
 
 int ps_main(const char *suite, const ps_test *tests, size_t n, int argc, char **argv) {
@@ -249,12 +289,21 @@ int ps_main(const char *suite, const ps_test *tests, size_t n, int argc, char **
         for (size_t i = 0; i < n; i++) printf("%s\n", tests[i].name);
         return 0;
     }
+    size_t selected = 0;
+    for (size_t i = 0; i < n; i++) selected += name_matches(tests[i].name, only);
+    if (selected == 0 && only && *only) return 0;  // ONLY= names tests of another file: stay quiet
     bool nofork = getenv("PS_NOFORK") && *getenv("PS_NOFORK") == '1';
     const char *rerun = getenv("PS_RERUN");
+    suite_id = suite;
     // $PS_VARIANT names a second run of the same tests under other conditions ("M6[racecheck]").
     char label[96];
     const char *variant = getenv("PS_VARIANT");
     if (variant && *variant) snprintf(label, sizeof label, "%s[%s]", suite, variant), suite = label;
+    race_checked = variant && strstr(variant, "race");
+    if (!nofork) {  // a fresh slot: a suite run inside a test (the harness's self-tests) has its own
+        void *slot = mmap(NULL, sizeof(ps_place), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (slot != MAP_FAILED) ps_last_check = slot;
+    }
     size_t passed = 0, failed = 0, skipped = 0, todo = 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (size_t i = 0; i < n; i++) {
@@ -266,11 +315,14 @@ int ps_main(const char *suite, const ps_test *tests, size_t n, int argc, char **
         else printf("%s %-32s %s %.2fs\n", suite, t->name, s, o.seconds);
         bool ok = strcmp(s, "PASS") == 0, skip = strcmp(s, "SKIP") == 0;
         if (!ok && o.output && *o.output) print_indented(o.output);
+        if (strcmp(s, "CRASH") == 0 || strcmp(s, "TIMEOUT") == 0) print_debug_hint(&o, argv[0], t);
         if (!ok && !skip) {
             printf("    book: %s\n", t->anchor);
             if (rerun) printf("    rerun: %s ONLY=%s\n", rerun, t->name);
         }
-        append_result(s, suite, t->name);
+        char todo_at[256] = "";
+        if (strcmp(s, "TODO") == 0) todo_anchor(o.output, todo_at, sizeof todo_at);
+        append_result(s, suite, t, todo_at);
         if (ok) passed++;
         else if (skip) skipped++;
         else if (strcmp(s, "TODO") == 0) todo++;
@@ -335,6 +387,12 @@ static bool close_impl(const char *what, const float *got, const float *want, si
     fprintf(stderr, "%s: %zu of %zu values differ; worst at %s: got %.7g want %.7g (abs err %.3g)\n",
             what, bad, n, idx, (double)got[worst_i], (double)want[worst_i],
             fabs((double)got[worst_i] - (double)want[worst_i]));
+    size_t nan = 0;
+    for (size_t i = 0; i < n; i++) nan += got[i] != got[i];
+    if (nan && !race_checked && (strcmp(suite_id, "M6") == 0 || strcmp(suite_id, "M7") == 0))
+        fprintf(stderr, "  %zu of the values are NaN: on the GPU that is often a thread reading memory before "
+                        "another wrote it (a missing barrier). Try the race checker: make check-lab %c CHECK=races\n",
+                nan, suite_id[1]);
     size_t show = n < 8 ? n : 8;
     fprintf(stderr, "  first values:  index        got            want\n");
     for (size_t i = 0; i < show; i++)

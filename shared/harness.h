@@ -23,24 +23,38 @@ typedef struct {
 #define PS_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 // Runs the tests (all, or those named by $ONLY / argv[1], comma-separated, a trailing '*' matches a
-// prefix). Returns 0 when every test that ran passed.
+// prefix; when nothing matches it prints nothing). Returns 0 when every test that ran passed.
+// suite is the lab id ("M3"), or "tools" for the harness's own tests.
 int ps_main(const char *suite, const ps_test *tests, size_t n, int argc, char **argv);
 
 _Noreturn void ps_fail_at(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 _Noreturn void ps_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// Where the running test last reached a check. The runner shares this slot with the test's child
+// process, so when a test hangs it can name the last check the test got to (a store per check).
+typedef struct {
+    const char *file;
+    int line;
+} ps_place;
+extern volatile ps_place *ps_last_check;
+static inline void ps_reached(const char *file, int line) {
+    if (ps_last_check) ps_last_check->line = line, ps_last_check->file = file;
+}
+
 #define PS_FAIL(...) ps_fail_at(__FILE__, __LINE__, __VA_ARGS__)
 #define PS_SKIP(...) ps_skip(__VA_ARGS__)
 #define PS_CHECK(cond, ...)                                                     \
     do {                                                                        \
+        ps_reached(__FILE__, __LINE__);                                         \
         if (!(cond)) ps_fail_at(__FILE__, __LINE__, "check failed: " #cond      \
                                                     "\n  " __VA_ARGS__);        \
     } while (0)
 
 // |got - want| <= atol + rtol * |want| element-wise. On mismatch prints the count of bad elements,
 // the worst one (index as [i, j, ...] when dims are given) and the first values side by side.
-// Returns true when all elements are close. NaN in got never counts as close.
+// Returns true when all elements are close. NaN in got never counts as close; in the GPU labs'
+// suites (M6, M7) NaN in got also prints a hint to run the race checker (CHECK=races).
 bool ps_close_f32(const char *what, const float *got, const float *want, size_t n,
                   double atol, double rtol);
 bool ps_close_f32_shaped(const char *what, const float *got, const float *want,
@@ -56,17 +70,20 @@ bool ps_equal_bytes(const char *what, const void *got, const void *want, size_t 
 
 #define PS_CHECK_CLOSE(what, got, want, n, atol, rtol)                          \
     do {                                                                        \
+        ps_reached(__FILE__, __LINE__);                                         \
         if (!ps_close_f32((what), (got), (want), (n), (atol), (rtol)))          \
             PS_FAIL("%s: not within atol=%g rtol=%g", (what), (double)(atol),   \
                     (double)(rtol));                                            \
     } while (0)
 #define PS_CHECK_IDS(what, got, ngot, want, nwant)                              \
     do {                                                                        \
+        ps_reached(__FILE__, __LINE__);                                         \
         if (!ps_equal_i32((what), (got), (ngot), (want), (nwant)))              \
             PS_FAIL("%s: ids differ", (what));                                  \
     } while (0)
 #define PS_CHECK_BYTES(what, got, want, n)                                      \
     do {                                                                        \
+        ps_reached(__FILE__, __LINE__);                                         \
         if (!ps_equal_bytes((what), (got), (want), (n)))                        \
             PS_FAIL("%s: bytes differ", (what));                                \
     } while (0)

@@ -15,8 +15,10 @@ static void hangs(void) { for (;;) pause(); }
 static void todo(void) { LAB_TODO("M9", "demo", "book/demo.md#demo"); }
 static void passes(void) {}
 
-// Runs a small suite in a child process and returns everything it printed.
-static char *run_suite(const ps_test *tests, size_t n) {
+// Runs a small suite in a child process (suite id, ONLY= selection or NULL, results file or NULL)
+// and returns everything it printed; the child's exit status must be want_exit.
+static char *run_suite_as(const char *suite, const ps_test *tests, size_t n, const char *only,
+                          const char *results, int want_exit) {
     int fds[2];
     PS_CHECK(pipe(fds) == 0, "pipe");
     pid_t pid = fork();
@@ -25,9 +27,12 @@ static char *run_suite(const ps_test *tests, size_t n) {
         dup2(fds[1], 2);
         close(fds[0]);
         setenv("TIMEOUT_MULT", "0.3", 1);
-        unsetenv("PS_RESULTS");
-        char *argv[] = {"selftest", NULL};
-        exit(ps_main("SELF", tests, n, 1, argv));
+        unsetenv("ONLY");
+        unsetenv("PS_VARIANT");
+        if (results) setenv("PS_RESULTS", results, 1);
+        else unsetenv("PS_RESULTS");
+        char *argv[] = {"./selftest", (char *)only, NULL};
+        exit(ps_main(suite, tests, n, only ? 2 : 1, argv));
     }
     close(fds[1]);
     size_t cap = 1 << 16, len = 0;
@@ -37,9 +42,10 @@ static char *run_suite(const ps_test *tests, size_t n) {
     close(fds[0]);
     int status;
     waitpid(pid, &status, 0);
-    PS_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1, "a failing suite must exit 1");
+    PS_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == want_exit, "the suite must exit %d:\n%s", want_exit, out);
     return out;
 }
+static char *run_suite(const ps_test *tests, size_t n) { return run_suite_as("SELF", tests, n, NULL, NULL, 1); }
 
 static void t_isolation(void) {
     const ps_test suite[] = {
@@ -151,12 +157,75 @@ static void t_golden(void) {
     PS_CHECK(open_in_child(path) == 1, "a future format version must be refused");
 }
 
+// A crash names the debugger command; a hang names the last check it reached (and the command).
+static void checks_then_hangs(void) {
+    PS_CHECK(1 + 1 == 2, "arithmetic");
+    for (;;) pause();
+}
+static void t_crash_and_hang_hints(void) {
+    const ps_test suite[] = {{"demo.crash", crashes, "a", 0}, {"demo.hang", checks_then_hangs, "a", 1},
+                             {"demo.hang-early", hangs, "a", 1}};
+    char *out = run_suite(suite, PS_COUNT(suite));
+    // ASan catches SIGSEGV itself and exits 1 (a FAIL with its own stack trace): no hint then.
+    PS_CHECK(strstr(out, "debug: PS_NOFORK=1 gdb --args ./selftest demo.crash") || strstr(out, "AddressSanitizer")
+                 || strstr(out, "debug: PS_NOFORK=1 lldb -- ./selftest demo.crash"),
+             "a crash must print the debugger command:\n%s", out);
+    PS_CHECK(strstr(out, "demo.hang                        FAIL (timeout"), "the hang must be named:\n%s", out);
+    PS_CHECK(strstr(out, "hung: the last check it reached is tools/tests/test_harness.c:"),
+             "the hang must name its last check:\n%s", out);
+    PS_CHECK(strstr(out, "hung: before reaching its first check"), "a hang before any check must say so:\n%s", out);
+    PS_CHECK(strstr(out, "./selftest demo.hang   (run; when it hangs"), "a hang must print the debugger command:\n%s", out);
+    free(out);
+}
+
+// ONLY= naming no test of this file prints nothing at all and counts as success.
+static void t_only_no_match(void) {
+    const ps_test suite[] = {{"demo.ok", passes, "a", 0}};
+    char *out = run_suite_as("SELF", suite, 1, "other.*", NULL, 0);
+    PS_CHECK(out[0] == '\0', "ONLY with no match must print nothing, printed:\n%s", out);
+    free(out);
+    out = run_suite_as("SELF", suite, 1, "ONLY=demo.*", NULL, 0);
+    PS_CHECK(strstr(out, "SELF: 1 passed"), "ONLY=demo.* must run demo.ok:\n%s", out);
+    free(out);
+}
+
+// NaN in a GPU lab's output points to the race checker; elsewhere it does not.
+static void compares_nan(void) {
+    float got[2] = {1.0f, NAN}, want[2] = {1.0f, 2.0f};
+    PS_CHECK_CLOSE("out", got, want, 2, 1e-5, 1e-5);
+}
+static void t_nan_hint(void) {
+    const ps_test suite[] = {{"demo.nan", compares_nan, "a", 0}};
+    char *out = run_suite_as("M6", suite, 1, NULL, NULL, 1);
+    PS_CHECK(strstr(out, "make check-lab 6 CHECK=races"), "M6 NaN must suggest the race checker:\n%s", out);
+    free(out);
+    out = run_suite_as("M2", suite, 1, NULL, NULL, 1);
+    PS_CHECK(!strstr(out, "CHECK=races"), "a CPU lab must not suggest the race checker:\n%s", out);
+    free(out);
+}
+
+// A result line carries the test's book section and, for a TODO, the section of the task it reached.
+static void t_results_line(void) {
+    char path[700], line[512] = "";
+    snprintf(path, sizeof path, "%s/results.txt", ps_test_dir());
+    const ps_test suite[] = {{"demo.todo", todo, "book/demo.md#other", 0}};
+    free(run_suite_as("M9", suite, 1, NULL, path, 1));
+    FILE *f = fopen(path, "r");
+    PS_CHECK(f && fgets(line, sizeof line, f), "no result line in %s", path);
+    fclose(f);
+    PS_CHECK(strcmp(line, "TODO M9 demo.todo book/demo.md#other book/demo.md#demo\n") == 0, "result line: %s", line);
+}
+
 static const ps_test TESTS[] = {
     {"harness.isolation", t_isolation, "DEVELOPERS.md#test-harness", 20},
     {"harness.close", t_close, "DEVELOPERS.md#test-harness", 0},
     {"harness.exact", t_exact, "DEVELOPERS.md#test-harness", 0},
     {"harness.golden", t_golden, "DEVELOPERS.md#test-harness", 0},
     {"harness.test-dir", t_test_dir, "DEVELOPERS.md#test-harness", 20},
+    {"harness.crash-hang-hints", t_crash_and_hang_hints, "DEVELOPERS.md#test-harness", 20},
+    {"harness.only-no-match", t_only_no_match, "DEVELOPERS.md#test-harness", 0},
+    {"harness.nan-hint", t_nan_hint, "DEVELOPERS.md#test-harness", 0},
+    {"harness.results-line", t_results_line, "DEVELOPERS.md#test-harness", 0},
 };
 
 int main(int argc, char **argv) { return ps_main("tools", TESTS, PS_COUNT(TESTS), argc, argv); }
