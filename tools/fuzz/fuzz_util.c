@@ -1,0 +1,109 @@
+// Shared scaffolding of the fuzz targets; the contract is in fuzz_util.h.
+#include "fuzz_util.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+_Noreturn static void die(const char *what, const char *path) {
+    // stderr may be /dev/null by now (fuzz_quiet): say it on file descriptor 2 directly.
+    char line[PATH_MAX + 128];
+    int n = snprintf(line, sizeof line, "fuzz: %s %s\n", what, path);
+    if (n > 0 && write(2, line, (size_t)n) < 0) {}
+    abort();
+}
+
+_Noreturn void fuzz_fail(const char *why) {
+    die("property broken:", why);
+    abort();
+}
+
+void fuzz_quiet(void) {
+    static int done;
+    if (done++) return;
+    const char *verbose = getenv("PS_FUZZ_VERBOSE");
+    if (verbose && verbose[0] == '1') return;
+    FILE *null = fopen("/dev/null", "w");
+    if (null) stderr = null;   // glibc's stderr is an ordinary variable; fd 2 stays as it was
+}
+
+static char scratch[PATH_MAX];
+
+static void remove_scratch(void) {
+    DIR *d = opendir(scratch);
+    if (!d) return;
+    struct dirent *e;
+    char path[PATH_MAX + 256];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", scratch, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(scratch);
+}
+
+const char *fuzz_scratch_dir(void) {
+    if (scratch[0]) return scratch;
+    const char *bases[] = {getenv("TMPDIR"), "/dev/shm", "/tmp"};
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
+        struct stat st;
+        if (!bases[i] || !bases[i][0] || stat(bases[i], &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        snprintf(scratch, sizeof scratch, "%s/ps-fuzz-%ld-XXXXXX", bases[i], (long)getpid());
+        if (mkdtemp(scratch)) {
+            atexit(remove_scratch);
+            return scratch;
+        }
+    }
+    die("cannot create a scratch directory under", "$TMPDIR, /dev/shm or /tmp");
+    return NULL;
+}
+
+const char *fuzz_write_file(const char *dir, const char *name, const void *data, size_t size) {
+    static char path[PATH_MAX + 256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) die("cannot write", path);
+    bool written = size == 0 || fwrite(data, 1, size, f) == size;
+    if (fclose(f) != 0 || !written) die("cannot write", path);
+    return path;
+}
+
+static int is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const char *fuzz_data_file(const char *name, const char *repo_path) {
+    static char path[PATH_MAX + 256];
+    const char *env = getenv("PS_FUZZ_DATA");
+    if (env && env[0]) {
+        snprintf(path, sizeof path, "%s/%s", env, name);
+        if (is_file(path)) return path;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        snprintf(path, sizeof path, "%s/%s", exe, name);
+        if (is_file(path)) return path;
+    }
+    if (is_file(repo_path)) return repo_path;
+    die("cannot find (set PS_FUZZ_DATA to its folder)", name);
+    return NULL;
+}
+
+char *fuzz_strndup(const uint8_t *data, size_t size) {
+    char *s = malloc(size + 1);
+    if (!s) die("out of memory copying the input", "");
+    if (size) memcpy(s, data, size);
+    s[size] = '\0';
+    return s;
+}
