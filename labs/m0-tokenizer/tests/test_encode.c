@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "harness.h"
+// stb_ds's hm* macros use GNU `typeof`, which -std=c11 only knows as `__typeof__`.
+#define typeof __typeof__
 #include "stb_ds.h"
 #include "tokenizer.h"
 
@@ -172,6 +174,54 @@ static void t_bpe_long(void) {
     tokenizer_free(t);
 }
 
+// The merge of (left, right) in the tokenizer's table, by token text; NULL when it has none.
+static const BpeMerge *merge_of(const Tokenizer *t, const char *left, const char *right) {
+    int32_t a = tokenizer_token_id(t, left), b = tokenizer_token_id(t, right);
+    PS_CHECK(a >= 0 && b >= 0, "the tiny tokenizer has the tokens \"%s\" and \"%s\"", left, right);
+    MergeEntry *merges = t->merges;  // hmgeti writes to the map's header
+    ptrdiff_t i = hmgeti(merges, (uint64_t)(uint32_t)a << 32 | (uint32_t)b);
+    return i < 0 ? NULL : &merges[i].value;
+}
+
+// word must become the tokens want[0..n) (given as token text).
+static void check_merged(const Tokenizer *t, const char *word, const char *why, const char *const *want, size_t n) {
+    int32_t *got = NULL, want_ids[8];
+    for (size_t i = 0; i < n; i++) want_ids[i] = tokenizer_token_id(t, want[i]);
+    bpe_encode_piece(t, word, strlen(word), &got);
+    if (arrlenu(got) != n || memcmp(got, want_ids, n * sizeof *got) != 0) {
+        printf("  \"%s\" should become", word);
+        for (size_t i = 0; i < n; i++) printf(" \"%s\"", want[i]);
+        printf("; we made");
+        for (size_t i = 0; i < arrlenu(got); i++) printf(" \"%s\"", tokenizer_token_text(t, got[i]));
+        printf("\n  %s\n", why);
+        PS_FAIL("\"%s\": wrong merge order", word);
+    }
+    arrfree(got);
+}
+
+// Which pair merges first, with the tiny tokenizer (offline). Hugging Face merges the pair of lowest
+// rank, and among pairs of equal rank (the same pair twice) the leftmost. The expected tokens follow
+// from the merge table alone, and the test first checks the table says what the comments claim.
+static void t_bpe_order(void) {
+    Tokenizer *t = load(TINY);
+    // "sea": (e, a) ranks before (s, e), so e+a merges although s+e comes first in the word.
+    const BpeMerge *se = merge_of(t, "s", "e"), *ea = merge_of(t, "e", "a");
+    PS_CHECK(se && ea && ea->rank < se->rank, "the table: (e, a) must rank before (s, e)");
+    PS_CHECK(!merge_of(t, "s", "ea") && !merge_of(t, "se", "a"), "the table: neither s+ea nor se+a merges");
+    const char *sea[] = {"s", "ea"};
+    check_merged(t, "sea", "the lowest rank merges first, wherever it is in the word", sea, 2);
+    // "lll", "lllll": (l, l) occurs twice or four times, all with one rank, and nothing merges with
+    // "ll" (no ll+l, l+ll or ll+ll): which l's pair up shows whether the leftmost went first.
+    PS_CHECK(merge_of(t, "l", "l") != NULL, "the table: l+l merges");
+    PS_CHECK(!merge_of(t, "ll", "l") && !merge_of(t, "l", "ll") && !merge_of(t, "ll", "ll"),
+             "the table: nothing merges with ll");
+    const char *lll[] = {"ll", "l"}, *l5[] = {"ll", "ll", "l"};
+    const char *why = "among pairs of equal rank the leftmost merges first (a heap must order by rank, then position)";
+    check_merged(t, "lll", why, lll, 2);
+    check_merged(t, "lllll", why, l5, 3);
+    tokenizer_free(t);
+}
+
 static void t_added_token_at(void) {
     Tokenizer *t = load(TINY);
     int32_t im_end = tokenizer_token_id(t, "<|im_end|>");
@@ -239,6 +289,7 @@ static const ps_test TESTS[] = {
     {"load.tiny", t_vocab_tiny, "book/m0-tokenizer.md#load-vocab", 0},
     {"bpe.qwen3", t_bpe_qwen3, "book/m0-tokenizer.md#bpe-merge", 0},
     {"bpe.tiny", t_bpe_tiny, "book/m0-tokenizer.md#bpe-merge", 0},
+    {"bpe.merge-order", t_bpe_order, "book/m0-tokenizer.md#bpe-merge", 0},
     {"bpe.long-piece", t_bpe_long, "book/m0-tokenizer.md#bpe-merge", 0},
     {"special.added-token-at", t_added_token_at, "book/m0-tokenizer.md#special-tokens", 0},
     {"encode.qwen3", t_encode_qwen3, "book/m0-tokenizer.md#encode", 0},
