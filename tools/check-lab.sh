@@ -1,58 +1,76 @@
 #!/bin/sh
 # make check-lab N: builds and tests YOUR lab N (labs/mN-*/). Each earlier lab is taken from labs/
 # when it passes its own tests, else from solutions/ (so one bug cannot hide the next lab's work);
-# REF=all or REF=m1,m2 forces the reference for those. Never regenerates labs/.
+# REF=all or REF=m1,m2 forces the reference for those, YOURS=m0 takes yours without testing it again
+# (tools/lablib.sh). ONLY= selects tests of lab N alone; earlier labs always run all their tests.
+# CHECK=races builds the GPU kernels with the emulator's race checker (labs 6, 7); ASAN=1 builds
+# everything with AddressSanitizer + UBSan. Never regenerates labs/.
 set -u
 N=${1:-}
 B=${BUILD:-build}
 M=${MAKE:-make}
 ROOT=$(pwd)
+. tools/lablib.sh
 case "$N" in
     [0-7]) ;;
     *) echo "usage: make check-lab N   (N = 0..7, e.g. make check-lab 2)"; exit 2 ;;
 esac
-lab_dir() { for d in labs/m$1-*/; do [ -d "$d" ] && basename "$d"; done; }
 TARGET=$(lab_dir "$N")
 [ -n "$TARGET" ] || { echo "lab $N does not exist yet (no labs/m$N-*/ folder)"; exit 2; }
-REF=${REF:-}
-forced() { [ "$REF" = all ] && return 0; echo ",$REF," | grep -q ",$1,"; }
+lab_read_pins
+# ONLY= is for lab N's tests: earlier labs run whole, or they would pass 0/0 and fall back.
+only=${ONLY:-}
+unset ONLY
 
-# Runs one lab's tests with the given MINE; results into $2. Returns 0 when it built.
-run_lab() {  # LAB MINE RESULTS [quiet]
-    $M -s tests LAB="$1" MINE="$2" >"$B/check-lab.build" 2>&1 || return 1
-    key=$(echo "$2" | tr ' ' '\n' | sed '/^$/d' | sort | paste -sd+ -)
-    for t in $(cat "$B/t/${key:-ref}/list-$1"); do
-        if [ -n "${4:-}" ]; then PS_RESULTS="$ROOT/$3" "./$t" >/dev/null 2>&1
-        else PS_RESULTS="$ROOT/$3" PS_RERUN="make check-lab $N" "./$t"; fi
-    done
-    return 0
-}
+# The build the target lab runs in: the plain one, the race checker's or the sanitizers' (the same
+# folders and flags as make check's race-check step and make asan).
+TB=$B; variant=""
+SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+case "${CHECK:-}" in
+    "") ;;
+    races)
+        case "$N" in 6 | 7) ;; *) echo "CHECK=races checks the GPU kernels: labs 6 and 7 only"; exit 2 ;; esac
+        TB=$B/racecheck; variant=racecheck ;;
+    *) echo "CHECK=${CHECK}: the only check is CHECK=races (the emulator's race checker, labs 6 and 7)"; exit 2 ;;
+esac
+case "${ASAN:-}" in
+    "" | 0) ;;
+    1)
+        [ -z "$variant" ] || { echo "CHECK=races and ASAN=1 are separate runs: use one at a time"; exit 2; }
+        TB=$B/asan; variant=asan ;;
+    *) echo "ASAN=${ASAN}: write ASAN=1"; exit 2 ;;
+esac
 
 mkdir -p "$B"
 $M -s synth >/dev/null || echo "warning: make synth failed; tests that need synthetic models will say so"
-mine=""
-banner=""
-k=0
-while [ "$k" -lt "$N" ]; do
-    L=$(lab_dir "$k")
-    k=$((k + 1))
-    [ -n "$L" ] || continue
-    id="M$((k - 1))"
-    if forced "$L" || forced "m$((k - 1))"; then banner="$banner  $id REFERENCE (REF)"; continue; fi
-    ls "labs/$L/"*.c >/dev/null 2>&1 || { banner="$banner  $id reference"; continue; }
-    res="$B/check-lab-$L.txt"; : > "$res"
-    if ! run_lab "$L" "$mine $L" "$res" quiet; then
-        banner="$banner  $id REFERENCE (yours does not build)"; continue
-    fi
-    total=$(grep -c -v '^SKIP ' "$res"); passed=$(grep -c '^PASS ' "$res")
-    if [ "$total" -gt 0 ] && [ "$passed" -eq "$total" ]; then mine="$mine $L"; banner="$banner  $id yours ✓"
-    else banner="$banner  $id REFERENCE (yours $passed/$total)"; fi
-done
-echo "==> lab M$N ($TARGET), built on:${banner:- nothing earlier}"
+lab_choose "$N"   # in the plain build: which earlier labs are yours does not depend on the variant
+echo "==> lab M$N ($TARGET)${variant:+ [$variant]}, built on:${LAB_BANNER:- nothing earlier}"
+
+# The rerun line pins every earlier lab's engine, so it links exactly the objects this run did.
+rerun="make check-lab $N$LAB_PINS"
+case "$variant" in
+    racecheck) rerun="$rerun CHECK=races"; export PS_VARIANT=racecheck
+        # on a Mac the kernels normally run on the GPU: the race checker is the emulator's
+        emu=""; [ "$(uname -s)" = Darwin ] && emu="MTL_EMULATOR=1"
+        target_tests() { $M -s tests "$@" BUILD="$TB" MSL_CHECKED=1 $emu; } ;;
+    asan) rerun="$rerun ASAN=1"; export TIMEOUT_MULT=5
+        target_tests() { $M -s tests "$@" BUILD="$TB" SAN="$SAN_FLAGS"; } ;;
+    *) target_tests() { $M -s tests "$@" BUILD="$TB"; } ;;
+esac
+[ "$B" = build ] || rerun="$rerun BUILD=$B"
 res="$B/check-lab-result.txt"; : > "$res"
-if ! run_lab "$TARGET" "$mine $TARGET" "$res"; then
+if ! target_tests LAB="$TARGET" MINE="$LAB_MINE $TARGET" >"$B/check-lab.build" 2>&1; then
     cat "$B/check-lab.build"
     echo "your lab M$N does not compile; fix the errors above (labs/$TARGET/)"
+    exit 1
+fi
+tests=$(cat "$TB/t/$(lab_key "$LAB_MINE $TARGET")/list-$TARGET")
+for t in $tests; do
+    ONLY="$only" PS_RESULTS="$ROOT/$res" PS_RERUN="$rerun" "./$t"
+done
+if [ -n "$only" ] && [ ! -s "$res" ]; then
+    echo "ONLY=$only names no test of lab M$N. Its tests:"
+    for t in $tests; do "./$t" --list; done | sed 's/^/    /'
     exit 1
 fi
 echo
