@@ -20,15 +20,19 @@ FUZZ_JOBS ?= 1
 FUZZ_ALL := $(sort $(patsubst $(FUZZ_DIR)/fuzz_%.c,%,$(filter-out $(FUZZ_DIR)/fuzz_util.c,$(wildcard $(FUZZ_DIR)/fuzz_*.c))))
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 
-# The CPU engine of labs M0-M5 (the GPU labs and the CLI are not parsers) and the shared helpers
-# minus the Metal layer. Works with solutions/ flat or in per-lab folders.
+# The CPU engine of labs M0-M5 (the GPU labs and the CLI parse nothing) and the shared helpers
+# minus the Metal layer: the Makefile's per-lab lists, or (a Makefile without them) every file.
 FUZZ_LABS := m0-tokenizer m1-weights m2-forward m3-sampling m4-kv-cache m5-quantization
-FUZZ_ENGINE_SRCS ?= $(sort $(wildcard $(FUZZ_LABS:%=solutions/%/*.c)) \
-    $(filter-out solutions/main.c solutions/cmd_%.c solutions/gpu%.c,$(wildcard solutions/*.c)) \
-    $(filter-out shared/mtl_%.c shared/stb_ds_impl.c,$(wildcard shared/*.c)))
-FUZZ_STB := $(or $(STB_DIR),$(firstword $(wildcard /usr/include/stb)),$(BUILD)/deps)
-FUZZ_INC := $(addprefix -I,$(patsubst %/,%,$(sort $(dir $(wildcard solutions/*.h solutions/*/*.h shared/*.h))))) \
-            -I$(FUZZ_DIR) -I$(FUZZ_STB)
+FUZZ_LAB_SRCS := $(addprefix solutions/m0-tokenizer/,$(M0_SRCS)) $(addprefix solutions/m1-weights/,$(M1_SRCS)) \
+    $(addprefix solutions/m2-forward/,$(M2_SRCS)) $(addprefix solutions/m3-sampling/,$(M3_SRCS)) \
+    $(addprefix solutions/m4-kv-cache/,$(M4_SRCS)) $(addprefix solutions/m5-quantization/,$(M5_SRCS))
+FUZZ_ENGINE_SRCS ?= $(if $(M1_SRCS),$(FUZZ_LAB_SRCS) $(addprefix shared/,$(SHARED_SRCS)),\
+    $(sort $(wildcard $(FUZZ_LABS:%=solutions/%/*.c)) \
+           $(filter-out shared/mtl_%.c shared/stb_ds_impl.c,$(wildcard shared/*.c))))
+FUZZ_STB := -I/usr/include/stb -Ibuild/deps
+# Lab M5's view of the headers (labs 0-5 and shared/), as the Makefile gives it.
+FUZZ_INC := $(or $(INC_m5-quantization),$(addprefix -I,$(patsubst %/,%,$(sort $(dir $(wildcard \
+              $(FUZZ_LABS:%=solutions/%/*.h) shared/*.h)))))) -I$(FUZZ_DIR) $(FUZZ_STB)
 FUZZ_CFLAGS := -std=c11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror $(FUZZ_INC) \
                $(if $(filter Linux,$(shell uname -s)),-D_GNU_SOURCE,)
 FUZZ_SAN_clang := -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -45,11 +49,11 @@ FUZZ_BINS_gcc := $(FUZZ_ALL:%=$(FUZZ_OUT)/gcc/fuzz_%)
 # ---- objects: the engine and the targets, per compiler ----
 $(FUZZ_OUT)/clang/obj/shared/stb_ds_impl.o: shared/stb_ds_impl.c | $(FUZZ_DEPS_OK)
 	@mkdir -p $(@D)
-	$(FUZZ_CLANG) -std=c11 -O1 -g -w -I$(FUZZ_STB) $(FUZZ_SAN_clang) -fno-sanitize=array-bounds \
+	$(FUZZ_CLANG) -std=c11 -O1 -g -w $(FUZZ_STB) $(FUZZ_SAN_clang) -fno-sanitize=array-bounds \
 	    -fsanitize=fuzzer-no-link -c $< -o $@
 $(FUZZ_OUT)/gcc/obj/shared/stb_ds_impl.o: shared/stb_ds_impl.c | $(FUZZ_DEPS_OK)
 	@mkdir -p $(@D)
-	$(FUZZ_GCC) -std=c11 -O1 -g -w -I$(FUZZ_STB) $(FUZZ_SAN_gcc) -c $< -o $@
+	$(FUZZ_GCC) -std=c11 -O1 -g -w $(FUZZ_STB) $(FUZZ_SAN_gcc) -c $< -o $@
 # (stb_ds keeps its string arena in a `char storage[8]` struct-hack array, which clang's bounds
 # check reports on every string map insert: not ours to fix, and ASan still guards the memory.)
 # Coverage instrumentation (fuzzer-no-link) everywhere, so libFuzzer sees inside the parsers.

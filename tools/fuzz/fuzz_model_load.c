@@ -8,6 +8,7 @@
 #include "forward.h"
 #include "fuzz_util.h"
 #include "model.h"
+#include "quant_model.h"   // quant_register: M5's formats become known to M1's loader and M2's matmul
 
 static const char CONFIG[] =
     "{\"model_type\": \"qwen3\", \"hidden_size\": 32, \"intermediate_size\": 64,"
@@ -22,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *dir;
     if (!dir) {
         pool_set_threads(1);   // one process per core; a spinning pool would steal the others
+        if (quant_register() != 0) fuzz_fail("quant_register failed");
         dir = fuzz_scratch_dir();
         fuzz_write_file(dir, "config.json", CONFIG, sizeof CONFIG - 1);
     }
