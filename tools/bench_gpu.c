@@ -1,4 +1,4 @@
-// bench_gpu: how long M6's kernels take through solutions/gpu.h, at Qwen3-0.6B's sizes, next to
+// bench_gpu: how long M6's kernels take through solutions/m6-metal/gpu.h, at Qwen3-0.6B's sizes, next to
 // the CPU engine's code for the same op (forward.h / quant.h) measured in the same run.
 //
 // On a Mac this is the GPU. On Linux the kernels run on the MSL CPU emulator, and the numbers

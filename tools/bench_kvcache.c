@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "thread_pool.h"
 #include "forward.h"
 #include "kvcache.h"
 #include "model.h"
@@ -94,7 +95,7 @@ int main(int argc, char **argv) {
 
     double un[2][N_CACHED], ca[2][N_CACHED];
     for (int th = 0; th < 2; th++) {
-        matmul_set_threads(th + 1);
+        pool_set_threads(th + 1);
         for (int i = 0; i < N_CACHED; i++) {
             int p = CACHED_POS[i];
             un[th][i] = i < N_UNCACHED ? uncached_step(&m, ids, p, logits) : -1;

@@ -22,6 +22,7 @@
 #include <immintrin.h>
 #endif
 
+#include "thread_pool.h"
 #include "mapfile.h"
 #include "quant.h"
 #include "timing.h"
@@ -128,7 +129,7 @@ static double measure_bandwidth(int reps) {
         ahead = with ? AHEAD : 0;
         for (int r = 0; r < reps; r++) {
             double t0 = ps_now();
-            quant_parallel(stream_part, &s);
+            pool_run(stream_part, &s, pool_threads());
             double t = ps_now() - t0;
             best = t < best ? t : best;
         }
@@ -160,7 +161,7 @@ static float dot_bf16(const uint16_t *w, const float *x, int n) {
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-// The quantized products get AVX2 where the CPU has it (solutions/quant_simd.c); so do the float
+// The quantized products get AVX2 where the CPU has it (solutions/m5-quantization/quant_simd.c); so do the float
 // ones here, or the comparison would be between kernels rather than between bytes. (The arm64
 // compilers already vectorise the loops above with NEON, the baseline there.)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -221,7 +222,7 @@ static void float_rows(void *arg, int part, int n_parts) {
 static void matvec(Format f, const uint8_t *w, const float *x, float *out, Shape s) {
     if (f == F_F32 || f == F_BF16) {
         FloatJob job = {f, w, x, out, s.rows, s.cols};
-        quant_parallel(float_rows, &job);
+        pool_run(float_rows, &job, pool_threads());
     } else {
         quant_matmul(out, x, w, FORMAT_DTYPE[f], s.rows, s.cols, 1);
     }
@@ -324,7 +325,7 @@ int main(int argc, char **argv) {
 #endif
     double bw[2];
     for (int t = 0; t < 2; t++) {
-        quant_set_threads(threads[t]);
+        pool_set_threads(threads[t]);
         bw[t] = measure_bandwidth(reps);
     }
     long long weights = (long long)HEAD.rows * HEAD.cols;
@@ -357,7 +358,7 @@ int main(int argc, char **argv) {
         Weights w = build((Format)f, &src, n_layers);
         printf("%-6s %7.4f %7.1f |", FORMAT_NAME[f], (double)w.bytes / weights, w.bytes / 1e6);
         for (int t = 0; t < 2; t++) {
-            quant_set_threads(threads[t]);
+            pool_set_threads(threads[t]);
             double ms = 1e30;
             for (int with = 0; with < (f == F_F32 || f == F_BF16 ? 2 : 1); with++) {   // the float peers: both ways
                 ahead = with ? AHEAD : 0;

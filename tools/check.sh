@@ -25,6 +25,21 @@ $M -s synth >/dev/null || record FAIL synth "make synth failed"
 if out=$("$B/tools/mkskel" --check solutions labs 2>&1); then record PASS skeleton-drift
 else record FAIL skeleton-drift "$out"; fi
 
+# 1b. the labs stack: no file of lab N includes, calls or names a later lab
+if out=$(sh tools/check-layers.sh "$B" 2>&1); then record PASS layers
+else record FAIL layers "$out"; fi
+
+# 1c. a fresh machine: pointed at an empty root, setup must name every package the build and tests
+# need (else `make` on a new machine stops at a missing header or compiler, or tests skip)
+probe=$(mktemp -d)
+got=$(SETUP_ROOT="$probe" sh tools/setup.sh --list 2>&1); rmdir "$probe"
+miss=""
+for pkg in build-essential g++ libstb-dev libcjson-dev clang; do
+    case " $got " in *" $pkg "*) ;; *) miss="$miss $pkg" ;; esac
+done
+if [ -z "$miss" ]; then record PASS setup-fresh-machine
+else record FAIL setup-fresh-machine "tools/setup.sh does not install:$miss (it said: $got)"; fi
+
 # 2. golden files are the oracle's, byte for byte
 if command -v sha256sum >/dev/null 2>&1; then SHA="sha256sum"; else SHA="shasum -a 256"; fi
 for sums in golden/*/SHA256SUMS; do
@@ -74,8 +89,11 @@ if [ "$(uname -m)" = x86_64 ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; the
     done
 fi
 
-# 6. the engine, tools and tests also build with clang (CI's compiler is gcc)
-if [ -z "${SKIP_CLANG:-}" ] && command -v clang >/dev/null 2>&1 && [ "${CC:-cc}" != clang ]; then
+# 6. the engine, tools and tests also build with clang (CI's compiler is gcc). tools/setup.sh
+# installs clang: without it this is a failure, not a skip.
+if [ -z "${SKIP_CLANG:-}" ] && ! command -v clang >/dev/null 2>&1; then
+    record FAIL clang-build "clang is not installed (tools/setup.sh installs it: make deps)"
+elif [ -z "${SKIP_CLANG:-}" ] && [ "${CC:-cc}" != clang ]; then
     if out=$($M -s all CC=clang BUILD="$B/clang" SKIP_CLANG=1 2>&1); then
         record PASS clang-build
         # the synthetic models must come out byte-identical from the clang build
@@ -89,6 +107,8 @@ if [ -f shared/msl/msl.mk ]; then
     $M -s emu-test || record FAIL emu-test "make emu-test failed"
     $M -s emu-check-clang || record FAIL emu-check-clang "make emu-check-clang failed"
 fi
+
+BUILD="$B" MAKE="$M" sh tools/fuzz/run-corpus.sh || true   # 8. fuzz targets once over seeds+regressions, gcc and clang (tools/fuzz/)
 
 echo
 sh tools/summarize "$R"

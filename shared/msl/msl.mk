@@ -14,7 +14,7 @@
 
 CC ?= cc
 CXX ?= c++
-CFLAGS ?= -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Ishared -Isolutions
+CFLAGS ?= -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Ishared
 MSL_BUILD ?= build/msl
 # The target's CPU, from the compiler (not uname), so that a cross build (tools/check-arm64.sh)
 # gets no x86 flags.
@@ -51,7 +51,7 @@ MSL_OBJ_SUFFIX := $(if $(MSL_CHECKED),.check.o,.o)
 MSL_SHADER_OBJS := $(patsubst %.metal,$(MSL_BUILD)/%$(MSL_OBJ_SUFFIX),$(wildcard shaders/*.metal))
 # Lab M6: when MINE names m6-metal, the learner's kernels (labs/m6-metal/shaders/*.metal) are
 # linked too. They register under their own path, and the lab's host code loads them from there
-# (solutions/gpu_ops.c, kernel_dir), so `make check-lab 6` runs the learner's kernels.
+# (solutions/m6-metal/gpu_ops.c, kernel_dir), so `make check-lab 6` runs the learner's kernels.
 MSL_LAB_SHADER_OBJS = $(if $(filter m6-metal,$(MINE)),\
     $(patsubst %.metal,$(MSL_BUILD)/%$(MSL_OBJ_SUFFIX),$(wildcard labs/m6-metal/shaders/*.metal)))
 # What a program links to find its kernels: the emulator's objects, or nothing with real Metal
@@ -121,8 +121,8 @@ emu-check-clang:
 	  $(MAKE) --no-print-directory -f shared/msl/msl.mk MSL_BUILD=$(MSL_BUILD)/clang CC=clang \
 	    CXX=clang++ CFLAGS="$(MSL_CLANG_CFLAGS)" emu-test; \
 	else \
-	  echo "SKIP emu clang (clang not installed)"; \
-	  if [ -n "$$PS_RESULTS" ]; then echo "SKIP emu clang" >> "$$PS_RESULTS"; fi; \
+	  echo "FAIL emu clang (clang is not installed; tools/setup.sh installs it)"; \
+	  if [ -n "$$PS_RESULTS" ]; then echo "FAIL emu clang" >> "$$PS_RESULTS"; fi; \
 	fi
 
 # ---- benchmarks (make bench runs this): Q8_0 matvec and attention on the emulator ----

@@ -133,6 +133,6 @@ static const ps_test TESTS[] = {
 };
 
 int main(int argc, char **argv) {
-    matmul_use_simd(false);   // your matmul, not the engine's SIMD one (solutions/matmul_simd.c)
+    matmul_use_simd(false);   // your matmul, not the engine's SIMD one (solutions/m2-forward/matmul_simd.c)
     return ps_main("M2", TESTS, PS_COUNT(TESTS), argc, argv);
 }

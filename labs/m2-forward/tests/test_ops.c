@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "thread_pool.h"
 #include "forward.h"
 #include "harness.h"
 #include "model.h"
@@ -79,7 +80,7 @@ static void t_matmul(void) {
             {&L->wo, "attn_out", "o_proj"}, {&L->w_gate, "mlp_norm", "gate"}, {&L->w_up, "mlp_norm", "up"},
             {&L->w_down, "act", "down"}};
         for (int threads = 1; threads <= 2; threads++) {   // one thread and two must agree with transformers
-            matmul_set_threads(threads);
+            pool_set_threads(threads);
             for (size_t k = 0; k < PS_COUNT(cases); k++) {
                 float *out = buffer(&f, cases[k].out);
                 matmul(out, G(&f, cases[k].in), cases[k].w, f.n);
@@ -93,7 +94,7 @@ static void t_matmul(void) {
     }
 }
 
-// The SIMD products that the engine runs by default (solutions/matmul_simd.c): against
+// The SIMD products that the engine runs by default (solutions/m2-forward/matmul_simd.c): against
 // transformers like yours; within rounding of yours (the same products, added in another order:
 // at most (cols + cols/16 + 16) * 2^-24 * sum_c |w_c x_c| apart, from the textbook bound for each
 // order); and the same bits for 1 or 2 threads and for the tokens one at a time or all at once.
@@ -110,12 +111,12 @@ static void t_matmul_simd(void) {
             float *plain = buffer(&f, cases[k].out), *simd = buffer(&f, cases[k].out),
                   *first = buffer(&f, cases[k].out), *one = malloc((size_t)w->rows * sizeof *one);
             matmul_use_simd(false);
-            matmul_set_threads(1);
+            pool_set_threads(1);
             matmul(plain, x, w, f.n);   // yours
             matmul_use_simd(true);
             if (strcmp(matmul_simd_name(), "plain C") == 0) PS_SKIP("no SIMD kernel for this CPU");
             for (int threads = 1; threads <= 2; threads++) {
-                matmul_set_threads(threads);
+                pool_set_threads(threads);
                 matmul(simd, x, w, f.n);
                 char what[96];
                 snprintf(what, sizeof what, "%s matmul(%s, W) on %d thread(s)", matmul_simd_name(), cases[k].in, threads);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "thread_pool.h"
 #include "harness.h"
 #include "quant.h"
 
@@ -77,10 +78,10 @@ static void t_threads_and_tokens(void) {
         size_t row_bytes = quant_row_bytes(types[k], COLS);
         uint8_t *wq = malloc(ROWS * row_bytes);
         for (int r = 0; r < ROWS; r++) quantize_row(types[k], w + r * COLS, wq + r * row_bytes, COLS);
-        quant_set_threads(1);
+        pool_set_threads(1);
         quant_matmul(one, x, wq, types[k], ROWS, COLS, TOKENS);
         for (int n = 2; n <= 3; n++) {
-            quant_set_threads(n);
+            pool_set_threads(n);
             quant_matmul(many, x, wq, types[k], ROWS, COLS, TOKENS);
             PS_CHECK(memcmp(one, many, sizeof one) == 0, "%s: %d threads give different bits than 1",
                      dtype_name(types[k]), n);
@@ -93,7 +94,7 @@ static void t_threads_and_tokens(void) {
         }
         free(wq);
     }
-    quant_set_threads(1);
+    pool_set_threads(1);
     free(w);
     free(x);
 }

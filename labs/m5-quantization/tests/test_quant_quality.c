@@ -117,6 +117,7 @@ static void t_q4a(void) { check_quality(&BOUNDS[2]); }
 static void t_saved_model(void) {
     Model mem = load_tiny();
     const char *dir = ps_test_dir();
+    PS_CHECK(quant_register() == 0, "quant_register failed");   // model_load must know the formats
     int rc = quant_model_write(TINY, dir, DT_Q4A, false);
     Model disk;
     int loaded = rc == 0 ? model_load(&disk, dir, PS_MAP_READ) : -1;

@@ -1,4 +1,4 @@
-// M5 tests, part 3: the SIMD products (solutions/quant_simd.c, quant_avx512.c) against your plain
+// M5 tests, part 3: the SIMD products (solutions/m5-quantization/quant_simd.c, quant_avx512.c) against your plain
 // kernels. Two kinds of SIMD kernel are checked, each where this CPU has one:
 //   - the exact ones (AVX2, NEON) compute each block's integer sum with vector instructions and
 //     then repeat your float expression, in your order: they must agree with you bit for bit;
@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "thread_pool.h"
 #include "harness.h"
 #include "quant.h"
 
@@ -208,12 +209,12 @@ static void t_simd_matmul(void) {
         uint8_t *w = malloc(ROWS * row_bytes);
         for (int r = 0; r < ROWS; r++) random_row(TYPES[k], w + r * row_bytes, COLS, &s);
         for (int pass = 0; pass < 2; pass++) {
-            quant_set_threads(1);
+            pool_set_threads(1);
             quant_set_simd(false);
             quant_matmul(plain, x, w, TYPES[k], ROWS, COLS, TOKENS);
             if (!choose_kernel(pass)) continue;
             for (int threads = 1; threads <= 2; threads++) {
-                quant_set_threads(threads);
+                pool_set_threads(threads);
                 quant_matmul(simd, x, w, TYPES[k], ROWS, COLS, TOKENS);
                 for (int i = 0; i < TOKENS * ROWS; i++) {
                     const int t = i / ROWS, r = i % ROWS;
@@ -230,7 +231,7 @@ static void t_simd_matmul(void) {
         }
         free(w);
     }
-    quant_set_threads(1);
+    pool_set_threads(1);
     if (checked == 0) PS_SKIP("no SIMD kernel for this CPU");
     free(x);
     free(plain);

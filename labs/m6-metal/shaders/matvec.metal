@@ -3,7 +3,7 @@
 // LAB_TODO_KERNEL(dst): stores a NaN with payload 70D0 ("TODO"); the host reports it.
 #define LAB_TODO_KERNEL(dst) (*(device uint *)&(dst) = 0x7fc070d0u)
 // Matrix-vector products y = W x, the bulk of a decode step: W is [rows x cols], x is [cols].
-// Four formats of W: f32, and M5's Q8_0, Q4_0 and Q4A blocks read in place (solutions/quant.h).
+// Four formats of W: f32, and M5's Q8_0, Q4_0 and Q4A blocks read in place (solutions/m5-quantization/quant.h).
 //
 // Geometry (book/m6-metal.md#matvec-kernels): one SIMD-group per output row, a few SIMD-groups
 // per threadgroup (row = threadgroup * simdgroups_per_threadgroup + simdgroup). The 32 lanes of a

@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "model.h"
 #include "quant.h"
+#include "quant_model.h"
 
 #define CPU_TOL 1e-5
 #define HF_TOL 1e-4
@@ -252,6 +253,7 @@ static void t_add(void) {
 
 // ---- embedding rows, f32 and quantized ----
 static void t_embed(void) {
+    PS_CHECK(quant_register() == 0, "quant_register failed");   // embed_token must know the formats
     Gpu *g = open_gpu();
     const int vocab = 37, cols = 192;
     float *table = malloc((size_t)vocab * cols * 4), want[192];

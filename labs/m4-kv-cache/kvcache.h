@@ -1,0 +1,54 @@
+// Your lab's contract, copied by tools/mkskel from solutions/m4-kv-cache/kvcache.h (do not edit: make skeletons rewrites it).
+// The KV cache: keep every position's keys and values so each new token costs one position's work.
+//
+// Without a cache (M3), producing token n+1 reruns the model over all n positions: the work per
+// token grows with n and a whole generation costs O(n^2). But a position's key and value never
+// change once computed (causal attention: position i only sees positions <= i), so we store them:
+//
+//     prefill  the prompt's P tokens go through the model together (matrix-matrix products);
+//              their K and V rows are written to the cache
+//     decode   one new token at a time: its q, k, v; k and v appended; attention over the cache
+//
+// Memory: 2 (K and V) x n_layers x n_kv_heads x head_dim x ctx x 4 bytes (f32). Qwen3-0.6B at
+// ctx 4096: 2 x 28 x 8 x 128 x 4096 x 4 = 896 MiB.
+#ifndef PS_KVCACHE_H
+#define PS_KVCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "generate.h"
+#include "model.h"
+
+// The context used when --ctx is not given: the model's max_position_embeddings, capped.
+#define KV_DEFAULT_CTX_CAP 4096
+
+typedef struct {
+    LogitsSource base;  // first member: a KVCache is a LogitsSource for generate()
+    const Model *model;
+    int ctx;            // positions the cache holds
+    int n;              // positions filled: ids[0..n) and their keys and values
+    int32_t *ids;       // [ctx] the token at each filled position (to reuse a common prefix)
+    float *k, *v;       // [n_layers × ctx × kv_dim]; layer l, position p: ((size_t)l*ctx + p) * kv_dim
+    size_t kv_bytes;    // of k, and of v (ps_alloc_big: 2 MiB pages where the system allows)
+} KVCache;
+
+// Bytes of the cache for ctx positions (K and V, all layers, f32).
+size_t kv_cache_bytes(const Config *c, int ctx);
+
+// min(max_seq_len, KV_DEFAULT_CTX_CAP).
+int kv_cache_default_ctx(const Config *c);
+
+// Allocates the cache. Refuses (message, -1) a ctx < 1 or beyond the model's max_seq_len, and a
+// cache larger than memory_limit bytes (0: half of this machine's physical memory).
+int kv_cache_init(KVCache *kc, const Model *m, int ctx, size_t memory_limit);
+void kv_cache_free(KVCache *kc);
+
+// Runs ids[0..n) at positions kc->n .. kc->n + n - 1 (n > 1: prefill, n == 1: decode) and appends
+// them to the cache. Writes the logits of every new position to logits [n × vocab] when
+// all_positions, else only the last position's [vocab]. Returns 0, or -1 (message) when the
+// tokens do not fit in the context, an id is out of range, or memory runs out.
+int kv_cache_forward(KVCache *kc, const int32_t *ids, int n, float *logits, bool all_positions);
+
+#endif

@@ -1,0 +1,48 @@
+// Your lab's contract, copied by tools/mkskel from solutions/m5-quantization/quant_model.h (do not edit: make skeletons rewrites it).
+// Quantized models: the quantization policy, quantizing a loaded model in memory, and protostar's
+// quantized model directory (written by `protostar quantize`, read back by model_load).
+//
+// Policy: every 2-D weight matrix whose rows split into whole blocks (cols a multiple of 32, or 64
+// for Q4A) is quantized: the seven projections of every layer, the embedding, and lm_head when it
+// is a separate tensor. Norm weights (1-D, a few thousand values that scale whole activations)
+// stay f32, as does anything else. keep_embedding keeps the embedding (and a tied lm_head) in f32.
+//
+// On disk (OUT_DIR/model.safetensors, a valid safetensors file):
+//   - a quantized matrix [rows x cols] is a U8 tensor of shape [rows, cols / block_len,
+//     block_bytes]: its blocks in row order, bytes exactly as described in quant.h. The last
+//     dimension (34, 18 or 36) names the format; the middle one gives cols back.
+//   - every other tensor is F32.
+//   - "__metadata__" holds "format": "pt", "protostar.quantization": "q8_0" | "q4_0" | "q4_affine"
+//     and "protostar.layout" (a one-line reminder of the above).
+// config.json and the tokenizer files are copied unchanged.
+#ifndef PS_QUANT_MODEL_H
+#define PS_QUANT_MODEL_H
+
+#include <stdbool.h>
+
+#include "model.h"
+#include "quant.h"
+
+// "q8_0", "q4_0", "q4_affine" (also "q4a") -> DT_Q8_0, DT_Q4_0, DT_Q4A. 0, or -1 if unknown.
+int quant_type_parse(const char *name, DType *out);
+const char *quant_type_name(DType t);   // the command-line name: "q8_0", "q4_0", "q4_affine"
+
+// True when the policy quantizes a [rows x cols] matrix (rows > 0) in format t.
+bool quant_policy_applies(DType t, int cols);
+
+// Quantizes m's matrices in place following the policy (m must hold f32 matrices, e.g. straight
+// from model_load), registering the formats first (quant_register). The new data lives in one
+// allocation that model_free releases. 0, or -1 with a message (out of memory).
+int quantize_model(Model *m, DType type, bool keep_embedding);
+
+// Writes the quantized copy of model directory in_dir to out_dir (created if needed; its
+// model.safetensors is replaced only once complete). Refuses an input that is already quantized,
+// a weight that is not finite, or out_dir == in_dir, with a message. 0, or -1.
+int quant_model_write(const char *in_dir, const char *out_dir, DType type, bool keep_embedding);
+
+// Registers the three formats with lab M1's loader (model.h, MatFormat: model_load then reads
+// quantized matrices) and lab M2's matmul (forward.h, MatKernels: matmul and embed_token then
+// compute with them). Call once before loading a quantized model; again changes nothing. 0 or -1.
+int quant_register(void);
+
+#endif

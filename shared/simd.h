@@ -1,0 +1,27 @@
+// Which SIMD kernels may run: one policy, read from the environment once, for every lab that has
+// kernels with SIMD intrinsics (M2's f32 dot products, M5's quantized products).
+//
+// Each lab's plain C loops are what its tests check first; the SIMD kernels are optimisations that
+// replace them at run time. Two families can be switched separately, so a learner's build can run
+// the learner's own M2 loops while M5's kernels use SIMD, or the other way round.
+//
+// PS_SIMD in the environment sets both families once, at first use:
+//   unset, "1", "on"  every SIMD kernel this CPU has (the default)
+//   "0", "off"        the plain C loops
+//   "exact"           only kernels that give the plain loops' bits exactly (M5's AVX2/NEON ones)
+//   "avx2"            like "on", but no AVX-512 (so the AVX2 kernels run on AVX-512 CPUs too)
+#ifndef PS_SIMD_H
+#define PS_SIMD_H
+
+#include <stdbool.h>
+
+typedef enum { SIMD_F32, SIMD_QUANT, SIMD_FAMILIES } SimdFamily;   // M2's kernels, M5's kernels
+typedef enum { SIMD_OFF, SIMD_EXACT, SIMD_ON } SimdLevel;
+
+SimdLevel simd_level(SimdFamily f);
+void simd_set_level(SimdFamily f, SimdLevel level);
+bool simd_from_env(void);        // did PS_SIMD choose? (then a program should not override it)
+bool simd_avx512_allowed(void);  // false with PS_SIMD=avx2
+const char *simd_level_name(SimdLevel level);   // "off", "exact", "on"
+
+#endif

@@ -1,0 +1,18 @@
+// One pool of worker threads for the whole engine: every matrix product (lab M2's f32 matmul, lab
+// M5's quantized ones) and attention's heads at long contexts split their work over it.
+//
+// Threads, the caller included: $PS_THREADS, else the number of online CPUs (at most 16), or what
+// pool_set_threads() said last. The workers start on first use and are reused by every job.
+#ifndef PS_THREAD_POOL_H
+#define PS_THREAD_POOL_H
+
+void pool_set_threads(int n);   // n < 1 counts as 1; more than 16 as 16
+int pool_threads(void);
+
+// Runs fn(arg, part, n_parts) for part = 0 .. n_parts-1, part 0 on the calling thread, and returns
+// when all are done. n_parts is capped at pool_threads(); no thread is created after the first call.
+// For work that splits into independent slices: each part must touch only its own outputs.
+typedef void (*pool_task)(void *arg, int part, int n_parts);
+void pool_run(pool_task fn, void *arg, int n_parts);
+
+#endif

@@ -1,0 +1,340 @@
+// `protostar generate`: text from a prompt, streamed token by token.
+//
+//     protostar generate -m models/tiny -p "In the beginning" -n 64
+//     protostar generate -m models/qwen3-0.6b -p "Why is the sky blue?" --chat --no-think
+//     protostar generate -m build/models/tiny-gqa2-bf16 --ids "1 2 3" --print-ids --temp 0
+#include "thread_pool.h"
+#include "cmd_generate.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chat.h"
+#include "forward.h"
+#include "mapfile.h"
+#include "stb_ds.h"
+#include "timing.h"
+
+static const char *USAGE =
+    "usage: protostar %s -m MODEL_DIR %s[options]\n"
+    "  -n N                 generate at most N tokens (default 256)\n"
+    "  --temp T             temperature; 0 = greedy (default: the model's generation_config.json)\n"
+    "  --top-k K            keep the K most likely tokens (0 = off)\n"
+    "  --top-p P            keep the smallest set of tokens with probability >= P (1 = off)\n"
+    "  --min-p M            drop tokens less likely than M x the most likely one (0 = off)\n"
+    "  --repeat-penalty R   penalize tokens already in the text (1 = off)\n"
+    "  --seed S             random seed (default: from the clock, printed at the end)\n"
+    "  --ctx N              context length: KV cache positions (default min(model's, %d))\n"
+    "  --no-cache           recompute the whole sequence every token (lab M3's way; slow)\n"
+    "  --threads N          matmul threads (default: all cores)\n"
+    "  --gpu                run on the GPU engine (lab M7; on Linux: the Metal emulator)\n"
+    "  --read               read the weights into memory instead of mapping the file (steadier\n"
+    "                       speed where mapped pages get evicted; 2 MiB pages on Linux)\n"
+    "  --no-think           Qwen3: answer without the <think> block\n"
+    "%s";
+
+static const char *GENERATE_EXTRA =
+    "  -p PROMPT            the prompt text (needs the model's tokenizer.json)\n"
+    "  --ids \"1 2 3\"        the prompt as token ids instead\n"
+    "  --chat               wrap the prompt in the chat template (a user turn)\n"
+    "  --print-ids          print the generated ids (one line) instead of text\n";
+static const char *CHAT_EXTRA = "  --system TEXT        a system message\n";
+
+static int usage(bool chat) {
+    fprintf(stderr, USAGE, chat ? "chat" : "generate", chat ? "" : "(-p PROMPT | --ids \"...\") ",
+            KV_DEFAULT_CTX_CAP, chat ? CHAT_EXTRA : GENERATE_EXTRA);
+    return 2;
+}
+
+// Whole-string number parsing: "12x" or "" is an error, not 12 or 0.
+static bool parse_int(const char *flag, const char *text, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi) {
+        fprintf(stderr, "%s: expected an integer in %d..%d, got \"%s\"\n", flag, lo, hi, text);
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+static bool parse_float(const char *flag, const char *text, float *out) {
+    char *end;
+    errno = 0;
+    float v = strtof(text, &end);
+    if (errno || end == text || *end || !isfinite(v)) {
+        fprintf(stderr, "%s: expected a number, got \"%s\"\n", flag, text);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+int session_parse(Session *s, int argc, char **argv, bool chat_command) {
+    memset(s, 0, sizeof *s);
+    s->max_new = 256;
+    s->think = true;
+    s->chat = chat_command;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = true, takes_value = true;
+        int seed_int;
+        if (!strcmp(a, "-m") && v) s->model_dir = v;
+        else if (!strcmp(a, "-p") && v && !chat_command) s->prompt = v;
+        else if (!strcmp(a, "--ids") && v && !chat_command) s->ids_text = v;
+        else if (!strcmp(a, "--system") && v && chat_command) s->system = v;
+        else if (!strcmp(a, "-n") && v) ok = parse_int(a, v, 0, INT_MAX, &s->max_new);
+        else if (!strcmp(a, "--ctx") && v) ok = parse_int(a, v, 1, INT_MAX, &s->ctx);
+        else if (!strcmp(a, "--threads") && v) ok = parse_int(a, v, 1, 1024, &s->threads);
+        else if (!strcmp(a, "--temp") && v) ok = parse_float(a, v, &s->sampler.temperature), s->set_temp = true;
+        else if (!strcmp(a, "--top-k") && v) ok = parse_int(a, v, 0, INT_MAX, &s->sampler.top_k), s->set_top_k = true;
+        else if (!strcmp(a, "--top-p") && v) ok = parse_float(a, v, &s->sampler.top_p), s->set_top_p = true;
+        else if (!strcmp(a, "--min-p") && v) ok = parse_float(a, v, &s->sampler.min_p), s->set_min_p = true;
+        else if (!strcmp(a, "--repeat-penalty") && v)
+            ok = parse_float(a, v, &s->sampler.repetition_penalty), s->set_penalty = true;
+        else if (!strcmp(a, "--seed") && v) ok = parse_int(a, v, 0, INT_MAX, &seed_int), s->sampler.seed = (uint64_t)seed_int, s->set_seed = true;
+        else {
+            takes_value = false;
+            if (!strcmp(a, "--chat") && !chat_command) s->chat = true;
+            else if (!strcmp(a, "--no-think")) s->think = false;
+            else if (!strcmp(a, "--print-ids") && !chat_command) s->print_ids = true;
+            else if (!strcmp(a, "--no-cache")) s->no_cache = true;
+            else if (!strcmp(a, "--gpu")) s->gpu = true;  // M7
+            else if (!strcmp(a, "--read")) s->read_weights = true;
+            else {
+                fprintf(stderr, "protostar %s: unknown option or missing value: %s\n", argv[0], a);
+                return usage(chat_command);
+            }
+        }
+        if (!ok) return 2;
+        if (takes_value) i++;
+    }
+    if (!s->model_dir) return usage(chat_command);
+    if (!chat_command && !s->prompt == !s->ids_text) {
+        fprintf(stderr, "protostar generate: give exactly one of -p PROMPT and --ids \"...\"\n");
+        return usage(false);
+    }
+    return 0;
+}
+
+// tokenizer_config.json's eos_token ("<|im_end|>", or {"content": ...}) as an id; -1 if none.
+static int32_t tokenizer_config_eos(const Tokenizer *t, const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    if (!t || access(path, F_OK) != 0) return -1;
+    char *text = ps_read_text(path, NULL);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *eos = cJSON_GetObjectItemCaseSensitive(root, "eos_token");
+    if (cJSON_IsObject(eos)) eos = cJSON_GetObjectItemCaseSensitive(eos, "content");
+    int32_t id = cJSON_IsString(eos) ? tokenizer_token_id(t, eos->valuestring) : -1;
+    cJSON_Delete(root);
+    return id;
+}
+
+int session_open(Session *s) {
+    if (s->threads) pool_set_threads(s->threads);
+    double t0 = ps_now();
+    if (model_load(&s->model, s->model_dir, s->read_weights ? PS_MAP_READ : PS_MAP_MMAP) != 0) return 1;
+    const Config *c = &s->model.cfg;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", s->model_dir);
+    if (access(path, F_OK) == 0) {
+        s->tok = tokenizer_load(s->model_dir);
+        if (!s->tok) return 1;
+    } else if (s->prompt || s->chat) {
+        fprintf(stderr, "%s has no tokenizer.json: give the prompt as --ids \"...\" with --print-ids\n",
+                s->model_dir);
+        return 1;
+    } else {
+        s->print_ids = true;  // nothing to decode with
+    }
+    if (generation_defaults_load(&s->defaults, s->model_dir, c->eos_id) != 0) return 1;
+    generation_add_stop(&s->defaults, tokenizer_config_eos(s->tok, s->model_dir));
+    // The flags override the model's defaults.
+    SamplerConfig *d = &s->defaults.sampler;
+    if (s->set_temp) d->temperature = s->sampler.temperature;
+    if (s->set_top_k) d->top_k = s->sampler.top_k;
+    if (s->set_top_p) d->top_p = s->sampler.top_p;
+    if (s->set_min_p) d->min_p = s->sampler.min_p;
+    if (s->set_penalty) d->repetition_penalty = s->sampler.repetition_penalty;
+    d->seed = s->set_seed ? s->sampler.seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    const char *why = sampler_config_check(d);
+    if (why) {
+        fprintf(stderr, "protostar: %s\n", why);
+        return 1;
+    }
+    if (!s->ctx) s->ctx = kv_cache_default_ctx(c);
+    // ---- M7: --gpu (the GPU engine instead of the CPU cache) ----
+    if (s->gpu) {
+        if (s->no_cache) return fprintf(stderr, "protostar: --gpu always uses its KV cache; drop --no-cache\n"), 1;
+        if (gpu_engine_init(&s->gpu_engine, &s->model, s->ctx) != 0) return 1;
+        const char *device = mtl_device_name(gpu_context(s->gpu_engine.gpu));
+        fprintf(stderr, "gpu: %s%s\n", device,
+                strstr(device, "emulator") ? " (the Metal kernels on the CPU, for testing: NOT GPU speed)" : "");
+        s->source = &s->gpu_engine.base;
+    } else  // ---- end M7 ----
+    if (s->no_cache) {
+        if (s->ctx > c->max_seq_len) {
+            fprintf(stderr, "--ctx %d is beyond the model's max_position_embeddings (%d)\n", s->ctx, c->max_seq_len);
+            return 1;
+        }
+        uncached_init(&s->uncached, &s->model);
+        s->source = &s->uncached.base;
+    } else {
+        if (kv_cache_init(&s->cache, &s->model, s->ctx, 0) != 0) return 1;
+        s->source = &s->cache.base;
+    }
+    fprintf(stderr, "loaded %s in %.2f s: %d layers, dim %d, vocab %d; context %d%s\n", s->model_dir,
+            ps_now() - t0, c->n_layers, c->dim, c->vocab_size, s->ctx,
+            s->no_cache ? " (no cache)" : s->gpu ? " (GPU)" : "");
+    return 0;
+}
+
+void session_close(Session *s) {
+    if (s->source == &s->cache.base) kv_cache_free(&s->cache);
+    if (s->source == &s->uncached.base) uncached_free(&s->uncached);
+    if (s->source == &s->gpu_engine.base) gpu_engine_free(&s->gpu_engine);  // M7
+    if (s->tok) tokenizer_free(s->tok);
+    model_free(&s->model);
+}
+
+// Streaming: each new id is decoded and printed at once (held back only inside a UTF-8
+// character); stop ids are not printed. The reply text is collected too.
+typedef struct {
+    Session *s;
+    TokenStream stream;
+    char *reply;  // stb_ds array
+    bool failed;
+} Printer;
+
+static bool is_stop_id(const Session *s, int32_t id) {
+    for (int i = 0; i < s->defaults.n_stop; i++)
+        if (s->defaults.stop_ids[i] == id) return true;
+    return false;
+}
+
+static bool on_token(void *user, int32_t id) {
+    Printer *p = user;
+    if (p->s->print_ids || is_stop_id(p->s, id)) return true;
+    size_t len;
+    const char *text = token_stream_feed(&p->stream, id, &len);
+    if (!text) {
+        p->failed = true;
+        return false;
+    }
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    if (len) memcpy(arraddnptr(p->reply, len), text, len);
+    return true;
+}
+
+int session_generate(Session *s, int32_t **ids, char **reply) {
+    int n_prompt = (int)arrlen(*ids);
+    if (n_prompt < 1) {
+        fprintf(stderr, "protostar: the prompt is empty\n");
+        return 1;
+    }
+    if (n_prompt > s->ctx) {
+        fprintf(stderr, "protostar: the prompt has %d tokens but the context holds %d (use --ctx)\n", n_prompt,
+                s->ctx);
+        return 1;
+    }
+    if (s->echo) fputs(s->echo, stdout);
+    int capacity = n_prompt + s->max_new < s->ctx ? n_prompt + s->max_new : s->ctx;
+    arrsetlen(*ids, capacity);
+    Sampler sampler;
+    sampler_init(&sampler, &s->defaults.sampler);
+    Printer p = {.s = s};
+    if (s->tok) token_stream_init(&p.stream, s->tok);
+    GenerateOptions opt = {s->max_new, s->defaults.stop_ids, s->defaults.n_stop, on_token, &p};
+    GenerateStats st;
+    int n = generate(s->source, &sampler, *ids, n_prompt, capacity, &opt, &st);
+    arrsetlen(*ids, n < 0 ? n_prompt : n);
+    if (s->tok) {
+        size_t len;
+        const char *rest = token_stream_finish(&p.stream, &len);
+        if (!s->print_ids && rest && len) fwrite(rest, 1, len, stdout), memcpy(arraddnptr(p.reply, len), rest, len);
+        token_stream_free(&p.stream);
+    }
+    if (s->print_ids && n > 0)
+        for (int i = n_prompt; i < n; i++) printf(i > n_prompt ? " %d" : "%d", (int)(*ids)[i]);
+    printf("\n");
+    fflush(stdout);   // the text before the statistics on stderr, also when stdout is a pipe
+    if (reply) {
+        *reply = malloc(arrlenu(p.reply) + 1);
+        if (*reply) memcpy(*reply, p.reply ? p.reply : "", arrlenu(p.reply)), (*reply)[arrlenu(p.reply)] = '\0';
+    }
+    arrfree(p.reply);
+    if (n < 0 || p.failed) return 1;
+    // Prefill and decode are different workloads (book/m4-kv-cache.md), so two rates.
+    int decoded = st.n_generated - 1;
+    fprintf(stderr, "prompt %d tokens: %.1f tok/s | generated %d tokens: %.1f tok/s | seed %llu%s\n",
+            st.n_prompt, st.prompt_seconds > 0 ? st.n_prompt / st.prompt_seconds : 0.0, st.n_generated,
+            decoded > 0 && st.decode_seconds > 0 ? decoded / st.decode_seconds : 0.0,
+            (unsigned long long)s->defaults.sampler.seed, n == s->ctx && !st.stopped ? " | context full" : "");
+    return 0;
+}
+
+// Parses "1 2, 3" into an stb_ds array; false with a message on anything else.
+static bool parse_ids(const char *text, int32_t **ids) {
+    const char *p = text;
+    while (*p) {
+        if (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') { p++; continue; }
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX) {
+            fprintf(stderr, "--ids: \"%s\" is not a list of token ids (at \"%.10s\")\n", text, p);
+            return false;
+        }
+        arrput(*ids, (int32_t)v);
+        p = end;
+    }
+    return true;
+}
+
+int cmd_generate(int argc, char **argv) {
+    Session s;
+    int rc = session_parse(&s, argc, argv, false);
+    if (rc) return rc;
+    int32_t *ids = NULL;
+    if (s.ids_text && !parse_ids(s.ids_text, &ids)) {
+        arrfree(ids);
+        return 2;
+    }
+    if (session_open(&s) != 0) {
+        arrfree(ids);
+        session_close(&s);
+        return 1;
+    }
+    rc = 0;
+    if (s.prompt) {
+        char *text = (char *)s.prompt;
+        if (s.chat) {
+            ChatMessage m = {"user", s.prompt, NULL};
+            text = chat_render(&m, 1, true, s.think, NULL);
+        }
+        // Split special tokens: a chat-rendered prompt's <|im_start|> must be one token.
+        if (!text || tokenizer_encode(s.tok, text, strlen(text), true, &ids) != 0) rc = 1;
+        if (text != s.prompt) free(text);
+        if (!s.chat && !s.print_ids) s.echo = s.prompt;  // the continuation follows it
+    }
+    char *prompt_text = NULL;  // --ids: the text they stand for
+    if (!rc && s.ids_text && !s.print_ids && s.tok) {
+        if (tokenizer_decode(s.tok, ids, arrlenu(ids), &prompt_text) != 0) rc = 1;
+        else arrput(prompt_text, '\0'), s.echo = prompt_text;
+    }
+    if (!rc) rc = session_generate(&s, &ids, NULL);
+    arrfree(prompt_text);
+    arrfree(ids);
+    session_close(&s);
+    return rc;
+}

@@ -1,0 +1,89 @@
+// `protostar tokenize` and `protostar detokenize`: the M0 tokenizer from the shell.
+//
+//     printf 'Hello world' | protostar tokenize -t models/qwen3-0.6b      ->  9707 1879
+//     echo 9707 1879 | protostar detokenize -t models/qwen3-0.6b          ->  Hello world
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stb_ds.h"
+#include "tokenizer.h"
+
+// Reads all of stdin (any bytes, newlines kept) into an stb_ds array.
+static char *read_stdin(void) {
+    char *data = NULL;
+    char chunk[1 << 16];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) memcpy(arraddnptr(data, n), chunk, n);
+    return data;
+}
+
+// Parses "-t PATH" (and, for tokenize, --no-special); returns the path or NULL after a usage line.
+static const char *parse_args(int argc, char **argv, const char *usage, bool *no_special) {
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) path = argv[++i];
+        else if (no_special && strcmp(argv[i], "--no-special") == 0) *no_special = true;
+        else path = NULL, i = argc;
+    }
+    if (!path) fprintf(stderr, "usage: %s\n", usage);
+    return path;
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    bool no_special = false;
+    const char *path = parse_args(argc, argv,
+                                  "protostar tokenize -t TOKENIZER_JSON_OR_MODEL_DIR [--no-special] < text\n"
+                                  "  prints the token ids of stdin; --no-special: \"<|im_end|>\" etc. are plain text",
+                                  &no_special);
+    if (!path) return 2;
+    Tokenizer *t = tokenizer_load(path);
+    if (!t) return 1;
+    char *text = read_stdin();
+    int32_t *ids = NULL;
+    int rc = tokenizer_encode(t, text ? text : "", arrlenu(text), !no_special, &ids);
+    if (rc == 0) {
+        for (size_t i = 0; i < arrlenu(ids); i++) printf(i ? " %d" : "%d", (int)ids[i]);
+        printf("\n");
+    } else {
+        fprintf(stderr, "tokenize: stdin is not UTF-8 text; nothing was printed\n");
+    }
+    arrfree(ids);
+    arrfree(text);
+    tokenizer_free(t);
+    return rc == 0 ? 0 : 1;
+}
+
+int cmd_detokenize(int argc, char **argv) {
+    const char *path = parse_args(argc, argv,
+                                  "protostar detokenize -t TOKENIZER_JSON_OR_MODEL_DIR < ids\n"
+                                  "  reads space-separated token ids from stdin and writes their text",
+                                  NULL);
+    if (!path) return 2;
+    Tokenizer *t = tokenizer_load(path);
+    if (!t) return 1;
+    char *input = read_stdin();
+    arrput(input, '\0');
+    int32_t *ids = NULL;
+    int rc = 0;
+    for (char *word = strtok(input, " \t\r\n"); word; word = strtok(NULL, " \t\r\n")) {
+        char *end;
+        errno = 0;
+        long id = strtol(word, &end, 10);
+        if (*end || errno || id < 0 || id > INT32_MAX) {
+            fprintf(stderr, "detokenize: '%s' is not a token id (expected numbers separated by spaces)\n", word);
+            rc = 1;
+            break;
+        }
+        arrput(ids, (int32_t)id);
+    }
+    char *text = NULL;
+    if (rc == 0 && tokenizer_decode(t, ids, arrlenu(ids), &text) != 0) rc = 1;
+    if (rc == 0 && arrlenu(text)) fwrite(text, 1, arrlenu(text), stdout);
+    arrfree(text);
+    arrfree(ids);
+    arrfree(input);
+    tokenizer_free(t);
+    return rc;
+}

@@ -1,0 +1,294 @@
+// model_load: config.json + safetensors → Model. Every tensor the math needs is looked up by its
+// Hugging Face name, its shape checked against the config, and its data widened to f32 into one
+// allocation. A checkpoint whose shapes disagree with its config is refused here, not discovered
+// later as garbage output.
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weights.h"
+
+typedef struct {
+    const SafeTensors *st;
+    bool *used;          // [st->n_tensors]: which tensors the model consumed
+    float *next;         // where the next converted tensor goes inside the storage
+    size_t done, total;  // bytes converted so far / in all, for the progress bar
+} Loader;
+
+// Finds `name`, checks it has exactly the shape [rows, cols] (cols = 0: a vector [rows]), converts
+// it to f32 at L->next and returns that address; NULL after printing what is wrong.
+//[ load-tensor
+static float *load_tensor(Loader *L, const char *name, int rows, int cols) {
+    const StTensor *t = st_find(L->st, name);
+    if (!t) {
+        fprintf(stderr, "%s: missing tensor '%s'\n", L->st->paths[0], name);
+        return NULL;
+    }
+    if (t->dtype == DT_U8) {   // only weight matrices are ever stored packed
+        fprintf(stderr, "%s: tensor '%s' is U8 (packed bytes), but it must be a float vector\n",
+                L->st->paths[t->file], name);
+        return NULL;
+    }
+    int want_ndim = cols ? 2 : 1;
+    bool ok = t->ndim == want_ndim && t->shape[0] == rows && (!cols || t->shape[1] == cols);
+    if (!ok) {
+        char got[96] = "", want[48];
+        for (int d = 0, len = 0; d < t->ndim && len < 80; d++)
+            len += snprintf(got + len, sizeof got - (size_t)len, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+        if (cols) snprintf(want, sizeof want, "%d, %d", rows, cols);
+        else snprintf(want, sizeof want, "%d", rows);
+        fprintf(stderr, "%s: tensor '%s' has shape [%s] but config.json implies [%s]\n",
+                L->st->paths[t->file], name, got, want);
+        return NULL;
+    }
+    float *out = L->next;
+    convert_to_f32(out, t->data, t->dtype, t->numel);   // the parser accepted only F32/BF16/F16
+    L->next += t->numel;
+    L->used[t - L->st->tensors] = true;
+    L->done += t->nbytes;
+    progress_bar("loading", L->done, L->total);
+    return out;
+}
+//]
+
+// ---- packed formats (the extension point in model.h) ----
+
+#define MAX_FORMATS 8
+static const MatFormat *formats[MAX_FORMATS];
+static int n_formats;
+
+int mat_format_register(const MatFormat *f) {
+    for (int i = 0; i < n_formats; i++) {
+        if (formats[i] == f) return 0;
+        if (formats[i]->dtype == f->dtype || formats[i]->block_bytes == f->block_bytes) {
+            fprintf(stderr, "mat_format_register: %s clashes with %s\n", f->name, formats[i]->name);
+            return -1;
+        }
+    }
+    if (n_formats == MAX_FORMATS || f->dtype < DT_EXTENSION || f->block_len < 1 || f->block_bytes < 1) {
+        fprintf(stderr, "mat_format_register: cannot register %s\n", f->name);
+        return -1;
+    }
+    formats[n_formats++] = f;
+    return 0;
+}
+
+const MatFormat *mat_format_of(DType t) {
+    for (int i = 0; i < n_formats; i++)
+        if (formats[i]->dtype == t) return formats[i];
+    return NULL;
+}
+
+const char *mat_type_name(DType t) {
+    const MatFormat *f = mat_format_of(t);
+    return f ? f->name : dtype_name(t);
+}
+
+// The registered format a U8 tensor [rows, blocks, block_bytes] is stored in; NULL if none.
+static const MatFormat *packed_format(const StTensor *t) {
+    if (t->dtype != DT_U8 || t->ndim != 3) return NULL;
+    for (int i = 0; i < n_formats; i++)
+        if (t->shape[2] == formats[i]->block_bytes) return formats[i];
+    return NULL;
+}
+
+// A packed tensor: checked against [rows × cols], copied as it is to dst (room for t->nbytes).
+static int load_packed(Mat *m, const StTensor *t, int rows, int cols, void *dst, const char *file) {
+    const MatFormat *f = packed_format(t);
+    if (!f) {
+        fprintf(stderr, "%s: tensor '%s' is U8 with %d dims, and no registered packed format reads it "
+                        "(a packed matrix is U8 [rows, blocks per row, bytes per block])\n", file, t->name, t->ndim);
+        return -1;
+    }
+    if (t->shape[0] != rows || t->shape[1] * f->block_len != cols) {
+        fprintf(stderr, "%s: tensor '%s' is %s [%lld rows x %lld blocks of %d], but config.json implies "
+                        "[%d x %d]\n", file, t->name, f->name, (long long)t->shape[0], (long long)t->shape[1],
+                f->block_len, rows, cols);
+        return -1;
+    }
+    memcpy(dst, t->data, t->nbytes);
+    *m = (Mat){.dtype = f->dtype, .rows = rows, .cols = cols, .data = dst};
+    return 0;
+}
+
+static int load_mat(Loader *L, Mat *m, const char *name, int rows, int cols) {
+    const StTensor *t = st_find(L->st, name);
+    if (t && t->dtype == DT_U8) {   // a packed matrix, kept as it is
+        if (load_packed(m, t, rows, cols, L->next, L->st->paths[t->file]) != 0) return -1;
+        L->next += (t->nbytes + sizeof(float) - 1) / sizeof(float);
+        L->used[t - L->st->tensors] = true;
+        return 0;
+    }
+    const float *data = load_tensor(L, name, rows, cols);
+    if (!data) return -1;
+    *m = (Mat){.dtype = DT_F32, .rows = rows, .cols = cols, .data = data};
+    return 0;
+}
+
+static int load_layer(Loader *L, Layer *l, int i, const Config *c) {
+    char name[128];
+    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
+#define NAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", i, suffix), name)
+    //> M1 load-layer
+    //? Load the eleven tensors of block i into l, with the shapes listed in model.h (Layer):
+    //? vectors with load_tensor(L, NAME("input_layernorm.weight"), c->dim, 0), matrices with
+    //? load_mat(L, &l->wq, NAME("self_attn.q_proj.weight"), rows, cols). Return -1 as soon as one fails.
+    if (!(l->attn_norm = load_tensor(L, NAME("input_layernorm.weight"), c->dim, 0))) return -1;
+    if (load_mat(L, &l->wq, NAME("self_attn.q_proj.weight"), q_dim, c->dim)) return -1;
+    if (load_mat(L, &l->wk, NAME("self_attn.k_proj.weight"), kv_dim, c->dim)) return -1;
+    if (load_mat(L, &l->wv, NAME("self_attn.v_proj.weight"), kv_dim, c->dim)) return -1;
+    if (!(l->q_norm = load_tensor(L, NAME("self_attn.q_norm.weight"), c->head_dim, 0))) return -1;
+    if (!(l->k_norm = load_tensor(L, NAME("self_attn.k_norm.weight"), c->head_dim, 0))) return -1;
+    if (load_mat(L, &l->wo, NAME("self_attn.o_proj.weight"), c->dim, q_dim)) return -1;
+    if (!(l->mlp_norm = load_tensor(L, NAME("post_attention_layernorm.weight"), c->dim, 0))) return -1;
+    if (load_mat(L, &l->w_gate, NAME("mlp.gate_proj.weight"), c->ffn_dim, c->dim)) return -1;
+    if (load_mat(L, &l->w_up, NAME("mlp.up_proj.weight"), c->ffn_dim, c->dim)) return -1;
+    if (load_mat(L, &l->w_down, NAME("mlp.down_proj.weight"), c->dim, c->ffn_dim)) return -1;
+    //<
+#undef NAME
+    return 0;
+}
+
+// True when the checkpoint's lm_head.weight is a byte-identical copy of the embedding.
+static bool head_copies_embedding(const SafeTensors *st) {
+    const StTensor *head = st_find(st, "lm_head.weight"), *emb = st_find(st, "model.embed_tokens.weight");
+    return head && emb && head->dtype == emb->dtype && head->nbytes == emb->nbytes &&
+           memcmp(head->data, emb->data, head->nbytes) == 0;
+}
+
+// The output projection. Tied models reuse the embedding matrix; some tied checkpoints (the real
+// Qwen3-0.6B among them) still store a copy under lm_head.weight.
+static int load_lm_head(Loader *L, Model *m) {
+    const Config *c = &m->cfg;
+    const StTensor *head = st_find(L->st, "lm_head.weight");
+    //> M1 tied-embeddings
+    //? Use lm_head.weight when the checkpoint has it (load_mat, [vocab_size × dim]), except that a
+    //? copy identical to the embedding (head_copies_embedding) is simply shared: point m->lm_head at
+    //? m->embed and mark the tensor used (L->used[head - L->st->tensors] = true).
+    //? Without lm_head.weight: tied models share the embedding (m->lm_head_is_embed = true);
+    //? untied ones are missing a tensor.
+    if (head_copies_embedding(L->st)) {
+        L->used[head - L->st->tensors] = true;
+        head = NULL;
+    } else if (head) {
+        if (c->tie_embeddings)
+            fprintf(stderr, "%s: warning: tie_word_embeddings is true but lm_head.weight differs from the "
+                            "embedding; using lm_head.weight\n", L->st->paths[head->file]);
+        return load_mat(L, &m->lm_head, "lm_head.weight", c->vocab_size, c->dim);
+    } else if (!c->tie_embeddings) {
+        fprintf(stderr, "%s: missing tensor 'lm_head.weight' (tie_word_embeddings is false)\n", L->st->paths[0]);
+        return -1;
+    }
+    m->lm_head = m->embed;
+    m->lm_head_is_embed = true;
+    //<
+    return 0;
+}
+
+// Floats of storage one matrix takes: rows * cols in f32, or its bytes when the file stores it
+// packed, so a 4-bit model does not reserve the memory of an f32 one.
+static size_t mat_floats(const SafeTensors *st, const char *name, size_t rows, size_t cols) {
+    const StTensor *t = st_find(st, name);
+    if (t && t->dtype == DT_U8) return (t->nbytes + sizeof(float) - 1) / sizeof(float);
+    return rows * cols;
+}
+
+// Floats of storage layer i's seven matrices take.
+static size_t layer_mat_floats(const SafeTensors *st, const Config *c, int i) {
+    size_t dim = (size_t)c->dim, q = (size_t)c->n_heads * c->head_dim, kv = (size_t)c->n_kv_heads * c->head_dim;
+    size_t ffn = (size_t)c->ffn_dim;
+    const struct { const char *suffix; size_t rows, cols; } mats[] = {
+        {"self_attn.q_proj.weight", q, dim},  {"self_attn.k_proj.weight", kv, dim},
+        {"self_attn.v_proj.weight", kv, dim}, {"self_attn.o_proj.weight", dim, q},
+        {"mlp.gate_proj.weight", ffn, dim},   {"mlp.up_proj.weight", ffn, dim},
+        {"mlp.down_proj.weight", dim, ffn},
+    };
+    size_t n = 0;
+    for (size_t k = 0; k < sizeof mats / sizeof mats[0]; k++) {
+        char name[128];   // one name at a time: each lookup must see its own
+        snprintf(name, sizeof name, "model.layers.%d.%s", i, mats[k].suffix);
+        n += mat_floats(st, name, mats[k].rows, mats[k].cols);
+    }
+    return n;
+}
+
+// Floats needed for every tensor the config implies (plus a separate lm_head when the file has one).
+static size_t floats_needed(const Config *c, const SafeTensors *st) {
+    size_t dim = (size_t)c->dim, vocab = (size_t)c->vocab_size;
+    size_t n = mat_floats(st, "model.embed_tokens.weight", vocab, dim) + dim;   // + the final norm
+    for (int i = 0; i < c->n_layers; i++)
+        n += 2 * dim + 2 * (size_t)c->head_dim + layer_mat_floats(st, c, i);   // four norms + seven matrices
+    if (st_find(st, "lm_head.weight") && !head_copies_embedding(st)) n += mat_floats(st, "lm_head.weight", vocab, dim);
+    return n;
+}
+
+// A tensor nobody consumed means the checkpoint is not the architecture we implement (a bias, an
+// extra norm): computing without it would be silently wrong.
+static int check_all_used(const Loader *L) {
+    for (int i = 0; i < L->st->n_tensors; i++) {
+        const char *name = L->st->tensors[i].name;
+        size_t len = strlen(name), tail = strlen("rotary_emb.inv_freq");   // a buffer old checkpoints saved
+        if (L->used[i] || (len >= tail && strcmp(name + len - tail, "rotary_emb.inv_freq") == 0)) continue;
+        fprintf(stderr, "%s: unexpected tensor '%s' (not part of a Qwen3 model)\n",
+                L->st->paths[L->st->tensors[i].file], name);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_all(Model *m, Loader *L) {
+    const Config *c = &m->cfg;
+    if (load_mat(L, &m->embed, "model.embed_tokens.weight", c->vocab_size, c->dim)) return -1;
+    for (int i = 0; i < c->n_layers; i++)
+        if (load_layer(L, &m->layers[i], i, c)) return -1;
+    if (!(m->final_norm = load_tensor(L, "model.norm.weight", c->dim, 0))) return -1;
+    if (load_lm_head(L, m)) return -1;
+    return check_all_used(L);
+}
+
+int model_load(Model *m, const char *dir, ps_map_mode mode) {
+    memset(m, 0, sizeof *m);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (config_load(&m->cfg, path) != 0) return -1;
+    SafeTensors st;
+    if (st_open_dir(&st, dir, mode) != 0) return -1;
+    Loader L = {.st = &st};
+    for (int i = 0; i < st.n_tensors; i++) L.total += st.tensors[i].nbytes;
+    size_t n = floats_needed(&m->cfg, &st);
+    m->storage = malloc(n * sizeof(float));
+    m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
+    L.used = calloc((size_t)st.n_tensors + 1, sizeof *L.used);
+    L.next = m->storage;
+    int rc = -1;
+    if (!m->storage || !m->layers || !L.used)
+        fprintf(stderr, "%s: out of memory (the weights need %zu MiB)\n", dir, n * sizeof(float) >> 20);
+    else
+        rc = load_all(m, &L);
+    free(L.used);
+    st_close(&st);   // everything needed was copied out of the file
+    if (rc != 0) model_free(m);
+    return rc;
+}
+
+void model_free(Model *m) {
+    if (m->free_storage) m->free_storage(m->storage);
+    else free(m->storage);
+    free(m->layers);
+    memset(m, 0, sizeof *m);
+}
+
+ParamCount count_params(const SafeTensors *st, const Config *c) {
+    ParamCount p = {0, 0};
+    for (int i = 0; i < st->n_tensors; i++) {   // a packed matrix counts its weights, not its bytes
+        const StTensor *t = &st->tensors[i];
+        const MatFormat *f = packed_format(t);
+        p.stored += f ? (long long)t->shape[0] * t->shape[1] * f->block_len : (long long)t->numel;
+    }
+    p.logical = p.stored;
+    const StTensor *head = st_find(st, "lm_head.weight");
+    if (head && c->tie_embeddings) p.logical -= (long long)head->numel;   // the same matrix, counted once
+    return p;
+}

@@ -1,0 +1,155 @@
+// The cached forward pass. It is M2's forward() with two changes: new tokens start at position
+// kc->n instead of 0, and the keys and values are written to (and attention reads them from) the
+// cache instead of per-call arrays. Everything else is M2's own code (project_qkv, qk_norm_rope,
+// attention_output, mlp_block), so with the cache every logit equals the uncached one.
+#include "kvcache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "forward.h"
+
+size_t kv_cache_bytes(const Config *c, int ctx) {
+    //> M4 cache-size
+    //? K and V (2), for every layer, every kv head, head_dim floats per position, ctx positions.
+    return 2 * (size_t)c->n_layers * (size_t)c->n_kv_heads * (size_t)c->head_dim * (size_t)ctx *
+           sizeof(float);
+    //<
+}
+
+int kv_cache_default_ctx(const Config *c) {
+    return c->max_seq_len < KV_DEFAULT_CTX_CAP ? c->max_seq_len : KV_DEFAULT_CTX_CAP;
+}
+
+static double gib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0 * 1024.0); }
+
+static int next_logits(LogitsSource *self, const int32_t *ids, int n, float *logits);
+
+int kv_cache_init(KVCache *kc, const Model *m, int ctx, size_t memory_limit) {
+    const Config *c = &m->cfg;
+    memset(kc, 0, sizeof *kc);
+    if (ctx < 1 || ctx > c->max_seq_len) {
+        fprintf(stderr, "kv cache: context %d is outside 1..%d (the model's max_position_embeddings)\n",
+                ctx, c->max_seq_len);
+        return -1;
+    }
+    size_t bytes = kv_cache_bytes(c, ctx);
+    if (memory_limit == 0) {  // half of the physical memory: the weights need the rest
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        memory_limit = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 2 : (size_t)-1;
+    }
+    if (bytes > memory_limit) {
+        fprintf(stderr,
+                "kv cache: a context of %d needs 2 x %d layers x %d kv heads x %d head_dim x %d x 4 bytes"
+                " = %.2f GiB, more than the %.2f GiB allowed; use a smaller --ctx\n",
+                ctx, c->n_layers, c->n_kv_heads, c->head_dim, ctx, gib(bytes), gib(memory_limit));
+        return -1;
+    }
+    // 2 MiB pages: attention reads a key and a value of every position per head, 4 KiB apart
+    // (a row of the cache), so with 4 KiB pages nearly every one of them was a TLB miss.
+    kc->kv_bytes = bytes / 2;
+    kc->k = ps_alloc_big(kc->kv_bytes);
+    kc->v = ps_alloc_big(kc->kv_bytes);
+    kc->ids = malloc((size_t)ctx * sizeof *kc->ids);
+    if (!kc->k || !kc->v || !kc->ids) {
+        fprintf(stderr, "kv cache: cannot allocate %.2f GiB for a context of %d; use a smaller --ctx\n",
+                gib(bytes), ctx);
+        kv_cache_free(kc);
+        return -1;
+    }
+    kc->base = (LogitsSource){next_logits, c->vocab_size};
+    kc->model = m;
+    kc->ctx = ctx;
+    return 0;
+}
+
+void kv_cache_free(KVCache *kc) {
+    ps_free_big(kc->k, kc->kv_bytes);
+    ps_free_big(kc->v, kc->kv_bytes);
+    free(kc->ids);
+    kc->k = kc->v = NULL;
+    kc->kv_bytes = 0;
+    kc->ids = NULL;
+    kc->n = 0;
+}
+
+// Attention half of block l for n new tokens at positions pos0 .. pos0+n-1. The rest of the block
+// is M2's; only the keys and values differ: they live in the cache, and attention reads them all.
+static void attention_block(KVCache *kc, int l, Acts *a, int n, int pos0) {
+    const Config *c = &kc->model->cfg;
+    const Layer *L = &kc->model->layers[l];
+    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
+    float *K = kc->k + (size_t)l * kc->ctx * kv_dim, *V = kc->v + (size_t)l * kc->ctx * kv_dim;
+    //> M4 cache-attention
+    //? M2's project_qkv(), qk_norm_rope() and attention(), with the cache. The new tokens' keys and
+    //? values belong in this layer's rows of positions pos0..pos0+n-1 (K + pos0*kv_dim and V +
+    //? pos0*kv_dim: contiguous, so project_qkv writes them there directly; a->k and a->v are NULL).
+    //? QK-norm and rope a->q and those keys at their absolute positions, from pos0. Then each new
+    //? token t attends over the cache, the keys of positions 0..pos0+t (pos0 + t + 1 of them).
+    float *k_new = K + (size_t)pos0 * kv_dim, *v_new = V + (size_t)pos0 * kv_dim;
+    project_qkv(L, c, a, k_new, v_new, n);
+    qk_norm_rope(L, c, a->q, k_new, n, pos0);
+    for (int t = 0; t < n; t++)
+        attention(a->att + (size_t)t * q_dim, a->q + (size_t)t * q_dim, K, V, pos0 + t + 1, kv_dim,
+                  c->n_heads, c->n_kv_heads, c->head_dim, a->scores);
+    //<
+    attention_output(L, c, a, n);
+}
+
+int kv_cache_forward(KVCache *kc, const int32_t *ids, int n, float *logits, bool all_positions) {
+    const Model *m = kc->model;
+    const Config *c = &m->cfg;
+    size_t dim = (size_t)c->dim;
+    if (n < 1) return fprintf(stderr, "kv cache: no tokens\n"), -1;
+    if (n > kc->ctx - kc->n) {
+        fprintf(stderr, "kv cache: %d more tokens do not fit: %d of the context's %d positions are used "
+                        "(a longer --ctx gives more room)\n", n, kc->n, kc->ctx);
+        return -1;
+    }
+    for (int t = 0; t < n; t++)
+        if (ids[t] < 0 || ids[t] >= c->vocab_size) {
+            fprintf(stderr, "kv cache: token id %d is out of range (vocab_size %d)\n", ids[t], c->vocab_size);
+            return -1;
+        }
+    Acts a;
+    if (acts_alloc(&a, c, n, kc->ctx, false) != 0) return fprintf(stderr, "kv cache: out of memory for %d tokens\n", n), -1;
+    for (int t = 0; t < n; t++) embed_token(a.x + t * dim, &m->embed, ids[t]);
+    for (int l = 0; l < c->n_layers; l++) {
+        attention_block(kc, l, &a, n, kc->n);
+        mlp_block(&m->layers[l], c, &a, n);
+    }
+    // Only the positions whose logits are wanted go through the final norm and the lm_head:
+    // in a prefill that skips (n - 1) x vocab x dim multiply-adds.
+    int first = all_positions ? 0 : n - 1;
+    for (int t = first; t < n; t++) rmsnorm(a.xn + t * dim, a.x + t * dim, m->final_norm, c->dim, c->norm_eps);
+    matmul(logits, a.xn + first * dim, &m->lm_head, n - first);
+    memcpy(kc->ids + kc->n, ids, (size_t)n * sizeof *ids);
+    kc->n += n;
+    acts_free(&a);
+    return 0;
+}
+
+// generate()'s entry point. The cache already holds some positions; the longest common prefix of
+// those and the new sequence is kept, and only the rest goes through the model. In a plain
+// generation that is the one token sampled last; in a chat it is the new turn (earlier turns
+// stay cached, unless the template rewrote them).
+static int next_logits(LogitsSource *self, const int32_t *ids, int n, float *logits) {
+    KVCache *kc = (KVCache *)self;
+    if (n > kc->ctx) {
+        fprintf(stderr, "kv cache: the sequence has %d tokens, the context only %d (use --ctx)\n", n, kc->ctx);
+        return -1;
+    }
+    //> M4 prefix-reuse
+    //? Count the positions p where the cache already holds ids[p] (from 0, while kc->ids[p] ==
+    //? ids[p] and p < kc->n). Forget the rest of the cache (kc->n = p: later positions are simply
+    //? overwritten). Something must run to produce logits: if p == n, recompute the last token
+    //? (p = n - 1). Then kv_cache_forward the tokens ids[p..n), last position's logits only.
+    int p = 0;
+    while (p < kc->n && p < n && kc->ids[p] == ids[p]) p++;
+    if (p == n) p = n - 1;
+    kc->n = p;
+    return kv_cache_forward(kc, ids + p, n - p, logits, false);
+    //<
+}

@@ -1,0 +1,174 @@
+// Products with quantized weights: W (rows x cols, Q8_0 / Q4_0 / Q4A) times activations.
+//
+// The weights are never widened to f32 in memory: that would move 4 bytes per weight again and
+// undo the whole point. Instead each activation vector is rounded to 8 bits per block of 32 once
+// (QuantAct, the same idea as llama.cpp's Q8_0 activations), and every block of a weight row is
+// consumed in place by an integer dot product:
+//
+//   sum_j w_j x_j = sum_blocks (d_w * d_x) * sum_j q_w[j] * q_x[j]
+//
+// The inner sum is over small integers, so it is exact in any order: compilers vectorise such
+// loops at -O2 (NEON on a Mac, SSE/AVX on x86), which they may not do for float sums (reordering
+// float additions changes the result). One float multiply-add per block of 32 remains.
+// solutions/m5-quantization/quant_simd.c and quant_avx512.c do the same with intrinsics (bit for bit with AVX2 and
+// NEON; AVX-512 adds in vector lanes, so within rounding); the engine uses them unless PS_SIMD=0
+// (book/m5-quantization.md#simd).
+#include "thread_pool.h"
+#include "quant.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void quantize_act(const float *x, QuantAct *y, int n) {
+    for (int b = 0; b < n / 32; b++, x += 32) {
+        //> M5 act-quantize
+        //? Like Q8_0, but the scale stays a float (activations are not stored, so there is no
+        //? reason to round it): d = amax / 127, qs = roundf(x / d), sum = the sum of the qs.
+        float amax = 0.0f;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int32_t sum = 0;
+        for (int j = 0; j < 32; j++) {
+            y[b].qs[j] = (int16_t)roundf(x[j] * id);
+            sum += y[b].qs[j];
+        }
+        y[b].d = d;
+        y[b].sum = sum;
+        //<
+    }
+}
+
+static float dot_q8_0(const BlockQ8_0 *w, const QuantAct *x, int n_blocks) {
+    float sum = 0.0f;
+    //> M5 dot-q8
+    //? Per block: an int32 sum of q_w * q_x (32 products of values within +-127 cannot overflow
+    //? it), then one float multiply by the two scales.
+    for (int b = 0; b < n_blocks; b++) {
+        int32_t isum = 0;
+        for (int j = 0; j < 32; j++) isum += w[b].qs[j] * x[b].qs[j];
+        sum += q_f16_at(w[b].d) * x[b].d * (float)isum;
+    }
+    //<
+    return sum;
+}
+
+static float dot_q4_0(const BlockQ4_0 *w, const QuantAct *x, int n_blocks) {
+    float sum = 0.0f;
+    //> M5 dot-q4
+    //? Same as Q8_0 once the nibbles are unpacked: byte j holds weights j (low nibble) and j + 16
+    //? (high nibble), each stored with +8. Unpack into int8_t q[32] first, then the Q8_0 loop:
+    //? two simple loops vectorise better than one that mixes shifts and products.
+    for (int b = 0; b < n_blocks; b++) {
+        int8_t q[32];
+        for (int j = 0; j < 16; j++) {
+            q[j] = (int8_t)((w[b].qs[j] & 0x0f) - 8);
+            q[j + 16] = (int8_t)((w[b].qs[j] >> 4) - 8);
+        }
+        int32_t isum = 0;
+        for (int j = 0; j < 32; j++) isum += q[j] * x[b].qs[j];
+        sum += q_f16_at(w[b].d) * x[b].d * (float)isum;
+    }
+    //<
+    return sum;
+}
+
+static float dot_q4a(const BlockQ4A *w, const QuantAct *x, int n_groups) {
+    float sum = 0.0f;
+    //> M5 dot-q4a
+    //? w = scale * q + bias, so sum_j w_j x_j = scale * sum_j q_j x_j + bias * sum_j x_j. A group
+    //? of 64 spans two activation blocks: with x_j = d_x * q_x[j], each half contributes
+    //? d_x * (scale * isum + bias * sum_of_q_x). Byte j holds weights 2j (low) and 2j+1 (high);
+    //? unpack them into int8_t q[32] per half, as for Q4_0.
+    for (int g = 0; g < n_groups; g++) {
+        const float scale = q_f16_at(w[g].scale), bias = q_f16_at(w[g].bias);
+        for (int half = 0; half < 2; half++) {
+            const QuantAct *xb = &x[2 * g + half];
+            const uint8_t *qs = w[g].qs + 16 * half;
+            int8_t q[32];
+            for (int j = 0; j < 16; j++) {
+                q[2 * j] = (int8_t)(qs[j] & 0x0f);
+                q[2 * j + 1] = (int8_t)(qs[j] >> 4);
+            }
+            int32_t isum = 0;
+            for (int j = 0; j < 32; j++) isum += q[j] * xb->qs[j];
+            sum += xb->d * (scale * (float)isum + bias * (float)xb->sum);
+        }
+    }
+    //<
+    return sum;
+}
+
+float quant_dot(DType type, const void *w_row, const QuantAct *x, int n) {
+    switch (type) {
+    case DT_Q8_0: return dot_q8_0(w_row, x, n / QK8_0);
+    case DT_Q4_0: return dot_q4_0(w_row, x, n / QK4_0);
+    case DT_Q4A: return dot_q4a(w_row, x, n / QK4A);
+    default: return NAN;
+    }
+}
+
+typedef struct {
+    float *out;
+    const QuantAct *x;        // n_tokens rows of cols / 32 blocks
+    const uint8_t *w;
+    DType type;
+    int rows, cols, n_tokens;
+} MatmulJob;
+
+// Output rows [r0, r1) of the product. Rows are independent, so threads that take different
+// rows never write the same element, and the result does not depend on the thread count.
+static void product_rows(const MatmulJob *job, int r0, int r1) {
+    //> M5 matmul-rows
+    //? For each row r in [r0, r1) and each token t: out[t * rows + r] = quant_dot(row r, token
+    //? t's QuantAct blocks). Loop over the tokens inside, so the row's blocks are read from
+    //? memory once and then come from the cache. Row r starts r * quant_row_bytes() into w.
+    const size_t row_bytes = quant_row_bytes(job->type, job->cols);
+    const int blocks = job->cols / 32;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *w_row = job->w + (size_t)r * row_bytes;
+        for (int t = 0; t < job->n_tokens; t++)
+            job->out[(size_t)t * job->rows + r] =
+                quant_dot(job->type, w_row, job->x + (size_t)t * blocks, job->cols);
+    }
+    //<
+}
+
+// One thread's share: an equal slice of the rows.
+static void product_part(void *arg, int part, int n_parts) {
+    const MatmulJob *job = arg;
+    const int r0 = (int)((int64_t)job->rows * part / n_parts), r1 = (int)((int64_t)job->rows * (part + 1) / n_parts);
+    // The same rows with SIMD intrinsics (solutions/m5-quantization/quant_simd.c): used unless PS_SIMD=0 or
+    // quant_set_simd(false), which the lab's tests do to run your product_rows.
+    if (quant_simd_enabled())
+        quant_simd_rows(job->out, job->x, job->w, job->type, job->rows, job->cols, job->n_tokens, r0, r1);
+    else
+        product_rows(job, r0, r1);
+}
+
+static QuantAct *quantize_tokens(const float *x, int cols, int n_tokens) {
+    const int blocks = cols / 32;
+    QuantAct *xq = malloc((size_t)n_tokens * blocks * sizeof *xq);
+    if (!xq) {
+        fprintf(stderr, "quantized product: out of memory (%d tokens x %d columns)\n", n_tokens, cols);
+        exit(1);
+    }
+    for (int t = 0; t < n_tokens; t++) {
+        if (quant_simd_enabled()) quant_simd_act(x + (size_t)t * cols, xq + (size_t)t * blocks, cols);   // same bits
+        else quantize_act(x + (size_t)t * cols, xq + (size_t)t * blocks, cols);
+    }
+    return xq;
+}
+
+// Below this many weights times tokens per thread, waking one more thread costs more than it saves.
+#define MIN_WORK_PER_THREAD (1 << 15)
+
+void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
+                  int n_tokens) {
+    QuantAct *xq = quantize_tokens(x, cols, n_tokens);
+    MatmulJob job = {out, xq, w, type, rows, cols, n_tokens};
+    const double parts = (double)rows * cols * n_tokens / MIN_WORK_PER_THREAD;
+    pool_run(product_part, &job, parts < rows ? (int)parts : rows);
+    free(xq);
+}

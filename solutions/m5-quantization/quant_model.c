@@ -1,0 +1,334 @@
+// Quantized models: the policy applied to a loaded model, the quantized model directory writer
+// (`protostar quantize`), and the registration that lets model_load read its matrices back and
+// matmul compute with them. The format is described in quant_model.h.
+#include "quant_model.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "forward.h"
+#include "weights.h"
+
+static const struct { const char *name; DType type; } TYPES[] = {
+    {"q8_0", DT_Q8_0}, {"q4_0", DT_Q4_0}, {"q4_affine", DT_Q4A}, {"q4a", DT_Q4A}};
+
+int quant_type_parse(const char *name, DType *out) {
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++)
+        if (strcmp(name, TYPES[i].name) == 0) return *out = TYPES[i].type, 0;
+    return -1;
+}
+
+const char *quant_type_name(DType t) {
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++)
+        if (TYPES[i].type == t) return TYPES[i].name;
+    return "?";
+}
+
+bool quant_policy_applies(DType t, int cols) {
+    int len = quant_block_len(t);
+    return len > 0 && cols > 0 && cols % len == 0;
+}
+
+// ---- in memory ----
+
+// The f32 storage model_load made (norms still live there) and the quantized matrices, freed
+// together by model_free through Model.free_storage.
+typedef struct {
+    void *f32_storage;
+    void (*f32_free)(void *);
+    uint8_t *blocks;
+} QuantStorage;
+
+static void free_quant_storage(void *p) {
+    QuantStorage *s = p;
+    if (s->f32_free) s->f32_free(s->f32_storage);
+    else free(s->f32_storage);
+    free(s->blocks);
+    free(s);
+}
+
+// Every matrix of the model, in a fixed order; the embedding first.
+static int model_mats(Model *m, Mat **out) {
+    int n = 0;
+    out[n++] = &m->embed;
+    if (!m->lm_head_is_embed) out[n++] = &m->lm_head;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        Layer *L = &m->layers[l];
+        Mat *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int k = 0; k < 7; k++) out[n++] = mats[k];
+    }
+    return n;
+}
+
+int quantize_model(Model *m, DType type, bool keep_embedding) {
+    if (quant_register() != 0) return -1;   // matmul must know the matrices made here
+    Mat **mats = malloc((size_t)(2 + 7 * m->cfg.n_layers) * sizeof *mats);
+    QuantStorage *s = calloc(1, sizeof *s);
+    if (!mats || !s) goto oom;
+    int n = model_mats(m, mats);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        bool is_embedding = mats[i] == &m->embed || mats[i] == &m->lm_head;
+        if (mats[i]->dtype != DT_F32 || (keep_embedding && is_embedding) ||
+            !quant_policy_applies(type, mats[i]->cols))
+            continue;
+        total += quant_row_bytes(type, mats[i]->cols) * (size_t)mats[i]->rows;
+    }
+    s->blocks = malloc(total ? total : 1);
+    if (!s->blocks) goto oom;
+    uint8_t *next = s->blocks;
+    for (int i = 0; i < n; i++) {
+        Mat *w = mats[i];
+        bool is_embedding = w == &m->embed || w == &m->lm_head;
+        if (w->dtype != DT_F32 || (keep_embedding && is_embedding) || !quant_policy_applies(type, w->cols))
+            continue;
+        size_t row_bytes = quant_row_bytes(type, w->cols);
+        for (int r = 0; r < w->rows; r++)
+            quantize_row(type, (const float *)w->data + (size_t)r * w->cols, next + (size_t)r * row_bytes, w->cols);
+        *w = (Mat){.dtype = type, .rows = w->rows, .cols = w->cols, .data = next};
+        next += row_bytes * (size_t)w->rows;
+    }
+    if (m->lm_head_is_embed) m->lm_head = m->embed;
+    // The f32 copies of the quantized matrices are dead now, but they share one allocation with
+    // the norms; the memory is given back when the model is freed.
+    s->f32_storage = m->storage;
+    s->f32_free = m->free_storage;
+    m->storage = s;
+    m->free_storage = free_quant_storage;
+    free(mats);
+    return 0;
+oom:
+    fprintf(stderr, "quantize_model: out of memory\n");
+    free(mats);
+    if (s) free(s->blocks);
+    free(s);
+    return -1;
+}
+
+// ---- registering the formats with M1's loader and M2's matmul ----
+
+static const MatFormat FORMATS[] = {
+    {DT_Q8_0, "Q8_0", QK8_0, (int)sizeof(BlockQ8_0)},
+    {DT_Q4_0, "Q4_0", QK4_0, (int)sizeof(BlockQ4_0)},
+    {DT_Q4A, "Q4A", QK4A, (int)sizeof(BlockQ4A)},
+};
+
+static void matmul_quant(float *out, const float *x, const Mat *w, int n_tokens) {
+    quant_matmul(out, x, w->data, w->dtype, w->rows, w->cols, n_tokens);
+}
+
+static void get_row_quant(float *out, const Mat *w, int row) {
+    size_t row_bytes = quant_row_bytes(w->dtype, w->cols);
+    dequantize_row(w->dtype, (const uint8_t *)w->data + (size_t)row * row_bytes, out, w->cols);
+}
+
+static const MatKernels KERNELS[] = {
+    {DT_Q8_0, matmul_quant, get_row_quant},
+    {DT_Q4_0, matmul_quant, get_row_quant},
+    {DT_Q4A, matmul_quant, get_row_quant},
+};
+
+int quant_register(void) {
+    for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
+        if (mat_format_register(&FORMATS[i]) != 0 || matmul_register(&KERNELS[i]) != 0) return -1;
+    return 0;
+}
+
+// ---- writing a quantized model directory ----
+
+typedef struct {
+    const StTensor *src;
+    bool quantize;     // else written as F32
+    bool skip;         // lm_head identical to the embedding: the loader shares it
+    size_t bytes;
+} Plan;
+
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb");
+    if (!in) return errno == ENOENT ? 0 : (fprintf(stderr, "%s: %s\n", from, strerror(errno)), -1);
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fprintf(stderr, "%s: %s\n", to, strerror(errno));
+        fclose(in);
+        return -1;
+    }
+    char buf[1 << 16];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) rc = -1;
+    if (ferror(in) || fclose(out) != 0) rc = -1;
+    fclose(in);
+    if (rc) fprintf(stderr, "%s: write failed (%s)\n", to, strerror(errno));
+    return rc;
+}
+
+// The JSON header: metadata, then each tensor with its offsets; padded with spaces to a multiple
+// of 8 bytes so the data section starts aligned.
+static char *make_header(const Plan *plan, int n, DType type, size_t *len) {
+    cJSON *root = cJSON_CreateObject(), *meta = cJSON_AddObjectToObject(root, "__metadata__");
+    cJSON_AddStringToObject(meta, "format", "pt");
+    cJSON_AddStringToObject(meta, "protostar.quantization", quant_type_name(type));
+    cJSON_AddStringToObject(meta, "protostar.layout", "quantized matrices are U8 [rows, blocks per row, "
+                            "bytes per block] (34: Q8_0, 18: Q4_0, 36: Q4A); see protostar's solutions/m5-quantization/quant.h");
+    size_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        if (plan[i].skip) continue;
+        const StTensor *t = plan[i].src;
+        cJSON *e = cJSON_AddObjectToObject(root, t->name);
+        cJSON_AddStringToObject(e, "dtype", plan[i].quantize ? "U8" : "F32");
+        cJSON *shape = cJSON_AddArrayToObject(e, "shape");
+        if (plan[i].quantize) {
+            int len = quant_block_len(type);
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[0]));
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)(t->shape[1] / len)));
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)quant_block_bytes(type)));
+        } else {
+            for (int d = 0; d < t->ndim; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
+        }
+        cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(offset + plan[i].bytes)));
+        offset += plan[i].bytes;
+    }
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!json) return NULL;
+    size_t n_json = strlen(json), padded = (n_json + 7) / 8 * 8;
+    char *out = realloc(json, padded + 1);
+    if (!out) {
+        free(json);
+        return NULL;
+    }
+    memset(out + n_json, ' ', padded - n_json);
+    out[padded] = '\0';
+    *len = padded;
+    return out;
+}
+
+// Writes one tensor's data: quantized row by row, or widened to f32.
+static int write_tensor(FILE *f, const Plan *p, DType type, float *row, uint8_t *qrow, const char *in_dir,
+                        size_t *done, size_t total) {
+    const StTensor *t = p->src;
+    size_t el = dtype_size(t->dtype);
+    int64_t rows = p->quantize ? t->shape[0] : 1;
+    size_t cols = p->quantize ? (size_t)t->shape[1] : t->numel;
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *src = (const uint8_t *)t->data + (size_t)r * cols * el;
+        if (convert_to_f32(row, src, t->dtype, cols) != 0) return -1;
+        for (size_t c = 0; c < cols; c++)
+            if (!isfinite(row[c])) {
+                fprintf(stderr, "%s: tensor '%s' has a non-finite value (%g) at row %lld, column %zu; "
+                                "refusing to quantize it\n", in_dir, t->name, (double)row[c], (long long)r, c);
+                return -1;
+            }
+        size_t n_out = p->quantize ? quant_row_bytes(type, (int)cols) : cols * sizeof(float);
+        if (p->quantize) quantize_row(type, row, qrow, (int)cols);
+        if (fwrite(p->quantize ? (void *)qrow : (void *)row, 1, n_out, f) != n_out) {
+            fprintf(stderr, "write failed: %s\n", strerror(errno));
+            return -1;
+        }
+        *done += cols * el;
+        progress_bar("quantizing", *done, total);
+    }
+    return 0;
+}
+
+static bool same_bytes(const StTensor *a, const StTensor *b) {
+    return a && b && a->dtype == b->dtype && a->nbytes == b->nbytes && memcmp(a->data, b->data, a->nbytes) == 0;
+}
+
+int quant_model_write(const char *in_dir, const char *out_dir, DType type, bool keep_embedding) {
+    char path[PATH_MAX], tmp[PATH_MAX], real_in[PATH_MAX], real_out[PATH_MAX];
+    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "%s: cannot create directory: %s\n", out_dir, strerror(errno));
+        return -1;
+    }
+    if (realpath(in_dir, real_in) && realpath(out_dir, real_out) && strcmp(real_in, real_out) == 0) {
+        fprintf(stderr, "%s: the output directory is the input directory; choose another\n", out_dir);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/config.json", in_dir);
+    Config cfg;
+    if (config_load(&cfg, path) != 0) return -1;
+    SafeTensors st;
+    if (st_open_dir(&st, in_dir, PS_MAP_MMAP) != 0) return -1;
+
+    Plan *plan = calloc((size_t)st.n_tensors + 1, sizeof *plan);
+    size_t total = 0, max_cols = 1, out_bytes = 0;
+    int rc = -1, n_quantized = 0;
+    const StTensor *embed = st_find(&st, "model.embed_tokens.weight");
+    for (int i = 0; i < st.n_tensors && plan; i++) {
+        const StTensor *t = &st.tensors[i];
+        if (dtype_size(t->dtype) == 0 || t->dtype == DT_U8) {
+            fprintf(stderr, "%s: tensor '%s' is %s: this model is already quantized\n", in_dir, t->name,
+                    dtype_name(t->dtype));
+            goto done;
+        }
+        bool is_embedding = strcmp(t->name, "model.embed_tokens.weight") == 0 || strcmp(t->name, "lm_head.weight") == 0;
+        plan[i].src = t;
+        plan[i].skip = strcmp(t->name, "lm_head.weight") == 0 && cfg.tie_embeddings && same_bytes(t, embed);
+        plan[i].quantize = t->ndim == 2 && t->shape[1] <= INT_MAX && quant_policy_applies(type, (int)t->shape[1]) &&
+                           !(keep_embedding && is_embedding);
+        plan[i].bytes = plan[i].quantize ? quant_row_bytes(type, (int)t->shape[1]) * (size_t)t->shape[0]
+                                         : t->numel * sizeof(float);
+        if (plan[i].skip) continue;
+        n_quantized += plan[i].quantize;
+        total += t->nbytes;
+        out_bytes += plan[i].bytes;
+        size_t cols = plan[i].quantize ? (size_t)t->shape[1] : t->numel;
+        if (cols > max_cols) max_cols = cols;
+    }
+    float *row = plan ? malloc(max_cols * sizeof *row) : NULL;
+    uint8_t *qrow = plan ? malloc(max_cols * 2) : NULL;   // >= quant_row_bytes for every format
+    size_t header_len = 0;
+    char *header = row && qrow ? make_header(plan, st.n_tensors, type, &header_len) : NULL;
+    if (!header) {
+        fprintf(stderr, "%s: out of memory\n", in_dir);
+        goto cleanup;
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
+    snprintf(tmp, sizeof tmp, "%s/model.safetensors.partial", out_dir);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", tmp, strerror(errno));
+        goto cleanup;
+    }
+    uint8_t len_le[8];
+    for (int k = 0; k < 8; k++) len_le[k] = (uint8_t)((uint64_t)header_len >> (8 * k));
+    bool ok = fwrite(len_le, 1, 8, f) == 8 && fwrite(header, 1, header_len, f) == header_len;
+    size_t done_bytes = 0;
+    for (int i = 0; i < st.n_tensors && ok; i++)
+        if (!plan[i].skip && write_tensor(f, &plan[i], type, row, qrow, in_dir, &done_bytes, total) != 0) ok = false;
+    if (fclose(f) != 0) ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "%s: not written%s%s\n", path, ok ? ": " : "", ok ? strerror(errno) : "");
+        remove(tmp);
+        goto cleanup;
+    }
+    static const char *copied[] = {"config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"};
+    rc = 0;
+    for (size_t k = 0; k < sizeof copied / sizeof copied[0] && rc == 0; k++) {
+        char from[PATH_MAX], to[PATH_MAX];
+        snprintf(from, sizeof from, "%s/%s", in_dir, copied[k]);
+        snprintf(to, sizeof to, "%s/%s", out_dir, copied[k]);
+        rc = copy_file(from, to);
+    }
+    if (rc == 0)
+        fprintf(stderr, "%s: %d matrices in %s, %.1f MiB -> %.1f MiB\n", path, n_quantized, quant_type_name(type),
+                total / 1048576.0, (out_bytes + header_len + 8) / 1048576.0);
+cleanup:
+    free(header);
+    free(row);
+    free(qrow);
+done:
+    free(plan);
+    st_close(&st);
+    return rc;
+}
