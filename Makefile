@@ -185,19 +185,36 @@ $(QWEN_TOKENIZER):
 	bash tools/fetch_tokenizer.sh
 
 # make check-lab N: your lab N (earlier labs yours if they pass their tests, else the reference).
-ifeq ($(firstword $(MAKECMDGOALS)),check-lab)
+# The words after check-lab / compare-lab are arguments (N, TASK), not targets.
+ifneq ($(filter check-lab compare-lab,$(firstword $(MAKECMDGOALS))),)
 LAB_N := $(word 2,$(MAKECMDGOALS))
-$(eval $(LAB_N):;@:)
+LAB_TASK := $(word 3,$(MAKECMDGOALS))
+$(foreach w,$(wordlist 2,3,$(MAKECMDGOALS)),$(eval $(w):;@:))
 endif
 check-lab: $(BUILD)/tools/mkskel | $(DEPS_OK)
-	@BUILD=$(BUILD) MAKE="$(MAKE)" REF="$(REF)" ONLY="$(ONLY)" sh tools/check-lab.sh "$(LAB_N)"
+	@BUILD=$(BUILD) MAKE="$(MAKE)" REF="$(REF)" YOURS="$(YOURS)" ONLY="$(ONLY)" CHECK="$(CHECK)" \
+	  ASAN="$(ASAN)" sh tools/check-lab.sh "$(LAB_N)"
+# make compare-lab N [TASK]: your code of each task you pass beside the reference's (ALL=1: every task).
+compare-lab: $(BUILD)/tools/mkskel | $(DEPS_OK)
+	@BUILD=$(BUILD) MAKE="$(MAKE)" ALL="$(ALL)" sh tools/compare-lab.sh "$(LAB_N)" $(LAB_TASK)
 
 asan:
 	TIMEOUT_MULT=5 $(MAKE) --no-print-directory check BUILD=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
 # ---- using it ----
 run: $(BUILD)/protostar
+	@echo "make run: the reference engine (solutions/); make mine builds and runs yours (labs/)"
 	$(BUILD)/protostar generate -m models/tiny -p "In the beginning" -n 64
+# make mine: the CLI from your labs (each yours if it passes its tests, else the reference; same
+# banner as check-lab), $(BUILD)/mine/protostar, then a short generation like make run. Where M2 or
+# M5 is yours its plain loops run, not the SIMD kernels (tools/mine/simd_policy.c; MINE_PLAIN).
+MINE_PLAIN ?=
+$(BUILD)/mine/protostar: $(CLI_OBJS) $(ENGINE_OBJS) tools/mine/simd_policy.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(INC_shared) $(MINE_PLAIN:%=-DMINE_PLAIN_%=1) -c tools/mine/simd_policy.c -o $(@D)/simd_policy.o
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(ENGINE_OBJS) $(@D)/simd_policy.o $(MTL_LDLIBS) $(LDLIBS)
+mine: | $(DEPS_OK)
+	@BUILD=$(BUILD) MAKE="$(MAKE)" REF="$(REF)" YOURS="$(YOURS)" sh tools/mine.sh
 model:
 	bash tools/fetch_model.sh
 tokenizer:
@@ -233,6 +250,9 @@ help:
 	@echo "make run          generate text with the committed tiny model (reference engine)"
 	@echo "make test         every check, as CI runs it; ends 'N passed, N failed' (= make check)"
 	@echo "make check-lab N  your lab N; REF=m1,m2 forces the reference for earlier labs, ONLY=test.name"
+	@echo "                  CHECK=races: your kernels on the race checker (6, 7); ASAN=1: under ASan+UBSan"
+	@echo "make compare-lab N [TASK]  your code of each task you pass beside the reference (ALL=1: all)"
+	@echo "make mine         the engine from your labs (build/mine/protostar), then a short generation"
 	@echo "make asan         the checks under AddressSanitizer + UBSan"
 	@echo "make bench        speed and memory against peers and the DRAM roofline"
 	@echo "make book         render the chapters to build/book/index.html"
@@ -242,7 +262,7 @@ help:
 	@echo "make skeletons    regenerate labs/ from solutions/ (maintainers: overwrites your work)"
 	@echo "make check-arm64  the arm64-only code under qemu (not part of make test)"
 
-.PHONY: all run test check check-lab asan bench book doctor golden model tokenizer skeletons \
+.PHONY: all run test check check-lab compare-lab mine asan bench book doctor golden model tokenizer skeletons \
         tests tools clean deps synth check-arm64 help
 
 -include tools/fuzz/fuzz.mk
