@@ -75,6 +75,9 @@ if [ -x "$B/tools/mkbook" ]; then
     else record FAIL book "$out"; fi
 fi
 
+# 5a. the learner's lab tools (check-lab reruns, REF=, ONLY=, compare-lab) on a scratch copy
+BUILD="$B" MAKE="$M" sh tools/tests/test_labtools.sh
+
 # 5b. the GPU labs' tests again, with the kernels built by the emulator's race checker
 if [ -f shared/msl/msl.mk ] && ls labs/m6-metal/tests/test_*.c >/dev/null 2>&1; then
     if $M -s tests LAB=m6-metal MINE= MSL_CHECKED=1 BUILD="$B/racecheck" >/dev/null 2>"$B/racecheck.err"; then
