@@ -140,6 +140,12 @@ Tokenizer *tokenizer_load(const char *path) {
         return NULL;
     }
     Tokenizer *t = calloc(1, sizeof *t);
+    if (!t) {
+        fprintf(stderr, "%s: out of memory\n", file);
+        cJSON_Delete(root);
+        free(json);
+        return NULL;
+    }
     const char *why = unsupported(root);
     if (why) fprintf(stderr, "%s: unsupported tokenizer: %s\n", file, why);
     if (why) goto fail;

@@ -24,6 +24,11 @@ typedef struct {
 
 // Parses config.json text; `what` names the file in messages. 0 on success; on failure prints
 // "WHAT: reason" (missing field, wrong type, inconsistent values) to stderr and returns -1.
+// An accepted config has every size in 1..10^9, norm_eps and rope_theta finite normal floats > 0,
+// and every product the engine forms in int fits in int: n_heads*head_dim, n_kv_heads*head_dim,
+// 11*n_layers, and max_seq_len times each of dim, ffn_dim and n_heads*head_dim (a context's worth
+// of rows). Code that multiplies these may do it in int; a product with another factor (the vocab,
+// a context beyond max_seq_len) must widen to size_t.
 int config_parse(Config *c, const char *json, const char *what);
 
 // Reads and parses PATH (a config.json). Same contract.

@@ -162,41 +162,43 @@ static int load_lm_head(Loader *L, Model *m) {
     return 0;
 }
 
-// Floats of storage one matrix takes: rows * cols in f32, or its bytes when the file stores it
-// packed, so a 4-bit model does not reserve the memory of an f32 one.
-static size_t mat_floats(const SafeTensors *st, const char *name, size_t rows, size_t cols) {
+// Floats of storage the tensor `name` takes once loaded: its elements in f32, or its bytes when the
+// file stores it packed (a 4-bit model does not reserve the memory of an f32 one). Sized from the
+// file, not the config: a tensor whose shape disagrees with the config is refused before it is
+// copied, and a config claiming absurd sizes cannot make the loader reserve absurd memory.
+static size_t tensor_floats(const SafeTensors *st, const char *name) {
     const StTensor *t = st_find(st, name);
-    if (t && t->dtype == DT_U8) return (t->nbytes + sizeof(float) - 1) / sizeof(float);
-    return rows * cols;
-}
-
-// Floats of storage layer i's seven matrices take.
-static size_t layer_mat_floats(const SafeTensors *st, const Config *c, int i) {
-    size_t dim = (size_t)c->dim, q = (size_t)c->n_heads * c->head_dim, kv = (size_t)c->n_kv_heads * c->head_dim;
-    size_t ffn = (size_t)c->ffn_dim;
-    const struct { const char *suffix; size_t rows, cols; } mats[] = {
-        {"self_attn.q_proj.weight", q, dim},  {"self_attn.k_proj.weight", kv, dim},
-        {"self_attn.v_proj.weight", kv, dim}, {"self_attn.o_proj.weight", dim, q},
-        {"mlp.gate_proj.weight", ffn, dim},   {"mlp.up_proj.weight", ffn, dim},
-        {"mlp.down_proj.weight", dim, ffn},
-    };
-    size_t n = 0;
-    for (size_t k = 0; k < sizeof mats / sizeof mats[0]; k++) {
-        char name[128];   // one name at a time: each lookup must see its own
-        snprintf(name, sizeof name, "model.layers.%d.%s", i, mats[k].suffix);
-        n += mat_floats(st, name, mats[k].rows, mats[k].cols);
-    }
-    return n;
+    if (!t) return 0;   // missing: the loader stops at it
+    return t->dtype == DT_U8 ? (t->nbytes + sizeof(float) - 1) / sizeof(float) : t->numel;
 }
 
 // Floats needed for every tensor the config implies (plus a separate lm_head when the file has one).
 static size_t floats_needed(const Config *c, const SafeTensors *st) {
-    size_t dim = (size_t)c->dim, vocab = (size_t)c->vocab_size;
-    size_t n = mat_floats(st, "model.embed_tokens.weight", vocab, dim) + dim;   // + the final norm
+    static const char *const per_layer[] = {
+        "input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
+        "self_attn.v_proj.weight", "self_attn.q_norm.weight", "self_attn.k_norm.weight",
+        "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight",
+        "mlp.up_proj.weight", "mlp.down_proj.weight",
+    };
+    size_t n = tensor_floats(st, "model.embed_tokens.weight") + tensor_floats(st, "model.norm.weight");
     for (int i = 0; i < c->n_layers; i++)
-        n += 2 * dim + 2 * (size_t)c->head_dim + layer_mat_floats(st, c, i);   // four norms + seven matrices
-    if (st_find(st, "lm_head.weight") && !head_copies_embedding(st)) n += mat_floats(st, "lm_head.weight", vocab, dim);
+        for (size_t k = 0; k < sizeof per_layer / sizeof per_layer[0]; k++) {
+            char name[128];   // one name at a time: each lookup must see its own
+            snprintf(name, sizeof name, "model.layers.%d.%s", i, per_layer[k]);
+            n += tensor_floats(st, name);
+        }
+    if (!head_copies_embedding(st)) n += tensor_floats(st, "lm_head.weight");
     return n;
+}
+
+// A config that promises more layers than the checkpoint has tensors for is refused before any
+// per-layer work (num_hidden_layers = 10^9 would otherwise mean 10^10 lookups before an error).
+static int check_layer_count(const Config *c, const SafeTensors *st, const char *dir) {
+    long long have = st->n_tensors, need = 11LL * c->n_layers + 2;
+    if (need <= have) return 0;
+    fprintf(stderr, "%s: config.json's num_hidden_layers = %d needs at least %lld tensors, but the "
+                    "checkpoint has %lld\n", dir, c->n_layers, need, have);
+    return -1;
 }
 
 // A tensor nobody consumed means the checkpoint is not the architecture we implement (a bias, an
@@ -230,6 +232,10 @@ int model_load(Model *m, const char *dir, ps_map_mode mode) {
     if (config_load(&m->cfg, path) != 0) return -1;
     SafeTensors st;
     if (st_open_dir(&st, dir, mode) != 0) return -1;
+    if (check_layer_count(&m->cfg, &st, dir) != 0) {
+        st_close(&st);
+        return -1;
+    }
     Loader L = {.st = &st};
     for (int i = 0; i < st.n_tensors; i++) L.total += st.tensors[i].nbytes;
     size_t n = floats_needed(&m->cfg, &st);

@@ -43,6 +43,7 @@ typedef struct {
     int n_files;
     StTensor *tensors;             // all tensors of all shards, in header order
     int n_tensors;
+    struct StNameIndex *by_name;   // name -> index into tensors (an stb_ds string map), for st_find
 } SafeTensors;
 
 // Opens one .safetensors file and validates its header. 0 on success; on failure prints
@@ -59,7 +60,8 @@ int st_open_dir(SafeTensors *st, const char *dir, ps_map_mode mode);
 int st_parse_header(SafeTensors *st, const char *json, size_t json_len, size_t data_size,
                     int file, const char *what);
 
-const StTensor *st_find(const SafeTensors *st, const char *name);   // NULL when absent
+// NULL when absent. A hash lookup: a loader may call it for every tensor a config implies.
+const StTensor *st_find(const SafeTensors *st, const char *name);
 void st_close(SafeTensors *st);
 
 #endif

@@ -4,6 +4,8 @@
 #include "generate.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,15 +85,18 @@ void generation_add_stop(GenerationDefaults *g, int32_t id) {
     g->stop_ids[g->n_stop++] = id;
 }
 
-// A number field, or fallback when the key is absent or null. -1 when present but not a number.
-static int number_field(const cJSON *root, const char *key, double fallback, double *out, const char *path) {
+// A number field in [lo, hi], or fallback when the key is absent or null. -1 (message printed) when
+// present but not such a number: the range comes first because narrowing a double that does not
+// fit is undefined (to int) or infinite (to float).
+static int number_field(const cJSON *root, const char *key, double fallback, double lo, double hi, double *out,
+                        const char *path) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!item || cJSON_IsNull(item)) {
         *out = fallback;
         return 0;
     }
-    if (!cJSON_IsNumber(item)) {
-        fprintf(stderr, "%s: \"%s\" must be a number\n", path, key);
+    if (!cJSON_IsNumber(item) || !(item->valuedouble >= lo && item->valuedouble <= hi)) {
+        fprintf(stderr, "%s: \"%s\" must be a number in %g..%g\n", path, key, lo, hi);
         return -1;
     }
     *out = item->valuedouble;
@@ -115,11 +120,11 @@ int generation_defaults_load(GenerationDefaults *g, const char *dir, int eos_id)
             return -1;
         }
         double temperature, top_k, top_p, min_p, penalty;
-        int bad = number_field(root, "temperature", 1.0, &temperature, path) |
-                  number_field(root, "top_k", 50, &top_k, path) |
-                  number_field(root, "top_p", 1.0, &top_p, path) |
-                  number_field(root, "min_p", 0.0, &min_p, path) |
-                  number_field(root, "repetition_penalty", 1.0, &penalty, path);
+        int bad = number_field(root, "temperature", 1.0, 0, FLT_MAX, &temperature, path) |
+                  number_field(root, "top_k", 50, 0, INT_MAX, &top_k, path) |
+                  number_field(root, "top_p", 1.0, 0, 1, &top_p, path) |
+                  number_field(root, "min_p", 0.0, 0, 1, &min_p, path) |
+                  number_field(root, "repetition_penalty", 1.0, FLT_MIN, FLT_MAX, &penalty, path);
         bool do_sample = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "do_sample"));
         g->sampler.temperature = do_sample ? (float)temperature : 0.0f;
         g->sampler.top_k = (int)top_k;

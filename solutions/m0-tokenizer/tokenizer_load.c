@@ -164,12 +164,20 @@ int tokenizer_load_vocab(Tokenizer *t, const cJSON *root, const char *path) {
         }
         if (!left || !right) {
             fprintf(stderr, "%s: merge %d is neither \"a b\" nor [\"a\", \"b\"]\n", path, (int)rank);
+            free(joined);
             return -1;
         }
         size_t left_len = strlen(left), right_len = strlen(right);
         if (left_len + right_len + 1 > joined_cap) {
             joined_cap = 2 * (left_len + right_len + 1);
-            joined = realloc(joined, joined_cap);
+            char *grown = realloc(joined, joined_cap);
+            if (!grown) {
+                fprintf(stderr, "%s: out of memory\n", path);
+                free(pair);
+                free(joined);
+                return -1;
+            }
+            joined = grown;
         }
         memcpy(joined, left, left_len);
         memcpy(joined + left_len, right, right_len + 1);
@@ -208,6 +216,12 @@ Tokenizer *tokenizer_load(const char *path) {
         return NULL;
     }
     Tokenizer *t = calloc(1, sizeof *t);
+    if (!t) {
+        fprintf(stderr, "%s: out of memory\n", file);
+        cJSON_Delete(root);
+        free(json);
+        return NULL;
+    }
     const char *why = unsupported(root);
     if (why) fprintf(stderr, "%s: unsupported tokenizer: %s\n", file, why);
     if (why) goto fail;

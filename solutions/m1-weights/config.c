@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +19,25 @@ static int get_int(const cJSON *root, const char *key, int fallback, int *out, c
         *out = fallback;
         return 0;
     }
+    // The range test comes first: casting a double outside int's range to int is undefined.
     double d = item->valuedouble;
-    if (!cJSON_IsNumber(item) || d != (double)(int)d || d < 0 || d > 1e9)
-        return fprintf(stderr, "%s: \"%s\" must be a whole number >= 0\n", what, key), -1;
+    if (!cJSON_IsNumber(item) || !(d >= 0 && d <= 1e9) || d != (double)(int)d)
+        return fprintf(stderr, "%s: \"%s\" must be a whole number in 0..1000000000\n", what, key), -1;
     *out = (int)d;
     return 0;
 }
 
+// A number > 0 that stays a usable float: 1e-50 would become 0 and 1e39 infinity once narrowed,
+// and either turns every logit into NaN or 0 without any error.
 static int get_float(const cJSON *obj, const char *key, float *out, const char *what) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!cJSON_IsNumber(item) || !(item->valuedouble > 0))
         return fprintf(stderr, "%s: \"%s\" must be a number > 0\n", what, key), -1;
-    *out = (float)item->valuedouble;
+    double d = item->valuedouble;
+    if (d < FLT_MIN || d > FLT_MAX)
+        return fprintf(stderr, "%s: \"%s\" = %g is outside what a float holds (%g..%g)\n", what, key, d,
+                       (double)FLT_MIN, (double)FLT_MAX), -1;
+    *out = (float)d;
     return 0;
 }
 
@@ -85,7 +94,27 @@ static int parse_fields(Config *c, const cJSON *root, const char *what) {
 static int optional_id(const cJSON *root, const char *key) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
     if (cJSON_IsArray(item)) item = cJSON_GetArrayItem(item, 0);
-    return cJSON_IsNumber(item) && item->valuedouble >= 0 ? (int)item->valuedouble : -1;
+    if (!cJSON_IsNumber(item)) return -1;
+    double d = item->valuedouble;   // range first: the cast of an out-of-range double is undefined
+    return d >= 0 && d <= INT_MAX && d == (double)(int)d ? (int)d : -1;
+}
+
+// The products of sizes the engine forms in int (q and kv widths, the per-layer tensor count, a
+// context's worth of a row): refuse a config whose products do not fit, so no later lab overflows.
+static int check_products(const Config *c, const char *what) {
+    const struct { const char *a, *b; long long x, y; } products[] = {
+        {"num_attention_heads", "head_dim", c->n_heads, c->head_dim},
+        {"num_key_value_heads", "head_dim", c->n_kv_heads, c->head_dim},
+        {"num_hidden_layers", "11 tensors per layer", c->n_layers, 11},
+        {"max_position_embeddings", "hidden_size", c->max_seq_len, c->dim},
+        {"max_position_embeddings", "intermediate_size", c->max_seq_len, c->ffn_dim},
+        {"max_position_embeddings", "num_attention_heads x head_dim", c->max_seq_len, (long long)c->n_heads * c->head_dim},
+    };
+    for (size_t i = 0; i < sizeof products / sizeof products[0]; i++)
+        if (products[i].x * products[i].y > INT_MAX - 16)
+            return fprintf(stderr, "%s: %s (%lld) x %s (%lld) is too large (the engine counts in int)\n", what,
+                           products[i].a, products[i].x, products[i].b, products[i].y), -1;
+    return 0;
 }
 
 static int check_consistency(const Config *c, const char *what) {
@@ -121,6 +150,7 @@ int config_parse(Config *c, const char *json, const char *what) {
     c->eos_id = optional_id(root, "eos_token_id");
     cJSON_Delete(root);
     if (rc == 0) rc = check_consistency(c, what);
+    if (rc == 0) rc = check_products(c, what);
     if (rc != 0) memset(c, 0, sizeof *c);
     return rc;
 }

@@ -8,6 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+// stb_ds's map macros use GNU `typeof`, which -std=c11 only knows as `__typeof__`.
+#define typeof __typeof__
+#include "stb_ds.h"
+
+// The entries of SafeTensors.by_name. Keys point at the tensors' own names (not copied).
+struct StNameIndex {
+    char *key;
+    int value;
+};
+
 // Anything bigger is not a header but a corrupt length (the reference implementation caps it at 100 MB).
 #define MAX_HEADER_BYTES (100u * 1024 * 1024)
 // JSON numbers are doubles: integers are exact only up to 2^53.
@@ -62,6 +72,7 @@ static int add_tensor(SafeTensors *st, const StTensor *t) {
     StTensor *grown = realloc(st->tensors, (size_t)(st->n_tensors + 1) * sizeof *grown);
     if (!grown) return -1;
     st->tensors = grown;
+    shput(st->by_name, t->name, st->n_tensors);
     st->tensors[st->n_tensors++] = *t;
     return 0;
 }
@@ -127,11 +138,12 @@ static int by_offset(const void *a, const void *b) {
 
 // Two tensors sharing bytes would mean one of them is garbage: sort by offset, compare neighbours.
 static int check_overlaps(const SafeTensors *st, int first, const char *what) {
-    int n = st->n_tensors - first;
-    if (n < 2) return 0;
-    const StTensor **order = malloc((size_t)n * sizeof *order);
+    // A tensor of zero bytes (a dimension of 0) occupies nothing, so it overlaps nothing.
+    const StTensor **order = malloc((size_t)(st->n_tensors - first + 1) * sizeof *order);
     if (!order) return fprintf(stderr, "%s: out of memory\n", what), -1;
-    for (int i = 0; i < n; i++) order[i] = &st->tensors[first + i];
+    int n = 0;
+    for (int i = first; i < st->n_tensors; i++)
+        if (st->tensors[i].nbytes > 0) order[n++] = &st->tensors[i];
     qsort(order, (size_t)n, sizeof *order, by_offset);
     int rc = 0;
     for (int i = 1; i < n && rc == 0; i++) {
@@ -151,12 +163,21 @@ static int check_overlaps(const SafeTensors *st, int first, const char *what) {
 
 int st_parse_header(SafeTensors *st, const char *json, size_t json_len, size_t data_size,
                     int file, const char *what) {
-    cJSON *root = cJSON_ParseWithLength(json, json_len);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, json_len, &end, false);
     if (!root || !cJSON_IsObject(root)) {
         fprintf(stderr, "%s: header is not a valid JSON object (malformed JSON)\n", what);
         cJSON_Delete(root);
         return -1;
     }
+    // Writers pad the header with spaces; anything else after the object means the length is wrong.
+    for (const char *p = end; p < json + json_len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            fprintf(stderr, "%s: header has %zu bytes of something other than JSON after its object "
+                            "(wrong header length?)\n", what, (size_t)(json + json_len - p));
+            cJSON_Delete(root);
+            return -1;
+        }
     int first = st->n_tensors;
     const cJSON *entry;
     cJSON_ArrayForEach(entry, root) {
@@ -259,6 +280,10 @@ static int open_sharded(SafeTensors *st, const char *dir, const char *index_path
         for (int i = 0; i < st->n_files; i++) seen = seen || strcmp(st->paths[i], path) == 0;
         if (!seen && (rc = add_file(st, path, mode)) != 0) break;
     }
+    if (rc == 0 && st->n_files == 0) {
+        fprintf(stderr, "%s: \"weight_map\" names no tensors\n", index_path);
+        rc = -1;
+    }
     if (rc == 0) cJSON_ArrayForEach(e, map) {   // every tensor the index promises is where it says
         const StTensor *t = st_find(st, e->string);
         snprintf(path, sizeof path, "%s/%s", dir, e->valuestring);
@@ -288,9 +313,9 @@ int st_open_dir(SafeTensors *st, const char *dir, ps_map_mode mode) {
 }
 
 const StTensor *st_find(const SafeTensors *st, const char *name) {
-    for (int i = 0; i < st->n_tensors; i++)
-        if (strcmp(st->tensors[i].name, name) == 0) return &st->tensors[i];
-    return NULL;
+    struct StNameIndex *index = st->by_name;   // shgeti takes the map by name, not through const
+    ptrdiff_t at = shgeti(index, name);
+    return at < 0 ? NULL : &st->tensors[index[at].value];
 }
 
 void st_close(SafeTensors *st) {
@@ -299,6 +324,7 @@ void st_close(SafeTensors *st) {
         ps_file_close(&st->files[i]);
         free(st->paths[i]);
     }
+    shfree(st->by_name);
     free(st->tensors);
     free(st->files);
     free(st->paths);
