@@ -14,7 +14,8 @@
 //   - every other tensor is F32.
 //   - "__metadata__" holds "format": "pt", "protostar.quantization": "q8_0" | "q4_0" | "q4_affine"
 //     and "protostar.layout" (a one-line reminder of the above).
-// config.json and the tokenizer files are copied unchanged.
+// config.json and the tokenizer files are copied unchanged. The directory appears complete and
+// loadable, or not at all (quant_model_write_opts).
 #ifndef PS_QUANT_MODEL_H
 #define PS_QUANT_MODEL_H
 
@@ -35,9 +36,20 @@ bool quant_policy_applies(DType t, int cols);
 // allocation that model_free releases. 0, or -1 with a message (out of memory).
 int quantize_model(Model *m, DType type, bool keep_embedding);
 
-// Writes the quantized copy of model directory in_dir to out_dir (created if needed; its
-// model.safetensors is replaced only once complete). Refuses an input that is already quantized,
-// a weight that is not finite, or out_dir == in_dir, with a message. 0, or -1.
+typedef struct {
+    DType type;           // DT_Q8_0, DT_Q4_0 or DT_Q4A
+    bool keep_embedding;  // the embedding (and a tied lm_head) stay f32
+    bool replace;         // an out_dir that holds something is replaced (`quantize --force`)
+} QuantWriteOptions;
+
+// Writes the quantized copy of model directory in_dir to out_dir, all or nothing: the files go to
+// the sibling OUT.partial-PID, are synced, loaded back, and the directory is then renamed to
+// out_dir (swapped with it under opt->replace), so a kill at any moment leaves the old out_dir or
+// the new one. Stale siblings a killed run left are removed. Refuses an out_dir that exists and is
+// not empty (unless opt->replace), an input that is already quantized, a weight that is not
+// finite, or out_dir == in_dir, with a message. 0, or -1 (out_dir untouched).
+int quant_model_write_opts(const char *in_dir, const char *out_dir, const QuantWriteOptions *opt);
+// The same without replacing: {type, keep_embedding, .replace = false}.
 int quant_model_write(const char *in_dir, const char *out_dir, DType type, bool keep_embedding);
 
 // Registers the three formats with lab M1's loader (model.h, MatFormat: model_load then reads
