@@ -35,7 +35,7 @@ M4_SRCS := kvcache.c
 M5_SRCS := quant.c quant_dot.c quant_simd.c quant_avx512.c quant_neon.c quant_model.c
 M6_SRCS := gpu.c gpu_ops.c
 M7_SRCS := gpu_engine.c
-CLI_SRCS := main.c cmd_tokenize.c cmd_inspect.c cmd_logits.c cmd_generate.c cmd_chat.c cmd_quantize.c
+CLI_SRCS := main.c cli_args.c cmd_tokenize.c cmd_inspect.c cmd_logits.c cmd_generate.c cmd_chat.c cmd_quantize.c
 # Machinery every lab may use (test harness, file mapping, the thread pool, the SIMD policy).
 SHARED_SRCS := harness.c golden.c lab_todo.c mapfile.c thread_pool.c simd.c
 

@@ -10,6 +10,7 @@ R=$ROOT/$B/results.txt
 mkdir -p "$B"
 : > "$R"
 export PS_RESULTS="$R"
+export PS_PROTOSTAR="$B/protostar"   # tools/tests/test_cli runs this build's binary
 
 record() {  # STATUS NAME [detail]
     echo "$1 check $2" >> "$R"

@@ -14,26 +14,31 @@
 #include "cmd_generate.h"
 #include "stb_ds.h"
 
-// The conversation: roles point to literals, contents are owned.
+// The conversation: roles point to literals; each content is also kept in `owned`, which frees it
+// (ChatMessage holds const text).
 typedef struct {
     ChatMessage *messages;  // stb_ds array
+    char **owned;           // stb_ds array: the contents' copies
 } Conversation;
 
 static void add(Conversation *c, const char *role, const char *content) {
-    ChatMessage m = {role, strdup(content ? content : ""), NULL};
+    char *copy = strdup(content ? content : "");
+    ChatMessage m = {role, copy, NULL};
+    arrput(c->owned, copy);
     arrput(c->messages, m);
 }
 
 static void clear(Conversation *c, const char *system) {
-    for (ptrdiff_t i = 0; i < arrlen(c->messages); i++) free((char *)c->messages[i].content);
+    for (ptrdiff_t i = 0; i < arrlen(c->owned); i++) free(c->owned[i]);
+    arrfree(c->owned);
     arrfree(c->messages);
     if (system) add(c, "system", system);
 }
 
 int cmd_chat(int argc, char **argv) {
     Session s;
-    int rc = session_parse(&s, argc, argv, true);
-    if (rc) return rc;
+    int rc = 0;
+    if (!session_parse(&s, argc, argv, true, &rc)) return rc;
     if (session_open(&s) != 0) {
         session_close(&s);
         return 1;
@@ -79,7 +84,6 @@ int cmd_chat(int argc, char **argv) {
     }
     free(line);
     clear(&conv, NULL);
-    arrfree(conv.messages);
     session_close(&s);
     return rc;
 }

@@ -7,7 +7,6 @@
 #include "cmd_generate.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "chat.h"
+#include "cli_args.h"
 #include "forward.h"
 #include "mapfile.h"
 #include "stb_ds.h"
@@ -47,81 +47,114 @@ static const char *GENERATE_EXTRA =
     "  --print-ids          print the generated ids (one line) instead of text\n";
 static const char *CHAT_EXTRA = "  --system TEXT        a system message\n";
 
-static int usage(bool chat) {
-    fprintf(stderr, USAGE, chat ? "chat" : "generate", chat ? "" : "(-p PROMPT | --ids \"...\") ",
+static int usage(bool chat, FILE *out) {
+    fprintf(out, USAGE, chat ? "chat" : "generate", chat ? "" : "(-p PROMPT | --ids \"...\") ",
             KV_DEFAULT_CTX_CAP, chat ? CHAT_EXTRA : GENERATE_EXTRA);
-    return 2;
+    return cli_usage_status(out);
 }
 
-// Whole-string number parsing: "12x" or "" is an error, not 12 or 0.
-static bool parse_int(const char *flag, const char *text, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        fprintf(stderr, "%s: expected an integer in %d..%d, got \"%s\"\n", flag, lo, hi, text);
-        return false;
-    }
+// The flags' ranges. A temperature or penalty far outside them overflows the logits to inf.
+#define TEMP_MAX 100.0
+#define PENALTY_MIN 0.01
+#define PENALTY_MAX 100.0
+
+// Parses one flag that takes an integer value into *out (an int).
+static bool int_flag(const char *flag, const char *text, int lo, int *out) {
+    long long v;
+    if (!cli_parse_int(flag, text, lo, INT_MAX, &v)) return false;
     *out = (int)v;
     return true;
 }
-static bool parse_float(const char *flag, const char *text, float *out) {
-    char *end;
-    errno = 0;
-    float v = strtof(text, &end);
-    if (errno || end == text || *end || !isfinite(v)) {
-        fprintf(stderr, "%s: expected a number, got \"%s\"\n", flag, text);
-        return false;
+
+// A flag followed by its value v: 1 when handled, 0 when `a` is not such a flag, -1 after a message.
+static int take_value(Session *s, const char *a, const char *v, bool chat_command) {
+    SamplerConfig *sc = &s->sampler;
+    bool ok = true;
+    if (!strcmp(a, "-m")) {
+        s->model_dir = v;
+    } else if (!strcmp(a, "-p") && !chat_command) {
+        s->prompt = v;
+    } else if (!strcmp(a, "--ids") && !chat_command) {
+        s->ids_text = v;
+    } else if (!strcmp(a, "--system") && chat_command) {
+        s->system = v;
+    } else if (!strcmp(a, "-n")) {
+        ok = int_flag(a, v, 0, &s->max_new);
+    } else if (!strcmp(a, "--ctx")) {
+        ok = int_flag(a, v, 1, &s->ctx);
+    } else if (!strcmp(a, "--threads")) {
+        long long threads;
+        ok = cli_parse_int(a, v, 1, 1024, &threads);
+        s->threads = (int)threads;
+    } else if (!strcmp(a, "--temp")) {
+        ok = cli_parse_float(a, v, 0, TEMP_MAX, &sc->temperature);
+        s->set_temp = true;
+    } else if (!strcmp(a, "--top-k")) {
+        ok = int_flag(a, v, 0, &sc->top_k);
+        s->set_top_k = true;
+    } else if (!strcmp(a, "--top-p")) {
+        ok = cli_parse_float(a, v, 0, 1, &sc->top_p);
+        s->set_top_p = true;
+    } else if (!strcmp(a, "--min-p")) {
+        ok = cli_parse_float(a, v, 0, 1, &sc->min_p);
+        s->set_min_p = true;
+    } else if (!strcmp(a, "--repeat-penalty")) {
+        ok = cli_parse_float(a, v, PENALTY_MIN, PENALTY_MAX, &sc->repetition_penalty);
+        s->set_penalty = true;
+    } else if (!strcmp(a, "--seed")) {
+        long long seed;
+        ok = cli_parse_int(a, v, 0, INT_MAX, &seed);
+        sc->seed = (uint64_t)seed;
+        s->set_seed = true;
+    } else {
+        return 0;
     }
-    *out = v;
+    return ok ? 1 : -1;
+}
+
+// A flag without a value: true when `a` is one.
+static bool take_switch(Session *s, const char *a, bool chat_command) {
+    if (!strcmp(a, "--chat") && !chat_command) s->chat = true;
+    else if (!strcmp(a, "--no-think")) s->think = false;
+    else if (!strcmp(a, "--print-ids") && !chat_command) s->print_ids = true;
+    else if (!strcmp(a, "--no-cache")) s->no_cache = true;
+    else if (!strcmp(a, "--gpu")) s->gpu = true;  // M7
+    else if (!strcmp(a, "--read")) s->read_weights = true;
+    else return false;
     return true;
 }
 
-int session_parse(Session *s, int argc, char **argv, bool chat_command) {
+bool session_parse(Session *s, int argc, char **argv, bool chat_command, int *status) {
     memset(s, 0, sizeof *s);
     s->max_new = 256;
     s->think = true;
     s->chat = chat_command;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = true, takes_value = true;
-        int seed_int;
-        if (!strcmp(a, "-m") && v) s->model_dir = v;
-        else if (!strcmp(a, "-p") && v && !chat_command) s->prompt = v;
-        else if (!strcmp(a, "--ids") && v && !chat_command) s->ids_text = v;
-        else if (!strcmp(a, "--system") && v && chat_command) s->system = v;
-        else if (!strcmp(a, "-n") && v) ok = parse_int(a, v, 0, INT_MAX, &s->max_new);
-        else if (!strcmp(a, "--ctx") && v) ok = parse_int(a, v, 1, INT_MAX, &s->ctx);
-        else if (!strcmp(a, "--threads") && v) ok = parse_int(a, v, 1, 1024, &s->threads);
-        else if (!strcmp(a, "--temp") && v) ok = parse_float(a, v, &s->sampler.temperature), s->set_temp = true;
-        else if (!strcmp(a, "--top-k") && v) ok = parse_int(a, v, 0, INT_MAX, &s->sampler.top_k), s->set_top_k = true;
-        else if (!strcmp(a, "--top-p") && v) ok = parse_float(a, v, &s->sampler.top_p), s->set_top_p = true;
-        else if (!strcmp(a, "--min-p") && v) ok = parse_float(a, v, &s->sampler.min_p), s->set_min_p = true;
-        else if (!strcmp(a, "--repeat-penalty") && v)
-            ok = parse_float(a, v, &s->sampler.repetition_penalty), s->set_penalty = true;
-        else if (!strcmp(a, "--seed") && v) ok = parse_int(a, v, 0, INT_MAX, &seed_int), s->sampler.seed = (uint64_t)seed_int, s->set_seed = true;
-        else {
-            takes_value = false;
-            if (!strcmp(a, "--chat") && !chat_command) s->chat = true;
-            else if (!strcmp(a, "--no-think")) s->think = false;
-            else if (!strcmp(a, "--print-ids") && !chat_command) s->print_ids = true;
-            else if (!strcmp(a, "--no-cache")) s->no_cache = true;
-            else if (!strcmp(a, "--gpu")) s->gpu = true;  // M7
-            else if (!strcmp(a, "--read")) s->read_weights = true;
-            else {
-                fprintf(stderr, "protostar %s: unknown option or missing value: %s\n", argv[0], a);
-                return usage(chat_command);
-            }
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            *status = usage(chat_command, stdout);
+            return false;
         }
-        if (!ok) return 2;
-        if (takes_value) i++;
+        if (take_switch(s, a, chat_command)) continue;
+        int taken = i + 1 < argc ? take_value(s, a, argv[i + 1], chat_command) : 0;
+        if (taken < 0) {
+            *status = 2;
+            return false;
+        }
+        if (taken == 0) {
+            fprintf(stderr, "protostar %s: unknown option or missing value: %s\n", argv[0], a);
+            *status = usage(chat_command, stderr);
+            return false;
+        }
+        i++;
     }
-    if (!s->model_dir) return usage(chat_command);
-    if (!chat_command && !s->prompt == !s->ids_text) {
+    if (!chat_command && s->model_dir && !s->prompt == !s->ids_text)
         fprintf(stderr, "protostar generate: give exactly one of -p PROMPT and --ids \"...\"\n");
-        return usage(false);
+    if (!s->model_dir || (!chat_command && !s->prompt == !s->ids_text)) {
+        *status = usage(chat_command, stderr);
+        return false;
     }
-    return 0;
+    return true;
 }
 
 // tokenizer_config.json's eos_token ("<|im_end|>", or {"content": ...}) as an id; -1 if none.
@@ -174,7 +207,10 @@ int session_open(Session *s) {
     if (!s->ctx) s->ctx = kv_cache_default_ctx(c);
     // ---- M7: --gpu (the GPU engine instead of the CPU cache) ----
     if (s->gpu) {
-        if (s->no_cache) return fprintf(stderr, "protostar: --gpu always uses its KV cache; drop --no-cache\n"), 1;
+        if (s->no_cache) {
+            fprintf(stderr, "protostar: --gpu always uses its KV cache; drop --no-cache\n");
+            return 1;
+        }
         if (gpu_engine_init(&s->gpu_engine, &s->model, s->ctx) != 0) return 1;
         const char *device = mtl_device_name(gpu_context(s->gpu_engine.gpu));
         fprintf(stderr, "gpu: %s%s\n", device,
@@ -213,6 +249,7 @@ typedef struct {
     TokenStream stream;
     char *reply;  // stb_ds array
     bool failed;
+    bool warned_unknown;  // said once that the model made an id the tokenizer lacks
 } Printer;
 
 static bool is_stop_id(const Session *s, int32_t id) {
@@ -221,19 +258,55 @@ static bool is_stop_id(const Session *s, int32_t id) {
     return false;
 }
 
+static void emit(Printer *p, const char *text, size_t len) {
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    if (len) memcpy(arraddnptr(p->reply, len), text, len);
+}
+
+// A model's vocabulary can be larger than its tokenizer's (Qwen3: 151936 rows, 151669 tokens): the
+// extra rows are padding that a sampler may still pick. Such an id has no text, so it is printed as
+// a placeholder (llama.cpp does the same) rather than ending the generation half-way.
+static void emit_unknown(Printer *p, int32_t id) {
+    size_t len;
+    const char *held = token_stream_finish(&p->stream, &len);   // the bytes of a partial character
+    emit(p, held, len);
+    char placeholder[32];
+    snprintf(placeholder, sizeof placeholder, "<unk:%d>", (int)id);
+    emit(p, placeholder, strlen(placeholder));
+    if (!p->warned_unknown)
+        fprintf(stderr, "\nprotostar: the model made token %d, which the tokenizer lacks; printed as %s\n",
+                (int)id, placeholder);
+    p->warned_unknown = true;
+}
+
+// generate() is given no stop ids: this is the one place each new id is tested against them.
 static bool on_token(void *user, int32_t id) {
     Printer *p = user;
-    if (p->s->print_ids || is_stop_id(p->s, id)) return true;
+    if (is_stop_id(p->s, id)) return false;  // ends generation; the id stays in ids, unprinted
+    if (p->s->print_ids) return true;
+    if (!tokenizer_token_text(p->s->tok, id)) {
+        emit_unknown(p, id);
+        return true;
+    }
     size_t len;
     const char *text = token_stream_feed(&p->stream, id, &len);
     if (!text) {
         p->failed = true;
         return false;
     }
-    fwrite(text, 1, len, stdout);
-    fflush(stdout);
-    if (len) memcpy(arraddnptr(p->reply, len), text, len);
+    emit(p, text, len);
     return true;
+}
+
+// The reply collected by the printer as a malloc'd C string.
+static char *reply_string(const Printer *p) {
+    size_t len = arrlenu(p->reply);
+    char *text = malloc(len + 1);
+    if (!text) return NULL;
+    if (len) memcpy(text, p->reply, len);
+    text[len] = '\0';
+    return text;
 }
 
 int session_generate(Session *s, int32_t **ids, char **reply) {
@@ -248,30 +321,29 @@ int session_generate(Session *s, int32_t **ids, char **reply) {
         return 1;
     }
     if (s->echo) fputs(s->echo, stdout);
-    int capacity = n_prompt + s->max_new < s->ctx ? n_prompt + s->max_new : s->ctx;
+    // In long long: -n 2147483647 plus the prompt does not fit in an int.
+    long long wanted = (long long)n_prompt + s->max_new;
+    int capacity = wanted < s->ctx ? (int)wanted : s->ctx;
     arrsetlen(*ids, capacity);
     Sampler sampler;
     sampler_init(&sampler, &s->defaults.sampler);
     Printer p = {.s = s};
     if (s->tok) token_stream_init(&p.stream, s->tok);
-    GenerateOptions opt = {s->max_new, s->defaults.stop_ids, s->defaults.n_stop, on_token, &p};
+    GenerateOptions opt = {.max_new_tokens = s->max_new, .on_token = on_token, .user = &p};
     GenerateStats st;
     int n = generate(s->source, &sampler, *ids, n_prompt, capacity, &opt, &st);
     arrsetlen(*ids, n < 0 ? n_prompt : n);
     if (s->tok) {
         size_t len;
         const char *rest = token_stream_finish(&p.stream, &len);
-        if (!s->print_ids && rest && len) fwrite(rest, 1, len, stdout), memcpy(arraddnptr(p.reply, len), rest, len);
+        if (!s->print_ids && rest) emit(&p, rest, len);
         token_stream_free(&p.stream);
     }
     if (s->print_ids && n > 0)
         for (int i = n_prompt; i < n; i++) printf(i > n_prompt ? " %d" : "%d", (int)(*ids)[i]);
     printf("\n");
     fflush(stdout);   // the text before the statistics on stderr, also when stdout is a pipe
-    if (reply) {
-        *reply = malloc(arrlenu(p.reply) + 1);
-        if (*reply) memcpy(*reply, p.reply ? p.reply : "", arrlenu(p.reply)), (*reply)[arrlenu(p.reply)] = '\0';
-    }
+    if (reply) *reply = reply_string(&p);
     arrfree(p.reply);
     if (n < 0 || p.failed) return 1;
     // Prefill and decode are different workloads (book/m4-kv-cache.md), so two rates.
@@ -283,30 +355,27 @@ int session_generate(Session *s, int32_t **ids, char **reply) {
     return 0;
 }
 
-// Parses "1 2, 3" into an stb_ds array; false with a message on anything else.
-static bool parse_ids(const char *text, int32_t **ids) {
-    const char *p = text;
-    while (*p) {
-        if (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') { p++; continue; }
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v > INT32_MAX) {
-            fprintf(stderr, "--ids: \"%s\" is not a list of token ids (at \"%.10s\")\n", text, p);
-            return false;
-        }
-        arrput(*ids, (int32_t)v);
-        p = end;
+// The prompt's ids (appended to *ids): -p text (chat-rendered with --chat) through the tokenizer.
+static int encode_prompt(Session *s, int32_t **ids) {
+    char *rendered = NULL;
+    if (s->chat) {
+        ChatMessage m = {"user", s->prompt, NULL};
+        rendered = chat_render(&m, 1, true, s->think, NULL);
+        if (!rendered) return 1;
     }
-    return true;
+    const char *text = rendered ? rendered : s->prompt;
+    // Split special tokens: a chat-rendered prompt's <|im_start|> must be one token.
+    int rc = tokenizer_encode(s->tok, text, strlen(text), true, ids) == 0 ? 0 : 1;
+    free(rendered);
+    return rc;
 }
 
 int cmd_generate(int argc, char **argv) {
     Session s;
-    int rc = session_parse(&s, argc, argv, false);
-    if (rc) return rc;
+    int rc = 0;
+    if (!session_parse(&s, argc, argv, false, &rc)) return rc;
     int32_t *ids = NULL;
-    if (s.ids_text && !parse_ids(s.ids_text, &ids)) {
+    if (s.ids_text && !cli_parse_ids("--ids", s.ids_text, &ids)) {
         arrfree(ids);
         return 2;
     }
@@ -315,22 +384,18 @@ int cmd_generate(int argc, char **argv) {
         session_close(&s);
         return 1;
     }
-    rc = 0;
     if (s.prompt) {
-        char *text = (char *)s.prompt;
-        if (s.chat) {
-            ChatMessage m = {"user", s.prompt, NULL};
-            text = chat_render(&m, 1, true, s.think, NULL);
-        }
-        // Split special tokens: a chat-rendered prompt's <|im_start|> must be one token.
-        if (!text || tokenizer_encode(s.tok, text, strlen(text), true, &ids) != 0) rc = 1;
-        if (text != s.prompt) free(text);
+        rc = encode_prompt(&s, &ids);
         if (!s.chat && !s.print_ids) s.echo = s.prompt;  // the continuation follows it
     }
     char *prompt_text = NULL;  // --ids: the text they stand for
     if (!rc && s.ids_text && !s.print_ids && s.tok) {
-        if (tokenizer_decode(s.tok, ids, arrlenu(ids), &prompt_text) != 0) rc = 1;
-        else arrput(prompt_text, '\0'), s.echo = prompt_text;
+        if (tokenizer_decode(s.tok, ids, arrlenu(ids), &prompt_text) != 0) {
+            rc = 1;
+        } else {
+            arrput(prompt_text, '\0');
+            s.echo = prompt_text;
+        }
     }
     if (!rc) rc = session_generate(&s, &ids, NULL);
     arrfree(prompt_text);

@@ -33,8 +33,9 @@ typedef struct {
     LogitsSource *source;
 } Session;
 
-// Parses the shared options (argv[0] is the command name). Returns 0; 2 after printing usage.
-int session_parse(Session *s, int argc, char **argv, bool chat_command);
+// Parses the shared options (argv[0] is the command name). true to go on; false when the command
+// is done, with its exit status in *status: 0 after --help (usage on stdout), 2 after bad usage.
+bool session_parse(Session *s, int argc, char **argv, bool chat_command, int *status);
 // Loads the model, tokenizer, defaults and cache. 0, or 1 after a message.
 int session_open(Session *s);
 void session_close(Session *s);

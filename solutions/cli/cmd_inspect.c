@@ -1,10 +1,13 @@
 // protostar inspect MODEL_DIR [--ctx N] [--quick]: what is in a checkpoint, and what running it costs.
 // Prints the architecture, every tensor, parameter counts (stored vs logical), bytes per dtype and the
 // KV cache size for a context length; then reads every weight once to check that all are finite.
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "config.h"
 #include "model.h"
 #include "safetensors.h"
@@ -13,7 +16,10 @@
 static void human_bytes(char *out, size_t cap, double bytes) {
     const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     int u = 0;
-    while (bytes >= 1024 && u < 4) bytes /= 1024, u++;
+    while (bytes >= 1024 && u < 4) {
+        bytes /= 1024;
+        u++;
+    }
     snprintf(out, cap, u ? "%.2f %s" : "%.0f %s", bytes, unit[u]);
 }
 
@@ -63,7 +69,10 @@ static void print_sizes(const SafeTensors *st, const Config *c, long long ctx) {
         size_t bytes = 0;
         int n = 0;
         for (int i = 0; i < st->n_tensors; i++)
-            if (st->tensors[i].dtype == kinds[k]) bytes += st->tensors[i].nbytes, n++;
+            if (st->tensors[i].dtype == kinds[k]) {
+                bytes += st->tensors[i].nbytes;
+                n++;
+            }
         if (!n) continue;
         human_bytes(h, sizeof h, (double)bytes);
         printf("memory      %-5s %d tensors, %s on disk\n", mat_type_name(kinds[k]), n, h);
@@ -105,30 +114,31 @@ static int check_finite(const SafeTensors *st) {
     return bad_tensors ? -1 : 0;
 }
 
+static int usage(FILE *out) {
+    fprintf(out, "usage: protostar inspect MODEL_DIR [--ctx N] [--quick]\n"
+                 "  --ctx N   context length for the KV-cache estimate (default: the model's maximum)\n"
+                 "  --quick   skip reading every weight to check it is finite\n");
+    return cli_usage_status(out);
+}
+
 int cmd_inspect(int argc, char **argv) {
     const char *dir = NULL;
     long long ctx = -1;
-    int quick = 0;
+    bool quick = false;
     for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) return usage(stdout);
         if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) {
-            char *end;
-            ctx = strtoll(argv[++i], &end, 10);
-            if (*end || ctx <= 0) return fprintf(stderr, "inspect: --ctx wants a positive number\n"), 2;
+            if (!cli_parse_int("inspect: --ctx", argv[++i], 1, INT_MAX, &ctx)) return 2;
         } else if (strcmp(argv[i], "--quick") == 0) {
-            quick = 1;
+            quick = true;
         } else if (argv[i][0] != '-' && !dir) {
             dir = argv[i];
         } else {
-            dir = NULL;
-            break;
+            fprintf(stderr, "inspect: unexpected argument '%s'\n", argv[i]);
+            return usage(stderr);
         }
     }
-    if (!dir) {
-        fprintf(stderr, "usage: protostar inspect MODEL_DIR [--ctx N] [--quick]\n"
-                        "  --ctx N   context length for the KV-cache estimate (default: the model's maximum)\n"
-                        "  --quick   skip reading every weight to check it is finite\n");
-        return 2;
-    }
+    if (!dir) return usage(stderr);
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     Config c;

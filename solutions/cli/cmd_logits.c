@@ -6,38 +6,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli_args.h"
 #include "forward.h"
 #include "model.h"
 #include "stb_ds.h"
 #include "tokenizer.h"
 
-static int usage(void) {
-    fprintf(stderr, "usage: protostar logits -m MODEL_DIR (--ids \"1 2 3\" | --prompt TEXT) -o FILE [--read]\n"
-                    "  --ids     token ids, separated by spaces or commas\n"
-                    "  --prompt  text, tokenized with MODEL_DIR/tokenizer.json\n"
-                    "  --read    read the weights into memory instead of mmap'ing the file\n");
-    return 2;
-}
-
-// "1 2, 3" → stb_ds array; -1 with a message on anything that is not a list of integers.
-static int parse_ids(const char *s, int32_t **ids) {
-    while (*s) {
-        if (*s == ' ' || *s == ',' || *s == '\t') { s++; continue; }
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (end == s || errno || v < 0 || v > INT32_MAX)
-            return fprintf(stderr, "logits: --ids: '%.20s' is not a token id\n", s), -1;
-        arrput(*ids, (int32_t)v);
-        s = end;
-    }
-    return 0;
+static int usage(FILE *out) {
+    fprintf(out, "usage: protostar logits -m MODEL_DIR (--ids \"1 2 3\" | --prompt TEXT) -o FILE [--read]\n"
+                 "  --ids     token ids, separated by spaces or commas\n"
+                 "  --prompt  text, tokenized with MODEL_DIR/tokenizer.json\n"
+                 "  --read    read the weights into memory instead of mmap'ing the file\n");
+    return cli_usage_status(out);
 }
 
 static int write_f32_le(const char *path, const float *x, size_t n) {
     FILE *f = fopen(path, "wb");
-    if (!f) return fprintf(stderr, "%s: %s\n", path, strerror(errno)), -1;
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, &x[i], sizeof bits);
@@ -45,7 +35,12 @@ static int write_f32_le(const char *path, const float *x, size_t n) {
                               (unsigned char)(bits >> 24)};
         fwrite(b, 1, 4, f);
     }
-    if (ferror(f) | fclose(f)) return fprintf(stderr, "%s: write failed\n", path), -1;
+    bool failed = ferror(f) != 0;
+    if (fclose(f) != 0) failed = true;
+    if (failed) {
+        fprintf(stderr, "%s: write failed\n", path);
+        return -1;
+    }
     return 0;
 }
 
@@ -65,49 +60,81 @@ static void print_top(const float *logits, int vocab, const Tokenizer *tok) {
     }
 }
 
+// The ids to run: --ids as given, or --prompt through the tokenizer. 0, or the exit status after a
+// message.
+static int input_ids(const char *ids_text, const char *prompt, const Tokenizer *tok, const char *tok_path,
+                     int32_t **ids) {
+    if (ids_text) return cli_parse_ids("logits: --ids", ids_text, ids) ? 0 : 2;   // bad usage
+    if (!tok) {
+        fprintf(stderr, "logits: --prompt needs %s (or give --ids)\n", tok_path);
+        return 1;
+    }
+    return tokenizer_encode(tok, prompt, strlen(prompt), true, ids) == 0 ? 0 : 1;   // it says why
+}
+
+// Runs the model over ids and writes the logits. 0, or 1 after a message.
+static int run(const Model *m, const int32_t *ids, int n, const char *out, const Tokenizer *tok) {
+    int vocab = m->cfg.vocab_size;
+    if (n > m->cfg.max_seq_len) {
+        fprintf(stderr, "logits: %d ids, but the model's context (max_position_embeddings) holds %d\n", n,
+                m->cfg.max_seq_len);
+        return 1;
+    }
+    float *logits = malloc((size_t)n * (size_t)vocab * sizeof *logits);
+    int rc = 1;
+    if (!logits) {
+        fprintf(stderr, "logits: out of memory\n");
+    } else if (forward(m, ids, n, logits, NULL) == 0 && write_f32_le(out, logits, (size_t)n * vocab) == 0) {
+        printf("%d positions x %d logits (float32 little-endian) written to %s\n", n, vocab, out);
+        print_top(logits + (size_t)(n - 1) * vocab, vocab, tok);
+        rc = 0;
+    }
+    free(logits);
+    return rc;
+}
+
 int cmd_logits(int argc, char **argv) {
     const char *dir = NULL, *ids_text = NULL, *prompt = NULL, *out = NULL;
     ps_map_mode mode = PS_MAP_MMAP;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-m") == 0 && val) dir = val, i++;
-        else if (strcmp(a, "--ids") == 0 && val) ids_text = val, i++;
-        else if (strcmp(a, "--prompt") == 0 && val) prompt = val, i++;
-        else if (strcmp(a, "-o") == 0 && val) out = val, i++;
-        else if (strcmp(a, "--read") == 0) mode = PS_MAP_READ;
-        else return usage();
+        const char **dest = NULL;
+        if (cli_is_help(a)) return usage(stdout);
+        if (strcmp(a, "--read") == 0) {
+            mode = PS_MAP_READ;
+            continue;
+        }
+        if (strcmp(a, "-m") == 0) dest = &dir;
+        else if (strcmp(a, "--ids") == 0) dest = &ids_text;
+        else if (strcmp(a, "--prompt") == 0) dest = &prompt;
+        else if (strcmp(a, "-o") == 0) dest = &out;
+        if (!dest || !val) {
+            fprintf(stderr, "logits: unknown option or missing value: %s\n", a);
+            return usage(stderr);
+        }
+        *dest = val;
+        i++;
     }
-    if (!dir || !out || !ids_text == !prompt) return usage();
-    int32_t *ids = NULL;
-    Tokenizer *tok = NULL;
+    if (!dir || !out || !ids_text == !prompt) return usage(stderr);
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    FILE *probe = fopen(path, "rb");
-    if (probe) fclose(probe), tok = tokenizer_load(path);
-    int rc = 1;
-    Model m;
-    float *logits = NULL;
-    if (prompt && !tok) {
-        fprintf(stderr, "logits: --prompt needs %s (or give --ids)\n", path);
-        goto done;
+    Tokenizer *tok = NULL;
+    if (access(path, F_OK) == 0) {
+        tok = tokenizer_load(path);
+        if (!tok) return 1;
     }
-    if (ids_text ? parse_ids(ids_text, &ids) : tokenizer_encode(tok, prompt, strlen(prompt), true, &ids)) goto done;
-    if (arrlen(ids) == 0) {
+    int32_t *ids = NULL;
+    int rc = input_ids(ids_text, prompt, tok, path, &ids);
+    if (!rc && arrlen(ids) == 0) {
         fprintf(stderr, "logits: no tokens to run\n");
-        goto done;
+        rc = 1;
     }
-    if (model_load(&m, dir, mode) != 0) goto done;
-    int n = (int)arrlen(ids), vocab = m.cfg.vocab_size;
-    logits = malloc((size_t)n * vocab * sizeof *logits);
-    if (!logits) fprintf(stderr, "logits: out of memory\n");
-    else if (forward(&m, ids, n, logits, NULL) == 0 && write_f32_le(out, logits, (size_t)n * vocab) == 0) {
-        printf("%d positions x %d logits (float32 little-endian) written to %s\n", n, vocab, out);
-        print_top(logits + (size_t)(n - 1) * vocab, vocab, tok);
-        rc = 0;
+    Model m;
+    if (!rc && model_load(&m, dir, mode) != 0) rc = 1;
+    if (!rc) {
+        rc = run(&m, ids, (int)arrlen(ids), out, tok);
+        model_free(&m);
     }
-    model_free(&m);
-done:
-    free(logits);
     arrfree(ids);
     if (tok) tokenizer_free(tok);
     return rc;

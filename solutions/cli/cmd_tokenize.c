@@ -2,11 +2,11 @@
 //
 //     printf 'Hello world' | protostar tokenize -t models/qwen3-0.6b      ->  9707 1879
 //     echo 9707 1879 | protostar detokenize -t models/qwen3-0.6b          ->  Hello world
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "stb_ds.h"
 #include "tokenizer.h"
 
@@ -19,25 +19,37 @@ static char *read_stdin(void) {
     return data;
 }
 
-// Parses "-t PATH" (and, for tokenize, --no-special); returns the path or NULL after a usage line.
-static const char *parse_args(int argc, char **argv, const char *usage, bool *no_special) {
-    const char *path = NULL;
+// Parses "-t PATH" (and, for tokenize, --no-special) into *path. true to go on; false when the
+// command is done, with its exit status in *status (0 after --help, 2 after bad usage).
+static bool parse_args(int argc, char **argv, const char *usage, bool *no_special, const char **path, int *status) {
+    *path = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) path = argv[++i];
+        FILE *out = NULL;
+        if (cli_is_help(argv[i])) out = stdout;
+        else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) *path = argv[++i];
         else if (no_special && strcmp(argv[i], "--no-special") == 0) *no_special = true;
-        else path = NULL, i = argc;
+        else out = stderr;
+        if (out) {
+            fprintf(out, "usage: %s\n", usage);
+            *status = cli_usage_status(out);
+            return false;
+        }
     }
-    if (!path) fprintf(stderr, "usage: %s\n", usage);
-    return path;
+    if (*path) return true;
+    fprintf(stderr, "usage: %s\n", usage);
+    *status = 2;
+    return false;
 }
 
 int cmd_tokenize(int argc, char **argv) {
     bool no_special = false;
-    const char *path = parse_args(argc, argv,
-                                  "protostar tokenize -t TOKENIZER_JSON_OR_MODEL_DIR [--no-special] < text\n"
-                                  "  prints the token ids of stdin; --no-special: \"<|im_end|>\" etc. are plain text",
-                                  &no_special);
-    if (!path) return 2;
+    const char *path;
+    int status;
+    if (!parse_args(argc, argv,
+                    "protostar tokenize -t TOKENIZER_JSON_OR_MODEL_DIR [--no-special] < text\n"
+                    "  prints the token ids of stdin; --no-special: \"<|im_end|>\" etc. are plain text",
+                    &no_special, &path, &status))
+        return status;
     Tokenizer *t = tokenizer_load(path);
     if (!t) return 1;
     char *text = read_stdin();
@@ -56,29 +68,20 @@ int cmd_tokenize(int argc, char **argv) {
 }
 
 int cmd_detokenize(int argc, char **argv) {
-    const char *path = parse_args(argc, argv,
-                                  "protostar detokenize -t TOKENIZER_JSON_OR_MODEL_DIR < ids\n"
-                                  "  reads space-separated token ids from stdin and writes their text",
-                                  NULL);
-    if (!path) return 2;
+    const char *path;
+    int status;
+    if (!parse_args(argc, argv,
+                    "protostar detokenize -t TOKENIZER_JSON_OR_MODEL_DIR < ids\n"
+                    "  reads token ids (separated by spaces, newlines or commas) from stdin and writes their text",
+                    NULL, &path, &status))
+        return status;
     Tokenizer *t = tokenizer_load(path);
     if (!t) return 1;
     char *input = read_stdin();
     arrput(input, '\0');
     int32_t *ids = NULL;
-    int rc = 0;
-    for (char *word = strtok(input, " \t\r\n"); word; word = strtok(NULL, " \t\r\n")) {
-        char *end;
-        errno = 0;
-        long id = strtol(word, &end, 10);
-        if (*end || errno || id < 0 || id > INT32_MAX) {
-            fprintf(stderr, "detokenize: '%s' is not a token id (expected numbers separated by spaces)\n", word);
-            rc = 1;
-            break;
-        }
-        arrput(ids, (int32_t)id);
-    }
     char *text = NULL;
+    int rc = cli_parse_ids("detokenize", input, &ids) ? 0 : 1;
     if (rc == 0 && tokenizer_decode(t, ids, arrlenu(ids), &text) != 0) rc = 1;
     if (rc == 0 && arrlenu(text)) fwrite(text, 1, arrlenu(text), stdout);
     arrfree(text);

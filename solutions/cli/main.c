@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "quant_model.h"
 
 typedef struct {
@@ -29,19 +30,25 @@ static const command COMMANDS[] = {
     {NULL, NULL, NULL},
 };
 
-static int usage(void) {
-    fprintf(stderr, "usage: protostar COMMAND [options]\n\ncommands:\n");
-    for (const command *c = COMMANDS; c->name; c++) fprintf(stderr, "  %-12s %s\n", c->name, c->help);
-    return 2;
+// The list of commands: on stdout for --help (exit 0), on stderr after bad usage (exit 2).
+static int usage(FILE *out) {
+    fprintf(out, "usage: protostar COMMAND [options]   (protostar COMMAND --help: its options)\n\ncommands:\n");
+    for (const command *c = COMMANDS; c->name; c++) fprintf(out, "  %-12s %s\n", c->name, c->help);
+    return cli_usage_status(out);
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) return usage();
+    if (argc < 2) return usage(stderr);
+    if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) return usage(stdout);
+    const command *found = NULL;
+    for (const command *c = COMMANDS; c->name && !found; c++)
+        if (strcmp(argv[1], c->name) == 0) found = c;
+    if (!found) {
+        fprintf(stderr, "protostar: unknown command '%s'\n", argv[1]);
+        return usage(stderr);
+    }
     // Lab M5's formats plug into M1's loader and M2's matmul (their extension points): every
     // command then reads and runs quantized models.
     if (quant_register() != 0) return 1;
-    for (const command *c = COMMANDS; c->name; c++)
-        if (strcmp(argv[1], c->name) == 0) return c->run(argc - 1, argv + 1);
-    fprintf(stderr, "protostar: unknown command '%s'\n", argv[1]);
-    return usage();
+    return found->run(argc - 1, argv + 1);
 }
