@@ -32,12 +32,13 @@ M1_SRCS := safetensors.c config.c weights.c model.c
 M2_SRCS := forward.c matmul.c matmul_simd.c
 M3_SRCS := sampler.c rng.c generate.c chat.c
 M4_SRCS := kvcache.c
-M5_SRCS := quant.c quant_dot.c quant_simd.c quant_avx512.c quant_neon.c quant_model.c
+M5_SRCS := quant.c quant_dot.c quant_simd.c quant_avx2.c quant_avx512.c quant_neon.c quant_model.c
 M6_SRCS := gpu.c gpu_ops.c
 M7_SRCS := gpu_engine.c
 CLI_SRCS := main.c cli_args.c cmd_tokenize.c cmd_inspect.c cmd_logits.c cmd_generate.c cmd_chat.c cmd_quantize.c
-# Machinery every lab may use (test harness, file mapping, the thread pool, the SIMD policy).
-SHARED_SRCS := harness.c golden.c lab_todo.c mapfile.c thread_pool.c simd.c
+# Machinery every lab may use (test harness, file mapping, the thread pool, the SIMD policy, the
+# allocation and error policy).
+SHARED_SRCS := harness.c golden.c lab_todo.c mapfile.c thread_pool.c simd.c xalloc.c
 
 # Lab N sees the headers of labs 0..N and shared/ only: a file that includes a later lab's header
 # does not compile (tools/check-layers.sh checks the symbols the objects use as well).

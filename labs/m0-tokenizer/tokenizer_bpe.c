@@ -15,6 +15,7 @@
 #define typeof __typeof__
 #include "stb_ds.h"
 #include "tokenizer.h"
+#include "xalloc.h"
 
 typedef struct {
     int32_t rank;

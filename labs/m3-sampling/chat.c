@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 typedef struct {
     const char *p;
     size_t n;
@@ -70,11 +72,7 @@ typedef struct {
 static void put_view(Text *t, View v) {
     if (t->len + v.n + 1 > t->cap) {
         t->cap = (t->len + v.n + 1) * 2;
-        t->s = realloc(t->s, t->cap);
-        if (!t->s) {
-            fprintf(stderr, "chat: out of memory\n");
-            exit(1);
-        }
+        t->s = xrealloc(t->s, t->cap);
     }
     memcpy(t->s + t->len, v.p, v.n);
     t->len += v.n;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "xalloc.h"
+
 SamplerConfig sampler_config_default(void) {
     return (SamplerConfig){.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
                            .repetition_penalty = 1.0f, .seed = 0};
@@ -24,15 +26,8 @@ const char *sampler_config_check(const SamplerConfig *c) {
     return NULL;
 }
 
-// Scratch memory for the filters. Running out of memory here leaves nothing sensible to do.
-static void *scratch(size_t count, size_t size) {
-    void *p = calloc(count ? count : 1, size);
-    if (!p) {
-        fprintf(stderr, "sampler: out of memory (%zu x %zu bytes)\n", count, size);
-        exit(1);
-    }
-    return p;
-}
+// Scratch memory for the filters (xcalloc: out of memory ends the program, shared/xalloc.h).
+static void *scratch(size_t count, size_t size) { return xcalloc(count, size); }
 
 void sampler_softmax(float *x, int n) {
     // TODO(M3 softmax): see book/m3-sampling.md#softmax

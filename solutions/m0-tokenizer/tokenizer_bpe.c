@@ -13,6 +13,7 @@
 #define typeof __typeof__
 #include "stb_ds.h"
 #include "tokenizer.h"
+#include "xalloc.h"
 
 typedef struct {
     int32_t rank;
@@ -74,11 +75,7 @@ size_t bpe_merge(const Tokenizer *t, int32_t *symbols, size_t n) {
     //? push the new pairs (prev, pos) and (pos, next). At the end copy the live symbols to the front.
     // One allocation for the links and the heap: at most n - 1 initial pairs plus 2 per merge.
     size_t heap_cap = 3 * n;
-    int32_t *prev = malloc(2 * n * sizeof *prev + heap_cap * sizeof(Candidate));
-    if (!prev) {
-        fprintf(stderr, "bpe_merge: out of memory for a piece of %zu bytes\n", n);
-        exit(1);
-    }
+    int32_t *prev = xmalloc(2 * n * sizeof *prev + heap_cap * sizeof(Candidate));
     int32_t *next = prev + n;
     Candidate *heap = (Candidate *)(next + n);
     size_t heap_n = 0;

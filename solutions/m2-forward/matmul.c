@@ -30,13 +30,14 @@ int matmul_register(const MatKernels *k) {
     return 0;
 }
 
-// The kernels for w's dtype; for a dtype nobody registered, a message and exit: computing on
-// without them would be silently wrong, and the loader only makes matrices of registered formats.
+// The kernels for w's dtype. A dtype nobody registered is a broken invariant (the loader makes
+// only matrices of registered formats, and computing on without kernels would be silently wrong):
+// a message, and abort() so that a debugger stops here.
 const MatKernels *matmul_kernels(const Mat *w) {
     for (int i = 0; i < n_kernels; i++)
         if (kernels[i]->dtype == w->dtype) return kernels[i];
     fprintf(stderr, "matmul: no kernels registered for %s matrices\n", mat_type_name(w->dtype));
-    exit(1);
+    abort();
 }
 
 // out[t][r] for rows r in [row_begin, row_end) of an f32 matrix.
