@@ -313,7 +313,9 @@ int st_open_dir(SafeTensors *st, const char *dir, ps_map_mode mode) {
 }
 
 const StTensor *st_find(const SafeTensors *st, const char *name) {
-    struct StNameIndex *index = st->by_name;   // shgeti takes the map by name, not through const
+    // shgeti takes the map by name, not through const; on an empty (NULL) map it would allocate.
+    struct StNameIndex *index = st->by_name;
+    if (!index) return NULL;
     ptrdiff_t at = shgeti(index, name);
     return at < 0 ? NULL : &st->tensors[index[at].value];
 }
