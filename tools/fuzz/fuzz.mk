@@ -92,14 +92,15 @@ fuzz-build: fuzz-build-clang fuzz-build-gcc
 fuzz: fuzz-build-clang
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	    out=$(FUZZ_OUT)/artifacts/$$t; mkdir -p $(FUZZ_OUT)/corpus/$$t $$out; \
-	    seeds=; for d in $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/regressions/$$t; do [ -d $$d ] && seeds="$$seeds $$d"; done; \
-	    dict=; [ -f $(FUZZ_DIR)/dict/$$t.dict ] && dict=-dict=$(FUZZ_DIR)/dict/$$t.dict; \
+	    seeds=; for d in $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/regressions/$$t; do \
+	        if [ -d $$d ]; then seeds="$$seeds $$d"; fi; done; \
+	    dict=; if [ -f $(FUZZ_DIR)/dict/$$t.dict ]; then dict=-dict=$(FUZZ_DIR)/dict/$$t.dict; fi; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS) s (log: $$out/log.txt)"; \
 	    $(FUZZ_OUT)/clang/fuzz_$$t $(if $(filter-out 1,$(FUZZ_JOBS)),-fork=$(FUZZ_JOBS)) \
 	        -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 $$dict \
 	        -artifact_prefix=$$out/ $(FUZZ_OUT)/corpus/$$t $$seeds 2>$$out/log.txt \
 	        || { tail -40 $$out/log.txt; echo "fuzz: $$t FAILED (reproducer in $$out/)"; exit 1; }; \
-	    grep -E '^#[0-9]+ *DONE' $$out/log.txt | tail -1; \
+	    grep -E '^(Done [0-9]+ runs|INFO: exiting)' $$out/log.txt | tail -1; \
 	done
 
 fuzz-corpus:
