@@ -1,6 +1,6 @@
 // lab: m6-metal
 // Matrix-vector products y = W x, the bulk of a decode step: W is [rows x cols], x is [cols].
-// Four formats of W: f32, and M5's Q8_0, Q4_0 and Q4A blocks read in place (solutions/m5-quantization/quant.h).
+// Four formats of W: f32, and M5's Q8_0, Q4_0 and Q4A blocks read in place (quant_blocks.h, below).
 //
 // Geometry (book/m6-metal.md#matvec-kernels): one SIMD-group per output row, a few SIMD-groups
 // per threadgroup (row = threadgroup * simdgroups_per_threadgroup + simdgroup). The 32 lanes of a
@@ -10,26 +10,10 @@
 #include <metal_stdlib>
 using namespace metal;
 
-struct MatvecParams {
-    uint rows, cols;
-};
-
-//[ q-blocks
-// M5's blocks, byte for byte (34 and 18 bytes: `half` needs only 2-byte alignment, so the blocks
-// of a row follow each other with no padding, exactly as quantize_row wrote them).
-struct BlockQ8_0 {
-    half d;          // scale
-    int8_t qs[32];   // weight i = d * qs[i]
-};
-struct BlockQ4_0 {
-    half d;          // scale
-    uint8_t qs[16];  // byte j: weight j in its low nibble, weight j + 16 in its high one; w = d * (q - 8)
-};
-//]
-struct BlockQ4A {    // 64 weights, 36 bytes
-    half scale, bias;
-    uint8_t qs[32];  // byte j: weight 2j in its low nibble, weight 2j + 1 in its high one; w = scale * q + bias
-};
+#include "solutions/m6-metal/kernel_params.h"   // the constants, as gpu_ops.c fills them
+// M5's blocks, byte for byte (34, 18 and 36 bytes: `half` needs only 2-byte alignment, so the
+// blocks of a row follow each other with no padding, exactly as quantize_row wrote them).
+#include "solutions/m5-quantization/quant_blocks.h"
 
 kernel void matvec_f32(device const float *w [[buffer(0)]],
                        device const float *x [[buffer(1)]],

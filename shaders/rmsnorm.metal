@@ -8,10 +8,7 @@
 #include <metal_stdlib>
 using namespace metal;
 
-struct RmsnormParams {
-    uint n;      // values per row
-    float eps;
-};
+#include "solutions/m6-metal/kernel_params.h"   // the constants, as gpu_ops.c fills them
 
 //[ rmsnorm-reduce
 // The sum of v over every thread of the threadgroup, returned to all of them. Level 1: simd_sum

@@ -9,11 +9,7 @@
 #include <metal_stdlib>
 using namespace metal;
 
-struct RopeParams {
-    uint head_dim;
-    uint pos;
-    float theta;
-};
+#include "solutions/m6-metal/kernel_params.h"   // the constants, as gpu_ops.c fills them
 
 kernel void rope_f32(device float *x [[buffer(0)]],   // [n_heads][head_dim], rotated in place
                      constant RopeParams &p [[buffer(1)]],

@@ -59,6 +59,8 @@ void mtl_buffer_free(mtl_buffer *b);
 // ---- shaders ----
 // Compiles one .metal file (path relative to the repository root). On the emulator the file has
 // been translated and linked in at build time (see shared/msl/msl.mk); the call checks that.
+// A .metal file may `#include "path/x.h"` a header it shares with C: found beside the file, else
+// from the repository root (the Mac loader inlines it: Metal compiles a string, with no files).
 mtl_library *mtl_library_new(mtl_context *ctx, const char *metal_path);
 void mtl_library_free(mtl_library *lib);
 mtl_pipeline *mtl_pipeline_new(mtl_library *lib, const char *kernel_name);

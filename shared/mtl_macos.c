@@ -15,6 +15,7 @@
 #include "mtl.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,25 +168,94 @@ void mtl_buffer_free(mtl_buffer *b) {
     free(b);
 }
 
-mtl_library *mtl_library_new(mtl_context *ctx, const char *metal_path) {
-    FILE *f = fopen(metal_path, "rb");
-    if (!f) {
-        set_error("mtl_library_new: cannot open %s (paths are relative to the repository root)",
-                  metal_path);
-        return NULL;
+// ---- a .metal file's source, its includes inlined ----
+// newLibraryWithSource: compiles one string, with no file system behind it: an `#include "x.h"`
+// would not be found. So the source goes to it with each such line replaced by the text of x.h
+// (found, like the emulator's preprocessor finds it, beside the including file first, then from
+// the repository root), between #line directives that keep the compiler's messages pointing at
+// the right file and line. Every such line is inlined, inside an #if or not: a header shared with
+// C keeps its C-only includes in angle brackets. `#include <...>` lines (metal_stdlib) are the
+// compiler's own.
+
+typedef struct { char *text; size_t len, cap; } Source;
+
+static bool append(Source *s, const char *text, size_t len) {
+    if (s->len + len + 1 > s->cap) {
+        size_t cap = (s->len + len + 1) * 2;
+        char *grown = realloc(s->text, cap);
+        if (!grown) return false;
+        s->text = grown, s->cap = cap;
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *src = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    size_t got = src ? fread(src, 1, (size_t)n, f) : 0;
+    memcpy(s->text + s->len, text, len);
+    s->len += len;
+    s->text[s->len] = 0;
+    return true;
+}
+
+static char *read_whole(const char *path) {  // NULL when it cannot be opened or read
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *text = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)n + 1))) {
+        if (fread(text, 1, (size_t)n, f) == (size_t)n) text[n] = 0;
+        else free(text), text = NULL;
+    }
     fclose(f);
-    if (!src || got != (size_t)n) {
-        free(src);
-        set_error("mtl_library_new: cannot read %s", metal_path);
+    return text;
+}
+
+#define MAX_INCLUDE_DEPTH 8
+
+// Appends the file at `path` to out, includes inlined. false (message set) on any failure.
+static bool add_file(Source *out, const char *path, int depth) {
+    if (depth > MAX_INCLUDE_DEPTH) {
+        set_error("mtl_library_new: includes nested deeper than %d at %s", MAX_INCLUDE_DEPTH, path);
+        return false;
+    }
+    char *text = read_whole(path);
+    if (!text) {
+        set_error("mtl_library_new: cannot read %s (paths are relative to the repository root)", path);
+        return false;
+    }
+    bool ok = true;
+    int line_no = 1;
+    for (char *line = text; ok && *line; line_no++) {
+        char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line + 1) : strlen(line);
+        const char *p = line;
+        while (*p == ' ' || *p == '\t') p++;
+        char name[512], found[1024], marker[1200];
+        if (sscanf(p, "#include \"%511[^\"]\"", name) == 1) {
+            // beside the including file, then from the repository root (the working directory)
+            const char *slash = strrchr(path, '/');
+            snprintf(found, sizeof found, "%.*s%s", slash ? (int)(slash - path + 1) : 0, path, name);
+            FILE *probe = fopen(found, "rb");
+            if (probe) fclose(probe);
+            else snprintf(found, sizeof found, "%s", name);
+            snprintf(marker, sizeof marker, "#line 1 \"%s\"\n", found);
+            ok = append(out, marker, strlen(marker)) && add_file(out, found, depth + 1);
+            snprintf(marker, sizeof marker, "\n#line %d \"%s\"\n", line_no + 1, path);
+            ok = ok && append(out, marker, strlen(marker));
+        } else {
+            ok = append(out, line, len);
+        }
+        line += len;
+    }
+    if (!ok && !mtl_error()[0]) set_error("mtl_library_new: out of memory reading %s", path);
+    free(text);
+    return ok;
+}
+
+mtl_library *mtl_library_new(mtl_context *ctx, const char *metal_path) {
+    Source source_text = {0};
+    set_error("%s", "");
+    if (!add_file(&source_text, metal_path, 0) || !source_text.text) {
+        if (!mtl_error()[0]) set_error("mtl_library_new: %s is empty", metal_path);
+        free(source_text.text);
         return NULL;
     }
-    src[n] = 0;
+    char *src = source_text.text;
     id pool = pool_push();
     id source = SEND(msg_id_cstr)(cls("NSString"), sel("stringWithUTF8String:"), src);
     id error = nil;

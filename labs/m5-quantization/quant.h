@@ -26,19 +26,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "quant_blocks.h"  // BlockQ8_0, BlockQ4_0, BlockQ4A: shared with the Metal kernels
 #include "safetensors.h"   // DType
 
 // The formats' dtypes, numbered after the file types (safetensors.h): what a quantized Mat's dtype
 // says. quant_register() (quant_model.h) makes lab M1's loader and lab M2's matmul know them.
 enum { DT_Q8_0 = DT_EXTENSION, DT_Q4_0, DT_Q4A };
-
-#define QK8_0 32
-#define QK4_0 32
-#define QK4A 64
-
-typedef struct { uint8_t d[2]; int8_t qs[QK8_0]; } BlockQ8_0;                    // 34 bytes
-typedef struct { uint8_t d[2]; uint8_t qs[QK4_0 / 2]; } BlockQ4_0;               // 18 bytes
-typedef struct { uint8_t scale[2], bias[2]; uint8_t qs[QK4A / 2]; } BlockQ4A;    // 36 bytes
 
 // IEEE half precision <-> float. The encoder rounds to nearest, ties to even, and produces
 // subnormals, infinities and NaN exactly like numpy's astype(np.float16).
@@ -102,7 +95,7 @@ void quantize_act(const float *x, QuantAct *y, int n);
 // One row of W (n weights, format `type`) times one quantized activation vector.
 float quant_dot(DType type, const void *w_row, const QuantAct *x, int n);
 
-// ---- SIMD (solutions/m5-quantization/quant_simd.c, solutions/m5-quantization/quant_avx512.c) ----
+// ---- SIMD (quant_simd.c: the choice and the float half; quant_avx2.c, quant_avx512.c, quant_neon.c) ----
 // The products above have more implementations with SIMD intrinsics, chosen at run time. Exact
 // ones give the plain kernels' bits: AVX2 on x86-64, NEON (with sdot where the compiler targets
 // it) on arm64. Lane ones add in vector lanes, so they differ by rounding, and are faster: AVX-512

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gpu_internal.h"
+#include "kernel_params.h"   // RmsnormParams ...: the kernels include the same file
 #include "quant.h"
 
 // Where the .metal files are. The reference engine uses shaders/; your copy of this file,
@@ -17,14 +18,6 @@
 const char *gpu_kernel_dir(void) {
     return strncmp(__FILE__, "labs/", 5) == 0 ? "labs/m6-metal/shaders" : "shaders";
 }
-
-// Each kernel's constants, laid out exactly like the struct of the same name in its .metal file
-// (only 4-byte fields, so C and MSL agree on every offset).
-typedef struct { uint32_t n; float eps; } RmsnormParams;
-typedef struct { uint32_t rows, cols; } MatvecParams;
-typedef struct { uint32_t head_dim, pos; float theta; } RopeParams;
-typedef struct { uint32_t n_keys, kv_stride, n_heads, n_kv_heads, head_dim; float scale; } AttentionParams;
-typedef struct { uint32_t cols, token; } EmbedParams;
 
 // A kernel reads `bytes` bytes at r: they must be inside the buffer, or it would read past its end.
 static bool fits(GpuBatch *b, GpuRef r, size_t bytes, const char *what) {

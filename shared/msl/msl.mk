@@ -33,7 +33,10 @@ MSL_CXXFLAGS ?= -std=c++17 -O2 -g -Wall -Wextra -Werror -Wno-unused-function -Wn
 # at the .metal line.
 MSL_CXXFLAGS += $(if $(MTL_EMULATOR),-DMTL_EMULATOR)
 MSL_CXXFLAGS += $(filter -fsanitize=% -fno-sanitize=% -fno-sanitize-recover%,$(CFLAGS))
-MSL_PPFLAGS := -E -x c++ -nostdinc -Ishared/msl/pp -D__METAL_VERSION__=310 -DMSL_EMULATOR=1
+# -I. : a .metal file includes the headers it shares with C (solutions/m5-quantization/
+# quant_blocks.h, solutions/m6-metal/kernel_params.h) by their path from the repository root, the
+# way the Mac's loader finds them too (shared/mtl_macos.c, mtl_library_new).
+MSL_PPFLAGS := -E -x c++ -nostdinc -Ishared/msl/pp -I. -D__METAL_VERSION__=310 -DMSL_EMULATOR=1
 MSL_RT_CFLAGS = $(CFLAGS) -g -Ishared $(if $(MTL_EMULATOR),-DMTL_EMULATOR)
 MTL_LDLIBS := -lpthread -lm
 

@@ -14,12 +14,7 @@
 #include <metal_stdlib>
 using namespace metal;
 
-struct AttentionParams {
-    uint n_keys;      // positions in the cache (the causal mask: pos + 1)
-    uint kv_stride;   // floats between consecutive positions of k and v
-    uint n_heads, n_kv_heads, head_dim;
-    float scale;      // 1 / sqrt(head_dim)
-};
+#include "solutions/m6-metal/kernel_params.h"   // the constants, as gpu_ops.c fills them
 
 // Max and sum over the threadgroup, returned to every thread: SIMD-group first, then the (at
 // most 32) per-SIMD-group results through threadgroup memory. Each reduction has its own

@@ -10,23 +10,8 @@
 #include <metal_stdlib>
 using namespace metal;
 
-struct EmbedParams {
-    uint cols;
-    uint token;
-};
-
-struct BlockQ8_0 {
-    half d;
-    int8_t qs[32];
-};
-struct BlockQ4_0 {
-    half d;
-    uint8_t qs[16];   // byte j: weight j (low nibble) and weight j + 16 (high nibble)
-};
-struct BlockQ4A {
-    half scale, bias;
-    uint8_t qs[32];   // byte j: weight 2j (low nibble) and weight 2j + 1 (high nibble)
-};
+#include "solutions/m6-metal/kernel_params.h"   // the constants, as gpu_ops.c fills them
+#include "solutions/m5-quantization/quant_blocks.h"   // M5's blocks, as quantize_row wrote them
 
 kernel void embed_f32(device const float *table [[buffer(0)]],
                       device float *out [[buffer(1)]],

@@ -11,10 +11,7 @@
 #include <metal_stdlib>
 using namespace metal;
 
-struct RmsnormParams {
-    uint n;      // values per row
-    float eps;
-};
+#include "solutions/m6-metal/kernel_params.h"   // the constants, as gpu_ops.c fills them
 
 // The sum of v over every thread of the threadgroup, returned to all of them. Level 1: simd_sum
 // inside each SIMD-group (no memory, no barrier). Level 2: lane 0 of each SIMD-group leaves its
