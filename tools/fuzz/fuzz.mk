@@ -104,7 +104,7 @@ fuzz: fuzz-build-clang
 	done
 
 fuzz-corpus:
-	@BUILD=$(BUILD) MAKE="$(MAKE)" sh $(FUZZ_DIR)/run-corpus.sh
+	@BUILD=$(BUILD) MAKE="$(MAKE)" FUZZ_CLANG=$(FUZZ_CLANG) FUZZ_GCC=$(FUZZ_GCC) sh $(FUZZ_DIR)/run-corpus.sh
 
 fuzz-bundle: fuzz-build-clang
 	@BUILD=$(BUILD) sh $(FUZZ_DIR)/make-bundle.sh $(FUZZ_ALL)

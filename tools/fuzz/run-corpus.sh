@@ -26,9 +26,11 @@ targets=$(for f in $F/fuzz_*.c; do n=${f#$F/fuzz_}; n=${n%.c}; [ "$n" = util ] |
 
 built=
 for cc in clang gcc; do
-    if ! command -v "$cc" >/dev/null 2>&1; then
-        record FAIL "fuzz:build[$cc]" "$cc is not installed (tools/setup.sh installs it; the fuzz targets need both compilers)"
-    elif $M -s "fuzz-build-$cc" BUILD="$B" >"$LOGS/build-$cc.txt" 2>&1; then
+    if [ $cc = clang ]; then cmd=${FUZZ_CLANG:-clang}; else cmd=${FUZZ_GCC:-gcc}; fi
+    if ! command -v "$cmd" >/dev/null 2>&1; then
+        record FAIL "fuzz:build[$cc]" "$cmd is not installed (tools/setup.sh installs it; the fuzz targets need both compilers)"
+    elif $M -s "fuzz-build-$cc" BUILD="$B" FUZZ_CLANG="${FUZZ_CLANG:-clang}" FUZZ_GCC="${FUZZ_GCC:-gcc}" \
+            >"$LOGS/build-$cc.txt" 2>&1; then
         built="$built $cc"
     else
         record FAIL "fuzz:build[$cc]" "$(grep -m5 -E 'error|Error' "$LOGS/build-$cc.txt")"
