@@ -1,7 +1,7 @@
 #!/bin/sh
 # tools/check-arm64.sh [--install]: the arm64-only code, run on an x86-64 Linux machine under
 # qemu-user: the MSL emulator's hand-written arm64 fiber switch (its own suite, normal and checking
-# build) and the NEON kernels of solutions/m5-quantization/quant_simd.c and matmul_simd.c (the M5 tests and M2's
+# build) and the NEON kernels of solutions/m5-quantization/quant_neon.c and matmul_simd.c (the M5 tests and M2's
 # ops tests, with and without the dot-product extension, built by gcc and by clang: a Mac builds
 # with clang, which fuses multiply-adds where gcc -std=c11 does not). `make check-arm64` runs it; it is not part of
 # `make test` (about a minute of cross builds and emulation).

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scratch.h"
 #include "thread_pool.h"
 
 void embed_token(float *out, const Mat *embed, int token) {
@@ -71,16 +72,13 @@ static void attention_head(const Attention *a, int h, float *scores) {
     LAB_TODO("M2", "attention", "book/m2-forward.md#attention");
 }
 
-// One thread's share of the heads; threads after the first need their own scratch.
+// One thread's share of the heads. Threads after the first need scores of their own: each keeps
+// one buffer, grown to the longest context it has seen (not allocated again every token).
 static void attention_part(void *arg, int part, int n_parts) {
     const Attention *a = arg;
-    float *scores = part == 0 ? a->scores : malloc((size_t)a->n_keys * sizeof *scores);
-    if (!scores) {
-        fprintf(stderr, "attention: out of memory (%d positions)\n", a->n_keys);
-        exit(1);
-    }
+    static _Thread_local Scratch own_scores;
+    float *scores = part == 0 ? a->scores : scratch_reserve(&own_scores, (size_t)a->n_keys * sizeof *scores);
     for (int h = a->n_heads * part / n_parts; h < a->n_heads * (part + 1) / n_parts; h++) attention_head(a, h, scores);
-    if (part != 0) free(scores);
 }
 
 // Below this many multiply-adds per head, waking threads costs more than it saves.
@@ -117,10 +115,20 @@ int acts_alloc(Acts *a, const Config *c, int n, int n_keys, bool with_kv) {
         a->k = malloc(N * kv_dim * sizeof(float));
         a->v = malloc(N * kv_dim * sizeof(float));
     }
-    if (a->x && a->xn && a->q && a->att && a->delta && a->gate && a->up && a->scores && (!with_kv || (a->k && a->v)))
+    if (a->x && a->xn && a->q && a->att && a->delta && a->gate && a->up && a->scores && (!with_kv || (a->k && a->v))) {
+        a->n_tokens = n;
+        a->n_keys = n_keys;
         return 0;
+    }
     acts_free(a);
     return -1;
+}
+
+int acts_reserve(Acts *a, const Config *c, int n, int n_keys, bool with_kv) {
+    if (a->x && n <= a->n_tokens && n_keys <= a->n_keys && (!with_kv || a->k)) return 0;
+    int tokens = n > a->n_tokens ? n : a->n_tokens, keys = n_keys > a->n_keys ? n_keys : a->n_keys;
+    acts_free(a);
+    return acts_alloc(a, c, tokens, keys, with_kv);
 }
 
 void acts_free(Acts *a) {
@@ -156,7 +164,11 @@ void attention_output(const Layer *L, const Config *c, Acts *a, int n) {
 }
 
 // Attention half of a block: x += o_proj(attention(rope(qk_norm(q, k)), v)) of rmsnorm(x).
-static void attention_block(const Layer *L, const Config *c, Acts *a, int n) {
+// forward()'s AttentionHalf: the keys and values of the n tokens are all there is.
+static void attention_block(const void *self, const Model *m, int layer, Acts *a, int n) {
+    (void)self;   // no state beyond the model
+    const Layer *L = &m->layers[layer];
+    const Config *c = &m->cfg;
     int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
     project_qkv(L, c, a, a->k, a->v, n);
     qk_norm_rope(L, c, a->q, a->k, n, 0);   // no cache: the sequence starts at position 0
@@ -175,27 +187,40 @@ void mlp_block(const Layer *L, const Config *c, Acts *a, int n) {
     LAB_TODO("M2", "mlp", "book/m2-forward.md#mlp");
 }
 
-int forward(const Model *m, const int32_t *ids, int n, float *logits_out, Checkpoints *ck) {
+int check_token_ids(const Config *c, const int32_t *ids, int n, const char *who) {
+    // TODO(M2 embedding): see book/m2-forward.md#embedding
+    // Every id must be in [0, vocab_size): a negative one would read before the embedding matrix,
+    // a larger one past it. For the first that is not, print "WHO: token id X at position t is out
+    // of range (vocab_size V)" (WHO = who) and return -1. All good: 0.
+    LAB_TODO("M2", "embedding", "book/m2-forward.md#embedding");
+}
+
+void forward_tokens(const Model *m, const int32_t *ids, int n, Acts *a, AttentionHalf attend, const void *self,
+                    int first, float *logits, Checkpoints *ck) {
     const Config *c = &m->cfg;
     size_t dim = (size_t)c->dim;
-    if (n < 1) return fprintf(stderr, "forward: no tokens\n"), -1;
-    Acts a;
-    if (acts_alloc(&a, c, n, n, true) != 0) return fprintf(stderr, "forward: out of memory for %d tokens\n", n), -1;
-    // TODO(M2 embedding): see book/m2-forward.md#embedding
-    // Check every id is in [0, vocab_size) (else print "forward: token id X at position t is out of
-    // range (vocab_size V)", acts_free(&a) and return -1), then embed_token() each into a.x's row t.
-    LAB_TODO("M2", "embedding", "book/m2-forward.md#embedding");
-    if (ck && ck->embedding) memcpy(ck->embedding, a.x, n * dim * sizeof(float));
+    for (int t = 0; t < n; t++) embed_token(a->x + t * dim, &m->embed, ids[t]);
+    if (ck && ck->embedding) memcpy(ck->embedding, a->x, n * dim * sizeof(float));
     for (int l = 0; l < c->n_layers; l++) {
-        attention_block(&m->layers[l], c, &a, n);
-        mlp_block(&m->layers[l], c, &a, n);
-        if (ck && ck->blocks) memcpy(ck->blocks + (size_t)l * n * dim, a.x, n * dim * sizeof(float));
+        attend(self, m, l, a, n);   // forward()'s attention_block, or a cache's
+        mlp_block(&m->layers[l], c, a, n);
+        if (ck && ck->blocks) memcpy(ck->blocks + (size_t)l * n * dim, a->x, n * dim * sizeof(float));
     }
     // TODO(M2 logits): see book/m2-forward.md#logits
-    // The final RMSNorm (m->final_norm) of every position into a.xn, then logits = xn lm_head^T
-    // (matmul into logits_out, [n × vocab_size]).
+    // The final RMSNorm (m->final_norm) of positions first .. n-1 of a->x into the same rows of
+    // a->xn, then logits = xn lm_head^T for those n - first rows (matmul from row `first` of
+    // a->xn into logits, [(n - first) × vocab_size]). forward() passes first = 0.
     LAB_TODO("M2", "logits", "book/m2-forward.md#logits");
-    if (ck && ck->final_norm) memcpy(ck->final_norm, a.xn, n * dim * sizeof(float));
+    if (ck && ck->final_norm) memcpy(ck->final_norm, a->xn, n * dim * sizeof(float));
+}
+
+int forward(const Model *m, const int32_t *ids, int n, float *logits_out, Checkpoints *ck) {
+    const Config *c = &m->cfg;
+    if (n < 1) return fprintf(stderr, "forward: no tokens\n"), -1;
+    if (check_token_ids(c, ids, n, "forward") != 0) return -1;
+    Acts a;
+    if (acts_alloc(&a, c, n, n, true) != 0) return fprintf(stderr, "forward: out of memory for %d tokens\n", n), -1;
+    forward_tokens(m, ids, n, &a, attention_block, NULL, 0, logits_out, ck);
     acts_free(&a);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kvcache.h"
 #include "quant.h"
 
 int gpu_engine_max_ctx(const Config *c) {
@@ -155,8 +156,7 @@ int gpu_engine_init(GpuEngine *e, const Model *m, int ctx) {
     e->model = m;
     e->ctx = ctx;
     e->base = (LogitsSource){next_logits, c->vocab_size};
-    size_t kv_dim = (size_t)c->n_kv_heads * c->head_dim;
-    e->cache_bytes = 2 * (size_t)c->n_layers * (size_t)ctx * kv_dim * sizeof(float);
+    e->cache_bytes = kv_cache_bytes(c, ctx);   // M4's layout, in GPU buffers
     e->ids = malloc((size_t)ctx * sizeof *e->ids);
     e->layers = calloc((size_t)c->n_layers, sizeof *e->layers);
     if (!e->ids || !e->layers) {
@@ -260,17 +260,7 @@ static int step(GpuEngine *e, int32_t token, float *logits) {
 
 int gpu_engine_forward(GpuEngine *e, const int32_t *ids, int n, float *logits, bool all_positions) {
     const Config *c = &e->model->cfg;
-    if (n < 1) return fprintf(stderr, "gpu engine: no tokens\n"), -1;
-    if (n > e->ctx - e->n) {
-        fprintf(stderr, "gpu engine: %d more tokens do not fit: %d of the context's %d positions are used "
-                        "(a longer --ctx gives more room)\n", n, e->n, e->ctx);
-        return -1;
-    }
-    for (int t = 0; t < n; t++)
-        if (ids[t] < 0 || ids[t] >= c->vocab_size) {
-            fprintf(stderr, "gpu engine: token id %d is out of range (vocab_size %d)\n", ids[t], c->vocab_size);
-            return -1;
-        }
+    if (kv_check_tokens(c, e->n, e->ctx, ids, n, "gpu engine") != 0) return -1;   // M4's checks
     // The prompt goes through one token at a time: every token is a decode step whose logits are
     // dropped, except the last (book/m7-gpu-engine.md#prefill says what a batched prefill needs).
     for (int t = 0; t < n; t++) {
@@ -283,13 +273,6 @@ int gpu_engine_forward(GpuEngine *e, const int32_t *ids, int n, float *logits, b
 // generate()'s entry point: M4's prefix reuse, then the new tokens.
 static int next_logits(LogitsSource *self, const int32_t *ids, int n, float *logits) {
     GpuEngine *e = (GpuEngine *)self;
-    if (n > e->ctx) {
-        fprintf(stderr, "gpu engine: the sequence has %d tokens, the context only %d (use --ctx)\n", n, e->ctx);
-        return -1;
-    }
-    int p = 0;
-    while (p < e->n && p < n && e->ids[p] == ids[p]) p++;
-    if (p == n) p = n - 1;   // something must run to produce logits
-    e->n = p;
-    return gpu_engine_forward(e, ids + p, n - p, logits, false);
+    int p = kv_reuse_prefix(e->ids, &e->n, e->ctx, ids, n, "gpu engine");
+    return p < 0 ? -1 : gpu_engine_forward(e, ids + p, n - p, logits, false);
 }

@@ -76,10 +76,16 @@ typedef struct {
     float *delta;      // what a sub-block adds to the residual stream [n × dim]
     float *gate, *up;  // [n × ffn_dim]
     float *scores;     // [n_keys]: one query's attention weights
+    int n_tokens, n_keys;   // what the buffers hold room for
 } Acts;
 // Allocates a's buffers for n tokens whose queries attend over at most n_keys positions; k and v
 // only when with_kv. Returns 0, or -1 (nothing left allocated) when out of memory.
 int acts_alloc(Acts *a, const Config *c, int n, int n_keys, bool with_kv);
+// Makes a (allocated by acts_alloc, or all zero) hold at least n tokens and n_keys scores: nothing
+// to do when it already does, else it is allocated again, larger. So the scratch of a session (a
+// KV cache's) is allocated once for its decode steps, and again only for a longer prompt.
+// Returns 0, or -1 (a left empty) when out of memory.
+int acts_reserve(Acts *a, const Config *c, int n, int n_keys, bool with_kv);
 void acts_free(Acts *a);
 
 // The pieces of a transformer block, over the n tokens of a (layer L):
@@ -104,9 +110,25 @@ typedef struct {
 int checkpoints_alloc(Checkpoints *ck, const Config *c, int n);   // 0, or -1 when out of memory
 void checkpoints_free(Checkpoints *ck);
 
+// 0 when every id of ids[0..n) is a token of c's vocabulary, [0, vocab_size); else -1 and the
+// message "WHO: token id X at position t is out of range (vocab_size V)" (who: the caller's name).
+int check_token_ids(const Config *c, const int32_t *ids, int n, const char *who);
+
 // Runs the whole model over ids[0..n) (no cache: every position is recomputed) and writes the
 // logits of every position to logits_out [n × vocab_size]. Fills ck when not NULL.
 // Returns 0, or -1 (message printed) for an out-of-range id, n < 1, or out of memory.
 int forward(const Model *m, const int32_t *ids, int n, float *logits_out, Checkpoints *ck);
+
+// ---- the driver every forward pass shares ----
+// The attention half of block `layer` over the n tokens of a: x += o_proj(attention(...)) of
+// rmsnorm(x). forward()'s attends among the n tokens themselves; a cached pass's also over the
+// positions its cache holds. self: that pass's own state (NULL for forward()'s).
+typedef void (*AttentionHalf)(const void *self, const Model *m, int layer, Acts *a, int n);
+// The steps around the attention halves, over n checked ids (check_token_ids): embed them into
+// a->x, run every layer (attend, then mlp_block), then the final norm and the lm_head for the
+// positions first .. n-1 only, into logits [(n - first) × vocab_size] (a generation wants the
+// last position's alone). Fills ck when not NULL (then first must be 0). a holds n tokens.
+void forward_tokens(const Model *m, const int32_t *ids, int n, Acts *a, AttentionHalf attend, const void *self,
+                    int first, float *logits, Checkpoints *ck);
 
 #endif

@@ -1,15 +1,14 @@
 // The cached forward pass. It is M2's forward() with two changes: new tokens start at position
 // kc->n instead of 0, and the keys and values are written to (and attention reads them from) the
-// cache instead of per-call arrays. Everything else is M2's own code (project_qkv, qk_norm_rope,
-// attention_output, mlp_block), so with the cache every logit equals the uncached one.
+// cache instead of per-call arrays. Everything else is M2's own code (forward_tokens, the driver,
+// with project_qkv, qk_norm_rope, attention_output and mlp_block), so with the cache every logit
+// equals the uncached one.
 #include "kvcache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "forward.h"
 
 size_t kv_cache_bytes(const Config *c, int ctx) {
     //> M4 cache-size
@@ -53,7 +52,7 @@ int kv_cache_init(KVCache *kc, const Model *m, int ctx, size_t memory_limit) {
     kc->k = ps_alloc_big(kc->kv_bytes);
     kc->v = ps_alloc_big(kc->kv_bytes);
     kc->ids = malloc((size_t)ctx * sizeof *kc->ids);
-    if (!kc->k || !kc->v || !kc->ids) {
+    if (!kc->k || !kc->v || !kc->ids || acts_alloc(&kc->acts, c, 1, ctx, false) != 0) {
         fprintf(stderr, "kv cache: cannot allocate %.2f GiB for a context of %d; use a smaller --ctx\n",
                 gib(bytes), ctx);
         kv_cache_free(kc);
@@ -69,17 +68,21 @@ void kv_cache_free(KVCache *kc) {
     ps_free_big(kc->k, kc->kv_bytes);
     ps_free_big(kc->v, kc->kv_bytes);
     free(kc->ids);
+    acts_free(&kc->acts);
     kc->k = kc->v = NULL;
     kc->kv_bytes = 0;
     kc->ids = NULL;
     kc->n = 0;
 }
 
-// Attention half of block l for n new tokens at positions pos0 .. pos0+n-1. The rest of the block
-// is M2's; only the keys and values differ: they live in the cache, and attention reads them all.
-static void attention_block(KVCache *kc, int l, Acts *a, int n, int pos0) {
-    const Config *c = &kc->model->cfg;
-    const Layer *L = &kc->model->layers[l];
+// Attention half of block l for n new tokens at positions pos0 .. pos0+n-1, pos0 = kc->n: the
+// AttentionHalf that forward_tokens calls. The rest of the block is M2's; only the keys and values
+// differ: they live in the cache, and attention reads them all.
+static void cached_attention(const void *self, const Model *m, int l, Acts *a, int n) {
+    const KVCache *kc = self;
+    const Config *c = &m->cfg;
+    const Layer *L = &m->layers[l];
+    const int pos0 = kc->n;
     int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
     float *K = kc->k + (size_t)l * kc->ctx * kv_dim, *V = kc->v + (size_t)l * kc->ctx * kv_dim;
     //> M4 cache-attention
@@ -98,37 +101,46 @@ static void attention_block(KVCache *kc, int l, Acts *a, int n, int pos0) {
     attention_output(L, c, a, n);
 }
 
-int kv_cache_forward(KVCache *kc, const int32_t *ids, int n, float *logits, bool all_positions) {
-    const Model *m = kc->model;
-    const Config *c = &m->cfg;
-    size_t dim = (size_t)c->dim;
-    if (n < 1) return fprintf(stderr, "kv cache: no tokens\n"), -1;
-    if (n > kc->ctx - kc->n) {
-        fprintf(stderr, "kv cache: %d more tokens do not fit: %d of the context's %d positions are used "
-                        "(a longer --ctx gives more room)\n", n, kc->n, kc->ctx);
+int kv_check_tokens(const Config *c, int used, int ctx, const int32_t *ids, int n, const char *who) {
+    if (n < 1) return fprintf(stderr, "%s: no tokens\n", who), -1;
+    if (n > ctx - used) {
+        fprintf(stderr, "%s: %d more tokens do not fit: %d of the context's %d positions are used "
+                        "(a longer --ctx gives more room)\n", who, n, used, ctx);
         return -1;
     }
-    for (int t = 0; t < n; t++)
-        if (ids[t] < 0 || ids[t] >= c->vocab_size) {
-            fprintf(stderr, "kv cache: token id %d is out of range (vocab_size %d)\n", ids[t], c->vocab_size);
-            return -1;
-        }
-    Acts a;
-    if (acts_alloc(&a, c, n, kc->ctx, false) != 0) return fprintf(stderr, "kv cache: out of memory for %d tokens\n", n), -1;
-    for (int t = 0; t < n; t++) embed_token(a.x + t * dim, &m->embed, ids[t]);
-    for (int l = 0; l < c->n_layers; l++) {
-        attention_block(kc, l, &a, n, kc->n);
-        mlp_block(&m->layers[l], c, &a, n);
-    }
+    return check_token_ids(c, ids, n, who);
+}
+
+int kv_cache_forward(KVCache *kc, const int32_t *ids, int n, float *logits, bool all_positions) {
+    const Config *c = &kc->model->cfg;
+    if (kv_check_tokens(c, kc->n, kc->ctx, ids, n, "kv cache") != 0) return -1;
+    if (acts_reserve(&kc->acts, c, n, kc->ctx, false) != 0)
+        return fprintf(stderr, "kv cache: out of memory for %d tokens\n", n), -1;
     // Only the positions whose logits are wanted go through the final norm and the lm_head:
     // in a prefill that skips (n - 1) x vocab x dim multiply-adds.
-    int first = all_positions ? 0 : n - 1;
-    for (int t = first; t < n; t++) rmsnorm(a.xn + t * dim, a.x + t * dim, m->final_norm, c->dim, c->norm_eps);
-    matmul(logits, a.xn + first * dim, &m->lm_head, n - first);
+    forward_tokens(kc->model, ids, n, &kc->acts, cached_attention, kc, all_positions ? 0 : n - 1, logits, NULL);
     memcpy(kc->ids + kc->n, ids, (size_t)n * sizeof *ids);
     kc->n += n;
-    acts_free(&a);
     return 0;
+}
+
+int kv_reuse_prefix(const int32_t *cached, int *n_cached, int ctx, const int32_t *ids, int n, const char *who) {
+    if (n < 1) return fprintf(stderr, "%s: no tokens\n", who), -1;
+    if (n > ctx) {
+        fprintf(stderr, "%s: the sequence has %d tokens, the context only %d (use --ctx)\n", who, n, ctx);
+        return -1;
+    }
+    //> M4 prefix-reuse
+    //? Count the positions p where the cache already holds ids[p] (from 0, while cached[p] ==
+    //? ids[p] and p < *n_cached). Forget the rest of the cache (*n_cached = p: later positions are
+    //? simply overwritten). Something must run to produce logits: if p == n, recompute the last
+    //? token (p = n - 1). Return p.
+    int p = 0;
+    while (p < *n_cached && p < n && cached[p] == ids[p]) p++;
+    if (p == n) p = n - 1;
+    *n_cached = p;
+    return p;
+    //<
 }
 
 // generate()'s entry point. The cache already holds some positions; the longest common prefix of
@@ -137,19 +149,6 @@ int kv_cache_forward(KVCache *kc, const int32_t *ids, int n, float *logits, bool
 // stay cached, unless the template rewrote them).
 static int next_logits(LogitsSource *self, const int32_t *ids, int n, float *logits) {
     KVCache *kc = (KVCache *)self;
-    if (n > kc->ctx) {
-        fprintf(stderr, "kv cache: the sequence has %d tokens, the context only %d (use --ctx)\n", n, kc->ctx);
-        return -1;
-    }
-    //> M4 prefix-reuse
-    //? Count the positions p where the cache already holds ids[p] (from 0, while kc->ids[p] ==
-    //? ids[p] and p < kc->n). Forget the rest of the cache (kc->n = p: later positions are simply
-    //? overwritten). Something must run to produce logits: if p == n, recompute the last token
-    //? (p = n - 1). Then kv_cache_forward the tokens ids[p..n), last position's logits only.
-    int p = 0;
-    while (p < kc->n && p < n && kc->ids[p] == ids[p]) p++;
-    if (p == n) p = n - 1;
-    kc->n = p;
-    return kv_cache_forward(kc, ids + p, n - p, logits, false);
-    //<
+    int p = kv_reuse_prefix(kc->ids, &kc->n, kc->ctx, ids, n, "kv cache");
+    return p < 0 ? -1 : kv_cache_forward(kc, ids + p, n - p, logits, false);
 }

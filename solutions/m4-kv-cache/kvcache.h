@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "forward.h"
 #include "generate.h"
 #include "model.h"
 
@@ -31,6 +32,8 @@ typedef struct {
     int32_t *ids;       // [ctx] the token at each filled position (to reuse a common prefix)
     float *k, *v;       // [n_layers × ctx × kv_dim]; layer l, position p: ((size_t)l*ctx + p) * kv_dim
     size_t kv_bytes;    // of k, and of v (ps_alloc_big: 2 MiB pages where the system allows)
+    Acts acts;          // the scratch of a pass: sized for one token and ctx scores at first, grown
+                        // for a longer prefill (acts_reserve), so a decode step allocates nothing
 } KVCache;
 
 // Bytes of the cache for ctx positions (K and V, all layers, f32).
@@ -49,5 +52,16 @@ void kv_cache_free(KVCache *kc);
 // all_positions, else only the last position's [vocab]. Returns 0, or -1 (message) when the
 // tokens do not fit in the context, an id is out of range, or memory runs out.
 int kv_cache_forward(KVCache *kc, const int32_t *ids, int n, float *logits, bool all_positions);
+
+// ---- what every cache does the same way (this one, and a GPU engine's) ----
+// Before a cached pass runs anything: n >= 1, room for n more positions after the `used` of ctx,
+// and every id in the vocabulary (check_token_ids). 0, or -1 with a message starting with `who`.
+int kv_check_tokens(const Config *c, int used, int ctx, const int32_t *ids, int n, const char *who);
+// Prefix reuse, the first half of generate()'s entry point: the cache holds the tokens
+// cached[0..*n_cached); given the whole sequence ids[0..n), it keeps their longest common prefix
+// (*n_cached becomes its length p) and returns p: the caller runs ids[p..n) and reads the last
+// position's logits. p < n always, so something runs. -1 (message, nothing changed) when n < 1
+// or the sequence is longer than the context ctx.
+int kv_reuse_prefix(const int32_t *cached, int *n_cached, int ctx, const int32_t *ids, int n, const char *who);
 
 #endif

@@ -19,8 +19,8 @@
 // the shuffles, with the integer corrections (Q8_0's +128, Q4_0's -8) folded into the lanes'
 // starting values, so the per-row loop does nothing else.
 #include "quant.h"
+#include "scratch.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,20 +250,15 @@ void quant_avx512_rows(float *out, const QuantAct *x, const void *w, DType type,
                        int row_begin, int row_end) {
     const int blocks = cols / 32, steps = (blocks + STEP - 1) / STEP;
     const size_t one = prep_bytes(type, steps);
-    uint8_t *mem = malloc(one * (size_t)n_tokens);
-    Prep *prep = malloc((size_t)n_tokens * sizeof *prep);
-    if (!mem || !prep) {
-        fprintf(stderr, "quantized product: out of memory (%d tokens x %d columns)\n", n_tokens, cols);
-        exit(1);
-    }
+    static _Thread_local Scratch mem_scratch, prep_scratch;   // each thread's, grown once (scratch.h)
+    uint8_t *mem = scratch_reserve(&mem_scratch, one * (size_t)n_tokens);
+    Prep *prep = scratch_reserve(&prep_scratch, (size_t)n_tokens * sizeof *prep);
     for (int t = 0; t < n_tokens; t++) prep[t] = prepare(type, x + (size_t)t * blocks, blocks, steps, mem + one * t);
     const size_t row_bytes = quant_row_bytes(type, cols);
     for (int r = row_begin; r < row_end; r++) {   // a row's bytes come from DRAM once, then from L1
         const uint8_t *w_row = (const uint8_t *)w + (size_t)r * row_bytes;
         for (int t = 0; t < n_tokens; t++) out[(size_t)t * rows + r] = row(type, w_row, (long)row_bytes, &prep[t], steps);
     }
-    free(prep);
-    free(mem);
 }
 
 #else

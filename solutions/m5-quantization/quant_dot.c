@@ -13,11 +13,11 @@
 // solutions/m5-quantization/quant_simd.c and quant_avx512.c do the same with intrinsics (bit for bit with AVX2 and
 // NEON; AVX-512 adds in vector lanes, so within rounding); the engine uses them unless PS_SIMD=0
 // (book/m5-quantization.md#simd).
-#include "thread_pool.h"
 #include "quant.h"
+#include "scratch.h"
+#include "thread_pool.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 void quantize_act(const float *x, QuantAct *y, int n) {
@@ -147,13 +147,12 @@ static void product_part(void *arg, int part, int n_parts) {
         product_rows(job, r0, r1);
 }
 
+// The activations of every token in QuantAct blocks, in this thread's scratch: a decode step runs
+// some 200 products, and they reuse one buffer instead of allocating their own.
 static QuantAct *quantize_tokens(const float *x, int cols, int n_tokens) {
+    static _Thread_local Scratch acts;
     const int blocks = cols / 32;
-    QuantAct *xq = malloc((size_t)n_tokens * blocks * sizeof *xq);
-    if (!xq) {
-        fprintf(stderr, "quantized product: out of memory (%d tokens x %d columns)\n", n_tokens, cols);
-        exit(1);
-    }
+    QuantAct *xq = scratch_reserve(&acts, (size_t)n_tokens * blocks * sizeof *xq);
     for (int t = 0; t < n_tokens; t++) {
         if (quant_simd_enabled()) quant_simd_act(x + (size_t)t * cols, xq + (size_t)t * blocks, cols);   // same bits
         else quantize_act(x + (size_t)t * cols, xq + (size_t)t * blocks, cols);
@@ -170,5 +169,4 @@ void quant_matmul(float *out, const float *x, const void *w, DType type, int row
     MatmulJob job = {out, xq, w, type, rows, cols, n_tokens};
     const double parts = (double)rows * cols * n_tokens / MIN_WORK_PER_THREAD;
     pool_run(product_part, &job, parts < rows ? (int)parts : rows);
-    free(xq);
 }

@@ -10,14 +10,71 @@
 // terms, other additions: the result differs from yours by rounding only
 // (labs/m5-quantization/tests/test_quant_simd.c bounds the difference, under qemu here:
 // tools/check-arm64.sh; it has not been timed on a Mac).
+//
+// First in this file, the integer half of the bit-exact NEON kernels (quant_simd.c runs them with
+// its float half when PS_SIMD=exact).
 #include "quant.h"
+#include "quant_simd.h"
+#include "scratch.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
+
+// ---- exact: the integer half for quant_simd.c ----
+
+// 32 weights (two halves of 16 int8) times 32 int16 activations, summed. With the dot-product
+// extension (every Apple chip has it) the activations, which lie in -127..127, are narrowed to
+// int8 and sdot does four products per lane; without it, the weights are widened to int16 and
+// multiplied and accumulated into int32.
+static inline int32_t dot32_neon(int8x16_t w_lo, int8x16_t w_hi, const int16_t *xq) {
+    const int16x8_t x0 = vld1q_s16(xq), x1 = vld1q_s16(xq + 8), x2 = vld1q_s16(xq + 16), x3 = vld1q_s16(xq + 24);
+#if defined(__ARM_FEATURE_DOTPROD)
+    int32x4_t acc = vdotq_s32(vdupq_n_s32(0), w_lo, vmovn_high_s16(vmovn_s16(x0), x1));
+    acc = vdotq_s32(acc, w_hi, vmovn_high_s16(vmovn_s16(x2), x3));
+#else
+    const int16x8_t w0 = vmovl_s8(vget_low_s8(w_lo)), w1 = vmovl_high_s8(w_lo);
+    const int16x8_t w2 = vmovl_s8(vget_low_s8(w_hi)), w3 = vmovl_high_s8(w_hi);
+    int32x4_t acc = vmull_s16(vget_low_s16(w0), vget_low_s16(x0));
+    acc = vmlal_high_s16(acc, w0, x0);
+    acc = vmlal_s16(acc, vget_low_s16(w1), vget_low_s16(x1));
+    acc = vmlal_high_s16(acc, w1, x1);
+    acc = vmlal_s16(acc, vget_low_s16(w2), vget_low_s16(x2));
+    acc = vmlal_high_s16(acc, w2, x2);
+    acc = vmlal_s16(acc, vget_low_s16(w3), vget_low_s16(x3));
+    acc = vmlal_high_s16(acc, w3, x3);
+#endif
+    return vaddvq_s32(acc);
+}
+
+void quant_neon_chunk(DType type, const uint8_t *w, const ActBlocks *a, int k0, int n, Chunk *c, size_t ahead) {
+    (void)ahead;   // not measured on arm64: the plain loads
+    const QuantAct *x = a->x;
+    const uint8x16_t low_nibbles = vdupq_n_u8(0x0f);
+    for (int k = 0; k < n; k++) {
+        const int b = k0 + k;
+        int8x16_t lo, hi;
+        if (type == DT_Q8_0) {
+            lo = vld1q_s8(((const BlockQ8_0 *)w)[b].qs);
+            hi = vld1q_s8(((const BlockQ8_0 *)w)[b].qs + 16);
+        } else if (type == DT_Q4_0) {   // byte j: weight j (low nibble), weight j + 16 (high), +8
+            const uint8x16_t q = vld1q_u8(((const BlockQ4_0 *)w)[b].qs);
+            lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, low_nibbles)), vdupq_n_s8(8));
+            hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), vdupq_n_s8(8));
+        } else {   // Q4A: byte j holds weights 2j (low) and 2j + 1 (high); zip puts them in order
+            const uint8x16_t q = vld1q_u8(((const BlockQ4A *)w)[b / 2].qs + 16 * (b % 2));
+            const uint8x16_t even = vandq_u8(q, low_nibbles), odd = vshrq_n_u8(q, 4);
+            lo = vreinterpretq_s8_u8(vzip1q_u8(even, odd));
+            hi = vreinterpretq_s8_u8(vzip2q_u8(even, odd));
+        }
+        c->isum[k] = (float)dot32_neon(lo, hi, x[b].qs);
+        scales_plain(type, w, x, k0, k, c);
+    }
+}
+
+// ---- lanes ----
 
 // 32 weights (two halves of 16 int8) times 32 int8 activations: 4 lanes whose sum is the exact
 // integer dot product. Without sdot, int8 products are widened to int16 pairs (|w x + w x| <=
@@ -97,12 +154,9 @@ void quant_neon_lanes_rows(float *out, const QuantAct *x, const void *w, DType t
                            int row_begin, int row_end) {
     const int blocks = cols / 32;
     const size_t n = (size_t)n_tokens * blocks;
-    int8_t *q = malloc(n * 32);
-    float *d = malloc(n * sizeof *d), *dsum = malloc(n * sizeof *dsum);
-    if (!q || !d || !dsum) {
-        fprintf(stderr, "quantized product: out of memory (%d tokens x %d columns)\n", n_tokens, cols);
-        exit(1);
-    }
+    static _Thread_local Scratch q_scratch, d_scratch, dsum_scratch;   // each thread's, grown once (scratch.h)
+    int8_t *q = scratch_reserve(&q_scratch, n * 32);
+    float *d = scratch_reserve(&d_scratch, n * sizeof *d), *dsum = scratch_reserve(&dsum_scratch, n * sizeof *dsum);
     // The activations as int8 (they lie in -127..127), each Q4A block's even elements first, then
     // the odd ones: the order of its nibbles.
     for (size_t k = 0; k < n; k++) {
@@ -119,7 +173,6 @@ void quant_neon_lanes_rows(float *out, const QuantAct *x, const void *w, DType t
             out[(size_t)t * rows + r] = row(type, w_row, q + 32 * first, d + first, dsum + first, blocks);
         }
     }
-    free(q), free(d), free(dsum);
 }
 
 #else

@@ -1,0 +1,63 @@
+// Your lab's contract, copied by tools/mkskel from solutions/m5-quantization/quant_simd.h (do not edit: make skeletons rewrites it).
+// What the bit-exact SIMD products share (solutions/m5-quantization/quant_simd.c, quant_avx2.c and
+// quant_neon.c): the split of a product into an integer half (SIMD, one file per instruction set)
+// and a float half (quant_simd.c, plain C in the plain kernels' order), and what passes between
+// them. Internal to lab M5's products; quant.h is their interface.
+#ifndef PS_QUANT_SIMD_H
+#define PS_QUANT_SIMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PS_SIMD_AVX2 1
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define PS_SIMD_NEON 1
+#endif
+
+// A row is processed in chunks of this many activation blocks (8192 weights), so the per-block
+// values of a chunk fit in small arrays on the stack whatever the row length.
+#define CHUNK 256
+
+// What the integer half hands to the float half, per activation block k of a chunk.
+typedef struct {
+    float isum[CHUNK];    // the exact int32 sum, as a float (exact too: |isum| <= 32 * 127 * 127 < 2^24)
+    float scale[CHUNK];   // Q8_0, Q4_0: d_w * d_x. Q4A: the group's scale
+    float bias[CHUNK];    // Q4A: the group's bias
+} Chunk;
+
+// The activation blocks of one token, with (on x86) a copy of their quants narrowed to int8 (they
+// lie in -127..127): AVX2 multiplies bytes twice as fast as int16 (vpmaddubsw), and the block
+// sums and scales in arrays of their own, so eight of them are one load.
+typedef struct {
+    const QuantAct *x;
+    const int8_t *q8;      // [blocks][32] (for Q4A in the order of its nibbles: quant_avx2_narrow)
+    const int32_t *sum;    // [blocks]
+    const float *d;        // [blocks]
+} ActBlocks;
+
+// The scales of activation block k0 + k, one block at a time in plain C.
+static inline void scales_plain(DType type, const uint8_t *w, const QuantAct *x, int k0, int k, Chunk *c) {
+    if (type == DT_Q4A) {
+        const BlockQ4A *g = (const BlockQ4A *)w + (k0 + k) / 2;
+        c->scale[k] = q_f16_at(g->scale);
+        c->bias[k] = q_f16_at(g->bias);
+    } else {
+        c->scale[k] = q_f16_at(w + (size_t)(k0 + k) * quant_block_bytes(type)) * x[k0 + k].d;
+    }
+}
+
+// ---- the integer halves: the exact sums and the scales of n activation blocks from k0 of a row
+// w, into c; ahead: prefetch the bytes that far after the ones read (0: none) ----
+// quant_avx2.c (x86-64; the caller checks the CPU has AVX2):
+void quant_avx2_chunk(DType type, const uint8_t *w, const ActBlocks *a, int k0, int n, Chunk *c, size_t ahead);
+// The int8 copy of n activation blocks that ActBlocks.q8 points to (even_then_odd: for Q4A).
+void quant_avx2_narrow(const QuantAct *x, int8_t *q8, int n, bool even_then_odd);
+void quant_avx2_act(const float *x, QuantAct *y, int n);   // quantize_act, bit for bit
+// quant_neon.c (arm64):
+void quant_neon_chunk(DType type, const uint8_t *w, const ActBlocks *a, int k0, int n, Chunk *c, size_t ahead);
+
+#endif
