@@ -118,13 +118,60 @@ const ps_tensor *ps_golden_find(const ps_golden *g, const char *name);
 float *ps_tensor_f32(const ps_tensor *t);
 void ps_golden_close(ps_golden *g);
 
-// Loads and fails the test with a clear message when the file is missing; returns malloc'd data.
-// Used for data files (tokenizers, models) rather than goldens.
+// True when path names an existing file: tests use it to decide whether a data file (a tokenizer,
+// a model) is there before they load it, and skip with a message when it is not.
 bool ps_file_exists(const char *path);
 
 // A directory for the running test's files ($TMPDIR or /tmp), made on the first call. ps_main
 // removes it with everything in it when the test ends, however it ends: passed, failed, stopped
 // at a TODO, crashed or timed out. (A test's own clean-up would not run in most of those cases.)
 const char *ps_test_dir(void);
+
+// ---- test data and helpers several labs share (shared/harness_helpers.c) ----
+
+// Runs `make -s TARGET` with its stdout discarded; true when make succeeded. For what a test
+// needs built (a synthetic model, a tool, the CLI binary) and may make on demand.
+bool ps_make(const char *target);
+
+// The directory of a test model: "tiny" is models/tiny (the committed trained model); any other
+// name is a synthetic preset in build/models/NAME/, made by make (tools/synth) when missing.
+// ps_model skips the test with a message saying why when the model is missing and cannot be made;
+// ps_model_try returns NULL instead (for a test that tries several models). The string stays valid.
+const char *ps_model(const char *name);
+const char *ps_model_try(const char *name);
+
+// Index of the largest of x[0..n) (the first, on a tie; NaN is never the largest; 0 if all are).
+int ps_argmax(const float *x, int n);
+// log softmax(logits)[target], computed in double: the log-probability a model gives target.
+double ps_log_prob(const float *logits, int n, int target);
+
+// The i32 tensor NAME of a golden file and its length (fails the test when absent or not i32).
+const int32_t *ps_golden_ids(const ps_golden *g, const char *name, int *n);
+
+// Greedy runs of transformers' generate(do_sample=False) (golden/m3/greedy-*.psg, written by
+// tools/oracle_m3.py): run rN holds the prompt, the generated ids, max_new_tokens, the repetition
+// penalty, and at every step the margin between the top two scores. Past a near-tie float rounding
+// may legitimately pick the other token, so only the leading steps whose margin (and every earlier
+// one) exceeds PS_GREEDY_MARGIN are trusted.
+#define PS_GREEDY_MARGIN 1e-3f
+typedef struct {
+    const int32_t *prompt, *want;   // the prompt and Hugging Face's generated ids
+    int n_prompt, n_want;
+    int max_new;                    // max_new_tokens of the run
+    float penalty;                  // repetition penalty of the run (1 = none)
+    int trusted;                    // leading steps of want that are trusted (<= n_want)
+} ps_greedy_run;
+
+// Number of runs in the golden file; *eos gets its stop ids.
+int ps_greedy_runs(const ps_golden *g, const int32_t **eos, int *n_eos);
+ps_greedy_run ps_greedy_run_get(const ps_golden *g, int r);
+// Compares the ids a model generated for run (got, n_got: after the prompt) with Hugging Face's:
+// every id and the length when all steps are trusted, else the first min(n_got, trusted) ids. On a
+// difference prints the first differing position and both sequences around it, and fails the
+// test. Returns the number of ids compared. A caller that generated fewer steps than the run lowers
+// run->n_want and run->trusted to that number first.
+int ps_check_greedy(const char *what, const int32_t *got, int n_got, const ps_greedy_run *run);
+#define PS_CHECK_GREEDY(what, got, n_got, run) \
+    (ps_reached(__FILE__, __LINE__), ps_check_greedy((what), (got), (n_got), (run)))
 
 #endif

@@ -1,6 +1,7 @@
-// A whole file, read-only, either mmap'd (pages come from the page cache on demand and can be evicted)
-// or read into malloc'd memory (slower to open, steady afterwards). The engine offers both because
-// on a small machine mmap'd weights get evicted and re-read between tokens.
+// A whole file, read-only, either mmap'd (pages come from the page cache on demand) or read into
+// memory (slower to open, no page faults afterwards); and big allocations on 2 MiB pages. The
+// engine copies the weights it loads into such an allocation (model_load), so how the checkpoint
+// was opened matters only while loading.
 #ifndef PS_MAPFILE_H
 #define PS_MAPFILE_H
 
@@ -18,8 +19,8 @@ typedef struct {
 int ps_file_open(ps_file *f, const char *path, ps_map_mode mode);
 void ps_file_close(ps_file *f);
 
-// Memory for weights read into memory (PS_MAP_READ, benchmarks): page-aligned and, on Linux,
-// backed by 2 MiB pages where the kernel allows (madvise MADV_HUGEPAGE). One token reads every
+// Memory for the weights (model_load), the KV cache and files read whole: page-aligned and, on
+// Linux, backed by 2 MiB pages where the kernel allows (madvise MADV_HUGEPAGE). One token reads every
 // weight once; with 4 KiB pages that is a TLB miss every 4 KiB, which costs a single thread up to
 // a third of its memory speed (measured on Zen 4, book/m5-quantization.md#measured-speed).
 // NULL if out of memory. ps_free_big takes the size that was asked for.

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mapfile.h"
 #include "weights.h"
 
 typedef struct {
@@ -225,6 +226,31 @@ static int load_all(Model *m, Loader *L) {
     return check_all_used(L);
 }
 
+// The one block all weights of a loaded model live in, on 2 MiB pages (ps_alloc_big), with its size
+// (ps_free_big needs it back).
+typedef struct {
+    void *mem;
+    size_t bytes;
+} WeightBlock;
+
+static WeightBlock *weight_block_new(size_t bytes) {
+    WeightBlock *b = malloc(sizeof *b);
+    if (!b) return NULL;
+    *b = (WeightBlock){ps_alloc_big(bytes), bytes};
+    if (!b->mem) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+static void weight_block_free(void *p) {
+    WeightBlock *b = p;
+    if (!b) return;
+    ps_free_big(b->mem, b->bytes);
+    free(b);
+}
+
 int model_load(Model *m, const char *dir, ps_map_mode mode) {
     memset(m, 0, sizeof *m);
     char path[4096];
@@ -239,15 +265,18 @@ int model_load(Model *m, const char *dir, ps_map_mode mode) {
     Loader L = {.st = &st};
     for (int i = 0; i < st.n_tensors; i++) L.total += st.tensors[i].nbytes;
     size_t n = floats_needed(&m->cfg, &st);
-    m->storage = malloc(n * sizeof(float));
+    WeightBlock *block = weight_block_new(n * sizeof(float));
+    m->storage = block;
+    m->free_storage = weight_block_free;
     m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
     L.used = calloc((size_t)st.n_tensors + 1, sizeof *L.used);
-    L.next = m->storage;
     int rc = -1;
-    if (!m->storage || !m->layers || !L.used)
+    if (!block || !m->layers || !L.used) {
         fprintf(stderr, "%s: out of memory (the weights need %zu MiB)\n", dir, n * sizeof(float) >> 20);
-    else
+    } else {
+        L.next = block->mem;
         rc = load_all(m, &L);
+    }
     free(L.used);
     st_close(&st);   // everything needed was copied out of the file
     if (rc != 0) model_free(m);
@@ -256,7 +285,6 @@ int model_load(Model *m, const char *dir, ps_map_mode mode) {
 
 void model_free(Model *m) {
     if (m->free_storage) m->free_storage(m->storage);
-    else free(m->storage);
     free(m->layers);
     memset(m, 0, sizeof *m);
 }

@@ -44,13 +44,17 @@ typedef struct {
     Mat lm_head;        // lm_head.weight [vocab_size × dim]; when the checkpoint has none (tied
                         // embeddings) it is the same data as embed
     bool lm_head_is_embed;  // true when lm_head shares embed's memory
-    void *storage;      // the one allocation all f32 weights live in (freed by model_free)
-    void (*free_storage)(void *storage);  // NULL: free(); code that packs a model itself may install another
+    void *storage;      // owns the memory all weights live in (model_free calls free_storage on it)
+    void (*free_storage)(void *storage);  // model_load's frees its 2 MiB-page block; code that
+                                          // repacks a model may install another that chains it
 } Model;
 
 // Loads DIR (config.json + model.safetensors or a sharded index), checks every tensor's presence
-// and shape against the config, and converts the weights to f32. `mode` says whether the file is
-// mmap'd or read while converting. 0 on success; -1 after printing what is wrong (file, tensor).
+// and shape against the config, and converts the weights to f32 into one block of memory on 2 MiB
+// pages (shared/mapfile.h, ps_alloc_big: a decode step reads every weight, and 4 KiB pages would
+// cost a TLB miss every 4 KiB). `mode` says only how the checkpoint is read while converting
+// (mmap'd, or read whole into memory first); the loaded model is the same either way. 0 on success;
+// -1 after printing what is wrong (file, tensor).
 int model_load(Model *m, const char *dir, ps_map_mode mode);
 void model_free(Model *m);
 

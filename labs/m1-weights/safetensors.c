@@ -80,7 +80,8 @@ static int add_tensor(SafeTensors *st, const StTensor *t) {
 }
 
 // Fills t from one header entry {"dtype": ..., "shape": [...], "data_offsets": [begin, end]}.
-// Returns NULL when valid, else a static description of the problem.
+// Returns NULL when valid, else a description of the problem: a string literal, or `why` (cap
+// bytes) filled in when the message names a value from the file.
 static const char *parse_entry(const cJSON *entry, size_t data_size, StTensor *t, char *why, size_t cap) {
     if (!cJSON_IsObject(entry)) return "entry is not a JSON object";
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");

@@ -54,7 +54,7 @@ MSL_OBJ_SUFFIX := $(if $(MSL_CHECKED),.check.o,.o)
 MSL_SHADER_OBJS := $(patsubst %.metal,$(MSL_BUILD)/%$(MSL_OBJ_SUFFIX),$(wildcard shaders/*.metal))
 # Lab M6: when MINE names m6-metal, the learner's kernels (labs/m6-metal/shaders/*.metal) are
 # linked too. They register under their own path, and the lab's host code loads them from there
-# (solutions/m6-metal/gpu_ops.c, kernel_dir), so `make check-lab 6` runs the learner's kernels.
+# (solutions/m6-metal/gpu_ops.c, gpu_kernel_dir()), so `make check-lab 6` runs the learner's kernels.
 MSL_LAB_SHADER_OBJS = $(if $(filter m6-metal,$(MINE)),\
     $(patsubst %.metal,$(MSL_BUILD)/%$(MSL_OBJ_SUFFIX),$(wildcard labs/m6-metal/shaders/*.metal)))
 # What a program links to find its kernels: the emulator's objects, or nothing with real Metal

@@ -35,8 +35,6 @@ static const char *USAGE =
     "  --no-cache           recompute the whole sequence every token (lab M3's way; slow)\n"
     "  --threads N          matmul threads (default: all cores)\n"
     "  --gpu                run on the GPU engine (lab M7; on Linux: the Metal emulator)\n"
-    "  --read               read the weights into memory instead of mapping the file (steadier\n"
-    "                       speed where mapped pages get evicted; 2 MiB pages on Linux)\n"
     "  --no-think           Qwen3: answer without the <think> block\n"
     "%s";
 
@@ -119,7 +117,6 @@ static bool take_switch(Session *s, const char *a, bool chat_command) {
     else if (!strcmp(a, "--print-ids") && !chat_command) s->print_ids = true;
     else if (!strcmp(a, "--no-cache")) s->no_cache = true;
     else if (!strcmp(a, "--gpu")) s->gpu = true;  // M7
-    else if (!strcmp(a, "--read")) s->read_weights = true;
     else return false;
     return true;
 }
@@ -175,7 +172,7 @@ static int32_t tokenizer_config_eos(const Tokenizer *t, const char *dir) {
 int session_open(Session *s) {
     if (s->threads) pool_set_threads(s->threads);
     double t0 = ps_now();
-    if (model_load(&s->model, s->model_dir, s->read_weights ? PS_MAP_READ : PS_MAP_MMAP) != 0) return 1;
+    if (model_load(&s->model, s->model_dir, PS_MAP_MMAP) != 0) return 1;
     const Config *c = &s->model.cfg;
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer.json", s->model_dir);

@@ -19,7 +19,6 @@ typedef struct {
     int max_new, ctx, threads;
     bool chat, think, print_ids, no_cache;
     bool gpu;  // M7: --gpu runs the model on gpu_engine.h
-    bool read_weights;  // --read: weights read into memory (PS_MAP_READ), not mmap'd
     // the sampler: the model's generation_config.json, then the flags over it
     SamplerConfig sampler;
     bool set_temp, set_top_k, set_top_p, set_min_p, set_penalty, set_seed;

@@ -1,4 +1,4 @@
-// protostar logits -m MODEL_DIR (--ids "1 2 3" | --prompt TEXT) -o FILE [--read]
+// protostar logits -m MODEL_DIR (--ids "1 2 3" | --prompt TEXT) -o FILE
 // Runs the forward pass and writes the logits of every position as little-endian float32, row-major
 // [n_ids × vocab_size], to FILE (compare them with transformers' output). Prints the top tokens of
 // the last position.
@@ -15,10 +15,9 @@
 #include "tokenizer.h"
 
 static int usage(FILE *out) {
-    fprintf(out, "usage: protostar logits -m MODEL_DIR (--ids \"1 2 3\" | --prompt TEXT) -o FILE [--read]\n"
+    fprintf(out, "usage: protostar logits -m MODEL_DIR (--ids \"1 2 3\" | --prompt TEXT) -o FILE\n"
                  "  --ids     token ids, separated by spaces or commas\n"
-                 "  --prompt  text, tokenized with MODEL_DIR/tokenizer.json\n"
-                 "  --read    read the weights into memory instead of mmap'ing the file\n");
+                 "  --prompt  text, tokenized with MODEL_DIR/tokenizer.json\n");
     return cli_usage_status(out);
 }
 
@@ -95,15 +94,10 @@ static int run(const Model *m, const int32_t *ids, int n, const char *out, const
 
 int cmd_logits(int argc, char **argv) {
     const char *dir = NULL, *ids_text = NULL, *prompt = NULL, *out = NULL;
-    ps_map_mode mode = PS_MAP_MMAP;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         const char **dest = NULL;
         if (cli_is_help(a)) return usage(stdout);
-        if (strcmp(a, "--read") == 0) {
-            mode = PS_MAP_READ;
-            continue;
-        }
         if (strcmp(a, "-m") == 0) dest = &dir;
         else if (strcmp(a, "--ids") == 0) dest = &ids_text;
         else if (strcmp(a, "--prompt") == 0) dest = &prompt;
@@ -130,7 +124,7 @@ int cmd_logits(int argc, char **argv) {
         rc = 1;
     }
     Model m;
-    if (!rc && model_load(&m, dir, mode) != 0) rc = 1;
+    if (!rc && model_load(&m, dir, PS_MAP_MMAP) != 0) rc = 1;
     if (!rc) {
         rc = run(&m, ids, (int)arrlen(ids), out, tok);
         model_free(&m);

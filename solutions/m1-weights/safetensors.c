@@ -78,7 +78,8 @@ static int add_tensor(SafeTensors *st, const StTensor *t) {
 }
 
 // Fills t from one header entry {"dtype": ..., "shape": [...], "data_offsets": [begin, end]}.
-// Returns NULL when valid, else a static description of the problem.
+// Returns NULL when valid, else a description of the problem: a string literal, or `why` (cap
+// bytes) filled in when the message names a value from the file.
 static const char *parse_entry(const cJSON *entry, size_t data_size, StTensor *t, char *why, size_t cap) {
     if (!cJSON_IsObject(entry)) return "entry is not a JSON object";
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
@@ -94,7 +95,7 @@ static const char *parse_entry(const cJSON *entry, size_t data_size, StTensor *t
     //? Set t->dtype, ndim, shape, numel, nbytes, offset.
     if (!cJSON_IsString(dtype)) return "missing or non-string \"dtype\"";
     if (parse_dtype(dtype->valuestring, &t->dtype) != 0) {
-        snprintf(why, cap, "unknown dtype \"%.40s\" (this engine reads F32, BF16 and F16)", dtype->valuestring);
+        snprintf(why, cap, "unknown dtype \"%.40s\" (this engine reads F32, BF16, F16 and U8)", dtype->valuestring);
         return why;
     }
     if (!cJSON_IsArray(shape)) return "missing or non-array \"shape\"";

@@ -44,18 +44,19 @@ bool quant_policy_applies(DType t, int cols) {
 // ---- in memory ----
 
 // The f32 storage model_load made (norms still live there) and the quantized matrices, freed
-// together by model_free through Model.free_storage.
+// together by model_free through Model.free_storage. The blocks are on 2 MiB pages like the f32
+// weights (ps_alloc_big): a decode step reads all of them.
 typedef struct {
     void *f32_storage;
     void (*f32_free)(void *);
     uint8_t *blocks;
+    size_t block_bytes;
 } QuantStorage;
 
 static void free_quant_storage(void *p) {
     QuantStorage *s = p;
     if (s->f32_free) s->f32_free(s->f32_storage);
-    else free(s->f32_storage);
-    free(s->blocks);
+    ps_free_big(s->blocks, s->block_bytes);
     free(s);
 }
 
@@ -86,7 +87,8 @@ int quantize_model(Model *m, DType type, bool keep_embedding) {
             continue;
         total += quant_row_bytes(type, mats[i]->cols) * (size_t)mats[i]->rows;
     }
-    s->blocks = malloc(total ? total : 1);
+    s->block_bytes = total;
+    s->blocks = ps_alloc_big(total);
     if (!s->blocks) goto oom;
     uint8_t *next = s->blocks;
     for (int i = 0; i < n; i++) {
@@ -112,7 +114,7 @@ int quantize_model(Model *m, DType type, bool keep_embedding) {
 oom:
     fprintf(stderr, "quantize_model: out of memory\n");
     free(mats);
-    if (s) free(s->blocks);
+    if (s) ps_free_big(s->blocks, s->block_bytes);
     free(s);
     return -1;
 }
