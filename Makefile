@@ -38,7 +38,7 @@ M7_SRCS := gpu_engine.c
 CLI_SRCS := main.c cli_args.c cmd_tokenize.c cmd_inspect.c cmd_logits.c cmd_generate.c cmd_chat.c cmd_quantize.c
 # Machinery every lab may use (test harness, file mapping, the thread pool, the SIMD policy, the
 # allocation and error policy).
-SHARED_SRCS := harness.c golden.c lab_todo.c mapfile.c thread_pool.c simd.c xalloc.c
+SHARED_SRCS := harness.c harness_helpers.c golden.c lab_todo.c mapfile.c thread_pool.c simd.c xalloc.c
 
 # Lab N sees the headers of labs 0..N and shared/ only: a file that includes a later lab's header
 # does not compile (tools/check-layers.sh checks the symbols the objects use as well).

@@ -216,6 +216,112 @@ static void t_results_line(void) {
     PS_CHECK(strcmp(line, "TODO M9 demo.todo book/demo.md#other book/demo.md#demo\n") == 0, "result line: %s", line);
 }
 
+// ---- the shared test helpers (shared/harness_helpers.c) ----
+
+static void t_argmax_log_prob(void) {
+    float x[] = {1, 3, 3, 2}, with_nan[] = {NAN, 1, 5, NAN}, all_nan[] = {NAN, NAN};
+    PS_CHECK(ps_argmax(x, 4) == 1, "on a tie the first largest: got %d", ps_argmax(x, 4));
+    PS_CHECK(ps_argmax(with_nan, 4) == 2, "NaN is never the largest: got %d", ps_argmax(with_nan, 4));
+    PS_CHECK(ps_argmax(all_nan, 2) == 0, "all NaN: 0");
+    float even[] = {0, 0}, big[] = {1000, 1000, 1000}, mixed[] = {2, -1, 0.5f, 7};
+    PS_CHECK(fabs(ps_log_prob(even, 2, 1) - log(0.5)) < 1e-12, "two equal logits: log 1/2");
+    PS_CHECK(fabs(ps_log_prob(big, 3, 0) + log(3.0)) < 1e-12, "large logits must not overflow: %g",
+             ps_log_prob(big, 3, 0));
+    double total = 0;
+    for (int i = 0; i < 4; i++) total += exp(ps_log_prob(mixed, 4, i));
+    PS_CHECK(fabs(total - 1) < 1e-12, "the probabilities must sum to 1, got %.15g", total);
+}
+
+static void bad_log_prob_target(void) {
+    float x[] = {1, 2};
+    ps_log_prob(x, 2, 2);
+}
+static void missing_preset(void) { ps_model("no-such-preset"); }
+static void preset_with_slash(void) { ps_model("../etc"); }
+
+static void t_models(void) {
+    const char *tiny = ps_model_try("tiny");
+    PS_CHECK(tiny && strcmp(tiny, "models/tiny") == 0, "tiny is models/tiny, got %s", tiny ? tiny : "NULL");
+    PS_CHECK(ps_model("tiny") == tiny, "the same name must give the same (lasting) string");
+    PS_CHECK(ps_make("Makefile"), "make of an up-to-date file succeeds");
+    PS_CHECK(!ps_make("no/such/target"), "make of an unknown target fails");
+    const ps_test suite[] = {{"demo.missing", missing_preset, "a", 60}, {"demo.slash", preset_with_slash, "a", 0},
+                             {"demo.target", bad_log_prob_target, "a", 0}};
+    char *out = run_suite(suite, PS_COUNT(suite));
+    PS_CHECK(strstr(out, "SKIP") && strstr(out, "cannot make build/models/no-such-preset/model.safetensors")
+                 && strstr(out, "make synth"),
+             "a preset that cannot be made skips the test, naming the file and make synth:\n%s", out);
+    PS_CHECK(strstr(out, "\"../etc\" is not a preset name"), "a path is not a preset:\n%s", out);
+    PS_CHECK(strstr(out, "target 2 is not in [0, 2)"), "an out-of-range target fails the test:\n%s", out);
+    PS_CHECK(strstr(out, "SELF: 0 passed, 2 failed, 0 todo, 1 skipped"), "two failures and a skip:\n%s", out);
+    free(out);
+}
+
+// A golden file of one greedy run: HF generated 10 11 12 13, the third step a near-tie.
+static ps_golden *greedy_golden(const float margins[4]) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/greedy.psg", ps_test_dir());
+    FILE *f = fopen(path, "wb");
+    PS_CHECK(f != NULL, "cannot write %s", path);
+    fputs("PSGOLD 1\ngenerator test\ntensor nruns i32 1 1\ntensor eos i32 1 1\ntensor r0.prompt i32 1 2\n"
+          "tensor r0.generated i32 1 4\ntensor r0.margins f32 1 4\ntensor r0.max_new i32 1 1\n"
+          "tensor r0.penalty f32 1 1\nend\n", f);
+    const int32_t head[] = {1, 99, 5, 6, 10, 11, 12, 13}, max_new = 4;
+    const float penalty = 1.5f;
+    fwrite(head, sizeof head, 1, f);
+    fwrite(margins, sizeof(float), 4, f);
+    fwrite(&max_new, sizeof max_new, 1, f);
+    fwrite(&penalty, sizeof penalty, 1, f);
+    PS_CHECK(fclose(f) == 0, "cannot write %s", path);
+    return ps_golden_open(path);
+}
+
+static void greedy_differs_early(void) {
+    const float margins[] = {0.5f, 0.5f, 1e-4f, 0.5f};
+    ps_golden *g = greedy_golden(margins);
+    ps_greedy_run run = ps_greedy_run_get(g, 0);
+    const int32_t got[] = {10, 77, 12, 13};
+    PS_CHECK_GREEDY("early", got, 4, &run);
+}
+static void greedy_stops_short(void) {
+    const float margins[] = {0.5f, 0.5f, 0.5f, 0.5f};
+    ps_golden *g = greedy_golden(margins);
+    ps_greedy_run run = ps_greedy_run_get(g, 0);
+    const int32_t got[] = {10, 11, 12};
+    PS_CHECK_GREEDY("short", got, 3, &run);
+}
+
+static void t_greedy(void) {
+    const float margins[] = {0.5f, 0.5f, 1e-4f, 0.5f};
+    ps_golden *g = greedy_golden(margins);
+    const int32_t *eos;
+    int n_eos;
+    PS_CHECK(ps_greedy_runs(g, &eos, &n_eos) == 1 && n_eos == 1 && eos[0] == 99, "one run, eos 99");
+    ps_greedy_run run = ps_greedy_run_get(g, 0);
+    PS_CHECK(run.n_prompt == 2 && run.prompt[1] == 6 && run.n_want == 4 && run.want[3] == 13, "prompt and ids");
+    PS_CHECK(run.max_new == 4 && run.penalty == 1.5f, "max_new %d, penalty %g", run.max_new, (double)run.penalty);
+    PS_CHECK(run.trusted == 2, "the steps before the near-tie are trusted: got %d", run.trusted);
+    // Past the near-tie anything goes, and so does the length.
+    const int32_t other_after_tie[] = {10, 11, 40, 41, 42};
+    PS_CHECK(PS_CHECK_GREEDY("after the tie", other_after_tie, 5, &run) == 2, "two ids compared");
+    PS_CHECK(PS_CHECK_GREEDY("stopped early", other_after_tie, 1, &run) == 1, "one id compared");
+    ps_golden_close(g);
+    const float sure[] = {0.5f, 0.5f, 0.5f, 0.5f};
+    g = greedy_golden(sure);
+    run = ps_greedy_run_get(g, 0);
+    const int32_t same[] = {10, 11, 12, 13};
+    PS_CHECK(run.trusted == 4 && PS_CHECK_GREEDY("all", same, 4, &run) == 4, "every step trusted and equal");
+    ps_golden_close(g);
+
+    const ps_test suite[] = {{"demo.early", greedy_differs_early, "a", 0}, {"demo.short", greedy_stops_short, "a", 0}};
+    char *out = run_suite(suite, PS_COUNT(suite));
+    PS_CHECK(strstr(out, "early: first difference at index 1"), "a difference in the trusted steps fails:\n%s", out);
+    PS_CHECK(strstr(out, "short: first difference at index 3 (got 3 ids, want 4)"),
+             "all steps trusted: stopping early fails:\n%s", out);
+    PS_CHECK(strstr(out, "SELF: 0 passed, 2 failed"), "both must fail:\n%s", out);
+    free(out);
+}
+
 static const ps_test TESTS[] = {
     {"harness.isolation", t_isolation, "DEVELOPERS.md#test-harness", 20},
     {"harness.close", t_close, "DEVELOPERS.md#test-harness", 0},
@@ -226,6 +332,9 @@ static const ps_test TESTS[] = {
     {"harness.only-no-match", t_only_no_match, "DEVELOPERS.md#test-harness", 0},
     {"harness.nan-hint", t_nan_hint, "DEVELOPERS.md#test-harness", 0},
     {"harness.results-line", t_results_line, "DEVELOPERS.md#test-harness", 0},
+    {"harness.argmax-log-prob", t_argmax_log_prob, "DEVELOPERS.md#test-harness", 0},
+    {"harness.models", t_models, "DEVELOPERS.md#test-harness", 90},
+    {"harness.greedy", t_greedy, "DEVELOPERS.md#test-harness", 20},
 };
 
 int main(int argc, char **argv) { return ps_main("tools", TESTS, PS_COUNT(TESTS), argc, argv); }
