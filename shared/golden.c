@@ -6,6 +6,7 @@
 
 #include "harness.h"
 #include "mapfile.h"
+#include "xalloc.h"
 
 #define GOLDEN_VERSION 1
 #define HINT "HINT: golden files come from the oracle; regenerate with `make golden` (see golden/README.md)"
@@ -53,7 +54,7 @@ static int parse_tensor_line(const char *line, ps_tensor *t) {
 ps_golden *ps_golden_open(const char *path) {
     ps_file f;
     if (ps_file_open(&f, path, PS_MAP_READ) != 0) PS_FAIL("cannot open golden file %s\n  " HINT, path);
-    ps_golden *g = calloc(1, sizeof *g);
+    ps_golden *g = xcalloc(1, sizeof *g);
     snprintf(g->path, sizeof g->path, "%s", path);
     char line[1024];
     size_t pos = next_line(f.data, f.size, 0, line, sizeof line);
@@ -73,7 +74,7 @@ ps_golden *ps_golden_open(const char *path) {
         }
         if (g->n == cap) {
             cap = cap ? cap * 2 : 16;
-            g->tensors = realloc(g->tensors, cap * sizeof *g->tensors);
+            g->tensors = xrealloc(g->tensors, cap * sizeof *g->tensors);
         }
         if (parse_tensor_line(line, &g->tensors[g->n]) != 0)
             PS_FAIL("%s: bad header line '%s'\n  " HINT, path, line);
@@ -86,7 +87,7 @@ ps_golden *ps_golden_open(const char *path) {
     // Each tensor gets an 8-byte aligned home so tests may read it as float/int32 directly.
     size_t mem = 0;
     for (size_t i = 0; i < g->n; i++) mem += (g->tensors[i].count * dtype_size(g->tensors[i].dtype) + 7) & ~(size_t)7;
-    g->blob = malloc(mem ? mem : 1);
+    g->blob = xmalloc(mem);
     size_t src = pos, dst = 0;
     for (size_t i = 0; i < g->n; i++) {
         size_t bytes = g->tensors[i].count * dtype_size(g->tensors[i].dtype);
@@ -132,7 +133,7 @@ static float half_to_float(uint16_t h) {
 }
 
 float *ps_tensor_f32(const ps_tensor *t) {
-    float *out = malloc((t->count ? t->count : 1) * sizeof *out);
+    float *out = xmalloc(t->count * sizeof *out);
     if (t->dtype == PS_F32) {
         memcpy(out, t->data, t->count * sizeof *out);
     } else if (t->dtype == PS_F16) {

@@ -1,4 +1,5 @@
 #include "mapfile.h"
+#include "xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,12 +86,7 @@ void ps_file_close(ps_file *f) {
 char *ps_read_text(const char *path, size_t *len_out) {
     ps_file f;
     if (ps_file_open(&f, path, PS_MAP_READ) != 0) return NULL;
-    char *s = malloc(f.size + 1);
-    if (!s) {
-        fprintf(stderr, "%s: out of memory\n", path);
-        ps_file_close(&f);
-        return NULL;
-    }
+    char *s = xmalloc(f.size + 1);
     if (f.size) memcpy(s, f.data, f.size);
     s[f.size] = '\0';
     if (len_out) *len_out = f.size;

@@ -14,6 +14,7 @@
 #include "stb_ds.h"
 #include "tokenizer.h"
 #include "unicode.h"
+#include "xalloc.h"
 
 // Qwen3's pre-tokenizer pattern, the only one we implement (solutions/m0-tokenizer/tokenizer_pretok.c).
 static const char QWEN3_PATTERN[] =
@@ -96,9 +97,9 @@ static int size_the_vocab(Tokenizer *t, const cJSON *vocab, const cJSON *added, 
         if (id->valuedouble > max_id) max_id = id->valuedouble;
     }
     t->vocab_size = (int32_t)max_id + 1;
-    t->token_text = calloc((size_t)t->vocab_size, sizeof *t->token_text);
-    t->is_added = calloc((size_t)t->vocab_size, sizeof *t->is_added);
-    return t->token_text && t->is_added ? 0 : -1;
+    t->token_text = xcalloc((size_t)t->vocab_size, sizeof *t->token_text);
+    t->is_added = xcalloc((size_t)t->vocab_size, sizeof *t->is_added);
+    return 0;
 }
 
 int tokenizer_load_vocab(Tokenizer *t, const cJSON *root, const char *path) {
@@ -139,13 +140,7 @@ Tokenizer *tokenizer_load(const char *path) {
         free(json);
         return NULL;
     }
-    Tokenizer *t = calloc(1, sizeof *t);
-    if (!t) {
-        fprintf(stderr, "%s: out of memory\n", file);
-        cJSON_Delete(root);
-        free(json);
-        return NULL;
-    }
+    Tokenizer *t = xcalloc(1, sizeof *t);
     const char *why = unsupported(root);
     if (why) fprintf(stderr, "%s: unsupported tokenizer: %s\n", file, why);
     if (why) goto fail;

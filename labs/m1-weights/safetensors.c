@@ -13,6 +13,7 @@
 // stb_ds's map macros use GNU `typeof`, which -std=c11 only knows as `__typeof__`.
 #define typeof __typeof__
 #include "stb_ds.h"
+#include "xalloc.h"
 
 // The entries of SafeTensors.by_name. Keys point at the tensors' own names (not copied).
 struct StNameIndex {
@@ -70,13 +71,10 @@ static bool json_uint(const cJSON *item, uint64_t *out) {
     return true;
 }
 
-static int add_tensor(SafeTensors *st, const StTensor *t) {
-    StTensor *grown = realloc(st->tensors, (size_t)(st->n_tensors + 1) * sizeof *grown);
-    if (!grown) return -1;
-    st->tensors = grown;
+static void add_tensor(SafeTensors *st, const StTensor *t) {
+    st->tensors = xrealloc(st->tensors, (size_t)(st->n_tensors + 1) * sizeof *st->tensors);
     shput(st->by_name, t->name, st->n_tensors);
     st->tensors[st->n_tensors++] = *t;
-    return 0;
 }
 
 // Fills t from one header entry {"dtype": ..., "shape": [...], "data_offsets": [begin, end]}.
@@ -107,8 +105,7 @@ static int by_offset(const void *a, const void *b) {
 // Two tensors sharing bytes would mean one of them is garbage: sort by offset, compare neighbours.
 static int check_overlaps(const SafeTensors *st, int first, const char *what) {
     // A tensor of zero bytes (a dimension of 0) occupies nothing, so it overlaps nothing.
-    const StTensor **order = malloc((size_t)(st->n_tensors - first + 1) * sizeof *order);
-    if (!order) return fprintf(stderr, "%s: out of memory\n", what), -1;
+    const StTensor **order = xmalloc((size_t)(st->n_tensors - first + 1) * sizeof *order);
     int n = 0;
     for (int i = first; i < st->n_tensors; i++)
         if (st->tensors[i].nbytes > 0) order[n++] = &st->tensors[i];
@@ -155,13 +152,8 @@ int st_parse_header(SafeTensors *st, const char *json, size_t json_len, size_t d
             return -1;
         }
         t.file = file;
-        t.name = strdup(entry->string);
-        if (!t.name || add_tensor(st, &t) != 0) {
-            free(t.name);
-            fprintf(stderr, "%s: out of memory\n", what);
-            cJSON_Delete(root);
-            return -1;
-        }
+        t.name = xstrdup(entry->string);
+        add_tensor(st, &t);
     }
     cJSON_Delete(root);
     return check_overlaps(st, first, what);
@@ -169,14 +161,11 @@ int st_parse_header(SafeTensors *st, const char *json, size_t json_len, size_t d
 
 // Maps one more file into st and registers its tensors; the caller cleans up on failure.
 static int add_file(SafeTensors *st, const char *path, ps_map_mode mode) {
-    ps_file *files = realloc(st->files, (size_t)(st->n_files + 1) * sizeof *files);
-    char **paths = files ? realloc(st->paths, (size_t)(st->n_files + 1) * sizeof *paths) : NULL;
-    if (files) st->files = files;
-    if (paths) st->paths = paths;
-    if (!files || !paths) return fprintf(stderr, "%s: out of memory\n", path), -1;
+    st->files = xrealloc(st->files, (size_t)(st->n_files + 1) * sizeof *st->files);
+    st->paths = xrealloc(st->paths, (size_t)(st->n_files + 1) * sizeof *st->paths);
     int idx = st->n_files;
     if (ps_file_open(&st->files[idx], path, mode) != 0) return -1;
-    st->paths[idx] = strdup(path);
+    st->paths[idx] = xstrdup(path);
     st->n_files++;
     const ps_file *f = &st->files[idx];
     size_t json_len, data_start;

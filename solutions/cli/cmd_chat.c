@@ -13,6 +13,7 @@
 #include "chat.h"
 #include "cmd_generate.h"
 #include "stb_ds.h"
+#include "xalloc.h"
 
 // The conversation: roles point to literals; each content is also kept in `owned`, which frees it
 // (ChatMessage holds const text).
@@ -22,7 +23,7 @@ typedef struct {
 } Conversation;
 
 static void add(Conversation *c, const char *role, const char *content) {
-    char *copy = strdup(content ? content : "");
+    char *copy = xstrdup(content ? content : "");
     ChatMessage m = {role, copy, NULL};
     arrput(c->owned, copy);
     arrput(c->messages, m);

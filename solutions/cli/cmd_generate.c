@@ -21,6 +21,7 @@
 #include "mapfile.h"
 #include "stb_ds.h"
 #include "timing.h"
+#include "xalloc.h"
 
 static const char *USAGE =
     "usage: protostar %s -m MODEL_DIR %s[options]\n"
@@ -299,8 +300,7 @@ static bool on_token(void *user, int32_t id) {
 // The reply collected by the printer as a malloc'd C string.
 static char *reply_string(const Printer *p) {
     size_t len = arrlenu(p->reply);
-    char *text = malloc(len + 1);
-    if (!text) return NULL;
+    char *text = xmalloc(len + 1);
     if (len) memcpy(text, p->reply, len);
     text[len] = '\0';
     return text;

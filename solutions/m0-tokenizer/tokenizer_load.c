@@ -12,6 +12,7 @@
 #include "stb_ds.h"
 #include "tokenizer.h"
 #include "unicode.h"
+#include "xalloc.h"
 
 // Qwen3's pre-tokenizer pattern, the only one we implement (solutions/m0-tokenizer/tokenizer_pretok.c).
 static const char QWEN3_PATTERN[] =
@@ -101,9 +102,9 @@ static int size_the_vocab(Tokenizer *t, const cJSON *vocab, const cJSON *added, 
         if (id->valuedouble > max_id) max_id = id->valuedouble;
     }
     t->vocab_size = (int32_t)max_id + 1;
-    t->token_text = calloc((size_t)t->vocab_size, sizeof *t->token_text);
-    t->is_added = calloc((size_t)t->vocab_size, sizeof *t->is_added);
-    return t->token_text && t->is_added ? 0 : -1;
+    t->token_text = xcalloc((size_t)t->vocab_size, sizeof *t->token_text);
+    t->is_added = xcalloc((size_t)t->vocab_size, sizeof *t->is_added);
+    return 0;
 }
 
 int tokenizer_load_vocab(Tokenizer *t, const cJSON *root, const char *path) {
@@ -155,7 +156,7 @@ int tokenizer_load_vocab(Tokenizer *t, const cJSON *root, const char *path) {
             left = cJSON_GetArrayItem(item, 0)->valuestring;
             right = cJSON_GetArrayItem(item, 1)->valuestring;
         } else if (cJSON_IsString(item) && strchr(item->valuestring, ' ')) {  // "Ġ t" (older files)
-            pair = strdup(item->valuestring);
+            pair = xstrdup(item->valuestring);
             char *space = strchr(pair, ' ');
             *space = '\0';
             left = pair, right = space + 1;
@@ -170,14 +171,7 @@ int tokenizer_load_vocab(Tokenizer *t, const cJSON *root, const char *path) {
         size_t left_len = strlen(left), right_len = strlen(right);
         if (left_len + right_len + 1 > joined_cap) {
             joined_cap = 2 * (left_len + right_len + 1);
-            char *grown = realloc(joined, joined_cap);
-            if (!grown) {
-                fprintf(stderr, "%s: out of memory\n", path);
-                free(pair);
-                free(joined);
-                return -1;
-            }
-            joined = grown;
+            joined = xrealloc(joined, joined_cap);
         }
         memcpy(joined, left, left_len);
         memcpy(joined + left_len, right, right_len + 1);
@@ -215,13 +209,7 @@ Tokenizer *tokenizer_load(const char *path) {
         free(json);
         return NULL;
     }
-    Tokenizer *t = calloc(1, sizeof *t);
-    if (!t) {
-        fprintf(stderr, "%s: out of memory\n", file);
-        cJSON_Delete(root);
-        free(json);
-        return NULL;
-    }
+    Tokenizer *t = xcalloc(1, sizeof *t);
     const char *why = unsupported(root);
     if (why) fprintf(stderr, "%s: unsupported tokenizer: %s\n", file, why);
     if (why) goto fail;

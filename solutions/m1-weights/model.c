@@ -10,6 +10,7 @@
 
 #include "mapfile.h"
 #include "weights.h"
+#include "xalloc.h"
 
 typedef struct {
     const SafeTensors *st;
@@ -259,8 +260,7 @@ typedef struct {
 } WeightBlock;
 
 static WeightBlock *weight_block_new(size_t bytes) {
-    WeightBlock *b = malloc(sizeof *b);
-    if (!b) return NULL;
+    WeightBlock *b = xmalloc(sizeof *b);
     *b = (WeightBlock){ps_alloc_big(bytes), bytes};
     if (!b->mem) {
         free(b);
@@ -293,10 +293,10 @@ int model_load(Model *m, const char *dir, ps_map_mode mode) {
     WeightBlock *block = weight_block_new(n * sizeof(float));
     m->storage = block;
     m->free_storage = weight_block_free;
-    m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
-    L.used = calloc((size_t)st.n_tensors + 1, sizeof *L.used);
+    m->layers = xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
+    L.used = xcalloc((size_t)st.n_tensors + 1, sizeof *L.used);
     int rc = -1;
-    if (!block || !m->layers || !L.used) {
+    if (!block) {   // the one allocation whose size the input decides: a message, not an exit
         fprintf(stderr, "%s: out of memory (the weights need %zu MiB)\n", dir, n * sizeof(float) >> 20);
     } else {
         L.next = block->mem;

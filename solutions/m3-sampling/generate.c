@@ -12,6 +12,7 @@
 #include "forward.h"
 #include "mapfile.h"
 #include "timing.h"
+#include "xalloc.h"
 
 // ---- M3's logits source: the whole forward pass, every step ----
 
@@ -62,11 +63,7 @@ int generate(LogitsSource *src, Sampler *s, int32_t *ids, int n_prompt, int capa
         fprintf(stderr, "generate: the prompt has %d tokens (room for %d)\n", n_prompt, capacity);
         return -1;
     }
-    float *logits = malloc((size_t)src->vocab_size * sizeof *logits);
-    if (!logits) {
-        fprintf(stderr, "generate: out of memory\n");
-        return -1;
-    }
+    float *logits = xmalloc((size_t)src->vocab_size * sizeof *logits);
     int n = n_prompt;
     //> M3 generate-loop
     //? While fewer than opt->max_new_tokens are made and there is room in ids: get the next

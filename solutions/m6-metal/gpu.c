@@ -9,6 +9,7 @@
 #include "gpu_internal.h"
 #include "lab_todo.h"
 #include "stb_ds.h"
+#include "xalloc.h"
 
 // Which .metal file (in gpu_kernel_dir()) defines each kernel.
 static const struct {
@@ -38,8 +39,7 @@ struct Gpu {
 };
 
 Gpu *gpu_new(void) {
-    Gpu *g = calloc(1, sizeof *g);
-    if (!g) { fprintf(stderr, "gpu: out of memory\n"); return NULL; }
+    Gpu *g = xcalloc(1, sizeof *g);
     g->ctx = mtl_context_new();
     if (!g->ctx) goto fail;
     for (int k = 0; k < K_COUNT; k++) {
@@ -107,8 +107,7 @@ mtl_buffer *gpu_upload(Gpu *g, const void *data, size_t bytes) {
 }
 
 GpuBatch *gpu_begin(Gpu *g) {
-    GpuBatch *b = calloc(1, sizeof *b);
-    if (!b) return NULL;
+    GpuBatch *b = xcalloc(1, sizeof *b);
     b->g = g;
     if (!(b->cmd = mtl_cmd_new(g->ctx))) {
         free(b);
