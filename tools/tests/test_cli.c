@@ -345,7 +345,7 @@ static void run_case(const Case *c) {
 }
 
 static void need_binary(void) {
-    if (!ps_file_exists(protostar()) && system("make -s build/protostar >/dev/null") != 0)
+    if (!ps_file_exists(protostar()) && !ps_make("build/protostar"))
         PS_FAIL("no %s (and make build/protostar failed)", protostar());
     PS_CHECK(ps_file_exists(SYNTH "/model.safetensors"), "no %s: run make synth", SYNTH);
 }

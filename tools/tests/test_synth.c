@@ -34,7 +34,7 @@ static uint64_t fnv1a_file(const char *path) {
 }
 
 static void run_synth(const char *preset, const char *out, const char *extra) {
-    if (!ps_file_exists(synth()) && system("make -s build/tools/synth >/dev/null") != 0)
+    if (!ps_file_exists(synth()) && !ps_make("build/tools/synth"))
         PS_SKIP("cannot build %s", synth());
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s %s %s %s", synth(), preset, out, extra);

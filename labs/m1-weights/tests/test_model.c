@@ -14,20 +14,6 @@
 
 #define ANCHOR(task) "book/m1-weights.md#" task
 
-static const char *model_dir(const char *name) {
-    static char dir[256];
-    if (strcmp(name, "tiny") == 0) {
-        if (!ps_file_exists("models/tiny/model.safetensors")) PS_SKIP("models/tiny is not there yet");
-        return "models/tiny";
-    }
-    char path[300], cmd[400];
-    snprintf(dir, sizeof dir, "build/models/%s", name);
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    snprintf(cmd, sizeof cmd, "make -s %s >/dev/null", path);
-    if (!ps_file_exists(path) && system(cmd) != 0) PS_SKIP("cannot generate %s (make synth)", path);
-    return dir;
-}
-
 // The engine's f32 copy of checkpoint tensor `name` (NULL if the name is not one the model has).
 static const float *weight(const Model *m, const char *name, size_t *numel) {
     const Config *c = &m->cfg;
@@ -61,7 +47,7 @@ static const float *weight(const Model *m, const char *name, size_t *numel) {
 }
 
 static void check_against_hf(const char *name) {
-    const char *dir = model_dir(name);
+    const char *dir = ps_model(name);
     Model m;
     PS_CHECK(model_load(&m, dir, PS_MAP_MMAP) == 0, "model_load(%s) failed", dir);
     char path[256];
@@ -119,7 +105,7 @@ static void t_tied(void) {
     };
     for (size_t i = 0; i < PS_COUNT(cases); i++) {
         Model m;
-        PS_CHECK(model_load(&m, model_dir(cases[i].name), PS_MAP_READ) == 0, "model_load(%s)", cases[i].name);
+        PS_CHECK(model_load(&m, ps_model(cases[i].name), PS_MAP_READ) == 0, "model_load(%s)", cases[i].name);
         PS_CHECK(m.lm_head_is_embed == cases[i].shared, "%s: lm_head_is_embed should be %d", cases[i].name, cases[i].shared);
         PS_CHECK((m.lm_head.data == m.embed.data) == cases[i].shared, "%s: lm_head %s share the embedding's memory",
                  cases[i].name, cases[i].shared ? "must" : "must not");
@@ -131,7 +117,7 @@ static void t_tied(void) {
 
 // A config that contradicts its checkpoint must be refused, naming the tensor.
 static void t_shape_mismatch(void) {
-    const char *src = model_dir("tiny-gqa2-bf16");
+    const char *src = ps_model("tiny-gqa2-bf16");
     const char *dir = ps_test_dir();   // removed by the harness, even when model_load stops at a TODO
     char cmd[1600], path[600];
     snprintf(cmd, sizeof cmd, "ln -s \"$PWD/%s/model.safetensors\" %s/ && sed 's/\"head_dim\": 32/\"head_dim\": 16/' "

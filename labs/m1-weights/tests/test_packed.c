@@ -23,15 +23,13 @@ static void write_all(FILE *f, const void *p, size_t n) { PS_CHECK(fwrite(p, 1, 
 // dir gets config.json and a model.safetensors in which PACKED is U8 [rows, cols/8, 4]: byte k holds
 // weights 2k and 2k+1 as nibbles (any bytes would do: the loader must copy them unread).
 static void make_packed_model(const char *dir, long long *packed_rows) {
-    const char *src = "build/models/tiny-mha-f32";
-    if (!ps_file_exists("build/models/tiny-mha-f32/model.safetensors") &&
-        system("make -s build/models/tiny-mha-f32/model.safetensors >/dev/null") != 0)
-        PS_SKIP("cannot generate %s (make synth)", src);
+    const char *src = ps_model("tiny-mha-f32");
     char cmd[1024], path[600];
     snprintf(cmd, sizeof cmd, "cp %s/config.json %s/", src, dir);
     PS_CHECK(system(cmd) == 0, "could not copy the config");
     SafeTensors st;
-    PS_CHECK(st_open_file(&st, "build/models/tiny-mha-f32/model.safetensors", PS_MAP_MMAP) == 0, "cannot open %s", src);
+    snprintf(path, sizeof path, "%s/model.safetensors", src);
+    PS_CHECK(st_open_file(&st, path, PS_MAP_MMAP) == 0, "cannot open %s", path);
     cJSON *header = cJSON_CreateObject();
     size_t offset = 0;
     for (int i = 0; i < st.n_tensors; i++) {

@@ -12,20 +12,6 @@
 
 #define TOL 1e-4   // atol = rtol: f32 against f32, only the order of the sums differs
 
-static const char *model_dir(const char *name) {
-    static char dir[256];
-    if (strcmp(name, "tiny") == 0) {
-        if (!ps_file_exists("models/tiny/model.safetensors")) PS_SKIP("models/tiny is not there yet");
-        return "models/tiny";
-    }
-    char path[300], cmd[400];
-    snprintf(dir, sizeof dir, "build/models/%s", name);
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    snprintf(cmd, sizeof cmd, "make -s %s >/dev/null", path);
-    if (!ps_file_exists(path) && system(cmd) != 0) PS_SKIP("cannot generate %s (make synth)", path);
-    return dir;
-}
-
 // Are got and want within tolerance? If not, says where the biggest error is, as [pos, dim].
 static bool close_enough(const char *what, const float *got, const ps_tensor *want_t, int n, int width) {
     PS_CHECK(want_t->count == (size_t)n * width, "%s: golden holds %zu values, expected %d x %d", what, want_t->count, n, width);
@@ -45,7 +31,7 @@ static bool close_enough(const char *what, const float *got, const ps_tensor *wa
 }
 
 static void check_model(const char *name) {
-    const char *dir = model_dir(name);
+    const char *dir = ps_model(name);
     char path[256];
     snprintf(path, sizeof path, "golden/m2/%s.psg", name);
     ps_golden *g = ps_golden_open(path);
@@ -97,7 +83,7 @@ static void t_tiedcopy_f32(void) { check_model("small-tiedcopy-f32"); }
 // earlier position's logits bit-identical (a missing causal mask fails this).
 static void t_causal(void) {
     Model m;
-    PS_CHECK(model_load(&m, model_dir("tiny-gqa2-bf16"), PS_MAP_MMAP) == 0, "model_load failed (lab M1)");
+    PS_CHECK(model_load(&m, ps_model("tiny-gqa2-bf16"), PS_MAP_MMAP) == 0, "model_load failed (lab M1)");
     int32_t a[6] = {5, 17, 17, 200, 3, 9}, b[6] = {5, 17, 17, 200, 3, 300};
     int V = m.cfg.vocab_size;
     float *la = malloc(6 * (size_t)V * sizeof *la), *lb = malloc(6 * (size_t)V * sizeof *lb);
@@ -112,7 +98,7 @@ static void t_causal(void) {
 
 static void t_bad_ids(void) {
     Model m;
-    PS_CHECK(model_load(&m, model_dir("tiny-mha-f32"), PS_MAP_MMAP) == 0, "model_load failed (lab M1)");
+    PS_CHECK(model_load(&m, ps_model("tiny-mha-f32"), PS_MAP_MMAP) == 0, "model_load failed (lab M1)");
     int32_t ids[3] = {1, m.cfg.vocab_size, 2};
     float *logits = malloc(3 * (size_t)m.cfg.vocab_size * sizeof *logits);
     PS_CHECK(forward(&m, ids, 3, logits, NULL) == -1, "an id equal to vocab_size must be refused, not read past the embedding");

@@ -24,13 +24,10 @@ typedef struct {
 } Fixture;
 
 static void open_fixture(Fixture *f, const char *name) {
-    char path[300], cmd[400];
+    char path[300];
     snprintf(f->name, sizeof f->name, "%s", name);
-    snprintf(path, sizeof path, "build/models/%s/model.safetensors", name);
-    snprintf(cmd, sizeof cmd, "make -s %s >/dev/null", path);
-    if (!ps_file_exists(path) && system(cmd) != 0) PS_SKIP("cannot generate %s (make synth)", path);
-    snprintf(path, sizeof path, "build/models/%s", name);
-    PS_CHECK(model_load(&f->m, path, PS_MAP_MMAP) == 0, "model_load(%s) failed (lab M1)", path);
+    const char *dir = ps_model(name);
+    PS_CHECK(model_load(&f->m, dir, PS_MAP_MMAP) == 0, "model_load(%s) failed (lab M1)", dir);
     snprintf(path, sizeof path, "golden/m2/ops-%s.psg", name);
     f->g = ps_golden_open(path);
     f->n = (int)ps_golden_get(f->g, "x")->dims[0];

@@ -39,25 +39,9 @@ static const Bounds BOUNDS[] = {
 };
 
 static Model load_tiny(void) {
-    if (!ps_file_exists(TINY "/model.safetensors")) PS_SKIP("%s is missing", TINY "/model.safetensors");
     Model m;
-    PS_CHECK(model_load(&m, TINY, PS_MAP_READ) == 0, "cannot load %s", TINY);
+    PS_CHECK(model_load(&m, ps_model("tiny"), PS_MAP_READ) == 0, "cannot load %s", TINY);
     return m;
-}
-
-// log softmax(logits)[target], in double.
-static double log_prob(const float *logits, int n, int target) {
-    double max = logits[0], sum = 0;
-    for (int i = 1; i < n; i++) max = fmax(max, logits[i]);
-    for (int i = 0; i < n; i++) sum += exp(logits[i] - max);
-    return logits[target] - max - log(sum);
-}
-
-static int arg_max(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
 }
 
 static void check_quality(const Bounds *b) {
@@ -81,14 +65,14 @@ static void check_quality(const Bounds *b) {
     double nll = 0, nll_f32 = 0, nll_hf = 0, dlogp = 0, worst = 0;
     int agree_f32 = 0, agree_hf = 0, worst_at = 0;
     for (int t = 0; t < n - 1; t++) {
-        double lp = log_prob(logits + (size_t)t * vocab, vocab, ids[t + 1]);
+        double lp = ps_log_prob(logits + (size_t)t * vocab, vocab, ids[t + 1]);
         nll -= lp;
         nll_f32 -= lp_f32[t];
         nll_hf -= lp_hf[t];
         double d = fabs(lp - lp_hf[t]);
         dlogp += d;
         if (d > worst) worst = d, worst_at = t;
-        int top = arg_max(logits + (size_t)t * vocab, vocab);
+        int top = ps_argmax(logits + (size_t)t * vocab, vocab);
         agree_f32 += top == top1_f32[t];
         agree_hf += top == top1_hf[t];
     }

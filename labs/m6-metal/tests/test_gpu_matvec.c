@@ -134,13 +134,10 @@ static double rel_err(const float *got, const float *want, size_t n) {
 static void t_matvec_hf(void) {
     const char *models[] = {"tiny-gqa2-bf16", "small-gqa4-bf16"};
     for (size_t mi = 0; mi < PS_COUNT(models); mi++) {
-        char path[300], cmd[400];
-        snprintf(path, sizeof path, "build/models/%s/model.safetensors", models[mi]);
-        snprintf(cmd, sizeof cmd, "make -s %s >/dev/null", path);
-        if (!ps_file_exists(path) && system(cmd) != 0) PS_SKIP("cannot generate %s (make synth)", path);
+        char path[300];
+        const char *dir = ps_model(models[mi]);
         Model m;
-        snprintf(path, sizeof path, "build/models/%s", models[mi]);
-        PS_CHECK(model_load(&m, path, PS_MAP_MMAP) == 0, "model_load(%s) failed (lab M1)", path);
+        PS_CHECK(model_load(&m, dir, PS_MAP_MMAP) == 0, "model_load(%s) failed (lab M1)", dir);
         snprintf(path, sizeof path, "golden/m2/ops-%s.psg", models[mi]);
         ps_golden *gd = ps_golden_open(path);
         int n = (int)ps_golden_get(gd, "x")->dims[0];
