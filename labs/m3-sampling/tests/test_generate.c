@@ -10,64 +10,39 @@
 #include "harness.h"
 #include "model.h"
 
-#define MARGIN 1e-3f
-
-static const int32_t *ids_of(const ps_golden *g, const char *name, int *n) {
-    const ps_tensor *t = ps_golden_get(g, name);
-    *n = (int)t->count;
-    return t->data;
-}
-
-// Runs the golden runs of `golden_path` that make at most max_new tokens on the model in dir,
-// through the uncached forward pass (only the first `steps` tokens of each: recomputing the whole
-// sequence every step is slow), and compares the trusted prefix of each continuation.
-static void check_greedy(const char *golden_path, const char *dir, int max_new, int steps) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (!ps_file_exists(path)) PS_SKIP("%s is missing (make synth writes the synthetic models)", path);
+// Runs the golden runs of `golden_path` that make at most max_new tokens on the model `name`
+// (ps_model), through the uncached forward pass (only the first `steps` tokens of each: recomputing
+// the whole sequence every step is slow), and compares the trusted prefix of each continuation.
+static void check_greedy(const char *golden_path, const char *name, int max_new, int steps) {
+    const char *dir = ps_model(name);
     Model m;
     PS_CHECK(model_load(&m, dir, PS_MAP_READ) == 0, "cannot load %s", dir);
     ps_golden *g = ps_golden_open(golden_path);
-    int n_eos, runs = ((const int32_t *)ps_golden_get(g, "nruns")->data)[0], compared = 0;
-    const int32_t *eos = ids_of(g, "eos", &n_eos);
+    const int32_t *eos;
+    int n_eos, runs = ps_greedy_runs(g, &eos, &n_eos), compared = 0;
     for (int r = 0; r < runs; r++) {
-        char name[64];
-        snprintf(name, sizeof name, "r%d.max_new", r);
-        int want_new = ((const int32_t *)ps_golden_get(g, name)->data)[0];
-        if (want_new > max_new) continue;
-        int n_prompt, n_want;
-        snprintf(name, sizeof name, "r%d.prompt", r);
-        const int32_t *prompt = ids_of(g, name, &n_prompt);
-        snprintf(name, sizeof name, "r%d.generated", r);
-        const int32_t *want = ids_of(g, name, &n_want);
-        snprintf(name, sizeof name, "r%d.margins", r);
-        const float *margins = ps_golden_get(g, name)->data;
-        snprintf(name, sizeof name, "r%d.penalty", r);
+        ps_greedy_run run = ps_greedy_run_get(g, r);
+        if (run.max_new > max_new) continue;
         SamplerConfig sc = sampler_config_default();
         sc.temperature = 0;
-        sc.repetition_penalty = ((const float *)ps_golden_get(g, name)->data)[0];
-
-        int trusted = 0;  // steps before the first near-tie
-        while (trusted < n_want && margins[trusted] > MARGIN) trusted++;
-        if (trusted > steps) trusted = steps;
-        if (n_want > steps) n_want = steps;
-        int capacity = n_prompt + steps;
+        sc.repetition_penalty = run.penalty;
+        if (run.trusted > steps) run.trusted = steps;
+        if (run.n_want > steps) run.n_want = steps;
+        int capacity = run.n_prompt + steps;
         int32_t *ids = malloc((size_t)capacity * sizeof *ids);
-        memcpy(ids, prompt, (size_t)n_prompt * sizeof *ids);
+        memcpy(ids, run.prompt, (size_t)run.n_prompt * sizeof *ids);
         Sampler s;
         sampler_init(&s, &sc);
         UncachedModel u;
         uncached_init(&u, &m);
         GenerateOptions opt = {.max_new_tokens = steps, .stop_ids = eos, .n_stop = n_eos};
         GenerateStats st;
-        int n = generate(&u.base, &s, ids, n_prompt, capacity, &opt, &st);
-        PS_CHECK(n == n_prompt + st.n_generated, "generate returned %d for %d + %d tokens", n, n_prompt,
+        int n = generate(&u.base, &s, ids, run.n_prompt, capacity, &opt, &st);
+        PS_CHECK(n == run.n_prompt + st.n_generated, "generate returned %d for %d + %d tokens", n, run.n_prompt,
                  st.n_generated);
-        int n_got = n - n_prompt, k = n_got < trusted ? n_got : trusted;
-        snprintf(name, sizeof name, "%s run %d (penalty %g)", golden_path, r, (double)sc.repetition_penalty);
-        if (trusted == n_want) PS_CHECK_IDS(name, ids + n_prompt, (size_t)n_got, want, (size_t)n_want);
-        else PS_CHECK_IDS(name, ids + n_prompt, (size_t)k, want, (size_t)k);
-        compared += k;
+        char what[300];
+        snprintf(what, sizeof what, "%s run %d (penalty %g)", golden_path, r, (double)sc.repetition_penalty);
+        compared += PS_CHECK_GREEDY(what, ids + run.n_prompt, n - run.n_prompt, &run);
         uncached_free(&u);
         free(ids);
     }
@@ -77,14 +52,13 @@ static void check_greedy(const char *golden_path, const char *dir, int max_new, 
     model_free(&m);
 }
 
-static void t_greedy_tiny(void) { check_greedy("golden/m3/greedy-tiny.psg", "models/tiny", 32, 12); }
+static void t_greedy_tiny(void) { check_greedy("golden/m3/greedy-tiny.psg", "tiny", 32, 12); }
 static void t_greedy_synth(void) {
     const char *presets[] = {"tiny-mha-f32", "tiny-gqa2-bf16", "small-gqa4-bf16", "small-tiedcopy-f32"};
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
-        char golden[256], dir[256];
+        char golden[256];
         snprintf(golden, sizeof golden, "golden/m3/greedy-synth-%s.psg", presets[i]);
-        snprintf(dir, sizeof dir, "build/models/%s", presets[i]);
-        check_greedy(golden, dir, 32, 32);
+        check_greedy(golden, presets[i], 32, 32);
     }
 }
 
