@@ -174,4 +174,18 @@ int ps_check_greedy(const char *what, const int32_t *got, int n_got, const ps_gr
 #define PS_CHECK_GREEDY(what, got, n_got, run) \
     (ps_reached(__FILE__, __LINE__), ps_check_greedy((what), (got), (n_got), (run)))
 
+// A list of strings or of id lists in a golden file: tensor NAME holds the items end to end and
+// NAME.off their n + 1 offsets (item i is data[off[i] .. off[i + 1]), in elements). Fails the test
+// when either is absent or an offset points outside the data.
+typedef struct {
+    const void *data;
+    const int32_t *off;
+    size_t n;   // items
+} ps_list;
+ps_list ps_golden_list(const ps_golden *g, const char *name);
+
+// Prints s[0..n) to stdout with line breaks, tabs, quotes, backslashes and other control bytes
+// escaped (\n, \t, \x22), so whitespace shows; at most max bytes, then "...".
+void ps_print_escaped(const char *s, size_t n, size_t max);
+
 #endif

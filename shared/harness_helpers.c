@@ -126,3 +126,29 @@ int ps_check_greedy(const char *what, const int32_t *got, int n_got, const ps_gr
     }
     return k;
 }
+
+ps_list ps_golden_list(const ps_golden *g, const char *name) {
+    char off_name[160];
+    snprintf(off_name, sizeof off_name, "%s.off", name);
+    const ps_tensor *data = ps_golden_get(g, name), *off = ps_golden_get(g, off_name);
+    if (off->dtype != PS_I32 || off->count < 1) PS_FAIL("%s: %s must hold n + 1 i32 offsets", g->path, off_name);
+    const int32_t *o = off->data;
+    size_t unit = data->count;
+    for (size_t i = 0; i + 1 < off->count; i++)
+        if (o[i] < 0 || o[i] > o[i + 1] || (size_t)o[i + 1] > unit)
+            PS_FAIL("%s: %s[%zu..%zu] = %d..%d is not inside %s", g->path, off_name, i, i + 1, (int)o[i],
+                    (int)o[i + 1], name);
+    return (ps_list){data->data, o, off->count - 1};
+}
+
+void ps_print_escaped(const char *s, size_t n, size_t max) {
+    for (size_t i = 0; i < n && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n') printf("\\n");
+        else if (c == '\r') printf("\\r");
+        else if (c == '\t') printf("\\t");
+        else if (c < 0x20 || c == 0x7F || c == '"' || c == '\\') printf("\\x%02X", c);
+        else putchar(c);
+    }
+    if (n > max) printf("...");
+}

@@ -322,6 +322,51 @@ static void t_greedy(void) {
     free(out);
 }
 
+// A golden list (NAME + NAME.off) reads back item by item; offsets outside the data are refused.
+static void list_out_of_range(void) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/bad-list.psg", ps_test_dir());
+    const char bad[] = "PSGOLD 1\ngenerator test\ntensor s u8 1 3\ntensor s.off i32 1 2\nend\nabc"
+                       "\0\0\0\0\x04\0\0\0";
+    write_file(path, bad, sizeof bad - 1);
+    ps_golden_list(ps_golden_open(path), "s");
+}
+
+static void t_list_escaped(void) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/list.psg", ps_test_dir());
+    const char good[] = "PSGOLD 1\ngenerator test\ntensor s u8 1 5\ntensor s.off i32 1 3\nend\nab\ncd"
+                        "\0\0\0\0\x03\0\0\0\x05\0\0\0";
+    write_file(path, good, sizeof good - 1);
+    ps_golden *g = ps_golden_open(path);
+    ps_list l = ps_golden_list(g, "s");
+    const char *text = l.data;
+    PS_CHECK(l.n == 2 && l.off[1] == 3 && memcmp(text + l.off[1], "cd", 2) == 0, "two items: \"ab\\n\", \"cd\"");
+    // Escaped printing, caught in a file.
+    snprintf(path, sizeof path, "%s/escaped.txt", ps_test_dir());
+    fflush(stdout);
+    int saved = dup(1);
+    FILE *f = fopen(path, "w+");
+    PS_CHECK(f && saved >= 0, "cannot write %s", path);
+    dup2(fileno(f), 1);
+    ps_print_escaped(text, 3, 10);
+    ps_print_escaped("\t\"x\x01", 4, 10);
+    ps_print_escaped("abcdef", 6, 4);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    char got[100] = "";
+    rewind(f);
+    got[fread(got, 1, sizeof got - 1, f)] = '\0';
+    fclose(f);
+    PS_CHECK(strcmp(got, "ab\\n\\t\\x22x\\x01abcd...") == 0, "escaped: %s", got);
+    ps_golden_close(g);
+    const ps_test suite[] = {{"demo.range", list_out_of_range, "a", 0}};
+    char *out = run_suite(suite, 1);
+    PS_CHECK(strstr(out, "s.off[0..1] = 0..4 is not inside s"), "an offset past the data fails the test:\n%s", out);
+    free(out);
+}
+
 static const ps_test TESTS[] = {
     {"harness.isolation", t_isolation, "DEVELOPERS.md#test-harness", 20},
     {"harness.close", t_close, "DEVELOPERS.md#test-harness", 0},
@@ -335,6 +380,7 @@ static const ps_test TESTS[] = {
     {"harness.argmax-log-prob", t_argmax_log_prob, "DEVELOPERS.md#test-harness", 0},
     {"harness.models", t_models, "DEVELOPERS.md#test-harness", 90},
     {"harness.greedy", t_greedy, "DEVELOPERS.md#test-harness", 20},
+    {"harness.list-escaped", t_list_escaped, "DEVELOPERS.md#test-harness", 0},
 };
 
 int main(int argc, char **argv) { return ps_main("tools", TESTS, PS_COUNT(TESTS), argc, argv); }

@@ -19,19 +19,6 @@ static Tokenizer *load(const char *path) {
     return t;
 }
 
-typedef struct {
-    const void *data;
-    const int32_t *off;
-    size_t n;
-} List;
-
-static List list(const ps_golden *g, const char *name) {
-    char off_name[160];
-    snprintf(off_name, sizeof off_name, "%s.off", name);
-    const ps_tensor *off = ps_golden_get(g, off_name);
-    return (List){ps_golden_get(g, name)->data, off->data, off->count - 1};
-}
-
 static void check_text(const char *what, size_t c, const char *got, size_t ngot, const char *want, size_t nwant) {
     if (ngot == nwant && (nwant == 0 || memcmp(got, want, nwant) == 0)) return;
     size_t k = 0;
@@ -48,7 +35,7 @@ static void check_decode(const char *path, const char *golden) {
     ps_golden *g = ps_golden_open(golden);
     const char *lists[][2] = {{"cases.ids", "cases.decoded"}, {"lossy.ids", "lossy.text"}};
     for (int l = 0; l < 2; l++) {
-        List ids = list(g, lists[l][0]), text = list(g, lists[l][1]);
+        ps_list ids = ps_golden_list(g, lists[l][0]), text = ps_golden_list(g, lists[l][1]);
         for (size_t c = 0; c < ids.n; c++) {
             char *got = NULL;
             const int32_t *id = (const int32_t *)ids.data + ids.off[c];
@@ -90,7 +77,7 @@ static void check_stream(const char *path, const char *golden) {
     ps_golden *g = ps_golden_open(golden);
     const char *lists[][2] = {{"cases.ids", "cases.decoded"}, {"lossy.ids", "lossy.text"}};
     for (int l = 0; l < 2; l++) {
-        List ids = list(g, lists[l][0]), text = list(g, lists[l][1]);
+        ps_list ids = ps_golden_list(g, lists[l][0]), text = ps_golden_list(g, lists[l][1]);
         for (size_t c = 0; c < ids.n; c++) {
             TokenStream s;
             token_stream_init(&s, t);

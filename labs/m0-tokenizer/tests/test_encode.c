@@ -27,32 +27,6 @@ static const char *golden_for(const char *path) {
     return strcmp(path, QWEN3) == 0 ? "golden/m0/qwen3.psg" : "golden/m0/tiny.psg";
 }
 
-// A list of strings or of id lists in a golden file: NAME (the data) and NAME.off (n + 1 offsets).
-typedef struct {
-    const void *data;
-    const int32_t *off;
-    size_t n;
-} List;
-
-static List list(const ps_golden *g, const char *name) {
-    char off_name[160];
-    snprintf(off_name, sizeof off_name, "%s.off", name);
-    const ps_tensor *off = ps_golden_get(g, off_name);
-    return (List){ps_golden_get(g, name)->data, off->data, off->count - 1};
-}
-
-static void print_escaped(const char *s, size_t n) {
-    for (size_t i = 0; i < n && i < 400; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\n') printf("\\n");
-        else if (c == '\r') printf("\\r");
-        else if (c == '\t') printf("\\t");
-        else if (c < 0x20 || c == 0x7F || c == '"' || c == '\\') printf("\\x%02X", c);
-        else putchar(c);
-    }
-    if (n > 400) printf("...");
-}
-
 // Compares ids; on a difference prints the input, the first differing position and both id
 // sequences around it with the token strings, then fails the test.
 static void check_ids(const Tokenizer *t, const char *what, const char *text, size_t len,
@@ -61,7 +35,7 @@ static void check_ids(const Tokenizer *t, const char *what, const char *text, si
     while (k < ngot && k < nwant && got[k] == want[k]) k++;
     if (k == ngot && k == nwant) return;
     printf("  input: \"");
-    print_escaped(text, len);
+    ps_print_escaped(text, len, 400);
     printf("\"\n  first difference at id %zu (we made %zu ids, Hugging Face %zu)\n", k, ngot, nwant);
     const char *names[2] = {"ours", "want"};
     const int32_t *seqs[2] = {got, want};
@@ -83,7 +57,7 @@ static void check_vocab(const char *path) {
     ps_golden *g = ps_golden_open(golden_for(path));
     int32_t size = *(const int32_t *)ps_golden_get(g, "vocab.size")->data;
     PS_CHECK(tokenizer_vocab_size(t) == size, "vocab size %d, Hugging Face says %d", (int)tokenizer_vocab_size(t), (int)size);
-    List tokens = list(g, "probe.token");
+    ps_list tokens = ps_golden_list(g, "probe.token");
     const int32_t *ids = ps_golden_get(g, "probe.id")->data;
     for (size_t i = 0; i < tokens.n; i++) {
         char token[512];
@@ -128,8 +102,9 @@ static void check_bpe(const char *path) {
     Tokenizer *t = load(path);
     ps_golden *g = ps_golden_open("golden/m0/qwen3.psg");  // the pieces are the same for both
     ps_golden *gi = ps_golden_open(golden_for(path));
-    List text = list(g, "cases.text"), nfc = list(g, "cases.nfc"), pieces = list(g, "cases.pieces");
-    List ids = list(gi, "cases.ids");
+    ps_list text = ps_golden_list(g, "cases.text"), nfc = ps_golden_list(g, "cases.nfc");
+    ps_list pieces = ps_golden_list(g, "cases.pieces");
+    ps_list ids = ps_golden_list(gi, "cases.ids");
     size_t checked = 0;
     for (size_t c = 0; c < text.n; c++) {
         const char *s = (const char *)text.data + text.off[c];
@@ -238,7 +213,7 @@ static void t_added_token_at(void) {
 static void check_encode(const char *path) {
     Tokenizer *t = load(path);
     ps_golden *g = ps_golden_open(golden_for(path));
-    List text = list(g, "cases.text"), ids = list(g, "cases.ids");
+    ps_list text = ps_golden_list(g, "cases.text"), ids = ps_golden_list(g, "cases.ids");
     for (size_t c = 0; c < text.n; c++) {
         const char *s = (const char *)text.data + text.off[c];
         size_t len = (size_t)(text.off[c + 1] - text.off[c]);
@@ -251,7 +226,7 @@ static void check_encode(const char *path) {
         arrfree(got);
     }
     // Added tokens as plain text (Hugging Face's split_special_tokens).
-    List plain = list(g, "plain.text"), plain_ids = list(g, "plain.ids");
+    ps_list plain = ps_golden_list(g, "plain.text"), plain_ids = ps_golden_list(g, "plain.ids");
     for (size_t c = 0; c < plain.n; c++) {
         const char *s = (const char *)plain.data + plain.off[c];
         size_t len = (size_t)(plain.off[c + 1] - plain.off[c]);

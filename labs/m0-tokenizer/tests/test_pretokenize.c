@@ -22,15 +22,8 @@ static void t_alphabet(void) {
 // Prints text with its control and non-ASCII bytes escaped, so whitespace shows.
 static void print_escaped(const char *label, const char *s, size_t n) {
     printf("  %s \"", label);
-    for (size_t i = 0; i < n && i < 300; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\n') printf("\\n");
-        else if (c == '\r') printf("\\r");
-        else if (c == '\t') printf("\\t");
-        else if (c < 0x20 || c == 0x7F || c == '"' || c == '\\') printf("\\x%02X", c);
-        else putchar(c);
-    }
-    printf("%s\"\n", n > 300 ? "..." : "");
+    ps_print_escaped(s, n, 300);
+    printf("\"\n");
 }
 
 static void t_pieces(void) {
