@@ -23,36 +23,25 @@
 #define HF_TOL 1e-3
 #define ANCHOR(task) "book/m7-gpu-engine.md#" task
 
-// Loads models/tiny or a synthetic preset (made by `make synth` when missing). false: skip it.
-static bool load(Model *m, const char *dir) {
-    char path[300], cmd[400];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (!ps_file_exists(path) && strncmp(dir, "build/models/", 13) == 0) {
-        snprintf(cmd, sizeof cmd, "make -s %s >/dev/null", path);
-        if (system(cmd) != 0) return false;
-    }
-    if (!ps_file_exists(path)) return false;
-    PS_CHECK(model_load(m, dir, PS_MAP_READ) == 0, "cannot load %s (lab M1)", dir);
-    return true;
+// Loads a test model (ps_model's names: "tiny" or a synthetic preset, made when missing). false:
+// it is not there and cannot be made, the test goes on with the next one.
+static bool load(Model *m, const char *name) {
+    const char *dir = ps_model_try(name);
+    PS_CHECK(!dir || model_load(m, dir, PS_MAP_READ) == 0, "cannot load %s (lab M1)", dir);
+    return dir != NULL;
 }
 
 static void open_engine(GpuEngine *e, const Model *m, int ctx) {
     PS_CHECK(gpu_engine_init(e, m, ctx) == 0, "gpu_engine_init(ctx %d) failed (message above)", ctx);
 }
 
-static const int32_t *golden_ids(const ps_golden *g, const char *name, int *n) {
-    const ps_tensor *t = ps_golden_get(g, name);
-    *n = (int)t->count;
-    return t->data;
-}
-
 // ---- (a) logits at every position vs transformers ----
 static const char *M2_MODELS[][2] = {
-    {"models/tiny", "golden/m2/tiny.psg"},
-    {"build/models/tiny-mha-f32", "golden/m2/tiny-mha-f32.psg"},
-    {"build/models/tiny-gqa2-bf16", "golden/m2/tiny-gqa2-bf16.psg"},
-    {"build/models/small-gqa4-bf16", "golden/m2/small-gqa4-bf16.psg"},
-    {"build/models/small-tiedcopy-f32", "golden/m2/small-tiedcopy-f32.psg"},
+    {"tiny", "golden/m2/tiny.psg"},
+    {"tiny-mha-f32", "golden/m2/tiny-mha-f32.psg"},
+    {"tiny-gqa2-bf16", "golden/m2/tiny-gqa2-bf16.psg"},
+    {"small-gqa4-bf16", "golden/m2/small-gqa4-bf16.psg"},
+    {"small-tiedcopy-f32", "golden/m2/small-tiedcopy-f32.psg"},
 };
 
 static void t_hf_logits(void) {
@@ -62,7 +51,7 @@ static void t_hf_logits(void) {
         if (!load(&m, M2_MODELS[i][0])) continue;
         ps_golden *g = ps_golden_open(M2_MODELS[i][1]);
         int n;
-        const int32_t *ids = golden_ids(g, "ids", &n);
+        const int32_t *ids = ps_golden_ids(g, "ids", &n);
         const float *want = ps_golden_get(g, "logits")->data;
         size_t vocab = (size_t)m.cfg.vocab_size;
         float *got = malloc((size_t)n * vocab * sizeof *got);
@@ -91,9 +80,9 @@ static void t_hf_logits(void) {
 
 // ---- (b) greedy continuations vs transformers' generate() ----
 static const char *M3_MODELS[][2] = {
-    {"models/tiny", "golden/m3/greedy-tiny.psg"},
-    {"build/models/tiny-gqa2-bf16", "golden/m3/greedy-synth-tiny-gqa2-bf16.psg"},
-    {"build/models/small-gqa4-bf16", "golden/m3/greedy-synth-small-gqa4-bf16.psg"},
+    {"tiny", "golden/m3/greedy-tiny.psg"},
+    {"tiny-gqa2-bf16", "golden/m3/greedy-synth-tiny-gqa2-bf16.psg"},
+    {"small-gqa4-bf16", "golden/m3/greedy-synth-small-gqa4-bf16.psg"},
 };
 #define MAX_RUNS 4   // per model: the emulator is slow, and more runs test nothing new
 
@@ -103,39 +92,28 @@ static void t_greedy(void) {
         Model m;
         if (!load(&m, M3_MODELS[i][0])) continue;
         ps_golden *g = ps_golden_open(M3_MODELS[i][1]);
-        int n_eos, runs = ((const int32_t *)ps_golden_get(g, "nruns")->data)[0];
-        const int32_t *eos = golden_ids(g, "eos", &n_eos);
+        const int32_t *eos;
+        int n_eos, runs = ps_greedy_runs(g, &eos, &n_eos);
         GpuEngine e;
         open_engine(&e, &m, 128);
         for (int r = 0; r < runs && r < MAX_RUNS; r++) {
-            char name[64];
-            int n_prompt, n_want;
-            snprintf(name, sizeof name, "r%d.prompt", r);
-            const int32_t *prompt = golden_ids(g, name, &n_prompt);
-            snprintf(name, sizeof name, "r%d.generated", r);
-            const int32_t *want = golden_ids(g, name, &n_want);
-            snprintf(name, sizeof name, "r%d.margins", r);
-            const float *margins = ps_golden_get(g, name)->data;
-            snprintf(name, sizeof name, "r%d.penalty", r);
+            ps_greedy_run run = ps_greedy_run_get(g, r);
             SamplerConfig sc = sampler_config_default();
             sc.temperature = 0;
-            sc.repetition_penalty = ((const float *)ps_golden_get(g, name)->data)[0];
+            sc.repetition_penalty = run.penalty;
             // Only the steps whose top-1/top-2 margin (and every earlier one) beats the noise.
-            int trusted = 0;
-            while (trusted < n_want && margins[trusted] > 1e-3f) trusted++;
-            if (trusted == 0 || n_prompt + n_want > 128) continue;
+            if (run.trusted == 0 || run.n_prompt + run.n_want > 128) continue;
             int32_t ids[128];
-            memcpy(ids, prompt, (size_t)n_prompt * sizeof *ids);
+            memcpy(ids, run.prompt, (size_t)run.n_prompt * sizeof *ids);
             Sampler s;
             sampler_init(&s, &sc);
-            GenerateOptions opt = {.max_new_tokens = trusted, .stop_ids = eos, .n_stop = n_eos};
+            GenerateOptions opt = {.max_new_tokens = run.trusted, .stop_ids = eos, .n_stop = n_eos};
             GenerateStats st;
-            int n = generate(&e.base, &s, ids, n_prompt, 128, &opt, &st);
-            PS_CHECK(n > n_prompt, "generate on the GPU engine failed on %s run %d", M3_MODELS[i][0], r);
-            snprintf(name, sizeof name, "%s run %d", M3_MODELS[i][1], r);
-            int got = n - n_prompt;
-            PS_CHECK_IDS(name, ids + n_prompt, (size_t)got, want, (size_t)(got < n_want ? got : n_want));
-            compared += got;
+            int n = generate(&e.base, &s, ids, run.n_prompt, 128, &opt, &st);
+            PS_CHECK(n > run.n_prompt, "generate on the GPU engine failed on %s run %d", M3_MODELS[i][0], r);
+            char what[300];
+            snprintf(what, sizeof what, "%s run %d", M3_MODELS[i][1], r);
+            compared += PS_CHECK_GREEDY(what, ids + run.n_prompt, n - run.n_prompt, &run);
         }
         gpu_engine_free(&e);
         ps_golden_close(g);
@@ -148,7 +126,7 @@ static void t_greedy(void) {
 // ---- (e) limits: refused with a message, nothing changed ----
 static void t_limits(void) {
     Model m;
-    PS_CHECK(load(&m, "models/tiny"), "models/tiny/model.safetensors is missing");
+    PS_CHECK(load(&m, "tiny"), "models/tiny/model.safetensors is missing");
     size_t vocab = (size_t)m.cfg.vocab_size;
     float *logits = malloc(8 * vocab * sizeof *logits);
     GpuEngine e;
@@ -212,7 +190,7 @@ static void *rebase_page_aligned(Model *m) {
 
 static void t_wrap(void) {
     Model m;
-    PS_CHECK(load(&m, "models/tiny"), "models/tiny/model.safetensors is missing");
+    PS_CHECK(load(&m, "tiny"), "models/tiny/model.safetensors is missing");
     PS_CHECK(m.lm_head_is_embed && m.embed.dtype == DT_F32, "the tiny model has a tied f32 embedding");
     size_t vocab = (size_t)m.cfg.vocab_size;
     const int32_t ids[4] = {100, 2000, 33, 4000};

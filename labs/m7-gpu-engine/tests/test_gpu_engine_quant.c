@@ -41,26 +41,10 @@ static const Bounds BOUNDS[] = {
 };
 
 static Model load_quantized(DType type) {
-    if (!ps_file_exists(TINY "/model.safetensors")) PS_SKIP("%s is missing", TINY "/model.safetensors");
     Model m;
-    PS_CHECK(model_load(&m, TINY, PS_MAP_READ) == 0, "cannot load %s", TINY);
+    PS_CHECK(model_load(&m, ps_model("tiny"), PS_MAP_READ) == 0, "cannot load %s", TINY);
     PS_CHECK(quantize_model(&m, type, false) == 0, "quantize_model failed (lab M5)");
     return m;
-}
-
-// log softmax(logits)[target], in double.
-static double log_prob(const float *logits, int n, int target) {
-    double max = logits[0], sum = 0;
-    for (int i = 1; i < n; i++) max = fmax(max, logits[i]);
-    for (int i = 0; i < n; i++) sum += exp(logits[i] - max);
-    return logits[target] - max - log(sum);
-}
-
-static int arg_max(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
 }
 
 // ---- (c) against transformers with the same quantized weights ----
@@ -81,10 +65,10 @@ static void check_hf(const Bounds *b) {
     double sum = 0, worst = 0;
     int agree = 0, worst_at = 0;
     for (int t = 0; t < n - 1; t++) {
-        double d = fabs(log_prob(logits + (size_t)t * vocab, vocab, ids[t + 1]) - lp_hf[t]);
+        double d = fabs(ps_log_prob(logits + (size_t)t * vocab, vocab, ids[t + 1]) - lp_hf[t]);
         sum += d;
         if (d > worst) worst = d, worst_at = t;
-        agree += arg_max(logits + (size_t)t * vocab, vocab) == top1_hf[t];
+        agree += ps_argmax(logits + (size_t)t * vocab, vocab) == top1_hf[t];
     }
     int k = n - 1;
     printf("%s on the GPU engine vs HF with %s weights, %d tokens: mean |dlogp| %.2e, worst %.2e at %d, "
@@ -113,8 +97,7 @@ static void t_hf_q4a(void) { check_hf(&BOUNDS[2]); }
 static void check_cpu(DType type, double max_rel_l2) {
     Model m;
     if (type == DT_F32) {
-        if (!ps_file_exists(TINY "/model.safetensors")) PS_SKIP("%s is missing", TINY "/model.safetensors");
-        PS_CHECK(model_load(&m, TINY, PS_MAP_READ) == 0, "cannot load %s", TINY);
+        PS_CHECK(model_load(&m, ps_model("tiny"), PS_MAP_READ) == 0, "cannot load %s", TINY);
     } else {
         m = load_quantized(type);
     }
