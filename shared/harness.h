@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lab_todo.h"
 
@@ -187,5 +188,15 @@ ps_list ps_golden_list(const ps_golden *g, const char *name);
 // Prints s[0..n) to stdout with line breaks, tabs, quotes, backslashes and other control bytes
 // escaped (\n, \t, \x22), so whitespace shows; at most max bytes, then "...".
 void ps_print_escaped(const char *s, size_t n, size_t max);
+
+// What the code between ps_capture_begin and ps_capture_end writes to fd (1: stdout, 2: stderr),
+// e.g. the error message a test expects: both streams are flushed and fd is redirected into a
+// temporary file; ps_capture_end puts fd back and returns the text (NUL-terminated; caller frees).
+typedef struct {
+    int fd, saved;
+    FILE *file;
+} ps_capture;
+void ps_capture_begin(ps_capture *c, int fd);
+char *ps_capture_end(ps_capture *c);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -151,4 +152,31 @@ void ps_print_escaped(const char *s, size_t n, size_t max) {
         else putchar(c);
     }
     if (n > max) printf("...");
+}
+
+void ps_capture_begin(ps_capture *c, int fd) {
+    fflush(stdout);
+    fflush(stderr);
+    c->fd = fd;
+    c->file = tmpfile();
+    c->saved = dup(fd);
+    if (!c->file || c->saved < 0 || dup2(fileno(c->file), fd) < 0)
+        PS_FAIL("ps_capture_begin: cannot redirect fd %d to a temporary file", fd);
+}
+
+char *ps_capture_end(ps_capture *c) {
+    fflush(stdout);
+    fflush(stderr);
+    if (dup2(c->saved, c->fd) < 0) PS_FAIL("ps_capture_end: cannot restore fd %d", c->fd);
+    close(c->saved);
+    // What was written went through the descriptor, not c->file's buffer: the file's end is its size.
+    long size = fseek(c->file, 0, SEEK_END) == 0 ? ftell(c->file) : -1;
+    if (size < 0) PS_FAIL("ps_capture_end: cannot read the captured output back");
+    char *text = malloc((size_t)size + 1);
+    if (!text) PS_FAIL("ps_capture_end: out of memory for %ld bytes", size);
+    rewind(c->file);
+    size_t n = fread(text, 1, (size_t)size, c->file);
+    text[n] = '\0';
+    fclose(c->file);
+    return text;
 }

@@ -54,22 +54,15 @@ static void t_transformers5(void) {
 
 // config_parse must fail and say something containing `fragment`.
 static void expect_refused(const char *json, const char *fragment) {
-    fflush(stderr);
-    FILE *tmp = tmpfile();
-    int saved = dup(2);
-    dup2(fileno(tmp), 2);
+    ps_capture err;
+    ps_capture_begin(&err, 2);
     Config c;
     int rc = config_parse(&c, json, "bad-config.json");
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    char msg[1024] = "";
-    rewind(tmp);
-    msg[fread(msg, 1, sizeof msg - 1, tmp)] = '\0';
-    fclose(tmp);
+    char *msg = ps_capture_end(&err);
     PS_CHECK(rc == -1, "a bad config was accepted (expected an error about '%s'):\n%s", fragment, json);
     PS_CHECK(strstr(msg, "bad-config.json") && strstr(msg, fragment),
              "the message should name the file and mention '%s'; got: %s", fragment, msg);
+    free(msg);
 }
 
 static void t_refused(void) {
