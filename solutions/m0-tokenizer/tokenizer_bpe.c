@@ -53,6 +53,9 @@ static Candidate heap_pop(Candidate *heap, size_t *n) {
 // The merge of (left, right), or NULL.
 static const BpeMerge *find_merge(const Tokenizer *t, int32_t left, int32_t right) {
     MergeEntry *merges = t->merges;  // stb_ds lookups write to the map's header, not its entries
+    // No merges at all: stb_ds's empty map is NULL, and a lookup in it would allocate a map that
+    // is lost with this local copy (a leak on every pair of every encode).
+    if (!merges) return NULL;
     ptrdiff_t i = hmgeti(merges, (uint64_t)(uint32_t)left << 32 | (uint32_t)right);
     return i < 0 ? NULL : &merges[i].value;
 }
