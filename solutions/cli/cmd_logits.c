@@ -94,7 +94,7 @@ static int run(const Model *m, const int32_t *ids, int n, const char *out, const
 
 int cmd_logits(int argc, char **argv) {
     const char *dir = NULL, *ids_text = NULL, *prompt = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {   // every option takes a value
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         const char **dest = NULL;
         if (cli_is_help(a)) return usage(stdout);
@@ -107,7 +107,6 @@ int cmd_logits(int argc, char **argv) {
             return usage(stderr);
         }
         *dest = val;
-        i++;
     }
     if (!dir || !out || !ids_text == !prompt) return usage(stderr);
     char path[4096];
