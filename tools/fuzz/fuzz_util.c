@@ -2,10 +2,12 @@
 #include "fuzz_util.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,18 +36,39 @@ void fuzz_quiet(void) {
 
 static char scratch[PATH_MAX];
 
-static void remove_scratch(void) {
-    DIR *d = opendir(scratch);
+// Removes a scratch directory and its files (the targets write no subdirectories).
+static void remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
     char path[PATH_MAX + 256];
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", scratch, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         unlink(path);
     }
     closedir(d);
-    rmdir(scratch);
+    rmdir(dir);
+}
+
+static void remove_scratch(void) { remove_dir(scratch); }
+
+// A process that crashed (or ran out of time or memory: libFuzzer then leaves with _Exit) never
+// removed its directory; over an hour of fork-mode fuzzing those pile up, so each new process
+// sweeps away the ones whose process is gone.
+static void remove_stale(const char *base) {
+    DIR *d = opendir(base);
+    if (!d) return;
+    struct dirent *e;
+    char path[PATH_MAX + 256];
+    while ((e = readdir(d)) != NULL) {
+        long pid;
+        if (sscanf(e->d_name, "ps-fuzz-%ld-", &pid) != 1 || pid <= 0) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   // alive (or not ours to judge)
+        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
+        remove_dir(path);
+    }
+    closedir(d);
 }
 
 const char *fuzz_scratch_dir(void) {
@@ -54,6 +77,7 @@ const char *fuzz_scratch_dir(void) {
     for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
         struct stat st;
         if (!bases[i] || !bases[i][0] || stat(bases[i], &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        remove_stale(bases[i]);
         snprintf(scratch, sizeof scratch, "%s/ps-fuzz-%ld-XXXXXX", bases[i], (long)getpid());
         if (mkdtemp(scratch)) {
             atexit(remove_scratch);
