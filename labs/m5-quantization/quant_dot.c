@@ -20,7 +20,10 @@
 #include "thread_pool.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
 
 void quantize_act(const float *x, QuantAct *y, int n) {
     for (int b = 0; b < n / 32; b++, x += 32) {
@@ -116,8 +119,27 @@ static QuantAct *quantize_tokens(const float *x, int cols, int n_tokens) {
 // Below this many weights times tokens per thread, waking one more thread costs more than it saves.
 #define MIN_WORK_PER_THREAD (1 << 15)
 
+// True when every one of the n values is finite. Rounding inf or NaN to an integer is undefined in
+// C (and the SIMD conversions give INT_MIN, whose sums then overflow), so activations that are no
+// longer numbers are never quantized.
+// Integer tests of the exponent bits, so the compiler vectorises the loop (a float sum would have
+// to stay in order): a few microseconds per decode step.
+static bool all_finite(const float *x, size_t n) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        bad |= (bits & 0x7f800000u) == 0x7f800000u;   // exponent all ones: inf or NaN
+    }
+    return bad == 0;
+}
+
 void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
                   int n_tokens) {
+    if (!all_finite(x, (size_t)n_tokens * cols)) {   // broken weights upstream: the result is NaN too
+        for (size_t i = 0; i < (size_t)n_tokens * rows; i++) out[i] = NAN;
+        return;
+    }
     QuantAct *xq = quantize_tokens(x, cols, n_tokens);
     MatmulJob job = {out, xq, w, type, rows, cols, n_tokens};
     const double parts = (double)rows * cols * n_tokens / MIN_WORK_PER_THREAD;

@@ -306,6 +306,25 @@ static char *reply_string(const Printer *p) {
     return text;
 }
 
+// The session's source with its logits checked: NaN or inf (broken weights, or numbers that
+// overflowed) would have every sampler pick garbage, so generation stops with a message instead.
+typedef struct {
+    LogitsSource base;   // first: generate() sees a LogitsSource
+    LogitsSource *inner;
+} CheckedSource;
+
+static int checked_next_logits(LogitsSource *self, const int32_t *ids, int n, float *logits) {
+    CheckedSource *c = (CheckedSource *)self;
+    if (c->inner->next_logits(c->inner, ids, n, logits) != 0) return -1;
+    for (int i = 0; i < self->vocab_size; i++) {
+        if (isfinite(logits[i])) continue;
+        fprintf(stderr, "protostar: the logits after position %d are not numbers (token %d: %g): the model's "
+                        "weights are broken or overflow\n", n - 1, i, (double)logits[i]);
+        return -1;
+    }
+    return 0;
+}
+
 int session_generate(Session *s, int32_t **ids, char **reply) {
     int n_prompt = (int)arrlen(*ids);
     if (n_prompt < 1) {
@@ -328,7 +347,8 @@ int session_generate(Session *s, int32_t **ids, char **reply) {
     if (s->tok) token_stream_init(&p.stream, s->tok);
     GenerateOptions opt = {.max_new_tokens = s->max_new, .on_token = on_token, .user = &p};
     GenerateStats st;
-    int n = generate(s->source, &sampler, *ids, n_prompt, capacity, &opt, &st);
+    CheckedSource source = {{checked_next_logits, s->source->vocab_size}, s->source};
+    int n = generate(&source.base, &sampler, *ids, n_prompt, capacity, &opt, &st);
     arrsetlen(*ids, n < 0 ? n_prompt : n);
     if (s->tok) {
         size_t len;

@@ -169,6 +169,20 @@ static void craft_malformed_config(const char *d) {
     write_text(d, "config.json", "{\"hidden_size\": 64, \"num_hidden_layers\": ");
     copy_in(SYNTH, "model.safetensors", d);
 }
+// The fuzzers' model whose Q4_0 block scales are NaN or huge: its activations stop being numbers.
+static void craft_nan_weights(const char *d) {
+    write_text(d, "config.json",
+               "{\"model_type\": \"qwen3\", \"hidden_size\": 32, \"intermediate_size\": 64, \"num_hidden_layers\": 1,"
+               " \"num_attention_heads\": 1, \"num_key_value_heads\": 1, \"head_dim\": 8, \"vocab_size\": 8,"
+               " \"max_position_embeddings\": 64, \"rms_norm_eps\": 1e-06, \"rope_theta\": 10000.0,"
+               " \"tie_word_embeddings\": true}");
+    size_t len;
+    char *data = read_all("tools/fuzz/regressions/model_load/ub-nan-block-scales-q4_0-avx2", &len);
+    char path[512];
+    PATH_PRINTF(path, "%s/model.safetensors", d);
+    write_file(path, data, len);
+    free(data);
+}
 static void craft_junk_after_header(const char *d) {
     copy_in(SYNTH, "config.json", d);
     static const char file[] = "\x17\0\0\0\0\0\0\0{\"__metadata__\":{}}junk";   // 23 header bytes
@@ -252,6 +266,7 @@ static const Case CASES[] = {
     {"norm-eps-1e39", craft_huge_norm_eps, "logits -m @D --ids 1 -o @D/x", NULL, 1, {"rms_norm_eps", "float"}, {0}},
     {"heads-x-head-dim", craft_head_product_overflow, "inspect @D --quick", NULL, 1, {"head_dim", "too large"}, {0}},
     {"malformed-merge", craft_bad_merge, "tokenize -t @D", "hi", 1, {"merge", "neither"}, {0}},
+    {"nan-logits", craft_nan_weights, "generate -m @D --ids \"1 2 3\" -n 4", NULL, 1, {"not numbers", "weights"}, {0}},
     {"junk-after-header", craft_junk_after_header, "inspect @D --quick", NULL, 1, {"other than JSON"}, {0}},
     {"zero-byte-extra-tensor", craft_zero_byte_extra, "generate -m @D --ids 1 -n 1", NULL, 1,
      {"unexpected tensor", "extra.empty"}, {0}},
