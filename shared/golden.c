@@ -11,10 +11,10 @@
 #define GOLDEN_VERSION 1
 #define HINT "HINT: golden files come from the oracle; regenerate with `make golden` (see golden/README.md)"
 
-static size_t dtype_size(ps_dtype d) { return d == PS_F32 || d == PS_I32 ? 4 : d == PS_F16 ? 2 : 1; }
+static size_t dtype_size(PsDtype d) { return d == PS_F32 || d == PS_I32 ? 4 : d == PS_F16 ? 2 : 1; }
 
-static int parse_dtype(const char *s, ps_dtype *out) {
-    static const struct { const char *name; ps_dtype d; } table[] = {
+static int parse_dtype(const char *s, PsDtype *out) {
+    static const struct { const char *name; PsDtype d; } table[] = {
         {"f32", PS_F32}, {"f16", PS_F16}, {"i32", PS_I32}, {"u8", PS_U8}};
     for (size_t i = 0; i < PS_COUNT(table); i++)
         if (strcmp(s, table[i].name) == 0) return *out = table[i].d, 0;
@@ -32,7 +32,7 @@ static size_t next_line(const unsigned char *data, size_t size, size_t pos, char
     return i + 1;
 }
 
-static int parse_tensor_line(const char *line, ps_tensor *t) {
+static int parse_tensor_line(const char *line, PsTensor *t) {
     char dtype[16];
     int used = 0;
     memset(t, 0, sizeof *t);
@@ -51,10 +51,10 @@ static int parse_tensor_line(const char *line, ps_tensor *t) {
     return 0;
 }
 
-ps_golden *ps_golden_open(const char *path) {
-    ps_file f;
+PsGolden *ps_golden_open(const char *path) {
+    PsFile f;
     if (ps_file_open(&f, path, PS_MAP_READ) != 0) PS_FAIL("cannot open golden file %s\n  " HINT, path);
-    ps_golden *g = xcalloc(1, sizeof *g);
+    PsGolden *g = xcalloc(1, sizeof *g);
     snprintf(g->path, sizeof g->path, "%s", path);
     char line[1024];
     size_t pos = next_line(f.data, f.size, 0, line, sizeof line);
@@ -100,14 +100,14 @@ ps_golden *ps_golden_open(const char *path) {
     return g;
 }
 
-const ps_tensor *ps_golden_find(const ps_golden *g, const char *name) {
+const PsTensor *ps_golden_find(const PsGolden *g, const char *name) {
     for (size_t i = 0; i < g->n; i++)
         if (strcmp(g->tensors[i].name, name) == 0) return &g->tensors[i];
     return NULL;
 }
 
-const ps_tensor *ps_golden_get(const ps_golden *g, const char *name) {
-    const ps_tensor *t = ps_golden_find(g, name);
+const PsTensor *ps_golden_get(const PsGolden *g, const char *name) {
+    const PsTensor *t = ps_golden_find(g, name);
     if (!t) PS_FAIL("%s: no tensor '%s' (generator: %s)\n  " HINT, g->path, name, g->generator);
     return t;
 }
@@ -132,7 +132,7 @@ static float half_to_float(uint16_t h) {
     return f;
 }
 
-float *ps_tensor_f32(const ps_tensor *t) {
+float *ps_tensor_f32(const PsTensor *t) {
     float *out = xmalloc(t->count * sizeof *out);
     if (t->dtype == PS_F32) {
         memcpy(out, t->data, t->count * sizeof *out);
@@ -145,7 +145,7 @@ float *ps_tensor_f32(const ps_tensor *t) {
     return out;
 }
 
-void ps_golden_close(ps_golden *g) {
+void ps_golden_close(PsGolden *g) {
     if (!g) return;
     free(g->tensors);
     free(g->blob);

@@ -24,7 +24,7 @@
 static bool in_child;
 static const char *suite_id = "";     // the lab ("M6") of the running suite, for hints
 static bool race_checked;             // this run is already the race checker's (PS_VARIANT)
-volatile ps_place *ps_last_check;     // shared with the test's child: see harness.h
+volatile PsPlace *ps_last_check;     // shared with the test's child: see harness.h
 
 _Noreturn void ps_fail_at(const char *file, int line, const char *fmt, ...) {
     va_list ap;
@@ -76,8 +76,8 @@ typedef struct {
     char detail[64];
     char *output;
     double seconds;
-    ps_place reached;    // the last check the test got to (file NULL: none)
-} outcome;
+    PsPlace reached;    // the last check the test got to (file NULL: none)
+} Outcome;
 
 static double timeout_mult(void) {
     const char *m = getenv("TIMEOUT_MULT");
@@ -92,10 +92,10 @@ static double timeout_mult(void) {
 typedef struct {
     char head[HEAD_CAP], tail[TAIL_CAP];
     size_t head_len, total;
-} capture;
+} Capture;
 
 // Reads what the child wrote. Returns false at end of file.
-static bool collect(int fd, capture *c) {
+static bool collect(int fd, Capture *c) {
     char tmp[4096];
     ssize_t r = read(fd, tmp, sizeof tmp);
     if (r < 0 && errno == EINTR) return true;
@@ -107,7 +107,7 @@ static bool collect(int fd, capture *c) {
     return true;
 }
 
-static char *captured_text(const capture *c) {
+static char *captured_text(const Capture *c) {
     char *out = malloc(OUTPUT_CAP + 64);
     memcpy(out, c->head, c->head_len);
     size_t len = c->head_len, tail_len = c->total - c->head_len;
@@ -156,8 +156,8 @@ static void remove_test_dir(void) {
     if (lstat(test_dir, &st) == 0) nftw(test_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static outcome run_child(const ps_test *t) {
-    outcome o = {0};
+static Outcome run_child(const PsTest *t) {
+    Outcome o = {0};
     double limit = (t->timeout_s > 0 ? t->timeout_s : 10) * timeout_mult();
     int fds[2];
     if (pipe(fds) != 0) {
@@ -191,7 +191,7 @@ static outcome run_child(const ps_test *t) {
         exit(0);
     }
     close(fds[1]);
-    capture *cap = calloc(1, sizeof *cap);
+    Capture *cap = calloc(1, sizeof *cap);
     bool timed_out = false, open = true;
     while (open) {
         double left = limit - (ps_now() - t0);
@@ -226,9 +226,9 @@ static outcome run_child(const ps_test *t) {
     return o;
 }
 
-static outcome run_inline(const ps_test *t) {
+static Outcome run_inline(const PsTest *t) {
     // PS_NOFORK=1: run in this process, for a debugger. A failure then ends the whole run.
-    outcome o = {.status = "PASS"};
+    Outcome o = {.status = "PASS"};
     name_test_dir();
     double t0 = ps_now();
     t->fn();
@@ -263,7 +263,7 @@ static void todo_anchor(const char *output, char *out, size_t cap) {
 
 // One line per test: "STATUS suite name anchor [anchor of the TODO it stopped at]". The anchors let
 // tools/summarize put what is left in the chapter's order.
-static void append_result(const char *status, const char *suite, const ps_test *t, const char *todo) {
+static void append_result(const char *status, const char *suite, const PsTest *t, const char *todo) {
     const char *path = getenv("PS_RESULTS");
     if (!path || !*path) return;
     FILE *f = fopen(path, "a");
@@ -273,7 +273,7 @@ static void append_result(const char *status, const char *suite, const ps_test *
 }
 
 // A crash or a hang is best looked at in a debugger, with the test in the debugger's own process.
-static void print_debug_hint(const outcome *o, const char *argv0, const ps_test *t) {
+static void print_debug_hint(const Outcome *o, const char *argv0, const PsTest *t) {
     if (strcmp(o->status, "TIMEOUT") == 0) {
         if (o->reached.file)
             printf("    hung: the last check it reached is %s:%d\n", o->reached.file, o->reached.line);
@@ -289,7 +289,7 @@ static void print_debug_hint(const outcome *o, const char *argv0, const ps_test 
            strcmp(o->status, "TIMEOUT") == 0 ? "   (run; when it hangs, interrupt and `bt`)" : "");
 }
 
-int ps_main(const char *suite, const ps_test *tests, size_t n, int argc, char **argv) {
+int ps_main(const char *suite, const PsTest *tests, size_t n, int argc, char **argv) {
     const char *only = argc > 1 ? argv[1] : getenv("ONLY");
     if (only && strncmp(only, "ONLY=", 5) == 0) only += 5;  // the printed rerun line: ./test ONLY=name
     if (only && strcmp(only, "--list") == 0) {
@@ -308,15 +308,15 @@ int ps_main(const char *suite, const ps_test *tests, size_t n, int argc, char **
     if (variant && *variant) snprintf(label, sizeof label, "%s[%s]", suite, variant), suite = label;
     race_checked = variant && strstr(variant, "race");
     if (!nofork) {  // a fresh slot: a suite run inside a test (the harness's self-tests) has its own
-        void *slot = mmap(NULL, sizeof(ps_place), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        void *slot = mmap(NULL, sizeof(PsPlace), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (slot != MAP_FAILED) ps_last_check = slot;
     }
     size_t passed = 0, failed = 0, skipped = 0, todo = 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (size_t i = 0; i < n; i++) {
-        const ps_test *t = &tests[i];
+        const PsTest *t = &tests[i];
         if (!name_matches(t->name, only)) continue;
-        outcome o = nofork ? run_inline(t) : run_child(t);
+        Outcome o = nofork ? run_inline(t) : run_child(t);
         const char *s = o.status;
         if (o.detail[0]) printf("%s %-32s FAIL (%s) %.2fs\n", suite, t->name, o.detail, o.seconds);
         else printf("%s %-32s %s %.2fs\n", suite, t->name, s, o.seconds);

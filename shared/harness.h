@@ -19,14 +19,14 @@ typedef struct {
     void (*fn)(void);
     const char *anchor;   // book section to read when it fails
     int timeout_s;        // 0 means 10 s; always multiplied by $TIMEOUT_MULT
-} ps_test;
+} PsTest;
 
 #define PS_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 // Runs the tests (all, or those named by $ONLY / argv[1], comma-separated, a trailing '*' matches a
 // prefix; when nothing matches it prints nothing). Returns 0 when every test that ran passed.
 // suite is the lab id ("M3"), or "tools" for the harness's own tests.
-int ps_main(const char *suite, const ps_test *tests, size_t n, int argc, char **argv);
+int ps_main(const char *suite, const PsTest *tests, size_t n, int argc, char **argv);
 
 _Noreturn void ps_fail_at(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -37,8 +37,8 @@ _Noreturn void ps_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 typedef struct {
     const char *file;
     int line;
-} ps_place;
-extern volatile ps_place *ps_last_check;
+} PsPlace;
+extern volatile PsPlace *ps_last_check;
 static inline void ps_reached(const char *file, int line) {
     if (ps_last_check) ps_last_check->line = line, ps_last_check->file = file;
 }
@@ -91,33 +91,33 @@ bool ps_equal_bytes(const char *what, const void *got, const void *want, size_t 
 
 // ---- golden files (format: DEVELOPERS.md, "Golden file format") ----
 
-typedef enum { PS_F32, PS_F16, PS_I32, PS_U8 } ps_dtype;
+typedef enum { PS_F32, PS_F16, PS_I32, PS_U8 } PsDtype;
 
 typedef struct {
     char name[128];
-    ps_dtype dtype;
+    PsDtype dtype;
     int ndim;
     int64_t dims[8];
     size_t count;         // number of elements
     const void *data;     // points into the golden file's memory
-} ps_tensor;
+} PsTensor;
 
 typedef struct {
     char path[512];
     char generator[1024];
-    ps_tensor *tensors;
+    PsTensor *tensors;
     size_t n;
     unsigned char *blob;
-} ps_golden;
+} PsGolden;
 
 // Inside a test, a missing or malformed golden file fails the test with a HINT naming the command
 // that regenerates it. ps_golden_get fails the test when the tensor is absent; _find returns NULL.
-ps_golden *ps_golden_open(const char *path);
-const ps_tensor *ps_golden_get(const ps_golden *g, const char *name);
-const ps_tensor *ps_golden_find(const ps_golden *g, const char *name);
+PsGolden *ps_golden_open(const char *path);
+const PsTensor *ps_golden_get(const PsGolden *g, const char *name);
+const PsTensor *ps_golden_find(const PsGolden *g, const char *name);
 // The tensor as f32 (f16 is widened into a new buffer, f32 is copied): caller frees.
-float *ps_tensor_f32(const ps_tensor *t);
-void ps_golden_close(ps_golden *g);
+float *ps_tensor_f32(const PsTensor *t);
+void ps_golden_close(PsGolden *g);
 
 // True when path names an existing file: tests use it to decide whether a data file (a tokenizer,
 // a model) is there before they load it, and skip with a message when it is not.
@@ -147,7 +147,7 @@ int ps_argmax(const float *x, int n);
 double ps_log_prob(const float *logits, int n, int target);
 
 // The i32 tensor NAME of a golden file and its length (fails the test when absent or not i32).
-const int32_t *ps_golden_ids(const ps_golden *g, const char *name, int *n);
+const int32_t *ps_golden_ids(const PsGolden *g, const char *name, int *n);
 
 // Greedy runs of transformers' generate(do_sample=False) (golden/m3/greedy-*.psg, written by
 // tools/oracle_m3.py): run rN holds the prompt, the generated ids, max_new_tokens, the repetition
@@ -161,17 +161,17 @@ typedef struct {
     int max_new;                    // max_new_tokens of the run
     float penalty;                  // repetition penalty of the run (1 = none)
     int trusted;                    // leading steps of want that are trusted (<= n_want)
-} ps_greedy_run;
+} PsGreedyRun;
 
 // Number of runs in the golden file; *eos gets its stop ids.
-int ps_greedy_runs(const ps_golden *g, const int32_t **eos, int *n_eos);
-ps_greedy_run ps_greedy_run_get(const ps_golden *g, int r);
+int ps_greedy_runs(const PsGolden *g, const int32_t **eos, int *n_eos);
+PsGreedyRun ps_greedy_run_get(const PsGolden *g, int r);
 // Compares the ids a model generated for run (got, n_got: after the prompt) with Hugging Face's:
 // every id and the length when all steps are trusted, else the first min(n_got, trusted) ids. On a
 // difference prints the first differing position and both sequences around it, and fails the
 // test. Returns the number of ids compared. A caller that generated fewer steps than the run lowers
 // run->n_want and run->trusted to that number first.
-int ps_check_greedy(const char *what, const int32_t *got, int n_got, const ps_greedy_run *run);
+int ps_check_greedy(const char *what, const int32_t *got, int n_got, const PsGreedyRun *run);
 #define PS_CHECK_GREEDY(what, got, n_got, run) \
     (ps_reached(__FILE__, __LINE__), ps_check_greedy((what), (got), (n_got), (run)))
 
@@ -182,8 +182,8 @@ typedef struct {
     const void *data;
     const int32_t *off;
     size_t n;   // items
-} ps_list;
-ps_list ps_golden_list(const ps_golden *g, const char *name);
+} PsList;
+PsList ps_golden_list(const PsGolden *g, const char *name);
 
 // Prints s[0..n) to stdout with line breaks, tabs, quotes, backslashes and other control bytes
 // escaped (\n, \t, \x22), so whitespace shows; at most max bytes, then "...".
@@ -195,8 +195,8 @@ void ps_print_escaped(const char *s, size_t n, size_t max);
 typedef struct {
     int fd, saved;
     FILE *file;
-} ps_capture;
-void ps_capture_begin(ps_capture *c, int fd);
-char *ps_capture_end(ps_capture *c);
+} PsCapture;
+void ps_capture_begin(PsCapture *c, int fd);
+char *ps_capture_end(PsCapture *c);
 
 #endif

@@ -75,27 +75,27 @@ double ps_log_prob(const float *logits, int n, int target) {
     return logits[target] - max - log(sum);
 }
 
-const int32_t *ps_golden_ids(const ps_golden *g, const char *name, int *n) {
-    const ps_tensor *t = ps_golden_get(g, name);
+const int32_t *ps_golden_ids(const PsGolden *g, const char *name, int *n) {
+    const PsTensor *t = ps_golden_get(g, name);
     if (t->dtype != PS_I32) PS_FAIL("%s: tensor %s holds no ids (dtype is not i32)", g->path, name);
     *n = (int)t->count;
     return t->data;
 }
 
 // One number stored as a 1-element tensor (the oracles write scalars so).
-static const void *scalar(const ps_golden *g, const char *name, ps_dtype dtype) {
-    const ps_tensor *t = ps_golden_get(g, name);
+static const void *scalar(const PsGolden *g, const char *name, PsDtype dtype) {
+    const PsTensor *t = ps_golden_get(g, name);
     if (t->dtype != dtype || t->count != 1) PS_FAIL("%s: %s is not one %s", g->path, name, dtype == PS_I32 ? "i32" : "f32");
     return t->data;
 }
 
-int ps_greedy_runs(const ps_golden *g, const int32_t **eos, int *n_eos) {
+int ps_greedy_runs(const PsGolden *g, const int32_t **eos, int *n_eos) {
     *eos = ps_golden_ids(g, "eos", n_eos);
     return *(const int32_t *)scalar(g, "nruns", PS_I32);
 }
 
-ps_greedy_run ps_greedy_run_get(const ps_golden *g, int r) {
-    ps_greedy_run run;
+PsGreedyRun ps_greedy_run_get(const PsGolden *g, int r) {
+    PsGreedyRun run;
     char name[64];
     snprintf(name, sizeof name, "r%d.prompt", r);
     run.prompt = ps_golden_ids(g, name, &run.n_prompt);
@@ -106,7 +106,7 @@ ps_greedy_run ps_greedy_run_get(const ps_golden *g, int r) {
     snprintf(name, sizeof name, "r%d.penalty", r);
     run.penalty = *(const float *)scalar(g, name, PS_F32);
     snprintf(name, sizeof name, "r%d.margins", r);
-    const ps_tensor *margins = ps_golden_get(g, name);
+    const PsTensor *margins = ps_golden_get(g, name);
     if (margins->dtype != PS_F32 || margins->count < (size_t)run.n_want)
         PS_FAIL("%s: %s must hold one f32 per generated id", g->path, name);
     const float *m = margins->data;
@@ -115,7 +115,7 @@ ps_greedy_run ps_greedy_run_get(const ps_golden *g, int r) {
     return run;
 }
 
-int ps_check_greedy(const char *what, const int32_t *got, int n_got, const ps_greedy_run *run) {
+int ps_check_greedy(const char *what, const int32_t *got, int n_got, const PsGreedyRun *run) {
     int k = n_got < run->trusted ? n_got : run->trusted;
     if (k < 0) k = 0;
     // Every step trusted: the whole continuation, its length (where it stopped) included.
@@ -128,10 +128,10 @@ int ps_check_greedy(const char *what, const int32_t *got, int n_got, const ps_gr
     return k;
 }
 
-ps_list ps_golden_list(const ps_golden *g, const char *name) {
+PsList ps_golden_list(const PsGolden *g, const char *name) {
     char off_name[160];
     snprintf(off_name, sizeof off_name, "%s.off", name);
-    const ps_tensor *data = ps_golden_get(g, name), *off = ps_golden_get(g, off_name);
+    const PsTensor *data = ps_golden_get(g, name), *off = ps_golden_get(g, off_name);
     if (off->dtype != PS_I32 || off->count < 1) PS_FAIL("%s: %s must hold n + 1 i32 offsets", g->path, off_name);
     const int32_t *o = off->data;
     size_t unit = data->count;
@@ -139,7 +139,7 @@ ps_list ps_golden_list(const ps_golden *g, const char *name) {
         if (o[i] < 0 || o[i] > o[i + 1] || (size_t)o[i + 1] > unit)
             PS_FAIL("%s: %s[%zu..%zu] = %d..%d is not inside %s", g->path, off_name, i, i + 1, (int)o[i],
                     (int)o[i + 1], name);
-    return (ps_list){data->data, o, off->count - 1};
+    return (PsList){data->data, o, off->count - 1};
 }
 
 void ps_print_escaped(const char *s, size_t n, size_t max) {
@@ -154,7 +154,7 @@ void ps_print_escaped(const char *s, size_t n, size_t max) {
     if (n > max) printf("...");
 }
 
-void ps_capture_begin(ps_capture *c, int fd) {
+void ps_capture_begin(PsCapture *c, int fd) {
     fflush(stdout);
     fflush(stderr);
     c->fd = fd;
@@ -164,7 +164,7 @@ void ps_capture_begin(ps_capture *c, int fd) {
         PS_FAIL("ps_capture_begin: cannot redirect fd %d to a temporary file", fd);
 }
 
-char *ps_capture_end(ps_capture *c) {
+char *ps_capture_end(PsCapture *c) {
     fflush(stdout);
     fflush(stderr);
     if (dup2(c->saved, c->fd) < 0) PS_FAIL("ps_capture_end: cannot restore fd %d", c->fd);

@@ -34,7 +34,7 @@ void ps_free_big(void *p, size_t n) {
     if (p) munmap(p, n ? n : 1);
 }
 
-int ps_file_open(ps_file *f, const char *path, ps_map_mode mode) {
+int ps_file_open(PsFile *f, const char *path, PsMapMode mode) {
     memset(f, 0, sizeof *f);
     f->mode = mode;
     int fd = open(path, O_RDONLY);
@@ -75,7 +75,7 @@ int ps_file_open(ps_file *f, const char *path, ps_map_mode mode) {
     return 0;
 }
 
-void ps_file_close(ps_file *f) {
+void ps_file_close(PsFile *f) {
     if (f->data) {
         if (f->mode == PS_MAP_MMAP) munmap((void *)f->data, f->size);
         else ps_free_big((void *)f->data, f->size);
@@ -84,7 +84,7 @@ void ps_file_close(ps_file *f) {
 }
 
 char *ps_read_text(const char *path, size_t *len_out) {
-    ps_file f;
+    PsFile f;
     if (ps_file_open(&f, path, PS_MAP_READ) != 0) return NULL;
     char *s = xmalloc(f.size + 1);
     if (f.size) memcpy(s, f.data, f.size);

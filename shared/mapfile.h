@@ -7,17 +7,17 @@
 
 #include <stddef.h>
 
-typedef enum { PS_MAP_MMAP = 0, PS_MAP_READ = 1 } ps_map_mode;
+typedef enum { PS_MAP_MMAP = 0, PS_MAP_READ = 1 } PsMapMode;
 
 typedef struct {
     const unsigned char *data;  // NULL for an empty file
     size_t size;
-    ps_map_mode mode;
-} ps_file;
+    PsMapMode mode;
+} PsFile;
 
 // Returns 0 on success; on failure prints "path: reason" to stderr and returns -1.
-int ps_file_open(ps_file *f, const char *path, ps_map_mode mode);
-void ps_file_close(ps_file *f);
+int ps_file_open(PsFile *f, const char *path, PsMapMode mode);
+void ps_file_close(PsFile *f);
 
 // Memory for the weights (model_load), the KV cache and files read whole: page-aligned and, on
 // Linux, backed by 2 MiB pages where the kernel allows (madvise MADV_HUGEPAGE). One token reads every

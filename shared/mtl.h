@@ -11,11 +11,11 @@
 // and wait. Nothing runs before mtl_commit. Every function that can fail returns NULL or -1 and
 // leaves a message for mtl_error().
 //
-//   mtl_context *ctx = mtl_context_new();
-//   mtl_library *lib = mtl_library_new(ctx, "shaders/matvec.metal");
-//   mtl_pipeline *p = mtl_pipeline_new(lib, "matvec_f32");
-//   mtl_buffer *w = mtl_buffer_new(ctx, bytes);          // fill mtl_buffer_ptr(w) on the CPU
-//   mtl_cmd *cmd = mtl_cmd_new(ctx);
+//   MtlContext *ctx = mtl_context_new();
+//   MtlLibrary *lib = mtl_library_new(ctx, "shaders/matvec.metal");
+//   MtlPipeline *p = mtl_pipeline_new(lib, "matvec_f32");
+//   MtlBuffer *w = mtl_buffer_new(ctx, bytes);          // fill mtl_buffer_ptr(w) on the CPU
+//   MtlCmd *cmd = mtl_cmd_new(ctx);
 //   mtl_set_pipeline(cmd, p);
 //   mtl_set_buffer(cmd, 0, w, 0);
 //   mtl_set_bytes(cmd, 2, &n, sizeof n);
@@ -27,64 +27,64 @@
 
 #include <stddef.h>
 
-typedef struct mtl_context mtl_context;
-typedef struct mtl_buffer mtl_buffer;
-typedef struct mtl_library mtl_library;
-typedef struct mtl_pipeline mtl_pipeline;
-typedef struct mtl_cmd mtl_cmd;
+typedef struct MtlContext MtlContext;
+typedef struct MtlBuffer MtlBuffer;
+typedef struct MtlLibrary MtlLibrary;
+typedef struct MtlPipeline MtlPipeline;
+typedef struct MtlCmd MtlCmd;
 
 // Metal's MTLSize: three NSUInteger (unsigned long on every Apple platform).
 typedef struct {
     unsigned long width, height, depth;
-} mtl_size;
-#define MTL_SIZE(w, h, d) ((mtl_size){(unsigned long)(w), (unsigned long)(h), (unsigned long)(d)})
+} MtlSize;
+#define MTL_SIZE(w, h, d) ((MtlSize){(unsigned long)(w), (unsigned long)(h), (unsigned long)(d)})
 
 // The last error of this thread, or "" if none.
 const char *mtl_error(void);
 
 // ---- context ----
-mtl_context *mtl_context_new(void);  // the default GPU and a command queue
-void mtl_context_free(mtl_context *ctx);
-const char *mtl_device_name(const mtl_context *ctx);
+MtlContext *mtl_context_new(void);  // the default GPU and a command queue
+void mtl_context_free(MtlContext *ctx);
+const char *mtl_device_name(const MtlContext *ctx);
 
 // ---- buffers (shared storage: the same memory for CPU and GPU) ----
-mtl_buffer *mtl_buffer_new(mtl_context *ctx, size_t bytes);  // zero-filled
+MtlBuffer *mtl_buffer_new(MtlContext *ctx, size_t bytes);  // zero-filled
 // Wraps memory you own (e.g. mmap'd weights) without copying. Both ptr and bytes must be
 // multiples of the page size (getpagesize()); the memory must outlive the buffer.
-mtl_buffer *mtl_buffer_wrap(mtl_context *ctx, void *ptr, size_t bytes);
-void *mtl_buffer_ptr(mtl_buffer *b);
-size_t mtl_buffer_size(const mtl_buffer *b);
-void mtl_buffer_free(mtl_buffer *b);
+MtlBuffer *mtl_buffer_wrap(MtlContext *ctx, void *ptr, size_t bytes);
+void *mtl_buffer_ptr(MtlBuffer *b);
+size_t mtl_buffer_size(const MtlBuffer *b);
+void mtl_buffer_free(MtlBuffer *b);
 
 // ---- shaders ----
 // Compiles one .metal file (path relative to the repository root). On the emulator the file has
 // been translated and linked in at build time (see shared/msl/msl.mk); the call checks that.
 // A .metal file may `#include "path/x.h"` a header it shares with C: found beside the file, else
 // from the repository root (the Mac loader inlines it: Metal compiles a string, with no files).
-mtl_library *mtl_library_new(mtl_context *ctx, const char *metal_path);
-void mtl_library_free(mtl_library *lib);
-mtl_pipeline *mtl_pipeline_new(mtl_library *lib, const char *kernel_name);
-void mtl_pipeline_free(mtl_pipeline *p);
-int mtl_pipeline_max_threads(const mtl_pipeline *p);  // per threadgroup, for this kernel
-int mtl_pipeline_simd_width(const mtl_pipeline *p);   // threadExecutionWidth: 32
+MtlLibrary *mtl_library_new(MtlContext *ctx, const char *metal_path);
+void mtl_library_free(MtlLibrary *lib);
+MtlPipeline *mtl_pipeline_new(MtlLibrary *lib, const char *kernel_name);
+void mtl_pipeline_free(MtlPipeline *p);
+int mtl_pipeline_max_threads(const MtlPipeline *p);  // per threadgroup, for this kernel
+int mtl_pipeline_simd_width(const MtlPipeline *p);   // threadExecutionWidth: 32
 
 // ---- command buffers ----
-mtl_cmd *mtl_cmd_new(mtl_context *ctx);
-void mtl_set_pipeline(mtl_cmd *c, mtl_pipeline *p);
-void mtl_set_buffer(mtl_cmd *c, int index, mtl_buffer *b, size_t offset);  // [[buffer(index)]]
-void mtl_set_bytes(mtl_cmd *c, int index, const void *data, size_t len);   // small constants, copied
-void mtl_set_threadgroup_memory(mtl_cmd *c, int index, size_t len);        // [[threadgroup(index)]]
+MtlCmd *mtl_cmd_new(MtlContext *ctx);
+void mtl_set_pipeline(MtlCmd *c, MtlPipeline *p);
+void mtl_set_buffer(MtlCmd *c, int index, MtlBuffer *b, size_t offset);  // [[buffer(index)]]
+void mtl_set_bytes(MtlCmd *c, int index, const void *data, size_t len);   // small constants, copied
+void mtl_set_threadgroup_memory(MtlCmd *c, int index, size_t len);        // [[threadgroup(index)]]
 // A grid of `groups` threadgroups of `threads` threads each.
-void mtl_dispatch_groups(mtl_cmd *c, mtl_size groups, mtl_size threads);
+void mtl_dispatch_groups(MtlCmd *c, MtlSize groups, MtlSize threads);
 // A grid of exactly `grid` threads, cut into threadgroups of `threads` (the edge ones smaller).
-void mtl_dispatch_threads(mtl_cmd *c, mtl_size grid, mtl_size threads);
+void mtl_dispatch_threads(MtlCmd *c, MtlSize grid, MtlSize threads);
 // Sends everything encoded to the GPU, which runs the dispatches in order. A command buffer is
 // committed once; encode the next one while this one runs.
-int mtl_commit(mtl_cmd *c);
+int mtl_commit(MtlCmd *c);
 // Waits until it has run. 0 on success, -1 (see mtl_error()) on any failure since mtl_cmd_new.
-int mtl_wait(mtl_cmd *c);
-int mtl_commit_wait(mtl_cmd *c);               // both
-double mtl_cmd_gpu_seconds(const mtl_cmd *c);  // GPU time, after mtl_wait
-void mtl_cmd_free(mtl_cmd *c);
+int mtl_wait(MtlCmd *c);
+int mtl_commit_wait(MtlCmd *c);               // both
+double mtl_cmd_gpu_seconds(const MtlCmd *c);  // GPU time, after mtl_wait
+void mtl_cmd_free(MtlCmd *c);
 
 #endif

@@ -14,13 +14,13 @@
 
 #include "msl/msl_rt.h"
 
-struct mtl_context { int unused; };
-struct mtl_buffer { void *ptr; size_t size; int owned; };
-struct mtl_library { mtl_context *ctx; char path[512]; };
-struct mtl_pipeline { const msl_kernel *kernel; };
-struct mtl_cmd {
-    msl_dispatch enc;       // the encoder's current bindings (they persist across dispatches)
-    msl_dispatch *list;     // encoded dispatches
+struct MtlContext { int unused; };
+struct MtlBuffer { void *ptr; size_t size; int owned; };
+struct MtlLibrary { MtlContext *ctx; char path[512]; };
+struct MtlPipeline { const MslKernel *kernel; };
+struct MtlCmd {
+    MslDispatch enc;       // the encoder's current bindings (they persist across dispatches)
+    MslDispatch *list;     // encoded dispatches
     int n, cap;
     void **copies;          // set_bytes data, owned by the command buffer
     int ncopies;
@@ -42,7 +42,7 @@ __attribute__((format(printf, 1, 2))) static void set_error(const char *fmt, ...
 
 // An encoding mistake is remembered and reported by mtl_commit/mtl_wait, like Metal's
 // validation layer would, so that encoding calls need no error checks of their own.
-__attribute__((format(printf, 2, 3))) static void cmd_fail(mtl_cmd *c, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void cmd_fail(MtlCmd *c, const char *fmt, ...) {
     if (c->failed) return;
     va_list ap;
     va_start(ap, fmt);
@@ -51,24 +51,24 @@ __attribute__((format(printf, 2, 3))) static void cmd_fail(mtl_cmd *c, const cha
     c->failed = 1;
 }
 
-mtl_context *mtl_context_new(void) {
-    mtl_context *ctx = calloc(1, sizeof *ctx);
+MtlContext *mtl_context_new(void) {
+    MtlContext *ctx = calloc(1, sizeof *ctx);
     if (!ctx) set_error("mtl_context_new: out of memory");
     return ctx;
 }
-void mtl_context_free(mtl_context *ctx) { free(ctx); }
-const char *mtl_device_name(const mtl_context *ctx) {
+void mtl_context_free(MtlContext *ctx) { free(ctx); }
+const char *mtl_device_name(const MtlContext *ctx) {
     (void)ctx;
     return "MSL CPU emulator";
 }
 
-mtl_buffer *mtl_buffer_new(mtl_context *ctx, size_t bytes) {
+MtlBuffer *mtl_buffer_new(MtlContext *ctx, size_t bytes) {
     (void)ctx;
-    mtl_buffer *b = calloc(1, sizeof *b);
+    MtlBuffer *b = calloc(1, sizeof *b);
     void *p = NULL;
     if (b && posix_memalign(&p, 16384, bytes ? bytes : 1) == 0) {  // page-aligned, as on Metal
         memset(p, 0, bytes);
-        *b = (mtl_buffer){p, bytes, 1};
+        *b = (MtlBuffer){p, bytes, 1};
         return b;
     }
     free(b);
@@ -76,7 +76,7 @@ mtl_buffer *mtl_buffer_new(mtl_context *ctx, size_t bytes) {
     return NULL;
 }
 
-mtl_buffer *mtl_buffer_wrap(mtl_context *ctx, void *ptr, size_t bytes) {
+MtlBuffer *mtl_buffer_wrap(MtlContext *ctx, void *ptr, size_t bytes) {
     (void)ctx;
     size_t page = (size_t)getpagesize();
     if (!ptr || (uintptr_t)ptr % page || bytes == 0 || bytes % page) {
@@ -84,21 +84,21 @@ mtl_buffer *mtl_buffer_wrap(mtl_context *ctx, void *ptr, size_t bytes) {
                   "size (%zu); round the mapping up", ptr, bytes, page);
         return NULL;
     }
-    mtl_buffer *b = calloc(1, sizeof *b);
+    MtlBuffer *b = calloc(1, sizeof *b);
     if (!b) set_error("mtl_buffer_wrap: out of memory");
-    else *b = (mtl_buffer){ptr, bytes, 0};
+    else *b = (MtlBuffer){ptr, bytes, 0};
     return b;
 }
 
-void *mtl_buffer_ptr(mtl_buffer *b) { return b->ptr; }
-size_t mtl_buffer_size(const mtl_buffer *b) { return b->size; }
-void mtl_buffer_free(mtl_buffer *b) {
+void *mtl_buffer_ptr(MtlBuffer *b) { return b->ptr; }
+size_t mtl_buffer_size(const MtlBuffer *b) { return b->size; }
+void mtl_buffer_free(MtlBuffer *b) {
     if (!b) return;
     if (b->owned) free(b->ptr);
     free(b);
 }
 
-mtl_library *mtl_library_new(mtl_context *ctx, const char *metal_path) {
+MtlLibrary *mtl_library_new(MtlContext *ctx, const char *metal_path) {
     while (!strncmp(metal_path, "./", 2)) metal_path += 2;
     FILE *f = fopen(metal_path, "r");
     if (!f) {
@@ -113,7 +113,7 @@ mtl_library *mtl_library_new(mtl_context *ctx, const char *metal_path) {
                   "shared/msl/msl.mk)", metal_path, (int)strlen(metal_path) - 6, metal_path);
         return NULL;
     }
-    mtl_library *lib = calloc(1, sizeof *lib);
+    MtlLibrary *lib = calloc(1, sizeof *lib);
     if (!lib) {
         set_error("mtl_library_new: out of memory");
         return NULL;
@@ -122,33 +122,33 @@ mtl_library *mtl_library_new(mtl_context *ctx, const char *metal_path) {
     snprintf(lib->path, sizeof lib->path, "%s", metal_path);
     return lib;
 }
-void mtl_library_free(mtl_library *lib) { free(lib); }
+void mtl_library_free(MtlLibrary *lib) { free(lib); }
 
-mtl_pipeline *mtl_pipeline_new(mtl_library *lib, const char *kernel_name) {
-    const msl_kernel *k = msl_find_kernel(lib->path, kernel_name);
+MtlPipeline *mtl_pipeline_new(MtlLibrary *lib, const char *kernel_name) {
+    const MslKernel *k = msl_find_kernel(lib->path, kernel_name);
     if (!k) {
         set_error("mtl_pipeline_new: no kernel function '%s' in %s", kernel_name, lib->path);
         return NULL;
     }
-    mtl_pipeline *p = calloc(1, sizeof *p);
+    MtlPipeline *p = calloc(1, sizeof *p);
     if (!p) set_error("mtl_pipeline_new: out of memory");
     else p->kernel = k;
     return p;
 }
-void mtl_pipeline_free(mtl_pipeline *p) { free(p); }
-int mtl_pipeline_max_threads(const mtl_pipeline *p) { (void)p; return MSL_MAX_TG_THREADS; }
-int mtl_pipeline_simd_width(const mtl_pipeline *p) { (void)p; return MSL_SIMD_WIDTH; }
+void mtl_pipeline_free(MtlPipeline *p) { free(p); }
+int mtl_pipeline_max_threads(const MtlPipeline *p) { (void)p; return MSL_MAX_TG_THREADS; }
+int mtl_pipeline_simd_width(const MtlPipeline *p) { (void)p; return MSL_SIMD_WIDTH; }
 
-mtl_cmd *mtl_cmd_new(mtl_context *ctx) {
+MtlCmd *mtl_cmd_new(MtlContext *ctx) {
     (void)ctx;
-    mtl_cmd *c = calloc(1, sizeof *c);
+    MtlCmd *c = calloc(1, sizeof *c);
     if (!c) set_error("mtl_cmd_new: out of memory");
     return c;
 }
 
-void mtl_set_pipeline(mtl_cmd *c, mtl_pipeline *p) { c->enc.kernel = p ? p->kernel : NULL; }
+void mtl_set_pipeline(MtlCmd *c, MtlPipeline *p) { c->enc.kernel = p ? p->kernel : NULL; }
 
-static int check_index(mtl_cmd *c, const char *what, int index) {
+static int check_index(MtlCmd *c, const char *what, int index) {
     if (c->committed) cmd_fail(c, "%s: command buffer already committed", what);
     else if (index < 0 || index >= MSL_MAX_BUFFERS)
         cmd_fail(c, "%s: index %d is not in 0..%d", what, index, MSL_MAX_BUFFERS - 1);
@@ -156,7 +156,7 @@ static int check_index(mtl_cmd *c, const char *what, int index) {
     return 0;
 }
 
-void mtl_set_buffer(mtl_cmd *c, int index, mtl_buffer *b, size_t offset) {
+void mtl_set_buffer(MtlCmd *c, int index, MtlBuffer *b, size_t offset) {
     if (!check_index(c, "mtl_set_buffer", index)) return;
     if (!b || offset > b->size) {
         cmd_fail(c, "mtl_set_buffer(%d): %s", index, b ? "offset past the end" : "NULL buffer");
@@ -165,7 +165,7 @@ void mtl_set_buffer(mtl_cmd *c, int index, mtl_buffer *b, size_t offset) {
     c->enc.buffers[index] = (char *)b->ptr + offset;
 }
 
-void mtl_set_bytes(mtl_cmd *c, int index, const void *data, size_t len) {
+void mtl_set_bytes(MtlCmd *c, int index, const void *data, size_t len) {
     if (!check_index(c, "mtl_set_bytes", index)) return;
     if (len > 4096) {
         cmd_fail(c, "mtl_set_bytes(%d): %zu bytes; Metal allows 4 KB, use a buffer", index, len);
@@ -185,11 +185,11 @@ void mtl_set_bytes(mtl_cmd *c, int index, const void *data, size_t len) {
     c->enc.buffers[index] = copy;
 }
 
-void mtl_set_threadgroup_memory(mtl_cmd *c, int index, size_t len) {
+void mtl_set_threadgroup_memory(MtlCmd *c, int index, size_t len) {
     if (check_index(c, "mtl_set_threadgroup_memory", index)) c->enc.tg_mem[index] = len;
 }
 
-static void add_dispatch(mtl_cmd *c, const unsigned long g[3], const unsigned long t[3],
+static void add_dispatch(MtlCmd *c, const unsigned long g[3], const unsigned long t[3],
                          const unsigned long grid[3]) {
     const char *bad = c->committed ? "command buffer already committed"
                       : !c->enc.kernel ? "no pipeline set (mtl_set_pipeline)" : NULL;
@@ -197,7 +197,7 @@ static void add_dispatch(mtl_cmd *c, const unsigned long g[3], const unsigned lo
         if (g[k] == 0 || t[k] == 0 || g[k] > UINT32_MAX || t[k] > MSL_MAX_TG_THREADS)
             bad = "sizes must be >= 1 (1 for unused dimensions), threads per threadgroup <= 1024";
     if (!bad && c->n == c->cap) {
-        msl_dispatch *l = realloc(c->list, sizeof *l * (size_t)(c->cap ? 2 * c->cap : 8));
+        MslDispatch *l = realloc(c->list, sizeof *l * (size_t)(c->cap ? 2 * c->cap : 8));
         if (l) c->list = l, c->cap = c->cap ? 2 * c->cap : 8;
         else bad = "out of memory";
     }
@@ -205,7 +205,7 @@ static void add_dispatch(mtl_cmd *c, const unsigned long g[3], const unsigned lo
         cmd_fail(c, "dispatch of '%s': %s", c->enc.kernel ? c->enc.kernel->name : "?", bad);
         return;
     }
-    msl_dispatch *d = &c->list[c->n++];
+    MslDispatch *d = &c->list[c->n++];
     *d = c->enc;
     for (int k = 0; k < 3; k++) {
         d->groups[k] = (uint32_t)g[k];
@@ -214,20 +214,20 @@ static void add_dispatch(mtl_cmd *c, const unsigned long g[3], const unsigned lo
     }
 }
 
-void mtl_dispatch_groups(mtl_cmd *c, mtl_size groups, mtl_size threads) {
+void mtl_dispatch_groups(MtlCmd *c, MtlSize groups, MtlSize threads) {
     unsigned long g[3] = {groups.width, groups.height, groups.depth};
     unsigned long t[3] = {threads.width, threads.height, threads.depth};
     add_dispatch(c, g, t, NULL);
 }
 
-void mtl_dispatch_threads(mtl_cmd *c, mtl_size grid, mtl_size threads) {
+void mtl_dispatch_threads(MtlCmd *c, MtlSize grid, MtlSize threads) {
     unsigned long n[3] = {grid.width, grid.height, grid.depth};
     unsigned long t[3] = {threads.width, threads.height, threads.depth}, g[3];
     for (int k = 0; k < 3; k++) g[k] = t[k] ? (n[k] + t[k] - 1) / t[k] : 0;
     add_dispatch(c, g, t, n);
 }
 
-int mtl_commit(mtl_cmd *c) {
+int mtl_commit(MtlCmd *c) {
     if (c->committed) cmd_fail(c, "mtl_commit: command buffer committed twice");
     c->committed = 1;
     struct timespec t0, t1;
@@ -240,7 +240,7 @@ int mtl_commit(mtl_cmd *c) {
     return c->failed ? -1 : 0;
 }
 
-int mtl_wait(mtl_cmd *c) {
+int mtl_wait(MtlCmd *c) {
     if (!c->committed) {
         set_error("mtl_wait: command buffer was never committed");
         return -1;
@@ -249,10 +249,10 @@ int mtl_wait(mtl_cmd *c) {
     return c->failed ? -1 : 0;
 }
 
-int mtl_commit_wait(mtl_cmd *c) { return mtl_commit(c) ? -1 : mtl_wait(c); }
-double mtl_cmd_gpu_seconds(const mtl_cmd *c) { return c->seconds; }
+int mtl_commit_wait(MtlCmd *c) { return mtl_commit(c) ? -1 : mtl_wait(c); }
+double mtl_cmd_gpu_seconds(const MtlCmd *c) { return c->seconds; }
 
-void mtl_cmd_free(mtl_cmd *c) {
+void mtl_cmd_free(MtlCmd *c) {
     if (!c) return;
     for (int i = 0; i < c->ncopies; i++) free(c->copies[i]);
     free(c->copies);

@@ -68,11 +68,11 @@ static void (*msg_send)(void) = objc_msgSend;
 static SEL sel(const char *name) { return sel_registerName(name); }
 static id cls(const char *name) { return (id)objc_getClass(name); }
 
-struct mtl_context { id device, queue; char name[128]; };
-struct mtl_buffer { id buf; void *ptr; size_t size; };
-struct mtl_library { id lib; char path[512]; };
-struct mtl_pipeline { id pso; };
-struct mtl_cmd { id cb, enc; int committed; char err[1024]; };
+struct MtlContext { id device, queue; char name[128]; };
+struct MtlBuffer { id buf; void *ptr; size_t size; };
+struct MtlLibrary { id lib; char path[512]; };
+struct MtlPipeline { id pso; };
+struct MtlCmd { id cb, enc; int committed; char err[1024]; };
 
 static _Thread_local char last_error[2048];
 const char *mtl_error(void) { return last_error; }
@@ -96,9 +96,9 @@ static const char *describe(id error) {  // NSError -> UTF-8 (valid until the po
     return s ? SEND(msg_cstr)(s, sel("UTF8String")) : "unknown error";
 }
 
-mtl_context *mtl_context_new(void) {
+MtlContext *mtl_context_new(void) {
     id pool = pool_push();
-    mtl_context *ctx = calloc(1, sizeof *ctx);
+    MtlContext *ctx = calloc(1, sizeof *ctx);
     id dev = MTLCreateSystemDefaultDevice();  // retained: ours to release
     if (!ctx || !dev) {
         set_error(dev ? "mtl_context_new: out of memory" : "mtl_context_new: no Metal GPU found");
@@ -120,16 +120,16 @@ mtl_context *mtl_context_new(void) {
     return ctx;
 }
 
-void mtl_context_free(mtl_context *ctx) {
+void mtl_context_free(MtlContext *ctx) {
     if (!ctx) return;
     release(ctx->queue);
     release(ctx->device);
     free(ctx);
 }
-const char *mtl_device_name(const mtl_context *ctx) { return ctx->name; }
+const char *mtl_device_name(const MtlContext *ctx) { return ctx->name; }
 
-static mtl_buffer *wrap_buffer(id buf, size_t bytes, const char *what) {
-    mtl_buffer *b = buf ? calloc(1, sizeof *b) : NULL;
+static MtlBuffer *wrap_buffer(id buf, size_t bytes, const char *what) {
+    MtlBuffer *b = buf ? calloc(1, sizeof *b) : NULL;
     if (!b) {
         set_error("%s: cannot create a buffer of %zu bytes", what, bytes);
         release(buf);
@@ -141,13 +141,13 @@ static mtl_buffer *wrap_buffer(id buf, size_t bytes, const char *what) {
     return b;
 }
 
-mtl_buffer *mtl_buffer_new(mtl_context *ctx, size_t bytes) {
+MtlBuffer *mtl_buffer_new(MtlContext *ctx, size_t bytes) {
     id buf = SEND(msg_id_uint_uint)(ctx->device, sel("newBufferWithLength:options:"),
                                     bytes ? bytes : 1, MTLResourceStorageModeShared);
     return wrap_buffer(buf, bytes, "mtl_buffer_new");  // Metal zero-fills new buffers
 }
 
-mtl_buffer *mtl_buffer_wrap(mtl_context *ctx, void *ptr, size_t bytes) {
+MtlBuffer *mtl_buffer_wrap(MtlContext *ctx, void *ptr, size_t bytes) {
     size_t page = (size_t)getpagesize();  // 16 KB on Apple Silicon
     if (!ptr || (uintptr_t)ptr % page || bytes == 0 || bytes % page) {
         set_error("mtl_buffer_wrap: pointer %p and length %zu must both be multiples of the page "
@@ -160,9 +160,9 @@ mtl_buffer *mtl_buffer_wrap(mtl_context *ctx, void *ptr, size_t bytes) {
     return wrap_buffer(buf, bytes, "mtl_buffer_wrap");
 }
 
-void *mtl_buffer_ptr(mtl_buffer *b) { return b->ptr; }
-size_t mtl_buffer_size(const mtl_buffer *b) { return b->size; }
-void mtl_buffer_free(mtl_buffer *b) {
+void *mtl_buffer_ptr(MtlBuffer *b) { return b->ptr; }
+size_t mtl_buffer_size(const MtlBuffer *b) { return b->size; }
+void mtl_buffer_free(MtlBuffer *b) {
     if (!b) return;
     release(b->buf);
     free(b);
@@ -247,7 +247,7 @@ static bool add_file(Source *out, const char *path, int depth) {
     return ok;
 }
 
-mtl_library *mtl_library_new(mtl_context *ctx, const char *metal_path) {
+MtlLibrary *mtl_library_new(MtlContext *ctx, const char *metal_path) {
     Source source_text = {0};
     set_error("%s", "");
     if (!add_file(&source_text, metal_path, 0) || !source_text.text) {
@@ -262,7 +262,7 @@ mtl_library *mtl_library_new(mtl_context *ctx, const char *metal_path) {
     id lib = SEND(msg_id_id_id_err)(ctx->device, sel("newLibraryWithSource:options:error:"),
                                     source, nil, &error);
     free(src);
-    mtl_library *l = lib ? calloc(1, sizeof *l) : NULL;
+    MtlLibrary *l = lib ? calloc(1, sizeof *l) : NULL;
     if (!l) {  // the object decides; error may hold mere warnings when lib is non-nil
         set_error("mtl_library_new: %s does not compile:\n%s", metal_path, describe(error));
         release(lib);
@@ -274,17 +274,17 @@ mtl_library *mtl_library_new(mtl_context *ctx, const char *metal_path) {
     return l;
 }
 
-void mtl_library_free(mtl_library *lib) {
+void mtl_library_free(MtlLibrary *lib) {
     if (!lib) return;
     release(lib->lib);
     free(lib);
 }
 
-mtl_pipeline *mtl_pipeline_new(mtl_library *lib, const char *kernel_name) {
+MtlPipeline *mtl_pipeline_new(MtlLibrary *lib, const char *kernel_name) {
     id pool = pool_push();
     id name = SEND(msg_id_cstr)(cls("NSString"), sel("stringWithUTF8String:"), kernel_name);
     id fn = SEND(msg_id_id)(lib->lib, sel("newFunctionWithName:"), name);
-    mtl_pipeline *p = NULL;
+    MtlPipeline *p = NULL;
     if (!fn) {
         set_error("mtl_pipeline_new: no kernel function '%s' in %s", kernel_name, lib->path);
     } else {
@@ -300,20 +300,20 @@ mtl_pipeline *mtl_pipeline_new(mtl_library *lib, const char *kernel_name) {
     return p;
 }
 
-void mtl_pipeline_free(mtl_pipeline *p) {
+void mtl_pipeline_free(MtlPipeline *p) {
     if (!p) return;
     release(p->pso);
     free(p);
 }
-int mtl_pipeline_max_threads(const mtl_pipeline *p) {
+int mtl_pipeline_max_threads(const MtlPipeline *p) {
     return (int)SEND(msg_uint)(p->pso, sel("maxTotalThreadsPerThreadgroup"));
 }
-int mtl_pipeline_simd_width(const mtl_pipeline *p) {
+int mtl_pipeline_simd_width(const MtlPipeline *p) {
     return (int)SEND(msg_uint)(p->pso, sel("threadExecutionWidth"));
 }
 
-mtl_cmd *mtl_cmd_new(mtl_context *ctx) {
-    mtl_cmd *c = calloc(1, sizeof *c);
+MtlCmd *mtl_cmd_new(MtlContext *ctx) {
+    MtlCmd *c = calloc(1, sizeof *c);
     if (!c) {
         set_error("mtl_cmd_new: out of memory");
         return NULL;
@@ -326,33 +326,33 @@ mtl_cmd *mtl_cmd_new(mtl_context *ctx) {
     return c;
 }
 
-void mtl_set_pipeline(mtl_cmd *c, mtl_pipeline *p) {
+void mtl_set_pipeline(MtlCmd *c, MtlPipeline *p) {
     SEND(msg_void_id)(c->enc, sel("setComputePipelineState:"), p->pso);
 }
-void mtl_set_buffer(mtl_cmd *c, int index, mtl_buffer *b, size_t offset) {
+void mtl_set_buffer(MtlCmd *c, int index, MtlBuffer *b, size_t offset) {
     SEND(msg_void_id_uint_uint)(c->enc, sel("setBuffer:offset:atIndex:"), b->buf, offset,
                                 (NSUInteger)index);
 }
-void mtl_set_bytes(mtl_cmd *c, int index, const void *data, size_t len) {
+void mtl_set_bytes(MtlCmd *c, int index, const void *data, size_t len) {
     SEND(msg_void_ptr_uint_uint)(c->enc, sel("setBytes:length:atIndex:"), data, len,
                                  (NSUInteger)index);
 }
-void mtl_set_threadgroup_memory(mtl_cmd *c, int index, size_t len) {
+void mtl_set_threadgroup_memory(MtlCmd *c, int index, size_t len) {
     SEND(msg_void_uint_uint)(c->enc, sel("setThreadgroupMemoryLength:atIndex:"), len,
                              (NSUInteger)index);
 }
 
-static MTLSize size_of(mtl_size s) { return (MTLSize){s.width, s.height, s.depth}; }
-void mtl_dispatch_groups(mtl_cmd *c, mtl_size groups, mtl_size threads) {
+static MTLSize size_of(MtlSize s) { return (MTLSize){s.width, s.height, s.depth}; }
+void mtl_dispatch_groups(MtlCmd *c, MtlSize groups, MtlSize threads) {
     SEND(msg_void_size_size)(c->enc, sel("dispatchThreadgroups:threadsPerThreadgroup:"),
                              size_of(groups), size_of(threads));
 }
-void mtl_dispatch_threads(mtl_cmd *c, mtl_size grid, mtl_size threads) {
+void mtl_dispatch_threads(MtlCmd *c, MtlSize grid, MtlSize threads) {
     SEND(msg_void_size_size)(c->enc, sel("dispatchThreads:threadsPerThreadgroup:"),
                              size_of(grid), size_of(threads));
 }
 
-int mtl_commit(mtl_cmd *c) {
+int mtl_commit(MtlCmd *c) {
     if (c->committed) {
         set_error("mtl_commit: command buffer committed twice");
         return -1;
@@ -363,7 +363,7 @@ int mtl_commit(mtl_cmd *c) {
     return 0;
 }
 
-int mtl_wait(mtl_cmd *c) {
+int mtl_wait(MtlCmd *c) {
     if (!c->committed) {
         set_error("mtl_wait: command buffer was never committed");
         return -1;
@@ -376,13 +376,13 @@ int mtl_wait(mtl_cmd *c) {
     return -1;
 }
 
-int mtl_commit_wait(mtl_cmd *c) { return mtl_commit(c) ? -1 : mtl_wait(c); }
+int mtl_commit_wait(MtlCmd *c) { return mtl_commit(c) ? -1 : mtl_wait(c); }
 
-double mtl_cmd_gpu_seconds(const mtl_cmd *c) {
+double mtl_cmd_gpu_seconds(const MtlCmd *c) {
     return SEND(msg_time)(c->cb, sel("GPUEndTime")) - SEND(msg_time)(c->cb, sel("GPUStartTime"));
 }
 
-void mtl_cmd_free(mtl_cmd *c) {
+void mtl_cmd_free(MtlCmd *c) {
     if (!c) return;
     if (!c->committed) SEND(msg_void)(c->enc, sel("endEncoding"));  // Metal insists
     release(c->enc);

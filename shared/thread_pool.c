@@ -32,7 +32,7 @@ static struct {
     int started;               // worker threads running (they never exit)
     atomic_uint round;         // bumped (with fn, arg, n_parts set before) to post a job
     atomic_int pending;        // workers that have not finished the current round
-    pool_task fn;
+    PoolTask fn;
     void *arg;
     int n_parts;
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0,
@@ -65,7 +65,7 @@ static void *worker_main(void *p) {
         }
         me->seen = r;
         // Written before the round was bumped, and not rewritten before we acknowledge it.
-        pool_task fn = pool.fn;
+        PoolTask fn = pool.fn;
         void *arg = pool.arg;
         int n_parts = pool.n_parts;
         if (me->part < n_parts) fn(arg, me->part, n_parts);   // extra workers idle this round
@@ -130,7 +130,7 @@ static void start_workers(int n) {
     }
 }
 
-void pool_run(pool_task fn, void *arg, int n_parts) {
+void pool_run(PoolTask fn, void *arg, int n_parts) {
     int n = pool_threads();
     if (n_parts > n) n_parts = n;
     if (n_parts <= 1) {

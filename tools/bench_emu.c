@@ -42,15 +42,15 @@ static float from_half(uint16_t h) {
     return h & 0x8000 ? -v : v;
 }
 
-typedef struct { mtl_pipeline *p; mtl_buffer *b[5]; const void *bytes[5]; size_t nbytes[5];
-                 mtl_size groups, threads; } job;
+typedef struct { MtlPipeline *p; MtlBuffer *b[5]; const void *bytes[5]; size_t nbytes[5];
+                 MtlSize groups, threads; } job;
 
 // Median wall time of a dispatch, and in *cpu the median CPU time of all workers together: on a
 // busy machine the wall time jumps around, while the CPU time still shows what the work costs.
-static double run(mtl_context *ctx, const job *j, int reps, double *cpu) {
+static double run(MtlContext *ctx, const job *j, int reps, double *cpu) {
     double t[32], c[32];
     for (int r = 0; r < reps; r++) {
-        mtl_cmd *cmd = mtl_cmd_new(ctx);
+        MtlCmd *cmd = mtl_cmd_new(ctx);
         mtl_set_pipeline(cmd, j->p);
         for (int i = 0; i < 5; i++) {
             if (j->b[i]) mtl_set_buffer(cmd, i, j->b[i], 0);
@@ -67,14 +67,14 @@ static double run(mtl_context *ctx, const job *j, int reps, double *cpu) {
     return ps_median(t, reps);
 }
 
-static void report(const char *name, mtl_context *ctx, const job *j) {
+static void report(const char *name, MtlContext *ctx, const job *j) {
     double cpu, wall = run(ctx, j, 9, &cpu);
     printf("bench emu %-28s %8.2f ms  (cpu %.2f ms)\n", name, wall * 1e3, cpu * 1e3);
 }
 
-static mtl_pipeline *pipeline(mtl_context *ctx, const char *file, const char *name) {
-    mtl_library *lib = mtl_library_new(ctx, file);
-    mtl_pipeline *p = lib ? mtl_pipeline_new(lib, name) : NULL;
+static MtlPipeline *pipeline(MtlContext *ctx, const char *file, const char *name) {
+    MtlLibrary *lib = mtl_library_new(ctx, file);
+    MtlPipeline *p = lib ? mtl_pipeline_new(lib, name) : NULL;
     if (!p) die(name);
     mtl_library_free(lib);
     return p;
@@ -88,11 +88,11 @@ static void check(const char *what, const float *got, const float *want, int n, 
         }
 }
 
-static void bench_q8(mtl_context *ctx) {
+static void bench_q8(MtlContext *ctx) {
     enum { COLS = 1024, ROWS = 3072, NB = COLS / 32, ROWS_PER_TG = 4 };
     typedef struct { uint16_t d; int8_t qs[32]; } block;  // 34 bytes, as in the shader
-    mtl_buffer *bw = mtl_buffer_new(ctx, sizeof(block) * ROWS * NB);
-    mtl_buffer *bx = mtl_buffer_new(ctx, sizeof(float) * COLS), *by = mtl_buffer_new(ctx, 4 * ROWS);
+    MtlBuffer *bw = mtl_buffer_new(ctx, sizeof(block) * ROWS * NB);
+    MtlBuffer *bx = mtl_buffer_new(ctx, sizeof(float) * COLS), *by = mtl_buffer_new(ctx, 4 * ROWS);
     if (!bw || !bx || !by) die("buffers");
     block *w = mtl_buffer_ptr(bw);
     float *x = mtl_buffer_ptr(bx), *want = malloc(4 * ROWS);
@@ -123,10 +123,10 @@ static void bench_q8(mtl_context *ctx) {
     mtl_buffer_free(bw), mtl_buffer_free(bx), mtl_buffer_free(by);
 }
 
-static void bench_attn(mtl_context *ctx) {
+static void bench_attn(MtlContext *ctx) {
     enum { HEADS = 16, DIM = 128, NPOS = 512, TG = 128 };
     size_t kv = (size_t)HEADS * NPOS * DIM;
-    mtl_buffer *bq = mtl_buffer_new(ctx, 4 * HEADS * DIM), *bk = mtl_buffer_new(ctx, 2 * kv),
+    MtlBuffer *bq = mtl_buffer_new(ctx, 4 * HEADS * DIM), *bk = mtl_buffer_new(ctx, 2 * kv),
                *bv = mtl_buffer_new(ctx, 2 * kv), *bo = mtl_buffer_new(ctx, 4 * HEADS * DIM);
     if (!bq || !bk || !bv || !bo) die("buffers");
     float *q = mtl_buffer_ptr(bq), *want = calloc(HEADS * DIM, 4), *s = malloc(4 * NPOS);
@@ -159,7 +159,7 @@ static void bench_attn(mtl_context *ctx) {
 }
 
 int main(void) {
-    mtl_context *ctx = mtl_context_new();
+    MtlContext *ctx = mtl_context_new();
     if (!ctx) die("context");
     bench_q8(ctx);
     bench_attn(ctx);

@@ -28,15 +28,15 @@ static void fill(float *x, size_t n, unsigned seed) {
 
 // One op, described by what it needs to encode itself into a batch.
 typedef struct {
-    mtl_buffer *buf[4];
+    MtlBuffer *buf[4];
     DType type;
     int a, b, c;
 } Op;
-typedef void (*encode_fn)(GpuBatch *b, const Op *op);
+typedef void (*EncodeFn)(GpuBatch *b, const Op *op);
 
 static Gpu *g;
 
-static void report(const char *name, encode_fn encode, const Op *op, double cpu_ms) {
+static void report(const char *name, EncodeFn encode, const Op *op, double cpu_ms) {
     double wall[REPS], gpu[REPS];
     for (int r = 0; r < REPS; r++) {
         GpuBatch *b = gpu_begin(g);
@@ -64,7 +64,7 @@ static void report(const char *name, encode_fn encode, const Op *op, double cpu_
         ms = ps_median(t_, REPS) * 1e3;                               \
     } while (0)
 
-static GpuRef R(mtl_buffer *b) { return GPU_REF(b, 0); }
+static GpuRef R(MtlBuffer *b) { return GPU_REF(b, 0); }
 static void enc_matvec(GpuBatch *b, const Op *o) { gpu_matvec(b, R(o->buf[2]), R(o->buf[0]), o->type, o->a, o->b, R(o->buf[1])); }
 static void enc_rmsnorm(GpuBatch *b, const Op *o) { gpu_rmsnorm(b, R(o->buf[2]), R(o->buf[0]), R(o->buf[1]), o->a, o->b, 1e-6f); }
 static void enc_rope(GpuBatch *b, const Op *o) { gpu_rope(b, R(o->buf[0]), o->a, HEAD_DIM, o->b, 1e6f); }
@@ -78,7 +78,7 @@ static void bench_matvec(DType type, const char *tname, int rows, int cols) {
     fill(w, (size_t)rows * cols, 1);
     fill(x, (size_t)cols, 2);
     size_t row_bytes = type == DT_F32 ? (size_t)cols * 4 : quant_row_bytes(type, cols);
-    mtl_buffer *bw = gpu_alloc(g, row_bytes * rows);
+    MtlBuffer *bw = gpu_alloc(g, row_bytes * rows);
     for (int r = 0; r < rows; r++) {
         void *dst = (char *)mtl_buffer_ptr(bw) + r * row_bytes;
         if (type == DT_F32) memcpy(dst, w + (size_t)r * cols, row_bytes);

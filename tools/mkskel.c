@@ -36,9 +36,9 @@
 typedef struct {
     char *text;
     size_t len, cap;
-} buf;
+} Buf;
 
-static void put(buf *b, const char *s, size_t n) {
+static void put(Buf *b, const char *s, size_t n) {
     if (b->len + n + 1 > b->cap) {
         b->cap = (b->len + n + 1) * 2;
         b->text = realloc(b->text, b->cap);
@@ -48,7 +48,7 @@ static void put(buf *b, const char *s, size_t n) {
     b->len += n;
     b->text[b->len] = '\0';
 }
-static void puts_(buf *b, const char *s) { put(b, s, strlen(s)); }
+static void puts_(Buf *b, const char *s) { put(b, s, strlen(s)); }
 
 static const char *skip_ws(const char *s) {
     while (*s == ' ' || *s == '\t') s++;
@@ -70,16 +70,16 @@ static bool lab_tag(const char *first_line, char *lab, size_t cap) {
 typedef struct {
     const char *path;
     int line;
-} where;
+} Where;
 
-_Noreturn static void die(where w, const char *msg, const char *arg) {
+_Noreturn static void die(Where w, const char *msg, const char *arg) {
     fprintf(stderr, "%s:%d: mkskel: %s%s\n", w.path, w.line, msg, arg ? arg : "");
     exit(2);
 }
 
 // Emits the skeleton text of region lines [hints, replacements] at the marker's indentation.
-static void emit_region(buf *out, const char *indent, const char *lab_id, const char *task,
-                        const char *lab_dir, buf *hints, buf *repl, bool has_repl) {
+static void emit_region(Buf *out, const char *indent, const char *lab_id, const char *task,
+                        const char *lab_dir, Buf *hints, Buf *repl, bool has_repl) {
     char todo[512];
     snprintf(todo, sizeof todo, "LAB_TODO(\"%s\", \"%s\", \"book/%s.md#%s\")", lab_id, task, lab_dir, task);
     char line[MAX_LINE + 600];
@@ -106,16 +106,16 @@ static void emit_region(buf *out, const char *indent, const char *lab_id, const 
 }
 
 // Builds the skeleton of one file. Returns false when the file has no regions (nothing to generate).
-static bool skeleton(const char *path, const char *lab_dir, buf *out, bool list_tasks, bool metal) {
+static bool skeleton(const char *path, const char *lab_dir, Buf *out, bool list_tasks, bool metal) {
     FILE *f = fopen(path, "r");
     if (!f) { fprintf(stderr, "mkskel: %s: %s\n", path, strerror(errno)); exit(2); }
     char lab_id[8];
-    if (lab_dir[0] != 'm' || strlen(lab_dir) < 2) die((where){path, 1}, "lab tag must look like mN-name: ", lab_dir);
+    if (lab_dir[0] != 'm' || strlen(lab_dir) < 2) die((Where){path, 1}, "lab tag must look like mN-name: ", lab_dir);
     snprintf(lab_id, sizeof lab_id, "M%c", lab_dir[1]);
     char line[MAX_LINE], task[128] = "", indent[MAX_LINE] = "";
-    buf hints = {0}, repl = {0};
+    Buf hints = {0}, repl = {0};
     bool inside = false, has_repl = false, any = false;
-    where w = {path, 0}, start = {path, 0};
+    Where w = {path, 0}, start = {path, 0};
     while (fgets(line, sizeof line, f)) {
         w.line++;
         if (!strchr(line, '\n') && !feof(f)) die(w, "line too long", NULL);
@@ -237,19 +237,19 @@ static size_t list_dir(const char *dir, const char *ext, char **names, size_t ma
     return n;
 }
 
-typedef enum { WRITE, CHECK, TASKS } mode;
+typedef enum { WRITE, CHECK, TASKS } Mode;
 
 // Writes `out` to dst, or (CHECK) compares them. Returns 1 on drift.
 static int emit(const char *src, const char *labs, const char *lab, const char *subdir, const char *name,
-                const buf *out, mode how);
+                const Buf *out, Mode how);
 
 // A lab header: copied with a first line that names its source.
-static int copy_header(const char *dir, const char *name, const char *labs, const char *lab, mode how) {
+static int copy_header(const char *dir, const char *name, const char *labs, const char *lab, Mode how) {
     char src[2400], line[MAX_LINE];
     snprintf(src, sizeof src, "%s/%s", dir, name);
     FILE *f = fopen(src, "r");
     if (!f) { fprintf(stderr, "mkskel: %s: %s\n", src, strerror(errno)); exit(2); }
-    buf out = {0};
+    Buf out = {0};
     puts_(&out, "// Your lab's contract, copied by tools/mkskel from ");
     puts_(&out, src);
     puts_(&out, " (do not edit: make skeletons rewrites it).\n");
@@ -264,7 +264,7 @@ static int copy_header(const char *dir, const char *name, const char *labs, cons
 // 1 on drift. lab NULL (a kernel): the file's `// lab:` tag names it; a .metal file without one
 // is no lab's.
 static int process(const char *dir, const char *name, const char *labs, const char *subdir,
-                   const char *lab, bool metal, mode how) {
+                   const char *lab, bool metal, Mode how) {
     char src[2400], first[MAX_LINE] = "", tagged[128];
     snprintf(src, sizeof src, "%s/%s", dir, name);
     if (!lab) {
@@ -275,7 +275,7 @@ static int process(const char *dir, const char *name, const char *labs, const ch
         lab = tagged;
     }
     if (how == TASKS) { skeleton(src, lab, NULL, true, metal); return 0; }
-    buf out = {0};
+    Buf out = {0};
     puts_(&out, "");
     if (!skeleton(src, lab, &out, false, metal)) { free(out.text); return 0; }
     int drift = emit(src, labs, lab, subdir, name, &out, how);
@@ -284,14 +284,14 @@ static int process(const char *dir, const char *name, const char *labs, const ch
 }
 
 static int emit(const char *src, const char *labs, const char *lab, const char *subdir, const char *name,
-                const buf *outp, mode how) {
-    const buf out = *outp;
+                const Buf *outp, Mode how) {
+    const Buf out = *outp;
     char dst[4096];
     snprintf(dst, sizeof dst, "%s/%s/%s%s", labs, lab, subdir, name);
     int drift = 0;
     if (how == CHECK) {
         FILE *g = fopen(dst, "r");
-        buf have = {0};
+        Buf have = {0};
         char chunk[4096];
         size_t r;
         while (g && (r = fread(chunk, 1, sizeof chunk, g)) > 0) put(&have, chunk, r);
@@ -328,7 +328,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *sol = argv[argc - (tasks ? 1 : 2)], *labs = tasks ? NULL : argv[argc - 1];
-    mode how = tasks ? TASKS : check ? CHECK : WRITE;
+    Mode how = tasks ? TASKS : check ? CHECK : WRITE;
     // the kernels live beside the solutions: "solutions" -> "shaders", "/x/solutions/" -> "/x/shaders"
     char shaders[1024];
     size_t len = strlen(sol);

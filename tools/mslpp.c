@@ -32,16 +32,16 @@ typedef struct {
     const char *s, *gap;  // token text and the whitespace before it
     int len, gaplen;
     char *rep;            // replacement text, NULL = unchanged
-} tok;
+} Tok;
 
 typedef struct {
     int name, lparen, rparen, lbrace, rbrace;  // token indices
     int is_kernel, uses_barrier, uses_simd, uses_tg;
-} func;
+} Func;
 
-static tok *toks;
+static Tok *toks;
 static int ntok;
-static func *fns;
+static Func *fns;
 static int nfn;
 static const char *src_name;
 static int check_mode;
@@ -79,8 +79,8 @@ static void tokenize(const char *p) {
     while (*p) {
         if (*p == '\n') { line++, p++, at_line_start = 1; continue; }
         if (isspace((unsigned char)*p)) { p++; continue; }
-        if (ntok == cap) toks = realloc(toks, sizeof(tok) * (size_t)(cap = cap ? cap * 2 : 4096));
-        tok *t = &toks[ntok++];
+        if (ntok == cap) toks = realloc(toks, sizeof(Tok) * (size_t)(cap = cap ? cap * 2 : 4096));
+        Tok *t = &toks[ntok++];
         t->gap = gap, t->gaplen = (int)(p - gap), t->s = p, t->line = line, t->rep = NULL;
         if (*p == '#' && at_line_start) {  // "# 12 "file.metal"": the next line is line 12
             const char *e = strchr(p, '\n');
@@ -114,8 +114,8 @@ static void tokenize(const char *p) {
         gap = p;
         at_line_start = 0;
     }
-    toks = realloc(toks, sizeof(tok) * (size_t)(ntok + 1));
-    toks[ntok] = (tok){T_PUNCT, line, "", gap, (int)(p - gap), 0, NULL};  // end: trailing gap
+    toks = realloc(toks, sizeof(Tok) * (size_t)(ntok + 1));
+    toks[ntok] = (Tok){T_PUNCT, line, "", gap, (int)(p - gap), 0, NULL};  // end: trailing gap
 }
 
 static int match(int i, const char *open, const char *close) {  // index of the closing bracket
@@ -181,7 +181,7 @@ static void find_functions(void) {
             if (is(lp, "(") && --depth == 0) break;
         }
         if (lp <= 0 || toks[lp - 1].kind != T_ID) continue;
-        func f = {lp - 1, lp, rp, i, match(i, "{", "}"), 0, 0, 0, 0};
+        Func f = {lp - 1, lp, rp, i, match(i, "{", "}"), 0, 0, 0, 0};
         for (int k = f.name - 1; k >= 0 && !is(k, ";") && !is(k, "}") && !is(k, "{"); k--) {
             if (is(k, "kernel") || (is(k, "[[") && is(k + 1, "kernel"))) f.is_kernel = 1;
             if (is(k, "template") && f.is_kernel)
@@ -194,7 +194,7 @@ static void find_functions(void) {
         }
         for (int k = f.lparen; k < f.rparen; k++)
             if (is(k, "[[") && is(k + 1, "threadgroup")) f.uses_tg = 1;
-        fns = realloc(fns, sizeof(func) * (size_t)(nfn + 1));
+        fns = realloc(fns, sizeof(Func) * (size_t)(nfn + 1));
         fns[nfn++] = f;
         in_fn_until = f.rbrace;
     }
@@ -230,7 +230,7 @@ static char *join(int a, int b) {  // tokens [a, b) as one line of text
 }
 
 // `threadgroup T name[N][M];` at the start of a statement in a function body.
-static void rewrite_tg_decl(int i, func *f) {
+static void rewrite_tg_decl(int i, Func *f) {
     int semi = i;
     while (semi < f->rbrace && !is(semi, ";")) semi++;
     int br = i + 1;
@@ -275,9 +275,9 @@ static int swizzle(int i, char *out) {  // ".xy" -> "0, 1"; 0 when not a swizzle
 static void rewrite(void) {
     int site = 0;
     for (int i = 0; i < ntok; i++) {
-        tok *t = &toks[i];
+        Tok *t = &toks[i];
         if (t->rep) continue;  // already rewritten as part of a threadgroup declaration
-        func *in = NULL;
+        Func *in = NULL;
         for (int k = 0; k < nfn; k++)
             if (i > fns[k].lbrace && i < fns[k].rbrace) in = &fns[k];
         if (is(i, "[[")) {  // attributes go; kernel parameters read theirs in emit_trampolines
@@ -348,10 +348,10 @@ static void emit_trampolines(FILE *out) {
     int nk = 0;
     fprintf(out, "\n# 1 \"<mslpp: trampolines for %s>\"\n", src_name);
     for (int i = 0; i < nfn; i++) {
-        func *f = &fns[i];
+        Func *f = &fns[i];
         if (!f->is_kernel) continue;
         char *name = text(f->name);
-        fprintf(out, "static void msl_entry_%s(msl_thread *t) {\n    typedef decltype(%s) F;\n"
+        fprintf(out, "static void msl_entry_%s(MslThread *t) {\n    typedef decltype(%s) F;\n"
                      "    (void)t;\n    %s(", name, name, name);
         int a = f->lparen + 1, index = 0;
         for (int k = a, depth = 0; k <= f->rparen; k++) {
@@ -368,9 +368,9 @@ static void emit_trampolines(FILE *out) {
         free(name);
         nk++;
     }
-    fprintf(out, "const msl_kernel msl_kernels[] = {\n");
+    fprintf(out, "const MslKernel msl_kernels[] = {\n");
     for (int i = 0; i < nfn; i++) {
-        func *f = &fns[i];
+        Func *f = &fns[i];
         if (!f->is_kernel) continue;
         const char *kind = f->uses_barrier || f->uses_tg ? "MSL_FULL" : f->uses_simd ? "MSL_SIMD" : "MSL_PLAIN";
         fprintf(out, "    {\"%.*s\", msl_entry_%.*s, %s, %d},\n", toks[f->name].len, toks[f->name].s,

@@ -160,14 +160,14 @@ int st_parse_header(SafeTensors *st, const char *json, size_t json_len, size_t d
 }
 
 // Maps one more file into st and registers its tensors; the caller cleans up on failure.
-static int add_file(SafeTensors *st, const char *path, ps_map_mode mode) {
+static int add_file(SafeTensors *st, const char *path, PsMapMode mode) {
     st->files = xrealloc(st->files, (size_t)(st->n_files + 1) * sizeof *st->files);
     st->paths = xrealloc(st->paths, (size_t)(st->n_files + 1) * sizeof *st->paths);
     int idx = st->n_files;
     if (ps_file_open(&st->files[idx], path, mode) != 0) return -1;
     st->paths[idx] = xstrdup(path);
     st->n_files++;
-    const ps_file *f = &st->files[idx];
+    const PsFile *f = &st->files[idx];
     size_t json_len, data_start;
     // TODO(M1 header-length): see book/m1-weights.md#header-length
     // The file starts with the header's length as a little-endian u64 (read_u64_le). Refuse a file
@@ -182,7 +182,7 @@ static int add_file(SafeTensors *st, const char *path, ps_map_mode mode) {
     return 0;
 }
 
-int st_open_file(SafeTensors *st, const char *path, ps_map_mode mode) {
+int st_open_file(SafeTensors *st, const char *path, PsMapMode mode) {
     memset(st, 0, sizeof *st);
     if (add_file(st, path, mode) == 0) return 0;
     st_close(st);
@@ -196,7 +196,7 @@ static bool file_exists(const char *path) {
 }
 
 // A sharded checkpoint: {"weight_map": {"tensor name": "model-00001-of-00002.safetensors", ...}}.
-static int open_sharded(SafeTensors *st, const char *dir, const char *index_path, ps_map_mode mode) {
+static int open_sharded(SafeTensors *st, const char *dir, const char *index_path, PsMapMode mode) {
     char *text = ps_read_text(index_path, NULL);
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
@@ -237,7 +237,7 @@ static int open_sharded(SafeTensors *st, const char *dir, const char *index_path
     return rc;
 }
 
-int st_open_dir(SafeTensors *st, const char *dir, ps_map_mode mode) {
+int st_open_dir(SafeTensors *st, const char *dir, PsMapMode mode) {
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if (file_exists(path)) return st_open_file(st, path, mode);

@@ -32,7 +32,7 @@ typedef struct {
 
 struct GpuBatch {
     Gpu *g;
-    mtl_cmd *cmd;
+    MtlCmd *cmd;
     GpuKernel current;    // the kernel of the op being encoded
     GpuOutput *outputs;   // stb_ds array
     char error[256];      // the first bad argument, reported by gpu_run

@@ -74,7 +74,7 @@ static Placement *list_tensors(GpuEngine *e, int *count) {
 static int place_span(GpuEngine *e, const Placement *p, int n) {
     const char *start = p[0].data, *end = p[n - 1].data + p[n - 1].bytes;
     size_t page = (size_t)getpagesize(), span = (size_t)(end - start);
-    mtl_buffer *buf;
+    MtlBuffer *buf;
     // TODO(M7 upload-weights): see book/m7-gpu-engine.md#upload-weights
     // Unified memory: the GPU can read the weights where they already are. gpu_wrap needs a
     // page-aligned start and a length in whole pages; when `start` is page-aligned, wrap
@@ -130,7 +130,7 @@ static int alloc_scratch(GpuEngine *e) {
                        c->dim, c->ffn_dim, c->ffn_dim, c->vocab_size};
     size_t offsets[8], total = 0;
     for (int i = 0; i < 8; i++) offsets[i] = total, total += (sizes[i] * sizeof(float) + 15) / 16 * 16;
-    mtl_buffer *b = gpu_alloc(e->gpu, total);
+    MtlBuffer *b = gpu_alloc(e->gpu, total);
     if (!b) return fprintf(stderr, "gpu engine: cannot allocate %zu bytes of scratch\n", total), -1;
     GpuRef *refs[8] = {&e->s.x, &e->s.xn, &e->s.q, &e->s.att, &e->s.delta, &e->s.gate, &e->s.up, &e->s.logits};
     for (int i = 0; i < 8; i++) *refs[i] = GPU_REF(b, offsets[i]);

@@ -18,12 +18,12 @@
 enum { MAX_SOURCES = 256 };
 static struct {
     const char *source;
-    const msl_kernel *kernels;
+    const MslKernel *kernels;
     int n;
 } reg[MAX_SOURCES];
 static int nreg;
 
-void msl_register(const char *source, const msl_kernel *kernels, int n) {
+void msl_register(const char *source, const MslKernel *kernels, int n) {
     if (nreg == MAX_SOURCES) {
         fprintf(stderr, "msl: more than %d .metal files linked\n", MAX_SOURCES);
         abort();
@@ -39,7 +39,7 @@ int msl_source_known(const char *source) {
     return 0;
 }
 
-const msl_kernel *msl_find_kernel(const char *source, const char *name) {
+const MslKernel *msl_find_kernel(const char *source, const char *name) {
     for (int i = 0; i < nreg; i++)
         if (!strcmp(reg[i].source, source))
             for (int k = 0; k < reg[i].n; k++)
@@ -54,19 +54,19 @@ typedef struct {
     uint16_t w_tid, r_tid;      // who wrote, who read (the first reader of the epoch)
     int32_t w_line, r_line;     // .metal lines, for the report
     uint8_t r_many;             // more than one thread read it in r_epoch
-} shadow;
+} ShadowCell;
 
 static atomic_long races;
 enum { MAX_REPORTS = 8 };
 
 long msl_race_count(void) { return atomic_load(&races); }
 
-void msl_check_free(msl_check_state *c) {
+void msl_check_free(MslCheckState *c) {
     free(c->shadow);
     c->shadow = NULL;
 }
 
-static void report(msl_check_state *c, const char *var, size_t off, const char *what,
+static void report(MslCheckState *c, const char *var, size_t off, const char *what,
                    unsigned t1, int l1, const char *what2, unsigned t2, int l2) {
     long n = atomic_fetch_add(&races, 1);
     char msg[512];
@@ -81,15 +81,15 @@ static void report(msl_check_state *c, const char *var, size_t off, const char *
 
 void msl_check_access(const void *base, const char *var, const void *addr, size_t size,
                       int is_write, int line) {
-    msl_thread *t = msl_self;
-    msl_check_state *c = t->rt;  // the worker struct starts with its msl_check_state
-    if (!c->shadow) c->shadow = calloc(MSL_TG_MEM_BYTES, sizeof(shadow));
+    MslThread *t = msl_self;
+    MslCheckState *c = t->rt;  // the worker struct starts with its MslCheckState
+    if (!c->shadow) c->shadow = calloc(MSL_TG_MEM_BYTES, sizeof(ShadowCell));
     if (!c->shadow) abort();
     size_t at = (size_t)((const unsigned char *)addr - c->arena);
     size_t off = (size_t)((const unsigned char *)addr - (const unsigned char *)base);
     uint16_t me = (uint16_t)t->index_tg;
     for (size_t i = 0; i < size && at + i < MSL_TG_MEM_BYTES; i++) {
-        shadow *s = (shadow *)c->shadow + at + i;
+        ShadowCell *s = (ShadowCell *)c->shadow + at + i;
         if (s->w_epoch == c->epoch && s->w_tid != me) {
             report(c, var, off, "wrote", s->w_tid, s->w_line, is_write ? "writes" : "reads", me,
                    line);

@@ -78,15 +78,15 @@ __asm__(".text\n.p2align 4\n.globl " SYM(msl_ctx_switch) "\n" SYM(msl_ctx_switch
 enum { FRAME_WORDS = 20, ARG_SLOT = 0, FN_SLOT = 1, RET_SLOT = 11 };  // x19 x20 .. x29 x30 d8..
 #endif
 #else
-static _Thread_local msl_fiber *tl_starting;
+static _Thread_local MslFiber *tl_starting;
 static void ucontext_entry(void) {
-    msl_fiber *f = tl_starting;
+    MslFiber *f = tl_starting;
     f->fn(f->arg);
     abort();  // fn switches away for good at its end
 }
 #endif
 
-int msl_fiber_init(msl_fiber *f, size_t stack_size) {
+int msl_fiber_init(MslFiber *f, size_t stack_size) {
     memset(f, 0, sizeof *f);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     if (!stack_size) stack_size = DEFAULT_STACK;
@@ -109,14 +109,14 @@ int msl_fiber_init(msl_fiber *f, size_t stack_size) {
     return 0;
 }
 
-void msl_fiber_free(msl_fiber *f) {
+void msl_fiber_free(MslFiber *f) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     if (f->stack) munmap(f->stack - page, f->stack_size + page);
     free(f->ucx);
     memset(f, 0, sizeof *f);
 }
 
-void msl_fiber_prepare(msl_fiber *f, void (*fn)(void *), void *arg) {
+void msl_fiber_prepare(MslFiber *f, void (*fn)(void *), void *arg) {
     f->fn = fn;
     f->arg = arg;
 #ifdef MSL_UCONTEXT
@@ -141,7 +141,7 @@ void msl_fiber_prepare(msl_fiber *f, void (*fn)(void *), void *arg) {
 #endif
 }
 
-void msl_fiber_started(msl_fiber *self) {
+void msl_fiber_started(MslFiber *self) {
     (void)self;
 #ifdef MSL_ASAN
     const void *prev_bottom;
@@ -154,7 +154,7 @@ void msl_fiber_started(msl_fiber *self) {
 #endif
 }
 
-void msl_fiber_switch(msl_fiber *from, msl_fiber *to, int from_is_done) {
+void msl_fiber_switch(MslFiber *from, MslFiber *to, int from_is_done) {
     (void)from_is_done;
 #ifdef MSL_ASAN
     const void *bottom = to->stack ? (const void *)to->stack : tl_sched_bottom;

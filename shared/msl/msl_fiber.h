@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-typedef struct msl_fiber {
+typedef struct MslFiber {
     void *sp;                  // saved stack pointer while switched out (hand-written switch)
     void *ucx;                 // ucontext_t * when the fallback is in use
     unsigned char *stack;      // lowest usable address (a guard page sits below it)
@@ -21,20 +21,20 @@ typedef struct msl_fiber {
     void *asan_fake_stack;     // AddressSanitizer bookkeeping across switches
     const void *asan_bottom;   // where the stack we came from lives, for switching back
     size_t asan_size;
-} msl_fiber;
+} MslFiber;
 
 // Allocates a stack of at least stack_size bytes (0 = the default) with a guard page below it.
-int msl_fiber_init(msl_fiber *f, size_t stack_size);
-void msl_fiber_free(msl_fiber *f);
+int msl_fiber_init(MslFiber *f, size_t stack_size);
+void msl_fiber_free(MslFiber *f);
 // Arranges for the next switch to f to start fn(arg) on f's own stack.
-void msl_fiber_prepare(msl_fiber *f, void (*fn)(void *), void *arg);
+void msl_fiber_prepare(MslFiber *f, void (*fn)(void *), void *arg);
 // Saves the running context into `from` and resumes `to`. Either may be a fiber without a stack
 // (the scheduler, running on its worker thread's normal stack), or both real fibers: a thread
 // that stops hands over straight to the next one. `from_is_done` tells the
 // sanitizer that `from` will never be resumed (it will be prepared afresh).
-void msl_fiber_switch(msl_fiber *from, msl_fiber *to, int from_is_done);
+void msl_fiber_switch(MslFiber *from, MslFiber *to, int from_is_done);
 // Must be the first thing a fiber entry function calls (sanitizer bookkeeping).
-void msl_fiber_started(msl_fiber *self);
+void msl_fiber_started(MslFiber *self);
 // "asm" or "ucontext".
 const char *msl_fiber_kind(void);
 

@@ -11,9 +11,9 @@ typedef struct {
     const unsigned char *arena;   // this worker's threadgroup memory
     const char *kernel;           // for messages
     uint32_t group[3];
-} msl_check_state;
+} MslCheckState;
 
 void msl_check_report(const char *msg);  // records the dispatch's first error (thread-safe)
-void msl_check_free(msl_check_state *c);
+void msl_check_free(MslCheckState *c);
 
 #endif

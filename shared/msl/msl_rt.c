@@ -18,30 +18,30 @@ enum { T_RUN, T_BARRIER, T_SIMD, T_DONE };
 
 typedef struct {
     unsigned char in[MSL_SIMD_WIDTH][16];  // phase 1: each arriving lane writes its value here
-    msl_simd_view view;                    // phase 2: a snapshot the released lanes read from
-} simd_slots;
+    MslSimdView view;                    // phase 2: a snapshot the released lanes read from
+} SimdSlots;
 
 typedef struct {
-    msl_check_state check;   // first member: msl_check.c reaches it through msl_thread.rt
-    msl_fiber sched;         // the worker's own context: where fibers switch back to
-    msl_fiber *fibers;       // FULL: one per thread; SIMD: one per lane, reused by each group
+    MslCheckState check;   // first member: msl_check.c reaches it through MslThread.rt
+    MslFiber sched;         // the worker's own context: where fibers switch back to
+    MslFiber *fibers;       // FULL: one per thread; SIMD: one per lane, reused by each group
     unsigned char *parked;   // per fiber: its last thread ended, it waits for the next one
-    msl_thread *threads;
+    MslThread *threads;
     uint32_t *order;         // schedule: the order runnable threads are resumed in
     uint32_t pass_len, cursor;  // the current pass over order[]: its length, where it is
     uint32_t nthreads, nfibers;  // allocated so far (they only grow)
     uint32_t laid_out[3];    // the threadgroup size the thread records are filled in for
-    simd_slots simd[MSL_MAX_TG_THREADS / MSL_SIMD_WIDTH];
+    SimdSlots simd[MSL_MAX_TG_THREADS / MSL_SIMD_WIDTH];
     unsigned char *arena;    // threadgroup memory, MSL_TG_MEM_BYTES
     unsigned char *tg_dyn[MSL_MAX_BUFFERS];
     size_t tg_static_base;   // kernel-scope variables start after the threadgroup(n) buffers
     size_t tg_poisoned;      // high-water mark of the poisoned area in this threadgroup
-    msl_kind mode;           // how the current threadgroup is being run
-    const msl_dispatch *d;
+    MslKind mode;           // how the current threadgroup is being run
+    const MslDispatch *d;
     uint32_t rng;
-} worker;
+} Worker;
 
-__thread msl_thread *msl_self;
+__thread MslThread *msl_self;
 
 // ---- the pool ----
 
@@ -50,8 +50,8 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t start, done;
     int nworkers;               // worker 0 is the thread that calls msl_run
-    worker *w;
-    const msl_dispatch *job;
+    Worker *w;
+    const MslDispatch *job;
     uint64_t generation;
     int busy;                   // workers still running the current job
     atomic_uint next;           // next threadgroup to hand out
@@ -71,7 +71,7 @@ void msl_check_report(const char *msg) {
     pthread_mutex_unlock(&pool.mu);
 }
 
-__attribute__((format(printf, 2, 3))) static void fail(worker *w, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void fail(Worker *w, const char *fmt, ...) {
     char msg[768], full[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -106,7 +106,7 @@ static void read_env(void) {
 // Thread records and fibers are kept from one dispatch to the next, so a dispatch allocates
 // nothing. A plain kernel needs no fiber, a SIMD-only one a fiber per lane: its SIMD-groups run
 // one after the other, and 32 stacks reused all the time stay in the cache.
-static void grow(worker *w, uint32_t nthreads, uint32_t nfibers) {
+static void grow(Worker *w, uint32_t nthreads, uint32_t nfibers) {
     if (nthreads > w->nthreads) {
         w->threads = realloc(w->threads, sizeof *w->threads * nthreads);
         w->order = realloc(w->order, sizeof *w->order * nthreads);
@@ -127,14 +127,14 @@ static void grow(worker *w, uint32_t nthreads, uint32_t nfibers) {
     }
 }
 
-static msl_fiber *fiber_of(worker *w, const msl_thread *t) {
+static MslFiber *fiber_of(Worker *w, const MslThread *t) {
     return &w->fibers[w->mode == MSL_SIMD ? t->lane : t->index_tg];
 }
 
 // The next thread of the current pass that can run, or NULL when the pass is over.
-static msl_thread *next_runnable(worker *w) {
+static MslThread *next_runnable(Worker *w) {
     while (w->cursor < w->pass_len) {
-        msl_thread *t = &w->threads[w->order[w->cursor++]];
+        MslThread *t = &w->threads[w->order[w->cursor++]];
         if (t->state == T_RUN) return t;
     }
     return NULL;
@@ -143,8 +143,8 @@ static msl_thread *next_runnable(worker *w) {
 // A thread stopped (at a barrier, a collective, or its end): switch straight to the next thread
 // of the pass, and to the scheduler only when the pass is over. Going from thread to thread
 // halves the number of switches compared with returning to the scheduler after each.
-static void pass_on(worker *w, msl_fiber *self, int self_is_done) {
-    msl_thread *next = next_runnable(w);
+static void pass_on(Worker *w, MslFiber *self, int self_is_done) {
+    MslThread *next = next_runnable(w);
     if (next) msl_self = next;
     msl_fiber_switch(self, next ? fiber_of(w, next) : &w->sched, self_is_done);
 }
@@ -153,11 +153,11 @@ static void pass_on(worker *w, msl_fiber *self, int self_is_done) {
 // given to it starts right there, which costs a switch and no new stack frame. A fiber left in
 // the middle of a kernel (a failed dispatch) is not parked, and is prepared afresh instead.
 static void fiber_main(void *arg) {
-    msl_fiber *self = arg;
+    MslFiber *self = arg;
     msl_fiber_started(self);
     for (;;) {
-        msl_thread *t = msl_self;  // set by whoever switched here
-        worker *w = t->rt;
+        MslThread *t = msl_self;  // set by whoever switched here
+        Worker *w = t->rt;
         w->d->kernel->entry(t);
         t->state = T_DONE;
         w->parked[self - w->fibers] = 1;
@@ -165,8 +165,8 @@ static void fiber_main(void *arg) {
     }
 }
 
-static void block(msl_thread *t, int state, int site, int line) {
-    worker *w = t->rt;
+static void block(MslThread *t, int state, int site, int line) {
+    Worker *w = t->rt;
     t->state = state;
     t->site = site;
     t->line = line;
@@ -174,8 +174,8 @@ static void block(msl_thread *t, int state, int site, int line) {
 }
 
 void msl_barrier(int site, int line) {
-    msl_thread *t = msl_self;
-    worker *w = t->rt;
+    MslThread *t = msl_self;
+    Worker *w = t->rt;
     if (w->mode != MSL_FULL) {  // the runtime guard: the pre-pass classified this kernel wrongly
         fail(w, "threadgroup_barrier at line %d in a kernel classified as %s (emulator bug: "
              "please report it)", line, w->mode == MSL_PLAIN ? "plain" : "SIMD-only");
@@ -184,10 +184,10 @@ void msl_barrier(int site, int line) {
     block(t, T_BARRIER, site, line);
 }
 
-msl_simd_view *msl_simd_wait(int site, int line, const void *value, size_t size) {
-    msl_thread *t = msl_self;
-    worker *w = t->rt;
-    simd_slots *s = &w->simd[t->simd];
+MslSimdView *msl_simd_wait(int site, int line, const void *value, size_t size) {
+    MslThread *t = msl_self;
+    Worker *w = t->rt;
+    SimdSlots *s = &w->simd[t->simd];
     if (w->mode == MSL_PLAIN) {
         fail(w, "SIMD collective at line %d in a kernel classified as plain (emulator bug: "
              "please report it)", line);
@@ -202,8 +202,8 @@ msl_simd_view *msl_simd_wait(int site, int line, const void *value, size_t size)
 }
 
 void *msl_tg_alloc(size_t size, size_t align) {
-    msl_thread *t = msl_self;
-    worker *w = t->rt;
+    MslThread *t = msl_self;
+    Worker *w = t->rt;
     size_t off = (w->tg_static_base + t->tg_off + align - 1) & ~(align - 1);
     if (off + size > MSL_TG_MEM_BYTES) {
         fail(w, "threadgroup memory exceeds %d bytes", MSL_TG_MEM_BYTES);
@@ -217,14 +217,14 @@ void *msl_tg_alloc(size_t size, size_t align) {
     return w->arena + off;
 }
 
-static uint32_t next_rand(worker *w) {  // xorshift32: a reproducible shuffle per seed
+static uint32_t next_rand(Worker *w) {  // xorshift32: a reproducible shuffle per seed
     w->rng ^= w->rng << 13;
     w->rng ^= w->rng >> 17;
     w->rng ^= w->rng << 5;
     return w->rng;
 }
 
-static void make_order(worker *w, uint32_t lo, uint32_t n) {
+static void make_order(Worker *w, uint32_t lo, uint32_t n) {
     for (uint32_t i = 0; i < n; i++)
         w->order[i] = pool.schedule == MSL_SCHED_REVERSE ? lo + n - 1 - i : lo + i;
     if (pool.schedule == MSL_SCHED_RANDOM)
@@ -238,7 +238,7 @@ static void make_order(worker *w, uint32_t lo, uint32_t n) {
 // Where a lane waits, as a path: the pre-pass ids of the helper calls it is inside, then the id
 // of the collective. Ids grow with the position in the source, so comparing paths compares
 // positions in the program, which is what decides who goes first after a divergent branch.
-static inline int path_cmp(const msl_thread *a, const msl_thread *b) {
+static inline int path_cmp(const MslThread *a, const MslThread *b) {
     if (a->site == b->site && a->ncalls == b->ncalls && a->ncalls == 0) return 0;  // most often
     int na = a->ncalls < 8 ? a->ncalls : 8, nb = b->ncalls < 8 ? b->ncalls : 8;  // deeper: ignored
     for (int i = 0; i <= na && i <= nb; i++) {
@@ -251,14 +251,14 @@ static inline int path_cmp(const msl_thread *a, const msl_thread *b) {
 // A SIMD-group whose lanes have all stopped: release the lanes waiting at the collective that
 // comes first in the program. Lanes that took the other side of an if, or left a loop, are
 // further on and wait there: exactly the lanes a GPU would have active for that collective.
-static int resolve_simd(worker *w, uint32_t lo, uint32_t hi) {
-    msl_thread *t = w->threads, *first = NULL;
+static int resolve_simd(Worker *w, uint32_t lo, uint32_t hi) {
+    MslThread *t = w->threads, *first = NULL;
     for (uint32_t i = lo; i < hi; i++) {
         if (t[i].state == T_RUN) return 0;
         if (t[i].state == T_SIMD && (!first || path_cmp(&t[i], first) < 0)) first = &t[i];
     }
     if (!first) return 0;
-    simd_slots *s = &w->simd[lo / MSL_SIMD_WIDTH];
+    SimdSlots *s = &w->simd[lo / MSL_SIMD_WIDTH];
     s->view.active = 0;
     s->view.has_result = 0;
     for (uint32_t i = lo; i < hi; i++)
@@ -271,11 +271,11 @@ static int resolve_simd(worker *w, uint32_t lo, uint32_t hi) {
 }
 
 // Runs threads [lo, hi) as fibers until all are done (or the dispatch failed).
-static void schedule(worker *w, uint32_t lo, uint32_t hi) {
-    msl_thread *t = w->threads;
+static void schedule(Worker *w, uint32_t lo, uint32_t hi) {
+    MslThread *t = w->threads;
     for (uint32_t i = lo; i < hi; i++) {
         t[i].state = T_RUN;
-        msl_fiber *f = fiber_of(w, &t[i]);
+        MslFiber *f = fiber_of(w, &t[i]);
         if (!w->parked[f - w->fibers]) msl_fiber_prepare(f, fiber_main, f);
         w->parked[f - w->fibers] = 0;
     }
@@ -284,7 +284,7 @@ static void schedule(worker *w, uint32_t lo, uint32_t hi) {
     for (;;) {
         if (pool.schedule == MSL_SCHED_RANDOM) make_order(w, lo, hi - lo);  // a new shuffle
         w->cursor = 0;  // a pass: every runnable thread runs until it stops (see pass_on)
-        msl_thread *first = next_runnable(w);
+        MslThread *first = next_runnable(w);
         if (first) {
             msl_self = first;
             msl_fiber_switch(&w->sched, fiber_of(w, first), 0);
@@ -323,10 +323,10 @@ static void schedule(worker *w, uint32_t lo, uint32_t hi) {
 // per dispatch, not once per threadgroup (a matvec runs thousands of small threadgroups, and
 // the divisions here cost more than its kernel does). Only the smaller threadgroups at the edge
 // of a dispatchThreads change the size, and with it the layout.
-static void lay_out(worker *w, const msl_dispatch *d, const uint32_t sz[3], const uint32_t grid[3]) {
+static void lay_out(Worker *w, const MslDispatch *d, const uint32_t sz[3], const uint32_t grid[3]) {
     uint32_t n = sz[0] * sz[1] * sz[2];
     for (uint32_t i = 0; i < n; i++) {
-        msl_thread *t = &w->threads[i];
+        MslThread *t = &w->threads[i];
         uint32_t p[3] = {i % sz[0], i / sz[0] % sz[1], i / (sz[0] * sz[1])};
         for (int k = 0; k < 3; k++) {
             t->pos_tg[k] = p[k];
@@ -345,7 +345,7 @@ static void lay_out(worker *w, const msl_dispatch *d, const uint32_t sz[3], cons
     memcpy(w->laid_out, sz, sizeof w->laid_out);
 }
 
-static void run_group(worker *w, const msl_dispatch *d, uint32_t g) {
+static void run_group(Worker *w, const MslDispatch *d, uint32_t g) {
     uint32_t gp[3] = {g % d->groups[0], g / d->groups[0] % d->groups[1],
                       g / (d->groups[0] * d->groups[1])};
     uint32_t grid[3], sz[3];
@@ -362,7 +362,7 @@ static void run_group(worker *w, const msl_dispatch *d, uint32_t g) {
     w->tg_poisoned = w->tg_static_base;
     w->rng = pool.seed * 2654435761u + g + 1;
     for (uint32_t i = 0; i < n; i++) {  // what changes from one threadgroup to the next
-        msl_thread *t = &w->threads[i];
+        MslThread *t = &w->threads[i];
         for (int k = 0; k < 3; k++) {
             t->tg_pos[k] = gp[k];
             t->pos_grid[k] = gp[k] * d->tg_size[k] + t->pos_tg[k];
@@ -380,7 +380,7 @@ static void run_group(worker *w, const msl_dispatch *d, uint32_t g) {
     if (w->mode == MSL_FULL) schedule(w, 0, n);
 }
 
-static void work(worker *w, const msl_dispatch *d) {
+static void work(Worker *w, const MslDispatch *d) {
     uint32_t n = d->tg_size[0] * d->tg_size[1] * d->tg_size[2];
     w->mode = d->kernel->kind;
     // A stack costs nothing until a thread touches it (see msl_fiber_init).
@@ -405,13 +405,13 @@ static void work(worker *w, const msl_dispatch *d) {
 }
 
 static void *worker_main(void *arg) {
-    worker *w = arg;
+    Worker *w = arg;
     uint64_t seen = 0;
     for (;;) {
         pthread_mutex_lock(&pool.mu);
         while (pool.generation == seen) pthread_cond_wait(&pool.start, &pool.mu);
         seen = pool.generation;
-        const msl_dispatch *d = pool.job;
+        const MslDispatch *d = pool.job;
         pthread_mutex_unlock(&pool.mu);
         work(w, d);
         pthread_mutex_lock(&pool.mu);
@@ -441,7 +441,7 @@ static void pool_init(void) {
     }
 }
 
-int msl_run(const msl_dispatch *d, char *err, size_t errlen) {
+int msl_run(const MslDispatch *d, char *err, size_t errlen) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, pool_init);
     uint32_t n = d->tg_size[0] * d->tg_size[1] * d->tg_size[2];

@@ -26,19 +26,19 @@ typedef enum {
     MSL_PLAIN,  // no barrier, no SIMD collective, no threadgroup memory: a plain loop over threads
     MSL_SIMD,   // SIMD collectives only: the 32 lanes of one SIMD-group run as fibers
     MSL_FULL,   // barriers or threadgroup memory: every thread of the threadgroup is a fiber
-} msl_kind;
+} MslKind;
 
-typedef struct msl_thread msl_thread;
+typedef struct MslThread MslThread;
 
 typedef struct {
     const char *name;               // the kernel function's name
-    void (*entry)(msl_thread *t);   // generated trampoline: unpacks t into the kernel's arguments
-    msl_kind kind;
+    void (*entry)(MslThread *t);   // generated trampoline: unpacks t into the kernel's arguments
+    MslKind kind;
     int line;                       // where the kernel is defined in its .metal file
-} msl_kernel;
+} MslKernel;
 
 // One emulated GPU thread. The first block is what the trampoline hands to [[attribute]] params.
-struct msl_thread {
+struct MslThread {
     uint32_t pos_grid[3];      // thread_position_in_grid
     uint32_t pos_tg[3];        // thread_position_in_threadgroup
     uint32_t tg_pos[3];        // threadgroup_position_in_grid
@@ -58,7 +58,7 @@ struct msl_thread {
 };
 
 // The thread running right now on this worker (set by the scheduler before each switch).
-extern __thread msl_thread *msl_self;
+extern __thread MslThread *msl_self;
 
 // ---- called from generated code / the fake <metal_stdlib> ----
 void *msl_tg_alloc(size_t size, size_t align);  // a kernel-scope `threadgroup` variable
@@ -72,29 +72,29 @@ typedef struct {
     // the others copy it. The runtime clears has_result at each release.
     int has_result;
     unsigned char result[16];
-} msl_simd_view;
-msl_simd_view *msl_simd_wait(int site, int line, const void *value, size_t size);
+} MslSimdView;
+MslSimdView *msl_simd_wait(int site, int line, const void *value, size_t size);
 // Checking build: one access to threadgroup memory (var = variable name, base = its start).
 void msl_check_access(const void *base, const char *var, const void *addr, size_t size,
                       int is_write, int line);
 
 // ---- kernel registry: generated code registers its kernels before main() ----
-void msl_register(const char *source, const msl_kernel *kernels, int n);
+void msl_register(const char *source, const MslKernel *kernels, int n);
 int msl_source_known(const char *source);
-const msl_kernel *msl_find_kernel(const char *source, const char *name);
+const MslKernel *msl_find_kernel(const char *source, const char *name);
 
 // ---- running a dispatch ----
 typedef struct {
-    const msl_kernel *kernel;
+    const MslKernel *kernel;
     void *buffers[MSL_MAX_BUFFERS];
     size_t tg_mem[MSL_MAX_BUFFERS];  // threadgroup(n) lengths in bytes
     uint32_t groups[3];              // threadgroups per grid
     uint32_t tg_size[3];             // threads per threadgroup
     uint32_t grid[3];                // threads per grid; all 0 = groups * tg_size (uniform)
-} msl_dispatch;
+} MslDispatch;
 
 // Runs it to completion on the worker pool. Returns 0, or -1 with a message in err.
-int msl_run(const msl_dispatch *d, char *err, size_t errlen);
+int msl_run(const MslDispatch *d, char *err, size_t errlen);
 
 // ---- options (also from the environment: MSL_SCHEDULE, MSL_THREADS, MSL_STACK_KB) ----
 typedef enum { MSL_SCHED_FORWARD, MSL_SCHED_REVERSE, MSL_SCHED_RANDOM } msl_schedule;

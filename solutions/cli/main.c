@@ -9,7 +9,7 @@ typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *help;
-} command;
+} Command;
 
 int cmd_chat(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
@@ -19,7 +19,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 
-static const command COMMANDS[] = {
+static const Command COMMANDS[] = {
     {"chat", cmd_chat, "-m MODEL_DIR [--system TEXT] [--no-think] [sampling options]: talk with a chat model"},
     {"detokenize", cmd_detokenize, "-t TOKENIZER < ids: the text of space-separated token ids"},
     {"generate", cmd_generate, "-m MODEL_DIR -p PROMPT [-n N] [--temp T] [--chat] ...: stream a continuation"},
@@ -33,15 +33,15 @@ static const command COMMANDS[] = {
 // The list of commands: on stdout for --help (exit 0), on stderr after bad usage (exit 2).
 static int usage(FILE *out) {
     fprintf(out, "usage: protostar COMMAND [options]   (protostar COMMAND --help: its options)\n\ncommands:\n");
-    for (const command *c = COMMANDS; c->name; c++) fprintf(out, "  %-12s %s\n", c->name, c->help);
+    for (const Command *c = COMMANDS; c->name; c++) fprintf(out, "  %-12s %s\n", c->name, c->help);
     return cli_usage_status(out);
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) return usage(stderr);
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) return usage(stdout);
-    const command *found = NULL;
-    for (const command *c = COMMANDS; c->name && !found; c++)
+    const Command *found = NULL;
+    for (const Command *c = COMMANDS; c->name && !found; c++)
         if (strcmp(argv[1], c->name) == 0) found = c;
     if (!found) {
         fprintf(stderr, "protostar: unknown command '%s'\n", argv[1]);

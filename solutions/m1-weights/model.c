@@ -276,7 +276,7 @@ static void weight_block_free(void *p) {
     free(b);
 }
 
-int model_load(Model *m, const char *dir, ps_map_mode mode) {
+int model_load(Model *m, const char *dir, PsMapMode mode) {
     memset(m, 0, sizeof *m);
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);

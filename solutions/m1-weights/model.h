@@ -54,7 +54,7 @@ typedef struct {
 // cost a TLB miss every 4 KiB). `mode` says only how the checkpoint is read while converting
 // (mmap'd, or read whole into memory first); the loaded model is the same either way. 0 on success;
 // -1 after printing what is wrong (file, tensor).
-int model_load(Model *m, const char *dir, ps_map_mode mode);
+int model_load(Model *m, const char *dir, PsMapMode mode);
 void model_free(Model *m);
 
 // Parameter counts: `stored` counts every tensor in the checkpoint; `logical` counts a tied lm_head

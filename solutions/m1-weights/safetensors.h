@@ -37,7 +37,7 @@ typedef struct {
 } StTensor;
 
 typedef struct {
-    ps_file *files;                // one mapped file per shard
+    PsFile *files;                // one mapped file per shard
     char **paths;                  // their paths, for error messages
     int n_files;
     StTensor *tensors;             // all tensors of all shards, in header order
@@ -47,11 +47,11 @@ typedef struct {
 
 // Opens one .safetensors file and validates its header. 0 on success; on failure prints
 // "PATH: what is wrong (tensor NAME)" to stderr, leaves *st empty and returns -1.
-int st_open_file(SafeTensors *st, const char *path, ps_map_mode mode);
+int st_open_file(SafeTensors *st, const char *path, PsMapMode mode);
 
 // Opens a model directory: DIR/model.safetensors, or the shards named by
 // DIR/model.safetensors.index.json. Same error contract as st_open_file.
-int st_open_dir(SafeTensors *st, const char *dir, ps_map_mode mode);
+int st_open_dir(SafeTensors *st, const char *dir, PsMapMode mode);
 
 // Parses and validates a header already in memory (the JSON text, data_size bytes of data after it)
 // and appends its tensors to st with file index `file`. `what` names the file in messages.

@@ -31,10 +31,10 @@ static const struct {
 };
 
 struct Gpu {
-    mtl_context *ctx;
-    mtl_library *libs[K_COUNT];   // one per file; libs[k] is kernel k's (shared, freed once)
-    mtl_pipeline *pipes[K_COUNT];
-    mtl_buffer **buffers;   // stb_ds array: every buffer of gpu_alloc not yet released
+    MtlContext *ctx;
+    MtlLibrary *libs[K_COUNT];   // one per file; libs[k] is kernel k's (shared, freed once)
+    MtlPipeline *pipes[K_COUNT];
+    MtlBuffer **buffers;   // stb_ds array: every buffer of gpu_alloc not yet released
     char error[1024];
 };
 
@@ -74,17 +74,17 @@ void gpu_free(Gpu *g) {
     free(g);
 }
 
-mtl_context *gpu_context(Gpu *g) { return g->ctx; }
+MtlContext *gpu_context(Gpu *g) { return g->ctx; }
 const char *gpu_error(const Gpu *g) { return g->error; }
 
-mtl_buffer *gpu_alloc(Gpu *g, size_t bytes) {
-    mtl_buffer *b = mtl_buffer_new(g->ctx, bytes ? bytes : 1);
+MtlBuffer *gpu_alloc(Gpu *g, size_t bytes) {
+    MtlBuffer *b = mtl_buffer_new(g->ctx, bytes ? bytes : 1);
     if (!b) snprintf(g->error, sizeof g->error, "%s", mtl_error());
     else arrput(g->buffers, b);
     return b;
 }
 
-void gpu_release(Gpu *g, mtl_buffer *b) {
+void gpu_release(Gpu *g, MtlBuffer *b) {
     for (ptrdiff_t i = 0; i < arrlen(g->buffers); i++) {
         if (g->buffers[i] != b) continue;
         arrdelswap(g->buffers, i);
@@ -93,15 +93,15 @@ void gpu_release(Gpu *g, mtl_buffer *b) {
     }
 }
 
-mtl_buffer *gpu_wrap(Gpu *g, void *ptr, size_t bytes) {
-    mtl_buffer *b = mtl_buffer_wrap(g->ctx, ptr, bytes);
+MtlBuffer *gpu_wrap(Gpu *g, void *ptr, size_t bytes) {
+    MtlBuffer *b = mtl_buffer_wrap(g->ctx, ptr, bytes);
     if (!b) snprintf(g->error, sizeof g->error, "%s", mtl_error());
     else arrput(g->buffers, b);
     return b;
 }
 
-mtl_buffer *gpu_upload(Gpu *g, const void *data, size_t bytes) {
-    mtl_buffer *b = gpu_alloc(g, bytes);
+MtlBuffer *gpu_upload(Gpu *g, const void *data, size_t bytes) {
+    MtlBuffer *b = gpu_alloc(g, bytes);
     if (b && bytes) memcpy(mtl_buffer_ptr(b), data, bytes);   // shared memory: the GPU sees it
     return b;
 }

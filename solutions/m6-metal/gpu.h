@@ -7,7 +7,7 @@
 // Q8_0 / Q4_0 blocks.
 //
 //   Gpu *g = gpu_new();
-//   mtl_buffer *x = gpu_upload(g, host_x, n * sizeof(float)), *w = ..., *y = gpu_alloc(g, ...);
+//   MtlBuffer *x = gpu_upload(g, host_x, n * sizeof(float)), *w = ..., *y = gpu_alloc(g, ...);
 //   GpuBatch *b = gpu_begin(g);
 //   gpu_rmsnorm(b, GPU_REF(y, 0), GPU_REF(x, 0), GPU_REF(w, 0), 1, n, 1e-6f);
 //   if (gpu_run(b, NULL)) fprintf(stderr, "%s\n", gpu_error(g));
@@ -25,7 +25,7 @@ typedef struct GpuBatch GpuBatch;
 
 // A place in a GPU buffer: `offset` bytes from its start.
 typedef struct {
-    mtl_buffer *buf;
+    MtlBuffer *buf;
     size_t offset;
 } GpuRef;
 #define GPU_REF(b, off) ((GpuRef){(b), (size_t)(off)})
@@ -34,18 +34,18 @@ typedef struct {
 // kernel does not compile (the compiler's log is in the message).
 Gpu *gpu_new(void);
 void gpu_free(Gpu *g);
-mtl_context *gpu_context(Gpu *g);
+MtlContext *gpu_context(Gpu *g);
 const char *gpu_error(const Gpu *g);   // what the last failed gpu_run said
 
 // Buffers: zero-filled, or a copy of `bytes` bytes of data. NULL when out of memory. The Gpu owns
 // them: gpu_free releases every one still there; gpu_release(g, b) releases b earlier.
-mtl_buffer *gpu_alloc(Gpu *g, size_t bytes);
-mtl_buffer *gpu_upload(Gpu *g, const void *data, size_t bytes);
-void gpu_release(Gpu *g, mtl_buffer *b);
+MtlBuffer *gpu_alloc(Gpu *g, size_t bytes);
+MtlBuffer *gpu_upload(Gpu *g, const void *data, size_t bytes);
+void gpu_release(Gpu *g, MtlBuffer *b);
 // A buffer over memory you own, without a copy (e.g. weights already in memory). ptr and bytes
 // must be multiples of the page size (mtl_buffer_wrap); the memory must outlive the buffer. The
 // Gpu owns the buffer object, not the memory. NULL (gpu_error says why) when it cannot wrap.
-mtl_buffer *gpu_wrap(Gpu *g, void *ptr, size_t bytes);
+MtlBuffer *gpu_wrap(Gpu *g, void *ptr, size_t bytes);
 
 // ---- batches ----
 GpuBatch *gpu_begin(Gpu *g);   // NULL when out of memory

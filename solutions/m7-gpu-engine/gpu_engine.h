@@ -41,7 +41,7 @@ typedef struct {
     Gpu *gpu;
     GpuLayer *layers;     // [n_layers]
     GpuRef embed, final_norm, lm_head;
-    mtl_buffer *k_cache, *v_cache;   // [n_layers × ctx × kv_dim] f32 each, like KVCache
+    MtlBuffer *k_cache, *v_cache;   // [n_layers × ctx × kv_dim] f32 each, like KVCache
     GpuScratch s;
     int ctx;              // positions the cache holds
     int n;                // positions filled

@@ -401,7 +401,7 @@ static void t_quantize_atomic(void) {
     PS_CHECK(system(cmd) != 0, "a .partial directory (stale or new) was left in %s", d);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"cli.bad-input", t_catalogue, "DEVELOPERS.md", 120},
     {"cli.quantize-atomic", t_quantize_atomic, "DEVELOPERS.md", 60},
 };

@@ -17,7 +17,7 @@ static void passes(void) {}
 
 // Runs a small suite in a child process (suite id, ONLY= selection or NULL, results file or NULL)
 // and returns everything it printed; the child's exit status must be want_exit.
-static char *run_suite_as(const char *suite, const ps_test *tests, size_t n, const char *only,
+static char *run_suite_as(const char *suite, const PsTest *tests, size_t n, const char *only,
                           const char *results, int want_exit) {
     int fds[2];
     PS_CHECK(pipe(fds) == 0, "pipe");
@@ -45,10 +45,10 @@ static char *run_suite_as(const char *suite, const ps_test *tests, size_t n, con
     PS_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == want_exit, "the suite must exit %d:\n%s", want_exit, out);
     return out;
 }
-static char *run_suite(const ps_test *tests, size_t n) { return run_suite_as("SELF", tests, n, NULL, NULL, 1); }
+static char *run_suite(const PsTest *tests, size_t n) { return run_suite_as("SELF", tests, n, NULL, NULL, 1); }
 
 static void t_isolation(void) {
-    const ps_test suite[] = {
+    const PsTest suite[] = {
         {"crash", crashes, "a", 0}, {"hang", hangs, "a", 1}, {"todo", todo, "a", 0}, {"ok", passes, "a", 0}};
     char *out = run_suite(suite, PS_COUNT(suite));
     // Under ASan the sanitizer catches the signal, reports it and exits 1: still a FAIL with a reason.
@@ -87,7 +87,7 @@ static void dir_then_fail(void) {
 
 static void t_test_dir(void) {
     snprintf(outer_dir, sizeof outer_dir, "%s", ps_test_dir());
-    const ps_test suite[] = {{"crash", dir_then_crash, "a", 0}, {"todo", dir_then_todo, "a", 0},
+    const PsTest suite[] = {{"crash", dir_then_crash, "a", 0}, {"todo", dir_then_todo, "a", 0},
                              {"fail", dir_then_fail, "a", 0}};
     free(run_suite(suite, PS_COUNT(suite)));
     const char *hows[] = {"crash", "todo", "fail"};
@@ -146,8 +146,8 @@ static void t_golden(void) {
     const char good[] = "PSGOLD 1\ngenerator test\ntensor ids i32 1 2\ntensor x u8 1 3\nend\n"
                         "\x01\0\0\0\x02\0\0\0abc";
     write_file(path, good, sizeof good - 1);
-    ps_golden *g = ps_golden_open(path);
-    const ps_tensor *ids = ps_golden_get(g, "ids");
+    PsGolden *g = ps_golden_open(path);
+    const PsTensor *ids = ps_golden_get(g, "ids");
     PS_CHECK(ids->count == 2 && ((const int32_t *)ids->data)[1] == 2, "ids read back wrong");
     PS_CHECK(ps_golden_find(g, "missing") == NULL, "find must return NULL for a missing tensor");
     ps_golden_close(g);
@@ -163,7 +163,7 @@ static void checks_then_hangs(void) {
     for (;;) pause();
 }
 static void t_crash_and_hang_hints(void) {
-    const ps_test suite[] = {{"demo.crash", crashes, "a", 0}, {"demo.hang", checks_then_hangs, "a", 1},
+    const PsTest suite[] = {{"demo.crash", crashes, "a", 0}, {"demo.hang", checks_then_hangs, "a", 1},
                              {"demo.hang-early", hangs, "a", 1}};
     char *out = run_suite(suite, PS_COUNT(suite));
     // ASan catches SIGSEGV itself and exits 1 (a FAIL with its own stack trace): no hint then.
@@ -180,7 +180,7 @@ static void t_crash_and_hang_hints(void) {
 
 // ONLY= naming no test of this file prints nothing at all and counts as success.
 static void t_only_no_match(void) {
-    const ps_test suite[] = {{"demo.ok", passes, "a", 0}};
+    const PsTest suite[] = {{"demo.ok", passes, "a", 0}};
     char *out = run_suite_as("SELF", suite, 1, "other.*", NULL, 0);
     PS_CHECK(out[0] == '\0', "ONLY with no match must print nothing, printed:\n%s", out);
     free(out);
@@ -195,7 +195,7 @@ static void compares_nan(void) {
     PS_CHECK_CLOSE("out", got, want, 2, 1e-5, 1e-5);
 }
 static void t_nan_hint(void) {
-    const ps_test suite[] = {{"demo.nan", compares_nan, "a", 0}};
+    const PsTest suite[] = {{"demo.nan", compares_nan, "a", 0}};
     char *out = run_suite_as("M6", suite, 1, NULL, NULL, 1);
     PS_CHECK(strstr(out, "make check-lab 6 CHECK=races"), "M6 NaN must suggest the race checker:\n%s", out);
     free(out);
@@ -208,7 +208,7 @@ static void t_nan_hint(void) {
 static void t_results_line(void) {
     char path[700], line[512] = "";
     snprintf(path, sizeof path, "%s/results.txt", ps_test_dir());
-    const ps_test suite[] = {{"demo.todo", todo, "book/demo.md#other", 0}};
+    const PsTest suite[] = {{"demo.todo", todo, "book/demo.md#other", 0}};
     free(run_suite_as("M9", suite, 1, NULL, path, 1));
     FILE *f = fopen(path, "r");
     PS_CHECK(f && fgets(line, sizeof line, f), "no result line in %s", path);
@@ -245,7 +245,7 @@ static void t_models(void) {
     PS_CHECK(ps_model("tiny") == tiny, "the same name must give the same (lasting) string");
     PS_CHECK(ps_make("Makefile"), "make of an up-to-date file succeeds");
     PS_CHECK(!ps_make("no/such/target"), "make of an unknown target fails");
-    const ps_test suite[] = {{"demo.missing", missing_preset, "a", 60}, {"demo.slash", preset_with_slash, "a", 0},
+    const PsTest suite[] = {{"demo.missing", missing_preset, "a", 60}, {"demo.slash", preset_with_slash, "a", 0},
                              {"demo.target", bad_log_prob_target, "a", 0}};
     char *out = run_suite(suite, PS_COUNT(suite));
     PS_CHECK(strstr(out, "SKIP") && strstr(out, "cannot make build/models/no-such-preset/model.safetensors")
@@ -258,7 +258,7 @@ static void t_models(void) {
 }
 
 // A golden file of one greedy run: HF generated 10 11 12 13, the third step a near-tie.
-static ps_golden *greedy_golden(const float margins[4]) {
+static PsGolden *greedy_golden(const float margins[4]) {
     char path[600];
     snprintf(path, sizeof path, "%s/greedy.psg", ps_test_dir());
     FILE *f = fopen(path, "wb");
@@ -278,26 +278,26 @@ static ps_golden *greedy_golden(const float margins[4]) {
 
 static void greedy_differs_early(void) {
     const float margins[] = {0.5f, 0.5f, 1e-4f, 0.5f};
-    ps_golden *g = greedy_golden(margins);
-    ps_greedy_run run = ps_greedy_run_get(g, 0);
+    PsGolden *g = greedy_golden(margins);
+    PsGreedyRun run = ps_greedy_run_get(g, 0);
     const int32_t got[] = {10, 77, 12, 13};
     PS_CHECK_GREEDY("early", got, 4, &run);
 }
 static void greedy_stops_short(void) {
     const float margins[] = {0.5f, 0.5f, 0.5f, 0.5f};
-    ps_golden *g = greedy_golden(margins);
-    ps_greedy_run run = ps_greedy_run_get(g, 0);
+    PsGolden *g = greedy_golden(margins);
+    PsGreedyRun run = ps_greedy_run_get(g, 0);
     const int32_t got[] = {10, 11, 12};
     PS_CHECK_GREEDY("short", got, 3, &run);
 }
 
 static void t_greedy(void) {
     const float margins[] = {0.5f, 0.5f, 1e-4f, 0.5f};
-    ps_golden *g = greedy_golden(margins);
+    PsGolden *g = greedy_golden(margins);
     const int32_t *eos;
     int n_eos;
     PS_CHECK(ps_greedy_runs(g, &eos, &n_eos) == 1 && n_eos == 1 && eos[0] == 99, "one run, eos 99");
-    ps_greedy_run run = ps_greedy_run_get(g, 0);
+    PsGreedyRun run = ps_greedy_run_get(g, 0);
     PS_CHECK(run.n_prompt == 2 && run.prompt[1] == 6 && run.n_want == 4 && run.want[3] == 13, "prompt and ids");
     PS_CHECK(run.max_new == 4 && run.penalty == 1.5f, "max_new %d, penalty %g", run.max_new, (double)run.penalty);
     PS_CHECK(run.trusted == 2, "the steps before the near-tie are trusted: got %d", run.trusted);
@@ -313,7 +313,7 @@ static void t_greedy(void) {
     PS_CHECK(run.trusted == 4 && PS_CHECK_GREEDY("all", same, 4, &run) == 4, "every step trusted and equal");
     ps_golden_close(g);
 
-    const ps_test suite[] = {{"demo.early", greedy_differs_early, "a", 0}, {"demo.short", greedy_stops_short, "a", 0}};
+    const PsTest suite[] = {{"demo.early", greedy_differs_early, "a", 0}, {"demo.short", greedy_stops_short, "a", 0}};
     char *out = run_suite(suite, PS_COUNT(suite));
     PS_CHECK(strstr(out, "early: first difference at index 1"), "a difference in the trusted steps fails:\n%s", out);
     PS_CHECK(strstr(out, "short: first difference at index 3 (got 3 ids, want 4)"),
@@ -339,12 +339,12 @@ static void t_list_escaped(void) {
     const char good[] = "PSGOLD 1\ngenerator test\ntensor s u8 1 5\ntensor s.off i32 1 3\nend\nab\ncd"
                         "\0\0\0\0\x03\0\0\0\x05\0\0\0";
     write_file(path, good, sizeof good - 1);
-    ps_golden *g = ps_golden_open(path);
-    ps_list l = ps_golden_list(g, "s");
+    PsGolden *g = ps_golden_open(path);
+    PsList l = ps_golden_list(g, "s");
     const char *text = l.data;
     PS_CHECK(l.n == 2 && l.off[1] == 3 && memcmp(text + l.off[1], "cd", 2) == 0, "two items: \"ab\\n\", \"cd\"");
-    // Escaped printing, caught by ps_capture (which is tested so, on stdout and on stderr).
-    ps_capture out_capture, err_capture;
+    // Escaped printing, caught by PsCapture (which is tested so, on stdout and on stderr).
+    PsCapture out_capture, err_capture;
     ps_capture_begin(&out_capture, 1);
     ps_print_escaped(text, 3, 10);
     ps_print_escaped("\t\"x\x01", 4, 10);
@@ -358,13 +358,13 @@ static void t_list_escaped(void) {
     free(err);
     free(got);
     ps_golden_close(g);
-    const ps_test suite[] = {{"demo.range", list_out_of_range, "a", 0}};
+    const PsTest suite[] = {{"demo.range", list_out_of_range, "a", 0}};
     char *out = run_suite(suite, 1);
     PS_CHECK(strstr(out, "s.off[0..1] = 0..4 is not inside s"), "an offset past the data fails the test:\n%s", out);
     free(out);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"harness.isolation", t_isolation, "DEVELOPERS.md#test-harness", 20},
     {"harness.close", t_close, "DEVELOPERS.md#test-harness", 0},
     {"harness.exact", t_exact, "DEVELOPERS.md#test-harness", 0},

@@ -78,7 +78,7 @@ static void t_seed_and_errors(void) {
     PS_CHECK(system(cmd) != 0, "a malformed seed must fail");
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"synth.pinned", t_pinned, "tools/synth.c", 60},
     {"synth.seed-and-errors", t_seed_and_errors, "tools/synth.c", 30},
 };

@@ -32,10 +32,10 @@ static void check_text(const char *what, size_t c, const char *got, size_t ngot,
 // broken-UTF-8 sequences, which become U+FFFD the way Rust's from_utf8_lossy does it.
 static void check_decode(const char *path, const char *golden) {
     Tokenizer *t = load(path);
-    ps_golden *g = ps_golden_open(golden);
+    PsGolden *g = ps_golden_open(golden);
     const char *lists[][2] = {{"cases.ids", "cases.decoded"}, {"lossy.ids", "lossy.text"}};
     for (int l = 0; l < 2; l++) {
-        ps_list ids = ps_golden_list(g, lists[l][0]), text = ps_golden_list(g, lists[l][1]);
+        PsList ids = ps_golden_list(g, lists[l][0]), text = ps_golden_list(g, lists[l][1]);
         for (size_t c = 0; c < ids.n; c++) {
             char *got = NULL;
             const int32_t *id = (const int32_t *)ids.data + ids.off[c];
@@ -74,10 +74,10 @@ static void t_decode_bad_id(void) {
 // handed out must be whole UTF-8 (a character split across tokens is held back).
 static void check_stream(const char *path, const char *golden) {
     Tokenizer *t = load(path);
-    ps_golden *g = ps_golden_open(golden);
+    PsGolden *g = ps_golden_open(golden);
     const char *lists[][2] = {{"cases.ids", "cases.decoded"}, {"lossy.ids", "lossy.text"}};
     for (int l = 0; l < 2; l++) {
-        ps_list ids = ps_golden_list(g, lists[l][0]), text = ps_golden_list(g, lists[l][1]);
+        PsList ids = ps_golden_list(g, lists[l][0]), text = ps_golden_list(g, lists[l][1]);
         for (size_t c = 0; c < ids.n; c++) {
             TokenStream s;
             token_stream_init(&s, t);
@@ -125,7 +125,7 @@ static void t_stream_holds_back(void) {
     tokenizer_free(t);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"decode.qwen3", t_decode_qwen3, "book/m0-tokenizer.md#decode", 0},
     {"decode.tiny", t_decode_tiny, "book/m0-tokenizer.md#decode", 0},
     {"decode.bad-id", t_decode_bad_id, "book/m0-tokenizer.md#decode", 0},

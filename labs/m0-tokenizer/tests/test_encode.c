@@ -54,10 +54,10 @@ static void check_ids(const Tokenizer *t, const char *what, const char *text, si
 
 static void check_vocab(const char *path) {
     Tokenizer *t = load(path);
-    ps_golden *g = ps_golden_open(golden_for(path));
+    PsGolden *g = ps_golden_open(golden_for(path));
     int32_t size = *(const int32_t *)ps_golden_get(g, "vocab.size")->data;
     PS_CHECK(tokenizer_vocab_size(t) == size, "vocab size %d, Hugging Face says %d", (int)tokenizer_vocab_size(t), (int)size);
-    ps_list tokens = ps_golden_list(g, "probe.token");
+    PsList tokens = ps_golden_list(g, "probe.token");
     const int32_t *ids = ps_golden_get(g, "probe.id")->data;
     for (size_t i = 0; i < tokens.n; i++) {
         char token[512];
@@ -100,11 +100,11 @@ static void t_vocab_tiny(void) {
 // BPE alone: Hugging Face's pieces (no added tokens, text already NFC) through bpe_encode_piece.
 static void check_bpe(const char *path) {
     Tokenizer *t = load(path);
-    ps_golden *g = ps_golden_open("golden/m0/qwen3.psg");  // the pieces are the same for both
-    ps_golden *gi = ps_golden_open(golden_for(path));
-    ps_list text = ps_golden_list(g, "cases.text"), nfc = ps_golden_list(g, "cases.nfc");
-    ps_list pieces = ps_golden_list(g, "cases.pieces");
-    ps_list ids = ps_golden_list(gi, "cases.ids");
+    PsGolden *g = ps_golden_open("golden/m0/qwen3.psg");  // the pieces are the same for both
+    PsGolden *gi = ps_golden_open(golden_for(path));
+    PsList text = ps_golden_list(g, "cases.text"), nfc = ps_golden_list(g, "cases.nfc");
+    PsList pieces = ps_golden_list(g, "cases.pieces");
+    PsList ids = ps_golden_list(gi, "cases.ids");
     size_t checked = 0;
     for (size_t c = 0; c < text.n; c++) {
         const char *s = (const char *)text.data + text.off[c];
@@ -212,8 +212,8 @@ static void t_added_token_at(void) {
 
 static void check_encode(const char *path) {
     Tokenizer *t = load(path);
-    ps_golden *g = ps_golden_open(golden_for(path));
-    ps_list text = ps_golden_list(g, "cases.text"), ids = ps_golden_list(g, "cases.ids");
+    PsGolden *g = ps_golden_open(golden_for(path));
+    PsList text = ps_golden_list(g, "cases.text"), ids = ps_golden_list(g, "cases.ids");
     for (size_t c = 0; c < text.n; c++) {
         const char *s = (const char *)text.data + text.off[c];
         size_t len = (size_t)(text.off[c + 1] - text.off[c]);
@@ -226,7 +226,7 @@ static void check_encode(const char *path) {
         arrfree(got);
     }
     // Added tokens as plain text (Hugging Face's split_special_tokens).
-    ps_list plain = ps_golden_list(g, "plain.text"), plain_ids = ps_golden_list(g, "plain.ids");
+    PsList plain = ps_golden_list(g, "plain.text"), plain_ids = ps_golden_list(g, "plain.ids");
     for (size_t c = 0; c < plain.n; c++) {
         const char *s = (const char *)plain.data + plain.off[c];
         size_t len = (size_t)(plain.off[c + 1] - plain.off[c]);
@@ -259,7 +259,7 @@ static void t_encode_invalid(void) {
     tokenizer_free(t);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"load.qwen3", t_vocab_qwen3, "book/m0-tokenizer.md#load-vocab", 0},
     {"load.tiny", t_vocab_tiny, "book/m0-tokenizer.md#load-vocab", 0},
     {"bpe.qwen3", t_bpe_qwen3, "book/m0-tokenizer.md#bpe-merge", 0},

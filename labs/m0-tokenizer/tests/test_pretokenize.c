@@ -9,7 +9,7 @@
 #include "tokenizer.h"
 
 static void t_alphabet(void) {
-    ps_golden *g = ps_golden_open("golden/m0/unicode.psg");
+    PsGolden *g = ps_golden_open("golden/m0/unicode.psg");
     const int32_t *want = ps_golden_get(g, "byte_to_char")->data;
     uint32_t got[256];
     bytelevel_alphabet(got);
@@ -27,7 +27,7 @@ static void print_escaped(const char *label, const char *s, size_t n) {
 }
 
 static void t_pieces(void) {
-    ps_golden *g = ps_golden_open("golden/m0/qwen3.psg");
+    PsGolden *g = ps_golden_open("golden/m0/qwen3.psg");
     const char *text = ps_golden_get(g, "cases.text")->data;
     const int32_t *text_off = ps_golden_get(g, "cases.text.off")->data;
     const int32_t *ends = ps_golden_get(g, "cases.pieces")->data;
@@ -55,7 +55,7 @@ static void t_pieces(void) {
     ps_golden_close(g);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"bytelevel.alphabet", t_alphabet, "book/m0-tokenizer.md#byte-level-map", 0},
     {"pretokenize.cases", t_pieces, "book/m0-tokenizer.md#pretokenize", 0},
 };

@@ -49,8 +49,8 @@ static void t_utf8(void) {
 
 // For every code point, our classes against Oniguruma's (the regex engine inside tokenizers).
 static void t_classes(void) {
-    ps_golden *g = ps_golden_open(UNICODE_GOLDEN);
-    const ps_tensor *r = ps_golden_get(g, "classes");
+    PsGolden *g = ps_golden_open(UNICODE_GOLDEN);
+    const PsTensor *r = ps_golden_get(g, "classes");
     const int32_t *ranges = r->data;
     size_t bad = 0;
     for (int64_t k = 0; k < r->dims[0]; k++) {
@@ -87,8 +87,8 @@ static void nfc_of(uint32_t cp, uint32_t *out, size_t *n) {
 // NFC of every single code point: the ones Hugging Face changes, into what it changes them; the
 // others unchanged.
 static void t_nfc_single(void) {
-    ps_golden *g = ps_golden_open(UNICODE_GOLDEN);
-    const ps_tensor *cps = ps_golden_get(g, "nfc.cp");
+    PsGolden *g = ps_golden_open(UNICODE_GOLDEN);
+    const PsTensor *cps = ps_golden_get(g, "nfc.cp");
     const int32_t *changed = cps->data, *out = ps_golden_get(g, "nfc.out")->data;
     const int32_t *off = ps_golden_get(g, "nfc.out.off")->data;
     size_t k = 0;
@@ -111,7 +111,7 @@ static void t_nfc_single(void) {
 
 // NFC of whole strings (reordering of marks, composition, Hangul) against HF's normalizer.
 static void t_nfc_cases(void) {
-    ps_golden *g = ps_golden_open("golden/m0/qwen3.psg");
+    PsGolden *g = ps_golden_open("golden/m0/qwen3.psg");
     const uint8_t *text = ps_golden_get(g, "cases.text")->data, *nfc = ps_golden_get(g, "cases.nfc")->data;
     const int32_t *text_off = ps_golden_get(g, "cases.text.off")->data;
     const int32_t *nfc_off = ps_golden_get(g, "cases.nfc.off")->data;
@@ -128,7 +128,7 @@ static void t_nfc_cases(void) {
     ps_golden_close(g);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"unicode.utf8", t_utf8, "book/m0-tokenizer.md#utf8-decode", 0},
     {"unicode.classes", t_classes, "book/m0-tokenizer.md#unicode", 0},
     {"unicode.nfc-single", t_nfc_single, "book/m0-tokenizer.md#unicode", 0},

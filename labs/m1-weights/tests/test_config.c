@@ -54,7 +54,7 @@ static void t_transformers5(void) {
 
 // config_parse must fail and say something containing `fragment`.
 static void expect_refused(const char *json, const char *fragment) {
-    ps_capture err;
+    PsCapture err;
     ps_capture_begin(&err, 2);
     Config c;
     int rc = config_parse(&c, json, "bad-config.json");
@@ -95,7 +95,7 @@ static void t_synth(void) {
         Config c;
         PS_CHECK(config_load(&c, path) == 0, "%s was refused", path);
         snprintf(path, sizeof path, "golden/m1/%s.psg", models[i]);
-        ps_golden *g = ps_golden_open(path);
+        PsGolden *g = ps_golden_open(path);
         const int32_t *w = ps_golden_get(g, "config")->data;
         const float *wf = ps_golden_get(g, "config_f")->data;
         int got[9] = {c.dim, c.ffn_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.vocab_size, c.max_seq_len,
@@ -111,7 +111,7 @@ static void t_synth(void) {
     }
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"config.qwen3-0.6b", t_qwen3_06b, ANCHOR("rope-theta"), 0},
     {"config.transformers5", t_transformers5, ANCHOR("rope-theta"), 0},
     {"config.refused", t_refused, ANCHOR("config-checks"), 0},

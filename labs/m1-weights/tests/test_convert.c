@@ -23,8 +23,8 @@ static void check_same(const char *kind, uint32_t pattern, float got, float want
 }
 
 static void t_f16_all(void) {
-    ps_golden *g = ps_golden_open(DTYPES);
-    const ps_tensor *t = ps_golden_get(g, "f16_to_f32");
+    PsGolden *g = ps_golden_open(DTYPES);
+    const PsTensor *t = ps_golden_get(g, "f16_to_f32");
     PS_CHECK(t->count == 65536 && t->dtype == PS_F32, "golden f16_to_f32 must hold 65536 f32 values");
     const float *want = t->data;
     for (uint32_t h = 0; h < 65536; h++) check_same("f16", h, f16_to_f32((uint16_t)h), want[h]);
@@ -32,8 +32,8 @@ static void t_f16_all(void) {
 }
 
 static void t_bf16_sample(void) {
-    ps_golden *g = ps_golden_open(DTYPES);
-    const ps_tensor *pat = ps_golden_get(g, "bf16_patterns"), *val = ps_golden_get(g, "bf16_to_f32");
+    PsGolden *g = ps_golden_open(DTYPES);
+    const PsTensor *pat = ps_golden_get(g, "bf16_patterns"), *val = ps_golden_get(g, "bf16_to_f32");
     PS_CHECK(pat->count == val->count && pat->dtype == PS_I32, "bf16 golden: patterns and values must pair up");
     const int32_t *p = pat->data;
     const float *want = val->data;
@@ -64,7 +64,7 @@ static void t_unaligned_buffer(void) {
     PS_CHECK(memcmp(out, f32, sizeof f32) == 0, "f32 from little-endian bytes: %g %g %g", out[0], out[1], out[2]);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"convert.f16-all", t_f16_all, "book/m1-weights.md#f16", 0},
     {"convert.bf16", t_bf16_sample, "book/m1-weights.md#bf16", 0},
     {"convert.unaligned", t_unaligned_buffer, "book/m1-weights.md#bf16", 0},

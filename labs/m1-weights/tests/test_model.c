@@ -52,10 +52,10 @@ static void check_against_hf(const char *name) {
     PS_CHECK(model_load(&m, dir, PS_MAP_MMAP) == 0, "model_load(%s) failed", dir);
     char path[256];
     snprintf(path, sizeof path, "golden/m1/%s.psg", name);
-    ps_golden *g = ps_golden_open(path);
+    PsGolden *g = ps_golden_open(path);
     int checked = 0;
     for (size_t i = 0; i < g->n; i++) {
-        const ps_tensor *idx = &g->tensors[i];
+        const PsTensor *idx = &g->tensors[i];
         size_t len = strlen(idx->name);
         if (len < 4 || strcmp(idx->name + len - 4, ".idx") != 0) continue;
         char tname[128], key[160];
@@ -123,7 +123,7 @@ static void t_shape_mismatch(void) {
     snprintf(cmd, sizeof cmd, "ln -s \"$PWD/%s/model.safetensors\" %s/ && sed 's/\"head_dim\": 32/\"head_dim\": 16/' "
                               "%s/config.json > %s/config.json", src, dir, src, dir);
     PS_CHECK(system(cmd) == 0, "could not prepare %s", dir);
-    ps_capture err;
+    PsCapture err;
     ps_capture_begin(&err, 2);
     Model m;
     int rc = model_load(&m, dir, PS_MAP_MMAP);
@@ -135,7 +135,7 @@ static void t_shape_mismatch(void) {
     free(msg);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"model.tiny", t_tiny, ANCHOR("load-layer"), 60},
     {"model.tiny-mha-f32", t_mha_f32, ANCHOR("load-layer"), 60},
     {"model.tiny-gqa2-bf16", t_gqa2_bf16, ANCHOR("load-layer"), 60},

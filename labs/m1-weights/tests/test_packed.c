@@ -137,7 +137,7 @@ static void t_registered(void) {
     model_free(&m);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"packed.unregistered", t_unregistered, ANCHOR, 60},
     {"packed.registered", t_registered, ANCHOR, 60},
 };

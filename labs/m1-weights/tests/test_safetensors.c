@@ -35,7 +35,7 @@ static void write_st(const char *path, const char *header, const void *data, siz
 // The file must be refused with a message containing each of the given fragments.
 static void expect_refused(const char *path, const char *frag1, const char *frag2) {
     SafeTensors st;
-    ps_capture err;
+    PsCapture err;
     ps_capture_begin(&err, 2);
     int rc = st_open_file(&st, path, PS_MAP_MMAP);
     char *msg = ps_capture_end(&err);
@@ -179,7 +179,7 @@ static void t_sharded(void) {
     PS_CHECK(st_open_dir(&st, dir, PS_MAP_MMAP) == -1, "an index pointing at the wrong shard must be refused");
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"safetensors.good", t_good, ANCHOR("tensor-entry"), 0},
     {"safetensors.truncated", t_truncated, ANCHOR("header-length"), 0},
     {"safetensors.header-past-eof", t_header_past_eof, ANCHOR("header-length"), 0},

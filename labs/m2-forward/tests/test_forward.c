@@ -13,7 +13,7 @@
 #define TOL 1e-4   // atol = rtol: f32 against f32, only the order of the sums differs
 
 // Are got and want within tolerance? If not, says where the biggest error is, as [pos, dim].
-static bool close_enough(const char *what, const float *got, const ps_tensor *want_t, int n, int width) {
+static bool close_enough(const char *what, const float *got, const PsTensor *want_t, int n, int width) {
     PS_CHECK(want_t->count == (size_t)n * width, "%s: golden holds %zu values, expected %d x %d", what, want_t->count, n, width);
     const float *want = want_t->data;
     size_t bad = 0, worst = 0;
@@ -34,11 +34,11 @@ static void check_model(const char *name) {
     const char *dir = ps_model(name);
     char path[256];
     snprintf(path, sizeof path, "golden/m2/%s.psg", name);
-    ps_golden *g = ps_golden_open(path);
+    PsGolden *g = ps_golden_open(path);
     Model m;
     PS_CHECK(model_load(&m, dir, PS_MAP_MMAP) == 0, "model_load(%s) failed (lab M1)", dir);
     const Config *c = &m.cfg;
-    const ps_tensor *ids_t = ps_golden_get(g, "ids");
+    const PsTensor *ids_t = ps_golden_get(g, "ids");
     int n = (int)ids_t->count;
     Checkpoints ck;
     PS_CHECK(checkpoints_alloc(&ck, c, n) == 0, "out of memory");
@@ -49,7 +49,7 @@ static void check_model(const char *name) {
     bool ok = close_enough("embedding", ck.embedding, ps_golden_get(g, "embedding"), n, c->dim);
     for (int l = 0; l < c->n_layers && ok; l++) {
         snprintf(what, sizeof what, "block.%d", l);
-        const ps_tensor *want = ps_golden_get(g, what);
+        const PsTensor *want = ps_golden_get(g, what);
         snprintf(what, sizeof what, "block %d output", l);
         ok = close_enough(what, ck.blocks + (size_t)l * n * c->dim, want, n, c->dim);
     }
@@ -108,7 +108,7 @@ static void t_bad_ids(void) {
     model_free(&m);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"forward.tiny-mha-f32", t_mha_f32, "book/m2-forward.md#debugging", 60},
     {"forward.tiny-gqa2-bf16", t_gqa2_bf16, "book/m2-forward.md#debugging", 60},
     {"forward.small-gqa4-bf16", t_gqa4_bf16, "book/m2-forward.md#debugging", 60},

@@ -18,7 +18,7 @@ static const char *OPS_MODELS[] = {"tiny-gqa2-bf16", "small-gqa4-bf16"};
 
 typedef struct {
     Model m;
-    ps_golden *g;
+    PsGolden *g;
     int n;   // tokens
     char name[64];
 } Fixture;
@@ -41,7 +41,7 @@ static void close_fixture(Fixture *f) {
 static const float *G(const Fixture *f, const char *name) { return ps_golden_get(f->g, name)->data; }
 
 static void expect(const Fixture *f, const char *what, const float *got, const char *golden_name) {
-    const ps_tensor *t = ps_golden_get(f->g, golden_name);
+    const PsTensor *t = ps_golden_get(f->g, golden_name);
     char label[160];
     snprintf(label, sizeof label, "%s: %s (vs transformers' %s)", f->name, what, golden_name);
     PS_CHECK_CLOSE(label, got, (const float *)t->data, t->count, TOL, TOL);
@@ -244,7 +244,7 @@ static void t_rope(void) {
 static void t_softmax(void) {
     Fixture f;
     open_fixture(&f, OPS_MODELS[0]);
-    const ps_tensor *in = ps_golden_get(f.g, "softmax_in");
+    const PsTensor *in = ps_golden_get(f.g, "softmax_in");
     int rows = (int)in->dims[0], cols = (int)in->dims[1];
     float *x = malloc(in->count * sizeof *x);
     memcpy(x, in->data, in->count * sizeof *x);
@@ -284,7 +284,7 @@ static void t_swiglu(void) {
     }
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"ops.rmsnorm", t_rmsnorm, ANCHOR("rmsnorm"), 30},
     {"ops.matmul", t_matmul, ANCHOR("matmul"), 30},
     {"ops.matmul-simd", t_matmul_simd, ANCHOR("matmul-simd"), 30},

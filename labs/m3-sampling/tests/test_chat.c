@@ -11,8 +11,8 @@
 #define CHAT "golden/m3/chat.psg"
 
 // A golden u8 tensor as a NUL-terminated string (malloc'd).
-static char *golden_string(const ps_golden *g, const char *name) {
-    const ps_tensor *t = ps_golden_find(g, name);
+static char *golden_string(const PsGolden *g, const char *name) {
+    const PsTensor *t = ps_golden_find(g, name);
     if (!t) return NULL;
     char *s = malloc(t->count + 1);
     memcpy(s, t->data, t->count);
@@ -21,7 +21,7 @@ static char *golden_string(const ps_golden *g, const char *name) {
 }
 
 // Renders conversation c and compares; returns the number of messages.
-static void check_conversation(const ps_golden *g, int c) {
+static void check_conversation(const PsGolden *g, int c) {
     char name[64];
     snprintf(name, sizeof name, "c%d.flags", c);
     const int32_t *flags = ps_golden_get(g, name)->data;
@@ -59,13 +59,13 @@ static void check_conversation(const ps_golden *g, int c) {
     free(msgs);
 }
 
-static int conversations(const ps_golden *g) {
+static int conversations(const PsGolden *g) {
     return ((const int32_t *)ps_golden_get(g, "nconv")->data)[0];
 }
 
 // The first conversations: one user message, with and without thinking.
 static void t_single_turn(void) {
-    ps_golden *g = ps_golden_open(CHAT);
+    PsGolden *g = ps_golden_open(CHAT);
     check_conversation(g, 0);
     check_conversation(g, 1);
     ps_golden_close(g);
@@ -73,7 +73,7 @@ static void t_single_turn(void) {
 
 // All of them: multi-turn, thinking kept or dropped, reasoning_content, tool results, unicode.
 static void t_all_conversations(void) {
-    ps_golden *g = ps_golden_open(CHAT);
+    PsGolden *g = ps_golden_open(CHAT);
     int n = conversations(g);
     PS_CHECK(n >= 8, "only %d conversations in %s", n, CHAT);
     for (int c = 0; c < n; c++) check_conversation(g, c);
@@ -92,7 +92,7 @@ static void t_bad_role(void) {
              "an unknown role must be refused with a message");
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"chat.single-turn", t_single_turn, "book/m3-sampling.md#chat-template", 0},
     {"chat.conversations", t_all_conversations, "book/m3-sampling.md#chat-thinking", 0},
     {"chat.bad-role", t_bad_role, "book/m3-sampling.md#chat-template", 0},

@@ -17,11 +17,11 @@ static void check_greedy(const char *golden_path, const char *name, int max_new,
     const char *dir = ps_model(name);
     Model m;
     PS_CHECK(model_load(&m, dir, PS_MAP_READ) == 0, "cannot load %s", dir);
-    ps_golden *g = ps_golden_open(golden_path);
+    PsGolden *g = ps_golden_open(golden_path);
     const int32_t *eos;
     int n_eos, runs = ps_greedy_runs(g, &eos, &n_eos), compared = 0;
     for (int r = 0; r < runs; r++) {
-        ps_greedy_run run = ps_greedy_run_get(g, r);
+        PsGreedyRun run = ps_greedy_run_get(g, r);
         if (run.max_new > max_new) continue;
         SamplerConfig sc = sampler_config_default();
         sc.temperature = 0;
@@ -127,7 +127,7 @@ static void t_loop(void) {
     PS_CHECK(d.n_stop == 2 && d.stop_ids[0] == 6002 && d.stop_ids[1] == 6000, "stop ids: %d of them", d.n_stop);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"generate.loop", t_loop, "book/m3-sampling.md#generate-loop", 0},
     {"generate.greedy-tiny", t_greedy_tiny, "book/m3-sampling.md#generate-loop", 60},
     {"generate.greedy-synthetic", t_greedy_synth, "book/m3-sampling.md#generate-loop", 60},

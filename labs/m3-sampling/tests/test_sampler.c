@@ -14,7 +14,7 @@ enum { KIND_REP, KIND_TEMP, KIND_TOPK, KIND_TOPP, KIND_MINP, KIND_CHAIN };
 static const char *KIND_NAMES[] = {"repetition penalty", "temperature", "top-k", "top-p", "min-p",
                                    "chain"};
 
-static int32_t get_i32(const ps_golden *g, const char *name) {
+static int32_t get_i32(const PsGolden *g, const char *name) {
     return ((const int32_t *)ps_golden_get(g, name)->data)[0];
 }
 
@@ -33,7 +33,7 @@ static void check_filtered(const char *what, const float *got, const float *want
 
 // Runs every golden case of one kind through `run`; fails when there were none.
 static void run_cases(int kind) {
-    ps_golden *g = ps_golden_open(SAMPLERS);
+    PsGolden *g = ps_golden_open(SAMPLERS);
     const int32_t *history = ps_golden_get(g, "history")->data;
     int n_history = (int)ps_golden_get(g, "history")->count;
     int ncases = get_i32(g, "ncases"), ran = 0;
@@ -44,7 +44,7 @@ static void run_cases(int kind) {
         snprintf(name, sizeof name, "case%d.input", c);
         char xname[32];
         snprintf(xname, sizeof xname, "x%d", get_i32(g, name));
-        const ps_tensor *x = ps_golden_get(g, xname);
+        const PsTensor *x = ps_golden_get(g, xname);
         int n = (int)x->count;
         float *logits = ps_tensor_f32(x);
         snprintf(name, sizeof name, "case%d.params", c);
@@ -62,7 +62,7 @@ static void run_cases(int kind) {
         default: sampler_filter(&cfg, logits, n, history, n_history); break;
         }
         snprintf(name, sizeof name, "case%d.out", c);
-        const ps_tensor *want = ps_golden_get(g, name);
+        const PsTensor *want = ps_golden_get(g, name);
         PS_CHECK(want->count == (size_t)n, "golden case %d has %zu logits, input %d", c, want->count, n);
         check_filtered(what, logits, want->data, n);
         if (kind == KIND_CHAIN) {  // and the distribution the draw uses
@@ -78,13 +78,13 @@ static void run_cases(int kind) {
 }
 
 static void t_softmax(void) {
-    ps_golden *g = ps_golden_open(SAMPLERS);
+    PsGolden *g = ps_golden_open(SAMPLERS);
     for (int i = 0; i < 4; i++) {
         char xname[32], want_name[32], what[64];
         snprintf(xname, sizeof xname, "x%d", i);
         snprintf(want_name, sizeof want_name, "softmax%d", i);
         snprintf(what, sizeof what, "softmax of x%d", i);
-        const ps_tensor *x = ps_golden_get(g, xname);
+        const PsTensor *x = ps_golden_get(g, xname);
         float *probs = ps_tensor_f32(x);
         sampler_softmax(probs, (int)x->count);
         PS_CHECK_CLOSE(what, probs, ps_golden_get(g, want_name)->data, x->count, 1e-7, 1e-5);
@@ -127,21 +127,21 @@ static void check_rng(void) {
 // runs; the bound is the 0.999 quantile (Wilson-Hilferty), so a correct sampler passes with room.
 static void t_draw_frequencies(void) {
     check_rng();
-    ps_golden *g = ps_golden_open(SAMPLERS);
+    PsGolden *g = ps_golden_open(SAMPLERS);
     int ncases = get_i32(g, "ncases"), best = -1, best_kept = 0;
     char name[64];
     for (int c = 0; c < ncases; c++) {  // the chain case that keeps the most tokens
         snprintf(name, sizeof name, "case%d.kind", c);
         if (get_i32(g, name) != KIND_CHAIN) continue;
         snprintf(name, sizeof name, "case%d.probs", c);
-        const ps_tensor *p = ps_golden_get(g, name);
+        const PsTensor *p = ps_golden_get(g, name);
         int kept = 0;
         for (size_t i = 0; i < p->count; i++) kept += ((const float *)p->data)[i] > 0;
         if (kept > best_kept) best = c, best_kept = kept;
     }
     PS_CHECK(best >= 0 && best_kept >= 5, "%s has no chain case keeping 5+ tokens", SAMPLERS);
     snprintf(name, sizeof name, "case%d.probs", best);
-    const ps_tensor *pt = ps_golden_get(g, name);
+    const PsTensor *pt = ps_golden_get(g, name);
     const float *probs = pt->data;
     int n = (int)pt->count;
 
@@ -184,8 +184,8 @@ static void t_draw_frequencies(void) {
 // The whole sampler: a seed reproduces the run, another seed gives another run, and
 // temperature 0 is argmax (after the repetition penalty).
 static void t_seeded_runs(void) {
-    ps_golden *g = ps_golden_open(SAMPLERS);
-    const ps_tensor *x = ps_golden_get(g, "x0");
+    PsGolden *g = ps_golden_open(SAMPLERS);
+    const PsTensor *x = ps_golden_get(g, "x0");
     int n = (int)x->count;
     SamplerConfig cfg = sampler_config_default();
     cfg.temperature = 1.5f;
@@ -234,7 +234,7 @@ static void t_config_check(void) {
     PS_CHECK(one[0] == 3.0f, "a filter removed the only token");
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"sampler.softmax", t_softmax, "book/m3-sampling.md#softmax", 0},
     {"sampler.repetition-penalty", t_repetition_penalty, "book/m3-sampling.md#repetition-penalty", 0},
     {"sampler.temperature", t_temperature, "book/m3-sampling.md#temperature", 0},

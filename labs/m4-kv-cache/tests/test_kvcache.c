@@ -47,7 +47,7 @@ static void t_logits_match(void) {
     for (size_t i = 0; i < N_MODELS; i++) {
         Model m;
         if (!load(&m, MODELS[i][0])) continue;
-        ps_golden *g = ps_golden_open(MODELS[i][1]);
+        PsGolden *g = ps_golden_open(MODELS[i][1]);
         int n_prompt, n_gen;
         const int32_t *prompt = ps_golden_ids(g, "r2.prompt", &n_prompt);
         const int32_t *gen = ps_golden_ids(g, "r2.generated", &n_gen);
@@ -93,13 +93,13 @@ static void t_greedy(void) {
     for (size_t i = 0; i < N_MODELS; i++) {
         Model m;
         if (!load(&m, MODELS[i][0])) continue;
-        ps_golden *g = ps_golden_open(MODELS[i][1]);
+        PsGolden *g = ps_golden_open(MODELS[i][1]);
         const int32_t *eos;
         int n_eos, runs = ps_greedy_runs(g, &eos, &n_eos);
         KVCache kc;
         PS_CHECK(kv_cache_init(&kc, &m, 256, 0) == 0, "kv_cache_init(ctx 256) failed");
         for (int r = 0; r < runs; r++) {
-            ps_greedy_run run = ps_greedy_run_get(g, r);
+            PsGreedyRun run = ps_greedy_run_get(g, r);
             SamplerConfig sc = sampler_config_default();
             sc.temperature = 0;
             sc.repetition_penalty = run.penalty;
@@ -175,7 +175,7 @@ static void t_limits(void) {
     model_free(&m);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"kvcache.size", t_size, "book/m4-kv-cache.md#cache-size", 0},
     {"kvcache.logits-match-uncached", t_logits_match, "book/m4-kv-cache.md#cache-attention", 60},
     {"kvcache.greedy", t_greedy, "book/m4-kv-cache.md#cache-attention", 60},

@@ -22,7 +22,7 @@ static const Format Q4 = {"q4_0", DT_Q4_0, "q4-quantize"};
 static const Format Q4A_ = {"q4a", DT_Q4A, "q4a-quantize"};
 
 // The golden rows are named in the generator line: "... rows=zeros,outlier,...".
-static void row_name(const ps_golden *g, int row, char *out, size_t cap) {
+static void row_name(const PsGolden *g, int row, char *out, size_t cap) {
     snprintf(out, cap, "row %d", row);
     const char *p = strstr(g->generator, "rows=");
     if (!p) return;
@@ -46,8 +46,8 @@ static void hex(const char *label, const uint8_t *p, size_t n, size_t header) {
 // Quantizes every golden row and compares byte for byte. On a mismatch, prints the first bad
 // block: its input values, and the bytes we got and wanted (scale field first, then the quants).
 static void check_quantize(const Format *f) {
-    ps_golden *g = ps_golden_open(BLOCKS);
-    const ps_tensor *rows = ps_golden_get(g, "rows"), *want = ps_golden_get(g, f->name);
+    PsGolden *g = ps_golden_open(BLOCKS);
+    const PsTensor *rows = ps_golden_get(g, "rows"), *want = ps_golden_get(g, f->name);
     int n_rows = (int)rows->dims[0], n = (int)rows->dims[1];
     size_t row_bytes = quant_row_bytes(f->type, n), block_bytes = quant_block_bytes(f->type);
     PS_CHECK(want->dims[0] == n_rows && (size_t)want->dims[1] == row_bytes,
@@ -82,10 +82,10 @@ static void check_quantize(const Format *f) {
 
 // Golden bytes in, golden floats out: exact, since d * q and scale * q are exact in float.
 static void check_dequantize(const Format *f) {
-    ps_golden *g = ps_golden_open(BLOCKS);
+    PsGolden *g = ps_golden_open(BLOCKS);
     char name[32];
     snprintf(name, sizeof name, "%s_deq", f->name);
-    const ps_tensor *bytes = ps_golden_get(g, f->name), *want = ps_golden_get(g, name);
+    const PsTensor *bytes = ps_golden_get(g, f->name), *want = ps_golden_get(g, name);
     int n_rows = (int)want->dims[0], n = (int)want->dims[1];
     float *got = malloc((size_t)n * sizeof *got);
     for (int r = 0; r < n_rows; r++) {
@@ -138,8 +138,8 @@ static void t_q4_dequantize(void) { check_dequantize(&Q4); }
 static void t_q4a_dequantize(void) { check_dequantize(&Q4A_); }
 
 static void t_act_quantize(void) {
-    ps_golden *g = ps_golden_open(BLOCKS);
-    const ps_tensor *rows = ps_golden_get(g, "rows");
+    PsGolden *g = ps_golden_open(BLOCKS);
+    const PsTensor *rows = ps_golden_get(g, "rows");
     const float *want_d = ps_golden_get(g, "act_d")->data;
     const int32_t *want_q = ps_golden_get(g, "act_q")->data;
     int n_rows = (int)rows->dims[0], n = (int)rows->dims[1], nb = n / 32;
@@ -227,7 +227,7 @@ static void t_q8_roundtrip(void) { roundtrip(DT_Q8_0, "q8_0"); }
 static void t_q4_roundtrip(void) { roundtrip(DT_Q4_0, "q4_0"); }
 static void t_q4a_roundtrip(void) { roundtrip(DT_Q4A, "q4a"); }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"quant.q8_0-bytes", t_q8_quantize, "book/m5-quantization.md#q8-quantize", 0},
     {"quant.q8_0-dequantize", t_q8_dequantize, "book/m5-quantization.md#q8-dequantize", 0},
     {"quant.q8_0-roundtrip", t_q8_roundtrip, "book/m5-quantization.md#q8-quantize", 0},

@@ -15,10 +15,10 @@
 #define BLOCKS "golden/m5/blocks.psg"
 
 static void check_product(const char *fmt, DType type, const char *anchor_task) {
-    ps_golden *g = ps_golden_open(BLOCKS);
+    PsGolden *g = ps_golden_open(BLOCKS);
     char name[32];
     snprintf(name, sizeof name, "mm_%s", fmt);
-    const ps_tensor *wq = ps_golden_get(g, name), *xs = ps_golden_get(g, "mm_x");
+    const PsTensor *wq = ps_golden_get(g, name), *xs = ps_golden_get(g, "mm_x");
     snprintf(name, sizeof name, "mm_out_%s", fmt);
     const float *want = ps_golden_get(g, name)->data;
     const float *x = xs->data;
@@ -99,7 +99,7 @@ static void t_threads_and_tokens(void) {
     free(x);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"quant.product-q8_0", t_product_q8, "book/m5-quantization.md#dot-q8", 0},
     {"quant.product-q4_0", t_product_q4, "book/m5-quantization.md#dot-q4", 0},
     {"quant.product-q4a", t_product_q4a, "book/m5-quantization.md#dot-q4a", 0},

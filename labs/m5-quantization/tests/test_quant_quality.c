@@ -45,8 +45,8 @@ static Model load_tiny(void) {
 }
 
 static void check_quality(const Bounds *b) {
-    ps_golden *g = ps_golden_open(QUALITY);
-    const ps_tensor *ids_t = ps_golden_get(g, "ids");
+    PsGolden *g = ps_golden_open(QUALITY);
+    const PsTensor *ids_t = ps_golden_get(g, "ids");
     const int32_t *ids = ids_t->data, *top1_f32 = ps_golden_get(g, "top1_f32")->data;
     const float *lp_f32 = ps_golden_get(g, "logprob_f32")->data;
     char name[32];
@@ -123,7 +123,7 @@ static void t_saved_model(void) {
     model_free(&disk);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"quality.q8_0", t_q8, "book/m5-quantization.md#quality", 60},
     {"quality.q4_0", t_q4, "book/m5-quantization.md#quality", 60},
     {"quality.q4a", t_q4a, "book/m5-quantization.md#quality", 60},

@@ -240,7 +240,7 @@ static void t_simd_matmul(void) {
     free(xq);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"quant.simd-dot", t_simd_dot, "book/m5-quantization.md#simd", 0},
     {"quant.simd-row-end", t_simd_row_end, "book/m5-quantization.md#simd", 0},
     {"quant.simd-act", t_simd_act, "book/m5-quantization.md#simd", 0},

@@ -40,8 +40,8 @@ static void check_case(Gpu *g, Case c, unsigned seed) {
     fill(k, kv, seed + 1, 1.0f);
     fill(v, kv, seed + 2, 1.0f);
     attention(want, q, k, v, c.n_keys, stride, c.n_heads, c.n_kv_heads, c.head_dim, scores);
-    mtl_buffer *bq = gpu_upload(g, q, (size_t)q_dim * 4), *bk = gpu_upload(g, k, kv * 4), *bv = gpu_upload(g, v, kv * 4);
-    mtl_buffer *out = gpu_alloc(g, (size_t)q_dim * 4);
+    MtlBuffer *bq = gpu_upload(g, q, (size_t)q_dim * 4), *bk = gpu_upload(g, k, kv * 4), *bv = gpu_upload(g, v, kv * 4);
+    MtlBuffer *out = gpu_alloc(g, (size_t)q_dim * 4);
     GpuBatch *b = gpu_begin(g);
     gpu_attention(b, GPU_REF(out, 0), GPU_REF(bq, 0), GPU_REF(bk, 0), GPU_REF(bv, 0), c.n_keys, stride,
                   c.n_heads, c.n_kv_heads, c.head_dim);
@@ -94,15 +94,15 @@ static void t_attention_hf(void) {
         Model m;
         PS_CHECK(model_load(&m, dir, PS_MAP_MMAP) == 0, "model_load(%s) failed (lab M1)", dir);
         snprintf(path, sizeof path, "golden/m2/ops-%s.psg", models[mi]);
-        ps_golden *gd = ps_golden_open(path);
-        const ps_tensor *q = ps_golden_get(gd, "q_rope"), *k = ps_golden_get(gd, "k_rope");
-        const ps_tensor *v = ps_golden_get(gd, "v_proj"), *want = ps_golden_get(gd, "attn_out");
+        PsGolden *gd = ps_golden_open(path);
+        const PsTensor *q = ps_golden_get(gd, "q_rope"), *k = ps_golden_get(gd, "k_rope");
+        const PsTensor *v = ps_golden_get(gd, "v_proj"), *want = ps_golden_get(gd, "attn_out");
         const Config *c = &m.cfg;
         int n = (int)q->dims[0], q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
         Gpu *g = gpu_new();
         PS_CHECK(g != NULL, "gpu_new failed (message above)");
-        mtl_buffer *bq = gpu_upload(g, q->data, q->count * 4), *bk = gpu_upload(g, k->data, k->count * 4);
-        mtl_buffer *bv = gpu_upload(g, v->data, v->count * 4), *out = gpu_alloc(g, want->count * 4);
+        MtlBuffer *bq = gpu_upload(g, q->data, q->count * 4), *bk = gpu_upload(g, k->data, k->count * 4);
+        MtlBuffer *bv = gpu_upload(g, v->data, v->count * 4), *out = gpu_alloc(g, want->count * 4);
         GpuBatch *b = gpu_begin(g);
         for (int t = 0; t < n; t++)   // the cache holds positions 0..t: the causal mask
             gpu_attention(b, GPU_REF(out, (size_t)t * q_dim * 4), GPU_REF(bq, (size_t)t * q_dim * 4), GPU_REF(bk, 0),
@@ -122,7 +122,7 @@ static void t_attention_limits(void) {
     Gpu *g = gpu_new();
     PS_CHECK(g != NULL, "gpu_new failed (message above)");
     int n_keys = GPU_ATTENTION_MAX_KEYS + 1;
-    mtl_buffer *q = gpu_alloc(g, 64 * 4), *kv = gpu_alloc(g, (size_t)n_keys * 64 * 4), *out = gpu_alloc(g, 64 * 4);
+    MtlBuffer *q = gpu_alloc(g, 64 * 4), *kv = gpu_alloc(g, (size_t)n_keys * 64 * 4), *out = gpu_alloc(g, 64 * 4);
     GpuBatch *b = gpu_begin(g);
     gpu_attention(b, GPU_REF(out, 0), GPU_REF(q, 0), GPU_REF(kv, 0), GPU_REF(kv, 0), n_keys, 64, 1, 1, 64);
     PS_CHECK(gpu_run(b, NULL) == -1 && strstr(gpu_error(g), "attention"), "%d keys were accepted", n_keys);
@@ -137,7 +137,7 @@ static void t_attention_limits(void) {
     gpu_free(g);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"gpu.attention", t_attention, ANCHOR("attention-kernel"), 60},
     {"gpu.attention_reverse", t_attention_reverse, ANCHOR("attention-kernel"), 60},
     {"gpu.attention_random", t_attention_random, ANCHOR("attention-kernel"), 60},

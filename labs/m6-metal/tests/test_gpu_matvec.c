@@ -52,7 +52,7 @@ static void *store(const float *w, DType type, int rows, int cols, size_t *bytes
 // y = W x on the GPU. The weights sit at an offset in their buffer, as they will in M7's model.
 static float *gpu_product(Gpu *g, const void *w, size_t w_bytes, DType type, int rows, int cols, const float *x) {
     const size_t at = 4096;
-    mtl_buffer *bw = gpu_alloc(g, at + w_bytes), *bx = gpu_upload(g, x, (size_t)cols * 4), *by = gpu_alloc(g, (size_t)rows * 4);
+    MtlBuffer *bw = gpu_alloc(g, at + w_bytes), *bx = gpu_upload(g, x, (size_t)cols * 4), *by = gpu_alloc(g, (size_t)rows * 4);
     memcpy((char *)mtl_buffer_ptr(bw) + at, w, w_bytes);
     GpuBatch *b = gpu_begin(g);
     gpu_matvec(b, GPU_REF(by, 0), GPU_REF(bw, at), type, rows, cols, GPU_REF(bx, 0));
@@ -139,7 +139,7 @@ static void t_matvec_hf(void) {
         Model m;
         PS_CHECK(model_load(&m, dir, PS_MAP_MMAP) == 0, "model_load(%s) failed (lab M1)", dir);
         snprintf(path, sizeof path, "golden/m2/ops-%s.psg", models[mi]);
-        ps_golden *gd = ps_golden_open(path);
+        PsGolden *gd = ps_golden_open(path);
         int n = (int)ps_golden_get(gd, "x")->dims[0];
         const Layer *L = &m.layers[0];
         struct { const Mat *w; const char *in, *out; } cases[] = {
@@ -182,7 +182,7 @@ static void t_matvec_hf(void) {
 // Arguments the kernels cannot take are refused with a message, and nothing runs.
 static void t_matvec_errors(void) {
     Gpu *g = open_gpu();
-    mtl_buffer *w = gpu_alloc(g, 34 * 4), *x = gpu_alloc(g, 128 * 4), *y = gpu_alloc(g, 64);
+    MtlBuffer *w = gpu_alloc(g, 34 * 4), *x = gpu_alloc(g, 128 * 4), *y = gpu_alloc(g, 64);
     struct { DType type; int rows, cols; size_t w_off; const char *why; } bad[] = {
         {DT_Q8_0, 1, 48, 0, "cols not a multiple of 32"}, {DT_Q8_0, 5, 32, 0, "weights past the buffer"},
         {DT_Q8_0, 1, 32, 1, "misaligned blocks"}, {DT_Q4A, 1, 96, 0, "cols not a multiple of 64"},
@@ -205,7 +205,7 @@ static void t_matvec_errors(void) {
     gpu_free(g);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"gpu.matvec_f32", t_matvec_f32, ANCHOR("matvec-f32-kernel"), 60},
     {"gpu.matvec_q8_0", t_matvec_q8_0, ANCHOR("matvec-q8-kernel"), 60},
     {"gpu.matvec_q4_0", t_matvec_q4_0, ANCHOR("matvec-q4-kernel"), 60},

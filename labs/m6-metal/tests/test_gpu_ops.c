@@ -38,14 +38,14 @@ static void fill(float *x, size_t n, unsigned seed, float scale) {
     }
 }
 
-static float *gpu_floats(mtl_buffer *b) { return mtl_buffer_ptr(b); }
+static float *gpu_floats(MtlBuffer *b) { return mtl_buffer_ptr(b); }
 
 // ---- the ops models of lab M2 (tiny-gqa2-bf16: GQA 2, head_dim 32; small-gqa4-bf16: GQA 4, head_dim 24) ----
 static const char *OPS_MODELS[] = {"tiny-gqa2-bf16", "small-gqa4-bf16"};
 
 typedef struct {
     Model m;
-    ps_golden *g;
+    PsGolden *g;
     int n;   // tokens in the golden
 } Fixture;
 
@@ -58,12 +58,12 @@ static void open_fixture(Fixture *f, const char *name) {
     f->n = (int)ps_golden_get(f->g, "x")->dims[0];
 }
 
-static const ps_tensor *T(const Fixture *f, const char *name) { return ps_golden_get(f->g, name); }
-static mtl_buffer *upload_golden(Gpu *g, const Fixture *f, const char *name) {
-    const ps_tensor *t = T(f, name);
+static const PsTensor *T(const Fixture *f, const char *name) { return ps_golden_get(f->g, name); }
+static MtlBuffer *upload_golden(Gpu *g, const Fixture *f, const char *name) {
+    const PsTensor *t = T(f, name);
     return gpu_upload(g, t->data, t->count * sizeof(float));
 }
-static void expect_golden(const char *model, const char *what, mtl_buffer *got, const Fixture *f,
+static void expect_golden(const char *model, const char *what, MtlBuffer *got, const Fixture *f,
                           const char *name) {
     char label[200];
     snprintf(label, sizeof label, "%s: %s (vs transformers' %s)", model, what, name);
@@ -81,7 +81,7 @@ static void t_rmsnorm_ragged(void) {
         fill(x, total, (unsigned)s, 3.0f);
         fill(w, (size_t)n, 100 + (unsigned)s, 1.5f);
         for (int r = 0; r < rows; r++) rmsnorm(want + (size_t)r * n, x + (size_t)r * n, w, n, 1e-6f);
-        mtl_buffer *bx = gpu_upload(g, x, total * 4), *bw = gpu_upload(g, w, (size_t)n * 4), *out = gpu_alloc(g, total * 4);
+        MtlBuffer *bx = gpu_upload(g, x, total * 4), *bw = gpu_upload(g, w, (size_t)n * 4), *out = gpu_alloc(g, total * 4);
         GpuBatch *b = gpu_begin(g);
         gpu_rmsnorm(b, GPU_REF(out, 0), GPU_REF(bx, 0), GPU_REF(bw, 0), rows, n, 1e-6f);
         gpu_rmsnorm(b, GPU_REF(bx, 0), GPU_REF(bx, 0), GPU_REF(bw, 0), rows, n, 1e-6f);   // in place
@@ -113,11 +113,11 @@ static void t_rmsnorm_hf(void) {
         const Layer *L = &f.m.layers[0];
         Gpu *g = open_gpu();
         int hd = c->head_dim, nq = f.n * c->n_heads, nk = f.n * c->n_kv_heads;
-        mtl_buffer *x = upload_golden(g, &f, "x"), *h = upload_golden(g, &f, "h");
-        mtl_buffer *q = upload_golden(g, &f, "q_proj"), *k = upload_golden(g, &f, "k_proj");
-        mtl_buffer *w_attn = gpu_upload(g, L->attn_norm, (size_t)c->dim * 4), *w_mlp = gpu_upload(g, L->mlp_norm, (size_t)c->dim * 4);
-        mtl_buffer *w_q = gpu_upload(g, L->q_norm, (size_t)hd * 4), *w_k = gpu_upload(g, L->k_norm, (size_t)hd * 4);
-        mtl_buffer *o1 = gpu_alloc(g, (size_t)f.n * c->dim * 4), *o2 = gpu_alloc(g, (size_t)f.n * c->dim * 4);
+        MtlBuffer *x = upload_golden(g, &f, "x"), *h = upload_golden(g, &f, "h");
+        MtlBuffer *q = upload_golden(g, &f, "q_proj"), *k = upload_golden(g, &f, "k_proj");
+        MtlBuffer *w_attn = gpu_upload(g, L->attn_norm, (size_t)c->dim * 4), *w_mlp = gpu_upload(g, L->mlp_norm, (size_t)c->dim * 4);
+        MtlBuffer *w_q = gpu_upload(g, L->q_norm, (size_t)hd * 4), *w_k = gpu_upload(g, L->k_norm, (size_t)hd * 4);
+        MtlBuffer *o1 = gpu_alloc(g, (size_t)f.n * c->dim * 4), *o2 = gpu_alloc(g, (size_t)f.n * c->dim * 4);
         GpuBatch *b = gpu_begin(g);
         gpu_rmsnorm(b, GPU_REF(o1, 0), GPU_REF(x, 0), GPU_REF(w_attn, 0), f.n, c->dim, c->norm_eps);
         gpu_rmsnorm(b, GPU_REF(o2, 0), GPU_REF(h, 0), GPU_REF(w_mlp, 0), f.n, c->dim, c->norm_eps);
@@ -144,7 +144,7 @@ static void t_rope(void) {
             int heads = shapes[s][0], hd = shapes[s][1], n = heads * hd;
             float *want = malloc((size_t)n * 4);
             fill(want, (size_t)n, (unsigned)(s * 7 + p), 2.0f);
-            mtl_buffer *x = gpu_upload(g, want, (size_t)n * 4);
+            MtlBuffer *x = gpu_upload(g, want, (size_t)n * 4);
             rope(want, heads, hd, positions[p], 1000000.0f);
             GpuBatch *b = gpu_begin(g);
             gpu_rope(b, GPU_REF(x, 0), heads, hd, positions[p], 1000000.0f);
@@ -169,7 +169,7 @@ static void t_rope_hf(void) {
         const Config *c = &f.m.cfg;
         Gpu *g = open_gpu();
         int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
-        mtl_buffer *q = upload_golden(g, &f, "q_norm"), *k = upload_golden(g, &f, "k_norm");
+        MtlBuffer *q = upload_golden(g, &f, "q_norm"), *k = upload_golden(g, &f, "k_norm");
         GpuBatch *b = gpu_begin(g);
         for (int t = 0; t < f.n; t++) {
             gpu_rope(b, GPU_REF(q, (size_t)t * q_dim * 4), c->n_heads, c->head_dim, t, c->rope_theta);
@@ -196,7 +196,7 @@ static void t_swiglu(void) {
         gate[0] = -100.0f;   // exp(100) overflows to inf: silu must still be -0, not NaN
         if (n > 1) gate[1] = 100.0f;
         swiglu(want, gate, up, n);
-        mtl_buffer *bg = gpu_upload(g, gate, (size_t)n * 4), *bu = gpu_upload(g, up, (size_t)n * 4), *out = gpu_alloc(g, (size_t)n * 4);
+        MtlBuffer *bg = gpu_upload(g, gate, (size_t)n * 4), *bu = gpu_upload(g, up, (size_t)n * 4), *out = gpu_alloc(g, (size_t)n * 4);
         GpuBatch *b = gpu_begin(g);
         gpu_swiglu(b, GPU_REF(out, 0), GPU_REF(bg, 0), GPU_REF(bu, 0), n);
         run(g, b);
@@ -209,7 +209,7 @@ static void t_swiglu(void) {
     for (size_t i = 0; i < PS_COUNT(OPS_MODELS); i++) {
         Fixture f;
         open_fixture(&f, OPS_MODELS[i]);
-        mtl_buffer *gate = upload_golden(g, &f, "gate"), *up = upload_golden(g, &f, "up");
+        MtlBuffer *gate = upload_golden(g, &f, "gate"), *up = upload_golden(g, &f, "up");
         int n = (int)T(&f, "gate")->count;
         GpuBatch *b = gpu_begin(g);
         gpu_swiglu(b, GPU_REF(gate, 0), GPU_REF(gate, 0), GPU_REF(up, 0), n);   // in place
@@ -228,7 +228,7 @@ static void t_add(void) {
     fill(a, n, 1, 5.0f);
     fill(x, n, 2, 5.0f);
     for (int i = 0; i < n; i++) want[i] = a[i] + x[i];
-    mtl_buffer *ba = gpu_upload(g, a, sizeof a), *bx = gpu_upload(g, x, sizeof x);
+    MtlBuffer *ba = gpu_upload(g, a, sizeof a), *bx = gpu_upload(g, x, sizeof x);
     GpuBatch *b = gpu_begin(g);
     gpu_add(b, GPU_REF(ba, 0), GPU_REF(ba, 0), GPU_REF(bx, 0), n);   // the residual: x += delta
     run(g, b);
@@ -237,7 +237,7 @@ static void t_add(void) {
     for (size_t i = 0; i < PS_COUNT(OPS_MODELS); i++) {
         Fixture f;
         open_fixture(&f, OPS_MODELS[i]);
-        mtl_buffer *h = upload_golden(g, &f, "h"), *down = upload_golden(g, &f, "down");
+        MtlBuffer *h = upload_golden(g, &f, "h"), *down = upload_golden(g, &f, "down");
         b = gpu_begin(g);
         gpu_add(b, GPU_REF(h, 0), GPU_REF(h, 0), GPU_REF(down, 0), (int)T(&f, "h")->count);
         run(g, b);
@@ -264,7 +264,7 @@ static void t_embed(void) {
             else quantize_row(types[t], table + (size_t)r * cols, data + r * row_bytes, cols);
         }
         Mat m = {types[t], vocab, cols, data};
-        mtl_buffer *bt = gpu_upload(g, data, row_bytes * vocab), *out = gpu_alloc(g, sizeof want);
+        MtlBuffer *bt = gpu_upload(g, data, row_bytes * vocab), *out = gpu_alloc(g, sizeof want);
         const int tokens[] = {0, 1, 20, vocab - 1};
         for (size_t k = 0; k < PS_COUNT(tokens); k++) {
             embed_token(want, &m, tokens[k]);
@@ -289,7 +289,7 @@ static void t_embed(void) {
     gpu_free(g);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"gpu.rmsnorm_ragged", t_rmsnorm_ragged, ANCHOR("rmsnorm-kernel"), 60},
     {"gpu.rmsnorm_reverse", t_rmsnorm_reverse, ANCHOR("rmsnorm-kernel"), 60},
     {"gpu.rmsnorm_hf", t_rmsnorm_hf, ANCHOR("rmsnorm-kernel"), 60},

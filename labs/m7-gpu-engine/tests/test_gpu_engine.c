@@ -49,7 +49,7 @@ static void t_hf_logits(void) {
     for (size_t i = 0; i < PS_COUNT(M2_MODELS); i++) {
         Model m;
         if (!load(&m, M2_MODELS[i][0])) continue;
-        ps_golden *g = ps_golden_open(M2_MODELS[i][1]);
+        PsGolden *g = ps_golden_open(M2_MODELS[i][1]);
         int n;
         const int32_t *ids = ps_golden_ids(g, "ids", &n);
         const float *want = ps_golden_get(g, "logits")->data;
@@ -91,13 +91,13 @@ static void t_greedy(void) {
     for (size_t i = 0; i < PS_COUNT(M3_MODELS); i++) {
         Model m;
         if (!load(&m, M3_MODELS[i][0])) continue;
-        ps_golden *g = ps_golden_open(M3_MODELS[i][1]);
+        PsGolden *g = ps_golden_open(M3_MODELS[i][1]);
         const int32_t *eos;
         int n_eos, runs = ps_greedy_runs(g, &eos, &n_eos);
         GpuEngine e;
         open_engine(&e, &m, 128);
         for (int r = 0; r < runs && r < MAX_RUNS; r++) {
-            ps_greedy_run run = ps_greedy_run_get(g, r);
+            PsGreedyRun run = ps_greedy_run_get(g, r);
             SamplerConfig sc = sampler_config_default();
             sc.temperature = 0;
             sc.repetition_penalty = run.penalty;
@@ -213,7 +213,7 @@ static void t_wrap(void) {
     model_free(&m);
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"gpu_engine.hf_logits", t_hf_logits, ANCHOR("encode-attention"), 60},
     {"gpu_engine.greedy", t_greedy, ANCHOR("logits-readback"), 60},
     {"gpu_engine.limits", t_limits, ANCHOR("kv-write"), 30},

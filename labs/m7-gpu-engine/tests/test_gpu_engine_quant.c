@@ -49,7 +49,7 @@ static Model load_quantized(DType type) {
 
 // ---- (c) against transformers with the same quantized weights ----
 static void check_hf(const Bounds *b) {
-    ps_golden *g = ps_golden_open(QUALITY);
+    PsGolden *g = ps_golden_open(QUALITY);
     const int32_t *ids = ps_golden_get(g, "ids")->data;
     char name[32];
     snprintf(name, sizeof name, "logprob_%s", b->golden);
@@ -101,7 +101,7 @@ static void check_cpu(DType type, double max_rel_l2) {
     } else {
         m = load_quantized(type);
     }
-    ps_golden *g = ps_golden_open(QUALITY);
+    PsGolden *g = ps_golden_open(QUALITY);
     const int32_t *ids = ps_golden_get(g, "ids")->data;
     int n = 24, vocab = m.cfg.vocab_size;
     float *gpu = malloc((size_t)n * vocab * sizeof *gpu), *cpu = malloc((size_t)n * vocab * sizeof *cpu);
@@ -139,7 +139,7 @@ static void t_cpu_q8(void) { check_cpu(DT_Q8_0, 5e-2); }
 static void t_cpu_q4(void) { check_cpu(DT_Q4_0, 5e-2); }
 static void t_cpu_q4a(void) { check_cpu(DT_Q4A, 5e-2); }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {"gpu_engine.hf_q8_0", t_hf_q8, ANCHOR("encode-mlp"), 60},
     {"gpu_engine.hf_q4_0", t_hf_q4, ANCHOR("encode-mlp"), 60},
     {"gpu_engine.hf_q4a", t_hf_q4a, ANCHOR("encode-mlp"), 60},

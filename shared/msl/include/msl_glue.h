@@ -1,5 +1,5 @@
 // Glue between the code tools/mslpp generates and the runtime: how a trampoline turns an
-// msl_thread into a kernel's arguments, and how the checking build watches threadgroup memory.
+// MslThread into a kernel's arguments, and how the checking build watches threadgroup memory.
 #ifndef MSL_GLUE_H
 #define MSL_GLUE_H
 
@@ -17,8 +17,8 @@ template<int I, class R, class... A> struct param<I, R(A...)> { typedef typename
 // buffer(n) and threadgroup(n) parameters are pointers or references.
 template<class P> struct bind { static P get(void *p) { return static_cast<P>(p); } };
 template<class T> struct bind<T &> { static T &get(void *p) { return *static_cast<T *>(p); } };
-template<class P> P buffer(msl_thread *t, int n) { return bind<P>::get(t->buffers[n]); }
-template<class P> P tgbuf(msl_thread *t, int n) { return bind<P>::get(t->tg_dyn[n]); }
+template<class P> P buffer(MslThread *t, int n) { return bind<P>::get(t->buffers[n]); }
+template<class P> P tgbuf(MslThread *t, int n) { return bind<P>::get(t->tg_dyn[n]); }
 
 // Position built-ins are uint/ushort scalars or 2-/3-vectors of them.
 template<class P> struct pos { static P get(const uint32_t *v) { return P(v[0]); } };

@@ -16,7 +16,7 @@ struct site { int id, line; };
 // the temporary lives until the call returns and records where the helper was called from.
 struct call {
     explicit call(int id) {
-        msl_thread *t = msl_self;
+        MslThread *t = msl_self;
         if (t->ncalls < 8) t->calls[t->ncalls] = id;
         t->ncalls++;
     }
@@ -26,7 +26,7 @@ static const uint32_t simd_width = MSL_SIMD_WIDTH;
 
 // A collective: publish my value, wait for the lanes taking part, read everybody's.
 struct lanes {
-    msl_simd_view *v;
+    MslSimdView *v;
     uint32_t me;
     template<class T> lanes(site s, const T &x) : me(msl_self->lane) {
         static_assert(sizeof(T) <= 16, "SIMD collective on a value over 16 bytes");

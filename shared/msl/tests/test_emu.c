@@ -17,7 +17,7 @@
 #define SYNC "shared/msl/tests/emu_sync.metal"
 #define RACY "shared/msl/tests/emu_racy.metal"
 
-mtl_context *ctx;
+MtlContext *ctx;
 
 // Everything the helpers allocate is freed at exit, so that LeakSanitizer reports only real
 // leaks (the emulator's), not the tests' own.
@@ -38,28 +38,28 @@ static void *own(void *p, void (*fn)(void *)) {
 static void free_buffer(void *b) { mtl_buffer_free(b); }
 static void free_pipeline(void *p) { mtl_pipeline_free(p); }
 
-mtl_pipeline *emu_pipeline(const char *file, const char *kernel) {
+MtlPipeline *emu_pipeline(const char *file, const char *kernel) {
     if (!ctx) ctx = mtl_context_new();
     PS_CHECK(ctx != NULL, "%s", mtl_error());
-    mtl_library *lib = mtl_library_new(ctx, file);
+    MtlLibrary *lib = mtl_library_new(ctx, file);
     PS_CHECK(lib != NULL, "%s", mtl_error());
-    mtl_pipeline *p = mtl_pipeline_new(lib, kernel);
+    MtlPipeline *p = mtl_pipeline_new(lib, kernel);
     PS_CHECK(p != NULL, "%s", mtl_error());
     mtl_library_free(lib);  // a pipeline does not need its library any more (as in Metal)
     return own(p, free_pipeline);
 }
 
-mtl_buffer *emu_buffer(const void *data, size_t bytes) {
+MtlBuffer *emu_buffer(const void *data, size_t bytes) {
     if (!ctx) ctx = mtl_context_new();
-    mtl_buffer *b = mtl_buffer_new(ctx, bytes);
+    MtlBuffer *b = mtl_buffer_new(ctx, bytes);
     PS_CHECK(b != NULL, "%s", mtl_error());
     if (data) memcpy(mtl_buffer_ptr(b), data, bytes);
     return own(b, free_buffer);
 }
 
 // Binds bufs[i] to buffer(i), dispatches groups x threads (1-D unless given), runs it.
-int emu_run(mtl_pipeline *p, mtl_buffer **bufs, int n, mtl_size groups, mtl_size threads) {
-    mtl_cmd *c = mtl_cmd_new(ctx);
+int emu_run(MtlPipeline *p, MtlBuffer **bufs, int n, MtlSize groups, MtlSize threads) {
+    MtlCmd *c = mtl_cmd_new(ctx);
     mtl_set_pipeline(c, p);
     for (int i = 0; i < n; i++)
         if (bufs[i]) mtl_set_buffer(c, i, bufs[i], 0);
@@ -82,8 +82,8 @@ static void t_scale_add(void) {
     enum { N = 1000 };  // not a multiple of the threadgroup size: the tail threads return
     float *x = emu_random(N, 1), want[N];
     struct { uint32_t n; float scale; } params = {N, 0.5f};
-    mtl_buffer *bx = emu_buffer(x, sizeof(float) * N), *by = emu_buffer(NULL, sizeof want);
-    mtl_cmd *c = mtl_cmd_new(ctx);
+    MtlBuffer *bx = emu_buffer(x, sizeof(float) * N), *by = emu_buffer(NULL, sizeof want);
+    MtlCmd *c = mtl_cmd_new(ctx);
     mtl_set_pipeline(c, emu_pipeline(BASIC, "scale_add"));
     mtl_set_buffer(c, 0, bx, 0);
     mtl_set_buffer(c, 1, by, 0);
@@ -100,7 +100,7 @@ static void t_tg_reduce(void) {
     float *x = emu_random(N, 2), want[GROUPS] = {0};
     for (int i = 0; i < N; i++) want[(i / TG) % GROUPS] += x[i];  // thread i's group strides 4*TG
     uint32_t n = N;
-    mtl_buffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, sizeof want),
+    MtlBuffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, sizeof want),
                        emu_buffer(&n, 4)};
     PS_CHECK(emu_run(emu_pipeline(BASIC, "tg_reduce"), b, 3, MTL_SIZE(GROUPS, 1, 1),
                      MTL_SIZE(TG, 1, 1)) == 0, "%s", mtl_error());
@@ -113,7 +113,7 @@ static void t_simd_rowsum(void) {
     for (int r = 0; r < ROWS; r++)
         for (int c = 0; c < COLS; c++) want[r] += x[r * COLS + c];
     uint32_t cols = COLS;
-    mtl_buffer *b[] = {emu_buffer(x, sizeof(float) * ROWS * COLS), emu_buffer(NULL, sizeof want),
+    MtlBuffer *b[] = {emu_buffer(x, sizeof(float) * ROWS * COLS), emu_buffer(NULL, sizeof want),
                        emu_buffer(&cols, 4)};
     PS_CHECK(emu_run(emu_pipeline(BASIC, "simd_rowsum"), b, 3, MTL_SIZE(1, ROWS, 1),
                      MTL_SIZE(32, 1, 1)) == 0, "%s", mtl_error());
@@ -124,8 +124,8 @@ static void t_barrier_helper(void) {
     enum { TG = 96, GROUPS = 3, N = TG * GROUPS };
     float *x = emu_random(N, 4), want[N];
     for (int i = 0; i < N; i++) want[i] = x[(i / TG) * TG + (i % TG + 2) % TG];
-    mtl_buffer *bx = emu_buffer(x, sizeof want), *by = emu_buffer(NULL, sizeof want);
-    mtl_cmd *c = mtl_cmd_new(ctx);
+    MtlBuffer *bx = emu_buffer(x, sizeof want), *by = emu_buffer(NULL, sizeof want);
+    MtlCmd *c = mtl_cmd_new(ctx);
     mtl_set_pipeline(c, emu_pipeline(SYNC, "rotate_twice"));
     mtl_set_buffer(c, 0, bx, 0);
     mtl_set_buffer(c, 1, by, 0);
@@ -153,7 +153,7 @@ static void t_simd_mix(void) {
         want[i * 4 + 2] = lane + 1 < lanes ? x[i + 1] : x[i];  // shuffle_down keeps the top lane
         want[i * 4 + 3] = x[base] + mx;
     }
-    mtl_buffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, sizeof want)};
+    MtlBuffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, sizeof want)};
     PS_CHECK(emu_run(emu_pipeline(SYNC, "simd_mix"), b, 2, MTL_SIZE(2, 1, 1),
                      MTL_SIZE(TG, 1, 1)) == 0, "%s", mtl_error());
     PS_CHECK_CLOSE("simd_mix (sum, prefix, shuffle_down, broadcast+max)", mtl_buffer_ptr(b[1]),
@@ -163,9 +163,9 @@ static void t_simd_mix(void) {
 static void t_grid2d(void) {
     enum { W = 30, H = 21 };  // not multiples of 4x8: edge threadgroups are smaller
     uint32_t width = W;
-    mtl_buffer *out = emu_buffer(NULL, sizeof(uint32_t) * 4 * W * H);
+    MtlBuffer *out = emu_buffer(NULL, sizeof(uint32_t) * 4 * W * H);
     memset(mtl_buffer_ptr(out), 0xff, sizeof(uint32_t) * 4 * W * H);
-    mtl_cmd *c = mtl_cmd_new(ctx);
+    MtlCmd *c = mtl_cmd_new(ctx);
     mtl_set_pipeline(c, emu_pipeline(SYNC, "grid2d"));
     mtl_set_buffer(c, 0, out, 0);
     mtl_set_bytes(c, 1, &width, 4);
@@ -188,7 +188,7 @@ static void t_simd_tg_sum(void) {
     float *x = emu_random(N, 6), want = 0;
     for (int i = 0; i < N; i++) want += x[i];
     uint32_t n = N;
-    mtl_buffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, 4), emu_buffer(&n, 4)};
+    MtlBuffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, 4), emu_buffer(&n, 4)};
     PS_CHECK(emu_run(emu_pipeline(SYNC, "simd_tg_sum"), b, 3, MTL_SIZE(1, 1, 1),
                      MTL_SIZE(TG, 1, 1)) == 0, "%s", mtl_error());
     PS_CHECK_CLOSE("simd_tg_sum", mtl_buffer_ptr(b[1]), &want, 1, 1e-3, 1e-5);
@@ -202,7 +202,7 @@ static void t_schedules(void) {
         enum { N = 3001 };
         float *x = emu_random(N, 2);
         uint32_t n = N;
-        mtl_buffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, 16), emu_buffer(&n, 4)};
+        MtlBuffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, 16), emu_buffer(&n, 4)};
         PS_CHECK(emu_run(emu_pipeline(BASIC, "tg_reduce"), b, 3, MTL_SIZE(4, 1, 1),
                          MTL_SIZE(256, 1, 1)) == 0, "%s", mtl_error());
         memcpy(got[s], mtl_buffer_ptr(b[1]), 16);
@@ -211,7 +211,7 @@ static void t_schedules(void) {
              "forward, reverse and random schedules disagree on a race-free kernel");
 }
 
-static const ps_test TESTS[] = {
+static const PsTest TESTS[] = {
     {EMU_NAME("plain.scale_add"), t_scale_add, "book/appendix-emulator.md", 0},
     {EMU_NAME("tg.reduce_ragged"), t_tg_reduce, "book/appendix-emulator.md", 0},
     {EMU_NAME("simd.rowsum_partial"), t_simd_rowsum, "book/appendix-emulator.md", 0},

@@ -6,10 +6,10 @@
 
 #include "mtl.h"
 
-extern mtl_context *ctx;
-mtl_pipeline *emu_pipeline(const char *file, const char *kernel);  // fails the test if missing
-mtl_buffer *emu_buffer(const void *data, size_t bytes);            // data may be NULL (zeros)
-int emu_run(mtl_pipeline *p, mtl_buffer **bufs, int n, mtl_size groups, mtl_size threads);
+extern MtlContext *ctx;
+MtlPipeline *emu_pipeline(const char *file, const char *kernel);  // fails the test if missing
+MtlBuffer *emu_buffer(const void *data, size_t bytes);            // data may be NULL (zeros)
+int emu_run(MtlPipeline *p, MtlBuffer **bufs, int n, MtlSize groups, MtlSize threads);
 float *emu_random(size_t n, unsigned seed);                         // values in [-1, 1]
 
 void t_simd_votes(void);

@@ -78,7 +78,7 @@ void t_simd_votes(void) {
     }
     for (int s = 0; s < 3; s++) {
         msl_set_schedule((msl_schedule)s, 3);
-        mtl_buffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, sizeof want),
+        MtlBuffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, sizeof want),
                            emu_buffer(NULL, sizeof want_votes)};
         int rc = emu_run(emu_pipeline(SYNC, "simd_votes"), b, 3, MTL_SIZE(N / TG, 1, 1),
                          MTL_SIZE(TG, 1, 1));
@@ -107,7 +107,7 @@ void t_half_roundtrip(void) {
         else vals[i] = ldexpf((float)(seed % 5000), -34);                   // half subnormals
         if (seed & 1) vals[i] = -vals[i];
     }
-    mtl_buffer *b[] = {emu_buffer(bits, N * 2), emu_buffer(NULL, N * 4), emu_buffer(vals, N * 4),
+    MtlBuffer *b[] = {emu_buffer(bits, N * 2), emu_buffer(NULL, N * 4), emu_buffer(vals, N * 4),
                        emu_buffer(NULL, N * 2), emu_buffer(NULL, N * 2)};
     PS_CHECK(emu_run(emu_pipeline(TYPES, "half_roundtrip"), b, 5, MTL_SIZE(N / 256, 1, 1),
                      MTL_SIZE(256, 1, 1)) == 0, "%s", mtl_error());
@@ -139,7 +139,7 @@ void t_half_math(void) {
         want[i * 4 + 2] = (float)fmax(v[2], v[3]);
         want[i * 4 + 3] = 16 + 8 * 100 + 8 * 10000;  // sizeof float3, half3, half4
     }
-    mtl_buffer *b[] = {emu_buffer(a, sizeof a), emu_buffer(NULL, sizeof want)};
+    MtlBuffer *b[] = {emu_buffer(a, sizeof a), emu_buffer(NULL, sizeof want)};
     PS_CHECK(emu_run(emu_pipeline(TYPES, "half_math"), b, 2, MTL_SIZE(2, 1, 1),
                      MTL_SIZE(32, 1, 1)) == 0, "%s", mtl_error());
     PS_CHECK_CLOSE("half_math", mtl_buffer_ptr(b[1]), want, N * 4, 0, 1e-6);
@@ -149,8 +149,8 @@ void t_atomics(void) {
     enum { N = 10007 };
     uint32_t x[N], want[16] = {0};
     for (uint32_t i = 0; i < N; i++) x[i] = i * 2654435761u >> 7, want[x[i] % 16]++;
-    mtl_buffer *b[] = {emu_buffer(x, sizeof x), emu_buffer(NULL, sizeof want)};
-    mtl_cmd *c = mtl_cmd_new(ctx);
+    MtlBuffer *b[] = {emu_buffer(x, sizeof x), emu_buffer(NULL, sizeof want)};
+    MtlCmd *c = mtl_cmd_new(ctx);
     mtl_set_pipeline(c, emu_pipeline(TYPES, "histogram"));
     mtl_set_buffer(c, 0, b[0], 0);
     mtl_set_buffer(c, 1, b[1], 0);
@@ -164,9 +164,9 @@ void t_atomics(void) {
 // visibly wrong answer under some schedule (threadgroup memory starts as NaN).
 static void racy(const char *kernel, int tg, const float *want_ok, int nout) {
     float *x = emu_random((size_t)tg, 12);
-    mtl_buffer *b[] = {emu_buffer(x, sizeof(float) * (size_t)tg),
+    MtlBuffer *b[] = {emu_buffer(x, sizeof(float) * (size_t)tg),
                        emu_buffer(NULL, sizeof(float) * (size_t)nout)};
-    mtl_pipeline *p = emu_pipeline(RACY, kernel);
+    MtlPipeline *p = emu_pipeline(RACY, kernel);
 #ifdef MSL_CHECKING
     (void)want_ok;
     int rc = emu_run(p, b, 2, MTL_SIZE(1, 1, 1), MTL_SIZE(tg, 1, 1));
@@ -204,14 +204,14 @@ void t_race_reduce(void) {
 }
 
 void t_barrier_divergence(void) {
-    mtl_buffer *b[] = {emu_buffer(NULL, 64 * 4)};
+    MtlBuffer *b[] = {emu_buffer(NULL, 64 * 4)};
     int rc = emu_run(emu_pipeline(RACY, "early_return"), b, 1, MTL_SIZE(1, 1, 1), MTL_SIZE(64, 1, 1));
     PS_CHECK(rc == -1 && strstr(mtl_error(), "barrier divergence") && strstr(mtl_error(), "line 22"),
              "early return before a barrier not diagnosed (rc %d): %s", rc, mtl_error());
 }
 
 void t_api_errors(void) {
-    mtl_context *c = mtl_context_new();
+    MtlContext *c = mtl_context_new();
     PS_CHECK(!mtl_library_new(c, "shaders/no_such_file.metal") && strstr(mtl_error(), "cannot open"),
              "missing file: %s", mtl_error());
     FILE *f = fopen("build/msl/unlinked.metal", "w");
@@ -219,14 +219,14 @@ void t_api_errors(void) {
     fclose(f);
     PS_CHECK(!mtl_library_new(c, "build/msl/unlinked.metal") && strstr(mtl_error(), "not linked"),
              "unlinked file: %s", mtl_error());
-    mtl_library *lib = mtl_library_new(c, SYNC);
+    MtlLibrary *lib = mtl_library_new(c, SYNC);
     PS_CHECK(lib && !mtl_pipeline_new(lib, "nope") && strstr(mtl_error(), "no kernel function 'nope'"),
              "missing kernel: %s", mtl_error());
     char *odd = malloc(8192);
     PS_CHECK(!mtl_buffer_wrap(c, odd + 1, 4096) && strstr(mtl_error(), "page size"),
              "misaligned wrap: %s", mtl_error());
     free(odd);
-    mtl_cmd *cmd = mtl_cmd_new(c);
+    MtlCmd *cmd = mtl_cmd_new(c);
     mtl_dispatch_groups(cmd, MTL_SIZE(1, 1, 1), MTL_SIZE(1, 1, 1));
     PS_CHECK(mtl_commit_wait(cmd) == -1 && strstr(mtl_error(), "no pipeline"), "%s", mtl_error());
     mtl_cmd_free(cmd);
@@ -245,7 +245,7 @@ void t_big_threadgroup(void) {
     float *x = emu_random(N, 13), want = 0;
     for (int i = 0; i < N; i++) want += x[i];
     uint32_t n = N;
-    mtl_buffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, 4), emu_buffer(&n, 4)};
+    MtlBuffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, 4), emu_buffer(&n, 4)};
     PS_CHECK(emu_run(emu_pipeline(SYNC, "simd_tg_sum"), b, 3, MTL_SIZE(1, 1, 1),
                      MTL_SIZE(TG, 1, 1)) == 0, "%s", mtl_error());
     PS_CHECK_CLOSE("simd_tg_sum 1024", mtl_buffer_ptr(b[1]), &want, 1, 1e-3, 1e-5);
