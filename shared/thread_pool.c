@@ -130,6 +130,13 @@ static void start_workers(int n) {
     }
 }
 
+int pool_parts_for(double work, int max_parts) {
+    const double min_work_per_part = 1 << 15;   // measured: below it the wake-up costs more
+    const double parts = work / min_work_per_part;
+    if (parts < 1) return 1;
+    return parts < max_parts ? (int)parts : max_parts;
+}
+
 void pool_run(PoolTask fn, void *arg, int n_parts) {
     int n = pool_threads();
     if (n_parts > n) n_parts = n;

@@ -22,13 +22,13 @@ typedef struct {
     int32_t pos;            // index of the pair's left symbol
     int32_t left, right;    // the ids the pair had when pushed (to spot stale entries)
     int32_t merged;         // what the pair becomes
-} Candidate;
+} MergeCandidate;
 
-static bool before(Candidate a, Candidate b) {
+static bool before(MergeCandidate a, MergeCandidate b) {
     return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos);  // leftmost first among equals
 }
 
-static void heap_push(Candidate *heap, size_t *n, Candidate c) {
+static void heap_push(MergeCandidate *heap, size_t *n, MergeCandidate c) {
     size_t i = (*n)++;
     while (i > 0 && before(c, heap[(i - 1) / 2])) {
         heap[i] = heap[(i - 1) / 2];
@@ -37,8 +37,8 @@ static void heap_push(Candidate *heap, size_t *n, Candidate c) {
     heap[i] = c;
 }
 
-static Candidate heap_pop(Candidate *heap, size_t *n) {
-    Candidate top = heap[0], last = heap[--*n];
+static MergeCandidate heap_pop(MergeCandidate *heap, size_t *n) {
+    MergeCandidate top = heap[0], last = heap[--*n];
     size_t i = 0;
     for (;;) {
         size_t child = 2 * i + 1;
@@ -64,10 +64,10 @@ static const BpeMerge *find_merge(const Tokenizer *t, int32_t left, int32_t righ
 
 // Pushes the pair starting at symbol pos if it has a merge.
 static void push_pair(const Tokenizer *t, const int32_t *symbols, const int32_t *next, int32_t pos,
-                      Candidate *heap, size_t *n) {
+                      MergeCandidate *heap, size_t *n) {
     if (pos < 0 || next[pos] < 0) return;
     const BpeMerge *m = find_merge(t, symbols[pos], symbols[next[pos]]);
-    if (m) heap_push(heap, n, (Candidate){m->rank, pos, symbols[pos], symbols[next[pos]], m->merged});
+    if (m) heap_push(heap, n, (MergeCandidate){m->rank, pos, symbols[pos], symbols[next[pos]], m->merged});
 }
 
 size_t bpe_merge(const Tokenizer *t, int32_t *symbols, size_t n) {

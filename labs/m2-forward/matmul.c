@@ -13,8 +13,6 @@
 #include "forward.h"
 #include "thread_pool.h"
 
-// Below this many multiply-adds per thread, waking one more thread costs more than it saves.
-#define MIN_WORK_PER_THREAD (1 << 15)
 
 // Kernels for matrices that are not f32 (forward.h, MatKernels).
 #define MAX_KERNELS 8
@@ -76,7 +74,6 @@ void matmul(float *out, const float *x, const Mat *w, int n_tokens) {
         return;
     }
     // One slice of rows per thread; fewer slices for a small product.
-    double parts = (double)w->rows * w->cols * n_tokens / MIN_WORK_PER_THREAD;
     Job job = {out, x, w, n_tokens};
-    pool_run(job_part, &job, parts < w->rows ? (int)parts : w->rows);
+    pool_run(job_part, &job, pool_parts_for((double)w->rows * w->cols * n_tokens, w->rows));
 }

@@ -67,9 +67,9 @@ static View after_last(View v, const char *sep) {
 typedef struct {
     char *s;
     size_t len, cap;
-} Text;
+} TextBuf;
 
-static void put_view(Text *t, View v) {
+static void put_view(TextBuf *t, View v) {
     if (t->len + v.n + 1 > t->cap) {
         t->cap = (t->len + v.n + 1) * 2;
         t->s = xrealloc(t->s, t->cap);
@@ -78,7 +78,7 @@ static void put_view(Text *t, View v) {
     t->len += v.n;
     t->s[t->len] = '\0';
 }
-static void put(Text *t, const char *s) { put_view(t, view(s)); }
+static void put(TextBuf *t, const char *s) { put_view(t, view(s)); }
 
 static bool is_role(const ChatMessage *m, const char *role) { return strcmp(m->role, role) == 0; }
 
@@ -95,7 +95,7 @@ static int last_query_index(const ChatMessage *m, int n) {
 }
 
 // One assistant message: split off the reasoning, then decide whether to show it.
-static void render_assistant(Text *out, const ChatMessage *m, bool after_last_query, bool is_last) {
+static void render_assistant(TextBuf *out, const ChatMessage *m, bool after_last_query, bool is_last) {
     // TODO(M3 chat-thinking): see book/m3-sampling.md#chat-thinking
     // Reasoning: m->reasoning if given; else, when content contains "</think>", the part before
     // the first "</think>", right-stripped of '\n', after its last "<think>", left-stripped of
@@ -115,7 +115,7 @@ char *chat_render(const ChatMessage *messages, int n, bool add_generation_prompt
             return NULL;
         }
     }
-    Text out = {0};
+    TextBuf out = {0};
     put(&out, "");  // an empty conversation still returns a valid string
     // TODO(M3 chat-template): see book/m3-sampling.md#chat-template
     // Walk the messages: user messages, and system messages other than the first (the first

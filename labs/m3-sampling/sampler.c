@@ -72,12 +72,12 @@ void sampler_top_k(float *logits, int n, int k) {
 typedef struct {
     float logit;
     int id;
-} Candidate;
+} TokenLogit;
 
 static int by_logit_ascending(const void *a, const void *b) {
-    float x = ((const Candidate *)a)->logit, y = ((const Candidate *)b)->logit;
+    float x = ((const TokenLogit *)a)->logit, y = ((const TokenLogit *)b)->logit;
     if (x != y) return x < y ? -1 : 1;
-    return ((const Candidate *)a)->id - ((const Candidate *)b)->id;
+    return ((const TokenLogit *)a)->id - ((const TokenLogit *)b)->id;
 }
 
 void sampler_top_p(float *logits, int n, float p) {

@@ -116,8 +116,6 @@ static QuantAct *quantize_tokens(const float *x, int cols, int n_tokens) {
     return xq;
 }
 
-// Below this many weights times tokens per thread, waking one more thread costs more than it saves.
-#define MIN_WORK_PER_THREAD (1 << 15)
 
 // True when every one of the n values is finite. Rounding inf or NaN to an integer is undefined in
 // C (and the SIMD conversions give INT_MIN, whose sums then overflow), so activations that are no
@@ -142,6 +140,5 @@ void quant_matmul(float *out, const float *x, const void *w, DType type, int row
     }
     QuantAct *xq = quantize_tokens(x, cols, n_tokens);
     MatmulJob job = {out, xq, w, type, rows, cols, n_tokens};
-    const double parts = (double)rows * cols * n_tokens / MIN_WORK_PER_THREAD;
-    pool_run(product_part, &job, parts < rows ? (int)parts : rows);
+    pool_run(product_part, &job, pool_parts_for((double)rows * cols * n_tokens, rows));
 }

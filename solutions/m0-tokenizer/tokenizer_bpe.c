@@ -20,13 +20,13 @@ typedef struct {
     int32_t pos;            // index of the pair's left symbol
     int32_t left, right;    // the ids the pair had when pushed (to spot stale entries)
     int32_t merged;         // what the pair becomes
-} Candidate;
+} MergeCandidate;
 
-static bool before(Candidate a, Candidate b) {
+static bool before(MergeCandidate a, MergeCandidate b) {
     return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos);  // leftmost first among equals
 }
 
-static void heap_push(Candidate *heap, size_t *n, Candidate c) {
+static void heap_push(MergeCandidate *heap, size_t *n, MergeCandidate c) {
     size_t i = (*n)++;
     while (i > 0 && before(c, heap[(i - 1) / 2])) {
         heap[i] = heap[(i - 1) / 2];
@@ -35,8 +35,8 @@ static void heap_push(Candidate *heap, size_t *n, Candidate c) {
     heap[i] = c;
 }
 
-static Candidate heap_pop(Candidate *heap, size_t *n) {
-    Candidate top = heap[0], last = heap[--*n];
+static MergeCandidate heap_pop(MergeCandidate *heap, size_t *n) {
+    MergeCandidate top = heap[0], last = heap[--*n];
     size_t i = 0;
     for (;;) {
         size_t child = 2 * i + 1;
@@ -62,10 +62,10 @@ static const BpeMerge *find_merge(const Tokenizer *t, int32_t left, int32_t righ
 
 // Pushes the pair starting at symbol pos if it has a merge.
 static void push_pair(const Tokenizer *t, const int32_t *symbols, const int32_t *next, int32_t pos,
-                      Candidate *heap, size_t *n) {
+                      MergeCandidate *heap, size_t *n) {
     if (pos < 0 || next[pos] < 0) return;
     const BpeMerge *m = find_merge(t, symbols[pos], symbols[next[pos]]);
-    if (m) heap_push(heap, n, (Candidate){m->rank, pos, symbols[pos], symbols[next[pos]], m->merged});
+    if (m) heap_push(heap, n, (MergeCandidate){m->rank, pos, symbols[pos], symbols[next[pos]], m->merged});
 }
 
 size_t bpe_merge(const Tokenizer *t, int32_t *symbols, size_t n) {
@@ -78,9 +78,9 @@ size_t bpe_merge(const Tokenizer *t, int32_t *symbols, size_t n) {
     //? push the new pairs (prev, pos) and (pos, next). At the end copy the live symbols to the front.
     // One allocation for the links and the heap: at most n - 1 initial pairs plus 2 per merge.
     size_t heap_cap = 3 * n;
-    int32_t *prev = xmalloc(2 * n * sizeof *prev + heap_cap * sizeof(Candidate));
+    int32_t *prev = xmalloc(2 * n * sizeof *prev + heap_cap * sizeof(MergeCandidate));
     int32_t *next = prev + n;
-    Candidate *heap = (Candidate *)(next + n);
+    MergeCandidate *heap = (MergeCandidate *)(next + n);
     size_t heap_n = 0;
     for (size_t i = 0; i < n; i++) {
         prev[i] = (int32_t)i - 1;
@@ -88,7 +88,7 @@ size_t bpe_merge(const Tokenizer *t, int32_t *symbols, size_t n) {
     }
     for (size_t i = 0; i + 1 < n; i++) push_pair(t, symbols, next, (int32_t)i, heap, &heap_n);
     while (heap_n > 0) {
-        Candidate c = heap_pop(heap, &heap_n);
+        MergeCandidate c = heap_pop(heap, &heap_n);
         int32_t right = next[c.pos];
         bool dead = prev[c.pos] == -2;  // merged into its left neighbour
         if (dead || right < 0 || symbols[c.pos] != c.left || symbols[right] != c.right) continue;

@@ -20,11 +20,11 @@ enum { LETTER = 1, NUMBER = 2, SPACE = 4, NEWLINE = 8, OTHER = 16 };
 typedef struct {
     const uint8_t *s;
     size_t n;
-} Text;
+} TextView;
 
 // The class of the character at byte i (OTHER: none of the above), and its length in *len.
 // At the end of the text: 0 and *len = 0.
-static int class_at(Text t, size_t i, size_t *len) {
+static int class_at(TextView t, size_t i, size_t *len) {
     if (i >= t.n) return *len = 0, 0;
     uint32_t cp = t.s[i];
     int r = 1;
@@ -40,14 +40,14 @@ static int class_at(Text t, size_t i, size_t *len) {
     return OTHER;
 }
 
-static uint32_t char_at(Text t, size_t i) {
+static uint32_t char_at(TextView t, size_t i) {
     uint32_t cp = 0;
     if (i < t.n && utf8_next(t.s + i, t.n - i, &cp) < 0) cp = 0;
     return cp;
 }
 
 // End of the run of characters whose class has a bit of `mask`, starting at i.
-static size_t run_end(Text t, size_t i, int mask) {
+static size_t run_end(TextView t, size_t i, int mask) {
     size_t len;
     while (class_at(t, i, &len) & mask) i += len;
     return i;
@@ -55,7 +55,7 @@ static size_t run_end(Text t, size_t i, int mask) {
 
 // (?i:'s|'t|'re|'ve|'m|'ll|'d) at i: the end of the match, or 0. Case-insensitive means Unicode
 // case folding: 'S' and also 'ſ' (U+017F, LATIN SMALL LETTER LONG S) match 's'.
-static size_t contraction(Text t, size_t i) {
+static size_t contraction(TextView t, size_t i) {
     if (t.s[i] != '\'') return 0;
     static const char *const SUFFIXES[] = {"s", "t", "re", "ve", "m", "ll", "d"};
     for (size_t k = 0; k < sizeof SUFFIXES / sizeof SUFFIXES[0]; k++) {
@@ -73,7 +73,7 @@ static size_t contraction(Text t, size_t i) {
 }
 
 // The end of the piece that starts at byte i (< t.n).
-static size_t match_at(Text t, size_t i) {
+static size_t match_at(TextView t, size_t i) {
     //> M0 pretokenize
     //? Try the alternatives in order; return the end of the first that matches. Helpers:
     //? class_at (LETTER, NUMBER, SPACE, NEWLINE|SPACE for \r and \n, OTHER), run_end, contraction.
@@ -109,7 +109,7 @@ static size_t match_at(Text t, size_t i) {
 }
 
 void pretokenize(const char *text, size_t len, size_t **ends) {
-    Text t = {(const uint8_t *)text, len};
+    TextView t = {(const uint8_t *)text, len};
     for (size_t i = 0; i < len;) {
         i = match_at(t, i);
         arrput(*ends, i);

@@ -111,12 +111,12 @@ void sampler_top_k(float *logits, int n, int k) {
 typedef struct {
     float logit;
     int id;
-} Candidate;
+} TokenLogit;
 
 static int by_logit_ascending(const void *a, const void *b) {
-    float x = ((const Candidate *)a)->logit, y = ((const Candidate *)b)->logit;
+    float x = ((const TokenLogit *)a)->logit, y = ((const TokenLogit *)b)->logit;
     if (x != y) return x < y ? -1 : 1;
-    return ((const Candidate *)a)->id - ((const Candidate *)b)->id;
+    return ((const TokenLogit *)a)->id - ((const TokenLogit *)b)->id;
 }
 
 void sampler_top_p(float *logits, int n, float p) {
@@ -125,10 +125,10 @@ void sampler_top_p(float *logits, int n, float p) {
     //? HF's rule: sort the tokens by ascending logit, take the softmax of that order and its
     //? running sum; remove every token whose running sum is <= 1 - p, but never the last
     //? (largest) one. Removed tokens (-INFINITY) have probability 0: you may sort only the others.
-    Candidate *c = scratch((size_t)n, sizeof *c);
+    TokenLogit *c = scratch((size_t)n, sizeof *c);
     int m = 0;
     for (int i = 0; i < n; i++)
-        if (logits[i] != -INFINITY) c[m++] = (Candidate){logits[i], i};
+        if (logits[i] != -INFINITY) c[m++] = (TokenLogit){logits[i], i};
     qsort(c, (size_t)m, sizeof *c, by_logit_ascending);
     float *probs = scratch((size_t)m, sizeof *probs);
     for (int i = 0; i < m; i++) probs[i] = c[i].logit;
