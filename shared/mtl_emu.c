@@ -29,6 +29,8 @@ struct MtlCmd {
     double seconds;
 };
 
+// Each backend is one self-contained file and only one is linked, so this small error setter is
+// written in both (shared/mtl_emu.c, shared/mtl_macos.c).
 static _Thread_local char last_error[1024];
 
 const char *mtl_error(void) { return last_error; }

@@ -74,6 +74,8 @@ struct MtlLibrary { id lib; char path[512]; };
 struct MtlPipeline { id pso; };
 struct MtlCmd { id cb, enc; int committed; char err[1024]; };
 
+// Each backend is one self-contained file and only one is linked, so this small error setter is
+// written in both (shared/mtl_emu.c, shared/mtl_macos.c).
 static _Thread_local char last_error[2048];
 const char *mtl_error(void) { return last_error; }
 __attribute__((format(printf, 1, 2))) static void set_error(const char *fmt, ...) {

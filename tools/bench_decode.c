@@ -19,6 +19,7 @@
 #include "model.h"
 #include "quant.h"
 #include "quant_model.h"
+#include "bench_util.h"
 #include "timing.h"
 
 #define PROMPT 8
@@ -67,14 +68,7 @@ int main(int argc, char **argv) {
         else return fprintf(stderr, "usage: bench_decode [MODEL_DIR] [--tokens N]\n"), 2;
     }
     if (tokens < 1 || tokens > MAX_TOKENS) return fprintf(stderr, "bench_decode: --tokens must be 1..%d\n", MAX_TOKENS), 2;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    FILE *probe = fopen(path, "rb");
-    if (!probe) {
-        printf("(%s missing: build/tools/synth qwen3-0.6b-shape %s makes it; skipped)\n", path, dir);
-        return 0;
-    }
-    fclose(probe);
+    if (bench_model_missing(dir)) return 0;
     const DType formats[] = {DT_F32, DT_Q8_0, DT_Q4_0, DT_Q4A};
     printf("%s, weights read into memory, %d tokens after a %d-token prompt; kernels: %s / %s\n", dir, tokens,
            PROMPT, matmul_simd_name(), quant_simd_enabled() ? quant_simd_name() : "plain C");

@@ -21,6 +21,7 @@
 #include "forward.h"
 #include "kvcache.h"
 #include "model.h"
+#include "bench_util.h"
 #include "timing.h"
 
 static const int UNCACHED_POS[] = {0, 1, 3, 7, 15, 31};
@@ -68,14 +69,7 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) csv_path = argv[++i];
         else dir = argv[i];
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    FILE *probe = fopen(path, "rb");
-    if (!probe) {
-        printf("(%s missing: build/tools/synth qwen3-0.6b-shape %s makes it; skipped)\n", path, dir);
-        return 0;
-    }
-    fclose(probe);
+    if (bench_model_missing(dir)) return 0;
     Model m;
     double t0 = ps_now();
     if (model_load(&m, dir, PS_MAP_READ) != 0) return 1;

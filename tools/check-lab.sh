@@ -11,12 +11,8 @@ B=${BUILD:-build}
 M=${MAKE:-make}
 ROOT=$(pwd)
 . tools/lablib.sh
-case "$N" in
-    [0-7]) ;;
-    *) echo "usage: make check-lab N   (N = 0..7, e.g. make check-lab 2)"; exit 2 ;;
-esac
-TARGET=$(lab_dir "$N")
-[ -n "$TARGET" ] || { echo "lab $N does not exist yet (no labs/m$N-*/ folder)"; exit 2; }
+lab_arg "$N" "make check-lab N   (N = 0..7, e.g. make check-lab 2)"
+TARGET=$LAB_NAME
 lab_read_pins
 # ONLY= is for lab N's tests: earlier labs run whole, or they would pass 0/0 and fall back.
 only=${ONLY:-}

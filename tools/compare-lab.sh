@@ -15,12 +15,8 @@ B=${BUILD:-build}
 M=${MAKE:-make}
 ROOT=$(pwd)
 . tools/lablib.sh
-case "$N" in
-    [0-7]) ;;
-    *) echo "usage: make compare-lab N [TASK]   (N = 0..7; ALL=1 shows unfinished tasks too)"; exit 2 ;;
-esac
-LAB=$(lab_dir "$N")
-[ -n "$LAB" ] || { echo "lab $N does not exist (no labs/m$N-*/ folder)"; exit 2; }
+lab_arg "$N" "make compare-lab N [TASK]   (N = 0..7; ALL=1 shows unfinished tasks too)"
+LAB=$LAB_NAME
 ID="M$N"
 CHAPTER="book/$LAB.md"
 unset ONLY

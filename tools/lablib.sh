@@ -14,6 +14,15 @@ lab_dir() {  # N -> m0-tokenizer (nothing when there is no such lab)
 }
 
 # The lab numbers a list names, one per line; exit status 2 (with a message) on a name it does not know.
+lab_arg() {  # N USAGE -> sets LAB_NAME to lab N's folder name, or exits with USAGE / a message
+    case "$1" in
+        [0-7]) ;;
+        *) echo "usage: $2"; exit 2 ;;
+    esac
+    LAB_NAME=$(lab_dir "$1")
+    [ -n "$LAB_NAME" ] || { echo "lab $1 does not exist (no labs/m$1-*/ folder)"; exit 2; }
+}
+
 lab_numbers() {  # VARIABLE-NAME VALUE
     for word in $(echo "$2" | tr ',' ' '); do
         w=$(echo "$word" | tr 'M' 'm')

@@ -25,6 +25,8 @@
 #include <immintrin.h>
 #define HAVE_X86 1
 
+// dot_avx512 and dot_avx2 (and dot_neon below) are the same loop written once per instruction set:
+// intrinsics name their vector width, so the twins cannot share one body.
 __attribute__((target("avx512f"))) static float dot_avx512(const float *w, const float *x, int n) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int c = 0;

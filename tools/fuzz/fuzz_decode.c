@@ -10,12 +10,9 @@
 #include "stb_ds.h"
 #include "tokenizer.h"
 
-static Tokenizer *tok;
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_quiet();
-    if (!tok && !(tok = tokenizer_load(fuzz_data_file("tokenizer.json", "models/tiny/tokenizer.json"))))
-        fuzz_fail("cannot load the tiny tokenizer");
+    const Tokenizer *tok = fuzz_tiny_tokenizer();
     int32_t vocab = tokenizer_vocab_size(tok);
     size_t n = size / 2;
     int32_t *ids = NULL;

@@ -1,5 +1,6 @@
 // Shared scaffolding of the fuzz targets; the contract is in fuzz_util.h.
 #include "fuzz_util.h"
+#include "tokenizer.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -130,4 +131,11 @@ char *fuzz_strndup(const uint8_t *data, size_t size) {
     if (size) memcpy(s, data, size);
     s[size] = '\0';
     return s;
+}
+
+struct Tokenizer *fuzz_tiny_tokenizer(void) {
+    static Tokenizer *tok;
+    if (!tok && !(tok = tokenizer_load(fuzz_data_file("tokenizer.json", "models/tiny/tokenizer.json"))))
+        fuzz_fail("cannot load the tiny tokenizer");
+    return tok;
 }

@@ -34,6 +34,11 @@ const char *fuzz_data_file(const char *name, const char *repo_path);
 // file descriptor 2 and aborts, which both drivers report as a crash with the input saved.
 _Noreturn void fuzz_fail(const char *why);
 
+// The committed tiny tokenizer (models/tiny/tokenizer.json, or the bundle's copy), loaded on the
+// first call and kept: the encode and decode targets fuzz their input against it.
+struct Tokenizer;
+struct Tokenizer *fuzz_tiny_tokenizer(void);
+
 // A NUL-terminated malloc'd copy of data[0..size) (the parsers take C strings); aborts on OOM.
 char *fuzz_strndup(const uint8_t *data, size_t size);
 

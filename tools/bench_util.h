@@ -1,0 +1,21 @@
+// What the benchmarks share: the synthetic model they read may not have been made yet.
+#ifndef PS_BENCH_UTIL_H
+#define PS_BENCH_UTIL_H
+
+#include <stdio.h>
+
+// True (after saying so, and how to make it) when DIR/model.safetensors is missing: the benchmark
+// is then skipped, not failed (make bench runs on machines without the 1.5 GB model).
+static inline int bench_model_missing(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    FILE *probe = fopen(path, "rb");
+    if (probe) {
+        fclose(probe);
+        return 0;
+    }
+    printf("(%s missing: build/tools/synth qwen3-0.6b-shape %s makes it; skipped)\n", path, dir);
+    return 1;
+}
+
+#endif
