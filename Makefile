@@ -206,8 +206,11 @@ compare-lab: $(BUILD)/tools/mkskel | $(DEPS_OK)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
 	TIMEOUT_MULT=5 $(MAKE) --no-print-directory check BUILD=build/asan SAN="$(ASAN_FLAGS)"
+# clang's -fsanitize=function instruments the C++ of the emulated kernels with type info that only
+# the C++ runtime provides, and the programs link with the C driver: that one check stays off.
 asan-clang:
-	TIMEOUT_MULT=5 SKIP_CLANG=1 $(MAKE) --no-print-directory check CC=clang CXX=clang++ BUILD=build/asan-clang SAN="$(ASAN_FLAGS)"
+	TIMEOUT_MULT=5 SKIP_CLANG=1 $(MAKE) --no-print-directory check CC=clang CXX=clang++ BUILD=build/asan-clang \
+	    SAN="$(ASAN_FLAGS) -fno-sanitize=function"
 
 # ---- using it ----
 run: $(BUILD)/protostar
