@@ -189,32 +189,20 @@ static int load_lm_head(Loader *L, Model *m) {
     return 0;
 }
 
-// Floats of storage the tensor `name` takes once loaded: its elements in f32, or its bytes when the
-// file stores it packed (a 4-bit model does not reserve the memory of an f32 one). Sized from the
-// file, not the config: a tensor whose shape disagrees with the config is refused before it is
-// copied, and a config claiming absurd sizes cannot make the loader reserve absurd memory.
-static size_t tensor_floats(const SafeTensors *st, const char *name) {
-    const StTensor *t = st_find(st, name);
-    if (!t) return 0;   // missing: the loader stops at it
+// Floats of storage tensor t takes once loaded: its elements in f32, or its bytes when the file
+// stores it packed (a 4-bit model does not reserve the memory of an f32 one).
+static size_t tensor_floats(const StTensor *t) {
     return t->dtype == DT_U8 ? (t->nbytes + sizeof(float) - 1) / sizeof(float) : t->numel;
 }
 
-// Floats needed for every tensor the config implies (plus a separate lm_head when the file has one).
-static size_t floats_needed(const Config *c, const SafeTensors *st) {
-    static const char *const per_layer[] = {
-        "input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
-        "self_attn.v_proj.weight", "self_attn.q_norm.weight", "self_attn.k_norm.weight",
-        "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight",
-        "mlp.up_proj.weight", "mlp.down_proj.weight",
-    };
-    size_t n = tensor_floats(st, "model.embed_tokens.weight") + tensor_floats(st, "model.norm.weight");
-    for (int i = 0; i < c->n_layers; i++)
-        for (size_t k = 0; k < sizeof per_layer / sizeof per_layer[0]; k++) {
-            char name[128];   // one name at a time: each lookup must see its own
-            snprintf(name, sizeof name, "model.layers.%d.%s", i, per_layer[k]);
-            n += tensor_floats(st, name);
-        }
-    if (!head_copies_embedding(st)) n += tensor_floats(st, "lm_head.weight");
+// Floats needed for the checkpoint's tensors, a copy of the embedding under lm_head.weight left out
+// (the loader shares it). Sized from the file, not the config: a tensor whose shape disagrees with
+// the config is refused before it is copied, and a config claiming absurd sizes cannot make the
+// loader reserve absurd memory.
+static size_t floats_needed(const SafeTensors *st) {
+    size_t n = 0;
+    for (int i = 0; i < st->n_tensors; i++) n += tensor_floats(&st->tensors[i]);
+    if (head_copies_embedding(st)) n -= tensor_floats(st_find(st, "lm_head.weight"));
     return n;
 }
 
@@ -289,7 +277,7 @@ int model_load(Model *m, const char *dir, PsMapMode mode) {
     }
     Loader L = {.st = &st};
     for (int i = 0; i < st.n_tensors; i++) L.total += st.tensors[i].nbytes;
-    size_t n = floats_needed(&m->cfg, &st);
+    size_t n = floats_needed(&st);
     WeightBlock *block = weight_block_new(n * sizeof(float));
     m->storage = block;
     m->free_storage = weight_block_free;
