@@ -2,8 +2,9 @@
 // kernels with SIMD intrinsics (M2's f32 dot products, M5's quantized products).
 //
 // Each lab's plain C loops are what its tests check first; the SIMD kernels are optimisations that
-// replace them at run time. Two families can be switched separately, so a learner's build can run
+// replace them at run time. The families can be switched separately, so a learner's build can run
 // the learner's own M2 loops while M5's kernels use SIMD, or the other way round.
+// (SIMD_ATTN is "exact" nowhere: its key blocks add in another order, so "exact" turns it off.)
 //
 // PS_SIMD in the environment sets both families once, at first use:
 //   unset, "1", "on"  every SIMD kernel this CPU has (the default)
@@ -15,7 +16,8 @@
 
 #include <stdbool.h>
 
-typedef enum { SIMD_F32, SIMD_QUANT, SIMD_FAMILIES } SimdFamily;   // M2's kernels, M5's kernels
+// M2's f32 kernels, M5's quantized kernels, M4's attention over the cache (threaded key blocks)
+typedef enum { SIMD_F32, SIMD_QUANT, SIMD_ATTN, SIMD_FAMILIES } SimdFamily;
 typedef enum { SIMD_OFF, SIMD_EXACT, SIMD_ON } SimdLevel;
 
 SimdLevel simd_level(SimdFamily f);

@@ -10,7 +10,7 @@
 //     decode   one new token at a time: its q, k, v; k and v appended; attention over the cache
 //
 // Memory: 2 (K and V) x n_layers x n_kv_heads x head_dim x ctx x 4 bytes (f32). Qwen3-0.6B at
-// ctx 4096: 2 x 28 x 8 x 128 x 4096 x 4 = 896 MiB.
+// ctx 4096: 2 x 28 x 8 x 128 x 4096 x 4 = 896 MiB; half that with an f16 cache (KV_F16).
 #ifndef PS_KVCACHE_H
 #define PS_KVCACHE_H
 
@@ -20,6 +20,7 @@
 
 #include "forward.h"
 #include "generate.h"
+#include "kv_attention.h"
 #include "model.h"
 
 // The context used when --ctx is not given: the model's max_position_embeddings, capped.
@@ -32,6 +33,8 @@ typedef struct {
     int n;              // positions filled: ids[0..n) and their keys and values
     int32_t *ids;       // [ctx] the token at each filled position (to reuse a common prefix)
     float *k, *v;       // [n_layers × ctx × kv_dim]; layer l, position p: ((size_t)l*ctx + p) * kv_dim
+    KVType type;        // KV_F32: k and v hold the cache; KV_F16: k16 and v16 do (k, v are NULL)
+    uint16_t *k16, *v16;   // an f16 cache, laid out like k and v (kv_kernels.h converts)
     size_t kv_bytes;    // of k, and of v (ps_alloc_big: 2 MiB pages where the system allows)
     Acts acts;          // the scratch of a pass: sized for one token and ctx scores at first, grown
                         // for a longer prefill (acts_reserve), so a decode step allocates nothing
@@ -39,6 +42,8 @@ typedef struct {
 
 // Bytes of the cache for ctx positions (K and V, all layers, f32).
 size_t kv_cache_bytes(const Config *c, int ctx);
+// The same for a cache of this type (KV_F16: half).
+size_t kv_cache_bytes_as(const Config *c, int ctx, KVType type);
 
 // min(max_seq_len, KV_DEFAULT_CTX_CAP).
 int kv_cache_default_ctx(const Config *c);
@@ -46,6 +51,8 @@ int kv_cache_default_ctx(const Config *c);
 // Allocates the cache. Refuses (message, -1) a ctx < 1 or beyond the model's max_seq_len, and a
 // cache larger than memory_limit bytes (0: half of this machine's physical memory).
 int kv_cache_init(KVCache *kc, const Model *m, int ctx, size_t memory_limit);
+// The same, for a cache whose keys and values are stored as `type` (kv_cache_init: KV_F32).
+int kv_cache_init_as(KVCache *kc, const Model *m, int ctx, size_t memory_limit, KVType type);
 void kv_cache_free(KVCache *kc);
 
 // Runs ids[0..n) at positions kc->n .. kc->n + n - 1 (n > 1: prefill, n == 1: decode) and appends

@@ -34,6 +34,7 @@ static const char *USAGE =
     "  --seed S             random seed (default: from the clock, printed at the end)\n"
     "  --ctx N              context length: KV cache positions (default min(model's, %d))\n"
     "  --no-cache           recompute the whole sequence every token (lab M3's way; slow)\n"
+    "  --kv f32|f16         what the KV cache stores (default f32; f16: half the memory)\n"
     "  --threads N          matmul threads (default: all cores)\n"
     "  --gpu                run on the GPU engine (lab M7; on Linux: the Metal emulator)\n"
     "  --no-think           Qwen3: answer without the <think> block\n"
@@ -81,6 +82,10 @@ static int take_value(Session *s, const char *a, const char *v, bool chat_comman
         ok = int_flag(a, v, 0, &s->max_new);
     } else if (!strcmp(a, "--ctx")) {
         ok = int_flag(a, v, 1, &s->ctx);
+    } else if (!strcmp(a, "--kv")) {
+        ok = !strcmp(v, "f32") || !strcmp(v, "f16");
+        if (!ok) fprintf(stderr, "protostar: --kv takes f32 or f16, not '%s'\n", v);
+        s->kv_type = !strcmp(v, "f16") ? KV_F16 : KV_F32;
     } else if (!strcmp(a, "--threads")) {
         long long threads;
         ok = cli_parse_int(a, v, 1, 1024, &threads);
@@ -223,7 +228,7 @@ int session_open(Session *s) {
         uncached_init(&s->uncached, &s->model);
         s->source = &s->uncached.base;
     } else {
-        if (kv_cache_init(&s->cache, &s->model, s->ctx, 0) != 0) return 1;
+        if (kv_cache_init_as(&s->cache, &s->model, s->ctx, 0, s->kv_type) != 0) return 1;
         s->source = &s->cache.base;
     }
     fprintf(stderr, "loaded %s in %.2f s: %d layers, dim %d, vocab %d; context %d%s\n", s->model_dir,

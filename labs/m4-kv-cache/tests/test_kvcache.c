@@ -183,4 +183,7 @@ static const PsTest TESTS[] = {
     {"kvcache.limits", t_limits, "book/m4-kv-cache.md#cache-attention", 30},
 };
 
-int main(int argc, char **argv) { return ps_main("M4", TESTS, PS_COUNT(TESTS), argc, argv); }
+int main(int argc, char **argv) {
+    kv_attention_use(false);   // your cached_attention; test_kv_attention.c tests the engine's (kv_attention.h)
+    return ps_main("M4", TESTS, PS_COUNT(TESTS), argc, argv);
+}

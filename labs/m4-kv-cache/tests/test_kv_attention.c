@@ -1,0 +1,210 @@
+// M4 tests of the engine's attention over the cache (kv_attention.h) and of the f16 cache: both
+// add in another order than M2's attention, so they are held to Hugging Face's logits
+// (golden/m2/MODEL.psg) and greedy runs (golden/m3), and to M2's attention() on random data;
+// an f16 cache must take half the memory and round like IEEE (F16C and NEON give the same bits).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward.h"
+#include "generate.h"
+#include "harness.h"
+#include "kv_attention.h"
+#include "kvcache.h"
+#include "model.h"
+#include "thread_pool.h"
+
+static const char *MODELS[] = {"tiny", "tiny-mha-f32", "tiny-gqa2-bf16", "small-gqa4-bf16", "small-tiedcopy-f32"};
+#define N_MODELS (sizeof MODELS / sizeof MODELS[0])
+
+#define TOL_F32 1e-4   // as M2's test: f32 against f32, only the order of the sums differs
+#define TOL_F16 3e-2   // keys and values with 11 significant bits: measured up to ~1e-2 on these models
+
+// The golden sequence of `name` through a cache of this type, in three ways (a prefill, a second
+// prefill at an offset, then one token at a time), every position's logits against transformers'.
+// Returns the largest difference; 0 tested when the model is missing.
+static double logits_against_hf(const char *name, KVType type, double tol, int *tested) {
+    const char *dir = ps_model_try(name);
+    if (!dir) return 0;
+    char path[256];
+    snprintf(path, sizeof path, "golden/m2/%s.psg", name);
+    PsGolden *g = ps_golden_open(path);
+    Model m;
+    PS_CHECK(model_load(&m, dir, PS_MAP_READ) == 0, "cannot load %s", dir);
+    const PsTensor *ids_t = ps_golden_get(g, "ids"), *want_t = ps_golden_get(g, "logits");
+    const int n = (int)ids_t->count;
+    const int32_t *ids = ids_t->data;
+    const float *want = want_t->data;
+    const size_t vocab = (size_t)m.cfg.vocab_size;
+    float *got = malloc((size_t)n * vocab * sizeof *got);
+    KVCache kc;
+    PS_CHECK(kv_cache_init_as(&kc, &m, 64, 0, type) == 0, "kv_cache_init_as(ctx 64) failed");
+    const int chunk1 = n / 2, chunk2 = n / 2 + 3 < n ? n / 2 + 3 : n;
+    PS_CHECK(kv_cache_forward(&kc, ids, chunk1, got, true) == 0, "prefill failed");
+    PS_CHECK(kv_cache_forward(&kc, ids + chunk1, chunk2 - chunk1, got + chunk1 * vocab, true) == 0, "second prefill");
+    for (int t = chunk2; t < n; t++)
+        PS_CHECK(kv_cache_forward(&kc, ids + t, 1, got + t * vocab, true) == 0, "decode at %d failed", t);
+    double worst = 0;
+    for (size_t i = 0; i < (size_t)n * vocab; i++) {
+        const double err = fabs((double)got[i] - want[i]);
+        PS_CHECK(err <= tol + tol * fabs(want[i]), "%s (%s cache): logit %zu of position %zu is %.6g, transformers %.6g",
+                 name, type == KV_F16 ? "f16" : "f32", i % vocab, i / vocab, got[i], want[i]);
+        worst = err > worst ? err : worst;
+    }
+    kv_cache_free(&kc);
+    free(got);
+    ps_golden_close(g);
+    model_free(&m);
+    (*tested)++;
+    return worst;
+}
+
+// Greedy runs of golden/m3 through a cache of this type: the ids Hugging Face generated.
+static int greedy_against_hf(const char *name, KVType type) {
+    const char *dir = ps_model_try(name);
+    if (!dir) return 0;
+    char path[256];
+    snprintf(path, sizeof path, "golden/m3/greedy-%s%s.psg", strcmp(name, "tiny") ? "synth-" : "", name);
+    PsGolden *g = ps_golden_open(path);
+    Model m;
+    PS_CHECK(model_load(&m, dir, PS_MAP_READ) == 0, "cannot load %s", dir);
+    const int32_t *eos;
+    int n_eos, runs = ps_greedy_runs(g, &eos, &n_eos), compared = 0;
+    KVCache kc;
+    PS_CHECK(kv_cache_init_as(&kc, &m, 256, 0, type) == 0, "kv_cache_init_as(ctx 256) failed");
+    for (int r = 0; r < runs; r++) {
+        PsGreedyRun run = ps_greedy_run_get(g, r);
+        SamplerConfig sc = sampler_config_default();
+        sc.temperature = 0;
+        sc.repetition_penalty = run.penalty;
+        int32_t ids[256];
+        memcpy(ids, run.prompt, (size_t)run.n_prompt * sizeof *ids);
+        Sampler s;
+        sampler_init(&s, &sc);
+        GenerateOptions opt = {.max_new_tokens = run.max_new, .stop_ids = eos, .n_stop = n_eos};
+        GenerateStats st;
+        int n = generate(&kc.base, &s, ids, run.n_prompt, 256, &opt, &st);
+        PS_CHECK(n > run.n_prompt, "generate failed on %s run %d", name, r);
+        char what[300];
+        snprintf(what, sizeof what, "%s run %d (%s cache)", path, r, type == KV_F16 ? "f16" : "f32");
+        compared += PS_CHECK_GREEDY(what, ids + run.n_prompt, n - run.n_prompt, &run);
+    }
+    kv_cache_free(&kc);
+    ps_golden_close(g);
+    model_free(&m);
+    return compared;
+}
+
+// Random q, K, V: kv_attention against M2's attention(), which sums in the order of the definition.
+// K and V are made exact in f16, so the f16 cache must give the f32 result up to rounding too.
+static void against_m2(int n_heads, int n_kv_heads, int head_dim, int n_keys) {
+    const int q_dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim;
+    const size_t cache = (size_t)n_keys * kv_dim;
+    float *q = malloc(q_dim * sizeof *q), *k = malloc(cache * sizeof *k), *v = malloc(cache * sizeof *v);
+    uint16_t *k16 = malloc(cache * sizeof *k16), *v16 = malloc(cache * sizeof *v16);
+    float *want = malloc(q_dim * sizeof *want), *got = malloc(q_dim * sizeof *got), *scores = malloc(n_keys * sizeof *scores);
+    uint64_t state = 0x9e3779b97f4a7c15ull ^ (uint64_t)(n_keys * 131 + head_dim);
+    for (size_t i = 0; i < cache + q_dim; i++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        const float r = (float)((state >> 40) & 0xffff) / 65536.0f * 6.0f - 3.0f;   // a peaked softmax too
+        if (i < cache) k[i] = kv_float_from_half(kv_half_from_float(r)), v[i] = kv_float_from_half(kv_half_from_float(-r * 0.5f));
+        else q[i - cache] = r;
+    }
+    kv_f32_to_f16(k16, k, cache);
+    kv_f32_to_f16(v16, v, cache);
+    attention(want, q, k, v, n_keys, kv_dim, n_heads, n_kv_heads, head_dim, scores);
+    for (int type = 0; type < 2; type++) {
+        KVLayerView view = {type ? (const void *)k16 : k, type ? (const void *)v16 : v, type ? KV_F16 : KV_F32,
+                            n_heads, n_kv_heads, head_dim};
+        char what[128];
+        snprintf(what, sizeof what, "%d heads / %d kv heads x %d, %d keys, %s", n_heads, n_kv_heads, head_dim, n_keys,
+                 type ? "f16" : "f32");
+        kv_attention(got, q, 1, n_keys - 1, &view);   // one query at position n_keys - 1
+        PS_CHECK_CLOSE(what, got, want, q_dim, 1e-5, 1e-5);
+    }
+    free(q), free(k), free(v), free(k16), free(v16), free(want), free(got), free(scores);
+}
+
+static void t_scaled_attention(void) {
+    int tested = 0;
+    for (size_t i = 0; i < N_MODELS; i++) {
+        const double worst = logits_against_hf(MODELS[i], KV_F32, TOL_F32, &tested);
+        if (worst > 0) printf("%s, f32 cache: logits within %.2g of transformers'\n", MODELS[i], worst);
+    }
+    PS_CHECK(tested > 0, "no model found (models/tiny, or run make synth)");
+    // Key counts around the block size (256) and tile (64), head sizes with SIMD tails.
+    const int keys[] = {1, 3, 63, 64, 65, 255, 256, 257, 1000, 4097};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        against_m2(16, 8, 128, keys[i]);
+        against_m2(4, 4, 24, keys[i]);
+        against_m2(8, 2, 36, keys[i]);
+    }
+    // The same numbers whatever the threads and however the tokens come (a prefill, long enough to
+    // go in chunks, or one by one).
+    const int n = 1100, pos0 = 20, hd = 40, heads = 4, kv_heads = 2, q_dim = heads * hd, kv_dim = kv_heads * hd;
+    const size_t cache = (size_t)(pos0 + n) * kv_dim;
+    float *q = malloc((size_t)n * q_dim * sizeof *q), *k = malloc(cache * sizeof *k), *v = malloc(cache * sizeof *v);
+    float *all = malloc((size_t)n * q_dim * sizeof *all), *one = malloc((size_t)n * q_dim * sizeof *one);
+    for (size_t j = 0; j < cache; j++) k[j] = sinf((float)j * 0.37f), v[j] = cosf((float)j * 0.11f);
+    for (size_t j = 0; j < (size_t)n * q_dim; j++) q[j] = sinf((float)j * 0.05f) * 2.0f;
+    KVLayerView view = {k, v, KV_F32, heads, kv_heads, hd};
+    pool_set_threads(1);
+    kv_attention(all, q, n, pos0, &view);
+    pool_set_threads(2);
+    for (int t = 0; t < n; t++) kv_attention(one + (size_t)t * q_dim, q + (size_t)t * q_dim, 1, pos0 + t, &view);
+    PS_CHECK(memcmp(all, one, (size_t)n * q_dim * sizeof *all) == 0,
+             "a prefill on 1 thread and single tokens on 2 threads must give the same bits");
+    free(q), free(k), free(v), free(all), free(one);
+}
+
+static void t_f16_cache(void) {
+    // Half the memory: Qwen3-0.6B at 4096 positions, 448 MiB instead of 896.
+    Config c = {.dim = 1024, .ffn_dim = 3072, .n_layers = 28, .n_heads = 16, .n_kv_heads = 8,
+                .head_dim = 128, .vocab_size = 151936, .max_seq_len = 40960};
+    PS_CHECK(kv_cache_bytes_as(&c, 4096, KV_F16) == 469762048u && kv_cache_bytes_as(&c, 4096, KV_F32) == 939524096u,
+             "f16 cache of Qwen3-0.6B at ctx 4096: %zu bytes, want 469762048", kv_cache_bytes_as(&c, 4096, KV_F16));
+    // Every half survives the trip through float; rounding is to nearest, ties to even.
+    for (uint32_t h = 0; h < 0x10000u; h++) {
+        const float f = kv_float_from_half((uint16_t)h);
+        if (f != f) continue;   // NaN: any NaN will do
+        PS_CHECK(kv_half_from_float(f) == h, "half 0x%04x -> %g -> 0x%04x", h, f, kv_half_from_float(f));
+    }
+    PS_CHECK(kv_half_from_float(1.0f + 0x1p-11f) == 0x3c00 && kv_half_from_float(1.0f + 3 * 0x1p-11f) == 0x3c02,
+             "ties round to even");
+    PS_CHECK(kv_half_from_float(65519.0f) == 0x7bff && kv_half_from_float(65520.0f) == 0x7c00 &&
+             kv_half_from_float(0x1p-25f) == 0 && kv_half_from_float(0x1.8p-25f) == 1,
+             "the largest half, overflow to infinity, the smallest subnormals");
+    // The SIMD conversion (F16C, NEON) gives the plain one's bits: a sweep of all float exponents.
+    enum { N = 1 << 16 };
+    static float src[N];
+    static uint16_t simd[N];
+    for (uint32_t step = 0; step < 1u << 16; step++) {
+        for (uint32_t i = 0; i < N; i++) {
+            const uint32_t bits = step * 0x10000u + i;
+            memcpy(&src[i], &bits, sizeof bits);
+        }
+        kv_f32_to_f16(simd, src, N);
+        for (uint32_t i = 0; i < N; i++)
+            if (src[i] == src[i])
+                PS_CHECK(simd[i] == kv_half_from_float(src[i]), "%a: SIMD 0x%04x, plain 0x%04x", src[i], simd[i],
+                         kv_half_from_float(src[i]));
+        step += 255;   // every 256th block of 65536 floats: 16 M values, every exponent
+    }
+    // The engine with an f16 cache: logits near transformers', and its greedy runs.
+    int tested = 0, compared = 0;
+    for (size_t i = 0; i < N_MODELS; i++) {
+        const double worst = logits_against_hf(MODELS[i], KV_F16, TOL_F16, &tested);
+        if (worst > 0) printf("%s, f16 cache: logits within %.2g of transformers'\n", MODELS[i], worst);
+        compared += greedy_against_hf(MODELS[i], KV_F16);
+    }
+    printf("%d ids generated with an f16 cache equal Hugging Face's\n", compared);
+    PS_CHECK(tested > 0 && compared >= 200, "only %d ids compared (models/tiny, or run make synth)", compared);
+}
+
+static const PsTest TESTS[] = {
+    {"kvcache.scaled-attention", t_scaled_attention, "book/m4-kv-cache.md#scaling", 60},
+    {"kvcache.f16-cache", t_f16_cache, "book/m4-kv-cache.md#f16-cache", 120},
+};
+
+int main(int argc, char **argv) { return ps_main("M4", TESTS, PS_COUNT(TESTS), argc, argv); }

@@ -1,0 +1,168 @@
+// Attention over the cache, split into (token, key/value head, block of keys) units over the
+// thread pool (kv_attention.h says why). Shapes below: G = query heads per key/value head,
+// hd = head_dim, S = the blocks ("splits") of one query's keys.
+#include "kv_attention.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#include "scratch.h"
+#include "simd.h"
+#include "thread_pool.h"
+
+// A block is at most this many keys (while the blocks are at most MAX_SPLITS): at 4096 positions
+// 16 blocks per key/value head, 128 units per token of Qwen3-0.6B, enough for 16 threads.
+#define KEYS_PER_SPLIT 256
+#define MAX_SPLITS 64
+// Scores are computed for this many keys at a time, then their softmax weights, then their
+// values are added: the tile of scores stays in L1 and the maximum is updated once per tile.
+#define KEY_TILE 64
+// At most this many partial results (one per query head and block) wait for the merge at once:
+// a long prefill goes through in chunks of tokens, so the scratch stays ~2 MiB.
+#define MAX_PARTIALS 4096
+
+static int splits_for(int n_keys) {
+    const int s = (n_keys + KEYS_PER_SPLIT - 1) / KEYS_PER_SPLIT;
+    return s < MAX_SPLITS ? s : MAX_SPLITS;
+}
+
+typedef struct {
+    const KVLayerView *kv;
+    const float *q;
+    float *out;
+    int pos0;
+    const int *first_unit;     // [tokens + 1]: token t's units are first_unit[t] .. first_unit[t+1]-1
+    const int *first_partial;  // [tokens]: where token t's partials start (S > 1 only)
+    int t0, tokens, units;     // this chunk: tokens t0 .. t0 + tokens - 1
+    float *partials;           // per (query head, block): max, sum, then hd weighted values
+    float scale;
+} Job;
+
+// The running softmax of G query heads over some keys: max m, sum l of exp(score - m), and
+// acc = sum of exp(score - m) x value. A larger max rescales what was summed before.
+typedef struct {
+    float *m, *l, *acc;   // [G], [G], [G x hd]
+    float *tile;          // [G x KEY_TILE] scores, then weights
+} Running;
+
+// Unit (token t, key/value head g, block s of S): keys j0 .. j1-1 of query heads g*G .. g*G+G-1.
+static void run_unit(const Job *job, const KVRowKernels *kern, Running *r, int t, int g, int s, int S) {
+    const KVLayerView *kv = job->kv;
+    const int hd = kv->head_dim, G = kv->n_heads / kv->n_kv_heads, q_dim = kv->n_heads * hd;
+    const int n_keys = job->pos0 + t + 1;
+    const int j0 = (int)((long)n_keys * s / S), j1 = (int)((long)n_keys * (s + 1) / S);
+    const size_t esize = kv->type == KV_F16 ? 2 : 4, row = (size_t)kv->n_kv_heads * hd * esize;
+    const char *K = (const char *)kv->k + (size_t)g * hd * esize, *V = (const char *)kv->v + (size_t)g * hd * esize;
+    const float *q = job->q + (size_t)t * q_dim + (size_t)g * G * hd;
+    for (int h = 0; h < G; h++) r->m[h] = -INFINITY, r->l[h] = 0.0f;
+    for (int i = 0; i < G * hd; i++) r->acc[i] = 0.0f;
+    for (int jb = j0; jb < j1; jb += KEY_TILE) {
+        const int nt = j1 - jb < KEY_TILE ? j1 - jb : KEY_TILE;
+        for (int jj = 0; jj < nt; jj++) {   // each key row read once for the G heads that share it
+            const void *krow = K + (size_t)(jb + jj) * row;
+            for (int h = 0; h < G; h++) r->tile[h * KEY_TILE + jj] = kern->dot(q + (size_t)h * hd, krow, hd) * job->scale;
+        }
+        for (int h = 0; h < G; h++) {
+            float *w = r->tile + h * KEY_TILE, tile_max = w[0];
+            for (int jj = 1; jj < nt; jj++) tile_max = w[jj] > tile_max ? w[jj] : tile_max;
+            if (tile_max > r->m[h]) {   // what was summed so far was relative to a smaller max
+                const float shrink = expf(r->m[h] - tile_max);   // 0 for the first tile (m = -inf)
+                r->l[h] *= shrink;
+                for (int d = 0; d < hd; d++) r->acc[h * hd + d] *= shrink;
+                r->m[h] = tile_max;
+            }
+            for (int jj = 0; jj < nt; jj++) {
+                w[jj] = expf(w[jj] - r->m[h]);
+                r->l[h] += w[jj];
+            }
+        }
+        for (int jj = 0; jj < nt; jj++) {
+            const void *vrow = V + (size_t)(jb + jj) * row;
+            for (int h = 0; h < G; h++) kern->add_scaled(r->acc + h * hd, r->tile[h * KEY_TILE + jj], vrow, hd);
+        }
+    }
+    if (S == 1) {   // the whole softmax: normalise into the output
+        float *out = job->out + (size_t)t * q_dim + (size_t)g * G * hd;
+        for (int h = 0; h < G; h++) {
+            const float inv = 1.0f / r->l[h];
+            for (int d = 0; d < hd; d++) out[h * hd + d] = r->acc[h * hd + d] * inv;
+        }
+        return;
+    }
+    for (int h = 0; h < G; h++) {   // a block: kept for the merge
+        float *p = job->partials + (size_t)(job->first_partial[t - job->t0] + (g * G + h) * S + s) * (hd + 2);
+        p[0] = r->m[h];
+        p[1] = r->l[h];
+        for (int d = 0; d < hd; d++) p[2 + d] = r->acc[h * hd + d];
+    }
+}
+
+// One thread's units: every n_parts-th, so that each thread gets early (short) and late (long)
+// tokens of a prefill alike.
+static void run_part(void *arg, int part, int n_parts) {
+    const Job *job = arg;
+    const KVLayerView *kv = job->kv;
+    const int hd = kv->head_dim, G = kv->n_heads / kv->n_kv_heads;
+    static _Thread_local Scratch own;
+    float *mem = scratch_reserve(&own, (size_t)G * (2 + hd + KEY_TILE) * sizeof(float));
+    Running r = {mem, mem + G, mem + 2 * G, mem + 2 * G + (size_t)G * hd};
+    const KVRowKernels *kern = kv_row_kernels(kv->type);
+    int t = 0;   // tokens in order, units in order: the token of a unit only moves forward
+    for (int u = part; u < job->units; u += n_parts) {
+        while (u >= job->first_unit[t + 1]) t++;
+        const int local = u - job->first_unit[t], S = splits_for(job->pos0 + job->t0 + t + 1);
+        run_unit(job, kern, &r, job->t0 + t, local / S, local % S, S);
+    }
+}
+
+// Token t's blocks into its output: the sums scaled to the largest of the blocks' maxima.
+static void merge(const Job *job, int t) {
+    const KVLayerView *kv = job->kv;
+    const int hd = kv->head_dim, S = splits_for(job->pos0 + t + 1);
+    float *out = job->out + (size_t)t * kv->n_heads * hd;
+    for (int h = 0; h < kv->n_heads; h++) {
+        const float *p = job->partials + (size_t)(job->first_partial[t - job->t0] + h * S) * (hd + 2);
+        float m = p[0], l = 0.0f;
+        for (int s = 1; s < S; s++) m = p[s * (hd + 2)] > m ? p[s * (hd + 2)] : m;
+        float *o = out + (size_t)h * hd;
+        for (int d = 0; d < hd; d++) o[d] = 0.0f;
+        for (int s = 0; s < S; s++) {
+            const float *ps = p + (size_t)s * (hd + 2), f = expf(ps[0] - m);
+            l += f * ps[1];
+            for (int d = 0; d < hd; d++) o[d] += f * ps[2 + d];
+        }
+        const float inv = 1.0f / l;
+        for (int d = 0; d < hd; d++) o[d] *= inv;
+    }
+}
+
+void kv_attention(float *out, const float *q, int n, int pos0, const KVLayerView *kv) {
+    static _Thread_local Scratch tables, partials;
+    int *first_unit = scratch_reserve(&tables, (size_t)(2 * n + 1) * sizeof(int)), *first_partial = first_unit + n + 1;
+    Job job = {kv, q, out, pos0, first_unit, first_partial, 0, 0, 0, NULL, 1.0f / sqrtf((float)kv->head_dim)};
+    const int hd = kv->head_dim;
+    for (int t0 = 0; t0 < n;) {
+        // A chunk of tokens whose partials fit (one token's always do: 64 blocks x its heads).
+        int units = 0, slots = 0, t = t0;
+        double work = 0;
+        for (; t < n; t++) {
+            const int S = splits_for(pos0 + t + 1), need = S > 1 ? kv->n_heads * S : 0;
+            if (t > t0 && slots + need > MAX_PARTIALS) break;
+            first_unit[t - t0] = units;
+            first_partial[t - t0] = slots;
+            units += kv->n_kv_heads * S;
+            slots += need;
+            work += 2.0 * (pos0 + t + 1) * kv->n_heads * hd;   // a dot product and an add per key
+        }
+        first_unit[t - t0] = units;
+        job.t0 = t0, job.tokens = t - t0, job.units = units;
+        job.partials = slots ? scratch_reserve(&partials, (size_t)slots * (hd + 2) * sizeof(float)) : NULL;
+        pool_run(run_part, &job, pool_parts_for(work, units));
+        for (int k = t0; k < t; k++)
+            if (splits_for(pos0 + k + 1) > 1) merge(&job, k);
+        t0 = t;
+    }
+}
+
+bool kv_attention_enabled(void) { return simd_level(SIMD_ATTN) == SIMD_ON; }
+void kv_attention_use(bool on) { simd_set_level(SIMD_ATTN, on ? SIMD_ON : SIMD_OFF); }

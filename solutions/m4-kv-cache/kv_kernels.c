@@ -1,0 +1,215 @@
+// The cache's row kernels (kv_kernels.h): plain C, AVX2 + FMA + F16C, NEON; chosen at run time.
+//
+// Attention over a long cache is a stream of short dot products (head_dim long, one per cached
+// key) and short weighted additions (one per cached value). Each is too short for the compiler's
+// loop to matter much, but there are 2 x 28 x 16 x p of them per token: at p = 4096, 3.7 million.
+// The SIMD twins keep 4 independent partial sums (the plain loop is one chain of dependent adds)
+// and convert f16 on the fly, 8 values per instruction (vcvtph2ps / fcvtl), so an f16 cache costs
+// half the memory traffic and no extra passes.
+#include "kv_kernels.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "simd.h"
+
+// ---- conversions in plain C (exact: IEEE round to nearest even, like F16C and NEON) ----
+
+uint16_t kv_half_from_float(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    const uint32_t sign = (x >> 16) & 0x8000u, abs = x & 0x7fffffffu;
+    if (abs > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((abs >> 13) & 0x3ffu));   // NaN stays NaN (quiet)
+    if (abs >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);   // 65520 and up round to infinity
+    if (abs < 0x38800000u) {   // below 2^-14, half's smallest normal: a multiple of 2^-24
+        // Adding 0.5 puts the sum's last mantissa bit at 2^-24, and the FPU rounds to nearest
+        // even: the low bits of the sum are the subnormal's mantissa (1024 = the smallest normal).
+        float a, sum;
+        memcpy(&a, &abs, sizeof a);
+        sum = a + 0.5f;
+        uint32_t bits;
+        memcpy(&bits, &sum, sizeof bits);
+        return (uint16_t)(sign | (bits - 0x3f000000u));
+    }
+    // A normal half: rebias the exponent (127 -> 15) and round the mantissa from 23 to 10 bits,
+    // to nearest, ties to even (a carry out of the mantissa moves into the exponent, as it should).
+    const uint32_t rounded = abs + 0xfffu + ((abs >> 13) & 1u);
+    return (uint16_t)(sign | ((rounded - 0x38000000u) >> 13));
+}
+
+float kv_float_from_half(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+    uint32_t x;
+    if (exp == 0x1f) x = sign | 0x7f800000u | (mant << 13);   // infinity, NaN
+    else if (exp == 0) {                                        // zero, subnormal: mant x 2^-24
+        const float f = (float)mant * 0x1p-24f;
+        memcpy(&x, &f, sizeof x);
+        x |= sign;
+    } else x = sign | ((exp + 112) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+// ---- plain C ----
+
+static float dot_f32_plain(const float *q, const void *row, int n) {
+    const float *k = row;
+    float sum = 0.0f;
+    for (int d = 0; d < n; d++) sum += q[d] * k[d];
+    return sum;
+}
+static float dot_f16_plain(const float *q, const void *row, int n) {
+    const uint16_t *k = row;
+    float sum = 0.0f;
+    for (int d = 0; d < n; d++) sum += q[d] * kv_float_from_half(k[d]);
+    return sum;
+}
+static void add_f32_plain(float *out, float w, const void *row, int n) {
+    const float *v = row;
+    for (int d = 0; d < n; d++) out[d] += w * v[d];
+}
+static void add_f16_plain(float *out, float w, const void *row, int n) {
+    const uint16_t *v = row;
+    for (int d = 0; d < n; d++) out[d] += w * kv_float_from_half(v[d]);
+}
+static const KVRowKernels PLAIN[2] = {{"plain C", dot_f32_plain, add_f32_plain},
+                                      {"plain C", dot_f16_plain, add_f16_plain}};
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_X86 1
+#define X86_TARGET __attribute__((target("avx2,fma,f16c")))
+
+// Eight keys' worth of lanes: the f32 and f16 twins differ in their load alone.
+X86_TARGET static inline __m256 load8_f32(const void *row, int d) { return _mm256_loadu_ps((const float *)row + d); }
+X86_TARGET static inline __m256 load8_f16(const void *row, int d) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + d)));
+}
+X86_TARGET static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+// The bodies, once: LOAD is load8_f32 or load8_f16, TAIL reads one element of the row.
+#define DOT_AVX2(LOAD, TAIL)                                                                       \
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                   \
+    int d = 0;                                                                                     \
+    for (; d + 32 <= n; d += 32) {                                                                 \
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), LOAD(row, d), a0);                            \
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), LOAD(row, d + 8), a1);                    \
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 16), LOAD(row, d + 16), a2);                  \
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 24), LOAD(row, d + 24), a3);                  \
+    }                                                                                              \
+    for (; d + 8 <= n; d += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), LOAD(row, d), a0);    \
+    float sum = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));                \
+    for (; d < n; d++) sum += q[d] * (TAIL);                                                       \
+    return sum;
+#define ADD_AVX2(LOAD, TAIL)                                                                       \
+    const __m256 w8 = _mm256_set1_ps(w);                                                           \
+    int d = 0;                                                                                     \
+    for (; d + 8 <= n; d += 8) _mm256_storeu_ps(out + d, _mm256_fmadd_ps(w8, LOAD(row, d), _mm256_loadu_ps(out + d))); \
+    for (; d < n; d++) out[d] += w * (TAIL);
+
+X86_TARGET static float dot_f32_avx2(const float *q, const void *row, int n) { DOT_AVX2(load8_f32, ((const float *)row)[d]) }
+X86_TARGET static float dot_f16_avx2(const float *q, const void *row, int n) {
+    DOT_AVX2(load8_f16, kv_float_from_half(((const uint16_t *)row)[d]))
+}
+X86_TARGET static void add_f32_avx2(float *out, float w, const void *row, int n) { ADD_AVX2(load8_f32, ((const float *)row)[d]) }
+X86_TARGET static void add_f16_avx2(float *out, float w, const void *row, int n) {
+    ADD_AVX2(load8_f16, kv_float_from_half(((const uint16_t *)row)[d]))
+}
+static const KVRowKernels AVX2[2] = {{"avx2", dot_f32_avx2, add_f32_avx2}, {"avx2", dot_f16_avx2, add_f16_avx2}};
+
+X86_TARGET static void to_f16_f16c(uint16_t *dst, const float *src, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) dst[i] = kv_half_from_float(src[i]);
+}
+
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define HAVE_NEON 1
+
+static inline float32x4_t load4_f32(const void *row, int d) { return vld1q_f32((const float *)row + d); }
+static inline float32x4_t load4_f16(const void *row, int d) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)row + d)));
+}
+#define DOT_NEON(LOAD, TAIL)                                                                       \
+    float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;                                    \
+    int d = 0;                                                                                     \
+    for (; d + 16 <= n; d += 16) {                                                                 \
+        a0 = vfmaq_f32(a0, vld1q_f32(q + d), LOAD(row, d));                                        \
+        a1 = vfmaq_f32(a1, vld1q_f32(q + d + 4), LOAD(row, d + 4));                                \
+        a2 = vfmaq_f32(a2, vld1q_f32(q + d + 8), LOAD(row, d + 8));                                \
+        a3 = vfmaq_f32(a3, vld1q_f32(q + d + 12), LOAD(row, d + 12));                              \
+    }                                                                                              \
+    for (; d + 4 <= n; d += 4) a0 = vfmaq_f32(a0, vld1q_f32(q + d), LOAD(row, d));                 \
+    float sum = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));                       \
+    for (; d < n; d++) sum += q[d] * (TAIL);                                                       \
+    return sum;
+#define ADD_NEON(LOAD, TAIL)                                                                       \
+    int d = 0;                                                                                     \
+    for (; d + 4 <= n; d += 4) vst1q_f32(out + d, vfmaq_n_f32(vld1q_f32(out + d), LOAD(row, d), w)); \
+    for (; d < n; d++) out[d] += w * (TAIL);
+
+static float dot_f32_neon(const float *q, const void *row, int n) { DOT_NEON(load4_f32, ((const float *)row)[d]) }
+static float dot_f16_neon(const float *q, const void *row, int n) {
+    DOT_NEON(load4_f16, kv_float_from_half(((const uint16_t *)row)[d]))
+}
+static void add_f32_neon(float *out, float w, const void *row, int n) { ADD_NEON(load4_f32, ((const float *)row)[d]) }
+static void add_f16_neon(float *out, float w, const void *row, int n) {
+    ADD_NEON(load4_f16, kv_float_from_half(((const uint16_t *)row)[d]))
+}
+static const KVRowKernels NEON[2] = {{"neon", dot_f32_neon, add_f32_neon}, {"neon", dot_f16_neon, add_f16_neon}};
+
+static void to_f16_neon(uint16_t *dst, const float *src, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
+    for (; i < n; i++) dst[i] = kv_half_from_float(src[i]);
+}
+#endif
+
+// The best this CPU has, decided once (NULL: plain C only).
+static const KVRowKernels *best;
+static void (*best_to_f16)(uint16_t *dst, const float *src, size_t n);
+static void pick_best(void) {
+#if HAVE_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+        best = AVX2;
+        best_to_f16 = to_f16_f16c;
+    }
+#elif HAVE_NEON
+    best = NEON;
+    best_to_f16 = to_f16_neon;
+#endif
+}
+static void pick_once(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, pick_best);
+}
+
+const KVRowKernels *kv_row_kernels(KVType type) {
+    pick_once();
+    const KVRowKernels *set = best && simd_level(SIMD_ATTN) == SIMD_ON ? best : PLAIN;
+    return &set[type == KV_F16];
+}
+
+// The conversions give the same bits either way, so they use SIMD whatever the policy says.
+void kv_f32_to_f16(uint16_t *dst, const float *src, size_t n) {
+    pick_once();
+    if (best_to_f16) {
+        best_to_f16(dst, src, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) dst[i] = kv_half_from_float(src[i]);
+}
+
+void kv_f16_to_f32(float *dst, const uint16_t *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = kv_float_from_half(src[i]);
+}

@@ -1,0 +1,36 @@
+// The row kernels of the cache's attention (kv_attention.c): a query head's dot product with one
+// cached key, and one cached value added into an output with a weight, for f32 and f16 caches;
+// and the f32 <-> f16 conversions that write and read an f16 cache.
+//
+// Plain C everywhere; AVX2 + FMA + F16C on x86-64 and NEON on arm64 when the CPU has them and the
+// SIMD policy (shared/simd.h, family SIMD_ATTN) is "on". An f16 value is IEEE binary16, stored in
+// a uint16_t; the conversions round to nearest even, bit for bit the same with and without SIMD.
+#ifndef PS_KV_KERNELS_H
+#define PS_KV_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// What one element of the cache is. KV_F16 halves the memory (and the bytes attention reads per
+// position) at the price of 11 significant bits instead of 24 (book/m4-kv-cache.md#f16-cache).
+typedef enum { KV_F32, KV_F16 } KVType;
+
+typedef struct {
+    const char *name;   // "avx2", "neon" or "plain C"
+    // q . row[0..n): row is n floats (KV_F32) or n f16 values (KV_F16)
+    float (*dot)(const float *q, const void *row, int n);
+    // out[0..n) += weight * row[0..n)
+    void (*add_scaled)(float *out, float weight, const void *row, int n);
+} KVRowKernels;
+
+// The kernels for rows of this type that the CPU and the SIMD policy allow now.
+const KVRowKernels *kv_row_kernels(KVType type);
+
+// n values from f32 to f16 (round to nearest even; beyond 65504 they become infinities) and back.
+void kv_f32_to_f16(uint16_t *dst, const float *src, size_t n);
+void kv_f16_to_f32(float *dst, const uint16_t *src, size_t n);
+// One value each way, in plain C: the reference the SIMD conversions must equal.
+uint16_t kv_half_from_float(float f);
+float kv_float_from_half(uint16_t h);
+
+#endif
