@@ -235,6 +235,10 @@ doctor:
 book: $(BUILD)/tools/mkbook
 	@command -v cmark-gfm >/dev/null || sh tools/setup.sh --book
 	$(BUILD)/tools/mkbook book $(BUILD)/book
+# The book's figures, drawn by tools/figures/ (plain Python); make test checks book/img against them.
+.PHONY: figures
+figures:
+	python3 tools/figures/draw_figures.py book/img
 bench: all
 	@BUILD=$(BUILD) sh tools/bench.sh
 golden:
@@ -267,6 +271,7 @@ help:
 	@echo "make asan         the checks under AddressSanitizer + UBSan (asan-clang: built with clang)"
 	@echo "make bench        speed and memory against peers and the DRAM roofline"
 	@echo "make book         render the chapters to build/book/index.html"
+	@echo "make figures      redraw the book's figures (book/img/*.svg) from tools/figures/"
 	@echo "make doctor       check this machine; make deps installs what the build needs"
 	@echo "make model        download Qwen3-0.6B (checksummed); make tokenizer: only its tokenizer"
 	@echo "make synth        the small synthetic models the tests read"

@@ -76,6 +76,11 @@ if [ -x "$B/tools/mkbook" ]; then
     else record FAIL book "$out"; fi
 fi
 
+# 5f. the figures: book/img/*.svg are what tools/figures/draw_figures.py draws now (make figures)
+if ! command -v python3 >/dev/null 2>&1; then record SKIP figures "python3 is not installed"
+elif out=$(python3 tools/figures/draw_figures.py --check book/img 2>&1); then record PASS figures
+else record FAIL figures "$out"; fi
+
 # 5a. the learner's lab tools (check-lab reruns, REF=, ONLY=, compare-lab) on a scratch copy
 BUILD="$B" MAKE="$M" sh tools/tests/test_labtools.sh
 
