@@ -115,6 +115,7 @@ fi
 if [ -f shared/msl/msl.mk ]; then
     $M -s emu-test || record FAIL emu-test "make emu-test failed"
     $M -s emu-check-clang || record FAIL emu-check-clang "make emu-check-clang failed"
+    $M -s strict-test || record FAIL strict-test "make strict-test failed"   # MSL rules, numerics
 fi
 
 BUILD="$B" MAKE="$M" sh tools/fuzz/run-corpus.sh || true   # 8. fuzz targets once over seeds+regressions, gcc and clang (tools/fuzz/)

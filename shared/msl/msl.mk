@@ -75,15 +75,21 @@ $(MSLPP): tools/mslpp.c
 	@mkdir -p $(@D)
 	$(MSL_HOST_CC) $(CFLAGS) $< -o $@
 mslpp: $(MSLPP)
+# The strict front-end runs first on every .metal file: it refuses, citing the MSL spec, what
+# Apple's compiler refuses and a C++ compiler would accept (tools/mslstrict.c).
+MSLSTRICT := $(MSL_BUILD)/mslstrict
+$(MSLSTRICT): tools/mslstrict.c
+	@mkdir -p $(@D)
+	$(MSL_HOST_CC) $(CFLAGS) $< -o $@
 
 # .metal -> preprocessed -> C++ (normal and checking build) -> object
 $(MSL_BUILD)/%.i: %.metal
 	@mkdir -p $(@D)
 	$(CXX) $(MSL_PPFLAGS) -MMD -MP -MT $@ -MF $@.d $< -o $@
-$(MSL_BUILD)/%.cpp: $(MSL_BUILD)/%.i $(MSLPP)
-	$(MSLPP) $*.metal < $< > $@.tmp && mv $@.tmp $@
-$(MSL_BUILD)/%.check.cpp: $(MSL_BUILD)/%.i $(MSLPP)
-	$(MSLPP) -check $*.metal < $< > $@.tmp && mv $@.tmp $@
+$(MSL_BUILD)/%.cpp: $(MSL_BUILD)/%.i $(MSLPP) $(MSLSTRICT)
+	$(MSLSTRICT) $*.metal < $< && $(MSLPP) $*.metal < $< > $@.tmp && mv $@.tmp $@
+$(MSL_BUILD)/%.check.cpp: $(MSL_BUILD)/%.i $(MSLPP) $(MSLSTRICT)
+	$(MSLSTRICT) $*.metal < $< && $(MSLPP) -check $*.metal < $< > $@.tmp && mv $@.tmp $@
 $(MSL_BUILD)/%.o: $(MSL_BUILD)/%.cpp $(MSL_HEADERS)
 	$(CXX) $(MSL_CXXFLAGS) -c $< -o $@
 .PRECIOUS: $(MSL_BUILD)/%.i $(MSL_BUILD)/%.cpp $(MSL_BUILD)/%.check.cpp
@@ -128,6 +134,11 @@ emu-check-clang:
 	  if [ -n "$$PS_RESULTS" ]; then echo "FAIL emu clang" >> "$$PS_RESULTS"; fi; \
 	fi
 
+# ---- the strict front-end's rules and the numerics (shared/msl/tests/strict/, run by make test) ----
+strict-test: $(MSLSTRICT) $(MSLPP)
+	@MSLSTRICT=$(MSLSTRICT) MSLPP=$(MSLPP) CXX="$(CXX)" MSL_CXXFLAGS="$(MSL_CXXFLAGS)" \
+	  MSL_PPFLAGS="$(MSL_PPFLAGS)" OUT=$(MSL_BUILD)/strict sh shared/msl/tests/strict/run.sh
+
 # ---- benchmarks (make bench runs this): Q8_0 matvec and attention on the emulator ----
 MSL_BENCH_METAL := $(wildcard shared/msl/bench/*.metal)
 $(MSL_BUILD)/bench_emu: tools/bench_emu.c $(MSL_BENCH_METAL:%.metal=$(MSL_BUILD)/%.o) $(MTL_OBJS)
@@ -135,4 +146,4 @@ $(MSL_BUILD)/bench_emu: tools/bench_emu.c $(MSL_BENCH_METAL:%.metal=$(MSL_BUILD)
 bench-emu: $(MSL_BUILD)/bench_emu
 	$(MSL_BUILD)/bench_emu
 
-.PHONY: emu-test emu-check-clang bench-emu mslpp
+.PHONY: emu-test emu-check-clang bench-emu mslpp strict-test
