@@ -80,29 +80,28 @@ def blocks_figure():
 
     def nibble_zoom(x, y, hi, lo):
         s.text(x, y - 6, "byte j, zoomed:", 12, color=MUTED)
-        s.rect(x, y, 150, 32, BLUE, rx=0, stroke_width=1.4)
-        s.line(x + 75, y, x + 75, y + 32, BLUE[0], 1)
-        s.text(x + 37.5, y + 13, "high 4 bits", 11, "middle", color=MUTED)
-        s.text(x + 37.5, y + 27, hi, 12, "middle", mono=True)
-        s.text(x + 112.5, y + 13, "low 4 bits", 11, "middle", color=MUTED)
-        s.text(x + 112.5, y + 27, lo, 12, "middle", mono=True)
+        s.rect(x, y, 176, 32, BLUE, rx=0, stroke_width=1.4)
+        s.line(x + 88, y, x + 88, y + 32, BLUE[0], 1)
+        for k, (bits, who) in enumerate((("high 4 bits", hi), ("low 4 bits", lo))):
+            s.text(x + 44 + 88 * k, y + 13, bits, 11, "middle", color=MUTED)
+            s.text(x + 44 + 88 * k, y + 27, who, 12, "middle", mono=True)
 
     y = 66
     s.text(x0, y, "Q8_0: 32 weights in 34 bytes (8.5 bits per weight)", 14, weight="bold")
     bar(y + 12, [(2, "d", ORANGE, False), (32, "32 × int8 q", BLUE, False)])
-    s.text(x0, y + 72, "w[j] = d · q[j],  q[j] ∈ [−127, 127];  d: f16 scale", 13, mono=True)
+    s.text(x0, y + 72, "x_j = d · q_j,  q_j ∈ [−127, 127];  d: f16 scale", 13, mono=True)
 
     y = 176
     s.text(x0, y, "Q4_0: 32 weights in 18 bytes (4.5 bits per weight)", 14, weight="bold")
     end = bar(y + 12, [(2, "d", ORANGE, False), (16, "16 bytes, 2 weights each", BLUE, True)])
-    nibble_zoom(400, y + 38, "w[j+16]", "w[j]")
-    s.text(x0, y + 72, "w[j] = d · (q[j] − 8),  q[j] ∈ [0, 15]", 13, mono=True)
+    nibble_zoom(400, y + 38, "weight j+16", "weight j")
+    s.text(x0, y + 72, "x_j = d · (q_j − 8),  q_j ∈ [0, 15]", 13, mono=True)
 
     y = 286
     s.text(x0, y, "Q4A: 64 weights in 36 bytes (4.5 bits per weight)", 14, weight="bold")
     bar(y + 12, [(2, "s", ORANGE, False), (2, "b", PURPLE, False), (32, "32 bytes, 2 weights each", BLUE, True)])
-    s.text(x0, y + 72, "w[j] = s · q[j] + b,  q[j] ∈ [0, 15];  s, b: f16", 13, mono=True)
-    nibble_zoom(400, y + 88, "w[2j+1]", "w[2j]")
+    s.text(x0, y + 72, "x_j = s · q_j + b,  q_j ∈ [0, 15];  s, b: f16", 13, mono=True)
+    nibble_zoom(400, y + 88, "weight 2j+1", "weight 2j")
     s.text(x0, y + 96, "(nibble order as MLX's;", 12, color=MUTED)
     s.text(x0, y + 112, " Q4_0's is llama.cpp's)", 12, color=MUTED)
 
