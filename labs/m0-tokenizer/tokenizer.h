@@ -23,6 +23,16 @@ typedef struct Tokenizer Tokenizer;
 Tokenizer *tokenizer_load(const char *path);
 void tokenizer_free(Tokenizer *t);
 
+// The same tokenizer built from plain lists, for model files that carry their vocabulary
+// themselves (a later lab reads single-file models this way): tokens[i] is the text of id i as
+// tokenizer.json writes it (byte-level alphabet for ordinary tokens), kinds[i] what it is,
+// merges[r] the merge of rank r as "left right". The pipeline is the one tokenizer_load accepts
+// (NFC, Qwen3's pre-tokenizer, byte-level BPE and decoder): the caller checks that the file asks
+// for it. `what` names the source in messages. NULL after a message.
+typedef enum { TOKEN_NORMAL, TOKEN_ADDED, TOKEN_ADDED_SPECIAL, TOKEN_UNUSED } TokenKind;
+Tokenizer *tokenizer_from_lists(const char *const *tokens, const TokenKind *kinds, int32_t n_tokens,
+                                const char *const *merges, int32_t n_merges, const char *what);
+
 // Number of ids (the model's vocabulary plus the added tokens): valid ids are 0..size-1.
 int32_t tokenizer_vocab_size(const Tokenizer *t);
 

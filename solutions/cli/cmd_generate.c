@@ -18,6 +18,7 @@
 #include "chat.h"
 #include "cli_args.h"
 #include "forward.h"
+#include "gguf_model.h"
 #include "mapfile.h"
 #include "stb_ds.h"
 #include "timing.h"
@@ -178,11 +179,15 @@ static int32_t tokenizer_config_eos(const Tokenizer *t, const char *dir) {
 int session_open(Session *s) {
     if (s->threads) pool_set_threads(s->threads);
     double t0 = ps_now();
-    if (model_load(&s->model, s->model_dir, PS_MAP_MMAP) != 0) return 1;
+    bool gguf = gguf_path_is_gguf(s->model_dir);   // one .gguf file holds the model and its tokenizer
+    if ((gguf ? gguf_model_load(&s->model, s->model_dir) : model_load(&s->model, s->model_dir, PS_MAP_MMAP)) != 0)
+        return 1;
     const Config *c = &s->model.cfg;
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer.json", s->model_dir);
-    if (access(path, F_OK) == 0) {
+    if (gguf) {
+        if (!(s->tok = gguf_tokenizer_load(s->model_dir))) return 1;
+    } else if (access(path, F_OK) == 0) {
         s->tok = tokenizer_load(s->model_dir);
         if (!s->tok) return 1;
     } else if (s->prompt || s->chat) {

@@ -3,6 +3,7 @@
 // [n_ids × vocab_size], to FILE (compare them with transformers' output). Prints the top tokens of
 // the last position.
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "cli_args.h"
 #include "forward.h"
+#include "gguf_model.h"
 #include "model.h"
 #include "stb_ds.h"
 #include "tokenizer.h"
@@ -112,8 +114,9 @@ int cmd_logits(int argc, char **argv) {
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     Tokenizer *tok = NULL;
-    if (access(path, F_OK) == 0) {
-        tok = tokenizer_load(path);
+    bool gguf = gguf_path_is_gguf(dir);   // a .gguf file: the model and its tokenizer
+    if (gguf || access(path, F_OK) == 0) {
+        tok = gguf ? gguf_tokenizer_load(dir) : tokenizer_load(path);
         if (!tok) return 1;
     }
     int32_t *ids = NULL;
@@ -123,7 +126,7 @@ int cmd_logits(int argc, char **argv) {
         rc = 1;
     }
     Model m;
-    if (!rc && model_load(&m, dir, PS_MAP_MMAP) != 0) rc = 1;
+    if (!rc && (gguf ? gguf_model_load(&m, dir) : model_load(&m, dir, PS_MAP_MMAP)) != 0) rc = 1;
     if (!rc) {
         rc = run(&m, ids, (int)arrlen(ids), out, tok);
         model_free(&m);

@@ -193,6 +193,25 @@ int tokenizer_load_vocab(Tokenizer *t, const cJSON *root, const char *path) {
     return 0;
 }
 
+// The alphabet backwards (for decoding), the token of each single byte (for encoding), and which
+// bytes can start an added token. 0, or -1 after a message.
+static int finish_tables(Tokenizer *t, const char *file) {
+    memset(t->char_to_byte, 0xFF, sizeof t->char_to_byte);  // all -1
+    for (int b = 0; b < 256; b++) {
+        uint32_t c = t->byte_to_char[b];
+        if (c >= sizeof t->char_to_byte / sizeof t->char_to_byte[0]) {
+            fprintf(stderr, "%s: byte-level alphabet maps byte %d to U+%04X, past U+01FF\n", file, b, c);
+            return -1;
+        }
+        t->char_to_byte[c] = (int16_t)b;
+        uint8_t utf8[5] = {0};
+        utf8_encode(c, utf8);
+        t->byte_token[b] = shgeti(t->vocab, (char *)utf8) >= 0 ? shget(t->vocab, (char *)utf8) : -1;
+    }
+    for (size_t k = 0; k < arrlenu(t->added); k++) t->starts_added[(uint8_t)t->added[k].text[0]] = true;
+    return 0;
+}
+
 Tokenizer *tokenizer_load(const char *path) {
     // A model directory holds tokenizer.json: accept either.
     char file[4096];
@@ -216,20 +235,7 @@ Tokenizer *tokenizer_load(const char *path) {
     bytelevel_alphabet(t->byte_to_char);
     if (tokenizer_load_vocab(t, root, file) != 0) goto fail;
 
-    // The alphabet backwards (for decoding), and the token of each single byte (for encoding).
-    memset(t->char_to_byte, 0xFF, sizeof t->char_to_byte);  // all -1
-    for (int b = 0; b < 256; b++) {
-        uint32_t c = t->byte_to_char[b];
-        if (c >= sizeof t->char_to_byte / sizeof t->char_to_byte[0]) {
-            fprintf(stderr, "%s: byte-level alphabet maps byte %d to U+%04X, past U+01FF\n", file, b, c);
-            goto fail;
-        }
-        t->char_to_byte[c] = (int16_t)b;
-        uint8_t utf8[5] = {0};
-        utf8_encode(c, utf8);
-        t->byte_token[b] = shgeti(t->vocab, (char *)utf8) >= 0 ? shget(t->vocab, (char *)utf8) : -1;
-    }
-    for (size_t k = 0; k < arrlenu(t->added); k++) t->starts_added[(uint8_t)t->added[k].text[0]] = true;
+    if (finish_tables(t, file) != 0) goto fail;
     cJSON_Delete(root);
     free(json);
     return t;
@@ -238,6 +244,36 @@ fail:
     free(json);
     tokenizer_free(t);
     return NULL;
+}
+
+Tokenizer *tokenizer_from_lists(const char *const *tokens, const TokenKind *kinds, int32_t n_tokens,
+                                const char *const *merges, int32_t n_merges, const char *what) {
+    // The lists become the parts of tokenizer.json that tokenizer_load_vocab reads, so both ways
+    // in fill the tables with the same code.
+    cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model");
+    cJSON *vocab = cJSON_AddObjectToObject(model, "vocab"), *merge_list = cJSON_AddArrayToObject(model, "merges");
+    cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
+    for (int32_t i = 0; i < n_tokens; i++) {
+        if (kinds[i] == TOKEN_UNUSED || !tokens[i]) continue;
+        if (kinds[i] == TOKEN_NORMAL) {
+            cJSON_AddNumberToObject(vocab, tokens[i], i);
+            continue;
+        }
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddNumberToObject(a, "id", i);
+        cJSON_AddStringToObject(a, "content", tokens[i]);
+        cJSON_AddBoolToObject(a, "special", kinds[i] == TOKEN_ADDED_SPECIAL);
+        cJSON_AddItemToArray(added, a);
+    }
+    for (int32_t r = 0; r < n_merges; r++) cJSON_AddItemToArray(merge_list, cJSON_CreateString(merges[r]));
+    Tokenizer *t = xcalloc(1, sizeof *t);
+    bytelevel_alphabet(t->byte_to_char);
+    if (tokenizer_load_vocab(t, root, what) != 0 || finish_tables(t, what) != 0) {
+        tokenizer_free(t);
+        t = NULL;
+    }
+    cJSON_Delete(root);
+    return t;
 }
 
 void tokenizer_free(Tokenizer *t) {
