@@ -48,7 +48,7 @@ def bpe_merge_figure():
                 s.text(cx, y + 58, f"{r:,}", 13, "middle", "bold", color=GREEN[0])
             else:
                 s.text(cx, y + 58, f"{r:,}", 13, "middle", color=MUTED)
-        note_x = 400
+        note_x = 428
         if best is not None:
             i = ranks.index(best)
             s.text(note_x, y + 18, f"merge {symbols[i]} + {symbols[i + 1]}", 15, weight="bold")
