@@ -16,9 +16,13 @@
 //   v.xy, v.zyx               v.template swz<0, 1>() ...
 //   1.5h, 2.0                 half(1.5f), 2.0f (Metal has no double; literals are float)
 //   simd_sum(x), barriers     simd_sum(msl::site{id, line}, x): which call, for the scheduler
+//   helper(...) with a        (msl::call(id), helper)(...), and loops around them get their
+//   barrier or collective     iteration counted (msl::loop): barriers and collectives are
+//                             matched by dynamic instance, not by place
 // and at the end adds one trampoline per kernel that maps [[buffer(n)]], [[threadgroup(n)]] and
 // the position built-ins to arguments (types from decltype(kernel)), plus the registration.
-// With -check, kernel-scope threadgroup arrays of scalars become checked (msl::tg_var).
+// With -check, every threadgroup variable (any type) becomes an msl::tg_array and every
+// `threadgroup T *` an msl::tg_ptr<T>, whose uses carry their line (msl_tgcheck.h).
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,9 +161,12 @@ static int collective(int i) {
 static int same(int a, int b) {
     return toks[a].len == toks[b].len && !memcmp(toks[a].s, toks[b].s, (size_t)toks[a].len);
 }
-static int uses_simd(int i) {  // a call of a helper that (maybe indirectly) uses collectives
+// A call of a helper that (maybe indirectly) uses collectives or barriers: the runtime must
+// know which call a thread is in (msl::call), so one barrier reached through two calls is two.
+static int uses_sync(int i) {
     for (int k = 0; k < nfn; k++)
-        if (same(fns[k].name, i) && fns[k].uses_simd && fns[k].name != i) return 1;
+        if (same(fns[k].name, i) && (fns[k].uses_simd || fns[k].uses_barrier) && fns[k].name != i)
+            return 1;
     return 0;
 }
 static int defined_fn(int i) {
@@ -216,9 +223,6 @@ static void find_functions(void) {
 }
 
 // ---- pass 2: rewrite tokens in place ----
-static const char *checkable[] = {"float", "half", "bfloat", "int", "uint", "short", "ushort",
-                                  "char", "uchar", "bool", "long", "ulong"};
-
 static char *join(int a, int b) {  // tokens [a, b) as one line of text
     char *s = fmt("%s", "");
     for (int i = a; i < b; i++) {
@@ -229,31 +233,122 @@ static char *join(int a, int b) {  // tokens [a, b) as one line of text
     return s;
 }
 
+static Func *func_at(int i) {  // the function whose parameters or body hold token i
+    for (int k = 0; k < nfn; k++)
+        if (i > fns[k].lparen && i < fns[k].rbrace) return &fns[k];
+    return NULL;
+}
+
+// Checking build: every later use of a threadgroup variable or pointer (token `name`, up to
+// token `end`) carries its line: `sh[i]` -> `sh.at(12)[i]` (msl_tgcheck.h).
+static void mark_uses(int name, int from, int end, int is_pointer) {
+    char *n = text(name);
+    for (int k = from; k < end; k++) {
+        if (!same(k, name) || before_member(k) || toks[k].rep) continue;
+        if (is(k - 1, "(") && is(k - 2, "sizeof"))  // the variable's size, not its handle's
+            toks[k].rep = is_pointer ? fmt("void *") : fmt("decltype(%s)::type", n);
+        else if (is_pointer)
+            toks[k].rep = fmt("%s.at(%d, \"%s\")", n, toks[k].line, n);
+        else
+            toks[k].rep = fmt("%s.at(%d)", n, toks[k].line);
+    }
+    free(n);
+}
+
+// Checking build: `threadgroup T *` (a parameter, a local, a cast) becomes `msl::tg_ptr<T>`, in
+// place: `threadgroup` -> `msl::tg_ptr<`, `*` -> `>`. A declared name is followed to the end of
+// its function. Returns 0 when this is no pointer (a reference stays unchecked).
+static int checked_pointer(int i, Func *in) {
+    int star = i + 1;
+    while (star < ntok && (toks[star].kind == T_ID || is(star, "::"))) star++;
+    if (is(star, "<")) star = match(star, "<", ">") + 1;
+    while (star < ntok && (is(star, "const") || is(star, "volatile"))) star++;
+    if (!is(star, "*")) return 0;
+    toks[i].rep = fmt("msl::tg_ptr<");
+    toks[star].rep = fmt(">");
+    int name = star + 1;
+    while (is(name, "const") || is(name, "volatile")) name++;
+    Func *f = in ? in : func_at(i);
+    if (f && toks[name].kind == T_ID &&
+        (is(name + 1, ",") || is(name + 1, ")") || is(name + 1, "=") || is(name + 1, ";") || is(name + 1, "[[")))
+        mark_uses(name, name + 1, f->rbrace, 1);
+    return 1;
+}
+
 // `threadgroup T name[N][M];` at the start of a statement in a function body.
 static void rewrite_tg_decl(int i, Func *f) {
     int semi = i;
     while (semi < f->rbrace && !is(semi, ";")) semi++;
-    int br = i + 1;
-    while (br < semi && !is(br, "[") && !is(br, ",") && !is(br, "=")) br++;
+    int br = i + 1, star = 0;
+    while (br < semi && !is(br, "[") && !is(br, ",") && !is(br, "=")) star |= is(br++, "*");
+    if (star) {  // a pointer: `threadgroup float *p = sh + 32;`
+        if (!check_mode || !checked_pointer(i, f)) toks[i].rep = fmt("%s", "");
+        return;
+    }
     if (is(br, ",") || is(br, "="))
         die(toks[br].line, "declare one threadgroup variable per statement, without initializer");
     int name = br - 1;
     if (toks[name].kind != T_ID || name <= i + 1) die(toks[i].line, "unrecognized threadgroup declaration");
     char *type = join(i + 1, name), *dims = join(br, semi), *n = text(name);
     char *alloc = fmt("msl_tg_alloc(sizeof(%s %s), alignof(%s %s))", type, dims, type, dims);
-    int scalar = 0;
-    for (size_t k = 0; k < sizeof checkable / sizeof *checkable; k++)
-        if (name == i + 2 && is(i + 1, checkable[k])) scalar = 1;
-    if (check_mode && scalar) {
-        toks[i].rep = fmt("msl::tg_var<%s %s> %s(%s, \"%s\")", type, dims, n, alloc, n);
-        for (int k = semi + 1; k < f->rbrace; k++)  // every later use carries its line
-            if (same(k, name) && !before_member(k))
-                toks[k].rep = fmt("%s.at(%d)", n, toks[k].line);
+    if (check_mode) {  // every access checked, whatever the type (msl_tgcheck.h)
+        toks[i].rep = fmt("msl::tg_array<%s %s> %s(%s, \"%s\")", type, dims, n, alloc, n);
+        mark_uses(name, semi + 1, f->rbrace, 0);
+    } else if (br == semi) {  // a scalar: `threadgroup float x;`
+        toks[i].rep = fmt("%s &%s = *static_cast<%s *>(%s)", type, n, type, alloc);
     } else {
         toks[i].rep = fmt("%s (&%s)%s = *static_cast<%s (*)%s>(%s)", type, n, dims, type, dims, alloc);
     }
     for (int k = i + 1; k < semi; k++) toks[k].rep = fmt("%s", "");
     free(type), free(dims), free(n), free(alloc);
+}
+
+// Does [a, b) hold a barrier, a collective or a call of a helper that has one?
+static int sync_in(int a, int b) {
+    for (int k = a; k < b; k++)
+        if (collective(k) || (toks[k].kind == T_ID && is(k + 1, "(") && !before_member(k) && uses_sync(k)))
+            return 1;
+    return 0;
+}
+
+// A for/while loop around a barrier or collective: its iteration joins the thread's path (see
+// msl::loop), in place:
+//   for (msl::loop L(id); L.once();) for (init; L.next() && (cond); step) body
+//   for (msl::loop L(id); L.once();) while (L.next() && (cond)) body
+static void wrap_loop(int i, int *site) {
+    int lp = i + 1;
+    if (!is(lp, "(")) return;
+    int rp = match(lp, "(", ")");
+    if (is(rp + 1, ";")) return;  // the end of a do ... while: not handled
+    int end = rp + 1;             // the body: a block, or one statement
+    if (is(end, "{")) end = match(end, "{", "}");
+    else
+        for (int depth = 0; end < ntok && !(depth == 0 && is(end, ";")); end++)
+            depth += is(end, "(") || is(end, "{") ? 1 : is(end, ")") || is(end, "}") ? -1 : 0;
+    if (!sync_in(lp, end)) return;
+    int cond_from = lp, cond_to = rp;  // while: the whole parenthesis
+    if (is(i, "for")) {
+        int s1 = 0, s2 = 0;
+        for (int k = lp + 1, depth = 0; k < rp; k++) {
+            depth += is(k, "(") || is(k, "{") || is(k, "[") ? 1 : is(k, ")") || is(k, "}") || is(k, "]") ? -1 : 0;
+            if (depth == 0 && is(k, ";")) {
+                if (!s1) s1 = k;
+                else if (!s2) s2 = k;
+            }
+        }
+        if (!s2) return;  // a range-for: no condition to hook
+        cond_from = s1, cond_to = s2;
+    }
+    int id = (*site)++;
+    toks[i].rep = fmt("for (msl::loop msl_loop%d(%d); msl_loop%d.once();) %.*s", id, id, id,
+                      toks[i].len, toks[i].s);
+    const char *open = is(cond_from, "(") ? "(" : ";";
+    if (cond_to == cond_from + 1) {  // for (init;; step)
+        toks[cond_from].rep = fmt("%s msl_loop%d.next()", open, id);
+    } else {
+        toks[cond_from].rep = fmt("%s msl_loop%d.next() && (", open, id);
+        toks[cond_to].rep = fmt(")%.*s", toks[cond_to].len, toks[cond_to].s);
+    }
 }
 
 static int swizzle(int i, char *out) {  // ".xy" -> "0, 1"; 0 when not a swizzle
@@ -289,7 +384,7 @@ static void rewrite(void) {
             t->rep = fmt("%s", is(i - 1, "const") || is(i + 1, "const") ? "" : "const");
         } else if (is(i, "threadgroup") && !before_member(i)) {
             if (in && stmt_start(i)) rewrite_tg_decl(i, in);
-            else t->rep = fmt("%s", "");
+            else if (!check_mode || !checked_pointer(i, in)) t->rep = fmt("%s", "");
         } else if (t->kind == T_ID && (is(i - 1, ".") || is(i - 1, "->"))) {
             char idx[32];
             if (swizzle(i, idx)) {
@@ -306,7 +401,9 @@ static void rewrite(void) {
                 t->rep = fmt("half(%.*s%sf)", t->len - 1, t->s, is_float ? "" : ".0");
             else if (is_float && (isdigit((unsigned char)last) || last == '.'))
                 t->rep = fmt("%.*sf", t->len, t->s);
-        } else if (in && t->kind == T_ID && is(i + 1, "(") && !before_member(i) && uses_simd(i)) {
+        } else if (in && (is(i, "for") || is(i, "while"))) {
+            wrap_loop(i, &site);
+        } else if (in && t->kind == T_ID && is(i + 1, "(") && !before_member(i) && uses_sync(i)) {
             t->rep = fmt("(msl::call(%d), %.*s)", site++, t->len, t->s);  // see msl::call
         } else if (collective(i)) {
             toks[i + 1].rep = fmt("(msl::site{%d, %d}%s", site++, t->line, is(i + 2, ")") ? "" : ", ");
@@ -373,10 +470,10 @@ static void emit_trampolines(FILE *out) {
         Func *f = &fns[i];
         if (!f->is_kernel) continue;
         const char *kind = f->uses_barrier || f->uses_tg ? "MSL_FULL" : f->uses_simd ? "MSL_SIMD" : "MSL_PLAIN";
-        fprintf(out, "    {\"%.*s\", msl_entry_%.*s, %s, %d},\n", toks[f->name].len, toks[f->name].s,
-                toks[f->name].len, toks[f->name].s, kind, toks[f->name].line);
+        fprintf(out, "    {\"%.*s\", msl_entry_%.*s, %s, %d, %d},\n", toks[f->name].len, toks[f->name].s,
+                toks[f->name].len, toks[f->name].s, kind, toks[f->name].line, check_mode);
     }
-    if (!nk) fprintf(out, "    {\"\", 0, MSL_PLAIN, 0},\n");
+    if (!nk) fprintf(out, "    {\"\", 0, MSL_PLAIN, 0, 0},\n");
     fprintf(out, "};\n}  // namespace\n\n__attribute__((constructor)) static void msl_register_kernels() {\n"
                  "    msl_register(\"%s\", msl_kernels, %d);\n}\n", src_name, nk);
 }
@@ -399,8 +496,8 @@ int main(int argc, char **argv) {
     tokenize(in);
     find_functions();
     rewrite();
-    printf("// Generated by tools/mslpp from %s: do not edit.\n#include <metal_stdlib>\n"
-           "namespace {\n", src_name);
+    printf("// Generated by tools/mslpp from %s: do not edit.\n%s#include <metal_stdlib>\n"
+           "namespace {\n", src_name, check_mode ? "#define MSL_CHECK_BUILD 1\n" : "");
     for (int i = 0; i <= ntok; i++) {
         printf("%.*s", toks[i].gaplen, toks[i].gap);
         if (toks[i].rep) printf("%s", toks[i].rep);

@@ -11,9 +11,19 @@ typedef struct {
     const unsigned char *arena;   // this worker's threadgroup memory
     const char *kernel;           // for messages
     uint32_t group[3];
+    // The layout of the arena, for bounds: threadgroup(n) buffers, then kernel-scope variables.
+    size_t dyn_off[MSL_MAX_BUFFERS], dyn_len[MSL_MAX_BUFFERS];
+    size_t static_base, static_end;
+    void *pending;                // accesses of the running thread not yet told read or write
+    int npending;
+    unsigned char *scratch;       // where an out-of-bounds access goes instead
 } MslCheckState;
 
 void msl_check_report(const char *msg);  // records the dispatch's first error (thread-safe)
 void msl_check_free(MslCheckState *c);
+// The running thread t stops (barrier, collective, end): classify its pending accesses.
+void msl_tg_flush(MslCheckState *c, const MslThread *t);
+// A checking-build failure of the running thread, with the kernel and threadgroup prepended.
+void msl_check_fail(MslCheckState *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

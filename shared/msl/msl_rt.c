@@ -39,6 +39,7 @@ typedef struct {
     MslKind mode;           // how the current threadgroup is being run
     const MslDispatch *d;
     uint32_t rng;
+    uint32_t rotation;       // checking build: which schedule the next pass uses
 } Worker;
 
 __thread MslThread *msl_self;
@@ -59,10 +60,11 @@ static struct {
     atomic_int failed;
     char err[1024];
     msl_schedule schedule;
+    int schedule_fixed;         // chosen by the program or $MSL_SCHEDULE (else varied, checking)
     uint32_t seed;
     size_t stack_size;
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, {0}, 0, 0, 0};
+          PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0};
 
 void msl_check_report(const char *msg) {
     pthread_mutex_lock(&pool.mu);
@@ -87,11 +89,13 @@ static int schedule_chosen;  // by a program: it wins over $MSL_SCHEDULE, read a
 void msl_set_schedule(msl_schedule s, uint32_t seed) {
     pool.schedule = s;
     pool.seed = seed;
+    pool.schedule_fixed = 1;
     schedule_chosen = 1;
 }
 
 static void read_env(void) {
     const char *s = schedule_chosen ? NULL : getenv("MSL_SCHEDULE");  // forward|reverse|random[:seed]
+    if (s) pool.schedule_fixed = 1;
     if (s && !strncmp(s, "reverse", 7)) pool.schedule = MSL_SCHED_REVERSE;
     if (s && !strncmp(s, "random", 6)) {
         pool.schedule = MSL_SCHED_RANDOM;
@@ -149,6 +153,11 @@ static void pass_on(Worker *w, MslFiber *self, int self_is_done) {
     msl_fiber_switch(self, next ? fiber_of(w, next) : &w->sched, self_is_done);
 }
 
+// The checking build's accesses since the thread last stopped: read or written? (msl_check.c)
+static inline void flush_accesses(Worker *w, const MslThread *t) {
+    if (w->check.npending) msl_tg_flush(&w->check, t);
+}
+
 // A fiber runs one thread after another: when its thread ends, it parks, and the next thread
 // given to it starts right there, which costs a switch and no new stack frame. A fiber left in
 // the middle of a kernel (a failed dispatch) is not parked, and is prepared afresh instead.
@@ -159,6 +168,7 @@ static void fiber_main(void *arg) {
         MslThread *t = msl_self;  // set by whoever switched here
         Worker *w = t->rt;
         w->d->kernel->entry(t);
+        flush_accesses(w, t);
         t->state = T_DONE;
         w->parked[self - w->fibers] = 1;
         pass_on(w, self, 0);
@@ -167,13 +177,14 @@ static void fiber_main(void *arg) {
 
 static void block(MslThread *t, int state, int site, int line) {
     Worker *w = t->rt;
+    flush_accesses(w, t);
     t->state = state;
     t->site = site;
     t->line = line;
     pass_on(w, fiber_of(w, t), 0);  // resumed by whoever runs the pass that releases it
 }
 
-void msl_barrier(int site, int line) {
+void msl_barrier(int site, int line, int flags) {
     MslThread *t = msl_self;
     Worker *w = t->rt;
     if (w->mode != MSL_FULL) {  // the runtime guard: the pre-pass classified this kernel wrongly
@@ -181,10 +192,12 @@ void msl_barrier(int site, int line) {
              "please report it)", line, w->mode == MSL_PLAIN ? "plain" : "SIMD-only");
         return;
     }
+    t->wait_flags = flags;
+    t->nbarriers++;
     block(t, T_BARRIER, site, line);
 }
 
-MslSimdView *msl_simd_wait(int site, int line, const void *value, size_t size) {
+static MslSimdView *simd_wait(int site, int line, const void *value, size_t size, int flags) {
     MslThread *t = msl_self;
     Worker *w = t->rt;
     SimdSlots *s = &w->simd[t->simd];
@@ -197,8 +210,19 @@ MslSimdView *msl_simd_wait(int site, int line, const void *value, size_t size) {
         return &s->view;
     }
     memcpy(s->in[t->lane], value, size);
+    t->wait_flags = flags;
     block(t, T_SIMD, site, line);
     return &s->view;
+}
+
+MslSimdView *msl_simd_wait(int site, int line, const void *value, size_t size) {
+    return simd_wait(site, line, value, size, 0);
+}
+
+// A collective that every lane of the SIMD-group must reach (checked in resolve_simd).
+void msl_simd_barrier(int site, int line) {
+    int zero = 0;
+    simd_wait(site, line, &zero, sizeof zero, -1);
 }
 
 void *msl_tg_alloc(size_t size, size_t align) {
@@ -210,6 +234,7 @@ void *msl_tg_alloc(size_t size, size_t align) {
         off = 0;  // keep running on valid memory; the dispatch already failed
     }
     t->tg_off = off + size - w->tg_static_base;
+    if (off + size > w->check.static_end) w->check.static_end = off + size;
     if (off + size > w->tg_poisoned) {  // NaN (all bits set) until a thread writes it
         memset(w->arena + w->tg_poisoned, 0xff, off + size - w->tg_poisoned);
         w->tg_poisoned = off + size;
@@ -224,10 +249,18 @@ static uint32_t next_rand(Worker *w) {  // xorshift32: a reproducible shuffle pe
     return w->rng;
 }
 
+// The checking build, with no schedule chosen, varies it: each pass of each threadgroup runs
+// forward, reverse or shuffled in turn, so a read of a neighbour's slot before it is written
+// shows in the results whichever way round it is (the race checker names it anyway).
+static msl_schedule schedule_now(Worker *w) {
+    if (!w->d->kernel->checked || pool.schedule_fixed) return pool.schedule;
+    return (msl_schedule)(w->rotation++ % 3);
+}
+
 static void make_order(Worker *w, uint32_t lo, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++)
-        w->order[i] = pool.schedule == MSL_SCHED_REVERSE ? lo + n - 1 - i : lo + i;
-    if (pool.schedule == MSL_SCHED_RANDOM)
+    msl_schedule s = schedule_now(w);
+    for (uint32_t i = 0; i < n; i++) w->order[i] = s == MSL_SCHED_REVERSE ? lo + n - 1 - i : lo + i;
+    if (s == MSL_SCHED_RANDOM)
         for (uint32_t i = n - 1; i > 0; i--) {
             uint32_t j = next_rand(w) % (i + 1), tmp = w->order[i];
             w->order[i] = w->order[j];
@@ -238,11 +271,14 @@ static void make_order(Worker *w, uint32_t lo, uint32_t n) {
 // Where a lane waits, as a path: the pre-pass ids of the helper calls it is inside, then the id
 // of the collective. Ids grow with the position in the source, so comparing paths compares
 // positions in the program, which is what decides who goes first after a divergent branch.
+// A loop on the path adds its id and the thread's iteration: the same loop, an earlier iteration
+// comes first.
 static inline int path_cmp(const MslThread *a, const MslThread *b) {
-    if (a->site == b->site && a->ncalls == b->ncalls && a->ncalls == 0) return 0;  // most often
-    int na = a->ncalls < 8 ? a->ncalls : 8, nb = b->ncalls < 8 ? b->ncalls : 8;  // deeper: ignored
+    if (a->site == b->site && a->depth == b->depth && a->depth == 0) return 0;  // most often
+    int na = a->depth < MSL_MAX_PATH ? a->depth : MSL_MAX_PATH;  // deeper: ignored
+    int nb = b->depth < MSL_MAX_PATH ? b->depth : MSL_MAX_PATH;
     for (int i = 0; i <= na && i <= nb; i++) {
-        int x = i < na ? a->calls[i] : a->site, y = i < nb ? b->calls[i] : b->site;
+        int x = i < na ? a->path[i] : a->site, y = i < nb ? b->path[i] : b->site;
         if (x != y) return x < y ? -1 : 1;
     }
     return na - nb;
@@ -258,6 +294,14 @@ static int resolve_simd(Worker *w, uint32_t lo, uint32_t hi) {
         if (t[i].state == T_SIMD && (!first || path_cmp(&t[i], first) < 0)) first = &t[i];
     }
     if (!first) return 0;
+    if (first->wait_flags == -1)  // simdgroup_barrier: every lane of the SIMD-group, same one
+        for (uint32_t i = lo; i < hi; i++)
+            if (t[i].state != T_SIMD || path_cmp(&t[i], first)) {
+                fail(w, "simdgroup_barrier divergence: thread %u waits at the simdgroup_barrier of "
+                     "line %d, thread %u %s", (unsigned)(first - t), first->line, i,
+                     t[i].state == T_DONE ? "has finished the kernel" : "is elsewhere");
+                return 0;
+            }
     SimdSlots *s = &w->simd[lo / MSL_SIMD_WIDTH];
     s->view.active = 0;
     s->view.has_result = 0;
@@ -281,8 +325,9 @@ static void schedule(Worker *w, uint32_t lo, uint32_t hi) {
     }
     make_order(w, lo, hi - lo);
     w->pass_len = hi - lo;
-    for (;;) {
-        if (pool.schedule == MSL_SCHED_RANDOM) make_order(w, lo, hi - lo);  // a new shuffle
+    for (int pass = 0;; pass++) {
+        if (pass && (pool.schedule == MSL_SCHED_RANDOM || w->d->kernel->checked))
+            make_order(w, lo, hi - lo);  // a new shuffle (or, checking, the next order)
         w->cursor = 0;  // a pass: every runnable thread runs until it stops (see pass_on)
         MslThread *first = next_runnable(w);
         if (first) {
@@ -293,17 +338,29 @@ static void schedule(Worker *w, uint32_t lo, uint32_t hi) {
         int resolved = 0;
         for (uint32_t s = lo; s < hi; s += MSL_SIMD_WIDTH)
             resolved |= resolve_simd(w, s, s + MSL_SIMD_WIDTH < hi ? s + MSL_SIMD_WIDTH : hi);
+        if (atomic_load(&pool.failed)) return;
         if (resolved) continue;
         uint32_t done = 0, first_bar = hi, first_done = hi;
+        int orders_tg = 1;  // every waiting thread's barrier orders threadgroup memory
         for (uint32_t i = lo; i < hi; i++) {
             if (t[i].state == T_DONE && first_done == hi) first_done = i;
             if (t[i].state == T_DONE) done++;
             if (t[i].state != T_BARRIER) continue;
+            if (!(t[i].wait_flags & 2)) orders_tg = 0;  // mem_flags::mem_threadgroup
             if (first_bar == hi) first_bar = i;
-            if (t[i].site != t[first_bar].site) {
-                fail(w, "barrier divergence: thread %u waits at the threadgroup_barrier of line "
-                     "%d, thread %u at the one of line %d", first_bar, t[first_bar].line, i,
-                     t[i].line);
+            // The same dynamic barrier: same place, reached through the same calls and loop
+            // iterations, as the same barrier of the thread's run.
+            const MslThread *a = &t[first_bar], *b = &t[i];
+            if (a->site != b->site || path_cmp(a, b) || a->nbarriers != b->nbarriers) {
+                if (a->line != b->line)
+                    fail(w, "barrier divergence: thread %u waits at the threadgroup_barrier of line "
+                         "%d, thread %u at the one of line %d", first_bar, a->line, i, b->line);
+                else
+                    fail(w, "barrier divergence: threads %u and %u wait at the threadgroup_barrier "
+                         "of line %d, but not the same time round: reached through different "
+                         "calls or loop iterations (their barriers no. %u and %u); a barrier must "
+                         "be reached by every thread in uniform control flow", first_bar, i,
+                         a->line, a->nbarriers, b->nbarriers);
                 return;
             }
         }
@@ -315,7 +372,9 @@ static void schedule(Worker *w, uint32_t lo, uint32_t hi) {
             return;
         }
         for (uint32_t i = lo; i < hi; i++) t[i].state = T_RUN;
-        w->check.epoch++;  // accesses before and after a barrier never conflict
+        // Accesses before and after a barrier never conflict, if it orders threadgroup memory
+        // (mem_flags::mem_none or mem_device alone do not).
+        if (orders_tg) w->check.epoch++;
     }
 }
 
@@ -360,6 +419,8 @@ static void run_group(Worker *w, const MslDispatch *d, uint32_t g) {
     w->check.epoch++;
     memset(w->arena, 0xff, w->tg_static_base);  // threadgroup(n) buffers start as NaN too
     w->tg_poisoned = w->tg_static_base;
+    w->check.static_end = w->tg_static_base;
+    w->check.npending = 0;
     w->rng = pool.seed * 2654435761u + g + 1;
     for (uint32_t i = 0; i < n; i++) {  // what changes from one threadgroup to the next
         MslThread *t = &w->threads[i];
@@ -368,10 +429,16 @@ static void run_group(Worker *w, const MslDispatch *d, uint32_t g) {
             t->pos_grid[k] = gp[k] * d->tg_size[k] + t->pos_tg[k];
         }
         t->tg_off = 0;
-        t->ncalls = 0;
-        if (w->mode == MSL_PLAIN) {  // no thread ever waits for another: just call it
-            msl_self = t;
-            d->kernel->entry(t);
+        t->depth = 0;
+        t->nbarriers = 0;
+    }
+    if (w->mode == MSL_PLAIN) {  // no thread ever waits for another: just call each in turn
+        if (pool.schedule == MSL_SCHED_FORWARD && !d->kernel->checked) {
+            for (uint32_t i = 0; i < n; i++) msl_self = &w->threads[i], d->kernel->entry(msl_self);
+        } else {  // MSL_SCHEDULE's order (or the checking build's) for these kernels too
+            make_order(w, 0, n);
+            for (uint32_t i = 0; i < n; i++)
+                msl_self = &w->threads[w->order[i]], d->kernel->entry(msl_self);
         }
     }
     if (w->mode == MSL_SIMD)
@@ -392,9 +459,11 @@ static void work(Worker *w, const MslDispatch *d) {
     size_t off = 0;
     for (int i = 0; i < MSL_MAX_BUFFERS; i++) {
         w->tg_dyn[i] = d->tg_mem[i] ? w->arena + off : NULL;
+        w->check.dyn_off[i] = off;
+        w->check.dyn_len[i] = d->tg_mem[i];
         off += (d->tg_mem[i] + 15) & ~(size_t)15;
     }
-    w->tg_static_base = off;
+    w->tg_static_base = w->check.static_base = off;
     for (;;) {
         if (atomic_load(&pool.failed)) break;
         uint32_t g = atomic_fetch_add(&pool.next, 1);
@@ -446,11 +515,17 @@ int msl_run(const MslDispatch *d, char *err, size_t errlen) {
     pthread_once(&once, pool_init);
     uint32_t n = d->tg_size[0] * d->tg_size[1] * d->tg_size[2];
     size_t tg_bytes = 0;
-    for (int i = 0; i < MSL_MAX_BUFFERS; i++) tg_bytes += (d->tg_mem[i] + 15) & ~(size_t)15;
+    int odd_length = 0;  // Metal: setThreadgroupMemoryLength takes a multiple of 16 bytes
+    for (int i = 0; i < MSL_MAX_BUFFERS; i++) {
+        tg_bytes += (d->tg_mem[i] + 15) & ~(size_t)15;
+        odd_length |= d->tg_mem[i] % 16 != 0;
+    }
     const char *bad = !d->kernel ? "no pipeline set"
                       : n == 0 || n > MSL_MAX_TG_THREADS ? "threads per threadgroup must be 1..1024"
                       : tg_bytes > MSL_TG_MEM_BYTES ? "threadgroup memory lengths exceed 32 KB"
-                                                    : NULL;
+                      : odd_length ? "a threadgroup memory length is not a multiple of 16 bytes "
+                                     "(Metal's setThreadgroupMemoryLength requires it)"
+                                   : NULL;
     if (bad) {
         snprintf(err, errlen, "dispatch of '%s': %s", d->kernel ? d->kernel->name : "?", bad);
         return -1;

@@ -19,6 +19,7 @@ enum {
     MSL_SIMD_WIDTH = 32,         // Apple GPUs: threadExecutionWidth
     MSL_MAX_TG_THREADS = 1024,   // maxTotalThreadsPerThreadgroup
     MSL_TG_MEM_BYTES = 32768,    // threadgroup memory per threadgroup
+    MSL_MAX_PATH = 16,           // call and loop nesting tracked for matching barriers
 };
 
 // How a kernel must be executed, decided by the pre-pass from what it (transitively) calls.
@@ -35,6 +36,7 @@ typedef struct {
     void (*entry)(MslThread *t);   // generated trampoline: unpacks t into the kernel's arguments
     MslKind kind;
     int line;                       // where the kernel is defined in its .metal file
+    int checked;                    // built by mslpp -check (races, bounds, divergence)
 } MslKernel;
 
 // One emulated GPU thread. The first block is what the trampoline hands to [[attribute]] params.
@@ -53,7 +55,12 @@ struct MslThread {
     // ---- runtime-private ----
     size_t tg_off;             // bump offset of this thread's kernel-scope threadgroup variables
     int state, site, line;     // scheduler state; where it waits (pre-pass site id, .metal line)
-    int calls[8], ncalls;      // call sites of the helpers it is inside (see msl::call)
+    // Where it is, dynamically: the pre-pass ids of the helper calls it is inside, and for each
+    // loop around a collective the loop's id and iteration (msl::call, msl::loop). Two waits
+    // are the same barrier or collective only if this path and the site are equal.
+    int path[MSL_MAX_PATH], depth;
+    uint32_t nbarriers;        // threadgroup_barriers passed so far (for divergence messages)
+    int wait_flags;            // the mem_flags of the barrier it waits at; -1: a simdgroup_barrier
     void *rt;                  // the worker running this thread
 };
 
@@ -62,7 +69,8 @@ extern __thread MslThread *msl_self;
 
 // ---- called from generated code / the fake <metal_stdlib> ----
 void *msl_tg_alloc(size_t size, size_t align);  // a kernel-scope `threadgroup` variable
-void msl_barrier(int site, int line);           // threadgroup_barrier
+void msl_barrier(int site, int line, int flags); // threadgroup_barrier (flags: mem_flags bits)
+void msl_simd_barrier(int site, int line);      // simdgroup_barrier: every lane must reach it
 // A SIMD collective: publishes this lane's value (<= 16 bytes) and waits until every lane of the
 // SIMD-group that will take part has arrived. Returns the snapshot of all participants' values.
 typedef struct {
@@ -77,6 +85,17 @@ MslSimdView *msl_simd_wait(int site, int line, const void *value, size_t size);
 // Checking build: one access to threadgroup memory (var = variable name, base = its start).
 void msl_check_access(const void *base, const char *var, const void *addr, size_t size,
                       int is_write, int line);
+// Checking build (msl_tgcheck.h): a thread takes a reference to [addr, addr + size), which must
+// lie in [lo, hi) (its variable or threadgroup(n) buffer). Returns the address to use: addr, or
+// a scratch area when it is out of bounds (the dispatch has failed by then). Reads and writes
+// are told apart when the thread next stops (msl_tg_flush).
+void *msl_tg_touch(const void *addr, size_t size, int line, const char *name, const void *lo,
+                   const void *hi);
+// The region of threadgroup memory p points into: a threadgroup(n) buffer, or the kernel-scope
+// variables; lo = hi = p when p is not in this threadgroup's memory at all.
+void msl_tg_region(const void *p, const void **lo, const void **hi);
+// Checking build: a SIMD collective read lane `lane`, which is not active (or does not exist).
+void msl_check_lane(int line, const char *what, unsigned lane);
 
 // ---- kernel registry: generated code registers its kernels before main() ----
 void msl_register(const char *source, const MslKernel *kernels, int n);

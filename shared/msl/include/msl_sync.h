@@ -8,19 +8,41 @@
 #define MSL_SYNC_H
 
 #include "msl_rt.h"
+#include "msl_tgcheck.h"
 #include "msl_types.h"
 
 namespace msl {
 struct site { int id, line; };
-// mslpp wraps each call of a helper that uses SIMD collectives as (msl::call{id}, helper)(...):
-// the temporary lives until the call returns and records where the helper was called from.
+// mslpp wraps each call of a helper that uses barriers or SIMD collectives as
+// (msl::call{id}, helper)(...): the temporary lives until the call returns and records where the
+// helper was called from, so the same barrier reached through two different calls (from both
+// sides of an if) is two different barriers, as on the GPU.
 struct call {
     explicit call(int id) {
         MslThread *t = msl_self;
-        if (t->ncalls < 8) t->calls[t->ncalls] = id;
-        t->ncalls++;
+        if (t->depth < MSL_MAX_PATH) t->path[t->depth] = id;
+        t->depth++;
     }
-    ~call() { msl_self->ncalls--; }
+    ~call() { msl_self->depth--; }
+};
+// mslpp wraps each loop that contains a barrier or collective (or a call of a helper that has
+// one): `for (msl::loop L(id); L.once();) for (init; L.next() && (cond); step) body`. The loop's
+// id and the thread's iteration join its path, so lanes reaching one simd_sum in different
+// iterations are different collectives, and a barrier skipped by a thread's `continue` shows.
+struct loop {
+    bool entered;
+    explicit loop(int id) : entered(false) {
+        MslThread *t = msl_self;
+        if (t->depth + 1 < MSL_MAX_PATH) t->path[t->depth] = id, t->path[t->depth + 1] = -1;
+        t->depth += 2;
+    }
+    ~loop() { msl_self->depth -= 2; }
+    bool once() { return entered ? false : (entered = true); }
+    bool next() {
+        MslThread *t = msl_self;
+        if (t->depth - 1 < MSL_MAX_PATH) t->path[t->depth - 1]++;
+        return true;
+    }
 };
 static const uint32_t simd_width = MSL_SIMD_WIDTH;
 
@@ -61,8 +83,8 @@ namespace metal {
 enum class mem_flags { mem_none = 0, mem_device = 1, mem_threadgroup = 2, mem_texture = 4 };
 inline mem_flags operator|(mem_flags a, mem_flags b) { return mem_flags(int(a) | int(b)); }
 
-inline void threadgroup_barrier(msl::site s, mem_flags) { msl_barrier(s.id, s.line); }
-inline void simdgroup_barrier(msl::site s, mem_flags) { msl::lanes l(s, 0); }
+inline void threadgroup_barrier(msl::site s, mem_flags f) { msl_barrier(s.id, s.line, int(f)); }
+inline void simdgroup_barrier(msl::site s, mem_flags) { msl_simd_barrier(s.id, s.line); }
 
 // Reductions combine the active lanes in lane order: deterministic, like a fixed GPU schedule.
 template<class T> T simd_sum(msl::site s, T x) {
@@ -106,18 +128,30 @@ template<class T> T simd_prefix_exclusive_sum(msl::site s, T x) {
 template<class T> T simd_prefix_inclusive_sum(msl::site s, T x) {
     return simd_prefix_exclusive_sum(s, x) + x;
 }
-// Reading a lane that is not active (or out of range) is undefined on the GPU; here it gives
-// your own value, except shuffle_up/down, where Metal defines exactly that.
-template<class T> T simd_shuffle(msl::site s, T x, ushort lane) {
+// Reading a lane that is not active (or does not exist) is undefined on the GPU; here it gives
+// your own value, and the checking build reports it for simd_shuffle, simd_shuffle_xor and
+// simd_broadcast. shuffle_up/down past the ends of the SIMD-group keep the caller's value, as
+// Metal defines (a partial SIMD-group's reduction relies on it), and are not reported.
+template<class T> T msl_shuffle_from(msl::site s, T x, uint32_t lane, bool check, const char *what) {
     msl::lanes l(s, x);
-    return l.active(lane) ? l.get<T>(lane) : x;
+    if (l.active(lane)) return l.get<T>(lane);
+#ifdef MSL_CHECK_BUILD
+    if (check) msl_check_lane(s.line, what, lane);
+#else
+    (void)check, (void)what;
+#endif
+    return x;
 }
-template<class T> T simd_shuffle_down(msl::site s, T x, ushort d) { return simd_shuffle(s, x, ushort(msl_self->lane + d)); }
+template<class T> T simd_shuffle(msl::site s, T x, ushort lane) { return msl_shuffle_from(s, x, lane, true, "simd_shuffle"); }
+template<class T> T simd_shuffle_down(msl::site s, T x, ushort d) {
+    return msl_shuffle_from(s, x, uint32_t(msl_self->lane + d), false, "simd_shuffle_down");
+}
 template<class T> T simd_shuffle_up(msl::site s, T x, ushort d) {
-    return d > msl_self->lane ? simd_shuffle(s, x, ushort(msl_self->lane)) : simd_shuffle(s, x, ushort(msl_self->lane - d));
+    uint32_t me = msl_self->lane;
+    return msl_shuffle_from(s, x, d > me ? me : me - d, false, "simd_shuffle_up");
 }
-template<class T> T simd_shuffle_xor(msl::site s, T x, ushort m) { return simd_shuffle(s, x, ushort(msl_self->lane ^ m)); }
-template<class T> T simd_broadcast(msl::site s, T x, ushort lane) { return simd_shuffle(s, x, lane); }
+template<class T> T simd_shuffle_xor(msl::site s, T x, ushort m) { return msl_shuffle_from(s, x, uint32_t(msl_self->lane ^ m), true, "simd_shuffle_xor"); }
+template<class T> T simd_broadcast(msl::site s, T x, ushort lane) { return msl_shuffle_from(s, x, lane, true, "simd_broadcast"); }
 template<class T> T simd_broadcast_first(msl::site s, T x) {
     msl::lanes l(s, x);
     return l.get<T>(l.first());
@@ -196,6 +230,10 @@ MSL_ATOMIC_RMW(fetch_xor, old ^ y) MSL_ATOMIC_RMW(fetch_max, old < y ? y : old)
 MSL_ATOMIC_RMW(fetch_min, y < old ? y : old)
 #undef MSL_ATOMIC_RMW
 }  // namespace metal
+
+namespace msl {
+template<class T> struct no_touch<metal::msl_atomic<T>> { static const bool value = true; };
+}  // namespace msl
 
 #include "msl_glue.h"
 
