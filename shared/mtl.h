@@ -73,6 +73,10 @@ MtlCmd *mtl_cmd_new(MtlContext *ctx);
 void mtl_set_pipeline(MtlCmd *c, MtlPipeline *p);
 void mtl_set_buffer(MtlCmd *c, int index, MtlBuffer *b, size_t offset);  // [[buffer(index)]]
 void mtl_set_bytes(MtlCmd *c, int index, const void *data, size_t len);   // small constants, copied
+#define MTL_SET_BYTES_MAX 4096  // mtl_set_bytes' limit (Metal's); larger data goes in a buffer
+// A NULL pipeline or buffer, an offset past the buffer's end or more than MTL_SET_BYTES_MAX bytes
+// is an encoding error on both backends: mtl_commit and mtl_wait return -1 and mtl_error() says
+// which call it was (shared/mtl_contract.h).
 void mtl_set_threadgroup_memory(MtlCmd *c, int index, size_t len);        // [[threadgroup(index)]]
 // A grid of `groups` threadgroups of `threads` threads each.
 void mtl_dispatch_groups(MtlCmd *c, MtlSize groups, MtlSize threads);

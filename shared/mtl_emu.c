@@ -3,6 +3,7 @@
 // would, on shared/msl's runtime. Kernels come from the registry that each translated .metal
 // file fills before main() (see shared/msl/msl.mk).
 #include "mtl.h"
+#include "mtl_contract.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -148,7 +149,11 @@ MtlCmd *mtl_cmd_new(MtlContext *ctx) {
     return c;
 }
 
-void mtl_set_pipeline(MtlCmd *c, MtlPipeline *p) { c->enc.kernel = p ? p->kernel : NULL; }
+void mtl_set_pipeline(MtlCmd *c, MtlPipeline *p) {
+    char msg[256];
+    if (mtl_contract_pipeline(!p, msg, sizeof msg)) cmd_fail(c, "%s", msg);
+    c->enc.kernel = p ? p->kernel : NULL;
+}
 
 static int check_index(MtlCmd *c, const char *what, int index) {
     if (c->committed) cmd_fail(c, "%s: command buffer already committed", what);
@@ -160,8 +165,9 @@ static int check_index(MtlCmd *c, const char *what, int index) {
 
 void mtl_set_buffer(MtlCmd *c, int index, MtlBuffer *b, size_t offset) {
     if (!check_index(c, "mtl_set_buffer", index)) return;
-    if (!b || offset > b->size) {
-        cmd_fail(c, "mtl_set_buffer(%d): %s", index, b ? "offset past the end" : "NULL buffer");
+    char msg[256];
+    if (mtl_contract_buffer(index, !b, b ? b->size : 0, offset, msg, sizeof msg)) {
+        cmd_fail(c, "%s", msg);
         return;
     }
     c->enc.buffers[index] = (char *)b->ptr + offset;
@@ -169,8 +175,9 @@ void mtl_set_buffer(MtlCmd *c, int index, MtlBuffer *b, size_t offset) {
 
 void mtl_set_bytes(MtlCmd *c, int index, const void *data, size_t len) {
     if (!check_index(c, "mtl_set_bytes", index)) return;
-    if (len > 4096) {
-        cmd_fail(c, "mtl_set_bytes(%d): %zu bytes; Metal allows 4 KB, use a buffer", index, len);
+    char msg[256];
+    if (mtl_contract_bytes(index, data, len, msg, sizeof msg)) {
+        cmd_fail(c, "%s", msg);
         return;
     }
     void **grown = realloc(c->copies, sizeof *c->copies * (size_t)(c->ncopies + 1));

@@ -13,6 +13,7 @@
 #if (defined(__APPLE__) && !defined(MTL_EMULATOR)) || defined(MTL_OBJC_STUB)
 
 #include "mtl.h"
+#include "mtl_contract.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -72,7 +73,8 @@ struct MtlContext { id device, queue; char name[128]; };
 struct MtlBuffer { id buf; void *ptr; size_t size; };
 struct MtlLibrary { id lib; char path[512]; };
 struct MtlPipeline { id pso; };
-struct MtlCmd { id cb, enc; int committed; char err[1024]; };
+// failed/err: the first encoding mistake (shared/mtl_contract.h), reported by commit and wait.
+struct MtlCmd { id cb, enc; int committed, failed, has_pipeline; char err[1024]; };
 
 // Each backend is one self-contained file and only one is linked, so this small error setter is
 // written in both (shared/mtl_emu.c, shared/mtl_macos.c).
@@ -328,14 +330,35 @@ MtlCmd *mtl_cmd_new(MtlContext *ctx) {
     return c;
 }
 
+// An encoding mistake is kept for mtl_commit / mtl_wait, in the emulator's words, instead of a
+// NULL sent to Metal (a crash) or a limit only the validation layer would catch.
+static int encode_ok(MtlCmd *c, int rc, const char *msg) {
+    if (c->committed) {  // the encoder has ended: sending to it would crash
+        set_error("mtl: encoding into a command buffer already committed is ignored");
+        return 0;
+    }
+    if (rc && !c->failed) {
+        c->failed = 1;
+        snprintf(c->err, sizeof c->err, "%s", msg);
+    }
+    return !rc && !c->failed && !c->committed;
+}
+
 void mtl_set_pipeline(MtlCmd *c, MtlPipeline *p) {
+    char msg[256];
+    if (!encode_ok(c, mtl_contract_pipeline(!p, msg, sizeof msg), msg)) return;
     SEND(msg_void_id)(c->enc, sel("setComputePipelineState:"), p->pso);
+    c->has_pipeline = 1;
 }
 void mtl_set_buffer(MtlCmd *c, int index, MtlBuffer *b, size_t offset) {
+    char msg[256];
+    if (!encode_ok(c, mtl_contract_buffer(index, !b, b ? b->size : 0, offset, msg, sizeof msg), msg)) return;
     SEND(msg_void_id_uint_uint)(c->enc, sel("setBuffer:offset:atIndex:"), b->buf, offset,
                                 (NSUInteger)index);
 }
 void mtl_set_bytes(MtlCmd *c, int index, const void *data, size_t len) {
+    char msg[256];
+    if (!encode_ok(c, mtl_contract_bytes(index, data, len, msg, sizeof msg), msg)) return;
     SEND(msg_void_ptr_uint_uint)(c->enc, sel("setBytes:length:atIndex:"), data, len,
                                  (NSUInteger)index);
 }
@@ -346,10 +369,12 @@ void mtl_set_threadgroup_memory(MtlCmd *c, int index, size_t len) {
 
 static MTLSize size_of(MtlSize s) { return (MTLSize){s.width, s.height, s.depth}; }
 void mtl_dispatch_groups(MtlCmd *c, MtlSize groups, MtlSize threads) {
+    if (!encode_ok(c, !c->has_pipeline, "dispatch: no pipeline set (mtl_set_pipeline)")) return;
     SEND(msg_void_size_size)(c->enc, sel("dispatchThreadgroups:threadsPerThreadgroup:"),
                              size_of(groups), size_of(threads));
 }
 void mtl_dispatch_threads(MtlCmd *c, MtlSize grid, MtlSize threads) {
+    if (!encode_ok(c, !c->has_pipeline, "dispatch: no pipeline set (mtl_set_pipeline)")) return;
     SEND(msg_void_size_size)(c->enc, sel("dispatchThreads:threadsPerThreadgroup:"),
                              size_of(grid), size_of(threads));
 }
@@ -361,6 +386,10 @@ int mtl_commit(MtlCmd *c) {
     }
     c->committed = 1;
     SEND(msg_void)(c->enc, sel("endEncoding"));
+    if (c->failed) {  // nothing goes to the GPU; mtl_wait reports it again
+        set_error("%s", c->err);
+        return -1;
+    }
     SEND(msg_void)(c->cb, sel("commit"));
     return 0;
 }
@@ -368,6 +397,10 @@ int mtl_commit(MtlCmd *c) {
 int mtl_wait(MtlCmd *c) {
     if (!c->committed) {
         set_error("mtl_wait: command buffer was never committed");
+        return -1;
+    }
+    if (c->failed) {
+        set_error("%s", c->err);
         return -1;
     }
     SEND(msg_void)(c->cb, sel("waitUntilCompleted"));

@@ -45,7 +45,7 @@ MSL_EMU_OBJS := $(MSL_RT:%=$(MSL_BUILD)/rt/%.o) $(MSL_BUILD)/rt/mtl_emu.o
 # On a Mac the real GPU backend (set MTL_EMULATOR=1 to use the emulator there too).
 ifeq ($(shell uname -s)$(MTL_EMULATOR),Darwin)
 MTL_OBJS := $(MSL_BUILD)/rt/mtl_macos.o
-MTL_LDLIBS := -framework Metal -framework Foundation -lobjc
+MTL_LDLIBS := -framework Metal -framework Foundation -framework CoreGraphics -lobjc
 else
 MTL_OBJS := $(MSL_EMU_OBJS)
 endif
@@ -135,9 +135,15 @@ emu-check-clang:
 	fi
 
 # ---- the strict front-end's rules and the numerics (shared/msl/tests/strict/, run by make test) ----
-strict-test: $(MSLSTRICT) $(MSLPP)
+# contract: mtl.h's encoding contracts on this platform's backend (the emulator, or Metal on a Mac).
+MSL_CONTRACT := $(MSL_BUILD)/strict/contract
+$(MSL_CONTRACT): shared/msl/tests/strict/contract.c $(MTL_OBJS) shared/mtl.h shared/mtl_contract.h
+	@mkdir -p $(@D)
+	$(CC) $(MSL_RT_CFLAGS) $< $(MTL_OBJS) -o $@ $(MTL_LDLIBS)
+strict-test: $(MSLSTRICT) $(MSLPP) $(MSL_CONTRACT)
 	@MSLSTRICT=$(MSLSTRICT) MSLPP=$(MSLPP) CXX="$(CXX)" MSL_CXXFLAGS="$(MSL_CXXFLAGS)" \
-	  MSL_PPFLAGS="$(MSL_PPFLAGS)" OUT=$(MSL_BUILD)/strict sh shared/msl/tests/strict/run.sh
+	  MSL_PPFLAGS="$(MSL_PPFLAGS)" CONTRACT=$(MSL_CONTRACT) OUT=$(MSL_BUILD)/strict \
+	  sh shared/msl/tests/strict/run.sh
 
 # ---- benchmarks (make bench runs this): Q8_0 matvec and attention on the emulator ----
 MSL_BENCH_METAL := $(wildcard shared/msl/bench/*.metal)

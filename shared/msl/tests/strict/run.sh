@@ -3,7 +3,8 @@
 # tools/mslstrict and, unless it says strict-only, tools/mslpp and the C++ compiler; each
 # bad_*.metal must be refused with one message per `// <- error` line, each citing the MSL spec
 # and the first containing the `// expect:` words. numerics.cpp checks the emulator's math.
-# Environment (from shared/msl/msl.mk): MSLSTRICT MSLPP CXX MSL_CXXFLAGS MSL_PPFLAGS OUT.
+# Environment (from shared/msl/msl.mk): MSLSTRICT MSLPP CXX MSL_CXXFLAGS MSL_PPFLAGS CONTRACT OUT.
+# contract.c: mtl.h's encoding contracts (NULL pipeline or buffer, setBytes' 4 KB) on the backend.
 set -u
 DIR=shared/msl/tests/strict
 mkdir -p "$OUT"
@@ -57,4 +58,7 @@ if $CXX $MSL_CXXFLAGS -Ishared "$DIR/numerics.cpp" -o "$OUT/numerics" 2>"$OUT/nu
 else
     result FAIL numerics "does not compile: $(grep -m3 error "$OUT/numerics.err")"
 fi
+"$CONTRACT" > "$OUT/contract.out" 2>&1
+while read -r status test why; do result "$status" "$test" "$why"; done < "$OUT/contract.out"
+grep -q . "$OUT/contract.out" || result FAIL contract "printed nothing"
 exit $st
