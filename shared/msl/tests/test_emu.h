@@ -22,6 +22,12 @@ void t_barrier_divergence(void);
 void t_api_errors(void);
 void t_big_threadgroup(void);
 void t_selectors(void);
+void t_bug_races(void);
+void t_bug_divergence(void);
+void t_bug_simd_iterations(void);
+void t_bug_tg_lengths(void);
+void t_bug_lanes(void);
+void t_valid_forms(void);
 
 // The checking build runs the same tests under the name check.<test>.
 #ifdef MSL_CHECKING
@@ -40,6 +46,12 @@ void t_selectors(void);
     {EMU_NAME("bugs.barrier_divergence"), t_barrier_divergence, "book/appendix-emulator.md", 0},          \
     {EMU_NAME("api.errors"), t_api_errors, "book/appendix-emulator.md", 0},                               \
     {EMU_NAME("tg.1024_threads"), t_big_threadgroup, "book/appendix-emulator.md", 0},                     \
-    {EMU_NAME("macos.selectors"), t_selectors, "book/appendix-emulator.md", 0},
+    {EMU_NAME("macos.selectors"), t_selectors, "book/appendix-emulator.md", 0},                           \
+    {EMU_NAME("bugs.races_everywhere"), t_bug_races, "book/appendix-emulator.md", 0},                     \
+    {EMU_NAME("bugs.divergence_dynamic"), t_bug_divergence, "book/appendix-emulator.md", 0},              \
+    {EMU_NAME("simd.sum_per_iteration"), t_bug_simd_iterations, "book/appendix-emulator.md", 0},         \
+    {EMU_NAME("bugs.tg_lengths"), t_bug_tg_lengths, "book/appendix-emulator.md", 0},                      \
+    {EMU_NAME("bugs.missing_lane"), t_bug_lanes, "book/appendix-emulator.md", 0},                         \
+    {EMU_NAME("tg.scalar_and_pointer"), t_valid_forms, "book/appendix-emulator.md", 0},
 
 #endif
