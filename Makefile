@@ -257,6 +257,9 @@ synth: $(addprefix build/models/,$(addsuffix /model.safetensors,$(SYNTH_SMALL)))
 # ---- check-arm64: the arm64-only code (fiber switch, NEON kernels) under qemu-user; not in make test ----
 check-arm64:
 	@MAKE="$(MAKE)" sh tools/check-arm64.sh $(ARGS)
+# ---- mac-check: Apple's compiler on every kernel, the M6/M7 tests on the GPU, a report (a Mac only) ----
+mac-check:
+	@BUILD=$(BUILD) MAKE="$(MAKE)" sh tools/mac-check.sh
 
 clean:
 	rm -rf $(BUILD)
@@ -278,9 +281,10 @@ help:
 	@echo "make synth        the small synthetic models the tests read"
 	@echo "make skeletons    regenerate labs/ from solutions/ (maintainers: overwrites your work)"
 	@echo "make check-arm64  the arm64-only code under qemu (not part of make test)"
+	@echo "make mac-check    on a Mac: Apple's compiler on every kernel, M6/M7 on the GPU, a report"
 
 .PHONY: all run test check check-lab compare-lab mine asan asan-clang bench book doctor golden model tokenizer skeletons \
-        tests tools clean deps synth check-arm64 help
+        tests tools clean deps synth check-arm64 mac-check help
 
 -include tools/fuzz/fuzz.mk
 
