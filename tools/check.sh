@@ -83,6 +83,8 @@ else record FAIL figures "$out"; fi
 
 # 5a. the learner's lab tools (check-lab reruns, REF=, ONLY=, compare-lab) on a scratch copy
 BUILD="$B" MAKE="$M" sh tools/tests/test_labtools.sh
+# 5a'. the emulator's checking build against mutants of shaders/*.metal (each barrier removed)
+BUILD="$B" MAKE="$M" sh tools/tests/test_msl_mutations.sh || true
 
 # 5b. the GPU labs' tests again, with the kernels built by the emulator's race checker
 if [ -f shared/msl/msl.mk ] && ls labs/m6-metal/tests/test_*.c >/dev/null 2>&1; then

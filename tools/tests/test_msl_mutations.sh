@@ -8,9 +8,10 @@
 set -u
 B=${BUILD:-build}
 M=${MAKE:-make}
-MB=$B/msl
 MUT=$B/mutants
+MB=$MUT/msl    # its own emulator objects, without the sanitizers a `make asan` passes down
 CC=${CC:-cc}
+PLAIN="-std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Ishared"
 fails=0
 
 record() {  # STATUS NAME [why]
@@ -22,9 +23,9 @@ record() {  # STATUS NAME [why]
 }
 
 RT="$MB/rt/msl_rt.o $MB/rt/msl_fiber.o $MB/rt/msl_check.o $MB/rt/mtl_emu.o"
-if ! out=$($M -s BUILD="$B" $RT "$MB/mslpp" 2>&1) ||
-   ! out=$($CC -std=c11 -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -Ishared -I. -c \
-            tools/tests/msl_mutant_driver.c -o "$MB/msl_mutant_driver.o" 2>&1); then
+mk() { $M -s -f shared/msl/msl.mk MSL_BUILD="$MB" CFLAGS="$PLAIN" "$@"; }
+if ! out=$(mk $RT "$MB/mslpp" 2>&1) ||
+   ! out=$($CC $PLAIN -I. -c tools/tests/msl_mutant_driver.c -o "$MB/msl_mutant_driver.o" 2>&1); then
     record FAIL build "$out"
     exit 1
 fi
@@ -41,7 +42,7 @@ for src in shaders/*.metal; do
         cmp -s "$mutant.tmp" "$mutant" 2>/dev/null || mv "$mutant.tmp" "$mutant"
         rm -f "$mutant.tmp"
         obj=$MB/${mutant%.metal}.check.o
-        if ! out=$($M -s BUILD="$B" "$obj" 2>&1) ||
+        if ! out=$(mk "$obj" 2>&1) ||
            ! out=$($CC "$MB/msl_mutant_driver.o" "$obj" $RT -o "$MUT/$base-$line" -lpthread -lm 2>&1); then
             record FAIL "$name" "the mutant does not build: $out"
             continue
