@@ -192,7 +192,7 @@ static void find_program_scope(void) {
         if (is(i, ";")) { program_scope_statement(start, i); start = i + 1; continue; }
         if (is(i, "}")) { start = i + 1; continue; }  // the end of a namespace
         if (!is(i, "{")) continue;
-        if ((kw(i - 1, "namespace") || kw(i - 2, "namespace")) || (toks[i - 1].kind == T_STR && kw(i - 2, "extern"))) {
+        if (kw(i - 1, "namespace") || kw(i - 2, "namespace") || (i > 0 && toks[i - 1].kind == T_STR && kw(i - 2, "extern"))) {
             start = i + 1;
             continue;
         }
