@@ -242,6 +242,9 @@ figures:
 	python3 tools/figures/draw_figures.py book/img
 bench: all
 	@BUILD=$(BUILD) sh tools/bench.sh
+# make bench-peer LLAMA_CPP=DIR: protostar and llama.cpp side by side, the ratio table (tools/bench-peer.sh)
+bench-peer: $(BUILD)/tools/synth $(BUILD)/tools/bench_peer
+	@BUILD=$(BUILD) LLAMA_CPP="$(LLAMA_CPP)" sh tools/bench-peer.sh
 golden:
 	@cat golden/README.md
 # Regenerates labs/ from solutions/ (maintainers only: it overwrites a learner's work).
@@ -274,6 +277,7 @@ help:
 	@echo "make mine         the engine from your labs (build/mine/protostar), then a short generation"
 	@echo "make asan         the checks under AddressSanitizer + UBSan (asan-clang: built with clang)"
 	@echo "make bench        speed and memory against peers and the DRAM roofline"
+	@echo "make bench-peer LLAMA_CPP=DIR  protostar against llama.cpp (built from DIR), ratio table"
 	@echo "make book         render the chapters to build/book/index.html"
 	@echo "make figures      redraw the book's figures (book/img/*.svg) from tools/figures/"
 	@echo "make doctor       check this machine; make deps installs what the build needs"
@@ -283,7 +287,7 @@ help:
 	@echo "make check-arm64  the arm64-only code under qemu (not part of make test)"
 	@echo "make mac-check    on a Mac: Apple's compiler on every kernel, M6/M7 on the GPU, a report"
 
-.PHONY: all run test check check-lab compare-lab mine asan asan-clang bench book doctor golden model tokenizer skeletons \
+.PHONY: all run test check check-lab compare-lab mine asan asan-clang bench bench-peer book doctor golden model tokenizer skeletons \
         tests tools clean deps synth check-arm64 mac-check help
 
 -include tools/fuzz/fuzz.mk

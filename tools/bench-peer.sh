@@ -1,0 +1,192 @@
+#!/bin/sh
+# make bench-peer LLAMA_CPP=DIR: protostar against llama.cpp on this machine, in one invocation.
+#
+#   DIR   a llama.cpp source tree (built here, into $OUT/llama-*), or a build directory of one
+#         (bin/llama-bench; its source is read from CMakeCache.txt for the converter)
+#
+# What it does, with nothing downloaded (it runs on machines without a network):
+#   1. builds llama.cpp's llama-bench and llama-quantize (cmake, Release, -DGGML_NATIVE=ON, no
+#      server, tests or examples); when the CPU has AMX, a second build with AMX switched off
+#      (-mno-amx-*: the same ISA otherwise), so prefill can be compared with and without it
+#   2. makes the synthetic Qwen3-0.6B-shape model (build/tools/synth, random weights, bf16) and
+#      converts it with that tree's convert_hf_to_gguf.py to f32, bf16 and q8_0 GGUF files, and
+#      Q4_0 with llama-quantize --pure (every matrix Q4_0, as protostar's quantize does)
+#   3. llama-bench -p P -n N -t THREADS -r REPS --mmap 0 on each file, each build
+#   4. build/tools/bench_peer (protostar) on the same formats, threads, P, N, REPS, weights in memory
+#   5. prints the ratio table (decode and prefill, per thread count and format) with the llama.cpp
+#      commit and whether its build used AMX, and writes $OUT/bench-peer.csv (for a plot)
+#
+# Settings (environment or make variables): THREADS=1,8,16 FORMATS=f32,bf16,q8_0,q4_0 P=128 N=32
+# REPS=3 KV=f16 (protostar's KV cache; llama.cpp's default is f16) OUT=$BUILD/bench-peer
+# JOBS=<cores> (build parallelism). Needs: cmake, a C/C++ compiler, python3 with numpy, torch,
+# transformers and pyyaml (the converter's imports), and models/qwen3-0.6b/tokenizer.json +
+# tokenizer_config.json (make tokenizer; the converter needs a real tokenizer for the vocabulary).
+set -eu
+B=${BUILD:-build}
+OUT=${OUT:-$B/bench-peer}
+THREADS=${THREADS:-1,8,16}
+FORMATS=${FORMATS:-f32,bf16,q8_0,q4_0}
+P=${P:-128}
+N=${N:-32}
+REPS=${REPS:-3}
+KV=${KV:-f16}
+JOBS=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 4)}
+MODEL=$B/models/qwen3-0.6b-shape
+TOK=models/qwen3-0.6b
+
+die() { echo "bench-peer: $*" >&2; exit 1; }
+[ -n "${LLAMA_CPP:-}" ] || die "say where llama.cpp is: make bench-peer LLAMA_CPP=<source or build dir>"
+[ -d "$LLAMA_CPP" ] || die "LLAMA_CPP=$LLAMA_CPP is not a directory"
+LL=$(cd "$LLAMA_CPP" && pwd)
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+# ---- the llama.cpp source and builds ----
+PREBUILT=""
+if [ -f "$LL/CMakeLists.txt" ] && [ -f "$LL/convert_hf_to_gguf.py" ]; then
+    SRC=$LL
+    for d in "$LL/build/bin" "$LL/bin"; do [ -x "$d/llama-bench" ] && PREBUILT=$d && break; done
+elif [ -f "$LL/CMakeCache.txt" ]; then
+    SRC=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$LL/CMakeCache.txt")
+    [ -x "$LL/bin/llama-bench" ] && PREBUILT=$LL/bin
+    [ -f "$SRC/convert_hf_to_gguf.py" ] || die "$LL is a build directory whose source ($SRC) is not here; give the source tree"
+else
+    die "$LL is neither a llama.cpp source tree (CMakeLists.txt, convert_hf_to_gguf.py) nor a build directory (CMakeCache.txt)"
+fi
+COMMIT=$(git -C "$SRC" rev-parse --short=9 HEAD 2>/dev/null || cat "$SRC/COMMIT" 2>/dev/null || echo unknown)
+
+HAS_AMX=no
+grep -qw amx_int8 /proc/cpuinfo 2>/dev/null && HAS_AMX=yes
+
+# build NAME [extra C/C++ flags]: llama-bench and llama-quantize into $OUT/llama-NAME (kept: a
+# second run does not build again).
+build() {
+    dir=$OUT/llama-$1
+    if [ -x "$dir/bin/llama-bench" ] && [ -x "$dir/bin/llama-quantize" ]; then return 0; fi
+    command -v cmake >/dev/null || die "cmake is missing (apt-get install cmake)"
+    echo "==> building llama.cpp $COMMIT ($1) in $dir: a few minutes"
+    cmake -S "$SRC" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_BUILD_SERVER=OFF \
+        -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF \
+        -DCMAKE_C_FLAGS="${2:-}" -DCMAKE_CXX_FLAGS="${2:-}" >"$dir.cmake.log" 2>&1 ||
+        { tail -20 "$dir.cmake.log"; die "cmake failed (log: $dir.cmake.log)"; }
+    cmake --build "$dir" --target llama-bench llama-quantize -j "$JOBS" >"$dir.build.log" 2>&1 ||
+        { tail -20 "$dir.build.log"; die "the llama.cpp build failed (log: $dir.build.log)"; }
+}
+# -march=native turns AMX on where the CPU has it; -mno-amx-* (given first, still honoured by gcc
+# and clang) leaves everything else of the native ISA as it is.
+NOAMX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+BUILDS=""
+if [ -n "$PREBUILT" ]; then
+    mkdir -p "$OUT/llama-given"
+    ln -sfn "$PREBUILT" "$OUT/llama-given/bin"
+    BUILDS="given"
+else
+    build native
+    BUILDS="native"
+fi
+if [ "$HAS_AMX" = yes ]; then
+    build noamx "$NOAMX_FLAGS"
+    BUILDS="$BUILDS noamx"
+fi
+# Did a build compile ggml's AMX code? ggml-cpu has it when the compiler defines __AMX_INT8__ and
+# __AVX512VNNI__, which -march=native does on a CPU with both.
+amx_of() {
+    if [ "$HAS_AMX" = no ]; then echo "no (CPU without AMX)"; return; fi
+    [ "$1" = noamx ] && { echo "no (built with -mno-amx-*)"; return; }
+    [ "$1" = given ] && { echo "as that build was configured"; return; }
+    defs=$(echo | ${CC:-cc} -march=native -dM -E - 2>/dev/null)
+    case $defs in *__AMX_INT8__*__AVX512VNNI__* | *__AVX512VNNI__*__AMX_INT8__*) echo "yes (-march=native)" ;; *) echo no ;; esac
+}
+
+# ---- the model, converted ----
+[ -x "$B/tools/synth" ] && [ -x "$B/tools/bench_peer" ] || die "build protostar's tools first: make BUILD=$B tools"
+[ -f "$MODEL/model.safetensors" ] || "$B/tools/synth" qwen3-0.6b-shape "$MODEL"
+[ -f "$TOK/tokenizer.json" ] && [ -f "$TOK/tokenizer_config.json" ] ||
+    die "$TOK/tokenizer.json and tokenizer_config.json are missing: make tokenizer (or copy them from a machine that has them); llama.cpp's converter needs the real vocabulary"
+HF=$OUT/hf-model   # the synthetic weights and config beside the real tokenizer: what the converter reads
+mkdir -p "$HF"
+for f in config.json model.safetensors; do ln -sf "$(cd "$MODEL" && pwd)/$f" "$HF/$f"; done
+for f in tokenizer.json tokenizer_config.json; do cp "$TOK/$f" "$HF/$f"; done
+gguf_of() { echo "$OUT/model-$1.gguf"; }
+convert() {
+    [ -f "$(gguf_of "$1")" ] && return 0
+    if ! python3 -c "import numpy, torch, transformers, yaml" 2>/dev/null; then
+        die "cannot convert with $SRC/convert_hf_to_gguf.py: python3 lacks $(for m in numpy torch transformers yaml; do python3 -c "import $m" 2>/dev/null || printf '%s ' $m; done)(pip install numpy torch transformers pyyaml, or run where they are)"
+    fi
+    echo "==> converting to $1 GGUF"
+    HF_HUB_OFFLINE=1 PYTHONPATH="$SRC/gguf-py" python3 "$SRC/convert_hf_to_gguf.py" "$HF" --outtype "$1" \
+        --outfile "$(gguf_of "$1").part" >"$OUT/convert-$1.log" 2>&1 ||
+        { tail -20 "$OUT/convert-$1.log"; die "conversion to $1 failed (log: $OUT/convert-$1.log)"; }
+    mv "$(gguf_of "$1").part" "$(gguf_of "$1")"
+}
+FIRST_BUILD=${BUILDS%% *}
+for f in $(echo "$FORMATS" | tr ',' ' '); do
+    case $f in
+    f32 | bf16 | q8_0) convert "$f" ;;
+    q4_0)
+        convert bf16
+        [ -f "$(gguf_of q4_0)" ] || "$OUT/llama-$FIRST_BUILD/bin/llama-quantize" --pure "$(gguf_of bf16)" \
+            "$(gguf_of q4_0)" Q4_0 >"$OUT/quantize.log" 2>&1 || die "llama-quantize failed (log: $OUT/quantize.log)"
+        ;;
+    *) die "FORMATS: f32, bf16, q8_0, q4_0 (not $f)" ;;
+    esac
+done
+
+# ---- the runs ----
+LLCSV=$OUT/llama.csv
+: >"$LLCSV"
+for b in $BUILDS; do
+    for f in $(echo "$FORMATS" | tr ',' ' '); do
+        echo "==> llama-bench ($b build), $f, threads $THREADS"
+        "$OUT/llama-$b/bin/llama-bench" -m "$(gguf_of "$f")" -p "$P" -n "$N" -t "$THREADS" -r "$REPS" --mmap 0 \
+            -o csv >"$OUT/llama-bench-$b-$f.csv" 2>"$OUT/llama-bench-$b-$f.log" ||
+            { tail -5 "$OUT/llama-bench-$b-$f.log"; die "llama-bench failed on $f (log: $OUT/llama-bench-$b-$f.log)"; }
+        sed "s/^/$b,$f,/" "$OUT/llama-bench-$b-$f.csv" >>"$LLCSV"
+    done
+done
+echo "==> protostar, $FORMATS, threads $THREADS (KV cache $KV)"
+"$B/tools/bench_peer" "$MODEL" --formats "$FORMATS" --threads "$THREADS" -p "$P" -n "$N" -r "$REPS" --kv "$KV" \
+    --csv "$OUT/protostar.csv"
+
+# ---- the table ----
+python3 - "$LLCSV" "$OUT/protostar.csv" "$OUT/bench-peer.csv" "$COMMIT" "$HAS_AMX" "$P" "$N" "$BUILDS" \
+    "$(for b in $BUILDS; do printf '%s: %s; ' "$b" "$(amx_of "$b")"; done)" <<'EOF'
+import csv, sys
+llama_csv, ps_csv, out_csv, commit, has_amx, P, N, builds, amx_note = sys.argv[1:10]
+builds = builds.split()
+llama = {}   # (build, format, threads, test) -> (tok/s, sd)
+header = None
+for line in open(llama_csv):
+    b, f, rest = line.rstrip("\n").split(",", 2)
+    row = next(csv.reader([rest]))
+    if row and row[0] == "build_commit":
+        header = row
+        continue
+    r = dict(zip(header, row))
+    test = "pp%s" % r["n_prompt"] if int(r["n_prompt"]) > 0 else "tg%s" % r["n_gen"]
+    llama[(b, f, int(r["n_threads"]), test)] = (float(r["avg_ts"]), float(r["stddev_ts"]))
+ps = {}
+for r in csv.DictReader(open(ps_csv)):
+    ps[(r["format"], int(r["threads"]), r["test"])] = (float(r["tokens_per_s"]), float(r["stddev"]))
+formats = list(dict.fromkeys(k[0] for k in ps))
+threads = sorted(set(k[1] for k in ps))
+with open(out_csv, "w") as o:
+    w = csv.writer(o)
+    w.writerow(["engine", "build", "format", "threads", "test", "tokens_per_s", "stddev"])
+    for (f, t, test), (v, sd) in sorted(ps.items()):
+        w.writerow(["protostar", "", f, t, test, v, sd])
+    for (b, f, t, test), (v, sd) in sorted(llama.items()):
+        w.writerow(["llama.cpp", b, f, t, test, v, sd])
+print("\nllama.cpp %s; CPU with AMX: %s; AMX in the builds: %s" % (commit, has_amx, amx_note))
+for b in builds:
+    print("\n| tok/s, protostar / llama.cpp (%s build) | threads | %s |" % (b, " | ".join(formats)))
+    print("|---|---|%s" % "---|" * len(formats))
+    for test, label in (("tg%s" % N, "decode (tg%s)" % N), ("pp%s" % P, "prefill %s (pp%s)" % (P, P))):
+        for i, t in enumerate(threads):
+            cells = []
+            for f in formats:
+                a, l = ps.get((f, t, test)), llama.get((b, f, t, test))
+                cells.append("%.1f / %.1f = %.2fx" % (a[0], l[0], a[0] / l[0]) if a and l else "-")
+            print("| %s | %d | %s |" % (label if i == 0 else "", t, " | ".join(cells)))
+print("\nCSV for a plot: %s" % out_csv)
+EOF

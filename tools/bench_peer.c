@@ -1,0 +1,189 @@
+// bench_peer: prefill and decode speed, llama-bench's way, so the two engines can be compared on
+// the same machine (tools/bench-peer.sh, `make bench-peer`, runs both and prints the ratios).
+//
+//     build/tools/bench_peer [MODEL_DIR] [--formats f32,bf16,q8_0,q4_0] [--threads 1,8,16]
+//                            [-p 128] [-n 32] [-r 3] [--depth 0,4096] [--kv f32,f16] [--csv FILE]
+//                            [--attention scaled|m2] [--clock wall|cpu]
+//
+// For each format, thread count, KV type and depth (positions already in the cache):
+//   pp  a prefill of P tokens through the KV cache (kv_cache_forward, last position's logits):
+//       P / seconds, as llama-bench's "ppP"
+//   tg  N decode steps of one token each: N / seconds, as llama-bench's "tgN"
+// each once to warm up, then r times: the mean and standard deviation of the tokens per second.
+// Weights are read into memory (llama-bench --mmap 0). The cache reaches a depth without a
+// real prefill of that length (minutes on one thread): a real 8-token prefill, copied.
+// --attention m2 runs an f32 cache's attention with M2's attention() (the cached_attention task, as
+// before kv_attention.c), for before/after figures.
+// Default (make bench): build/models/qwen3-0.6b-shape, f32 and q8_0, 1 and 2 threads, -p 64 -n 16 -r 1.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "forward.h"
+#include "kvcache.h"
+#include "model.h"
+#include "quant.h"
+#include "quant_model.h"
+#include "thread_pool.h"
+#include "timing.h"
+
+#define MAX_LIST 16
+#define MAX_REPS 32
+#define FILL 8
+
+typedef struct {
+    int n;
+    int v[MAX_LIST];
+} IntList;
+
+// "1,8,16" into l; false (message) on anything else.
+static bool parse_ints(const char *flag, const char *text, int lo, IntList *l) {
+    l->n = 0;
+    for (const char *p = text; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < lo || v > 1000000 || l->n == MAX_LIST || (*end && *end != ','))
+            return fprintf(stderr, "bench_peer: %s takes numbers >= %d separated by commas, not '%s'\n", flag, lo, text), false;
+        l->v[l->n++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    return l->n > 0;
+}
+
+// The cache at `depth` positions: a real prefill of FILL tokens, then copies of its rows. Rows
+// below *filled hold finished keys and values already (what a run writes is real too): the time
+// of a step does not depend on their values, so they are not made again.
+static int fill_to_depth(KVCache *kc, int depth, int *filled, const int32_t *ids, float *logits) {
+    kc->n = depth <= *filled ? depth : 0;
+    if (depth <= *filled) return 0;
+    const int real = depth < FILL ? depth : FILL;
+    if (kv_cache_forward(kc, ids, real, logits, false) != 0) return -1;
+    const Config *c = &kc->model->cfg;
+    const size_t row = (size_t)c->n_kv_heads * c->head_dim, esize = kc->type == KV_F16 ? 2 : 4;
+    char *k = kc->type == KV_F16 ? (char *)kc->k16 : (char *)kc->k;
+    char *v = kc->type == KV_F16 ? (char *)kc->v16 : (char *)kc->v;
+    for (int l = 0; l < c->n_layers; l++)
+        for (int pos = real; pos < depth; pos++) {
+            const size_t dst = ((size_t)l * kc->ctx + pos) * row * esize, src = ((size_t)l * kc->ctx + pos % real) * row * esize;
+            memcpy(k + dst, k + src, row * esize);
+            memcpy(v + dst, v + src, row * esize);
+        }
+    for (int pos = real; pos < depth; pos++) kc->ids[pos] = ids[pos % real];
+    kc->n = *filled = depth;
+    return 0;
+}
+
+// Wall-clock seconds, or with --clock cpu the CPU time of the whole process: on a loaded machine
+// (a shared VM) that is what a 1-thread run costs, whatever else competes for the cores.
+static bool cpu_clock;
+static double now(void) {
+    if (!cpu_clock) return ps_now();
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+// Tokens per second of one run: prefill (n_prompt > 0) or n_gen decode steps, from `depth`.
+static double run_once(KVCache *kc, int depth, int *filled, int n_prompt, int n_gen, const int32_t *ids,
+                       float *logits) {
+    if (fill_to_depth(kc, depth, filled, ids, logits) != 0) exit(1);
+    const double start = now();
+    if (n_prompt > 0) {
+        if (kv_cache_forward(kc, ids, n_prompt, logits, false) != 0) exit(1);
+        return n_prompt / (now() - start);
+    }
+    for (int i = 0; i < n_gen; i++)
+        if (kv_cache_forward(kc, ids + i, 1, logits, false) != 0) exit(1);
+    return n_gen / (now() - start);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = "build/models/qwen3-0.6b-shape", *csv_path = NULL;
+    const char *formats_text = "f32,q8_0";
+    IntList threads = {2, {1, 2}}, depths = {1, {0}};
+    int n_prompt = 64, n_gen = 16, reps = 1;
+    bool kv_use[2] = {true, false};   // which KV types to run: [0] f32, [1] f16
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        IntList one;
+        bool ok = true;
+        if (a[0] != '-') dir = a;
+        else if (!v) ok = false;
+        else if (!strcmp(a, "--formats")) formats_text = v, i++;
+        else if (!strcmp(a, "--threads")) ok = parse_ints(a, v, 1, &threads), i++;
+        else if (!strcmp(a, "--depth")) ok = parse_ints(a, v, 0, &depths), i++;
+        else if (!strcmp(a, "-p")) ok = parse_ints(a, v, 0, &one) && one.n == 1, n_prompt = one.v[0], i++;
+        else if (!strcmp(a, "-n")) ok = parse_ints(a, v, 0, &one) && one.n == 1, n_gen = one.v[0], i++;
+        else if (!strcmp(a, "-r")) ok = parse_ints(a, v, 1, &one) && one.n == 1 && one.v[0] <= MAX_REPS, reps = one.v[0], i++;
+        else if (!strcmp(a, "--csv")) csv_path = v, i++;
+        else if (!strcmp(a, "--clock")) ok = !strcmp(v, "cpu") || !strcmp(v, "wall"), cpu_clock = !strcmp(v, "cpu"), i++;
+        else if (!strcmp(a, "--attention")) ok = !strcmp(v, "m2") || !strcmp(v, "scaled"), kv_attention_use(!strcmp(v, "scaled")), i++;
+        else if (!strcmp(a, "--kv")) {
+            kv_use[0] = strstr(v, "f32") != NULL, kv_use[1] = strstr(v, "f16") != NULL, i++;
+            ok = kv_use[0] || kv_use[1];
+        } else ok = false;
+        if (!ok)
+            return fprintf(stderr, "usage: bench_peer [MODEL_DIR] [--formats f32,bf16,q8_0,q4_0] [--threads 1,8,16] "
+                                   "[-p 128] [-n 32] [-r 3] [--depth 0,4096] [--kv f32,f16] [--csv FILE] "
+                                   "[--attention scaled|m2] [--clock wall|cpu]\n"), 2;
+    }
+    if (bench_model_missing(dir)) return 0;
+    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
+    if (csv_path && !csv) return perror(csv_path), 1;
+    if (csv) fprintf(csv, "engine,format,threads,kv,depth,test,tokens_per_s,stddev\n");
+    printf("%s: weights read into memory; %d runs each after a warm-up; tokens per second (mean ± sd)\n", dir, reps);
+    printf("%-6s %7s %4s %6s %-6s %12s %8s\n", "format", "threads", "kv", "depth", "test", "tok/s", "sd");
+    char list[256];
+    snprintf(list, sizeof list, "%s", formats_text);
+    for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+        DType f = DT_F32;
+        if (strcmp(name, "f32") && strcmp(name, "bf16") && (quant_type_parse(name, &f) != 0 || f == DT_F32))
+            return fprintf(stderr, "bench_peer: unknown format '%s' (f32, bf16, q8_0, q4_0, q4a)\n", name), 2;
+        // bf16: the checkpoint as model_load holds it (the synthetic model is stored in bf16).
+        Model m;
+        if (model_load(&m, dir, PS_MAP_READ) != 0) return 1;
+        if (f != DT_F32 && quantize_model(&m, f, false) != 0) return 1;
+        int max_depth = 0;
+        for (int d = 0; d < depths.n; d++) max_depth = depths.v[d] > max_depth ? depths.v[d] : max_depth;
+        const int ctx = max_depth + (n_prompt > n_gen ? n_prompt : n_gen) + 1;
+        int32_t *ids = malloc((size_t)(ctx + FILL) * sizeof *ids);
+        float *logits = malloc((size_t)m.cfg.vocab_size * sizeof *logits);
+        if (!ids || !logits) return fprintf(stderr, "bench_peer: out of memory\n"), 1;
+        for (int i = 0; i < ctx + FILL; i++) ids[i] = (int32_t)((i * 7919 + 13) % m.cfg.vocab_size);
+        for (int kt = 0; kt < 2; kt++) {
+            if (!kv_use[kt]) continue;
+            KVCache kc;
+            if (kv_cache_init_as(&kc, &m, ctx, 0, kt ? KV_F16 : KV_F32) != 0) return 1;
+            int filled = 0;   // positions of the cache holding keys and values
+            for (int th = 0; th < threads.n; th++) {
+                pool_set_threads(threads.v[th]);
+                for (int d = 0; d < depths.n; d++)
+                    for (int test = 0; test < 2; test++) {
+                        const int p = test == 0 ? n_prompt : 0, g = test == 0 ? 0 : n_gen;
+                        if (p + g == 0) continue;
+                        run_once(&kc, depths.v[d], &filled, p, g, ids, logits);   // warm-up
+                        double ts[MAX_REPS], mean = 0, var = 0;
+                        for (int r = 0; r < reps; r++) mean += ts[r] = run_once(&kc, depths.v[d], &filled, p, g, ids, logits);
+                        mean /= reps;
+                        for (int r = 0; r < reps; r++) var += (ts[r] - mean) * (ts[r] - mean);
+                        const double sd = reps > 1 ? sqrt(var / (reps - 1)) : 0;
+                        char test_name[32];
+                        snprintf(test_name, sizeof test_name, "%s%d", test == 0 ? "pp" : "tg", p + g);
+                        printf("%-6s %7d %4s %6d %-6s %12.2f %8.2f\n", name, threads.v[th], kt ? "f16" : "f32",
+                               depths.v[d], test_name, mean, sd);
+                        fflush(stdout);
+                        if (csv)
+                            fprintf(csv, "protostar,%s,%d,%s,%d,%s,%.3f,%.3f\n", name, threads.v[th], kt ? "f16" : "f32",
+                                    depths.v[d], test_name, mean, sd);
+                    }
+            }
+            kv_cache_free(&kc);
+        }
+        free(ids), free(logits);
+        model_free(&m);
+    }
+    if (csv) fclose(csv);
+    return 0;
+}
