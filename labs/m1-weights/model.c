@@ -115,8 +115,32 @@ static int load_packed(Mat *m, const StTensor *t, int rows, int cols, void *dst,
     return 0;
 }
 
+// ---- bf16 matrices kept as they are (model_keep_bf16) ----
+
+static bool keep_bf16;
+void model_keep_bf16(bool on) { keep_bf16 = on; }
+
+static bool kept_as_bf16(const StTensor *t) { return keep_bf16 && t->dtype == DT_BF16 && t->ndim == 2; }
+
+// A bf16 matrix: checked against [rows × cols], its bytes copied as they are to L->next.
+static int load_bf16(Loader *L, Mat *m, const StTensor *t, int rows, int cols) {
+    if (t->shape[0] != rows || t->shape[1] != cols) {
+        fprintf(stderr, "%s: tensor '%s' has shape [%lld, %lld] but config.json implies [%d, %d]\n",
+                L->st->paths[t->file], t->name, (long long)t->shape[0], (long long)t->shape[1], rows, cols);
+        return -1;
+    }
+    memcpy(L->next, t->data, t->nbytes);
+    *m = (Mat){.dtype = DT_BF16, .rows = rows, .cols = cols, .data = L->next};
+    L->next += (t->nbytes + sizeof(float) - 1) / sizeof(float);
+    L->used[t - L->st->tensors] = true;
+    L->done += t->nbytes;
+    progress_bar("loading", L->done, L->total);
+    return 0;
+}
+
 static int load_mat(Loader *L, Mat *m, const char *name, int rows, int cols) {
     const StTensor *t = st_find(L->st, name);
+    if (t && kept_as_bf16(t)) return load_bf16(L, m, t, rows, cols);
     if (t && t->dtype == DT_U8) {   // a packed matrix, kept as it is
         if (load_packed(m, t, rows, cols, L->next, L->st->paths[t->file]) != 0) return -1;
         L->next += (t->nbytes + sizeof(float) - 1) / sizeof(float);
@@ -165,9 +189,9 @@ static int load_lm_head(Loader *L, Model *m) {
 }
 
 // Floats of storage tensor t takes once loaded: its elements in f32, or its bytes when the file
-// stores it packed (a 4-bit model does not reserve the memory of an f32 one).
+// stores it packed or it stays bf16 (a 4-bit model does not reserve the memory of an f32 one).
 static size_t tensor_floats(const StTensor *t) {
-    return t->dtype == DT_U8 ? (t->nbytes + sizeof(float) - 1) / sizeof(float) : t->numel;
+    return t->dtype == DT_U8 || kept_as_bf16(t) ? (t->nbytes + sizeof(float) - 1) / sizeof(float) : t->numel;
 }
 
 // Floats needed for the checkpoint's tensors, a copy of the embedding under lm_head.weight left out

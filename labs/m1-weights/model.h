@@ -12,8 +12,8 @@
 #include "mapfile.h"
 #include "safetensors.h"   // DType
 
-// A weight matrix [rows × cols]: DT_F32 data (converted at load), or a registered packed format
-// (MatFormat below) whose dtype says how to read it.
+// A weight matrix [rows × cols]: DT_F32 data (converted at load), DT_BF16 when kept as it is
+// (model_keep_bf16), or a registered packed format (MatFormat below) whose dtype says how to read it.
 typedef struct {
     DType dtype;
     int rows, cols;
@@ -64,6 +64,13 @@ typedef struct {
     long long stored, logical;
 } ParamCount;
 ParamCount count_params(const SafeTensors *st, const Config *c);
+
+// ---- extension point: bf16 matrices kept as they are ----
+// model_load widens every bf16 tensor to f32 unless a program whose products read bf16 matrices
+// directly says so first: then each bf16 matrix (not the vectors: norms) is copied as it is, a Mat
+// of dtype DT_BF16 (raw little-endian bf16, 2 bytes per weight), and a step that reads every
+// weight reads half the bytes. Off by default; it stays as set for the loads that follow.
+void model_keep_bf16(bool on);
 
 // ---- extension point: packed matrix formats ----
 // This lab widens every weight to f32. A later lab can keep matrices packed in a format of its own

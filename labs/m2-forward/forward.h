@@ -28,8 +28,11 @@ typedef struct {
 } MatKernels;
 // Registers k (kept by pointer: static storage); again changes nothing. 0, or -1 when full.
 int matmul_register(const MatKernels *k);
-// The kernels registered for w->dtype; prints a message and exits when there are none.
+// The kernels registered for w->dtype (bf16: this lab's own, MATMUL_BF16); prints a message and
+// exits when there are none.
 const MatKernels *matmul_kernels(const Mat *w);
+// bf16 matrices kept as they are (M1's model_keep_bf16): widened in registers, matmul_bf16.c.
+extern const MatKernels MATMUL_BF16;
 
 // f32 products with SIMD (matmul_simd.c): matmul() uses them when the SIMD policy says so
 // (shared/simd.h: on by default); false runs your matmul_f32_rows (so does PS_SIMD=0).
@@ -38,6 +41,10 @@ const char *matmul_simd_name(void);   // "avx512", "avx2", "neon" or "plain C"
 // Output rows [row_begin, row_end) of out = W x with SIMD; false (nothing done) without a kernel.
 bool matmul_simd_rows(float *out, const float *x, const float *W, int rows, int cols, int n_tokens, int row_begin,
                       int row_end);
+// The same with W's rows in f32 or (bf16) in bf16, widened in registers: tiles of rows × tokens
+// (matmul_gemm.c); false (nothing done) without a kernel for this CPU (kernel: matmul_simd_name()).
+bool matmul_gemm_rows(float *out, const float *x, const void *W, bool bf16, int rows, int cols, int n_tokens,
+                      int row_begin, int row_end);
 // One head of attention() with SIMD dot products (k, v: this head's first key and value); false
 // (nothing done) without a kernel or with SIMD switched off.
 bool attention_head_simd(float *oh, const float *qh, const float *k, const float *v, int n_keys, int kv_stride,

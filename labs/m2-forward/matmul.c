@@ -36,6 +36,7 @@ int matmul_register(const MatKernels *k) {
 const MatKernels *matmul_kernels(const Mat *w) {
     for (int i = 0; i < n_kernels; i++)
         if (kernels[i]->dtype == w->dtype) return kernels[i];
+    if (w->dtype == DT_BF16) return &MATMUL_BF16;   // this lab's own (matmul_bf16.c)
     fprintf(stderr, "matmul: no kernels registered for %s matrices\n", mat_type_name(w->dtype));
     abort();
 }
@@ -61,9 +62,12 @@ typedef struct {
 
 // One thread's share: an equal slice of the rows. With SIMD (solutions/m2-forward/matmul_simd.c, the
 // default) when this CPU has a kernel for it; your loop otherwise, and in this lab's tests.
+// Slices start at multiples of 8 rows, so the SIMD tiles (8 rows for one token) rarely split.
 static void job_part(void *arg, int part, int n_parts) {
     const Job *j = arg;
-    const int r0 = (int)((long long)j->w->rows * part / n_parts), r1 = (int)((long long)j->w->rows * (part + 1) / n_parts);
+    const int eighths = j->w->rows / 8;
+    const int r0 = (int)((long long)eighths * part / n_parts) * 8;
+    const int r1 = part == n_parts - 1 ? j->w->rows : (int)((long long)eighths * (part + 1) / n_parts) * 8;
     if (!matmul_simd_rows(j->out, j->x, j->w->data, j->w->rows, j->w->cols, j->n_tokens, r0, r1))
         matmul_f32_rows(j->out, j->x, j->w, j->n_tokens, r0, r1);
 }

@@ -12,6 +12,8 @@
 // order: the result differs from yours by rounding (test `ops.matmul-simd` bounds the difference),
 // and it never depends on the thread count or on how many tokens come at once, since each
 // (row, token) dot product is computed whole, always the same way.
+// matmul's products run these sums as tiles of rows × tokens (matmul_gemm.c: one vector of sums
+// per row and token, the same order alone or in a tile); attention's run the dot products below.
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -115,14 +117,11 @@ const char *matmul_simd_name(void) {
     return k ? "simd" : "plain C";
 }
 
+// The products are tiles of several rows times several tokens (matmul_gemm.c), not one dot product
+// after another: a prompt's tokens share each weight while it sits in a register.
 bool matmul_simd_rows(float *out, const float *x, const float *W, int rows, int cols, int n_tokens, int row_begin,
                       int row_end) {
-    const DotFn dot = kernel();
-    if (!dot) return false;
-    for (int r = row_begin; r < row_end; r++)   // rows outside, tokens inside, as in your loop
-        for (int t = 0; t < n_tokens; t++)
-            out[(size_t)t * rows + r] = dot(W + (size_t)r * cols, x + (size_t)t * cols, cols);
-    return true;
+    return kernel() && matmul_gemm_rows(out, x, W, false, rows, cols, n_tokens, row_begin, row_end);
 }
 
 // Attention's q . k products are dot products too, head_dim long, one per cached position: the

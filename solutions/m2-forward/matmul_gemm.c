@@ -1,0 +1,258 @@
+// matmul's SIMD products as tiles: R rows of W times T tokens at once. A prefill multiplies every
+// weight by every token of the prompt; computing one (row, token) dot product after another (as
+// the plain loop does) loads two vectors from cache for every multiply-add, a weight and a token
+// value, and the core can load only about as many vectors per cycle as it can multiply. A tile
+// keeps R x T sums in registers: each step loads R weight vectors and T token vectors and does
+// R x T multiply-adds with them (4 x 3 with AVX2: 7 loads for 12; 4 x 6 with AVX-512: 10 for 24).
+// Then the multiply-add units, not the loads, set the pace.
+//
+// Cache blocking: the rows are taken in blocks of about GEMM_BLOCK_BYTES of weights, which stay in
+// the core's L2 cache while every tile of tokens passes over them, so each weight comes from
+// memory once per product however many tokens there are.
+//
+// The order of the additions is fixed per (row, token) pair, whatever the tile holding it: one
+// vector of V sums (lane l adds the products of the columns c = l mod V, for c below cols rounded
+// down to V), the V lanes added together in a fixed order, then the last cols mod V products one by
+// one. So a token computed alone (a decode, tiles of R x 1) gets the same bits as the same token
+// inside a prompt, and the thread count changes nothing either (ops.matmul-simd checks both).
+//
+// The same kernels read bf16 weights (matmul_bf16.c): a bf16 number is the top half of an f32, so
+// widening is a shift (exact) done in registers, and the products are those of the f32 kernel on
+// the widened matrix, bit for bit, at half the bytes per weight.
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "forward.h"
+#include "scratch.h"
+
+// Weights per row block: about 256 KiB, half of a small L2 cache.
+#define GEMM_BLOCK_BYTES (256 * 1024)
+
+typedef struct {
+    float *out;       // out[t * rows + r]
+    const void *W;    // rows [row0, ...) of the matrix [rows × cols]: f32, or bf16 (uint16_t)
+    const float *x;   // [n_tokens × cols]
+    int rows, cols;
+    int row0;         // the first row W holds
+} Gemm;
+
+// One weight as f32, for the columns after the last full vector.
+static inline float weight_at(const void *W, size_t i, bool bf16) {
+    if (!bf16) return ((const float *)W)[i];
+    const uint32_t bits = (uint32_t)((const uint16_t *)W)[i] << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+// Rows [r0, r1) of a block times tokens [t0, t1): the tiles in a fixed walk. TILE(r, t, R, T) is
+// the instruction set's tile; R_MAX x T_MAX its prefill shape, R_ONE its shape for a single token.
+// Constant R and T let the compiler keep the sums in registers, so each shape is its own call.
+#define TILE_WALK(TILE, R_MAX, T_MAX, R_ONE)                                                          \
+    do {                                                                                              \
+        if (t1 - t0 == 1) {                                                                           \
+            int r = r0;                                                                               \
+            for (; r + (R_ONE) <= r1; r += (R_ONE)) TILE(r, t0, R_ONE, 1);                            \
+            for (; r < r1; r++) TILE(r, t0, 1, 1);                                                    \
+            break;                                                                                    \
+        }                                                                                             \
+        for (int t = t0; t < t1; t += (T_MAX)) {                                                      \
+            const int left = t1 - t;                                                                  \
+            int r = r0;                                                                               \
+            if (left >= (T_MAX)) {                                                                    \
+                for (; r + (R_MAX) <= r1; r += (R_MAX)) TILE(r, t, R_MAX, T_MAX);                     \
+                for (; r < r1; r++) TILE(r, t, 1, T_MAX);                                             \
+            } else {                                                                                  \
+                for (int u = 0; u < left; u++) {   /* the last < T_MAX tokens, one at a time */      \
+                    for (r = r0; r + (R_ONE) <= r1; r += (R_ONE)) TILE(r, t + u, R_ONE, 1);           \
+                    for (; r < r1; r++) TILE(r, t + u, 1, 1);                                         \
+                }                                                                                     \
+            }                                                                                         \
+        }                                                                                             \
+    } while (0)
+
+typedef void (*BlockFn)(const Gemm *g, int r0, int r1, int t0, int t1);
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_X86 1
+
+#define INLINE_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
+#define INLINE_AVX512 static inline __attribute__((always_inline, target("avx512f")))
+
+INLINE_AVX2 __m256 load8(const void *W, size_t i, bool bf16) {
+    if (!bf16) return _mm256_loadu_ps((const float *)W + i);
+    const __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)W + i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+INLINE_AVX2 float sum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+// Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 3), AVX2.
+INLINE_AVX2 void tile_avx2(const Gemm *g, int r, int t, const int R, const int T, const bool bf16) {
+    const int cols = g->cols, vec_end = cols & ~7;
+    const size_t w0 = (size_t)(r - g->row0) * cols;
+    const float *x = g->x + (size_t)t * cols;
+    __m256 acc[8][3];
+    _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
+        _Pragma("GCC unroll 3") for (int j = 0; j < T; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int c = 0; c < vec_end; c += 8) {
+        __m256 xv[3];
+        _Pragma("GCC unroll 3") for (int j = 0; j < T; j++) xv[j] = _mm256_loadu_ps(x + (size_t)j * cols + c);
+        _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
+            const __m256 w = load8(g->W, w0 + (size_t)i * cols + c, bf16);
+            _Pragma("GCC unroll 3") for (int j = 0; j < T; j++) acc[i][j] = _mm256_fmadd_ps(w, xv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            float s = sum8(acc[i][j]);
+            for (int c = vec_end; c < cols; c++) s += weight_at(g->W, w0 + (size_t)i * cols + c, bf16) * x[(size_t)j * cols + c];
+            g->out[(size_t)(t + j) * g->rows + r + i] = s;
+        }
+}
+
+#define TILE_AVX2_F32(r, t, R, T) tile_avx2(g, r, t, R, T, false)
+#define TILE_AVX2_BF16(r, t, R, T) tile_avx2(g, r, t, R, T, true)
+__attribute__((target("avx2,fma"))) static void block_avx2_f32(const Gemm *g, int r0, int r1, int t0, int t1) {
+    TILE_WALK(TILE_AVX2_F32, 4, 3, 8);
+}
+__attribute__((target("avx2,fma"))) static void block_avx2_bf16(const Gemm *g, int r0, int r1, int t0, int t1) {
+    TILE_WALK(TILE_AVX2_BF16, 4, 3, 8);
+}
+
+INLINE_AVX512 __m512 load16(const void *W, size_t i, bool bf16) {
+    if (!bf16) return _mm512_loadu_ps((const float *)W + i);
+    const __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)W + i));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// The 16 lanes added in a fixed order (halves, then halves of those, down to one).
+INLINE_AVX512 float sum16(__m512 v) {
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
+                                   _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+// Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 6), AVX-512: 32 registers hold 4 x 6 sums.
+INLINE_AVX512 void tile_avx512(const Gemm *g, int r, int t, const int R, const int T, const bool bf16) {
+    const int cols = g->cols, vec_end = cols & ~15;
+    const size_t w0 = (size_t)(r - g->row0) * cols;
+    const float *x = g->x + (size_t)t * cols;
+    __m512 acc[8][6];
+    _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
+        _Pragma("GCC unroll 6") for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int c = 0; c < vec_end; c += 16) {
+        __m512 xv[6];
+        _Pragma("GCC unroll 6") for (int j = 0; j < T; j++) xv[j] = _mm512_loadu_ps(x + (size_t)j * cols + c);
+        _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
+            const __m512 w = load16(g->W, w0 + (size_t)i * cols + c, bf16);
+            _Pragma("GCC unroll 6") for (int j = 0; j < T; j++) acc[i][j] = _mm512_fmadd_ps(w, xv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            float s = sum16(acc[i][j]);
+            for (int c = vec_end; c < cols; c++) s += weight_at(g->W, w0 + (size_t)i * cols + c, bf16) * x[(size_t)j * cols + c];
+            g->out[(size_t)(t + j) * g->rows + r + i] = s;
+        }
+}
+
+#define TILE_AVX512_F32(r, t, R, T) tile_avx512(g, r, t, R, T, false)
+#define TILE_AVX512_BF16(r, t, R, T) tile_avx512(g, r, t, R, T, true)
+__attribute__((target("avx512f"))) static void block_avx512_f32(const Gemm *g, int r0, int r1, int t0, int t1) {
+    TILE_WALK(TILE_AVX512_F32, 4, 6, 8);
+}
+__attribute__((target("avx512f"))) static void block_avx512_bf16(const Gemm *g, int r0, int r1, int t0, int t1) {
+    TILE_WALK(TILE_AVX512_BF16, 4, 6, 8);
+}
+
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define HAVE_NEON 1
+
+static inline __attribute__((always_inline)) float32x4_t load4(const void *W, size_t i, bool bf16) {
+    if (!bf16) return vld1q_f32((const float *)W + i);
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)W + i), 16));
+}
+
+// Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 4), NEON: 32 registers hold 4 x 4 sums.
+static inline __attribute__((always_inline)) void tile_neon(const Gemm *g, int r, int t, const int R, const int T,
+                                                            const bool bf16) {
+    const int cols = g->cols, vec_end = cols & ~3;
+    const size_t w0 = (size_t)(r - g->row0) * cols;
+    const float *x = g->x + (size_t)t * cols;
+    float32x4_t acc[8][4];
+    _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
+        _Pragma("GCC unroll 4") for (int j = 0; j < T; j++) acc[i][j] = vdupq_n_f32(0.0f);
+    for (int c = 0; c < vec_end; c += 4) {
+        float32x4_t xv[4];
+        _Pragma("GCC unroll 4") for (int j = 0; j < T; j++) xv[j] = vld1q_f32(x + (size_t)j * cols + c);
+        _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
+            const float32x4_t w = load4(g->W, w0 + (size_t)i * cols + c, bf16);
+            _Pragma("GCC unroll 4") for (int j = 0; j < T; j++) acc[i][j] = vfmaq_f32(acc[i][j], w, xv[j]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            float s = vaddvq_f32(acc[i][j]);
+            for (int c = vec_end; c < cols; c++) s += weight_at(g->W, w0 + (size_t)i * cols + c, bf16) * x[(size_t)j * cols + c];
+            g->out[(size_t)(t + j) * g->rows + r + i] = s;
+        }
+}
+
+#define TILE_NEON_F32(r, t, R, T) tile_neon(g, r, t, R, T, false)
+#define TILE_NEON_BF16(r, t, R, T) tile_neon(g, r, t, R, T, true)
+static void block_neon_f32(const Gemm *g, int r0, int r1, int t0, int t1) { TILE_WALK(TILE_NEON_F32, 4, 4, 8); }
+static void block_neon_bf16(const Gemm *g, int r0, int r1, int t0, int t1) { TILE_WALK(TILE_NEON_BF16, 4, 4, 8); }
+#endif
+
+// The block kernels for `name` ("avx512", "avx2", "neon": matmul_simd_name()) and the weights'
+// type; NULL when there are none.
+static BlockFn block_kernel(const char *name, bool bf16) {
+#if HAVE_X86
+    if (strcmp(name, "avx512") == 0) return bf16 ? block_avx512_bf16 : block_avx512_f32;
+    if (strcmp(name, "avx2") == 0) return bf16 ? block_avx2_bf16 : block_avx2_f32;
+#elif HAVE_NEON
+    if (strcmp(name, "neon") == 0) return bf16 ? block_neon_bf16 : block_neon_f32;
+#endif
+    (void)name, (void)bf16;
+    return NULL;
+}
+
+bool matmul_gemm_rows(float *out, const float *x, const void *W, bool bf16, int rows, int cols, int n_tokens,
+                      int row_begin, int row_end) {
+    const char *name = matmul_simd_name();
+    const BlockFn block = block_kernel(name, bf16);
+    if (!block) return false;
+    // A prompt's bf16 rows are widened once per block into f32 (exact), so that its tiles run the
+    // f32 kernel, not a widening per tile of tokens: the same bits, the widening paid once.
+    const bool widen_first = bf16 && n_tokens >= 4;
+    const size_t row_bytes = (size_t)cols * (bf16 && !widen_first ? 2 : 4);
+    int block_rows = (int)(GEMM_BLOCK_BYTES / (row_bytes ? row_bytes : 1)) & ~7;
+    if (block_rows < 8) block_rows = 8;
+    static _Thread_local Scratch wide;
+    for (int r = row_begin; r < row_end; r += block_rows) {
+        const int end = row_end - r < block_rows ? row_end : r + block_rows;
+        Gemm g = {out, W, x, rows, cols, 0};
+        if (widen_first) {
+            float *f = scratch_reserve(&wide, (size_t)(end - r) * cols * sizeof *f);
+            const uint16_t *h = (const uint16_t *)W + (size_t)r * cols;
+            for (size_t i = 0; i < (size_t)(end - r) * cols; i++) f[i] = weight_at(h, i, true);
+            g.W = f;
+            g.row0 = r;
+            block_kernel(name, false)(&g, r, end, 0, n_tokens);
+        } else {
+            block(&g, r, end, 0, n_tokens);
+        }
+    }
+    return true;
+}
