@@ -1,7 +1,6 @@
 // Rule: a pointer keeps its address space (MSL spec §4): threadgroup memory passed to a threadgroup
-// parameter, directly, with an offset, and through a threadgroup pointer variable. strict-only:
-// the scalar threadgroup variable and `threadgroup float *p = sh + 32` are valid MSL that the
-// emulator's pre-pass (tools/mslpp) learns separately.
+// parameter, directly, with an offset, and through a threadgroup pointer variable; a scalar
+// threadgroup variable (the spec's own example) and `threadgroup float *p = sh + 32` are valid.
 #include <metal_stdlib>
 using namespace metal;
 

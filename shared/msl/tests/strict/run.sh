@@ -1,6 +1,6 @@
 #!/bin/sh
 # The strict front-end's tests (make strict-test; README.md here). Each ok_*.metal must pass
-# tools/mslstrict and, unless it says strict-only, tools/mslpp and the C++ compiler; each
+# tools/mslstrict and, unless it says strict-only, tools/mslpp (both builds) and the C++ compiler; each
 # bad_*.metal must be refused with one message per `// <- error` line, each citing the MSL spec
 # and the first containing the `// expect:` words. numerics.cpp checks the emulator's math.
 # Environment (from shared/msl/msl.mk): MSLSTRICT MSLPP CXX MSL_CXXFLAGS MSL_PPFLAGS CONTRACT OUT.
@@ -30,7 +30,9 @@ for f in "$DIR"/ok_*.metal "$DIR"/bad_*.metal; do
         fi
         if ! grep -q 'strict-only' "$f"; then
             if ! "$MSLPP" "$f" < "$i" > "$OUT/$name.cpp" 2>"$OUT/$name.err" ||
-               ! $CXX $MSL_CXXFLAGS -fsyntax-only "$OUT/$name.cpp" 2>>"$OUT/$name.err"; then
+               ! $CXX $MSL_CXXFLAGS -fsyntax-only "$OUT/$name.cpp" 2>>"$OUT/$name.err" ||
+               ! "$MSLPP" -check "$f" < "$i" > "$OUT/$name.check.cpp" 2>>"$OUT/$name.err" ||
+               ! $CXX $MSL_CXXFLAGS -fsyntax-only "$OUT/$name.check.cpp" 2>>"$OUT/$name.err"; then
                 result FAIL "$name" "the emulator does not compile it: $(grep -m3 error "$OUT/$name.err")"; continue
             fi
         fi
