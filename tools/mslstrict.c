@@ -302,8 +302,8 @@ static void check_kernel_param(int a, int name) {
     for (size_t k = 0; k < sizeof index / sizeof *index; k++) if (is(at + 1, index[k])) vectors = 0;
     if (vectors < 0) return;
     int type = -1, ntype = 0, ok = 0;  // the one type word besides const
-    for (int i = a; i < name; i++)
-        if (!kw(i, "const")) type = i, ntype++;
+    for (int i = a; i < name; i++)  // metal::uint2 is uint2
+        if (!kw(i, "const") && !(is(i, "metal") && is(i + 1, "::")) && !is(i, "::")) type = i, ntype++;
     static const char *allowed[] = {"uint", "ushort", "uint2", "ushort2", "uint3", "ushort3"};
     for (int k = 0; k < (vectors ? 6 : 2) && ntype == 1; k++) ok |= is(type, allowed[k]);
     if (!ok)
@@ -411,8 +411,8 @@ static void check_body(Func *f, int **calls, int *ncalls) {
             error(i, R_RESTRICT, "function pointers are not supported ('&%.*s')", toks[i + 1].len, toks[i + 1].s);
         if (id(i) && is(i + 1, "(") && !member(i) && !word) {
             check_call(i, i + 1);
-            int g = defined_fn(i, &count);
-            if (g >= 0) {
+            int g = defined_fn(i, &count);  // overloads: which one is called is not known here
+            if (g >= 0 && count == 1) {
                 *calls = grow(*calls, sizeof **calls * (size_t)(*ncalls + 2));
                 (*calls)[(*ncalls)++] = g, (*calls)[(*ncalls)++] = i;
             }

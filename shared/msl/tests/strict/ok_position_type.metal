@@ -6,6 +6,7 @@ kernel void k(device float *out [[buffer(0)]],
               uint2 gid [[thread_position_in_grid]],
               ushort3 tg [[threadgroup_position_in_grid]],
               const ushort lane [[thread_index_in_simdgroup]],
-              uint sg [[simdgroup_index_in_threadgroup]]) {
-    out[gid.x] = float(tg.x + lane + sg);
+              uint sg [[simdgroup_index_in_threadgroup]],
+              metal::uint3 ntg [[threads_per_threadgroup]]) {
+    out[gid.x] = float(tg.x + lane + sg + ntg.x);
 }

@@ -8,7 +8,10 @@ static uint fact(uint n) {
     return r;
 }
 static uint twice_fact(uint n) { return 2 * fact(n); }
+// An overload calling another overload of the same name is no recursion.
+static float total(float x) { return x; }
+static float total(float4 v) { return total(v.x) + total(v.y) + total(v.z) + total(v.w); }
 
 kernel void k(device uint *out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
-    out[i] = twice_fact(i % 8);
+    out[i] = twice_fact(i % 8) + uint(total(float4(1.0f)));
 }
