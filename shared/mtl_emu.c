@@ -171,6 +171,7 @@ void mtl_set_buffer(MtlCmd *c, int index, MtlBuffer *b, size_t offset) {
         return;
     }
     c->enc.buffers[index] = (char *)b->ptr + offset;
+    c->enc.buffer_len[index] = b->size - offset;  // for the checking build's bounds
 }
 
 void mtl_set_bytes(MtlCmd *c, int index, const void *data, size_t len) {
@@ -192,6 +193,7 @@ void mtl_set_bytes(MtlCmd *c, int index, const void *data, size_t len) {
     memcpy(copy, data, len);
     c->copies[c->ncopies++] = copy;
     c->enc.buffers[index] = copy;
+    c->enc.buffer_len[index] = len;
 }
 
 void mtl_set_threadgroup_memory(MtlCmd *c, int index, size_t len) {

@@ -256,15 +256,17 @@ static void mark_uses(int name, int from, int end, int is_pointer) {
 }
 
 // Checking build: `threadgroup T *` (a parameter, a local, a cast) becomes `msl::tg_ptr<T>`, in
-// place: `threadgroup` -> `msl::tg_ptr<`, `*` -> `>`. A declared name is followed to the end of
-// its function. Returns 0 when this is no pointer (a reference stays unchecked).
+// place: `threadgroup` -> `msl::tg_ptr<`, `*` -> `>`; `device T *` and `constant T *` become
+// msl::dev_ptr<T> and msl::dev_ptr<const T>. A declared name is followed to the end of its
+// function. Returns 0 when this is no pointer (a reference stays unchecked).
 static int checked_pointer(int i, Func *in) {
     int star = i + 1;
     while (star < ntok && (toks[star].kind == T_ID || is(star, "::"))) star++;
     if (is(star, "<")) star = match(star, "<", ">") + 1;
     while (star < ntok && (is(star, "const") || is(star, "volatile"))) star++;
     if (!is(star, "*")) return 0;
-    toks[i].rep = fmt("msl::tg_ptr<");
+    toks[i].rep = fmt(is(i, "threadgroup") ? "msl::tg_ptr<" : is(i, "device") ? "msl::dev_ptr<"
+                                   : is(i + 1, "const") ? "msl::dev_ptr<" : "msl::dev_ptr<const ");
     toks[star].rep = fmt(">");
     int name = star + 1;
     while (is(name, "const") || is(name, "volatile")) name++;
@@ -378,6 +380,9 @@ static void rewrite(void) {
         if (is(i, "[[")) {  // attributes go; kernel parameters read theirs in emit_trampolines
             for (int e = attr_end(i); i <= e; i++) toks[i].rep = fmt("%s", "");
             i--;
+        } else if ((is(i, "device") || is(i, "constant")) && !before_member(i) && check_mode &&
+                   checked_pointer(i, in)) {
+            // a checked device pointer (bounds)
         } else if ((is(i, "device") || is(i, "thread") || is(i, "kernel")) && !before_member(i)) {
             t->rep = fmt("%s", "");
         } else if (is(i, "constant") && !before_member(i)) {

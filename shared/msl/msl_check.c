@@ -194,6 +194,12 @@ static void pend(MslCheckState *c, const MslThread *t, size_t at, size_t base, s
     ps->slot[h] = (uint16_t)++c->npending;
 }
 
+static void *scratch_for(MslCheckState *c, const void *addr, size_t size) {
+    if (!c->scratch) c->scratch = calloc(1, MSL_TG_MEM_BYTES);
+    if (!c->scratch) abort();
+    return size <= MSL_TG_MEM_BYTES ? c->scratch : (void *)addr;
+}
+
 void *msl_tg_touch(const void *addr, size_t size, int line, const char *name, const void *lo,
                    const void *hi) {
     MslThread *t = msl_self;
@@ -208,9 +214,7 @@ void *msl_tg_touch(const void *addr, size_t size, int line, const char *name, co
             msl_check_fail(c, "thread %u, line %d: threadgroup access out of bounds: bytes %td..%td "
                            "of '%s', which has %td", t->index_tg, line, a - l, a - l + (ptrdiff_t)size - 1,
                            name, h - l);
-        if (!c->scratch) c->scratch = calloc(1, MSL_TG_MEM_BYTES);
-        if (!c->scratch) abort();
-        return size <= MSL_TG_MEM_BYTES ? c->scratch : (void *)addr;
+        return scratch_for(c, addr, size);
     }
     size_t at = (size_t)(a - c->arena), base = (size_t)(l - c->arena);
     for (size_t done = 0; done < size; done += SNAP)
@@ -235,6 +239,35 @@ void msl_tg_region(const void *p, const void **lo, const void **hi) {
         *lo = c->arena + c->static_base;
         *hi = c->arena + c->static_end;
     }
+}
+
+void msl_dev_region(const void *p, const void **lo, const void **hi) {
+    MslThread *t = msl_self;
+    const MslDispatch *d = ((MslCheckState *)t->rt)->dispatch;
+    const unsigned char *a = p;
+    *lo = *hi = NULL;  // not a bound buffer (a program-scope constant...): not checked
+    for (int pass = 0; pass < 2; pass++)  // the buffer it starts, else the one it lies in
+        for (int i = 0; i < MSL_MAX_BUFFERS; i++) {
+            const unsigned char *b = d->buffers[i];
+            if (!b || (pass == 0 ? a != b : a < b || a > b + d->buffer_len[i])) continue;
+            *lo = b;
+            *hi = b + d->buffer_len[i];
+            return;
+        }
+}
+
+void *msl_dev_touch(const void *addr, size_t size, int line, const char *name, const void *lo,
+                    const void *hi) {
+    const unsigned char *a = addr, *l = lo, *h = hi;
+    if (!l || (a >= l && a + size <= h)) return (void *)addr;
+    MslThread *t = msl_self;
+    MslCheckState *c = t->rt;
+    int n = 0;
+    while (n < MSL_MAX_BUFFERS && c->dispatch->buffers[n] != lo) n++;
+    msl_check_fail(c, "thread %u, line %d: device memory access out of bounds: bytes %td..%td of "
+                   "'%s' (buffer(%d)), which has %td", t->index_tg, line, a - l,
+                   a - l + (ptrdiff_t)size - 1, name ? name : "?", n, h - l);
+    return scratch_for(c, addr, size);
 }
 
 void msl_check_lane(int line, const char *what, unsigned lane) {

@@ -17,6 +17,7 @@ typedef struct {
     void *pending;                // accesses of the running thread not yet told read or write
     int npending;
     unsigned char *scratch;       // where an out-of-bounds access goes instead
+    const MslDispatch *dispatch;  // its buffers and their lengths, for device bounds
 } MslCheckState;
 
 void msl_check_report(const char *msg);  // records the dispatch's first error (thread-safe)

@@ -455,6 +455,7 @@ static void work(Worker *w, const MslDispatch *d) {
     memset(w->laid_out, 0, sizeof w->laid_out);  // a new dispatch: new buffers, grid, sizes
     w->d = d;
     w->check.kernel = d->kernel->name;
+    w->check.dispatch = d;
     w->check.arena = w->arena;
     size_t off = 0;
     for (int i = 0; i < MSL_MAX_BUFFERS; i++) {

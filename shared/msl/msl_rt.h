@@ -94,6 +94,12 @@ void *msl_tg_touch(const void *addr, size_t size, int line, const char *name, co
 // The region of threadgroup memory p points into: a threadgroup(n) buffer, or the kernel-scope
 // variables; lo = hi = p when p is not in this threadgroup's memory at all.
 void msl_tg_region(const void *p, const void **lo, const void **hi);
+// Checking build: the same for device memory: [addr, addr + size) must lie in [lo, hi), the
+// bound buffer a `device` or `constant` pointer came from (lo = NULL: not a bound buffer, not
+// checked). msl_dev_region finds the buffer p points into.
+void *msl_dev_touch(const void *addr, size_t size, int line, const char *name, const void *lo,
+                    const void *hi);
+void msl_dev_region(const void *p, const void **lo, const void **hi);
 // Checking build: a SIMD collective read lane `lane`, which is not active (or does not exist).
 void msl_check_lane(int line, const char *what, unsigned lane);
 
@@ -106,6 +112,7 @@ const MslKernel *msl_find_kernel(const char *source, const char *name);
 typedef struct {
     const MslKernel *kernel;
     void *buffers[MSL_MAX_BUFFERS];
+    size_t buffer_len[MSL_MAX_BUFFERS];  // bytes from buffers[n] to the end of its MtlBuffer
     size_t tg_mem[MSL_MAX_BUFFERS];  // threadgroup(n) lengths in bytes
     uint32_t groups[3];              // threadgroups per grid
     uint32_t tg_size[3];             // threads per threadgroup

@@ -85,8 +85,65 @@ template<class T> struct tg_ptr {
     bool operator>(const tg_ptr &o) const { return p > o.p; }
     bool operator>=(const tg_ptr &o) const { return p >= o.p; }
     explicit operator bool() const { return p != nullptr; }
+    // An atomic is handed to atomic_*_explicit as a plain pointer (after a bounds check).
+    template<class U = T, need<no_touch<U>::value> = 0> operator U *() const {
+        return static_cast<U *>(msl_tg_touch(p, sizeof(U), line, name, lo, hi));
+    }
 };
 template<class T> tg_ptr<T> operator+(ptrdiff_t i, const tg_ptr<T> &q) { return q + i; }
+
+// A `device T *` or `constant T *`: every access is bounds-checked against the buffer it points
+// into (msl_dev_touch), and reported with the kernel, the variable and the line.
+template<class T> struct dev_ptr;
+template<class T> struct dev_deref {
+    static T &get(T *p, const void *lo, const void *hi, const char *name, int line) {
+        return *static_cast<T *>(msl_dev_touch(p, sizeof(T), line, name, lo, hi));
+    }
+};
+template<class T> struct dev_ptr {
+    T *p;
+    const void *lo, *hi;         // the bound buffer it points into
+    mutable const char *name;
+    mutable int line;
+    dev_ptr() : p(nullptr), lo(nullptr), hi(nullptr), name(nullptr), line(0) {}
+    dev_ptr(T *q, const void *l, const void *h, const char *n, int ln)
+        : p(q), lo(l), hi(h), name(n), line(ln) {}
+    dev_ptr(T *q) : p(q), name(nullptr), line(0) { msl_dev_region(q, &lo, &hi); }
+    explicit dev_ptr(void *q) : dev_ptr(static_cast<T *>(q)) {}
+    template<class U, need<same_type<T, const U>::value> = 0>
+    dev_ptr(const dev_ptr<U> &o) : p(o.p), lo(o.lo), hi(o.hi), name(o.name), line(o.line) {}
+    template<class U, need<!same_type<T, const U>::value && !same_type<T, U>::value> = 0>
+    explicit dev_ptr(const dev_ptr<U> &o) : p((T *)o.p), lo(o.lo), hi(o.hi), name(o.name), line(o.line) {}
+
+    dev_ptr &at(int l, const char *n) const {
+        line = l;
+        if (!name) name = n;
+        return const_cast<dev_ptr &>(*this);
+    }
+    T &operator[](ptrdiff_t i) const { return dev_deref<T>::get(p + i, lo, hi, name, line); }
+    T &operator*() const { return dev_deref<T>::get(p, lo, hi, name, line); }
+    T *operator->() const { return &dev_deref<T>::get(p, lo, hi, name, line); }
+    dev_ptr operator+(ptrdiff_t i) const { return dev_ptr(p + i, lo, hi, name, line); }
+    dev_ptr operator-(ptrdiff_t i) const { return dev_ptr(p - i, lo, hi, name, line); }
+    ptrdiff_t operator-(const dev_ptr &o) const { return p - o.p; }
+    dev_ptr &operator+=(ptrdiff_t i) { p += i; return *this; }
+    dev_ptr &operator-=(ptrdiff_t i) { p -= i; return *this; }
+    dev_ptr &operator++() { ++p; return *this; }
+    dev_ptr &operator--() { --p; return *this; }
+    dev_ptr operator++(int) { dev_ptr r = *this; ++p; return r; }
+    dev_ptr operator--(int) { dev_ptr r = *this; --p; return r; }
+    bool operator==(const dev_ptr &o) const { return p == o.p; }
+    bool operator!=(const dev_ptr &o) const { return p != o.p; }
+    bool operator<(const dev_ptr &o) const { return p < o.p; }
+    bool operator<=(const dev_ptr &o) const { return p <= o.p; }
+    bool operator>(const dev_ptr &o) const { return p > o.p; }
+    bool operator>=(const dev_ptr &o) const { return p >= o.p; }
+    explicit operator bool() const { return p != nullptr; }
+    template<class U = T, need<no_touch<U>::value> = 0> operator U *() const {
+        return static_cast<U *>(msl_dev_touch(p, sizeof(U), line, name, lo, hi));
+    }
+};
+template<class T> dev_ptr<T> operator+(ptrdiff_t i, const dev_ptr<T> &q) { return q + i; }
 
 // A kernel-scope `threadgroup T name;` (T a scalar, vector, struct or array of them).
 template<class T> struct tg_var_of {  // a scalar variable: its use is an access

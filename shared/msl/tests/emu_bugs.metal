@@ -99,3 +99,9 @@ kernel void valid_scalar_ptr(device float *y [[buffer(0)]], uint tid [[thread_in
     threadgroup_barrier(mem_flags::mem_threadgroup);
     y[tid] = (tid < 32 ? upper[tid] : sh[tid - 32]) + total;
 }
+
+// A device buffer overrun: 64 floats bound, threads 4..7 write past the end.
+kernel void dev_overrun(device float *y [[buffer(0)]], uint tid [[thread_index_in_threadgroup]]) {
+    device float *tail = y + 60;
+    tail[tid] = 1.0f;
+}

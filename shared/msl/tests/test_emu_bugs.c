@@ -85,6 +85,15 @@ void t_bug_lanes(void) {
         "kernel 'lane_missing'", "simd_broadcast at line 89", "reads lane 20", NULL});
 }
 
+// Only the checking build runs it: the normal build would really write past the buffer.
+void t_bug_device_bounds(void) {
+#ifdef MSL_CHECKING
+    expect_report("dev_overrun", 8, 0, (const char *const[]){
+        "kernel 'dev_overrun'", "device memory access out of bounds",
+        "bytes 256..259 of 'y' (buffer(0)), which has 256", "line 106", NULL});
+#endif
+}
+
 void t_valid_forms(void) {
     float y[64];
     PS_CHECK(run_bug("valid_scalar_ptr", 64, 0, y) == 0, "%s", mtl_error());
