@@ -70,7 +70,7 @@ fi
 
 line ""
 line "== the M6 and M7 tests on $(system_profiler SPDisplaysDataType 2>/dev/null | sed -n 's/^ *Chipset Model: //p' | head -1) =="
-results="$(pwd)/$B/results.txt"
+results="$B/results.txt"   # relative to the repository root, where the tests run
 : > "$results"
 for lab in m6-metal m7-gpu-engine; do
     if ! $M -s tests LAB=$lab MINE= BUILD="$B" > "$B/build-$lab.log" 2>&1; then
@@ -78,11 +78,14 @@ for lab in m6-metal m7-gpu-engine; do
         continue
     fi
     for t in $(cat "$B/t/ref/list-$lab"); do
-        PS_RESULTS="$results" "./$t" > "$B/$(basename "$t").log" 2>&1 || true
+        case $t in /*) ;; *) t=./$t ;; esac
+        PS_RESULTS="$results" "$t" > "$B/$(basename "$t").log" 2>&1 || true
     done
 done
 if $M -s "$B/msl/strict/contract" BUILD="$B" > "$B/build-contract.log" 2>&1; then
-    "./$B/msl/strict/contract" | sed 's/^\([A-Z]*\) \([^ ]*\)\(.*\)$/\1 mtl \2\3/' >> "$results"
+    contract=$B/msl/strict/contract
+    case $contract in /*) ;; *) contract=./$contract ;; esac
+    "$contract" | sed 's/^\([A-Z]*\) \([^ ]*\)\(.*\)$/\1 mtl \2\3/' >> "$results"
 else
     verdict FAIL "build of shared/msl/tests/strict/contract.c" "$(grep -m5 -i error "$B/build-contract.log")"
 fi
