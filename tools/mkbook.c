@@ -1,5 +1,9 @@
 // mkbook: the book's build and its consistency check.
 //
+//     mkbook --check BOOK_DIR     checks everything below; prints the errors, exits 1 on any
+//     mkbook BOOK_DIR OUT_DIR     writes OUT_DIR/*.html (through cmark-gfm), style.css, img/,
+//                                 assets/ (book.js, and search-index.js built here)
+//
 // Chapters quote code from the solutions at build time, so the book and the code cannot drift:
 //
 //     {{code FILE TAG}}        a book-only region `//[ TAG` ... `//]`: context the learner does not
@@ -11,11 +15,28 @@
 // rejects it (and rendering falls back to the collapsed block). FILE is a path from the repository
 // root; `solutions/x.c` and `solutions/<lab>/x.c` both find the file wherever it lives now.
 //
-//     mkbook --check BOOK_DIR     every quote resolves; every task has `<a id="TASK">` in its chapter
-//     mkbook BOOK_DIR OUT_DIR     writes OUT_DIR/*.html (through cmark-gfm) with the quotes expanded
+// The site (mkbook_site.c, mkbook_page.c): chapters in the order index, m0..m7, appendix-*,
+// glossary, then any other; each page gets previous/next links, a table of contents of its h2/h3
+// headings, GitHub's heading ids (so `chapter.md#measured-speed` works on GitHub and on the site),
+// build-time syntax colouring (mkbook_highlight.c), offline search (assets/search-index.js), and
+// links for plain-text references to chapters in prose or inline code (`book/m2-forward.md#matmul`,
+// `m2-forward.md`). A link in the map whose text is the chapter's file name shows its title.
+//
+// Glossary: book/glossary.md, when present, holds one level-3 heading per term, `### term` (the
+// term in plain text; its id is the heading's slug, e.g. `### KV cache` -> #kv-cache). The first
+// use of each term in every other chapter (whole words, any case, a plural `s` allowed; not in
+// headings, links or code) links to glossary.html#slug.
+//
+// --check fails on: a quote that does not resolve, a task quoted with {{code}}, a task without its
+// `<a id="TASK">`, an unexpanded `{{` in a chapter's text, a broken relative link or anchor in the
+// book, and any `book/X.md#anchor` cited in the repository (solutions/ shared/ shaders/ labs/
+// tools/ book/ README.md DEVELOPERS.md; also through `#define ANCHOR(task) "book/X.md#" task`)
+// whose chapter or anchor does not exist.
 #define _POSIX_C_SOURCE 200809L  // popen, pclose
+#include "mkbook.h"
 #include <ctype.h>
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +45,7 @@
 
 #define MAX_LINE 4096
 
-static char *slurp(const char *path) {
+char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
@@ -37,22 +58,79 @@ static char *slurp(const char *path) {
     return s;
 }
 
+void buf_add(Buf *b, const char *s, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        b->cap = (b->n + n + 1) * 2 + 256;
+        b->s = realloc(b->s, b->cap);
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = '\0';
+}
+
+void buf_str(Buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+
+void buf_fmt(Buf *b, const char *fmt, ...) {
+    char small[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof small) { buf_add(b, small, (size_t)n); return; }
+    char *big = malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    buf_add(b, big, (size_t)n);
+    free(big);
+}
+
+void buf_html(Buf *b, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const char *e = s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;" : s[i] == '&' ? "&amp;" : s[i] == '"' ? "&quot;" : NULL;
+        if (e) buf_str(b, e);
+        else buf_add(b, s + i, 1);
+    }
+}
+
+void buf_free(Buf *b) { free(b->s); *b = (Buf){0}; }
+
+void list_add(StrList *l, const char *s, size_t n) {
+    if (l->n == l->cap) l->v = realloc(l->v, (l->cap = l->cap * 2 + 32) * sizeof *l->v);
+    l->v[l->n] = malloc(n + 1);
+    memcpy(l->v[l->n], s, n);
+    l->v[l->n++][n] = '\0';
+}
+
+bool list_has(const StrList *l, const char *s, size_t n) {
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->v[i]) == n && memcmp(l->v[i], s, n) == 0) return true;
+    return false;
+}
+
+void list_free(StrList *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    *l = (StrList){0};
+}
+
 static const char *skip_ws(const char *s) {
     while (*s == ' ' || *s == '\t') s++;
     return s;
 }
 
-static bool is_file(const char *path) {
+bool is_file(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static bool is_dir(const char *path) {
+bool is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static bool ends_with(const char *s, const char *suffix) {
+bool ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n > k && strcmp(s + n - k, suffix) == 0;
 }
@@ -191,7 +269,7 @@ static void put_code(FILE *out, const char *indent, const char *file, const char
 
 // Expands the quotes of one chapter into `out`; with out NULL it only checks (and a task quoted
 // with {{code}} is an error). Returns the error count.
-static int expand(const char *chapter, FILE *out) {
+int expand_quotes(const char *chapter, FILE *out) {
     char *text = slurp(chapter);
     if (!text) { fprintf(stderr, "%s: cannot read\n", chapter); return 1; }
     int errors = 0, line_no = 1;
@@ -248,7 +326,7 @@ static int expand(const char *chapter, FILE *out) {
     return errors;
 }
 
-static int check(const char *book) {
+int check_task_anchors(const char *book) {
     int errors = 0;
     static task tasks[2048];
     size_t n = list_tasks(book, tasks, 2048);
@@ -279,165 +357,16 @@ static int check(const char *book) {
         if (!ends_with(e->d_name, ".md")) continue;
         char path[512];
         snprintf(path, sizeof path, "%s/%s", book, e->d_name);
-        errors += expand(path, NULL);
+        errors += expand_quotes(path, NULL);
     }
     if (d) closedir(d);
     if (!errors) printf("book: %zu tasks anchored, every quote resolves, no task quoted inline\n", n);
-    return errors ? 1 : 0;
-}
-
-// ---- HTML ----
-
-typedef struct { char (*ids)[128]; size_t n, cap; } id_set;
-
-static bool id_used(const id_set *s, const char *id) {
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->ids[i], id) == 0) return true;
-    return false;
-}
-
-static void id_add(id_set *s, const char *id) {
-    if (s->n == s->cap) s->ids = realloc(s->ids, (s->cap = s->cap * 2 + 64) * sizeof *s->ids);
-    snprintf(s->ids[s->n++], sizeof *s->ids, "%s", id);
-}
-
-// A heading's id as GitHub makes it, so `chapter.md#measured-speed` works there and on the site:
-// the text without tags and entities, lowercased; letters, digits, '-' and '_' kept, spaces turned
-// into '-', everything else dropped; a repeat gets -1, -2, ... (ids already in the page count).
-static void heading_id(const char *html, size_t n, id_set *used, char *out, size_t cap) {
-    size_t len = 0;
-    for (size_t i = 0; i < n && len + 1 < cap; i++) {
-        unsigned char c = (unsigned char)html[i];
-        if (c == '<' || c == '&') {
-            const char *end = memchr(html + i, c == '<' ? '>' : ';', n - i);
-            if (end) { i = (size_t)(end - html); continue; }
-        }
-        if (isalnum(c) || c == '-' || c == '_') out[len++] = (char)tolower(c);
-        else if (c == ' ') out[len++] = '-';
-    }
-    out[len] = '\0';
-    if (id_used(used, out)) {
-        char base[128];
-        snprintf(base, sizeof base, "%s", out);
-        for (int k = 1; id_used(used, out); k++) snprintf(out, cap, "%.100s-%d", base, k);
-    }
-    id_add(used, out);
-}
-
-// cmark-gfm's HTML with ids on headings and links to chapters (`x.md`, `x.md#a`) sent to `x.html`.
-static void write_page(FILE *out, const char *html) {
-    id_set used = {0};
-    for (const char *p = html; (p = strstr(p, " id=\""));) {
-        p += 5;
-        const char *end = strchr(p, '"');
-        if (!end) break;
-        char id[128];
-        snprintf(id, sizeof id, "%.*s", (int)(end - p < 127 ? end - p : 127), p);
-        id_add(&used, id);
-    }
-    for (const char *p = html; *p;) {
-        if (p[0] == '<' && p[1] == 'h' && p[2] >= '1' && p[2] <= '4' && p[3] == '>') {
-            char close[6] = {'<', '/', 'h', p[2], '>', '\0'}, id[128];
-            const char *end = strstr(p + 4, close);
-            if (end) {
-                heading_id(p + 4, (size_t)(end - p - 4), &used, id, sizeof id);
-                fprintf(out, "<h%c id=\"%s\">", p[2], id);
-                p += 4;
-                continue;
-            }
-        }
-        if (strncmp(p, "href=\"", 6) == 0) {
-            const char *q = p + 6;
-            while (islower((unsigned char)*q) || isdigit((unsigned char)*q) || *q == '-') q++;
-            if (q > p + 6 && strncmp(q, ".md", 3) == 0 && (q[3] == '"' || q[3] == '#')) {
-                fprintf(out, "%.*s.html", (int)(q - p), p);
-                p = q + 3;
-                continue;
-            }
-        }
-        fputc(*p++, out);
-    }
-    free(used.ids);
-}
-
-// The page title: the chapter's first `# ` line, HTML-escaped.
-static void put_title(FILE *out, const char *md) {
-    fputs("<title>", out);
-    const char *h = strncmp(md, "# ", 2) == 0 ? md : strstr(md, "\n# ");
-    if (h) {
-        for (h += h[0] == '\n' ? 3 : 2; *h && *h != '\n'; h++) {
-            if (*h == '<') fputs("&lt;", out);
-            else if (*h == '&') fputs("&amp;", out);
-            else if (*h != '`') fputc(*h, out);
-        }
-    }
-    fputs("</title>\n", out);
-}
-
-static char *run_cmark(const char *md_path) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cmark-gfm --unsafe -e table -e autolink '%s'", md_path);
-    FILE *p = popen(cmd, "r");
-    if (!p) return NULL;
-    size_t cap = 1 << 16, len = 0, got;
-    char *s = malloc(cap);
-    while ((got = fread(s + len, 1, cap - len - 1, p)) > 0)
-        if ((len += got) + 1 == cap) s = realloc(s, cap *= 2);
-    s[len] = '\0';
-    if (pclose(p) != 0) { free(s); return NULL; }
-    return s;
-}
-
-static int render_chapter(const char *src, const char *md, const char *html_path) {
-    FILE *f = fopen(md, "w");
-    if (!f) { fprintf(stderr, "cannot write %s\n", md); return 1; }
-    int errors = expand(src, f);
-    fclose(f);
-    char *text = slurp(md), *html = run_cmark(md);
-    remove(md);
-    FILE *out = html ? fopen(html_path, "w") : NULL;
-    if (!out) {
-        fprintf(stderr, "rendering %s failed\n", src);
-        free(text), free(html);
-        return errors + 1;
-    }
-    fputs("<!doctype html>\n<meta charset=utf-8>\n"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n", out);
-    put_title(out, text ? text : "");
-    fputs("<link rel=stylesheet href=style.css><nav><a href=index.html>protostar</a></nav><main>\n", out);
-    write_page(out, html);
-    fputs("</main>\n", out);
-    fclose(out);
-    free(text), free(html);
     return errors;
 }
 
-static int render(const char *book, const char *outdir) {
-    mkdir(outdir, 0755);
-    DIR *d = opendir(book);
-    struct dirent *e;
-    int errors = 0;
-    while (d && (e = readdir(d))) {
-        if (!ends_with(e->d_name, ".md")) continue;
-        size_t len = strlen(e->d_name);
-        char src[512], md[512], html[512];
-        snprintf(src, sizeof src, "%s/%s", book, e->d_name);
-        snprintf(md, sizeof md, "%s/%.*s.expanded.md", outdir, (int)(len - 3), e->d_name);
-        snprintf(html, sizeof html, "%s/%.*s.html", outdir, (int)(len - 3), e->d_name);
-        errors += render_chapter(src, md, html);
-    }
-    if (d) closedir(d);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "cp '%s/style.css' '%s/' 2>/dev/null; [ -d '%s/img' ] && cp -r '%s/img' '%s/'; true", book, outdir,
-             book, book, outdir);
-    if (system(cmd) != 0) errors++;
-    if (!errors) printf("book: rendered into %s/index.html\n", outdir);
-    return errors ? 1 : 0;
-}
-
 int main(int argc, char **argv) {
-    if (argc == 3 && strcmp(argv[1], "--check") == 0) return check(argv[2]);
-    if (argc == 3) return render(argv[1], argv[2]);
+    if (argc == 3 && strcmp(argv[1], "--check") == 0) return book_check(argv[2]) ? 1 : 0;
+    if (argc == 3) return book_render(argv[1], argv[2]) ? 1 : 0;
     fprintf(stderr, "usage: mkbook --check BOOK_DIR | mkbook BOOK_DIR OUT_DIR\n");
     return 2;
 }
