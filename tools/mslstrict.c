@@ -26,19 +26,13 @@ static const char *space_names[] = {"no", "device", "constant", "threadgroup", "
 
 typedef struct { int kind, len, line, file, attr; const char *s; } Tok;
 typedef struct { int name, space, is_ptr, float_atomic; } Var;  // a pointer, array or atomic
-typedef struct {
-    int name, lparen, rparen, lbrace, rbrace, is_kernel;
-    Var *params; int nparams;
-} Func;
+typedef struct { int name, lparen, rparen, lbrace, rbrace, is_kernel, nparams; Var *params; } Func;
 
 static Tok *toks;
-static int ntok;
 static char **files;
-static int nfiles;
 static Func *fns;
-static int nfn;
 static Var *vars;  // of the function being checked, plus program-scope constants
-static int nvars, nglobals, nerrors;
+static int ntok, nfiles, nfn, nvars, nglobals, nerrors;
 
 static const char *R_RESTRICT = "§1.5.4 Restrictions: C++ features Metal does not support";
 static const char *R_SPACE = "§4 Address spaces: every pointer names its address space";
@@ -204,7 +198,7 @@ static void find_program_scope(void) {
                 if (depth == 0) break;
             }
             if (id(lp - 1)) {
-                Func f = {lp - 1, lp, rp, i, end, 0, NULL, 0};
+                Func f = {lp - 1, lp, rp, i, end, 0, 0, NULL};
                 for (int k = start; k < lp - 1; k++)
                     if (kw(k, "kernel") || (is(k, "[[") && is(k + 1, "kernel"))) f.is_kernel = 1;
                 fns = grow(fns, sizeof *fns * (size_t)(nfn + 1));
@@ -258,7 +252,7 @@ static int declaration(int a, int b, Var *out, int is_param) {
     for (; i < b; i++) {
         if (toks[i].attr) continue;
         if (space_of(i)) space = space_of(i);
-        else if (is(i, "(") && depth == 0) return -1;  // (*f)(...), f(...): not a plain declaration
+        else if ((is(i, "(") && depth == 0) || is(i, ";") || is(i, "{")) return -1;  // (*f)(), f(): no
         else if (is(i, "<")) depth++;
         else if (is(i, ">")) depth--;
         else if (depth == 0 && is(i, "*")) ptr = 1;
@@ -462,26 +456,19 @@ static void check_recursion(void) {
 // ---- the whole file ----
 static void check_tokens(void) {
     static const char *banned[][2] = {
-        {"double", "'double' is not a Metal type: use float (MSL spec §2.1 Scalar data types: no double or long double)"},
-        {"virtual", "virtual functions are not supported"}, {"new", "'new' is not supported"},
-        {"delete", "'delete' is not supported"}, {"goto", "'goto' is not supported"},
-        {"dynamic_cast", "dynamic_cast is not supported"}, {"typeid", "typeid is not supported"},
-        {"throw", "exceptions are not supported"}, {"try", "exceptions are not supported"},
-        {"thread_local", "thread_local is not supported"}};
+        {"double", "'double' is not a Metal type: use float"}, {"virtual", "virtual functions are not supported"},
+        {"new", "'new' is not supported"}, {"delete", "'delete' is not supported"},
+        {"goto", "'goto' is not supported"}, {"dynamic_cast", "dynamic_cast is not supported"},
+        {"typeid", "typeid is not supported"}, {"throw", "exceptions are not supported"},
+        {"try", "exceptions are not supported"}, {"thread_local", "thread_local is not supported"}};
     for (int i = 0; i < ntok; i++) {
         if (is(i, "(") && is(i + 1, "*") && (is(i + 2, ")") || (id(i + 2) && is(i + 3, ")"))) &&
             is(i + 3 + id(i + 2), "("))
             error(i, R_RESTRICT, "function pointers are not supported");
         if (!id(i) || member(i)) continue;
-        for (size_t k = 0; k < sizeof banned / sizeof *banned; k++) {
-            if (!is(i, banned[k][0]) || (is(i, "delete") && is(i - 1, "="))) continue;
-            if (!strcmp(banned[k][0], "double")) {  // the rule is in the message
-                fprintf(stderr, "%s:%d: error: %s\n", files[toks[i].file], toks[i].line, banned[k][1]);
-                nerrors++;
-            } else {
-                error(i, R_RESTRICT, "%s", banned[k][1]);
-            }
-        }
+        for (size_t k = 0; k < sizeof banned / sizeof *banned; k++)
+            if (is(i, banned[k][0]) && !(is(i, "delete") && is(i - 1, "=")))  // = delete is fine
+                error(i, k ? R_RESTRICT : "§2.1 Scalar data types: no double or long double", "%s", banned[k][1]);
     }
 }
 

@@ -189,14 +189,17 @@ template<class T, int N> vec<T, N> operator-(vec<T, N> a) {
 }
 }  // namespace msl
 
+// Metal declares its types in namespace metal as well: metal::float4 needs no `using namespace`.
 #define MSL_VEC_TYPES(T)                                                                         \
     typedef msl::vec<T, 2> T##2;                                                                \
     typedef msl::vec<T, 3> T##3;                                                                \
-    typedef msl::vec<T, 4> T##4;
+    typedef msl::vec<T, 4> T##4;                                                                \
+    namespace metal { using ::T##2; using ::T##3; using ::T##4; }
 MSL_VEC_TYPES(float) MSL_VEC_TYPES(half) MSL_VEC_TYPES(bfloat) MSL_VEC_TYPES(int)
 MSL_VEC_TYPES(uint) MSL_VEC_TYPES(short) MSL_VEC_TYPES(ushort) MSL_VEC_TYPES(char)
 MSL_VEC_TYPES(uchar) MSL_VEC_TYPES(bool)
 #undef MSL_VEC_TYPES
+namespace metal { using ::half; using ::bfloat; using ::uint; using ::ushort; using ::uchar; using ::ulong; }
 
 static_assert(sizeof(float3) == 16 && alignof(float3) == 16, "Metal: float3 is 16 bytes");
 static_assert(sizeof(half4) == 8 && sizeof(half3) == 8 && sizeof(half) == 2, "Metal sizes");
