@@ -20,6 +20,7 @@
 #include "forward.h"
 #include "gguf_model.h"
 #include "mapfile.h"
+#include "mlx_model.h"
 #include "stb_ds.h"
 #include "timing.h"
 #include "xalloc.h"
@@ -180,7 +181,9 @@ int session_open(Session *s) {
     if (s->threads) pool_set_threads(s->threads);
     double t0 = ps_now();
     bool gguf = gguf_path_is_gguf(s->model_dir);   // one .gguf file holds the model and its tokenizer
-    if ((gguf ? gguf_model_load(&s->model, s->model_dir) : model_load(&s->model, s->model_dir, PS_MAP_MMAP)) != 0)
+    bool mlx = !gguf && mlx_path_is_mlx(s->model_dir);   // an mlx_lm folder: its own quantized layout
+    if ((gguf ? gguf_model_load(&s->model, s->model_dir)
+              : mlx ? mlx_model_load(&s->model, s->model_dir) : model_load(&s->model, s->model_dir, PS_MAP_MMAP)) != 0)
         return 1;
     const Config *c = &s->model.cfg;
     char path[4096];

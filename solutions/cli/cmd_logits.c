@@ -12,6 +12,7 @@
 #include "cli_args.h"
 #include "forward.h"
 #include "gguf_model.h"
+#include "mlx_model.h"
 #include "model.h"
 #include "stb_ds.h"
 #include "tokenizer.h"
@@ -126,7 +127,9 @@ int cmd_logits(int argc, char **argv) {
         rc = 1;
     }
     Model m;
-    if (!rc && (gguf ? gguf_model_load(&m, dir) : model_load(&m, dir, PS_MAP_MMAP)) != 0) rc = 1;
+    bool mlx = !gguf && mlx_path_is_mlx(dir);   // an mlx_lm folder
+    if (!rc && (gguf ? gguf_model_load(&m, dir) : mlx ? mlx_model_load(&m, dir) : model_load(&m, dir, PS_MAP_MMAP)) != 0)
+        rc = 1;
     if (!rc) {
         rc = run(&m, ids, (int)arrlen(ids), out, tok);
         model_free(&m);
