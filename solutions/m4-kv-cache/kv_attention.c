@@ -21,6 +21,11 @@
 // a long prefill goes through in chunks of tokens, so the scratch stays ~2 MiB.
 #define MAX_PARTIALS 4096
 
+// e^x for the softmax: 0 below -87, where expf's results turn subnormal. A subnormal weight adds
+// nothing an f32 sum can hold, but every multiply-add with one can take a hundred cycles (a
+// microcode assist): with a peaked softmax over thousands of keys that was most of the time.
+static inline float softmax_exp(float x) { return x < -87.0f ? 0.0f : expf(x); }
+
 static int splits_for(int n_keys) {
     const int s = (n_keys + KEYS_PER_SPLIT - 1) / KEYS_PER_SPLIT;
     return s < MAX_SPLITS ? s : MAX_SPLITS;
@@ -66,20 +71,17 @@ static void run_unit(const Job *job, const KVRowKernels *kern, Running *r, int t
             float *w = r->tile + h * KEY_TILE, tile_max = w[0];
             for (int jj = 1; jj < nt; jj++) tile_max = w[jj] > tile_max ? w[jj] : tile_max;
             if (tile_max > r->m[h]) {   // what was summed so far was relative to a smaller max
-                const float shrink = expf(r->m[h] - tile_max);   // 0 for the first tile (m = -inf)
+                const float shrink = softmax_exp(r->m[h] - tile_max);   // 0 for the first tile (m = -inf)
                 r->l[h] *= shrink;
                 for (int d = 0; d < hd; d++) r->acc[h * hd + d] *= shrink;
                 r->m[h] = tile_max;
             }
             for (int jj = 0; jj < nt; jj++) {
-                w[jj] = expf(w[jj] - r->m[h]);
+                w[jj] = softmax_exp(w[jj] - r->m[h]);
                 r->l[h] += w[jj];
             }
         }
-        for (int jj = 0; jj < nt; jj++) {
-            const void *vrow = V + (size_t)(jb + jj) * row;
-            for (int h = 0; h < G; h++) kern->add_scaled(r->acc + h * hd, r->tile[h * KEY_TILE + jj], vrow, hd);
-        }
+        for (int h = 0; h < G; h++) kern->add_rows(r->acc + h * hd, r->tile + h * KEY_TILE, nt, V + (size_t)jb * row, row, hd);
     }
     if (S == 1) {   // the whole softmax: normalise into the output
         float *out = job->out + (size_t)t * q_dim + (size_t)g * G * hd;
@@ -127,7 +129,7 @@ static void merge(const Job *job, int t) {
         float *o = out + (size_t)h * hd;
         for (int d = 0; d < hd; d++) o[d] = 0.0f;
         for (int s = 0; s < S; s++) {
-            const float *ps = p + (size_t)s * (hd + 2), f = expf(ps[0] - m);
+            const float *ps = p + (size_t)s * (hd + 2), f = softmax_exp(ps[0] - m);
             l += f * ps[1];
             for (int d = 0; d < hd; d++) o[d] += f * ps[2 + d];
         }

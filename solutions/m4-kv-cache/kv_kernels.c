@@ -66,13 +66,17 @@ static float dot_f16_plain(const float *q, const void *row, int n) {
     for (int d = 0; d < n; d++) sum += q[d] * kv_float_from_half(k[d]);
     return sum;
 }
-static void add_f32_plain(float *out, float w, const void *row, int n) {
-    const float *v = row;
-    for (int d = 0; d < n; d++) out[d] += w * v[d];
+static void add_f32_plain(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
+    for (int j = 0; j < n_rows; j++) {
+        const float *v = (const float *)((const char *)rows + j * row_bytes);
+        for (int d = 0; d < n; d++) out[d] += w[j] * v[d];
+    }
 }
-static void add_f16_plain(float *out, float w, const void *row, int n) {
-    const uint16_t *v = row;
-    for (int d = 0; d < n; d++) out[d] += w * kv_float_from_half(v[d]);
+static void add_f16_plain(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
+    for (int j = 0; j < n_rows; j++) {
+        const uint16_t *v = (const uint16_t *)((const char *)rows + j * row_bytes);
+        for (int d = 0; d < n; d++) out[d] += w[j] * kv_float_from_half(v[d]);
+    }
 }
 static const KVRowKernels PLAIN[2] = {{"plain C", dot_f32_plain, add_f32_plain},
                                       {"plain C", dot_f16_plain, add_f16_plain}};
@@ -107,19 +111,40 @@ X86_TARGET static inline float hsum8(__m256 v) {
     float sum = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));                \
     for (; d < n; d++) sum += q[d] * (TAIL);                                                       \
     return sum;
+// 32 outputs in 4 registers over all the rows, then the next 32 (the rows stay in L1 meanwhile).
+#define ROW(j) ((const void *)((const char *)rows + (j) * row_bytes))
 #define ADD_AVX2(LOAD, TAIL)                                                                       \
-    const __m256 w8 = _mm256_set1_ps(w);                                                           \
     int d = 0;                                                                                     \
-    for (; d + 8 <= n; d += 8) _mm256_storeu_ps(out + d, _mm256_fmadd_ps(w8, LOAD(row, d), _mm256_loadu_ps(out + d))); \
-    for (; d < n; d++) out[d] += w * (TAIL);
+    for (; d + 32 <= n; d += 32) {                                                                 \
+        __m256 a0 = _mm256_loadu_ps(out + d), a1 = _mm256_loadu_ps(out + d + 8);                   \
+        __m256 a2 = _mm256_loadu_ps(out + d + 16), a3 = _mm256_loadu_ps(out + d + 24);             \
+        for (int j = 0; j < n_rows; j++) {                                                         \
+            const __m256 wj = _mm256_set1_ps(w[j]);                                                \
+            a0 = _mm256_fmadd_ps(wj, LOAD(ROW(j), d), a0);                                         \
+            a1 = _mm256_fmadd_ps(wj, LOAD(ROW(j), d + 8), a1);                                     \
+            a2 = _mm256_fmadd_ps(wj, LOAD(ROW(j), d + 16), a2);                                    \
+            a3 = _mm256_fmadd_ps(wj, LOAD(ROW(j), d + 24), a3);                                    \
+        }                                                                                          \
+        _mm256_storeu_ps(out + d, a0), _mm256_storeu_ps(out + d + 8, a1);                          \
+        _mm256_storeu_ps(out + d + 16, a2), _mm256_storeu_ps(out + d + 24, a3);                    \
+    }                                                                                              \
+    for (; d + 8 <= n; d += 8) {                                                                   \
+        __m256 a0 = _mm256_loadu_ps(out + d);                                                      \
+        for (int j = 0; j < n_rows; j++) a0 = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), LOAD(ROW(j), d), a0); \
+        _mm256_storeu_ps(out + d, a0);                                                             \
+    }                                                                                              \
+    for (; d < n; d++)                                                                             \
+        for (int j = 0; j < n_rows; j++) out[d] += w[j] * (TAIL);
 
 X86_TARGET static float dot_f32_avx2(const float *q, const void *row, int n) { DOT_AVX2(load8_f32, ((const float *)row)[d]) }
 X86_TARGET static float dot_f16_avx2(const float *q, const void *row, int n) {
     DOT_AVX2(load8_f16, kv_float_from_half(((const uint16_t *)row)[d]))
 }
-X86_TARGET static void add_f32_avx2(float *out, float w, const void *row, int n) { ADD_AVX2(load8_f32, ((const float *)row)[d]) }
-X86_TARGET static void add_f16_avx2(float *out, float w, const void *row, int n) {
-    ADD_AVX2(load8_f16, kv_float_from_half(((const uint16_t *)row)[d]))
+X86_TARGET static void add_f32_avx2(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
+    ADD_AVX2(load8_f32, ((const float *)ROW(j))[d])
+}
+X86_TARGET static void add_f16_avx2(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
+    ADD_AVX2(load8_f16, kv_float_from_half(((const uint16_t *)ROW(j))[d]))
 }
 static const KVRowKernels AVX2[2] = {{"avx2", dot_f32_avx2, add_f32_avx2}, {"avx2", dot_f16_avx2, add_f16_avx2}};
 
@@ -152,18 +177,38 @@ static inline float32x4_t load4_f16(const void *row, int d) {
     float sum = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));                       \
     for (; d < n; d++) sum += q[d] * (TAIL);                                                       \
     return sum;
+#define ROW(j) ((const void *)((const char *)rows + (j) * row_bytes))
 #define ADD_NEON(LOAD, TAIL)                                                                       \
     int d = 0;                                                                                     \
-    for (; d + 4 <= n; d += 4) vst1q_f32(out + d, vfmaq_n_f32(vld1q_f32(out + d), LOAD(row, d), w)); \
-    for (; d < n; d++) out[d] += w * (TAIL);
+    for (; d + 16 <= n; d += 16) {                                                                 \
+        float32x4_t a0 = vld1q_f32(out + d), a1 = vld1q_f32(out + d + 4);                          \
+        float32x4_t a2 = vld1q_f32(out + d + 8), a3 = vld1q_f32(out + d + 12);                     \
+        for (int j = 0; j < n_rows; j++) {                                                         \
+            a0 = vfmaq_n_f32(a0, LOAD(ROW(j), d), w[j]);                                           \
+            a1 = vfmaq_n_f32(a1, LOAD(ROW(j), d + 4), w[j]);                                       \
+            a2 = vfmaq_n_f32(a2, LOAD(ROW(j), d + 8), w[j]);                                       \
+            a3 = vfmaq_n_f32(a3, LOAD(ROW(j), d + 12), w[j]);                                      \
+        }                                                                                          \
+        vst1q_f32(out + d, a0), vst1q_f32(out + d + 4, a1);                                        \
+        vst1q_f32(out + d + 8, a2), vst1q_f32(out + d + 12, a3);                                   \
+    }                                                                                              \
+    for (; d + 4 <= n; d += 4) {                                                                   \
+        float32x4_t a0 = vld1q_f32(out + d);                                                       \
+        for (int j = 0; j < n_rows; j++) a0 = vfmaq_n_f32(a0, LOAD(ROW(j), d), w[j]);              \
+        vst1q_f32(out + d, a0);                                                                    \
+    }                                                                                              \
+    for (; d < n; d++)                                                                             \
+        for (int j = 0; j < n_rows; j++) out[d] += w[j] * (TAIL);
 
 static float dot_f32_neon(const float *q, const void *row, int n) { DOT_NEON(load4_f32, ((const float *)row)[d]) }
 static float dot_f16_neon(const float *q, const void *row, int n) {
     DOT_NEON(load4_f16, kv_float_from_half(((const uint16_t *)row)[d]))
 }
-static void add_f32_neon(float *out, float w, const void *row, int n) { ADD_NEON(load4_f32, ((const float *)row)[d]) }
-static void add_f16_neon(float *out, float w, const void *row, int n) {
-    ADD_NEON(load4_f16, kv_float_from_half(((const uint16_t *)row)[d]))
+static void add_f32_neon(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
+    ADD_NEON(load4_f32, ((const float *)ROW(j))[d])
+}
+static void add_f16_neon(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
+    ADD_NEON(load4_f16, kv_float_from_half(((const uint16_t *)ROW(j))[d]))
 }
 static const KVRowKernels NEON[2] = {{"neon", dot_f32_neon, add_f32_neon}, {"neon", dot_f16_neon, add_f16_neon}};
 
