@@ -35,7 +35,7 @@ else record FAIL layers "$out"; fi
 probe=$(mktemp -d)
 got=$(SETUP_ROOT="$probe" sh tools/setup.sh --list 2>&1); rmdir "$probe"
 miss=""
-for pkg in build-essential g++ libstb-dev libcjson-dev clang; do
+for pkg in build-essential g++ libstb-dev libcjson-dev clang cmark-gfm chromium; do
     case " $got " in *" $pkg "*) ;; *) miss="$miss $pkg" ;; esac
 done
 if [ -z "$miss" ]; then record PASS setup-fresh-machine
@@ -75,6 +75,8 @@ if [ -x "$B/tools/mkbook" ]; then
     if out=$("$B/tools/mkbook" --check book 2>&1); then record PASS book
     else record FAIL book "$out"; fi
 fi
+# 5'. the book's site in headless Chromium at 390 and 1280 px (screenshots in $B/book/shots/)
+[ -x "$B/tools/mkbook" ] && BUILD="$B" sh tools/tests/test_book_browser.sh
 
 # 5f. the figures: book/img/*.svg are what tools/figures/draw_figures.py draws now (make figures)
 if ! command -v python3 >/dev/null 2>&1; then record SKIP figures "python3 is not installed"

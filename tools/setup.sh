@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the build and the tests need and is missing: a C compiler, stb_ds.h, cJSON, and
-# clang (make test builds everything with clang too, and the fuzzers need it)
-# (`setup.sh --book`: cmark-gfm, which renders the book).
+# clang (make test builds everything with clang too, and the fuzzers need it), cmark-gfm and
+# Chromium (make test renders the book and checks it in a headless browser)
+# (`setup.sh --book`: cmark-gfm alone, which renders the book).
 # `setup.sh --list` only prints what it would install. SETUP_ROOT=DIR probes DIR instead of / (the
 # tests point it at an empty folder: setup must then name every package a fresh machine lacks).
 # Debian/Ubuntu: apt-get (as root, or through sudo). macOS: Homebrew for cJSON, and a pinned,
@@ -32,6 +33,8 @@ Linux)
     [ -f "$ROOT/usr/include/stb/stb_ds.h" ] || missing="$missing libstb-dev"
     have_header cjson/cJSON.h "" || missing="$missing libcjson-dev"
     { have_cmd clang && have_cmd clang++; } || missing="$missing clang"
+    have_cmd cmark-gfm || missing="$missing cmark-gfm"  # make test renders the book
+    have_cmd chromium || missing="$missing chromium"    # and loads it in a browser
     if [ "${1:-}" = --list ]; then echo "$missing"; exit 0; fi
     if [ -n "$missing" ]; then
         echo "setup: installing$missing"
