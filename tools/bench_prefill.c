@@ -9,7 +9,10 @@
 // and, to separate the matrix products from the rest, layer 0's seven products over the N tokens
 // at once and one token at a time. f32 is the checkpoint widened at load; bf16 keeps the
 // checkpoint's bf16 matrices as they are (model_keep_bf16, M1; computed on by M2's kernels).
-// --cpu: CPU time instead of wall time (a shared machine); --products: the products alone.
+// --cpu: CPU time instead of wall time (a shared machine); --products: the products alone. The
+// last column checks the kernels that ran against themselves (a prompt's bits = its tokens one by
+// one) and against the plain C loops: a machine may run kernels no test of this machine ran.
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,7 @@
 #include "model.h"
 #include "quant.h"
 #include "quant_model.h"
+#include "simd.h"
 #include "thread_pool.h"
 #include "timing.h"
 
@@ -55,13 +59,13 @@ static double prefill(const Model *m, int n, int reps, float *logits) {
 }
 
 // Median seconds of layer 0's seven products over n tokens (all at once when together, else one
-// token after another).
-static double products(const Model *m, int n, bool together, int reps) {
+// token after another). out: room for n x (the widest output); w_down's outputs are left there.
+static double products(const Model *m, int n, bool together, int reps, float *out) {
     const Layer *L = &m->layers[0];
     const Mat *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
     const int widest = m->cfg.ffn_dim > m->cfg.n_heads * m->cfg.head_dim ? m->cfg.ffn_dim : m->cfg.n_heads * m->cfg.head_dim;
-    float *x = malloc((size_t)n * widest * sizeof *x), *out = malloc((size_t)n * widest * sizeof *out);
-    if (!x || !out) exit(1);
+    float *x = malloc((size_t)n * widest * sizeof *x);
+    if (!x) exit(1);
     for (size_t i = 0; i < (size_t)n * widest; i++) x[i] = (float)((i * 2654435761u) >> 20 & 1023) / 512.0f - 1.0f;
     double t[MAX_REPS];
     for (int r = 0; r < reps; r++) {
@@ -74,8 +78,30 @@ static double products(const Model *m, int n, bool together, int reps) {
         }
         t[r] = now() - start;
     }
-    free(x), free(out);
+    free(x);
     return ps_median(t, reps);
+}
+
+// A check of the kernels that ran (this machine's may be ones no test ran on): the prompt's
+// products must have the bits of the same tokens one at a time, and be near the plain C loops'.
+static const char *verdict(const Model *m, int n, const float *all, const float *each, char *buf, size_t cap) {
+    const size_t count = (size_t)n * m->layers[0].w_down.rows;
+    if (memcmp(all, each, count * sizeof *all) != 0) return "MISMATCH: a prompt differs from its tokens one by one";
+    float *plain = malloc((size_t)n * m->cfg.ffn_dim * 2 * sizeof *plain);   // room for every product's output
+    if (!plain) exit(1);
+    const SimdLevel f32 = simd_level(SIMD_F32), quant = simd_level(SIMD_QUANT);
+    simd_set_level(SIMD_F32, SIMD_OFF), simd_set_level(SIMD_QUANT, SIMD_OFF);
+    products(m, n, true, 1, plain);
+    simd_set_level(SIMD_F32, f32), simd_set_level(SIMD_QUANT, quant);
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < count; i++) {
+        worst = fmax(worst, fabs((double)all[i] - plain[i]));
+        scale = fmax(scale, fabs((double)plain[i]));
+    }
+    free(plain);
+    snprintf(buf, cap, "%s: max |diff| %.2g of max |out| %.2g", worst <= 1e-3 * scale ? "ok" : "FAR FROM PLAIN C", worst,
+             scale);
+    return buf;
 }
 
 static double product_flops(const Model *m, int n) {
@@ -107,8 +133,9 @@ int main(int argc, char **argv) {
     pool_set_threads(threads);
     printf("%s, weights in memory, %d threads, prompt of %d tokens, median of %d%s; kernels: %s / %s\n", dir,
            threads, tokens, reps, cpu_clock ? " (CPU time)" : "", matmul_simd_name(), quant_simd_enabled() ? quant_simd_name() : "plain C");
-    printf("%-6s | %10s %8s | %22s | %22s\n", "", "prefill", "", "layer 0 products, all", "one token at a time");
-    printf("%-6s | %10s %8s | %10s %11s | %10s %11s\n", "format", "ms", "tok/s", "ms", "GFLOP/s", "ms", "GFLOP/s");
+    printf("%-6s | %10s %8s | %22s | %22s |\n", "", "prefill", "", "layer 0 products, all", "one token at a time");
+    printf("%-6s | %10s %8s | %10s %11s | %10s %11s | %s\n", "format", "ms", "tok/s", "ms", "GFLOP/s", "ms", "GFLOP/s",
+           "check (w_down)");
     char list[128];
     snprintf(list, sizeof list, "%s", formats);
     for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
@@ -125,10 +152,15 @@ int main(int argc, char **argv) {
         if (!logits) return fprintf(stderr, "bench_prefill: out of memory\n"), 1;
         prefill(&m, tokens < 8 ? tokens : 8, 1, logits);   // warm-up: threads started, pages touched
         const double s = products_only ? 0 : prefill(&m, tokens, reps, logits);
-        const double all = products(&m, tokens, true, reps), each = products(&m, tokens, false, reps);
+        const size_t outs = (size_t)tokens * m.cfg.ffn_dim * 2;
+        float *out_all = malloc(outs * sizeof *out_all), *out_each = malloc(outs * sizeof *out_each);
+        if (!out_all || !out_each) return fprintf(stderr, "bench_prefill: out of memory\n"), 1;
+        const double all = products(&m, tokens, true, reps, out_all), each = products(&m, tokens, false, reps, out_each);
         const double flops = product_flops(&m, tokens);
-        printf("%-6s | %10.1f %8.1f | %10.2f %11.2f | %10.2f %11.2f\n", name, s * 1e3, tokens / s, all * 1e3,
-               flops / all / 1e9, each * 1e3, flops / each / 1e9);
+        char buf[128];
+        printf("%-6s | %10.1f %8.1f | %10.2f %11.2f | %10.2f %11.2f | %s\n", name, s * 1e3, tokens / s, all * 1e3,
+               flops / all / 1e9, each * 1e3, flops / each / 1e9, verdict(&m, tokens, out_all, out_each, buf, sizeof buf));
+        free(out_all), free(out_each);
         fflush(stdout);
         free(logits);
         model_free(&m);

@@ -113,9 +113,20 @@ void quant_simd_act(const float *x, QuantAct *y, int n);                        
 // Output rows [row_begin, row_end) of out = W x for already quantized activations x.
 void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
                      int n_tokens, int row_begin, int row_end);
+// Activations the SIMD kernel in use wants rearranged once per product (the AVX-512 kernels' order),
+// so that a product's threads share them instead of each preparing every token: bytes per token
+// (0: this kernel reads QuantAct as it is), one token's preparation, and the rows from them.
+size_t quant_simd_prep_bytes(DType type, int cols);
+void quant_simd_prepare(DType type, const QuantAct *x, int cols, void *mem);
+void quant_simd_rows_prepared(float *out, const void *prepared, const void *w, DType type, int rows, int cols,
+                              int n_tokens, int row_begin, int row_end);
 bool quant_avx512_supported(void);   // the AVX-512 kernels (quant_avx512.c), behind quant_simd_rows
 void quant_avx512_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
                        int n_tokens, int row_begin, int row_end);
+size_t quant_avx512_prep_bytes(DType type, int cols);
+void quant_avx512_prepare(DType type, const QuantAct *x, int cols, void *mem);
+void quant_avx512_rows_prepared(float *out, const void *prepared, const void *w, DType type, int rows, int cols,
+                                int n_tokens, int row_begin, int row_end);
 bool quant_neon_lanes_supported(void);   // the NEON lane kernels (quant_neon.c), the same way
 void quant_neon_lanes_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
                            int n_tokens, int row_begin, int row_end);

@@ -17,7 +17,9 @@
 //
 // The activations are rearranged once per token (prepare) into the order the quants come out of
 // the shuffles, with the integer corrections (Q8_0's +128, Q4_0's -8) folded into the lanes'
-// starting values, so the per-row loop does nothing else.
+// starting values, so the per-row loop does nothing else. quant_matmul prepares them once, its
+// threads each taking some of the tokens, and every thread's rows read them (rows_prepared).
+// A prompt's tokens go through a row four at a time, sharing the unpacking of its weights.
 #include "quant.h"
 #include "scratch.h"
 
@@ -112,12 +114,22 @@ static size_t prep_bytes(DType type, int steps) {
     return (size_t)steps * STEP * (32 + 4 * (size_t)lanes_per_block(type) + 4 + 4);
 }
 
-// Prep for n_blocks activation blocks (zero blocks pad them to whole steps) in `mem`.
-static Prep prepare(DType type, const QuantAct *x, int n_blocks, int steps, void *mem) {
+// Where a Prep of `steps` steps lies in mem (prep_bytes of it).
+static Prep prep_view(DType type, int steps, void *mem) {
     const int lanes = lanes_per_block(type), padded = steps * STEP;
     int8_t *q = mem;
     int32_t *init = (int32_t *)(q + (size_t)padded * 32);
     float *dx = (float *)(init + (size_t)padded * lanes), *dxsx = dx + padded;
+    return (Prep){q, init, dx, dxsx};
+}
+
+// Prep for n_blocks activation blocks (zero blocks pad them to whole steps) in `mem`.
+static void prepare(DType type, const QuantAct *x, int n_blocks, int steps, void *mem) {
+    const int padded = steps * STEP;
+    const Prep view = prep_view(type, steps, mem);
+    int8_t *q = (int8_t *)view.q;
+    int32_t *init = (int32_t *)view.init;
+    float *dx = (float *)view.dx, *dxsx = (float *)view.dxsx;
     memset(mem, 0, prep_bytes(type, steps));
     for (int b = 0; b < n_blocks; b++) {
         dx[b] = x[b].d;
@@ -146,123 +158,204 @@ static Prep prepare(DType type, const QuantAct *x, int n_blocks, int steps, void
                     const int8_t *low = q + 256 * s + 128 * h + 4 * i, *high = low + 64;
                     init[32 * s + 16 * h + i] = -8 * (low[0] + low[1] + low[2] + low[3] + high[0] + high[1] + high[2] + high[3]);
                 }
-    return (Prep){q, init, dx, dxsx};
 }
 
 
-// ---- one row times one token; `bytes` = the row's bytes ----
+// ---- one row times T tokens (T <= TOKENS_MAX, a constant where inlined); `bytes` = the row's
+// bytes. A prompt's tokens share each step's unpacking of the weights (the loads, the byte
+// shuffles, the scales' conversion); each token then runs exactly the operations of a token alone
+// (the same vpdpbusd, the same d_w * d_x, the same two accumulators), so its result has the same
+// bits in a prompt as in a decode step. ----
 
-AVX512 static float row_q4_0(const uint8_t *w, long bytes, const Prep *a, int steps) {
+#define TOKENS_MAX 4
+
+AVX512_INLINE void rows_q4_0(const uint8_t *w, long bytes, const Prep *a, int steps, float *out, const int T) {
     const __m512i nib = _mm512_set1_epi8(0x0f), ta = table(Q4_0_QA), tb = table(Q4_0_QB), td = table(Q4_0_D);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc0[TOKENS_MAX], acc1[TOKENS_MAX];
+    for (int j = 0; j < T; j++) acc0[j] = acc1[j] = _mm512_setzero_ps();
     for (int s = 0; s < steps; s++, w += 144, bytes -= 144) {
         for (int off = 0; off < 144; off += 64) _mm_prefetch((const char *)w + PREFETCH_BYTES + off, _MM_HINT_T0);
         const __m512i z0 = load64(w, bytes), z1 = load64(w + 64, bytes - 64), z2 = load64(w + 128, bytes - 128);
         const __m256 dw = _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi8(z0, td, z1)));
         const __m512i qa = _mm512_permutex2var_epi8(z0, ta, z1), qb = _mm512_permutex2var_epi8(z1, tb, z2);
-        const int8_t *x = a->q + 256 * (size_t)s;
-        const int32_t *init = a->init + 32 * (size_t)s;
-        __m512i sa = _mm512_dpbusd_epi32(_mm512_loadu_si512(init), _mm512_and_si512(qa, nib), _mm512_loadu_si512(x));
-        sa = _mm512_dpbusd_epi32(sa, _mm512_and_si512(_mm512_srli_epi16(qa, 4), nib), _mm512_loadu_si512(x + 64));
-        __m512i sb = _mm512_dpbusd_epi32(_mm512_loadu_si512(init + 16), _mm512_and_si512(qb, nib), _mm512_loadu_si512(x + 128));
-        sb = _mm512_dpbusd_epi32(sb, _mm512_and_si512(_mm512_srli_epi16(qb, 4), nib), _mm512_loadu_si512(x + 192));
-        const __m256 scale = _mm256_mul_ps(dw, _mm256_loadu_ps(a->dx + 8 * (size_t)s));   // d_w * d_x
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sa), spread(scale, 0, 4), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sb), spread(scale, 4, 4), acc1);
+        const __m512i qa_lo = _mm512_and_si512(qa, nib), qa_hi = _mm512_and_si512(_mm512_srli_epi16(qa, 4), nib);
+        const __m512i qb_lo = _mm512_and_si512(qb, nib), qb_hi = _mm512_and_si512(_mm512_srli_epi16(qb, 4), nib);
+        for (int j = 0; j < T; j++) {
+            const int8_t *x = a[j].q + 256 * (size_t)s;
+            const int32_t *init = a[j].init + 32 * (size_t)s;
+            __m512i sa = _mm512_dpbusd_epi32(_mm512_loadu_si512(init), qa_lo, _mm512_loadu_si512(x));
+            sa = _mm512_dpbusd_epi32(sa, qa_hi, _mm512_loadu_si512(x + 64));
+            __m512i sb = _mm512_dpbusd_epi32(_mm512_loadu_si512(init + 16), qb_lo, _mm512_loadu_si512(x + 128));
+            sb = _mm512_dpbusd_epi32(sb, qb_hi, _mm512_loadu_si512(x + 192));
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_loadu_ps(a[j].dx + 8 * (size_t)s));   // d_w * d_x
+            acc0[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sa), spread(scale, 0, 4), acc0[j]);
+            acc1[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sb), spread(scale, 4, 4), acc1[j]);
+        }
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    for (int j = 0; j < T; j++) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[j], acc1[j]));
 }
 
 // Q4A: x = scale * q + bias, so a block adds d_x * (scale * sum q q_x + bias * sum q_x). The
 // first part goes through the lanes like Q4_0; the bias part is one product per block.
-AVX512 static float row_q4a(const uint8_t *w, long bytes, const Prep *a, int steps) {
+AVX512_INLINE void rows_q4a(const uint8_t *w, long bytes, const Prep *a, int steps, float *out, const int T) {
     const __m512i nib = _mm512_set1_epi8(0x0f), ta = table(Q4A_QA), tb = table(Q4A_QB), tsb = table(Q4A_SB);
     const __m256i bias_of_block = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    __m256 acc_bias = _mm256_setzero_ps();
+    __m512 acc0[TOKENS_MAX], acc1[TOKENS_MAX];
+    __m256 acc_bias[TOKENS_MAX];
+    for (int j = 0; j < T; j++) acc0[j] = acc1[j] = _mm512_setzero_ps(), acc_bias[j] = _mm256_setzero_ps();
     for (int s = 0; s < steps; s++, w += 144, bytes -= 144) {
         for (int off = 0; off < 144; off += 64) _mm_prefetch((const char *)w + PREFETCH_BYTES + off, _MM_HINT_T0);
         const __m512i z0 = load64(w, bytes), z1 = load64(w + 64, bytes - 64), z2 = load64(w + 128, bytes - 128);
         // [scale of group 0..3][bias of group 0..3]; activation block k belongs to group k / 2
         const __m256 sb = _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi8(z0, tsb, z1)));
-        const __m256 scale = _mm256_mul_ps(_mm256_permutevar8x32_ps(sb, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)),
-                                           _mm256_loadu_ps(a->dx + 8 * (size_t)s));   // scale * d_x
+        const __m256 group_scale = _mm256_permutevar8x32_ps(sb, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+        const __m256 bias = _mm256_permutevar8x32_ps(sb, bias_of_block);
         const __m512i qa = _mm512_permutex2var_epi8(z0, ta, z1), qb = _mm512_permutex2var_epi8(z1, tb, z2);
-        const int8_t *x = a->q + 256 * (size_t)s;
-        __m512i sa = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(qa, nib), _mm512_loadu_si512(x));
-        sa = _mm512_dpbusd_epi32(sa, _mm512_and_si512(_mm512_srli_epi16(qa, 4), nib), _mm512_loadu_si512(x + 64));
-        __m512i sbq = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(qb, nib), _mm512_loadu_si512(x + 128));
-        sbq = _mm512_dpbusd_epi32(sbq, _mm512_and_si512(_mm512_srli_epi16(qb, 4), nib), _mm512_loadu_si512(x + 192));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sa), spread(scale, 0, 4), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sbq), spread(scale, 4, 4), acc1);
-        acc_bias = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sb, bias_of_block), _mm256_loadu_ps(a->dxsx + 8 * (size_t)s), acc_bias);
+        const __m512i qa_lo = _mm512_and_si512(qa, nib), qa_hi = _mm512_and_si512(_mm512_srli_epi16(qa, 4), nib);
+        const __m512i qb_lo = _mm512_and_si512(qb, nib), qb_hi = _mm512_and_si512(_mm512_srli_epi16(qb, 4), nib);
+        for (int j = 0; j < T; j++) {
+            const __m256 scale = _mm256_mul_ps(group_scale, _mm256_loadu_ps(a[j].dx + 8 * (size_t)s));   // scale * d_x
+            const int8_t *x = a[j].q + 256 * (size_t)s;
+            __m512i sa = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qa_lo, _mm512_loadu_si512(x));
+            sa = _mm512_dpbusd_epi32(sa, qa_hi, _mm512_loadu_si512(x + 64));
+            __m512i sbq = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qb_lo, _mm512_loadu_si512(x + 128));
+            sbq = _mm512_dpbusd_epi32(sbq, qb_hi, _mm512_loadu_si512(x + 192));
+            acc0[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sa), spread(scale, 0, 4), acc0[j]);
+            acc1[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sbq), spread(scale, 4, 4), acc1[j]);
+            acc_bias[j] = _mm256_fmadd_ps(bias, _mm256_loadu_ps(a[j].dxsx + 8 * (size_t)s), acc_bias[j]);
+        }
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_castps256_ps512(acc_bias)));
+    for (int j = 0; j < T; j++)
+        out[j] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0[j], acc1[j]), _mm512_castps256_ps512(acc_bias[j])));
 }
 
-// Blocks 2p and 2p + 1 of a Q8_0 step (w: the step's bytes) times their activations, added to
-// acc: 16 lanes, 8 per block. Two 32-byte loads put the quants side by side (cheaper than a
-// shuffle here); q_w + 128 is unsigned (q_w >= -127), and init takes the 128 * sum q_x back off.
-AVX512_INLINE __m512 q8_0_pair(int p, const uint8_t *w, __m256 scale, const int8_t *x, const int32_t *init, __m512 acc) {
+// The quants of blocks 2p and 2p + 1 of a Q8_0 step (w: the step's bytes), side by side: two
+// 32-byte loads (cheaper than a shuffle here), made unsigned: q_w + 128 (q_w >= -127).
+AVX512_INLINE __m512i q8_0_quants(int p, const uint8_t *w) {
     const __m256i *first = (const __m256i *)(w + 68 * p + 2), *second = (const __m256i *)(w + 68 * p + 36);
     const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(first)), _mm256_loadu_si256(second), 1);
-    const __m512i isum = _mm512_dpbusd_epi32(_mm512_loadu_si512(init + 16 * p), _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80)),
-                                             _mm512_loadu_si512(x + 64 * p));
+    return _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
+}
+
+// Those blocks times their activations, added to acc: 16 lanes, 8 per block; init takes the
+// 128 * sum q_x back off.
+AVX512_INLINE __m512 q8_0_pair(int p, __m512i q, __m256 scale, const int8_t *x, const int32_t *init, __m512 acc) {
+    const __m512i isum = _mm512_dpbusd_epi32(_mm512_loadu_si512(init + 16 * p), q, _mm512_loadu_si512(x + 64 * p));
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), spread(scale, 2 * p, 8), acc);
 }
 
-AVX512 static float row_q8_0(const uint8_t *w, long bytes, const Prep *a, int steps) {
+AVX512_INLINE void rows_q8_0(const uint8_t *w, long bytes, const Prep *a, int steps, float *out, const int T) {
     const __m512i tda = table(Q8_0_DA), tdb = table(Q8_0_DB);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int s = 0;
-    for (; s < steps; s++, w += 272, bytes -= 272) {
+    __m512 acc0[TOKENS_MAX], acc1[TOKENS_MAX];
+    for (int j = 0; j < T; j++) acc0[j] = acc1[j] = _mm512_setzero_ps();
+    for (int s = 0; s < steps; s++, w += 272, bytes -= 272) {
         for (int off = 0; off < 272; off += 64) _mm_prefetch((const char *)w + PREFETCH_BYTES + off, _MM_HINT_T0);
         const __m512i z0 = load64(w, bytes), z1 = load64(w + 64, bytes - 64), z2 = load64(w + 128, bytes - 128),
                       z3 = load64(w + 192, bytes - 192);
         const __m128i halves = _mm_unpacklo_epi64(_mm512_castsi512_si128(_mm512_permutex2var_epi8(z0, tda, z1)),
                                                   _mm512_castsi512_si128(_mm512_permutex2var_epi8(z2, tdb, z3)));
-        const __m256 scale = _mm256_mul_ps(_mm256_cvtph_ps(halves), _mm256_loadu_ps(a->dx + 8 * (size_t)s));
-        const int8_t *x = a->q + 256 * (size_t)s;
-        const int32_t *init = a->init + 64 * (size_t)s;
+        const __m256 dw = _mm256_cvtph_ps(halves);
         if (bytes < 272) {   // the row's last blocks: load only those, through the masked loads
             const __m512i z4 = load64(w + 256, bytes - 256);
             uint8_t last[272 + 64];
             _mm512_storeu_si512(last, z0), _mm512_storeu_si512(last + 64, z1), _mm512_storeu_si512(last + 128, z2);
             _mm512_storeu_si512(last + 192, z3), _mm512_storeu_si512(last + 256, z4);
-            for (int p = 0; p < 4; p++) acc0 = q8_0_pair(p, last, scale, x, init, acc0);
+            const __m512i q[4] = {q8_0_quants(0, last), q8_0_quants(1, last), q8_0_quants(2, last), q8_0_quants(3, last)};
+            for (int j = 0; j < T; j++) {
+                const __m256 scale = _mm256_mul_ps(dw, _mm256_loadu_ps(a[j].dx + 8 * (size_t)s));
+                const int8_t *x = a[j].q + 256 * (size_t)s;
+                const int32_t *init = a[j].init + 64 * (size_t)s;
+                for (int p = 0; p < 4; p++) acc0[j] = q8_0_pair(p, q[p], scale, x, init, acc0[j]);
+            }
             break;
         }
-        acc0 = q8_0_pair(0, w, scale, x, init, acc0);
-        acc1 = q8_0_pair(1, w, scale, x, init, acc1);
-        acc0 = q8_0_pair(2, w, scale, x, init, acc0);
-        acc1 = q8_0_pair(3, w, scale, x, init, acc1);
+        const __m512i q0 = q8_0_quants(0, w), q1 = q8_0_quants(1, w), q2 = q8_0_quants(2, w), q3 = q8_0_quants(3, w);
+        for (int j = 0; j < T; j++) {
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_loadu_ps(a[j].dx + 8 * (size_t)s));
+            const int8_t *x = a[j].q + 256 * (size_t)s;
+            const int32_t *init = a[j].init + 64 * (size_t)s;
+            acc0[j] = q8_0_pair(0, q0, scale, x, init, acc0[j]);
+            acc1[j] = q8_0_pair(1, q1, scale, x, init, acc1[j]);
+            acc0[j] = q8_0_pair(2, q2, scale, x, init, acc0[j]);
+            acc1[j] = q8_0_pair(3, q3, scale, x, init, acc1[j]);
+        }
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    for (int j = 0; j < T; j++) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[j], acc1[j]));
 }
 
-static float row(DType type, const uint8_t *w, long bytes, const Prep *a, int steps) {
-    if (type == DT_Q8_0) return row_q8_0(w, bytes, a, steps);
-    if (type == DT_Q4_0) return row_q4_0(w, bytes, a, steps);
-    return row_q4a(w, bytes, a, steps);
+// One function per format and token count, so that both are constants inside.
+#define ROWS_FN(fmt, T)                                                                                        \
+    AVX512 static void fmt##_x##T(const uint8_t *w, long bytes, const Prep *a, int steps, float *out) {       \
+        rows_##fmt(w, bytes, a, steps, out, T);                                                              \
+    }
+ROWS_FN(q4_0, 1) ROWS_FN(q4_0, 4) ROWS_FN(q4a, 1) ROWS_FN(q4a, 4) ROWS_FN(q8_0, 1) ROWS_FN(q8_0, 4)
+#undef ROWS_FN
+
+typedef void (*RowsFn)(const uint8_t *w, long bytes, const Prep *a, int steps, float *out);
+
+// Rows are taken in blocks of about this many bytes: a block and TOKENS_MAX tokens' activations
+// stay in L1 while every tile of tokens passes over the block.
+#define ROW_BLOCK_BYTES 16384
+
+static int steps_of(int cols) { return (cols / 32 + STEP - 1) / STEP; }
+
+size_t quant_avx512_prep_bytes(DType type, int cols) { return prep_bytes(type, steps_of(cols)); }
+
+void quant_avx512_prepare(DType type, const QuantAct *x, int cols, void *mem) {
+    prepare(type, x, cols / 32, steps_of(cols), mem);
+}
+
+void quant_avx512_rows_prepared(float *out, const void *acts, const void *w, DType type, int rows, int cols,
+                                int n_tokens, int row_begin, int row_end) {
+    const int steps = steps_of(cols);
+    const size_t one = prep_bytes(type, steps);
+    static _Thread_local Scratch prep_scratch;   // each thread's, grown once (scratch.h)
+    Prep *prep = scratch_reserve(&prep_scratch, (size_t)n_tokens * sizeof *prep);
+    for (int t = 0; t < n_tokens; t++) prep[t] = prep_view(type, steps, (uint8_t *)acts + one * t);
+    const RowsFn one_token = type == DT_Q8_0 ? q8_0_x1 : type == DT_Q4_0 ? q4_0_x1 : q4a_x1;
+    const RowsFn four_tokens = type == DT_Q8_0 ? q8_0_x4 : type == DT_Q4_0 ? q4_0_x4 : q4a_x4;
+    const size_t row_bytes = quant_row_bytes(type, cols);
+    const int block_rows = row_bytes >= ROW_BLOCK_BYTES ? 1 : (int)(ROW_BLOCK_BYTES / row_bytes);
+    for (int r0 = row_begin; r0 < row_end; r0 += block_rows) {   // a block's bytes come from DRAM once
+        const int r1 = row_end - r0 < block_rows ? row_end : r0 + block_rows;
+        for (int t = 0; t < n_tokens; t += TOKENS_MAX) {
+            const int tile = n_tokens - t < TOKENS_MAX ? n_tokens - t : TOKENS_MAX;
+            for (int r = r0; r < r1; r++) {
+                const uint8_t *w_row = (const uint8_t *)w + (size_t)r * row_bytes;
+                float got[TOKENS_MAX];
+                if (tile == TOKENS_MAX) four_tokens(w_row, (long)row_bytes, &prep[t], steps, got);
+                else
+                    for (int j = 0; j < tile; j++) one_token(w_row, (long)row_bytes, &prep[t + j], steps, &got[j]);
+                for (int j = 0; j < tile; j++) out[(size_t)(t + j) * rows + r] = got[j];
+            }
+        }
+    }
 }
 
 void quant_avx512_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols, int n_tokens,
                        int row_begin, int row_end) {
-    const int blocks = cols / 32, steps = (blocks + STEP - 1) / STEP;
-    const size_t one = prep_bytes(type, steps);
-    static _Thread_local Scratch mem_scratch, prep_scratch;   // each thread's, grown once (scratch.h)
+    const size_t one = quant_avx512_prep_bytes(type, cols);
+    static _Thread_local Scratch mem_scratch;
     uint8_t *mem = scratch_reserve(&mem_scratch, one * (size_t)n_tokens);
-    Prep *prep = scratch_reserve(&prep_scratch, (size_t)n_tokens * sizeof *prep);
-    for (int t = 0; t < n_tokens; t++) prep[t] = prepare(type, x + (size_t)t * blocks, blocks, steps, mem + one * t);
-    const size_t row_bytes = quant_row_bytes(type, cols);
-    for (int r = row_begin; r < row_end; r++) {   // a row's bytes come from DRAM once, then from L1
-        const uint8_t *w_row = (const uint8_t *)w + (size_t)r * row_bytes;
-        for (int t = 0; t < n_tokens; t++) out[(size_t)t * rows + r] = row(type, w_row, (long)row_bytes, &prep[t], steps);
-    }
+    for (int t = 0; t < n_tokens; t++) quant_avx512_prepare(type, x + (size_t)t * (cols / 32), cols, mem + one * t);
+    quant_avx512_rows_prepared(out, mem, w, type, rows, cols, n_tokens, row_begin, row_end);
 }
 
 #else
 bool quant_avx512_supported(void) { return false; }
+size_t quant_avx512_prep_bytes(DType type, int cols) {
+    (void)type, (void)cols;
+    return 0;
+}
+void quant_avx512_prepare(DType type, const QuantAct *x, int cols, void *mem) {
+    (void)type, (void)x, (void)cols, (void)mem;
+    abort();   // unreachable, as below
+}
+void quant_avx512_rows_prepared(float *out, const void *acts, const void *w, DType type, int rows, int cols,
+                                int n_tokens, int row_begin, int row_end) {
+    (void)out, (void)acts, (void)w, (void)type, (void)rows, (void)cols, (void)n_tokens, (void)row_begin, (void)row_end;
+    abort();
+}
 void quant_avx512_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols, int n_tokens,
                        int row_begin, int row_end) {
     (void)out, (void)x, (void)w, (void)type, (void)rows, (void)cols, (void)n_tokens, (void)row_begin, (void)row_end;

@@ -118,6 +118,7 @@ typedef struct {
     const uint8_t *w;
     DType type;
     int rows, cols, n_tokens;
+    const void *prepared;     // x rearranged for the SIMD kernel (quant_simd_prepare), or NULL
 } MatmulJob;
 
 // Output rows [r0, r1) of the product. Rows are independent, so threads that take different
@@ -144,25 +145,38 @@ static void product_part(void *arg, int part, int n_parts) {
     const int r0 = (int)((int64_t)job->rows * part / n_parts), r1 = (int)((int64_t)job->rows * (part + 1) / n_parts);
     // The same rows with SIMD intrinsics (solutions/m5-quantization/quant_simd.c): used unless PS_SIMD=0 or
     // quant_set_simd(false), which the lab's tests do to run your product_rows.
-    if (quant_simd_enabled())
+    if (job->prepared)
+        quant_simd_rows_prepared(job->out, job->prepared, job->w, job->type, job->rows, job->cols, job->n_tokens, r0, r1);
+    else if (quant_simd_enabled())
         quant_simd_rows(job->out, job->x, job->w, job->type, job->rows, job->cols, job->n_tokens, r0, r1);
     else
         product_rows(job, r0, r1);
 }
 
-// The activations of every token in QuantAct blocks, in this thread's scratch: a decode step runs
-// some 200 products, and they reuse one buffer instead of allocating their own.
-static QuantAct *quantize_tokens(const float *x, int cols, int n_tokens) {
-    static _Thread_local Scratch acts;
-    const int blocks = cols / 32;
-    QuantAct *xq = scratch_reserve(&acts, (size_t)n_tokens * blocks * sizeof *xq);
-    for (int t = 0; t < n_tokens; t++) {
-        if (quant_simd_enabled()) quant_simd_act(x + (size_t)t * cols, xq + (size_t)t * blocks, cols);   // same bits
-        else quantize_act(x + (size_t)t * cols, xq + (size_t)t * blocks, cols);
-    }
-    return xq;
-}
+// The activations of every token in QuantAct blocks, and (prep_bytes > 0) rearranged for the
+// SIMD kernel: tokens [t0, t1) of them. A prompt's tokens are split between the threads like the
+// rows of the product: one thread quantizing 128 tokens would keep 15 others waiting.
+typedef struct {
+    const float *x;
+    QuantAct *xq;
+    uint8_t *prepared;
+    DType type;
+    int cols;
+    size_t prep_bytes;
+    int n_tokens;
+} ActJob;
 
+static void act_part(void *arg, int part, int n_parts) {
+    const ActJob *j = arg;
+    const int blocks = j->cols / 32;
+    const int t0 = (int)((int64_t)j->n_tokens * part / n_parts), t1 = (int)((int64_t)j->n_tokens * (part + 1) / n_parts);
+    for (int t = t0; t < t1; t++) {
+        QuantAct *y = j->xq + (size_t)t * blocks;
+        if (quant_simd_enabled()) quant_simd_act(j->x + (size_t)t * j->cols, y, j->cols);   // same bits
+        else quantize_act(j->x + (size_t)t * j->cols, y, j->cols);
+        if (j->prep_bytes) quant_simd_prepare(j->type, y, j->cols, j->prepared + j->prep_bytes * t);
+    }
+}
 
 // True when every one of the n values is finite. Rounding inf or NaN to an integer is undefined in
 // C (and the SIMD conversions give INT_MIN, whose sums then overflow), so activations that are no
@@ -185,7 +199,12 @@ void quant_matmul(float *out, const float *x, const void *w, DType type, int row
         for (size_t i = 0; i < (size_t)n_tokens * rows; i++) out[i] = NAN;
         return;
     }
-    QuantAct *xq = quantize_tokens(x, cols, n_tokens);
-    MatmulJob job = {out, xq, w, type, rows, cols, n_tokens};
+    // In this thread's scratch: a decode step runs some 200 products, and they reuse one buffer.
+    static _Thread_local Scratch acts, prepared;
+    const size_t prep_bytes = quant_simd_enabled() ? quant_simd_prep_bytes(type, cols) : 0;
+    ActJob aj = {x, scratch_reserve(&acts, (size_t)n_tokens * (cols / 32) * sizeof(QuantAct)),
+                 prep_bytes ? scratch_reserve(&prepared, prep_bytes * n_tokens) : NULL, type, cols, prep_bytes, n_tokens};
+    pool_run(act_part, &aj, pool_parts_for((double)cols * n_tokens, n_tokens));
+    MatmulJob job = {out, aj.xq, w, type, rows, cols, n_tokens, aj.prepared};
     pool_run(product_part, &job, pool_parts_for((double)rows * cols * n_tokens, rows));
 }

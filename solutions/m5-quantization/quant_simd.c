@@ -231,6 +231,17 @@ float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n) {
     return dot_row(type, w_row, &a, n / 32);
 }
 
+size_t quant_simd_prep_bytes(DType type, int cols) {
+    return kind() == SIMD_AVX512 ? quant_avx512_prep_bytes(type, cols) : 0;
+}
+
+void quant_simd_prepare(DType type, const QuantAct *x, int cols, void *mem) { quant_avx512_prepare(type, x, cols, mem); }
+
+void quant_simd_rows_prepared(float *out, const void *prepared, const void *w, DType type, int rows, int cols,
+                              int n_tokens, int row_begin, int row_end) {
+    quant_avx512_rows_prepared(out, prepared, w, type, rows, cols, n_tokens, row_begin, row_end);
+}
+
 void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
                      int n_tokens, int row_begin, int row_end) {
     if (kind() == SIMD_AVX512) {
