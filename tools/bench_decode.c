@@ -4,8 +4,8 @@
 //
 // The synthetic model with Qwen3-0.6B's exact shapes (default build/models/qwen3-0.6b-shape),
 // weights read into memory, decoded through the KV cache one token at a time after an 8-token
-// prompt, 1 and 2 threads: as M1 holds it (f32), then quantized in memory by M5 (Q8_0, Q4_0,
-// Q4A). Where bench_quant times the matrix products alone, this is a generate loop's step:
+// prompt, 1 and 2 threads: as M1 holds it (f32), its bf16 matrices kept as they are
+// (model_keep_bf16), then quantized in memory by M5 (Q8_0, Q4_0, Q4A). Where bench_quant times the matrix products alone, this is a generate loop's step:
 // embedding, norms, RoPE, attention over the cache, the products and the logits. Prints the
 // median ms per token, the weight bytes one token reads, the bandwidth that implies, and the
 // speed-up over f32 with the same threads: bytes decide what the last column can reach.
@@ -26,7 +26,8 @@
 #define MAX_TOKENS 64
 
 static double row_bytes(const Mat *w) {
-    return w->dtype == DT_F32 ? 4.0 * w->cols : (double)quant_row_bytes(w->dtype, w->cols);
+    if (w->dtype == DT_F32 || w->dtype == DT_BF16) return (w->dtype == DT_F32 ? 4.0 : 2.0) * w->cols;
+    return (double)quant_row_bytes(w->dtype, w->cols);
 }
 
 // The bytes of weights one decode step reads: every matrix once (the embedding only one row).
@@ -69,7 +70,7 @@ int main(int argc, char **argv) {
     }
     if (tokens < 1 || tokens > MAX_TOKENS) return fprintf(stderr, "bench_decode: --tokens must be 1..%d\n", MAX_TOKENS), 2;
     if (bench_model_missing(dir)) return 0;
-    const DType formats[] = {DT_F32, DT_Q8_0, DT_Q4_0, DT_Q4A};
+    const DType formats[] = {DT_F32, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4A};
     printf("%s, weights read into memory, %d tokens after a %d-token prompt; kernels: %s / %s\n", dir, tokens,
            PROMPT, matmul_simd_name(), quant_simd_enabled() ? quant_simd_name() : "plain C");
     printf("%-9s %9s | %9s %6s %6s | %9s %6s %6s\n", "", "MB per", "1 thread", "", "", "2 threads", "", "");
@@ -78,12 +79,15 @@ int main(int argc, char **argv) {
     double f32_ms[2] = {0, 0};
     for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
         Model m;   // loaded again for each format: quantize_model works in place
+        model_keep_bf16(formats[f] == DT_BF16);   // bf16: the checkpoint's matrices as they are (M1, M2)
         if (model_load(&m, dir, PS_MAP_READ) != 0) return 1;
-        if (formats[f] != DT_F32 && quantize_model(&m, formats[f], false) != 0) return 1;
+        model_keep_bf16(false);
+        if (dtype_is_quantized(formats[f]) && quantize_model(&m, formats[f], false) != 0) return 1;
         float *logits = malloc((size_t)m.cfg.vocab_size * sizeof *logits);
         if (!logits) return fprintf(stderr, "bench_decode: out of memory\n"), 1;
         const double bytes = weight_bytes(&m);
-        printf("%-9s %9.1f", formats[f] == DT_F32 ? "f32" : quant_type_name(formats[f]), bytes / 1e6);
+        printf("%-9s %9.1f", formats[f] == DT_F32 ? "f32" : formats[f] == DT_BF16 ? "bf16" : quant_type_name(formats[f]),
+               bytes / 1e6);
         for (int t = 0; t < 2; t++) {
             decode(&m, t + 1, 2, logits);   // warm-up: first touch of the cache, threads started
             const double ms = decode(&m, t + 1, tokens, logits) * 1e3;

@@ -182,6 +182,8 @@ int session_open(Session *s) {
     double t0 = ps_now();
     bool gguf = gguf_path_is_gguf(s->model_dir);   // one .gguf file holds the model and its tokenizer
     bool mlx = !gguf && mlx_path_is_mlx(s->model_dir);   // an mlx_lm folder: its own quantized layout
+    // bf16 matrices stay bf16 on the CPU when M2's SIMD kernels run (half the bytes a step reads)
+    model_keep_bf16(!s->gpu && strcmp(matmul_simd_name(), "plain C") != 0);
     if ((gguf ? gguf_model_load(&s->model, s->model_dir)
               : mlx ? mlx_model_load(&s->model, s->model_dir) : model_load(&s->model, s->model_dir, PS_MAP_MMAP)) != 0)
         return 1;
