@@ -4,6 +4,7 @@
 #include "kv_attention.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "scratch.h"
@@ -41,6 +42,7 @@ typedef struct {
     int t0, tokens, units;     // this chunk: tokens t0 .. t0 + tokens - 1
     float *partials;           // per (query head, block): max, sum, then hd weighted values
     float scale;
+    atomic_int next_unit;      // the next unit a thread may take
 } Job;
 
 // The running softmax of G query heads over some keys: max m, sum l of exp(score - m), and
@@ -99,18 +101,21 @@ static void run_unit(const Job *job, const KVRowKernels *kern, Running *r, int t
     }
 }
 
-// One thread's units: every n_parts-th, so that each thread gets early (short) and late (long)
-// tokens of a prefill alike.
+// One thread's units: it takes the next one not taken until none is left. Units differ in length
+// (the tokens of a prefill see more and more keys) and a thread can be held up (by the OS, or a
+// neighbour on its core): no thread waits for a share fixed in advance. Which thread computes a
+// unit changes nothing in its result.
 static void run_part(void *arg, int part, int n_parts) {
-    const Job *job = arg;
+    (void)part, (void)n_parts;
+    Job *job = arg;
     const KVLayerView *kv = job->kv;
     const int hd = kv->head_dim, G = kv->n_heads / kv->n_kv_heads;
     static _Thread_local Scratch own;
     float *mem = scratch_reserve(&own, (size_t)G * (2 + hd + KEY_TILE) * sizeof(float));
     Running r = {mem, mem + G, mem + 2 * G, mem + 2 * G + (size_t)G * hd};
     const KVRowKernels *kern = kv_row_kernels(kv->type);
-    int t = 0;   // tokens in order, units in order: the token of a unit only moves forward
-    for (int u = part; u < job->units; u += n_parts) {
+    int t = 0;   // units are taken in order: the token of a unit only moves forward
+    for (int u; (u = atomic_fetch_add_explicit(&job->next_unit, 1, memory_order_relaxed)) < job->units;) {
         while (u >= job->first_unit[t + 1]) t++;
         const int local = u - job->first_unit[t], S = splits_for(job->pos0 + job->t0 + t + 1);
         run_unit(job, kern, &r, job->t0 + t, local / S, local % S, S);
@@ -141,7 +146,7 @@ static void merge(const Job *job, int t) {
 void kv_attention(float *out, const float *q, int n, int pos0, const KVLayerView *kv) {
     static _Thread_local Scratch tables, partials;
     int *first_unit = scratch_reserve(&tables, (size_t)(2 * n + 1) * sizeof(int)), *first_partial = first_unit + n + 1;
-    Job job = {kv, q, out, pos0, first_unit, first_partial, 0, 0, 0, NULL, 1.0f / sqrtf((float)kv->head_dim)};
+    Job job = {kv, q, out, pos0, first_unit, first_partial, 0, 0, 0, NULL, 1.0f / sqrtf((float)kv->head_dim), 0};
     const int hd = kv->head_dim;
     for (int t0 = 0; t0 < n;) {
         // A chunk of tokens whose partials fit (one token's always do: 64 blocks x its heads).
@@ -159,6 +164,7 @@ void kv_attention(float *out, const float *q, int n, int pos0, const KVLayerView
         first_unit[t - t0] = units;
         job.t0 = t0, job.tokens = t - t0, job.units = units;
         job.partials = slots ? scratch_reserve(&partials, (size_t)slots * (hd + 2) * sizeof(float)) : NULL;
+        atomic_store(&job.next_unit, 0);
         pool_run(run_part, &job, pool_parts_for(work, units));
         for (int k = t0; k < t; k++)
             if (splits_for(pos0 + k + 1) > 1) merge(&job, k);
