@@ -182,6 +182,53 @@ static void t_refuses_q4a(void) {
 }
 
 
+// ---- the command line ----
+
+// Runs `sh -c cmd`, returns its stdout (malloc'd); the exit status must be 0.
+static char *run(const char *cmd) {
+    FILE *p = popen(cmd, "r");
+    PS_CHECK(p, "cannot run %s", cmd);
+    size_t n = 0, cap = 1 << 16;
+    char *out = malloc(cap);
+    PS_CHECK(out, "out of memory");
+    size_t got;
+    while ((got = fread(out + n, 1, cap - 1 - n, p)) > 0) n += got;
+    out[n] = '\0';
+    int status = pclose(p);
+    PS_CHECK(status == 0, "`%s` failed (status %d): %s", cmd, status, out);
+    return out;
+}
+
+// `quantize --gguf` then `generate -m FILE.gguf`: the same text as the quantized folder gives, with
+// no other file; and an mlx_lm folder through `generate -m DIR`.
+static void t_cli(void) {
+    const char *bin = getenv("PS_PROTOSTAR");
+    if (!bin || !*bin) bin = "build/protostar";   // tools/check.sh sets PS_PROTOSTAR to its build's
+    FILE *f = fopen(bin, "rb");
+    if (!f) PS_SKIP("no %s (make builds it)", bin);
+    fclose(f);
+    const char *d = ps_test_dir();
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s quantize -m models/tiny --type q8_0 --gguf %s/tiny.gguf 2>&1 && "
+                              "%s quantize -m models/tiny --type q8_0 -o %s/tiny-q8 2>&1", bin, d, bin, d);
+    free(run(cmd));
+    snprintf(cmd, sizeof cmd, "%s generate -m %s/tiny.gguf -p 'In the beginning' -n 16 --temp 0 2>/dev/null", bin, d);
+    char *from_gguf = run(cmd);
+    snprintf(cmd, sizeof cmd, "%s generate -m %s/tiny-q8 -p 'In the beginning' -n 16 --temp 0 2>/dev/null", bin, d);
+    char *from_dir = run(cmd);
+    PS_CHECK(strlen(from_gguf) > 20 && strcmp(from_gguf, from_dir) == 0, "gguf: [%s]\ndir:  [%s]", from_gguf, from_dir);
+    snprintf(cmd, sizeof cmd, "%s generate -m golden/mlx/q8g32 --ids '1 2 3' --print-ids -n 8 --temp 0 2>/dev/null", bin);
+    char *mlx = run(cmd);
+    snprintf(cmd, sizeof cmd, "%s generate -m golden/mlx/q8g32-dequant --ids '1 2 3' --print-ids -n 8 --temp 0 2>/dev/null",
+             bin);
+    char *deq = run(cmd);
+    PS_CHECK(strlen(mlx) > 5 && strcmp(mlx, deq) == 0, "mlx: [%s]\ndequantized: [%s]", mlx, deq);
+    free(from_gguf);
+    free(from_dir);
+    free(mlx);
+    free(deq);
+}
+
 static const PsTest TESTS[] = {
     {"gguf.golden_f32", t_golden_f32, "book/appendix-formats.md#gguf", 0},
     {"gguf.golden_bf16", t_golden_bf16, "book/appendix-formats.md#gguf", 0},
@@ -193,6 +240,7 @@ static const PsTest TESTS[] = {
     {"gguf.roundtrip_q8_0", t_roundtrip_q8_0, "book/appendix-formats.md#gguf-out", 0},
     {"gguf.roundtrip_q4_0", t_roundtrip_q4_0, "book/appendix-formats.md#gguf-out", 0},
     {"gguf.refuses_q4a", t_refuses_q4a, "book/appendix-formats.md#gguf-out", 0},
+    {"gguf.cli", t_cli, "book/appendix-formats.md#gguf-out", 60},
 };
 
 int main(int argc, char **argv) { return ps_main("gguf", TESTS, PS_COUNT(TESTS), argc, argv); }
