@@ -269,7 +269,7 @@ static void put_code(FILE *out, const char *indent, const char *file, const char
 
 // Expands the quotes of one chapter into `out`; with out NULL it only checks (and a task quoted
 // with {{code}} is an error). Returns the error count.
-int expand_quotes(const char *chapter, FILE *out) {
+int expand_quotes(const char *chapter, FILE *out, bool strict) {
     char *text = slurp(chapter);
     if (!text) { fprintf(stderr, "%s: cannot read\n", chapter); return 1; }
     int errors = 0, line_no = 1;
@@ -299,15 +299,15 @@ int expand_quotes(const char *chapter, FILE *out) {
         } else if (!resolve(file, path, sizeof path) || !(code = region(path, tag, &kind))) {
             fprintf(stderr, "%s:%d: quote {{%s %s %s}}: %s has no region %s\n", chapter, line_no, kw, file, tag, file, tag);
             errors++;
-        } else if (is_code && kind == REGION_TASK && !out) {
+        } else if (is_code && kind == REGION_TASK && strict) {
             fprintf(stderr, "%s:%d: {{code %s %s}} prints the reference body of task %s inline; use {{reference ...}}\n",
                     chapter, line_no, file, tag, tag);
             errors++;
-        } else if (is_ref && kind != REGION_TASK && !out) {
+        } else if (is_ref && kind != REGION_TASK && strict) {
             fprintf(stderr, "%s:%d: {{reference %s %s}}: %s is not a task region (//> Mn %s); quote it with {{code ...}}\n",
                     chapter, line_no, file, tag, tag, tag);
             errors++;
-        } else if (is_ref && indent > 0 && !out) {
+        } else if (is_ref && indent > 0 && strict) {
             fprintf(stderr, "%s:%d: {{reference %s %s}} must start at column 0, on its own line\n", chapter, line_no, file, tag);
             errors++;
         } else if (out && (is_ref || kind == REGION_TASK)) {
@@ -351,16 +351,7 @@ int check_task_anchors(const char *book) {
         }
         free(text);
     }
-    DIR *d = opendir(book);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (!ends_with(e->d_name, ".md")) continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", book, e->d_name);
-        errors += expand_quotes(path, NULL);
-    }
-    if (d) closedir(d);
-    if (!errors) printf("book: %zu tasks anchored, every quote resolves, no task quoted inline\n", n);
+    if (!errors) printf("book: %zu tasks anchored\n", n);
     return errors;
 }
 

@@ -25,8 +25,9 @@ bool ends_with(const char *s, const char *suffix);
 bool is_file(const char *path);
 bool is_dir(const char *path);
 
-// Expands the quotes of one chapter into OUT; with OUT NULL it only checks. Returns the error count.
-int expand_quotes(const char *chapter, FILE *out);
+// Expands the quotes of one chapter into OUT (may be NULL); STRICT (--check) also rejects a task
+// quoted with {{code}} and an indented {{reference}}. Returns the error count.
+int expand_quotes(const char *chapter, FILE *out, bool strict);
 // Every task region has its `<a id="TASK">` in its chapter. Returns the error count.
 int check_task_anchors(const char *book);
 

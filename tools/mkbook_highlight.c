@@ -31,8 +31,8 @@ static const char *const SH_KEYWORDS[] = {
 
 // Words that start a command line in the book's unlabelled blocks.
 static const char *const COMMANDS[] = {
-    "make", "sh", "bash", "cc", "clang", "gcc", "git", "cd", "export", "xcrun", "python3", "time",
-    "lldb", "gdb", "ls", "cat", "echo", "brew", "sudo", "apt-get", "curl", "diff", "env", NULL};
+    "make", "sh", "bash", "cc", "clang", "gcc", "git", "cd", "export", "xcrun", "python3",
+    "lldb", "gdb", "ls", "echo", "brew", "sudo", "apt-get", "curl", NULL};
 
 static bool in_list(const char *const *list, const char *s, size_t n) {
     for (; *list; list++)

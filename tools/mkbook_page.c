@@ -155,7 +155,7 @@ static void put_prose(Walk *w, const char *s, size_t n) {
             continue;
         }
         if (ref && !ch && at == 5) {
-            fprintf(stderr, "%s.md: reference %.*s: no chapter %.*s.md\n", w->c->name, (int)ref, s + i, (int)len, s + i + at);
+            fprintf(stderr, "%s/%s.md: reference %.*s: no chapter %.*s.md\n", w->bk->dir, w->c->name, (int)ref, s + i, (int)len, s + i + at);
             w->c->errors++;
         }
         size_t t = 0;
@@ -265,7 +265,7 @@ void page_process(const Book *bk, Chapter *c) {
             const char *braces = memmem(s, n, "{{", 2);
             if (braces) {
                 const char *eol = memchr(braces, '\n', (size_t)(s + n - braces));
-                fprintf(stderr, "%s.md: unexpanded quote or stray braces: %.*s\n", c->name,
+                fprintf(stderr, "%s/%s.md: unexpanded quote or stray braces: %.*s\n", bk->dir, c->name,
                         (int)((eol ? eol : s + n) - braces > 80 ? 80 : (eol ? eol : s + n) - braces), braces);
                 c->errors++;
             }
@@ -318,7 +318,7 @@ void page_process(const Book *bk, Chapter *c) {
                 continue;
             }
             if (ref == (size_t)(end - rest) && !ch && at == 5) {
-                fprintf(stderr, "%s.md: reference %.*s: no such chapter\n", c->name, (int)ref, rest);
+                fprintf(stderr, "%s/%s.md: reference %.*s: no such chapter\n", bk->dir, c->name, (int)ref, rest);
                 c->errors++;
             }
             if (end) {

@@ -46,7 +46,7 @@ static char *run_cmark(const char *md_path) {
 
 // Every chapter of DIR, expanded and converted, in reading order, glossary terms collected and
 // every page processed. Returns the error count.
-static int book_load(Book *bk, const char *dir) {
+static int book_load(Book *bk, const char *dir, bool strict) {
     bk->dir = dir;
     int errors = 0;
     if (system("command -v cmark-gfm >/dev/null 2>&1") != 0) {
@@ -69,7 +69,7 @@ static int book_load(Book *bk, const char *dir) {
         snprintf(md, sizeof md, "%s/%s", tmp, e->d_name);
         FILE *f = fopen(md, "w");
         if (!f) { fprintf(stderr, "mkbook: cannot write %s\n", md); errors++; continue; }
-        errors += expand_quotes(src, f);
+        errors += expand_quotes(src, f, strict);
         fclose(f);
         c->html = run_cmark(md);
         remove(md);
@@ -212,20 +212,21 @@ static void book_free(Book *bk) {
 int book_check(const char *dir) {
     static Book bk;
     int errors = check_task_anchors(dir);
-    errors += book_load(&bk, dir);
+    errors += book_load(&bk, dir, true);
     size_t links = 0;
     for (size_t i = 0; i < bk.n; i++) {
         const Chapter *c = &bk.ch[i];
         for (size_t j = 0; j < c->links.n; j++, links++) {
             if (link_ok(&bk, c, c->links.v[j])) continue;
-            fprintf(stderr, "%s/%s.md: broken link %s\n", dir, c->name, c->links.v[j]);
+            fprintf(stderr, "%s/%s.md: broken link %s%s\n", dir, c->name, c->links.v[j],
+                    strstr(c->links.v[j], ".html") ? " (a chapter.md link or reference, as the site names it)" : "");
             errors++;
         }
     }
     static const char *const CITING[] = {"solutions", "shared", "shaders", "labs", "tools", "book", "README.md", "DEVELOPERS.md", NULL};
     for (const char *const *p = CITING; *p; p++) errors += check_tree_citations(&bk, *p);
     if (!errors)
-        printf("book: %zu pages, %zu links and every book/*.md#anchor cited in the repository resolve, no unexpanded {{\n",
+        printf("book: %zu pages: every quote, %zu links and every book/*.md#anchor cited in the repository resolve, no task quoted inline, no unexpanded {{\n",
                bk.n, links);
     book_free(&bk);
     return errors;
@@ -245,7 +246,7 @@ static void write_search_index(const Book *bk, const char *outdir) {
 
 int book_render(const char *dir, const char *outdir) {
     static Book bk;
-    int errors = book_load(&bk, dir);
+    int errors = book_load(&bk, dir, false);
     mkdir(outdir, 0755);
     char assets[600];
     snprintf(assets, sizeof assets, "%s/assets", outdir);

@@ -65,7 +65,7 @@
     });
     hits.sort(function (a, b) { return b[0] - a[0]; });
     hits.slice(0, 15).forEach(function (hit) {
-      var e = hit[1], li = item(e[0] + (e[1] ? '#' + e[1] : ''), e[3] || e[2], e[3] ? e[2] : '');
+      var e = hit[1], li = item(e[0] + (e[1] ? '#' + e[1] : ''), e[3] || e[2], e[3] && e[3] !== e[2] ? e[2] : '');
       var p = document.createElement('p');
       p.textContent = snippet(e[4], words[0]);
       li.firstChild.appendChild(p);

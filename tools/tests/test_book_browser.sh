@@ -40,12 +40,29 @@ chrome() {  # SECONDS ARGS...: headless; --no-sandbox for root in CI; stderr (D-
         --disable-extensions --disable-background-networking "$@" 2>>"$T/chromium.log"
 }
 
+# mkbook --check itself: in a made-up repository whose book has one mistake of each kind, it must
+# fail and name each (the citations are spelt through $b so that this file cites nothing).
+F=$T/fixture
+b=book
+rm -rf "$T" && mkdir -p "$F/book" "$F/tools"
+printf '# Index\n\n## Measured speed\n\nSee [m9](m9.md#nope) and ![plot](img/none.svg).\n' > "$F/book/index.md"
+printf '# Nine\n\n1. A step:\n\n    {{code solutions/none.c no-such-tag}}\n\nA stray {{cod x}} here.\n' > "$F/book/m9.md"
+printf 'int x; // %s/index.md#measured-speed is fine, %s/index.md#gone and %s/m8.md are not\n' $b $b $b > "$F/tools/cites.c"
+out=$(cd "$F" && "$ROOT/$B/tools/mkbook" --check book 2>&1)
+miss=""
+for want in "m9.html#nope" "img/none.svg" "has no region no-such-tag" "stray braces: {{cod x}}" "$b/index.md#gone" "$b/m8.md"; do
+    case "$out" in *"$want"*) ;; *) miss="$miss [$want]" ;; esac
+done
+case "$out" in *"index.md#measured-speed"*) miss="$miss [a good citation reported]" ;; esac
+if [ -z "$miss" ]; then record PASS mkbook-check-catches
+else record FAIL mkbook-check-catches "mkbook --check in $F did not report:$miss (it said: $out)"; fi
+
 # The site, and its test copy with the probe as each page's first script.
 if ! out=$("$B/tools/mkbook" book "$OUT" 2>&1); then
     record FAIL render "$out"
     exit 0
 fi
-rm -rf "$T" && mkdir -p "$T" && cp -R "$OUT"/. "$T"/ && rm -rf "$T/shots"
+cp -R "$OUT"/. "$T"/ && rm -rf "$T/shots"
 cp tools/tests/book_probe.js "$T/probe.js"
 pages=""
 for f in "$T"/*.html; do
