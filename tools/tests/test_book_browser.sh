@@ -48,9 +48,10 @@ rm -rf "$T" && mkdir -p "$F/book" "$F/tools"
 printf '# Index\n\n## Measured speed\n\nSee [m9](m9.md#nope) and ![plot](img/none.svg).\n' > "$F/book/index.md"
 printf '# Nine\n\n1. A step:\n\n    {{code solutions/none.c no-such-tag}}\n\nA stray {{cod x}} here.\n' > "$F/book/m9.md"
 printf 'int x; // %s/index.md#measured-speed is fine, %s/index.md#gone and %s/m8.md are not\n' $b $b $b > "$F/tools/cites.c"
+printf '#define ANCHOR(task) "%s/index.md#" task\nconst char *a = ANCHOR("measured-speed"), *b = ANCHOR("lost");\n' $b >> "$F/tools/cites.c"
 out=$(cd "$F" && "$ROOT/$B/tools/mkbook" --check book 2>&1)
 miss=""
-for want in "m9.html#nope" "img/none.svg" "has no region no-such-tag" "stray braces: {{cod x}}" "$b/index.md#gone" "$b/m8.md"; do
+for want in "m9.html#nope" "img/none.svg" "has no region no-such-tag" "stray braces: {{cod x}}" "$b/index.md#gone" "$b/m8.md" "$b/index.md#lost"; do
     case "$out" in *"$want"*) ;; *) miss="$miss [$want]" ;; esac
 done
 case "$out" in *"index.md#measured-speed"*) miss="$miss [a good citation reported]" ;; esac
