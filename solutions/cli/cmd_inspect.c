@@ -9,6 +9,8 @@
 
 #include "cli_args.h"
 #include "config.h"
+#include "gguf_model.h"
+#include "mlx_model.h"
 #include "model.h"
 #include "safetensors.h"
 #include "weights.h"
@@ -114,8 +116,43 @@ static int check_finite(const SafeTensors *st) {
     return bad_tensors ? -1 : 0;
 }
 
+// A GGUF file or an mlx_lm folder: loaded whole by its reader (which checks every tensor), then
+// what each matrix became in memory (book/appendix-formats.md).
+static int inspect_loaded(const char *path, bool gguf) {
+    Model m;
+    if ((gguf ? gguf_model_load(&m, path) : mlx_model_load(&m, path)) != 0) return 1;
+    print_summary(&m.cfg, path);
+    enum { MAX_KINDS = 16 };
+    DType kinds[MAX_KINDS];
+    int count[MAX_KINDS] = {0}, n_kinds = 0;
+    double bytes[MAX_KINDS] = {0};
+    for (int i = -2; i < 7 * m.cfg.n_layers; i++) {
+        const Layer *l = i >= 0 ? &m.layers[i / 7] : NULL;
+        const Mat *all[7] = {l ? &l->wq : NULL, l ? &l->wk : NULL, l ? &l->wv : NULL, l ? &l->wo : NULL,
+                             l ? &l->w_gate : NULL, l ? &l->w_up : NULL, l ? &l->w_down : NULL};
+        const Mat *w = i == -2 ? &m.embed : i == -1 ? (m.lm_head_is_embed ? NULL : &m.lm_head) : all[i % 7];
+        if (!w) continue;
+        int k = 0;
+        while (k < n_kinds && kinds[k] != w->dtype) k++;
+        if (k == n_kinds && n_kinds < MAX_KINDS) kinds[n_kinds++] = w->dtype;
+        if (k == MAX_KINDS) continue;
+        const MatFormat *f = mat_format_of(w->dtype);
+        count[k]++;
+        bytes[k] += f ? (double)w->rows * (w->cols / f->block_len) * f->block_bytes : (double)w->rows * w->cols * 4;
+    }
+    printf("\n");
+    for (int k = 0; k < n_kinds; k++) {
+        char h[32];
+        human_bytes(h, sizeof h, bytes[k]);
+        printf("matrices    %-5s %d, %s in memory\n", mat_type_name(kinds[k]), count[k], h);
+    }
+    model_free(&m);
+    return 0;
+}
+
 static int usage(FILE *out) {
     fprintf(out, "usage: protostar inspect MODEL_DIR [--ctx N] [--quick]\n"
+                 "       protostar inspect FILE.gguf | MLX_DIR   (what each matrix becomes when loaded)\n"
                  "  --ctx N   context length for the KV-cache estimate (default: the model's maximum)\n"
                  "  --quick   skip reading every weight to check it is finite\n");
     return cli_usage_status(out);
@@ -139,6 +176,7 @@ int cmd_inspect(int argc, char **argv) {
         }
     }
     if (!dir) return usage(stderr);
+    if (gguf_path_is_gguf(dir) || mlx_path_is_mlx(dir)) return inspect_loaded(dir, gguf_path_is_gguf(dir));
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     Config c;
