@@ -109,6 +109,7 @@ typedef struct {
     bool *term_used;
     Buf section_text;
     char section_id[128];
+    char heading_id[128];  // the open heading's, for its self-link
     Buf section_heading;
 } Walk;
 
@@ -230,6 +231,7 @@ static void put_heading(Walk *w, int level, const char *inner, size_t n) {
     char id[128];
     heading_slug(inner, n, &w->c->ids, id, sizeof id);
     buf_fmt(&w->c->body, "<h%d id=\"%s\">", level, id);
+    snprintf(w->heading_id, sizeof w->heading_id, "%s", level > 1 ? id : "");
     Buf text = {0};
     strip_tags(&text, inner, n);
     if (level == 1 && !w->c->title[0]) snprintf(w->c->title, sizeof w->c->title, "%.*s", (int)text.n, text.s);
@@ -335,6 +337,14 @@ void page_process(const Book *bk, Chapter *c) {
             in_heading = 1;
         } else if (s[1] == '/' && s[2] == 'h' && isdigit((unsigned char)s[3])) {
             in_heading = 0;
+            if (w.heading_id[0]) {  // a link to the section itself, to copy and share
+                buf_fmt(&c->body, "<a class=\"self\" href=\"#%s\" aria-label=\"link to this section\">#</a>", w.heading_id);
+                Buf href = {0};
+                buf_fmt(&href, "#%s", w.heading_id);
+                list_add(&c->links, href.s, href.n);
+                buf_free(&href);
+                w.heading_id[0] = '\0';
+            }
             buf_add(&c->body, s, n);
         } else {
             if (strncmp(s, "<a ", 3) == 0) in_a++;

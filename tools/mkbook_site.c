@@ -225,7 +225,8 @@ int book_check(const char *dir) {
     }
     static const char *const CITING[] = {"solutions", "shared", "shaders", "labs", "tools", "book", "README.md", "DEVELOPERS.md", NULL};
     for (const char *const *p = CITING; *p; p++) errors += check_tree_citations(&bk, *p);
-    if (!errors)
+    if (errors) fflush(stdout), fprintf(stderr, "book: %d errors\n", errors);
+    else
         printf("book: %zu pages: every quote, %zu links and every book/*.md#anchor cited in the repository resolve, no task quoted inline, no unexpanded {{\n",
                bk.n, links);
     book_free(&bk);
