@@ -65,12 +65,11 @@ static void run_unit(const Job *job, const KVRowKernels *kern, Running *r, int t
     for (int i = 0; i < G * hd; i++) r->acc[i] = 0.0f;
     for (int jb = j0; jb < j1; jb += KEY_TILE) {
         const int nt = j1 - jb < KEY_TILE ? j1 - jb : KEY_TILE;
-        for (int jj = 0; jj < nt; jj++) {   // each key row read once for the G heads that share it
-            const void *krow = K + (size_t)(jb + jj) * row;
-            for (int h = 0; h < G; h++) r->tile[h * KEY_TILE + jj] = kern->dot(q + (size_t)h * hd, krow, hd) * job->scale;
-        }
-        for (int h = 0; h < G; h++) {
-            float *w = r->tile + h * KEY_TILE, tile_max = w[0];
+        for (int h = 0; h < G; h++) {   // the tile's key rows (16-32 KiB) stay in L1 for the G heads
+            float *w = r->tile + h * KEY_TILE;
+            kern->dot_rows(w, q + (size_t)h * hd, nt, K + (size_t)jb * row, row, hd);
+            for (int jj = 0; jj < nt; jj++) w[jj] *= job->scale;
+            float tile_max = w[0];
             for (int jj = 1; jj < nt; jj++) tile_max = w[jj] > tile_max ? w[jj] : tile_max;
             if (tile_max > r->m[h]) {   // what was summed so far was relative to a smaller max
                 const float shrink = softmax_exp(r->m[h] - tile_max);   // 0 for the first tile (m = -inf)

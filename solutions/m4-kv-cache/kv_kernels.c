@@ -78,8 +78,15 @@ static void add_f16_plain(float *out, const float *w, int n_rows, const void *ro
         for (int d = 0; d < n; d++) out[d] += w[j] * kv_float_from_half(v[d]);
     }
 }
-static const KVRowKernels PLAIN[2] = {{"plain C", dot_f32_plain, add_f32_plain},
-                                      {"plain C", dot_f16_plain, add_f16_plain}};
+// One row at a time, with the set's own dot: the plain and NEON sets.
+#define DOT_ROWS_BY_ONE(NAME, DOT)                                                                          \
+    static void NAME(float *scores, const float *q, int n_rows, const void *rows, size_t row_bytes, int n) { \
+        for (int j = 0; j < n_rows; j++) scores[j] = DOT(q, (const char *)rows + j * row_bytes, n);          \
+    }
+DOT_ROWS_BY_ONE(dots_f32_plain, dot_f32_plain)
+DOT_ROWS_BY_ONE(dots_f16_plain, dot_f16_plain)
+static const KVRowKernels PLAIN[2] = {{"plain C", dot_f32_plain, dots_f32_plain, add_f32_plain},
+                                      {"plain C", dot_f16_plain, dots_f16_plain, add_f16_plain}};
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -146,7 +153,49 @@ X86_TARGET static void add_f32_avx2(float *out, const float *w, int n_rows, cons
 X86_TARGET static void add_f16_avx2(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
     ADD_AVX2(load8_f16, kv_float_from_half(((const uint16_t *)ROW(j))[d]))
 }
-static const KVRowKernels AVX2[2] = {{"avx2", dot_f32_avx2, add_f32_avx2}, {"avx2", dot_f16_avx2, add_f16_avx2}};
+// Four rows against one q: q is loaded once for the four, each row has two chains of partial
+// sums (so the multiply-adds do not wait on each other), and one transposing reduction gives
+// the four results at once. The rows beyond a multiple of 4 go through the single dot.
+#define DOTS_AVX2(LOAD, DOT)                                                                       \
+    int j = 0;                                                                                     \
+    for (; j + 4 <= n_rows && n >= 16; j += 4) {                                                   \
+        const void *r0 = ROW(j), *r1 = ROW(j + 1), *r2 = ROW(j + 2), *r3 = ROW(j + 3);            \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0; \
+        int d = 0;                                                                                 \
+        for (; d + 16 <= n; d += 16) {                                                             \
+            const __m256 qa = _mm256_loadu_ps(q + d), qb = _mm256_loadu_ps(q + d + 8);             \
+            a0 = _mm256_fmadd_ps(qa, LOAD(r0, d), a0), b0 = _mm256_fmadd_ps(qb, LOAD(r0, d + 8), b0); \
+            a1 = _mm256_fmadd_ps(qa, LOAD(r1, d), a1), b1 = _mm256_fmadd_ps(qb, LOAD(r1, d + 8), b1); \
+            a2 = _mm256_fmadd_ps(qa, LOAD(r2, d), a2), b2 = _mm256_fmadd_ps(qb, LOAD(r2, d + 8), b2); \
+            a3 = _mm256_fmadd_ps(qa, LOAD(r3, d), a3), b3 = _mm256_fmadd_ps(qb, LOAD(r3, d + 8), b3); \
+        }                                                                                          \
+        for (; d + 8 <= n; d += 8) {                                                               \
+            const __m256 qa = _mm256_loadu_ps(q + d);                                              \
+            a0 = _mm256_fmadd_ps(qa, LOAD(r0, d), a0), a1 = _mm256_fmadd_ps(qa, LOAD(r1, d), a1);  \
+            a2 = _mm256_fmadd_ps(qa, LOAD(r2, d), a2), a3 = _mm256_fmadd_ps(qa, LOAD(r3, d), a3);  \
+        }                                                                                          \
+        a0 = _mm256_add_ps(a0, b0), a1 = _mm256_add_ps(a1, b1);                                    \
+        a2 = _mm256_add_ps(a2, b2), a3 = _mm256_add_ps(a3, b3);                                    \
+        const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));           \
+        float four[4];                                                                             \
+        _mm_storeu_ps(four, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));   \
+        for (int k = 0; k < 4; k++) {                                                              \
+            float sum = four[k];                                                                   \
+            for (int dd = d; dd < n; dd++) sum += q[dd] * DOT##_AT(ROW(j + k), dd);                \
+            scores[j + k] = sum;                                                                   \
+        }                                                                                          \
+    }                                                                                              \
+    for (; j < n_rows; j++) scores[j] = DOT(q, ROW(j), n);
+#define dot_f32_avx2_AT(row, d) (((const float *)(row))[d])
+#define dot_f16_avx2_AT(row, d) kv_float_from_half(((const uint16_t *)(row))[d])
+X86_TARGET static void dots_f32_avx2(float *scores, const float *q, int n_rows, const void *rows, size_t row_bytes, int n) {
+    DOTS_AVX2(load8_f32, dot_f32_avx2)
+}
+X86_TARGET static void dots_f16_avx2(float *scores, const float *q, int n_rows, const void *rows, size_t row_bytes, int n) {
+    DOTS_AVX2(load8_f16, dot_f16_avx2)
+}
+static const KVRowKernels AVX2[2] = {{"avx2", dot_f32_avx2, dots_f32_avx2, add_f32_avx2},
+                                     {"avx2", dot_f16_avx2, dots_f16_avx2, add_f16_avx2}};
 
 X86_TARGET static void to_f16_f16c(uint16_t *dst, const float *src, size_t n) {
     size_t i = 0;
@@ -210,7 +259,10 @@ static void add_f32_neon(float *out, const float *w, int n_rows, const void *row
 static void add_f16_neon(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
     ADD_NEON(load4_f16, kv_float_from_half(((const uint16_t *)ROW(j))[d]))
 }
-static const KVRowKernels NEON[2] = {{"neon", dot_f32_neon, add_f32_neon}, {"neon", dot_f16_neon, add_f16_neon}};
+DOT_ROWS_BY_ONE(dots_f32_neon, dot_f32_neon)
+DOT_ROWS_BY_ONE(dots_f16_neon, dot_f16_neon)
+static const KVRowKernels NEON[2] = {{"neon", dot_f32_neon, dots_f32_neon, add_f32_neon},
+                                     {"neon", dot_f16_neon, dots_f16_neon, add_f16_neon}};
 
 static void to_f16_neon(uint16_t *dst, const float *src, size_t n) {
     size_t i = 0;
