@@ -337,8 +337,10 @@ int gguf_parse(Gguf *g, const void *data, size_t size, const char *what) {
     }
     if (read_u32(&c, &g->version, "the version") != 0) goto fail;
     if (g->version != 2 && g->version != 3) {
+        bool swapped = g->version == 0x02000000u || g->version == 0x03000000u;
         fprintf(stderr, "%s: GGUF version %u; protostar reads versions 2 and 3%s\n", what, g->version,
-                g->version == 1 ? " (version 1 had 32-bit counts: convert it again)" : "");
+                g->version == 1 ? " (version 1 had 32-bit counts: convert it again)"
+                : swapped   ? " (this is a big-endian file: protostar reads little-endian ones)" : "");
         goto fail;
     }
     if (read_u64(&c, &g->n_tensors, "the tensor count") != 0 || read_u64(&c, &g->n_kv, "the metadata count") != 0)

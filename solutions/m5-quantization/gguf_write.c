@@ -244,6 +244,11 @@ int gguf_write(const char *out_path, const Model *m, const Tokenizer *tok, const
         return -1;
     }
     if (!tok) fprintf(stderr, "%s: warning: the model has no tokenizer; the GGUF file will have none\n", out_path);
+    if (tok && tokenizer_vocab_size(tok) > m->cfg.vocab_size) {   // GGUF lists one token per embedding row
+        fprintf(stderr, "%s: the tokenizer has %d tokens but the embedding only %d rows\n", out_path,
+                (int)tokenizer_vocab_size(tok), m->cfg.vocab_size);
+        return -1;
+    }
     char partial[4096];
     if (snprintf(partial, sizeof partial, "%s.partial-%ld", out_path, (long)getpid()) >= (int)sizeof partial) {
         fprintf(stderr, "%s: path too long\n", out_path);

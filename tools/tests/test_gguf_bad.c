@@ -148,6 +148,7 @@ static void t_header(void) {
     expect(&(Lie){.magic = "GGUX"}, "not a GGUF file");
     expect(&(Lie){.version = 1}, "version 1");
     expect(&(Lie){.version = 4}, "version 4");
+    expect(&(Lie){.version = 0x03000000u}, "big-endian");
     expect(&(Lie){.n_kv = 1ULL << 60}, "metadata pairs");
     expect(&(Lie){.n_tensors = 1ULL << 60}, "tensors");
 }
