@@ -48,6 +48,7 @@ Darwin)
     [ "${1:-}" = --list ] && { echo "(macOS: Homebrew's cjson, and stb_ds.h into build/deps)"; exit 0; }
     command -v brew >/dev/null || { echo "setup: install Homebrew (https://brew.sh), then rerun"; exit 1; }
     have_header cjson/cJSON.h "-I$(brew --prefix)/include" || brew install cjson
+    command -v cmark-gfm >/dev/null || brew install cmark-gfm  # the book; its browser test uses Google Chrome
     if [ ! -f build/deps/stb_ds.h ]; then
         # stb_ds.h at a pinned commit of nothings/stb, checked against its sha256
         url=https://raw.githubusercontent.com/nothings/stb/8b5f1f3/stb_ds.h
