@@ -446,8 +446,24 @@ static char *param_arg(int a, int b, int index) {  // one kernel parameter [a, b
     return r;
 }
 
+// Parameter [a, b) is `device T *name [[buffer(n)]]` without const: the kernel may write
+// buffer n (the checking build watches it for races). Returns its bit, or 0.
+static unsigned writable_buffer(int a, int b) {
+    int dev = 0, cnst = 0, star = 0;
+    for (int k = a; k < b && !is(k, "[["); k++) {
+        if (is(k, "device")) dev = 1;
+        if (is(k, "const") && !star) cnst = 1;
+        if (is(k, "*")) star = 1;
+    }
+    for (int k = a; k + 3 < b; k++)
+        if (is(k, "[[") && is(k + 1, "buffer") && is(k + 2, "(") && toks[k + 3].kind == T_NUM)
+            return dev && star && !cnst ? 1u << (atoi(toks[k + 3].s) & 31) : 0;
+    return 0;
+}
+
 static void emit_trampolines(FILE *out) {
     int nk = 0;
+    unsigned *writes = calloc((size_t)nfn + 1, sizeof *writes);
     fprintf(out, "\n# 1 \"<mslpp: trampolines for %s>\"\n", src_name);
     for (int i = 0; i < nfn; i++) {
         Func *f = &fns[i];
@@ -461,6 +477,7 @@ static void emit_trampolines(FILE *out) {
             if (is(k, ")") || is(k, ">") || is(k, "]]")) depth--;
             if ((is(k, ",") && depth == 0) || (k == f->rparen && k > a)) {
                 char *arg = param_arg(a, k, index);
+                writes[i] |= writable_buffer(a, k);
                 fprintf(out, "%s\n        %s", index ? "," : "", arg);
                 free(arg);
                 a = k + 1, index++;
@@ -475,10 +492,12 @@ static void emit_trampolines(FILE *out) {
         Func *f = &fns[i];
         if (!f->is_kernel) continue;
         const char *kind = f->uses_barrier || f->uses_tg ? "MSL_FULL" : f->uses_simd ? "MSL_SIMD" : "MSL_PLAIN";
-        fprintf(out, "    {\"%.*s\", msl_entry_%.*s, %s, %d, %d},\n", toks[f->name].len, toks[f->name].s,
-                toks[f->name].len, toks[f->name].s, kind, toks[f->name].line, check_mode);
+        fprintf(out, "    {\"%.*s\", msl_entry_%.*s, %s, %d, %d, 0x%xu},\n", toks[f->name].len,
+                toks[f->name].s, toks[f->name].len, toks[f->name].s, kind, toks[f->name].line,
+                check_mode, writes[i]);
     }
-    if (!nk) fprintf(out, "    {\"\", 0, MSL_PLAIN, 0, 0},\n");
+    if (!nk) fprintf(out, "    {\"\", 0, MSL_PLAIN, 0, 0, 0},\n");
+    free(writes);
     fprintf(out, "};\n}  // namespace\n\n__attribute__((constructor)) static void msl_register_kernels() {\n"
                  "    msl_register(\"%s\", msl_kernels, %d);\n}\n", src_name, nk);
 }

@@ -40,7 +40,7 @@ MSL_PPFLAGS := -E -x c++ -nostdinc -Ishared/msl/pp -I. -D__METAL_VERSION__=310 -
 MSL_RT_CFLAGS = $(CFLAGS) -g -Ishared $(if $(MTL_EMULATOR),-DMTL_EMULATOR)
 MTL_LDLIBS := -lpthread -lm
 
-MSL_RT := msl_rt msl_fiber msl_check
+MSL_RT := msl_rt msl_fiber msl_check msl_devcheck
 MSL_EMU_OBJS := $(MSL_RT:%=$(MSL_BUILD)/rt/%.o) $(MSL_BUILD)/rt/mtl_emu.o
 # On a Mac the real GPU backend (set MTL_EMULATOR=1 to use the emulator there too).
 ifeq ($(shell uname -s)$(MTL_EMULATOR),Darwin)

@@ -66,9 +66,10 @@ typedef struct {
 // split into pieces of SNAP bytes.
 enum { SNAP = 32, MAX_PENDING = 512, HASH = 1024 };
 typedef struct {
-    uint32_t at, base;          // arena offsets of the bytes and of their variable
+    const unsigned char *addr, *base;  // the bytes, and the start of their variable or buffer
     uint32_t size;
     int32_t line, wline;        // line of the access; of an earlier use that wrote (0: none)
+    int is_device;              // device memory (msl_devcheck.c), else threadgroup memory
     const char *name;
     unsigned char snap[SNAP];   // the bytes when last looked at
 } Pending;
@@ -158,50 +159,61 @@ void msl_tg_flush(MslCheckState *c, const MslThread *t) {
     c->npending = 0;  // before the checks: a report must not recurse into a flush
     for (int i = 0; i < n; i++) {
         Pending *e = &ps->e[i];
-        int wrote = e->wline || memcmp(e->snap, c->arena + e->at, e->size);
-        shadow_access(c, (uint16_t)t->index_tg, e->name, e->at, e->at - e->base, e->size, wrote,
-                      e->wline ? e->wline : e->line);
+        int wrote = e->wline || memcmp(e->snap, e->addr, e->size);
+        int line = e->wline ? e->wline : e->line;
+        if (e->is_device)
+            msl_dev_access(c, t, e->name, e->addr, (size_t)(e->addr - e->base), e->size, wrote, line);
+        else
+            shadow_access(c, (uint16_t)t->index_tg, e->name, (size_t)(e->addr - c->arena),
+                          (size_t)(e->addr - e->base), e->size, wrote, line);
     }
     memset(ps->slot, 0, sizeof ps->slot);
 }
 
-static void pend(MslCheckState *c, const MslThread *t, size_t at, size_t base, size_t size,
-                 int line, const char *name) {
+static void pend1(MslCheckState *c, const MslThread *t, const unsigned char *addr,
+                  const unsigned char *base, size_t size, int line, const char *name, int is_device) {
     if (!c->pending) c->pending = calloc(1, sizeof(PendingSet));
     if (!c->pending) abort();
     PendingSet *ps = c->pending;
-    unsigned h = (unsigned)(at * 2654435761u) % HASH;
+    unsigned h = (unsigned)(((uintptr_t)addr >> 2) * 2654435761u) % HASH;
     for (;; h = (h + 1) % HASH) {
         int k = ps->slot[h] - 1;
         if (k < 0) break;
         Pending *e = &ps->e[k];
-        if (e->at != at || e->size != size) continue;
+        if (e->addr != addr || e->size != size) continue;
         // Used again in the same run of the thread: if the bytes changed since the last use,
         // that use wrote them.
-        if (!e->wline && memcmp(e->snap, c->arena + at, size)) e->wline = e->line;
-        memcpy(e->snap, c->arena + at, size);
+        if (!e->wline && memcmp(e->snap, addr, size)) e->wline = e->line;
+        memcpy(e->snap, addr, size);
         e->line = line;
         return;
     }
     if (c->npending == MAX_PENDING) {  // full: classify what we have (the thread still runs alone)
         msl_tg_flush(c, t);
-        pend(c, t, at, base, size, line, name);
+        pend1(c, t, addr, base, size, line, name, is_device);
         return;
     }
     Pending *e = &ps->e[c->npending];
-    *e = (Pending){(uint32_t)at, (uint32_t)base, (uint32_t)size, line, 0, name, {0}};
-    memcpy(e->snap, c->arena + at, size);
+    *e = (Pending){addr, base, (uint32_t)size, line, 0, is_device, name, {0}};
+    memcpy(e->snap, addr, size);
     ps->slot[h] = (uint16_t)++c->npending;
 }
 
-static void *scratch_for(MslCheckState *c, const void *addr, size_t size) {
+void msl_pend(MslCheckState *c, const MslThread *t, const void *addr, const void *base,
+              size_t size, int line, const char *name, int is_device) {
+    for (size_t done = 0; done < size; done += SNAP)
+        pend1(c, t, (const unsigned char *)addr + done, base, size - done < SNAP ? size - done : SNAP,
+              line, name, is_device);
+}
+
+void *msl_check_scratch(MslCheckState *c, const void *addr, size_t size) {
     if (!c->scratch) c->scratch = calloc(1, MSL_TG_MEM_BYTES);
     if (!c->scratch) abort();
     return size <= MSL_TG_MEM_BYTES ? c->scratch : (void *)addr;
 }
 
 void *msl_tg_touch(const void *addr, size_t size, int line, const char *name, const void *lo,
-                   const void *hi) {
+                   const void *hi, int record) {
     MslThread *t = msl_self;
     MslCheckState *c = t->rt;
     const unsigned char *a = addr, *l = lo, *h = hi;
@@ -214,11 +226,9 @@ void *msl_tg_touch(const void *addr, size_t size, int line, const char *name, co
             msl_check_fail(c, "thread %u, line %d: threadgroup access out of bounds: bytes %td..%td "
                            "of '%s', which has %td", t->index_tg, line, a - l, a - l + (ptrdiff_t)size - 1,
                            name, h - l);
-        return scratch_for(c, addr, size);
+        return msl_check_scratch(c, addr, size);
     }
-    size_t at = (size_t)(a - c->arena), base = (size_t)(l - c->arena);
-    for (size_t done = 0; done < size; done += SNAP)
-        pend(c, t, at + done, base, size - done < SNAP ? size - done : SNAP, line, name);
+    if (record) msl_pend(c, t, addr, lo, size, line, name, 0);
     return (void *)addr;
 }
 
@@ -239,35 +249,6 @@ void msl_tg_region(const void *p, const void **lo, const void **hi) {
         *lo = c->arena + c->static_base;
         *hi = c->arena + c->static_end;
     }
-}
-
-void msl_dev_region(const void *p, const void **lo, const void **hi) {
-    MslThread *t = msl_self;
-    const MslDispatch *d = ((MslCheckState *)t->rt)->dispatch;
-    const unsigned char *a = p;
-    *lo = *hi = NULL;  // not a bound buffer (a program-scope constant...): not checked
-    for (int pass = 0; pass < 2; pass++)  // the buffer it starts, else the one it lies in
-        for (int i = 0; i < MSL_MAX_BUFFERS; i++) {
-            const unsigned char *b = d->buffers[i];
-            if (!b || (pass == 0 ? a != b : a < b || a > b + d->buffer_len[i])) continue;
-            *lo = b;
-            *hi = b + d->buffer_len[i];
-            return;
-        }
-}
-
-void *msl_dev_touch(const void *addr, size_t size, int line, const char *name, const void *lo,
-                    const void *hi) {
-    const unsigned char *a = addr, *l = lo, *h = hi;
-    if (!l || (a >= l && a + size <= h)) return (void *)addr;
-    MslThread *t = msl_self;
-    MslCheckState *c = t->rt;
-    int n = 0;
-    while (n < MSL_MAX_BUFFERS && c->dispatch->buffers[n] != lo) n++;
-    msl_check_fail(c, "thread %u, line %d: device memory access out of bounds: bytes %td..%td of "
-                   "'%s' (buffer(%d)), which has %td", t->index_tg, line, a - l,
-                   a - l + (ptrdiff_t)size - 1, name ? name : "?", n, h - l);
-    return scratch_for(c, addr, size);
 }
 
 void msl_check_lane(int line, const char *what, unsigned lane) {

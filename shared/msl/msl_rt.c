@@ -341,12 +341,13 @@ static void schedule(Worker *w, uint32_t lo, uint32_t hi) {
         if (atomic_load(&pool.failed)) return;
         if (resolved) continue;
         uint32_t done = 0, first_bar = hi, first_done = hi;
-        int orders_tg = 1;  // every waiting thread's barrier orders threadgroup memory
+        int orders_tg = 1, orders_dev = 1;  // every waiting thread's barrier orders that memory
         for (uint32_t i = lo; i < hi; i++) {
             if (t[i].state == T_DONE && first_done == hi) first_done = i;
             if (t[i].state == T_DONE) done++;
             if (t[i].state != T_BARRIER) continue;
             if (!(t[i].wait_flags & 2)) orders_tg = 0;  // mem_flags::mem_threadgroup
+            if (!(t[i].wait_flags & 1)) orders_dev = 0;  // mem_flags::mem_device
             if (first_bar == hi) first_bar = i;
             // The same dynamic barrier: same place, reached through the same calls and loop
             // iterations, as the same barrier of the thread's run.
@@ -375,6 +376,7 @@ static void schedule(Worker *w, uint32_t lo, uint32_t hi) {
         // Accesses before and after a barrier never conflict, if it orders threadgroup memory
         // (mem_flags::mem_none or mem_device alone do not).
         if (orders_tg) w->check.epoch++;
+        if (orders_dev) w->check.dev_epoch++;
     }
 }
 
@@ -420,6 +422,7 @@ static void run_group(Worker *w, const MslDispatch *d, uint32_t g) {
     memset(w->arena, 0xff, w->tg_static_base);  // threadgroup(n) buffers start as NaN too
     w->tg_poisoned = w->tg_static_base;
     w->check.static_end = w->tg_static_base;
+    w->check.group_index = g;
     w->check.npending = 0;
     w->rng = pool.seed * 2654435761u + g + 1;
     for (uint32_t i = 0; i < n; i++) {  // what changes from one threadgroup to the next
@@ -437,8 +440,11 @@ static void run_group(Worker *w, const MslDispatch *d, uint32_t g) {
             for (uint32_t i = 0; i < n; i++) msl_self = &w->threads[i], d->kernel->entry(msl_self);
         } else {  // MSL_SCHEDULE's order (or the checking build's) for these kernels too
             make_order(w, 0, n);
-            for (uint32_t i = 0; i < n; i++)
-                msl_self = &w->threads[w->order[i]], d->kernel->entry(msl_self);
+            for (uint32_t i = 0; i < n; i++) {
+                msl_self = &w->threads[w->order[i]];
+                d->kernel->entry(msl_self);
+                flush_accesses(w, msl_self);
+            }
         }
     }
     if (w->mode == MSL_SIMD)
@@ -537,6 +543,7 @@ int msl_run(const MslDispatch *d, char *err, size_t errlen) {
     pthread_mutex_lock(&pool.mu);
     pool.job = d;
     pool.total = total;
+    if (d->kernel->checked) msl_dev_begin(d);  // no worker runs now
     atomic_store(&pool.next, 0);
     atomic_store(&pool.failed, 0);
     pool.err[0] = 0;

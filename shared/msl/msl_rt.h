@@ -37,6 +37,7 @@ typedef struct {
     MslKind kind;
     int line;                       // where the kernel is defined in its .metal file
     int checked;                    // built by mslpp -check (races, bounds, divergence)
+    uint32_t writes;                // bit n: buffer(n) is a `device T *` without const
 } MslKernel;
 
 // One emulated GPU thread. The first block is what the trampoline hands to [[attribute]] params.
@@ -90,16 +91,18 @@ void msl_check_access(const void *base, const char *var, const void *addr, size_
 // a scratch area when it is out of bounds (the dispatch has failed by then). Reads and writes
 // are told apart when the thread next stops (msl_tg_flush).
 void *msl_tg_touch(const void *addr, size_t size, int line, const char *name, const void *lo,
-                   const void *hi);
+                   const void *hi, int record);
 // The region of threadgroup memory p points into: a threadgroup(n) buffer, or the kernel-scope
 // variables; lo = hi = p when p is not in this threadgroup's memory at all.
 void msl_tg_region(const void *p, const void **lo, const void **hi);
 // Checking build: the same for device memory: [addr, addr + size) must lie in [lo, hi), the
 // bound buffer a `device` or `constant` pointer came from (lo = NULL: not a bound buffer, not
 // checked). msl_dev_region finds the buffer p points into.
+// `record`: 0 for an atomic (bounds only). *watch: the region may be written in this dispatch,
+// so accesses to it are checked for races too (not only when out of bounds).
 void *msl_dev_touch(const void *addr, size_t size, int line, const char *name, const void *lo,
-                    const void *hi);
-void msl_dev_region(const void *p, const void **lo, const void **hi);
+                    const void *hi, int record);
+void msl_dev_region(const void *p, const void **lo, const void **hi, int *watch);
 // Checking build: a SIMD collective read lane `lane`, which is not active (or does not exist).
 void msl_check_lane(int line, const char *what, unsigned lane);
 

@@ -10,6 +10,10 @@
 // thread wrote them is found out when it next stops (barrier, collective, end): a fiber runs
 // alone until then, so bytes that changed since the access were written by that thread.
 // msl_check.c then compares the access with the other threads' in the same barrier interval.
+//
+// Device memory the same way: `device T *` / `constant T *` become msl::dev_ptr<T>, which knows
+// the buffer binding it points into. Every access is bounds-checked inline; accesses to a
+// buffer the kernel may write are also race-checked (msl_devcheck.c).
 #ifndef MSL_TGCHECK_H
 #define MSL_TGCHECK_H
 
@@ -33,8 +37,7 @@ template<class T> struct tg_ptr;
 template<class T> struct tg_deref {
     typedef T &type;
     static T &get(T *p, const void *lo, const void *hi, const char *name, int line) {
-        if (no_touch<T>::value) return *p;
-        return *static_cast<T *>(msl_tg_touch(p, sizeof(T), line, name, lo, hi));
+        return *static_cast<T *>(msl_tg_touch(p, sizeof(T), line, name, lo, hi, !no_touch<T>::value));
     }
 };
 template<class U, size_t N> struct tg_deref<U[N]> {
@@ -87,44 +90,48 @@ template<class T> struct tg_ptr {
     explicit operator bool() const { return p != nullptr; }
     // An atomic is handed to atomic_*_explicit as a plain pointer (after a bounds check).
     template<class U = T, need<no_touch<U>::value> = 0> operator U *() const {
-        return static_cast<U *>(msl_tg_touch(p, sizeof(U), line, name, lo, hi));
+        return static_cast<U *>(msl_tg_touch(p, sizeof(U), line, name, lo, hi, 0));
     }
 };
 template<class T> tg_ptr<T> operator+(ptrdiff_t i, const tg_ptr<T> &q) { return q + i; }
 
 // A `device T *` or `constant T *`: every access is bounds-checked against the buffer it points
 // into (msl_dev_touch), and reported with the kernel, the variable and the line.
+// The common case, a read-only buffer in bounds, is decided here without a call.
 template<class T> struct dev_ptr;
 template<class T> struct dev_deref {
-    static T &get(T *p, const void *lo, const void *hi, const char *name, int line) {
-        return *static_cast<T *>(msl_dev_touch(p, sizeof(T), line, name, lo, hi));
+    static T &get(T *p, const void *lo, const void *hi, int watch, const char *name, int line) {
+        if (!watch && (!lo || ((const void *)p >= lo && (const void *)(p + 1) <= hi))) return *p;
+        return *static_cast<T *>(msl_dev_touch(p, sizeof(T), line, name, lo, hi, !no_touch<T>::value));
     }
 };
 template<class T> struct dev_ptr {
     T *p;
-    const void *lo, *hi;         // the bound buffer it points into
+    const void *lo, *hi;         // the bound buffer it points into (lo = NULL: not checked)
+    int watch;                   // it may be written in this dispatch: race-check its accesses
     mutable const char *name;
     mutable int line;
-    dev_ptr() : p(nullptr), lo(nullptr), hi(nullptr), name(nullptr), line(0) {}
-    dev_ptr(T *q, const void *l, const void *h, const char *n, int ln)
-        : p(q), lo(l), hi(h), name(n), line(ln) {}
-    dev_ptr(T *q) : p(q), name(nullptr), line(0) { msl_dev_region(q, &lo, &hi); }
+    dev_ptr() : p(nullptr), lo(nullptr), hi(nullptr), watch(0), name(nullptr), line(0) {}
+    dev_ptr(T *q, const void *l, const void *h, int w, const char *n, int ln)
+        : p(q), lo(l), hi(h), watch(w), name(n), line(ln) {}
+    dev_ptr(T *q) : p(q), name(nullptr), line(0) { msl_dev_region(q, &lo, &hi, &watch); }
     explicit dev_ptr(void *q) : dev_ptr(static_cast<T *>(q)) {}
     template<class U, need<same_type<T, const U>::value> = 0>
-    dev_ptr(const dev_ptr<U> &o) : p(o.p), lo(o.lo), hi(o.hi), name(o.name), line(o.line) {}
+    dev_ptr(const dev_ptr<U> &o) : p(o.p), lo(o.lo), hi(o.hi), watch(o.watch), name(o.name), line(o.line) {}
     template<class U, need<!same_type<T, const U>::value && !same_type<T, U>::value> = 0>
-    explicit dev_ptr(const dev_ptr<U> &o) : p((T *)o.p), lo(o.lo), hi(o.hi), name(o.name), line(o.line) {}
+    explicit dev_ptr(const dev_ptr<U> &o)
+        : p((T *)o.p), lo(o.lo), hi(o.hi), watch(o.watch), name(o.name), line(o.line) {}
 
     dev_ptr &at(int l, const char *n) const {
         line = l;
         if (!name) name = n;
         return const_cast<dev_ptr &>(*this);
     }
-    T &operator[](ptrdiff_t i) const { return dev_deref<T>::get(p + i, lo, hi, name, line); }
-    T &operator*() const { return dev_deref<T>::get(p, lo, hi, name, line); }
-    T *operator->() const { return &dev_deref<T>::get(p, lo, hi, name, line); }
-    dev_ptr operator+(ptrdiff_t i) const { return dev_ptr(p + i, lo, hi, name, line); }
-    dev_ptr operator-(ptrdiff_t i) const { return dev_ptr(p - i, lo, hi, name, line); }
+    T &operator[](ptrdiff_t i) const { return dev_deref<T>::get(p + i, lo, hi, watch, name, line); }
+    T &operator*() const { return dev_deref<T>::get(p, lo, hi, watch, name, line); }
+    T *operator->() const { return &dev_deref<T>::get(p, lo, hi, watch, name, line); }
+    dev_ptr operator+(ptrdiff_t i) const { return dev_ptr(p + i, lo, hi, watch, name, line); }
+    dev_ptr operator-(ptrdiff_t i) const { return dev_ptr(p - i, lo, hi, watch, name, line); }
     ptrdiff_t operator-(const dev_ptr &o) const { return p - o.p; }
     dev_ptr &operator+=(ptrdiff_t i) { p += i; return *this; }
     dev_ptr &operator-=(ptrdiff_t i) { p -= i; return *this; }
@@ -140,7 +147,7 @@ template<class T> struct dev_ptr {
     bool operator>=(const dev_ptr &o) const { return p >= o.p; }
     explicit operator bool() const { return p != nullptr; }
     template<class U = T, need<no_touch<U>::value> = 0> operator U *() const {
-        return static_cast<U *>(msl_dev_touch(p, sizeof(U), line, name, lo, hi));
+        return static_cast<U *>(msl_dev_touch(p, sizeof(U), line, name, lo, hi, 0));
     }
 };
 template<class T> dev_ptr<T> operator+(ptrdiff_t i, const dev_ptr<T> &q) { return q + i; }

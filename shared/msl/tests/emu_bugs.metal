@@ -105,3 +105,27 @@ kernel void dev_overrun(device float *y [[buffer(0)]], uint tid [[thread_index_i
     device float *tail = y + 60;
     tail[tid] = 1.0f;
 }
+
+// Device memory: a thread reads what its neighbour writes, with no barrier in between.
+kernel void dev_race_neighbour(device float *y [[buffer(0)]], uint tid [[thread_index_in_threadgroup]]) {
+    y[tid] = float(tid);
+    float next = y[(tid + 1) % 32];
+    y[32 + tid] = next;
+}
+
+// Across threadgroups a barrier does not help: group 1 reads what group 0 writes.
+kernel void dev_race_groups(device float *y [[buffer(0)]], uint gid [[thread_position_in_grid]],
+                            uint lane [[thread_index_in_threadgroup]]) {
+    y[gid] = 1.0f;
+    threadgroup_barrier(mem_flags::mem_device);
+    if (gid >= 32) y[gid] += y[lane];
+}
+
+// Valid: inside one threadgroup a barrier with mem_device orders device memory.
+kernel void dev_barrier_ok(device float *y [[buffer(0)]], uint tid [[thread_index_in_threadgroup]]) {
+    y[tid] = float(tid);
+    threadgroup_barrier(mem_flags::mem_device);
+    float next = y[(tid + 1) % 32];
+    threadgroup_barrier(mem_flags::mem_device);
+    y[tid] = next;
+}

@@ -29,6 +29,7 @@ void t_bug_tg_lengths(void);
 void t_bug_lanes(void);
 void t_valid_forms(void);
 void t_bug_device_bounds(void);
+void t_bug_device_races(void);
 
 // The checking build runs the same tests under the name check.<test>.
 #ifdef MSL_CHECKING
@@ -54,6 +55,7 @@ void t_bug_device_bounds(void);
     {EMU_NAME("bugs.tg_lengths"), t_bug_tg_lengths, "book/appendix-emulator.md", 0},                      \
     {EMU_NAME("bugs.missing_lane"), t_bug_lanes, "book/appendix-emulator.md", 0},                         \
     {EMU_NAME("tg.scalar_and_pointer"), t_valid_forms, "book/appendix-emulator.md", 0},            \
-    {EMU_NAME("bugs.device_bounds"), t_bug_device_bounds, "book/appendix-emulator.md", 0},
+    {EMU_NAME("bugs.device_bounds"), t_bug_device_bounds, "book/appendix-emulator.md", 0},        \
+    {EMU_NAME("bugs.device_races"), t_bug_device_races, "book/appendix-emulator.md", 0},
 
 #endif

@@ -12,25 +12,30 @@
 
 #define BUGS "shared/msl/tests/emu_bugs.metal"
 
-// Runs kernel with one output buffer of 64 floats and `tg_bytes` of threadgroup(0) memory.
-static int run_bug(const char *kernel, int threads, size_t tg_bytes, float *out) {
+// Runs kernel in `groups` threadgroups, with one buffer of 64 floats and `tg_bytes` of
+// threadgroup(0) memory.
+static int run_groups(const char *kernel, int groups, int threads, size_t tg_bytes, float *out) {
     MtlBuffer *y = emu_buffer(NULL, 64 * sizeof(float));
     MtlCmd *c = mtl_cmd_new(ctx);
     mtl_set_pipeline(c, emu_pipeline(BUGS, kernel));
     mtl_set_buffer(c, 0, y, 0);
     if (tg_bytes) mtl_set_threadgroup_memory(c, 0, tg_bytes);
-    mtl_dispatch_groups(c, MTL_SIZE(1, 1, 1), MTL_SIZE(threads, 1, 1));
+    mtl_dispatch_groups(c, MTL_SIZE(groups, 1, 1), MTL_SIZE(threads, 1, 1));
     int rc = mtl_commit_wait(c);
     mtl_cmd_free(c);
     if (out) memcpy(out, mtl_buffer_ptr(y), 64 * sizeof(float));
     return rc;
 }
+static int run_bug(const char *kernel, int threads, size_t tg_bytes, float *out) {
+    return run_groups(kernel, 1, threads, tg_bytes, out);
+}
 
 // The checking build must fail the dispatch with a report holding every one of `want` (a
 // NULL-terminated list); the normal build must run it, except a barrier divergence, which stops
 // the normal build too (its scheduler cannot go on).
-static void expect_report(const char *kernel, int threads, size_t tg_bytes, const char *const *want) {
-    int rc = run_bug(kernel, threads, tg_bytes, NULL);
+static void expect_report_n(const char *kernel, int groups, int threads, size_t tg_bytes,
+                            const char *const *want) {
+    int rc = run_groups(kernel, groups, threads, tg_bytes, NULL);
 #ifdef MSL_CHECKING
     int checking = 1;
 #else
@@ -44,6 +49,10 @@ static void expect_report(const char *kernel, int threads, size_t tg_bytes, cons
     } else {
         PS_CHECK(rc == 0, "%s: the normal build failed: %s", kernel, mtl_error());
     }
+}
+
+static void expect_report(const char *kernel, int threads, size_t tg_bytes, const char *const *want) {
+    expect_report_n(kernel, 1, threads, tg_bytes, want);
 }
 
 void t_bug_races(void) {
@@ -92,6 +101,20 @@ void t_bug_device_bounds(void) {
         "kernel 'dev_overrun'", "device memory access out of bounds",
         "bytes 256..259 of 'y' (buffer(0)), which has 256", "line 106", NULL});
 #endif
+}
+
+void t_bug_device_races(void) {
+    expect_report("dev_race_neighbour", 32, 0, (const char *const[]){
+        "kernel 'dev_race_neighbour'", "device memory race on 'y'", "line 111", "line 112", NULL});
+    expect_report_n("dev_race_groups", 2, 32, 0, (const char *const[]){
+        "kernel 'dev_race_groups'", "device memory race on 'y'", "line 119", "line 121",
+        "of threadgroup #0", "of threadgroup #1", NULL});
+    float y[64];
+    PS_CHECK(run_bug("dev_barrier_ok", 32, 0, y) == 0, "%s", mtl_error());
+    for (int i = 0; i < 32; i++) {
+        float want = (float)(i == 31 ? 0 : i + 1);
+        PS_CHECK(y[i] == want, "y[%d] = %g, want %g", i, y[i], want);
+    }
 }
 
 void t_valid_forms(void) {
