@@ -47,7 +47,9 @@ typedef struct { char term[128], slug[128]; } GlossTerm;
 
 #define MAX_CHAPTERS 64
 typedef struct {
-    const char *dir;  // the book's sources (book/)
+    const char *dir;         // the book's sources (book/)
+    char site_to_book[1024];  // "" or, when rendering, the way from the site back to dir ("../../book/"),
+                              // so that a link out of the book (`../solutions/x.c`) works on the site
     Chapter ch[MAX_CHAPTERS];
     size_t n;
     GlossTerm *terms;  // from glossary.md's `### term` headings, longest first

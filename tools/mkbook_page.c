@@ -216,6 +216,7 @@ static void put_tag(Walk *w, const char *tag, size_t n, const char **rest) {
     if (ref == len && at == 0) put_reference_href(&href, v, len, at, name_len);
     else buf_add(&href, v, len);
     buf_add(out, tag, (size_t)(v - tag));
+    if (strncmp(v, "../", 3) == 0) buf_str(out, w->bk->site_to_book);
     buf_add(out, href.s, href.n);
     buf_add(out, v + len, (size_t)(tag + n - v - len));
     list_add(&w->c->links, href.s, href.n);

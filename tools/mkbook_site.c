@@ -1,7 +1,7 @@
 // mkbook: the whole site. Loads every chapter (quotes expanded, through cmark-gfm), processes it
 // (mkbook_page.c), then checks its links and the repository's references into the book, or writes
 // the pages, the search index and the assets.
-#define _POSIX_C_SOURCE 200809L  // popen, pclose, mkdtemp
+#define _XOPEN_SOURCE 700  // popen, pclose, mkdtemp, realpath
 #include "mkbook.h"
 #include <ctype.h>
 #include <dirent.h>
@@ -245,10 +245,35 @@ static void write_search_index(const Book *bk, const char *outdir) {
     fclose(f);
 }
 
+// The relative way from directory FROM to directory TO ("../../book/"), both made absolute.
+static void way_between(const char *from, const char *to, char *out, size_t cap) {
+    char a[4096], b[4096];
+    out[0] = '\0';
+    if (!realpath(from, a) || !realpath(to, b)) return;
+    size_t common = 0;
+    for (size_t i = 0; a[i] && a[i] == b[i]; i++)
+        if ((a[i + 1] == '/' || a[i + 1] == '\0') && (b[i + 1] == '/' || b[i + 1] == '\0')) common = i + 1;
+    Buf way = {0};
+    for (const char *p = a + common; *p; p++)
+        if (*p == '/') buf_str(&way, "../");
+    if (b[common]) buf_fmt(&way, "%s/", b + common + 1);
+    snprintf(out, cap, "%s", way.s ? way.s : "");
+    buf_free(&way);
+}
+
+static void mkdir_p(const char *path) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') *s = '\0', mkdir(p, 0755), *s = '/';
+    mkdir(p, 0755);
+}
+
 int book_render(const char *dir, const char *outdir) {
     static Book bk;
+    mkdir_p(outdir);
+    way_between(outdir, dir, bk.site_to_book, sizeof bk.site_to_book);
     int errors = book_load(&bk, dir, false);
-    mkdir(outdir, 0755);
     char assets[600];
     snprintf(assets, sizeof assets, "%s/assets", outdir);
     mkdir(assets, 0755);
