@@ -16,7 +16,7 @@
 // root; `solutions/x.c` and `solutions/<lab>/x.c` both find the file wherever it lives now.
 //
 // The site (mkbook_site.c, mkbook_page.c): chapters in the order index, m0..m7, appendix-*,
-// glossary, then any other; each page gets previous/next links, a table of contents of its h2/h3
+// glossary, then any other; each page gets previous/next links, a table of contents of its h2-h4
 // headings, GitHub's heading ids (so `chapter.md#measured-speed` works on GitHub and on the site),
 // build-time syntax colouring (mkbook_highlight.c), offline search (assets/search-index.js), and
 // links for plain-text references to chapters in prose or inline code (`book/m2-forward.md#matmul`,

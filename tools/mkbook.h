@@ -38,7 +38,7 @@ typedef struct {
     Buf body;         // the page's main column, after page_process
     StrList ids;      // every id on the page
     StrList links;    // every relative href and src on the page (`other.html#id`, `#id`, `img/x.svg`)
-    StrList toc;      // "LEVEL ID TEXT" per h2/h3 heading (TEXT escaped)
+    StrList toc;      // "LEVEL ID TEXT" per h2-h4 heading (TEXT escaped)
     Buf search;       // the page's search index entries (JavaScript array items)
     int errors;
 } Chapter;

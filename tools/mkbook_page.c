@@ -236,7 +236,7 @@ static void put_heading(Walk *w, int level, const char *inner, size_t n) {
     Buf text = {0};
     strip_tags(&text, inner, n);
     if (level == 1 && !w->c->title[0]) snprintf(w->c->title, sizeof w->c->title, "%.*s", (int)text.n, text.s);
-    if (level == 2 || level == 3) {
+    if (level >= 2 && level <= 4) {
         Buf e = {0};
         buf_fmt(&e, "%d %s %.*s", level, id, (int)text.n, text.s);
         list_add(&w->c->toc, e.s, e.n);
@@ -364,18 +364,22 @@ static void put_toc(FILE *out, const Book *bk, size_t at) {
     const Chapter *c = &bk->ch[at];
     fputs("<aside class=\"side\"><details class=\"toc\" id=\"book-toc\"><summary>Contents</summary>\n", out);
     if (c->toc.n) fputs("<p class=\"toc-label\">In this chapter</p>\n<ol class=\"toc-page\">", out);
-    int prev = 0;  // the level of the entry before: 0 (none), 2 or 3
+    int levels[8], depth = 0;  // the heading level of each open list, outermost first
     for (size_t i = 0; i < c->toc.n; i++) {
         int level = 0, skip = 0;
         char id[128];
         if (sscanf(c->toc.v[i], "%d %127s %n", &level, id, &skip) != 2) continue;
-        if (level == 3 && prev == 0) level = 2;  // an h3 before any h2 sits at the top
-        if (level == 2) fputs(prev == 3 ? "</li></ol></li>" : prev == 2 ? "</li>" : "", out);
-        else fputs(prev == 2 ? "<ol>" : "</li>", out);
+        if (depth == 0) {
+            levels[depth++] = level;
+        } else {
+            for (; depth > 1 && levels[depth - 1] > level; depth--) fputs("</li></ol>", out);
+            if (level > levels[depth - 1] && depth < 8) fputs("<ol>", out), levels[depth++] = level;  // inside the open item
+            else fputs("</li>", out);
+        }
         fprintf(out, "\n<li><a href=\"#%s\">%s</a>", id, c->toc.v[i] + skip);
-        prev = level;
     }
-    fputs(prev == 3 ? "</li></ol></li>" : prev == 2 ? "</li>" : "", out);
+    if (depth) fputs("</li>", out);
+    for (; depth > 1; depth--) fputs("</ol></li>", out);
     if (c->toc.n) fputs("</ol>\n", out);
     fputs("<p class=\"toc-label\">The book</p>\n<ol class=\"toc-book\">", out);
     for (size_t i = 0; i < bk->n; i++)
