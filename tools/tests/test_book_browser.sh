@@ -34,9 +34,9 @@ if [ -z "$browser" ]; then
     record FAIL setup "Chromium is not installed (tools/setup.sh installs it: make deps)"
     exit 0
 fi
-chrome() {  # SECONDS ARGS...: headless; --no-sandbox for root in CI; stderr (D-Bus noise) to a log
+chrome() {  # SECONDS ARGS...: headless; --no-sandbox for root in CI, no /dev/shm (small in containers); stderr to a log
     s=$1; shift
-    limit "$s" "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --mute-audio --no-first-run \
+    limit "$s" "$browser" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars --mute-audio --no-first-run \
         --disable-extensions --disable-background-networking "$@" 2>>"$T/chromium.log"
 }
 
