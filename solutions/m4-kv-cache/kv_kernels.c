@@ -197,6 +197,11 @@ X86_TARGET static void dots_f16_avx2(float *scores, const float *q, int n_rows, 
 static const KVRowKernels AVX2[2] = {{"avx2", dot_f32_avx2, dots_f32_avx2, add_f32_avx2},
                                      {"avx2", dot_f16_avx2, dots_f16_avx2, add_f16_avx2}};
 
+X86_TARGET static void to_f32_f16c(float *dst, const uint16_t *src, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8_f16(src, (int)i));
+    for (; i < n; i++) dst[i] = kv_float_from_half(src[i]);
+}
 X86_TARGET static void to_f16_f16c(uint16_t *dst, const float *src, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -264,6 +269,11 @@ DOT_ROWS_BY_ONE(dots_f16_neon, dot_f16_neon)
 static const KVRowKernels NEON[2] = {{"neon", dot_f32_neon, dots_f32_neon, add_f32_neon},
                                      {"neon", dot_f16_neon, dots_f16_neon, add_f16_neon}};
 
+static void to_f32_neon(float *dst, const uint16_t *src, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, load4_f16(src, (int)i));
+    for (; i < n; i++) dst[i] = kv_float_from_half(src[i]);
+}
 static void to_f16_neon(uint16_t *dst, const float *src, size_t n) {
     size_t i = 0;
     for (; i + 4 <= n; i += 4) vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
@@ -274,16 +284,19 @@ static void to_f16_neon(uint16_t *dst, const float *src, size_t n) {
 // The best this CPU has, decided once (NULL: plain C only).
 static const KVRowKernels *best;
 static void (*best_to_f16)(uint16_t *dst, const float *src, size_t n);
+static void (*best_to_f32)(float *dst, const uint16_t *src, size_t n);
 static void pick_best(void) {
 #if HAVE_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
         best = AVX2;
         best_to_f16 = to_f16_f16c;
+        best_to_f32 = to_f32_f16c;
     }
 #elif HAVE_NEON
     best = NEON;
     best_to_f16 = to_f16_neon;
+    best_to_f32 = to_f32_neon;
 #endif
 }
 static void pick_once(void) {
@@ -308,5 +321,10 @@ void kv_f32_to_f16(uint16_t *dst, const float *src, size_t n) {
 }
 
 void kv_f16_to_f32(float *dst, const uint16_t *src, size_t n) {
+    pick_once();
+    if (best_to_f32) {
+        best_to_f32(dst, src, n);
+        return;
+    }
     for (size_t i = 0; i < n; i++) dst[i] = kv_float_from_half(src[i]);
 }

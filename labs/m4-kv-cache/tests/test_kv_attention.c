@@ -170,6 +170,15 @@ static void t_f16_cache(void) {
         if (f != f) continue;   // NaN: any NaN will do
         PS_CHECK(kv_half_from_float(f) == h, "half 0x%04x -> %g -> 0x%04x", h, f, kv_half_from_float(f));
     }
+    static uint16_t halves[0x10000];
+    static float widened[0x10000];
+    for (uint32_t h = 0; h < 0x10000u; h++) halves[h] = (uint16_t)h;
+    kv_f16_to_f32(widened, halves, 0x10000);   // SIMD where the CPU has it: the same values
+    for (uint32_t h = 0; h < 0x10000u; h++) {
+        const float want = kv_float_from_half((uint16_t)h);
+        PS_CHECK(want != want || memcmp(&widened[h], &want, sizeof want) == 0, "half 0x%04x widened to %a, want %a", h,
+                 widened[h], want);
+    }
     PS_CHECK(kv_half_from_float(1.0f + 0x1p-11f) == 0x3c00 && kv_half_from_float(1.0f + 3 * 0x1p-11f) == 0x3c02,
              "ties round to even");
     PS_CHECK(kv_half_from_float(65519.0f) == 0x7bff && kv_half_from_float(65520.0f) == 0x7c00 &&
