@@ -192,10 +192,11 @@ static void t_simd_act(void) {
     free(simd);
 }
 
-// Whole products through quant_matmul: rows that do not split evenly, 3 tokens, 1 and 2 threads.
-// Any kernel gives the same bits with 1 and 2 threads (each row is one thread's, whole).
+// Whole products through quant_matmul: rows that do not split evenly, 6 tokens (the kernels take
+// a prompt's tokens four at a time: a tile of 4 and 2 more), 1 and 2 threads. Any kernel gives the
+// same bits with 1 and 2 threads (each row is one thread's, whole), and for a token alone.
 static void t_simd_matmul(void) {
-    enum { ROWS = 29, COLS = 64 * 13, TOKENS = 3 };   // 72K multiply-adds: 2 parts
+    enum { ROWS = 29, COLS = 64 * 13, TOKENS = 6 };   // 145K multiply-adds: 2 parts or more
     float *x = malloc(TOKENS * COLS * sizeof *x), *plain = malloc(TOKENS * ROWS * sizeof *plain),
           *simd = malloc(TOKENS * ROWS * sizeof *simd), *one_thread = malloc(TOKENS * ROWS * sizeof *simd);
     QuantAct *xq = malloc(TOKENS * COLS / 32 * sizeof *xq);
@@ -227,6 +228,12 @@ static void t_simd_matmul(void) {
                                   quant_simd_name(), t, r, (double)one_thread[i], (double)simd[i]);
                 }
                 checked++;
+            }
+            for (int t = 0; t < TOKENS; t++) {   // a decode step: the token alone
+                quant_matmul(one_thread, x + (size_t)t * COLS, w, TYPES[k], ROWS, COLS, 1);
+                PS_CHECK(memcmp(one_thread, simd + (size_t)t * ROWS, ROWS * sizeof *simd) == 0,
+                         "%s, %s: token %d alone differs from token %d among %d", dtype_name(TYPES[k]),
+                         quant_simd_name(), t, t, TOKENS);
             }
         }
         free(w);
