@@ -46,6 +46,8 @@
   }
 
   function measure() {
+    // closed blocks (the reference solutions, the phone's contents) are measured open
+    document.querySelectorAll('details').forEach(function (d) { d.open = true; });
     var width = document.documentElement.clientWidth, wide = 0;
     if (document.documentElement.scrollWidth > width + 1)
       note('wide', 'the page scrolls sideways: ' + document.documentElement.scrollWidth + ' px in a ' + width + ' px viewport');
