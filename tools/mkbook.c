@@ -58,7 +58,7 @@ char *slurp(const char *path) {
     return s;
 }
 
-void buf_add(Buf *b, const char *s, size_t n) {
+void buf_add(StrBuf *b, const char *s, size_t n) {
     if (b->n + n + 1 > b->cap) {
         b->cap = (b->n + n + 1) * 2 + 256;
         b->s = realloc(b->s, b->cap);
@@ -68,9 +68,9 @@ void buf_add(Buf *b, const char *s, size_t n) {
     b->s[b->n] = '\0';
 }
 
-void buf_str(Buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+void buf_str(StrBuf *b, const char *s) { buf_add(b, s, strlen(s)); }
 
-void buf_fmt(Buf *b, const char *fmt, ...) {
+void buf_fmt(StrBuf *b, const char *fmt, ...) {
     char small[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -86,7 +86,7 @@ void buf_fmt(Buf *b, const char *fmt, ...) {
     free(big);
 }
 
-void buf_html(Buf *b, const char *s, size_t n) {
+void buf_html(StrBuf *b, const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const char *e = s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;" : s[i] == '&' ? "&amp;" : s[i] == '"' ? "&quot;" : NULL;
         if (e) buf_str(b, e);
@@ -94,7 +94,7 @@ void buf_html(Buf *b, const char *s, size_t n) {
     }
 }
 
-void buf_free(Buf *b) { free(b->s); *b = (Buf){0}; }
+void buf_free(StrBuf *b) { free(b->s); *b = (StrBuf){0}; }
 
 void list_add(StrList *l, const char *s, size_t n) {
     if (l->n == l->cap) l->v = realloc(l->v, (l->cap = l->cap * 2 + 32) * sizeof *l->v);

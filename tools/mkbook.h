@@ -7,12 +7,12 @@
 #include <stdio.h>
 
 // A growing string.
-typedef struct { char *s; size_t n, cap; } Buf;
-void buf_add(Buf *b, const char *s, size_t n);
-void buf_str(Buf *b, const char *s);
-void buf_fmt(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_html(Buf *b, const char *s, size_t n);  // S with <, >, &, " escaped
-void buf_free(Buf *b);
+typedef struct { char *s; size_t n, cap; } StrBuf;
+void buf_add(StrBuf *b, const char *s, size_t n);
+void buf_str(StrBuf *b, const char *s);
+void buf_fmt(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_html(StrBuf *b, const char *s, size_t n);  // S with <, >, &, " escaped
+void buf_free(StrBuf *b);
 
 // A list of strings (ids, links, table-of-contents entries).
 typedef struct { char **v; size_t n, cap; } StrList;
@@ -35,11 +35,11 @@ typedef struct {
     char name[128];   // "m0-tokenizer"
     char title[256];  // the first heading's text, HTML-escaped
     char *html;       // cmark-gfm's output
-    Buf body;         // the page's main column, after page_process
+    StrBuf body;         // the page's main column, after page_process
     StrList ids;      // every id on the page
     StrList links;    // every relative href and src on the page (`other.html#id`, `#id`, `img/x.svg`)
     StrList toc;      // "LEVEL ID TEXT" per h2-h4 heading (TEXT escaped)
-    Buf search;       // the page's search index entries (JavaScript array items)
+    StrBuf search;       // the page's search index entries (JavaScript array items)
     int errors;
 } Chapter;
 
@@ -64,7 +64,7 @@ void page_write(FILE *out, const Book *bk, size_t i);
 // A heading's id as GitHub makes it (see mkbook_page.c); USED collects the page's ids.
 void heading_slug(const char *html, size_t n, StrList *used, char *out, size_t cap);
 // Appends CODE (HTML-escaped, as cmark writes it) coloured for LANG ("" when unlabelled).
-void highlight(Buf *out, const char *lang, const char *code, size_t n);
+void highlight(StrBuf *out, const char *lang, const char *code, size_t n);
 
 int book_check(const char *book);
 int book_render(const char *book, const char *outdir);

@@ -9,7 +9,7 @@
 #include <ctype.h>
 #include <string.h>
 
-typedef enum { LANG_PLAIN, LANG_C, LANG_SHELL, LANG_JSON, LANG_MIXED } Lang;
+typedef enum { LANG_PLAIN, LANG_C, LANG_SHELL, LANG_JSON, LANG_MIXED } CodeLang;
 
 static const char *const C_KEYWORDS[] = {
     "if", "else", "for", "while", "do", "switch", "case", "default", "break", "continue", "return", "goto",
@@ -42,7 +42,7 @@ static bool in_list(const char *const *list, const char *s, size_t n) {
 
 static bool ident_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
 
-static void span(Buf *out, const char *cls, const char *s, size_t n) {
+static void span(StrBuf *out, const char *cls, const char *s, size_t n) {
     buf_fmt(out, "<span class=\"%s\">", cls);
     buf_html(out, s, n);
     buf_str(out, "</span>");
@@ -77,7 +77,7 @@ static bool looks_like_type(const char *s, size_t n) {
     return false;  // ALL_CAPS: a macro or constant
 }
 
-static void colour_c(Buf *out, const char *s, size_t n) {
+static void colour_c(StrBuf *out, const char *s, size_t n) {
     bool line_start = true;
     for (size_t i = 0; i < n;) {
         size_t j = i;
@@ -113,7 +113,7 @@ static void colour_c(Buf *out, const char *s, size_t n) {
     }
 }
 
-static void colour_shell_line(Buf *out, const char *s, size_t n) {
+static void colour_shell_line(StrBuf *out, const char *s, size_t n) {
     bool word_start = true, command = true;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -156,7 +156,7 @@ static void colour_shell_line(Buf *out, const char *s, size_t n) {
     }
 }
 
-static void colour_json(Buf *out, const char *s, size_t n) {
+static void colour_json(StrBuf *out, const char *s, size_t n) {
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         if (s[i] == '"') {
@@ -190,7 +190,7 @@ static bool command_line(const char *s, size_t n) {
     return j > i && in_list(COMMANDS, s + i, j - i) && (j == n || s[j] == ' ' || s[j] == '\n');
 }
 
-static Lang guess(const char *s, size_t n) {
+static CodeLang guess(const char *s, size_t n) {
     size_t semis = 0;
     for (size_t i = 0; i + 1 < n; i++) semis += s[i] == ';' && s[i + 1] == '\n';
     bool c_words = strstr(s, "int ") || strstr(s, "float ") || strstr(s, "for (") || strstr(s, "return ") ||
@@ -200,8 +200,8 @@ static Lang guess(const char *s, size_t n) {
 }
 
 // CODE is cmark's escaped text: decoded here, coloured, escaped again.
-void highlight(Buf *out, const char *lang, const char *code, size_t n) {
-    Buf raw = {0};
+void highlight(StrBuf *out, const char *lang, const char *code, size_t n) {
+    StrBuf raw = {0};
     for (size_t i = 0; i < n; i++) {
         static const struct { const char *entity, *ch; } ENT[] = {
             {"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}, {"&quot;", "\""}, {"&#39;", "'"}};
@@ -217,7 +217,7 @@ void highlight(Buf *out, const char *lang, const char *code, size_t n) {
         if (k == sizeof ENT / sizeof *ENT) buf_add(&raw, code + i, 1);
     }
     buf_add(&raw, "", 0);
-    Lang l = !strcmp(lang, "c") || !strcmp(lang, "cpp") || !strcmp(lang, "c++") || !strcmp(lang, "metal") || !strcmp(lang, "h")
+    CodeLang l = !strcmp(lang, "c") || !strcmp(lang, "cpp") || !strcmp(lang, "c++") || !strcmp(lang, "metal") || !strcmp(lang, "h")
                  ? LANG_C
              : !strcmp(lang, "sh") || !strcmp(lang, "bash") || !strcmp(lang, "shell") || !strcmp(lang, "console") ? LANG_SHELL
              : !strcmp(lang, "json") ? LANG_JSON

@@ -33,7 +33,7 @@ void heading_slug(const char *html, size_t n, StrList *used, char *out, size_t c
 }
 
 // HTML text without its tags (entities kept).
-static void strip_tags(Buf *out, const char *s, size_t n) {
+static void strip_tags(StrBuf *out, const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '<') {
             const char *end = memchr(s + i, '>', n - i);
@@ -44,8 +44,8 @@ static void strip_tags(Buf *out, const char *s, size_t n) {
 }
 
 // HTML text as plain text: tags dropped, the entities cmark writes decoded, runs of space collapsed.
-static void plain_text(Buf *out, const char *s, size_t n) {
-    Buf t = {0};
+static void plain_text(StrBuf *out, const char *s, size_t n) {
+    StrBuf t = {0};
     strip_tags(&t, s, n);
     static const struct { const char *entity, *ch; } ENT[] = {
         {"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}, {"&quot;", "\""}, {"&#39;", "'"}};
@@ -67,7 +67,7 @@ static void plain_text(Buf *out, const char *s, size_t n) {
     buf_free(&t);
 }
 
-static void js_string(Buf *out, const char *s, size_t n) {
+static void js_string(StrBuf *out, const char *s, size_t n) {
     buf_str(out, "\"");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -96,7 +96,7 @@ static size_t match_reference(const Book *bk, const char *s, size_t n, const Cha
     return k;
 }
 
-static void put_reference_href(Buf *out, const char *ref, size_t len, size_t name_at, size_t name_len) {
+static void put_reference_href(StrBuf *out, const char *ref, size_t len, size_t name_at, size_t name_len) {
     const char *hash = memchr(ref, '#', len);
     buf_add(out, ref + name_at, name_len);
     buf_str(out, ".html");
@@ -107,15 +107,15 @@ typedef struct {
     const Book *bk;
     Chapter *c;
     bool *term_used;
-    Buf section_text;
+    StrBuf section_text;
     char section_id[128];
     char heading_id[128];  // the open heading's, for its self-link
-    Buf section_heading;
-} Walk;
+    StrBuf section_heading;
+} PageWalk;
 
-static void flush_section(Walk *w) {
+static void flush_section(PageWalk *w) {
     if (w->section_text.n == 0 && w->section_heading.n == 0) return;
-    Buf title = {0};
+    StrBuf title = {0};
     plain_text(&title, w->c->title, strlen(w->c->title));
     char page[160];
     snprintf(page, sizeof page, "%s.html", w->c->name);
@@ -135,8 +135,8 @@ static void flush_section(Walk *w) {
 }
 
 // Text outside code, headings and links: references and first uses of glossary terms become links.
-static void put_prose(Walk *w, const char *s, size_t n) {
-    Buf *out = &w->c->body;
+static void put_prose(PageWalk *w, const char *s, size_t n) {
+    StrBuf *out = &w->c->body;
     bool glossary_page = strcmp(w->c->name, "glossary") == 0;
     for (size_t i = 0; i < n;) {
         bool boundary = i == 0 || !(isalnum((unsigned char)s[i - 1]) || strchr("_/.-", s[i - 1]));
@@ -148,7 +148,7 @@ static void put_prose(Walk *w, const char *s, size_t n) {
             buf_str(out, "\">");
             buf_add(out, s + i, ref);
             buf_str(out, "</a>");
-            Buf href = {0};
+            StrBuf href = {0};
             put_reference_href(&href, s + i, ref, at, len);
             list_add(&w->c->links, href.s, href.n);
             buf_free(&href);
@@ -156,7 +156,8 @@ static void put_prose(Walk *w, const char *s, size_t n) {
             continue;
         }
         if (ref && !ch && at == 5) {
-            fprintf(stderr, "%s/%s.md: reference %.*s: no chapter %.*s.md\n", w->bk->dir, w->c->name, (int)ref, s + i, (int)len, s + i + at);
+            fprintf(stderr, "%s/%s.md: reference %.*s: no chapter %.*s.md\n", w->bk->dir, w->c->name, (int)ref, s + i, (int)len,
+                    s + i + at);
             w->c->errors++;
         }
         size_t t = 0;
@@ -169,7 +170,7 @@ static void put_prose(Walk *w, const char *s, size_t n) {
             buf_fmt(out, "<a class=\"gloss\" href=\"glossary.html#%s\" title=\"in the glossary\">", w->bk->terms[t].slug);
             buf_add(out, s + i, k);
             buf_str(out, "</a>");
-            Buf href = {0};
+            StrBuf href = {0};
             buf_fmt(&href, "glossary.html#%s", w->bk->terms[t].slug);
             list_add(&w->c->links, href.s, href.n);
             buf_free(&href);
@@ -204,13 +205,13 @@ static bool relative_url(const char *v, size_t n) {
 }
 
 // Copies an opening tag, `x.md` in its href sent to `x.html`; records its id and relative link.
-static void put_tag(Walk *w, const char *tag, size_t n, const char **rest) {
-    Buf *out = &w->c->body;
+static void put_tag(PageWalk *w, const char *tag, size_t n, const char **rest) {
+    StrBuf *out = &w->c->body;
     size_t len;
     const char *v = attr(tag, n, "href", &len);
     if (!v) v = attr(tag, n, "src", &len);
     if (!v || !relative_url(v, len)) { buf_add(out, tag, n); return; }
-    Buf href = {0};
+    StrBuf href = {0};
     const Chapter *ch = NULL;
     size_t at, name_len, ref = match_reference(w->bk, v, len, &ch, &at, &name_len);
     if (ref == len && at == 0) put_reference_href(&href, v, len, at, name_len);
@@ -228,16 +229,16 @@ static void put_tag(Walk *w, const char *tag, size_t n, const char **rest) {
     buf_free(&href);
 }
 
-static void put_heading(Walk *w, int level, const char *inner, size_t n) {
+static void put_heading(PageWalk *w, int level, const char *inner, size_t n) {
     char id[128];
     heading_slug(inner, n, &w->c->ids, id, sizeof id);
     buf_fmt(&w->c->body, "<h%d id=\"%s\">", level, id);
     snprintf(w->heading_id, sizeof w->heading_id, "%s", level > 1 ? id : "");
-    Buf text = {0};
+    StrBuf text = {0};
     strip_tags(&text, inner, n);
     if (level == 1 && !w->c->title[0]) snprintf(w->c->title, sizeof w->c->title, "%.*s", (int)text.n, text.s);
     if (level >= 2 && level <= 4) {
-        Buf e = {0};
+        StrBuf e = {0};
         buf_fmt(&e, "%d %s %.*s", level, id, (int)text.n, text.s);
         list_add(&w->c->toc, e.s, e.n);
         buf_free(&e);
@@ -251,7 +252,7 @@ static void put_heading(Walk *w, int level, const char *inner, size_t n) {
 }
 
 void page_process(const Book *bk, Chapter *c) {
-    Walk w = {.bk = bk, .c = c, .term_used = calloc(bk->n_terms + 1, sizeof(bool))};
+    PageWalk w = {.bk = bk, .c = c, .term_used = calloc(bk->n_terms + 1, sizeof(bool))};
     const char *s = c->html;
     // ids written in the chapter itself (`<a id="task">`) come first: a heading never takes one
     for (const char *p = s; (p = strstr(p, " id=\""));) {
@@ -312,7 +313,7 @@ void page_process(const Book *bk, Chapter *c) {
             size_t at, len, ref = end ? match_reference(bk, rest, (size_t)(end - rest), &ch, &at, &len) : 0;
             if (end) plain_text(&w.section_text, rest, (size_t)(end - rest));
             if (ref && ref == (size_t)(end - rest) && ch) {
-                Buf href = {0};
+                StrBuf href = {0};
                 put_reference_href(&href, rest, ref, at, len);
                 buf_fmt(&c->body, "<a href=\"%.*s\"><code>%.*s</code></a>", (int)href.n, href.s, (int)ref, rest);
                 list_add(&c->links, href.s, href.n);
@@ -340,7 +341,7 @@ void page_process(const Book *bk, Chapter *c) {
             in_heading = 0;
             if (w.heading_id[0]) {  // a link to the section itself, to copy and share
                 buf_fmt(&c->body, "<a class=\"self\" href=\"#%s\" aria-label=\"link to this section\">#</a>", w.heading_id);
-                Buf href = {0};
+                StrBuf href = {0};
                 buf_fmt(&href, "#%s", w.heading_id);
                 list_add(&c->links, href.s, href.n);
                 buf_free(&href);

@@ -36,7 +36,7 @@ static char *run_cmark(const char *md_path) {
     snprintf(cmd, sizeof cmd, "cmark-gfm --unsafe -e table -e autolink -e strikethrough '%s'", md_path);
     FILE *p = popen(cmd, "r");
     if (!p) return NULL;
-    Buf b = {0};
+    StrBuf b = {0};
     char chunk[1 << 14];
     size_t got;
     while ((got = fread(chunk, 1, sizeof chunk, p)) > 0) buf_add(&b, chunk, got);
@@ -82,7 +82,7 @@ static int book_load(Book *bk, const char *dir, bool strict) {
     // titles first (the map shows them), then the glossary (its terms link from the others)
     for (size_t i = 0; i < bk->n; i++) {
         const char *h = strstr(bk->ch[i].html, "<h1>"), *end = h ? strstr(h, "</h1>") : NULL;
-        Buf t = {0};
+        StrBuf t = {0};
         for (const char *p = h ? h + 4 : ""; end && p < end; p++) {
             if (*p == '<') { p = strchr(p, '>'); continue; }
             buf_add(&t, p, 1);
@@ -227,7 +227,8 @@ int book_check(const char *dir) {
     for (const char *const *p = CITING; *p; p++) errors += check_tree_citations(&bk, *p);
     if (errors) fflush(stdout), fprintf(stderr, "book: %d errors\n", errors);
     else
-        printf("book: %zu pages: every quote, %zu links and every book/*.md#anchor cited in the repository resolve, no task quoted inline, no unexpanded {{\n",
+        printf("book: %zu pages: every quote, %zu links and every book/*.md#anchor cited in the repository resolve, "
+               "no task quoted inline, no unexpanded {{\n",
                bk.n, links);
     book_free(&bk);
     return errors;
@@ -253,7 +254,7 @@ static void way_between(const char *from, const char *to, char *out, size_t cap)
     size_t common = 0;
     for (size_t i = 0; a[i] && a[i] == b[i]; i++)
         if ((a[i + 1] == '/' || a[i + 1] == '\0') && (b[i + 1] == '/' || b[i + 1] == '\0')) common = i + 1;
-    Buf way = {0};
+    StrBuf way = {0};
     for (const char *p = a + common; *p; p++)
         if (*p == '/') buf_str(&way, "../");
     if (b[common]) buf_fmt(&way, "%s/", b + common + 1);
