@@ -40,7 +40,7 @@ MSL_PPFLAGS := -E -x c++ -nostdinc -Ishared/msl/pp -I. -D__METAL_VERSION__=310 -
 MSL_RT_CFLAGS = $(CFLAGS) -g -Ishared $(if $(MTL_EMULATOR),-DMTL_EMULATOR)
 MTL_LDLIBS := -lpthread -lm
 
-MSL_RT := msl_rt msl_fiber msl_check msl_devcheck
+MSL_RT := msl_rt msl_pool msl_fiber msl_check msl_devcheck
 MSL_EMU_OBJS := $(MSL_RT:%=$(MSL_BUILD)/rt/%.o) $(MSL_BUILD)/rt/mtl_emu.o
 # On a Mac the real GPU backend (set MTL_EMULATOR=1 to use the emulator there too).
 ifeq ($(shell uname -s)$(MTL_EMULATOR),Darwin)
@@ -71,9 +71,9 @@ $(MSL_BUILD)/rt/%.o: shared/msl/%.c $(MSL_HEADERS)
 $(MSL_BUILD)/rt/%.o: shared/%.c $(MSL_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(MSL_RT_CFLAGS) -c $< -o $@
-$(MSLPP): tools/mslpp.c
+$(MSLPP): tools/mslpp.c tools/mslpp_emit.c tools/mslpp.h
 	@mkdir -p $(@D)
-	$(MSL_HOST_CC) $(CFLAGS) $< -o $@
+	$(MSL_HOST_CC) $(CFLAGS) $(filter %.c,$^) -o $@
 mslpp: $(MSLPP)
 # The strict front-end runs first on every .metal file: it refuses, citing the MSL spec, what
 # Apple's compiler refuses and a C++ compiler would accept (tools/mslstrict.c).

@@ -1,77 +1,15 @@
-// The MSL emulator's runtime: a dispatch's threadgroups spread over a pool of worker threads, and
-// inside one threadgroup a small cooperative scheduler that gives Metal's barrier and SIMD-group
-// semantics to threads that are fibers. book/appendix-emulator.md explains the design.
+// The MSL emulator's runtime: inside one threadgroup, a small cooperative scheduler that gives
+// Metal's barrier and SIMD-group semantics to threads that are fibers; msl_pool.c spreads a
+// dispatch's threadgroups over worker threads. book/appendix-emulator.md explains the design.
 #include "msl_internal.h"
 
-#include <pthread.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include "msl_fiber.h"
-
-enum { T_RUN, T_BARRIER, T_SIMD, T_DONE };
-
-typedef struct {
-    unsigned char in[MSL_SIMD_WIDTH][16];  // phase 1: each arriving lane writes its value here
-    MslSimdView view;                    // phase 2: a snapshot the released lanes read from
-} SimdSlots;
-
-typedef struct {
-    MslCheckState check;   // first member: msl_check.c reaches it through MslThread.rt
-    MslFiber sched;         // the worker's own context: where fibers switch back to
-    MslFiber *fibers;       // FULL: one per thread; SIMD: one per lane, reused by each group
-    unsigned char *parked;   // per fiber: its last thread ended, it waits for the next one
-    MslThread *threads;
-    uint32_t *order;         // schedule: the order runnable threads are resumed in
-    uint32_t pass_len, cursor;  // the current pass over order[]: its length, where it is
-    uint32_t nthreads, nfibers;  // allocated so far (they only grow)
-    uint32_t laid_out[3];    // the threadgroup size the thread records are filled in for
-    SimdSlots simd[MSL_MAX_TG_THREADS / MSL_SIMD_WIDTH];
-    unsigned char *arena;    // threadgroup memory, MSL_TG_MEM_BYTES
-    unsigned char *tg_dyn[MSL_MAX_BUFFERS];
-    size_t tg_static_base;   // kernel-scope variables start after the threadgroup(n) buffers
-    size_t tg_poisoned;      // high-water mark of the poisoned area in this threadgroup
-    MslKind mode;           // how the current threadgroup is being run
-    const MslDispatch *d;
-    uint32_t rng;
-    uint32_t rotation;       // checking build: which schedule the next pass uses
-} Worker;
 
 __thread MslThread *msl_self;
-
-// ---- the pool ----
-
-static struct {
-    pthread_mutex_t run_lock;   // one dispatch at a time
-    pthread_mutex_t mu;
-    pthread_cond_t start, done;
-    int nworkers;               // worker 0 is the thread that calls msl_run
-    Worker *w;
-    const MslDispatch *job;
-    uint64_t generation;
-    int busy;                   // workers still running the current job
-    atomic_uint next;           // next threadgroup to hand out
-    uint32_t total;
-    atomic_int failed;
-    char err[1024];
-    msl_schedule schedule;
-    int schedule_fixed;         // chosen by the program or $MSL_SCHEDULE (else varied, checking)
-    uint32_t seed;
-    size_t stack_size;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0};
-
-void msl_check_report(const char *msg) {
-    pthread_mutex_lock(&pool.mu);
-    if (!atomic_load(&pool.failed)) snprintf(pool.err, sizeof pool.err, "%s", msg);
-    atomic_store(&pool.failed, 1);
-    pthread_mutex_unlock(&pool.mu);
-}
 
 __attribute__((format(printf, 2, 3))) static void fail(Worker *w, const char *fmt, ...) {
     char msg[768], full[1024];
@@ -82,27 +20,6 @@ __attribute__((format(printf, 2, 3))) static void fail(Worker *w, const char *fm
     snprintf(full, sizeof full, "kernel '%s', threadgroup (%u,%u,%u): %s", w->d->kernel->name,
              w->check.group[0], w->check.group[1], w->check.group[2], msg);
     msl_check_report(full);
-}
-
-static int schedule_chosen;  // by a program: it wins over $MSL_SCHEDULE, read at the first run
-
-void msl_set_schedule(msl_schedule s, uint32_t seed) {
-    pool.schedule = s;
-    pool.seed = seed;
-    pool.schedule_fixed = 1;
-    schedule_chosen = 1;
-}
-
-static void read_env(void) {
-    const char *s = schedule_chosen ? NULL : getenv("MSL_SCHEDULE");  // forward|reverse|random[:seed]
-    if (s) pool.schedule_fixed = 1;
-    if (s && !strncmp(s, "reverse", 7)) pool.schedule = MSL_SCHED_REVERSE;
-    if (s && !strncmp(s, "random", 6)) {
-        pool.schedule = MSL_SCHED_RANDOM;
-        pool.seed = s[6] == ':' ? (uint32_t)strtoul(s + 7, NULL, 10) : 1;
-    }
-    const char *kb = getenv("MSL_STACK_KB");
-    pool.stack_size = kb ? (size_t)atoi(kb) * 1024 : 0;
 }
 
 // ---- threads inside one threadgroup ----
@@ -123,7 +40,7 @@ static void grow(Worker *w, uint32_t nthreads, uint32_t nfibers) {
         if (!w->fibers || !w->parked) abort();
         memset(w->parked, 0, nfibers);  // parked stacks point into the old array: start afresh
         for (uint32_t i = w->nfibers; i < nfibers; i++)
-            if (msl_fiber_init(&w->fibers[i], pool.stack_size)) {
+            if (msl_fiber_init(&w->fibers[i], msl_pool.stack_size)) {
                 fprintf(stderr, "msl: cannot allocate a fiber stack\n");
                 abort();
             }
@@ -253,7 +170,7 @@ static uint32_t next_rand(Worker *w) {  // xorshift32: a reproducible shuffle pe
 // forward, reverse or shuffled in turn, so a read of a neighbour's slot before it is written
 // shows in the results whichever way round it is (the race checker names it anyway).
 static msl_schedule schedule_now(Worker *w) {
-    if (!w->d->kernel->checked || pool.schedule_fixed) return pool.schedule;
+    if (!w->d->kernel->checked || msl_pool.schedule_fixed) return msl_pool.schedule;
     return (msl_schedule)(w->rotation++ % 3);
 }
 
@@ -326,7 +243,7 @@ static void schedule(Worker *w, uint32_t lo, uint32_t hi) {
     make_order(w, lo, hi - lo);
     w->pass_len = hi - lo;
     for (int pass = 0;; pass++) {
-        if (pass && (pool.schedule == MSL_SCHED_RANDOM || w->d->kernel->checked))
+        if (pass && (msl_pool.schedule == MSL_SCHED_RANDOM || w->d->kernel->checked))
             make_order(w, lo, hi - lo);  // a new shuffle (or, checking, the next order)
         w->cursor = 0;  // a pass: every runnable thread runs until it stops (see pass_on)
         MslThread *first = next_runnable(w);
@@ -334,11 +251,11 @@ static void schedule(Worker *w, uint32_t lo, uint32_t hi) {
             msl_self = first;
             msl_fiber_switch(&w->sched, fiber_of(w, first), 0);
         }
-        if (atomic_load(&pool.failed)) return;
+        if (atomic_load(&msl_pool.failed)) return;
         int resolved = 0;
         for (uint32_t s = lo; s < hi; s += MSL_SIMD_WIDTH)
             resolved |= resolve_simd(w, s, s + MSL_SIMD_WIDTH < hi ? s + MSL_SIMD_WIDTH : hi);
-        if (atomic_load(&pool.failed)) return;
+        if (atomic_load(&msl_pool.failed)) return;
         if (resolved) continue;
         uint32_t done = 0, first_bar = hi, first_done = hi;
         int orders_tg = 1, orders_dev = 1;  // every waiting thread's barrier orders that memory
@@ -424,7 +341,7 @@ static void run_group(Worker *w, const MslDispatch *d, uint32_t g) {
     w->check.static_end = w->tg_static_base;
     w->check.group_index = g;
     w->check.npending = 0;
-    w->rng = pool.seed * 2654435761u + g + 1;
+    w->rng = msl_pool.seed * 2654435761u + g + 1;
     for (uint32_t i = 0; i < n; i++) {  // what changes from one threadgroup to the next
         MslThread *t = &w->threads[i];
         for (int k = 0; k < 3; k++) {
@@ -436,7 +353,7 @@ static void run_group(Worker *w, const MslDispatch *d, uint32_t g) {
         t->nbarriers = 0;
     }
     if (w->mode == MSL_PLAIN) {  // no thread ever waits for another: just call each in turn
-        if (pool.schedule == MSL_SCHED_FORWARD && !d->kernel->checked) {
+        if (msl_pool.schedule == MSL_SCHED_FORWARD && !d->kernel->checked) {
             for (uint32_t i = 0; i < n; i++) msl_self = &w->threads[i], d->kernel->entry(msl_self);
         } else {  // MSL_SCHEDULE's order (or the checking build's) for these kernels too
             make_order(w, 0, n);
@@ -453,7 +370,7 @@ static void run_group(Worker *w, const MslDispatch *d, uint32_t g) {
     if (w->mode == MSL_FULL) schedule(w, 0, n);
 }
 
-static void work(Worker *w, const MslDispatch *d) {
+void msl_work(Worker *w, const MslDispatch *d) {
     uint32_t n = d->tg_size[0] * d->tg_size[1] * d->tg_size[2];
     w->mode = d->kernel->kind;
     // A stack costs nothing until a thread touches it (see msl_fiber_init).
@@ -472,91 +389,10 @@ static void work(Worker *w, const MslDispatch *d) {
     }
     w->tg_static_base = w->check.static_base = off;
     for (;;) {
-        if (atomic_load(&pool.failed)) break;
-        uint32_t g = atomic_fetch_add(&pool.next, 1);
-        if (g >= pool.total) break;
+        if (atomic_load(&msl_pool.failed)) break;
+        uint32_t g = atomic_fetch_add(&msl_pool.next, 1);
+        if (g >= msl_pool.total) break;
         run_group(w, d, g);
     }
     msl_self = NULL;
-}
-
-static void *worker_main(void *arg) {
-    Worker *w = arg;
-    uint64_t seen = 0;
-    for (;;) {
-        pthread_mutex_lock(&pool.mu);
-        while (pool.generation == seen) pthread_cond_wait(&pool.start, &pool.mu);
-        seen = pool.generation;
-        const MslDispatch *d = pool.job;
-        pthread_mutex_unlock(&pool.mu);
-        work(w, d);
-        pthread_mutex_lock(&pool.mu);
-        if (--pool.busy == 0) pthread_cond_signal(&pool.done);
-        pthread_mutex_unlock(&pool.mu);
-    }
-    return NULL;
-}
-
-static void pool_init(void) {
-    read_env();
-    const char *env = getenv("MSL_THREADS");
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-#ifdef CPU_COUNT
-    cpu_set_t set;  // the CPUs we may use (a container may allow fewer than the machine has)
-    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
-#endif
-    if (env) n = atol(env);
-    pool.nworkers = n < 1 ? 1 : n > 64 ? 64 : (int)n;
-    pool.w = calloc((size_t)pool.nworkers, sizeof *pool.w);
-    if (!pool.w) abort();
-    for (int i = 0; i < pool.nworkers; i++) {
-        pool.w[i].arena = aligned_alloc(64, MSL_TG_MEM_BYTES);
-        if (!pool.w[i].arena) abort();
-        pthread_t th;
-        if (i > 0 && pthread_create(&th, NULL, worker_main, &pool.w[i]) == 0) pthread_detach(th);
-    }
-}
-
-int msl_run(const MslDispatch *d, char *err, size_t errlen) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, pool_init);
-    uint32_t n = d->tg_size[0] * d->tg_size[1] * d->tg_size[2];
-    size_t tg_bytes = 0;
-    int odd_length = 0;  // Metal: setThreadgroupMemoryLength takes a multiple of 16 bytes
-    for (int i = 0; i < MSL_MAX_BUFFERS; i++) {
-        tg_bytes += (d->tg_mem[i] + 15) & ~(size_t)15;
-        odd_length |= d->tg_mem[i] % 16 != 0;
-    }
-    const char *bad = !d->kernel ? "no pipeline set"
-                      : n == 0 || n > MSL_MAX_TG_THREADS ? "threads per threadgroup must be 1..1024"
-                      : tg_bytes > MSL_TG_MEM_BYTES ? "threadgroup memory lengths exceed 32 KB"
-                      : odd_length ? "a threadgroup memory length is not a multiple of 16 bytes "
-                                     "(Metal's setThreadgroupMemoryLength requires it)"
-                                   : NULL;
-    if (bad) {
-        snprintf(err, errlen, "dispatch of '%s': %s", d->kernel ? d->kernel->name : "?", bad);
-        return -1;
-    }
-    uint32_t total = d->groups[0] * d->groups[1] * d->groups[2];
-    if (total == 0) return 0;
-    pthread_mutex_lock(&pool.run_lock);
-    pthread_mutex_lock(&pool.mu);
-    pool.job = d;
-    pool.total = total;
-    if (d->kernel->checked) msl_dev_begin(d);  // no worker runs now
-    atomic_store(&pool.next, 0);
-    atomic_store(&pool.failed, 0);
-    pool.err[0] = 0;
-    pool.busy = pool.nworkers - 1;
-    pool.generation++;
-    pthread_cond_broadcast(&pool.start);
-    pthread_mutex_unlock(&pool.mu);
-    work(&pool.w[0], d);
-    pthread_mutex_lock(&pool.mu);
-    while (pool.busy > 0) pthread_cond_wait(&pool.done, &pool.mu);
-    int failed = atomic_load(&pool.failed);
-    if (failed) snprintf(err, errlen, "%s", pool.err);
-    pthread_mutex_unlock(&pool.mu);
-    pthread_mutex_unlock(&pool.run_lock);
-    return failed ? -1 : 0;
 }

@@ -22,7 +22,7 @@ record() {  # STATUS NAME [why]
     return 0
 }
 
-RT="$MB/rt/msl_rt.o $MB/rt/msl_fiber.o $MB/rt/msl_check.o $MB/rt/msl_devcheck.o $MB/rt/mtl_emu.o"
+RT="$MB/rt/msl_rt.o $MB/rt/msl_pool.o $MB/rt/msl_fiber.o $MB/rt/msl_check.o $MB/rt/msl_devcheck.o $MB/rt/mtl_emu.o"
 mk() { $M -s -f shared/msl/msl.mk MSL_BUILD="$MB" CFLAGS="$PLAIN" "$@"; }
 if ! out=$(mk $RT "$MB/mslpp" 2>&1) ||
    ! out=$($CC $PLAIN -I. -c tools/tests/msl_mutant_driver.c -o "$MB/msl_mutant_driver.o" 2>&1); then
