@@ -5,7 +5,7 @@
 //   build/tools/bench_gpu_engine [MODEL_DIR]   (default: $PS_BENCH_MODEL, models/qwen3-0.6b if its
 //                                               weights are there, else models/tiny)
 //   PS_BANDWIDTH_GBS=400 (default 100): the memory bandwidth the roofline ratio assumes (M-series:
-//   68-120 GB/s base chips, 200-273 Pro, 400-546 Max).
+//   68-120 GB/s base chips, 150-273 Pro, 300-546 Max; book/m5-quantization.md lists each chip).
 //
 // On a Mac: tokens per second from wall time, the bandwidth the GPU time implies, and the ratio to
 // the roofline. On Linux the kernels run on the MSL CPU emulator: its times are printed as EMULATOR
