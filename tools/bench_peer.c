@@ -141,7 +141,9 @@ int main(int argc, char **argv) {
         DType f = DT_F32;
         if (strcmp(name, "f32") && strcmp(name, "bf16") && (quant_type_parse(name, &f) != 0 || f == DT_F32))
             return fprintf(stderr, "bench_peer: unknown format '%s' (f32, bf16, q8_0, q4_0, q4a)\n", name), 2;
-        // bf16: the checkpoint as model_load holds it (the synthetic model is stored in bf16).
+        // bf16: the checkpoint's bf16 matrices kept as they are (the synthetic model is stored in
+        // bf16); f32 and the quantized formats start from the matrices widened to f32.
+        model_keep_bf16(!strcmp(name, "bf16"));
         Model m;
         if (model_load(&m, dir, PS_MAP_READ) != 0) return 1;
         if (f != DT_F32 && quantize_model(&m, f, false) != 0) return 1;
