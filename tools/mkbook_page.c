@@ -141,7 +141,7 @@ static void put_prose(PageWalk *w, const char *s, size_t n) {
     for (size_t i = 0; i < n;) {
         bool boundary = i == 0 || !(isalnum((unsigned char)s[i - 1]) || strchr("_/.-", s[i - 1]));
         const Chapter *ch = NULL;
-        size_t at, len, ref = boundary ? match_reference(w->bk, s + i, n - i, &ch, &at, &len) : 0;
+        size_t at = 0, len = 0, ref = boundary ? match_reference(w->bk, s + i, n - i, &ch, &at, &len) : 0;
         if (ref && ch) {
             buf_str(out, "<a href=\"");
             put_reference_href(out, s + i, ref, at, len);
@@ -213,7 +213,7 @@ static void put_tag(PageWalk *w, const char *tag, size_t n, const char **rest) {
     if (!v || !relative_url(v, len)) { buf_add(out, tag, n); return; }
     StrBuf href = {0};
     const Chapter *ch = NULL;
-    size_t at, name_len, ref = match_reference(w->bk, v, len, &ch, &at, &name_len);
+    size_t at = 0, name_len = 0, ref = match_reference(w->bk, v, len, &ch, &at, &name_len);
     if (ref == len && at == 0) put_reference_href(&href, v, len, at, name_len);
     else buf_add(&href, v, len);
     buf_add(out, tag, (size_t)(v - tag));
@@ -290,10 +290,10 @@ void page_process(const Book *bk, Chapter *c) {
             const char *lang = NULL;
             if (strncmp(rest, "<code", 5) == 0) {
                 const char *code_gt = strchr(rest, '>'), *code_end = strstr(rest, "</code>");
-                lang = attr(rest, (size_t)(code_gt - rest) + 1, "class", &lang_len);
+                lang = code_gt ? attr(rest, (size_t)(code_gt - rest) + 1, "class", &lang_len) : NULL;
                 if (lang && lang_len > 9 && strncmp(lang, "language-", 9) == 0) lang += 9, lang_len -= 9;
                 else lang = "", lang_len = 0;
-                if (code_gt && code_end && code_end < end) {
+                if (code_gt && code_end && code_gt < code_end && code_end < end) {
                     char name[32];
                     snprintf(name, sizeof name, "%.*s", (int)(lang_len < 31 ? lang_len : 31), lang);
                     buf_fmt(&c->body, "<pre><code class=\"language-%s\">", name[0] ? name : "text");
@@ -310,7 +310,7 @@ void page_process(const Book *bk, Chapter *c) {
         if (strncmp(s, "<code>", 6) == 0 && !in_a) {
             const char *end = strstr(rest, "</code>");
             const Chapter *ch = NULL;
-            size_t at, len, ref = end ? match_reference(bk, rest, (size_t)(end - rest), &ch, &at, &len) : 0;
+            size_t at = 0, len = 0, ref = end ? match_reference(bk, rest, (size_t)(end - rest), &ch, &at, &len) : 0;
             if (end) plain_text(&w.section_text, rest, (size_t)(end - rest));
             if (ref && ref == (size_t)(end - rest) && ch) {
                 StrBuf href = {0};
@@ -321,7 +321,7 @@ void page_process(const Book *bk, Chapter *c) {
                 s = end + 7;
                 continue;
             }
-            if (ref == (size_t)(end - rest) && !ch && at == 5) {
+            if (ref && ref == (size_t)(end - rest) && !ch && at == 5) {
                 fprintf(stderr, "%s/%s.md: reference %.*s: no such chapter\n", bk->dir, c->name, (int)ref, rest);
                 c->errors++;
             }
