@@ -115,7 +115,7 @@ static void check_cpu(DType type, double max_rel_l2) {
     for (int t = 0; t < n; t++) {
         const float *a = gpu + (size_t)t * vocab, *b = cpu + (size_t)t * vocab;
         char what[96];
-        snprintf(what, sizeof what, "%s: GPU vs CPU logits at position %d", dtype_name(type), t);
+        snprintf(what, sizeof what, "%s: GPU vs CPU logits at position %d", mat_type_name(type), t);
         if (type == DT_F32) {
             PS_CHECK_CLOSE(what, a, b, (size_t)vocab, 1e-4, 1e-4);
             continue;
@@ -126,7 +126,7 @@ static void check_cpu(DType type, double max_rel_l2) {
         if (rel > worst) worst = rel;
         PS_CHECK(rel <= max_rel_l2, "%s: relative L2 difference %.3g > %.3g", what, rel, max_rel_l2);
     }
-    if (type != DT_F32) printf("%s: GPU vs CPU logits, worst relative L2 difference %.2e\n", dtype_name(type), worst);
+    if (type != DT_F32) printf("%s: GPU vs CPU logits, worst relative L2 difference %.2e\n", mat_type_name(type), worst);
     kv_cache_free(&kc);
     gpu_engine_free(&e);
     free(gpu), free(cpu);
