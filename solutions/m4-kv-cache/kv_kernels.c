@@ -89,6 +89,7 @@ static const KVRowKernels PLAIN[2] = {{"plain C", dot_f32_plain, dots_f32_plain,
                                       {"plain C", dot_f16_plain, dots_f16_plain, add_f16_plain}};
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define HAVE_X86 1
 #define X86_TARGET __attribute__((target("avx2,fma,f16c")))
@@ -288,7 +289,10 @@ static void (*best_to_f32)(float *dst, const uint16_t *src, size_t n);
 static void pick_best(void) {
 #if HAVE_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+    // F16C from CPUID itself: clang's __builtin_cpu_supports does not know the name.
+    unsigned eax, ebx, ecx, edx;
+    const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) {
         best = AVX2;
         best_to_f16 = to_f16_f16c;
         best_to_f32 = to_f32_f16c;
