@@ -14,7 +14,8 @@
 #   3. llama-bench -p P -n N -t THREADS -r REPS --mmap 0 on each file, each build
 #   4. build/tools/bench_peer (protostar) on the same formats, threads, P, N, REPS, weights in memory
 #   5. prints the ratio table (decode and prefill, per thread count and format) with the llama.cpp
-#      commit and whether its build used AMX, and writes $OUT/bench-peer.csv (for a plot)
+#      commit and whether its build used AMX, writes $OUT/bench-peer.csv and draws the ratios,
+#      $OUT/bench-peer-BUILD.svg (tools/plot_peer.py)
 #
 # Settings (environment or make variables): THREADS=1,8,16 FORMATS=f32,bf16,q8_0,q4_0 P=128 N=32
 # REPS=3 KV=f16 (protostar's KV cache; llama.cpp's default is f16) OUT=$BUILD/bench-peer
@@ -195,5 +196,8 @@ for b in builds:
                 a, l = ps.get((f, t, test)), llama.get((b, f, t, test))
                 cells.append("%.1f / %.1f = %.2fx" % (a[0], l[0], a[0] / l[0]) if a and l else "-")
             print("| %s | %d | %s |" % (label if i == 0 else "", t, " | ".join(cells)))
-print("\nCSV for a plot: %s" % out_csv)
+print("\nCSV: %s" % out_csv)
 EOF
+for b in $BUILDS; do
+    python3 tools/plot_peer.py "$OUT/bench-peer.csv" "$OUT/bench-peer-$b.svg" "$b" && echo "plot: $OUT/bench-peer-$b.svg"
+done
