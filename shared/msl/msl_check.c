@@ -239,12 +239,16 @@ void msl_tg_region(const void *p, const void **lo, const void **hi) {
     *lo = *hi = p;
     if (a < c->arena || a >= c->arena + MSL_TG_MEM_BYTES) return;
     size_t at = (size_t)(a - c->arena);
-    for (int i = 0; i < MSL_MAX_BUFFERS; i++)
-        if (c->dyn_len[i] && at >= c->dyn_off[i] && at < c->dyn_off[i] + c->dyn_len[i]) {
-            *lo = c->arena + c->dyn_off[i];
-            *hi = c->arena + c->dyn_off[i] + c->dyn_len[i];
+    size_t off = 0;  // threadgroup(n) buffers lie one after the other, 16-byte aligned
+    for (int i = 0; i < MSL_MAX_BUFFERS; i++) {
+        size_t len = c->dispatch->tg_mem[i];
+        if (len && at >= off && at < off + len) {
+            *lo = c->arena + off;
+            *hi = c->arena + off + len;
             return;
         }
+        off += (len + 15) & ~(size_t)15;
+    }
     if (at >= c->static_base && at < c->static_end) {
         *lo = c->arena + c->static_base;
         *hi = c->arena + c->static_end;

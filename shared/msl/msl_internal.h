@@ -15,8 +15,8 @@ typedef struct {
     const unsigned char *arena;   // this worker's threadgroup memory
     const char *kernel;           // for messages
     uint32_t group[3];
-    // The layout of the arena, for bounds: threadgroup(n) buffers, then kernel-scope variables.
-    size_t dyn_off[MSL_MAX_BUFFERS], dyn_len[MSL_MAX_BUFFERS];
+    // The layout of the arena, for bounds: threadgroup(n) buffers (their lengths are the
+    // dispatch's), then kernel-scope variables.
     size_t static_base, static_end;
     void *pending;                // accesses of the running thread not yet told read or write
     int npending;

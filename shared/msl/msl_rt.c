@@ -71,8 +71,11 @@ static void pass_on(Worker *w, MslFiber *self, int self_is_done) {
 }
 
 // The checking build's accesses since the thread last stopped: read or written? (msl_check.c)
+__attribute__((noinline, cold)) static void flush_now(Worker *w, const MslThread *t) {
+    msl_tg_flush(&w->check, t);
+}
 static inline void flush_accesses(Worker *w, const MslThread *t) {
-    if (w->check.npending) msl_tg_flush(&w->check, t);
+    if (__builtin_expect(w->check.npending != 0, 0)) flush_now(w, t);
 }
 
 // A fiber runs one thread after another: when its thread ends, it parks, and the next thread
@@ -92,7 +95,8 @@ static void fiber_main(void *arg) {
     }
 }
 
-static void block(MslThread *t, int state, int site, int line) {
+__attribute__((always_inline)) static inline void block(MslThread *t, int state, int site,
+                                                         int line) {
     Worker *w = t->rt;
     flush_accesses(w, t);
     t->state = state;
@@ -114,7 +118,10 @@ void msl_barrier(int site, int line, int flags) {
     block(t, T_BARRIER, site, line);
 }
 
-static MslSimdView *simd_wait(int site, int line, const void *value, size_t size, int flags) {
+// Inlined: a SIMD-only kernel's cost is mostly these waits (bench-emu's matvec).
+__attribute__((always_inline)) static inline MslSimdView *simd_wait(int site, int line,
+                                                                  const void *value, size_t size,
+                                                                  int flags) {
     MslThread *t = msl_self;
     Worker *w = t->rt;
     SimdSlots *s = &w->simd[t->simd];
@@ -217,7 +224,7 @@ static int resolve_simd(Worker *w, uint32_t lo, uint32_t hi) {
                 fail(w, "simdgroup_barrier divergence: thread %u waits at the simdgroup_barrier of "
                      "line %d, thread %u %s", (unsigned)(first - t), first->line, i,
                      t[i].state == T_DONE ? "has finished the kernel" : "is elsewhere");
-                return 0;
+                return 2;  // the dispatch failed
             }
     SimdSlots *s = &w->simd[lo / MSL_SIMD_WIDTH];
     s->view.active = 0;
@@ -242,9 +249,9 @@ static void schedule(Worker *w, uint32_t lo, uint32_t hi) {
     }
     make_order(w, lo, hi - lo);
     w->pass_len = hi - lo;
+    int reorder = msl_pool.schedule == MSL_SCHED_RANDOM || w->d->kernel->checked;
     for (int pass = 0;; pass++) {
-        if (pass && (msl_pool.schedule == MSL_SCHED_RANDOM || w->d->kernel->checked))
-            make_order(w, lo, hi - lo);  // a new shuffle (or, checking, the next order)
+        if (pass && reorder) make_order(w, lo, hi - lo);  // a new shuffle, or the next order
         w->cursor = 0;  // a pass: every runnable thread runs until it stops (see pass_on)
         MslThread *first = next_runnable(w);
         if (first) {
@@ -255,7 +262,7 @@ static void schedule(Worker *w, uint32_t lo, uint32_t hi) {
         int resolved = 0;
         for (uint32_t s = lo; s < hi; s += MSL_SIMD_WIDTH)
             resolved |= resolve_simd(w, s, s + MSL_SIMD_WIDTH < hi ? s + MSL_SIMD_WIDTH : hi);
-        if (atomic_load(&msl_pool.failed)) return;
+        if (resolved & 2) return;
         if (resolved) continue;
         uint32_t done = 0, first_bar = hi, first_done = hi;
         int orders_tg = 1, orders_dev = 1;  // every waiting thread's barrier orders that memory
@@ -383,8 +390,6 @@ void msl_work(Worker *w, const MslDispatch *d) {
     size_t off = 0;
     for (int i = 0; i < MSL_MAX_BUFFERS; i++) {
         w->tg_dyn[i] = d->tg_mem[i] ? w->arena + off : NULL;
-        w->check.dyn_off[i] = off;
-        w->check.dyn_len[i] = d->tg_mem[i];
         off += (d->tg_mem[i] + 15) & ~(size_t)15;
     }
     w->tg_static_base = w->check.static_base = off;

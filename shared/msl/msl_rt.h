@@ -56,12 +56,13 @@ struct MslThread {
     // ---- runtime-private ----
     size_t tg_off;             // bump offset of this thread's kernel-scope threadgroup variables
     int state, site, line;     // scheduler state; where it waits (pre-pass site id, .metal line)
+    int depth;                 // entries in path (next to state and site: read together)
+    int wait_flags;            // the mem_flags of the barrier it waits at; -1: a simdgroup_barrier
+    uint32_t nbarriers;        // threadgroup_barriers passed so far (for divergence messages)
     // Where it is, dynamically: the pre-pass ids of the helper calls it is inside, and for each
     // loop around a collective the loop's id and iteration (msl::call, msl::loop). Two waits
     // are the same barrier or collective only if this path and the site are equal.
-    int path[MSL_MAX_PATH], depth;
-    uint32_t nbarriers;        // threadgroup_barriers passed so far (for divergence messages)
-    int wait_flags;            // the mem_flags of the barrier it waits at; -1: a simdgroup_barrier
+    int path[MSL_MAX_PATH];
     void *rt;                  // the worker running this thread
 };
 
