@@ -18,7 +18,8 @@
 #      $OUT/bench-peer-BUILD.svg (tools/plot_peer.py)
 #
 # Settings (environment or make variables): THREADS=1,8,16 FORMATS=f32,bf16,q8_0,q4_0 P=128 N=32
-# REPS=3 KV=f16 (protostar's KV cache; llama.cpp's default is f16) OUT=$BUILD/bench-peer
+# REPS=3 KV=f16 (protostar's KV cache; llama.cpp's default is f16) DEPTH=0 (positions already in the
+# cache before each test, a list like 0,4096: llama-bench -d) OUT=$BUILD/bench-peer
 # JOBS=<cores> (build parallelism). Needs: cmake, a C/C++ compiler, python3 with numpy, torch and
 # transformers (the converter's imports), and models/qwen3-0.6b/tokenizer.json +
 # tokenizer_config.json (make tokenizer; the converter needs a real tokenizer for the vocabulary).
@@ -31,6 +32,7 @@ P=${P:-128}
 N=${N:-32}
 REPS=${REPS:-3}
 KV=${KV:-f16}
+DEPTH=${DEPTH:-0}
 JOBS=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 4)}
 MODEL=$B/models/qwen3-0.6b-shape
 TOK=models/qwen3-0.6b
@@ -146,14 +148,14 @@ LLCSV=$OUT/llama.csv
 for b in $BUILDS; do
     for f in $(echo "$FORMATS" | tr ',' ' '); do
         echo "==> llama-bench ($b build), $f, threads $THREADS"
-        "$OUT/llama-$b/bin/llama-bench" -m "$(gguf_of "$f")" -p "$P" -n "$N" -t "$THREADS" -r "$REPS" --mmap 0 \
+        "$OUT/llama-$b/bin/llama-bench" -m "$(gguf_of "$f")" -p "$P" -n "$N" -t "$THREADS" -r "$REPS" -d "$DEPTH" --mmap 0 \
             -o csv >"$OUT/llama-bench-$b-$f.csv" 2>"$OUT/llama-bench-$b-$f.log" ||
             { tail -5 "$OUT/llama-bench-$b-$f.log"; die "llama-bench failed on $f (log: $OUT/llama-bench-$b-$f.log)"; }
         sed "s/^/$b,$f,/" "$OUT/llama-bench-$b-$f.csv" >>"$LLCSV"
     done
 done
 echo "==> protostar, $FORMATS, threads $THREADS (KV cache $KV)"
-"$B/tools/bench_peer" "$MODEL" --formats "$FORMATS" --threads "$THREADS" -p "$P" -n "$N" -r "$REPS" --kv "$KV" \
+"$B/tools/bench_peer" "$MODEL" --formats "$FORMATS" --threads "$THREADS" -p "$P" -n "$N" -r "$REPS" --kv "$KV" --depth "$DEPTH" \
     --csv "$OUT/protostar.csv"
 
 # ---- the table ----
@@ -162,7 +164,7 @@ python3 - "$LLCSV" "$OUT/protostar.csv" "$OUT/bench-peer.csv" "$COMMIT" "$HAS_AM
 import csv, sys
 llama_csv, ps_csv, out_csv, commit, has_amx, P, N, builds, amx_note = sys.argv[1:10]
 builds = builds.split()
-llama = {}   # (build, format, threads, test) -> (tok/s, sd)
+llama = {}   # (build, format, threads, test, depth) -> (tok/s, sd)
 header = None
 for line in open(llama_csv):
     b, f, rest = line.rstrip("\n").split(",", 2)
@@ -172,30 +174,33 @@ for line in open(llama_csv):
         continue
     r = dict(zip(header, row))
     test = "pp%s" % r["n_prompt"] if int(r["n_prompt"]) > 0 else "tg%s" % r["n_gen"]
-    llama[(b, f, int(r["n_threads"]), test)] = (float(r["avg_ts"]), float(r["stddev_ts"]))
+    llama[(b, f, int(r["n_threads"]), test, int(r.get("n_depth", 0) or 0))] = (float(r["avg_ts"]), float(r["stddev_ts"]))
 ps = {}
 for r in csv.DictReader(open(ps_csv)):
-    ps[(r["format"], int(r["threads"]), r["test"])] = (float(r["tokens_per_s"]), float(r["stddev"]))
+    ps[(r["format"], int(r["threads"]), r["test"], int(r["depth"]))] = (float(r["tokens_per_s"]), float(r["stddev"]))
 formats = list(dict.fromkeys(k[0] for k in ps))
 threads = sorted(set(k[1] for k in ps))
+depths = sorted(set(k[3] for k in ps))
 with open(out_csv, "w") as o:
     w = csv.writer(o)
-    w.writerow(["engine", "build", "format", "threads", "test", "tokens_per_s", "stddev"])
-    for (f, t, test), (v, sd) in sorted(ps.items()):
-        w.writerow(["protostar", "", f, t, test, v, sd])
-    for (b, f, t, test), (v, sd) in sorted(llama.items()):
-        w.writerow(["llama.cpp", b, f, t, test, v, sd])
+    w.writerow(["engine", "build", "format", "threads", "test", "depth", "tokens_per_s", "stddev"])
+    for (f, t, test, d), (v, sd) in sorted(ps.items()):
+        w.writerow(["protostar", "", f, t, test, d, v, sd])
+    for (b, f, t, test, d), (v, sd) in sorted(llama.items()):
+        w.writerow(["llama.cpp", b, f, t, test, d, v, sd])
 print("\nllama.cpp %s; CPU with AMX: %s; AMX in the builds: %s" % (commit, has_amx, amx_note))
 for b in builds:
     print("\n| tok/s, protostar / llama.cpp (%s build) | threads | %s |" % (b, " | ".join(formats)))
     print("|---|---|%s" % "---|" * len(formats))
-    for test, label in (("tg%s" % N, "decode (tg%s)" % N), ("pp%s" % P, "prefill %s (pp%s)" % (P, P))):
-        for i, t in enumerate(threads):
-            cells = []
-            for f in formats:
-                a, l = ps.get((f, t, test)), llama.get((b, f, t, test))
-                cells.append("%.1f / %.1f = %.2fx" % (a[0], l[0], a[0] / l[0]) if a and l else "-")
-            print("| %s | %d | %s |" % (label if i == 0 else "", t, " | ".join(cells)))
+    for d in depths:
+        at = " after %d positions" % d if d else ""
+        for test, label in (("tg%s" % N, "decode (tg%s)%s" % (N, at)), ("pp%s" % P, "prefill %s (pp%s)%s" % (P, P, at))):
+            for i, t in enumerate(threads):
+                cells = []
+                for f in formats:
+                    a, l = ps.get((f, t, test, d)), llama.get((b, f, t, test, d))
+                    cells.append("%.1f / %.1f = %.2fx" % (a[0], l[0], a[0] / l[0]) if a and l else "-")
+                print("| %s | %d | %s |" % (label if i == 0 else "", t, " | ".join(cells)))
 print("\nCSV: %s" % out_csv)
 EOF
 for b in $BUILDS; do

@@ -6,6 +6,7 @@
 Two panels, decode and prefill: for each format, one bar per thread count, the height protostar's
 tokens per second divided by llama.cpp's (BUILD: which llama.cpp build; default the one without
 AMX when there is one, else the first). The line at 1.0 is parity: above it protostar is faster.
+With several depths (DEPTH=0,4096) the first is drawn.
 """
 import csv
 import sys
@@ -22,6 +23,8 @@ def main():
     if not builds:
         sys.exit("plot_peer: no llama.cpp rows in " + sys.argv[1])
     build = sys.argv[3] if len(sys.argv) == 4 else ("noamx" if "noamx" in builds else builds[0])
+    depth = min(r.get("depth", "0") for r in rows)
+    rows = [r for r in rows if r.get("depth", "0") == depth]
     ps = {(r["format"], int(r["threads"]), r["test"]): float(r["tokens_per_s"]) for r in rows if r["engine"] == "protostar"}
     ll = {(r["format"], int(r["threads"]), r["test"]): float(r["tokens_per_s"])
           for r in rows if r["engine"] == "llama.cpp" and r["build"] == build}
