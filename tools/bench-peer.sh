@@ -18,7 +18,7 @@
 #      $OUT/bench-peer-BUILD.svg (tools/plot_peer.py)
 #
 # Settings (environment or make variables): THREADS=1,8,16 FORMATS=f32,bf16,q8_0,q4_0 P=128 N=32
-# REPS=3 KV=f16 (protostar's KV cache; llama.cpp's default is f16) DEPTH=0 (positions already in the
+# RUN=all|prepare|llama|protostar (to split the work over several commands) REPS=3 KV=f16 (protostar's KV cache; llama.cpp's default is f16) DEPTH=0 (positions already in the
 # cache before each test, a list like 0,4096: llama-bench -d) OUT=$BUILD/bench-peer
 # JOBS=<cores> (build parallelism). Needs: cmake, a C/C++ compiler, python3 with numpy, torch and
 # transformers (the converter's imports), and models/qwen3-0.6b/tokenizer.json +
@@ -143,9 +143,18 @@ for f in $(echo "$FORMATS" | tr ',' ' '); do
 done
 
 # ---- the runs ----
+# RUN=prepare stops here (builds and conversions done, kept for the next run); RUN=llama or
+# RUN=protostar runs one side (its CSV is kept: a later run of the other side prints the table).
+RUN=${RUN:-all}
+case $RUN in
+prepare) echo "bench-peer: prepared in $OUT (llama.cpp builds: $BUILDS; models: $FORMATS)"; exit 0 ;;
+all | llama | protostar) ;;
+*) die "RUN=prepare, llama, protostar or all (not $RUN)" ;;
+esac
 LLCSV=$OUT/llama.csv
-: >"$LLCSV"
+[ "$RUN" = protostar ] || : >"$LLCSV"
 for b in $BUILDS; do
+    [ "$RUN" = protostar ] && break
     for f in $(echo "$FORMATS" | tr ',' ' '); do
         echo "==> llama-bench ($b build), $f, threads $THREADS"
         "$OUT/llama-$b/bin/llama-bench" -m "$(gguf_of "$f")" -p "$P" -n "$N" -t "$THREADS" -r "$REPS" -d "$DEPTH" --mmap 0 \
@@ -154,9 +163,14 @@ for b in $BUILDS; do
         sed "s/^/$b,$f,/" "$OUT/llama-bench-$b-$f.csv" >>"$LLCSV"
     done
 done
-echo "==> protostar, $FORMATS, threads $THREADS (KV cache $KV)"
-"$B/tools/bench_peer" "$MODEL" --formats "$FORMATS" --threads "$THREADS" -p "$P" -n "$N" -r "$REPS" --kv "$KV" --depth "$DEPTH" \
-    --csv "$OUT/protostar.csv"
+if [ "$RUN" != llama ]; then
+    echo "==> protostar, $FORMATS, threads $THREADS (KV cache $KV)"
+    "$B/tools/bench_peer" "$MODEL" --formats "$FORMATS" --threads "$THREADS" -p "$P" -n "$N" -r "$REPS" --kv "$KV" \
+        --depth "$DEPTH" --csv "$OUT/protostar.csv"
+fi
+for f in "$LLCSV" "$OUT/protostar.csv"; do
+    [ -s "$f" ] || { echo "bench-peer: $f not there yet (RUN=llama / RUN=protostar makes it); no table"; exit 0; }
+done
 
 # ---- the table ----
 python3 - "$LLCSV" "$OUT/protostar.csv" "$OUT/bench-peer.csv" "$COMMIT" "$HAS_AMX" "$P" "$N" "$BUILDS" \
