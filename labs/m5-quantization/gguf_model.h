@@ -35,10 +35,17 @@ int gguf_model_load(Model *m, const char *path);
 Tokenizer *gguf_tokenizer_load(const char *path);
 Tokenizer *gguf_tokenizer_from(const Gguf *g);
 
+// What a GGUF file says besides the weights; zero-initialized fields are left out.
+typedef struct {
+    const char *name;            // general.name
+    const char *chat_template;   // tokenizer.chat_template (tokenizer_config.json's), or NULL
+    int32_t eos_id, pad_id;      // tokenizer.ggml.{eos,padding}_token_id; -1: eos from the config, no pad
+} GgufWriteInfo;
+
 // Writes model m (f32 matrices, or Q8_0/Q4_0 ones: a Q4A model is refused) and tokenizer tok to
 // out_path as a GGUF file llama.cpp loads: written to OUT.partial-PID, synced, read back, then
 // renamed, so OUT appears complete or not at all. With `replace` false an existing OUT is refused.
-// `name` goes to general.name. 0, or -1 after a message.
-int gguf_write(const char *out_path, const Model *m, const Tokenizer *tok, const char *name, bool replace);
+// 0, or -1 after a message.
+int gguf_write(const char *out_path, const Model *m, const Tokenizer *tok, const GgufWriteInfo *info, bool replace);
 
 #endif

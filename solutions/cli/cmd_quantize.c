@@ -2,13 +2,16 @@
 // protostar quantize -m IN_DIR --gguf OUT.gguf --type q8_0|q4_0|f32 [--keep-embedding] [--force]
 // Writes a quantized copy of a model directory (format and policy: solutions/m5-quantization/quant_model.h);
 // the copy is loaded back before it takes OUT_DIR's name, so it is usable by generate, logits and inspect.
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli_args.h"
 #include "gguf_model.h"
+#include "mapfile.h"
 #include "quant_model.h"
 
 static int usage(FILE *out) {
@@ -25,6 +28,13 @@ static int usage(FILE *out) {
     return cli_usage_status(out);
 }
 
+// The id of tokenizer_config.json's KEY ("<|im_end|>" or {"content": "<|im_end|>"}); -1 if none.
+static int32_t special_id(const Tokenizer *tok, const cJSON *cfg, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    if (cJSON_IsObject(v)) v = cJSON_GetObjectItemCaseSensitive(v, "content");
+    return tok && cJSON_IsString(v) ? tokenizer_token_id(tok, v->valuestring) : -1;
+}
+
 // --gguf: the model (and its tokenizer.json, if any) loaded, quantized in memory, written as GGUF.
 static int write_gguf(const char *in, const char *out, const char *type_name, const QuantWriteOptions *opt) {
     DType type = DT_F32;
@@ -38,8 +48,18 @@ static int write_gguf(const char *in, const char *out, const char *type_name, co
     snprintf(path, sizeof path, "%s/tokenizer.json", in);
     Tokenizer *tok = access(path, F_OK) == 0 ? tokenizer_load(path) : NULL;
     int rc = access(path, F_OK) == 0 && !tok ? 1 : 0;
+    // tokenizer_config.json's chat template and special tokens go into the file, as llama.cpp's
+    // converter puts them (its chat mode needs the template).
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", in);
+    char *text = tok && access(path, F_OK) == 0 ? ps_read_text(path, NULL) : NULL;
+    cJSON *cfg = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(cfg, "chat_template");
+    GgufWriteInfo info = {.name = in, .chat_template = cJSON_IsString(tmpl) ? tmpl->valuestring : NULL,
+                          .eos_id = special_id(tok, cfg, "eos_token"), .pad_id = special_id(tok, cfg, "pad_token")};
     if (!rc && type != DT_F32 && quantize_model(&m, type, opt->keep_embedding) != 0) rc = 1;
-    if (!rc && gguf_write(out, &m, tok, in, opt->replace) != 0) rc = 1;
+    if (!rc && gguf_write(out, &m, tok, &info, opt->replace) != 0) rc = 1;
+    cJSON_Delete(cfg);
     if (!rc) fprintf(stderr, "%s: written; try `protostar generate -m %s -p \"...\"`\n", out, out);
     tokenizer_free(tok);
     model_free(&m);

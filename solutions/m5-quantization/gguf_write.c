@@ -156,10 +156,20 @@ static void write_tokenizer(Out *o, const Tokenizer *tok, int vocab_size) {
     free(right);
 }
 
-static void write_metadata(Out *o, const Model *m, const Tokenizer *tok, const char *name, uint32_t file_type) {
+// The metadata keys write_metadata writes (the header states the count first).
+static uint64_t count_metadata(const Model *m, const Tokenizer *tok, const GgufWriteInfo *info) {
+    uint64_t n = 15;   // 5 general.* and 10 qwen3.*
+    if (!tok) return n;
+    int32_t eos = info->eos_id >= 0 ? info->eos_id : m->cfg.eos_id;
+    // model, pre, tokens, types, merges, add_bos; the ids and the template it has
+    return n + 6 + (m->cfg.bos_id >= 0) + (eos >= 0) + (info->pad_id >= 0) + (info->chat_template != NULL);
+}
+
+static void write_metadata(Out *o, const Model *m, const Tokenizer *tok, const GgufWriteInfo *info, uint32_t file_type) {
     const Config *c = &m->cfg;
     kv_str(o, "general.architecture", "qwen3");
-    kv_str(o, "general.name", name);
+    kv_str(o, "general.type", "model");
+    kv_str(o, "general.name", info->name ? info->name : "protostar");
     kv_u32(o, "general.file_type", file_type);
     kv_u32(o, "general.quantization_version", 2);
     kv_u32(o, "qwen3.block_count", (uint32_t)c->n_layers);
@@ -174,13 +184,16 @@ static void write_metadata(Out *o, const Model *m, const Tokenizer *tok, const c
     kv_f32(o, "qwen3.attention.layer_norm_rms_epsilon", c->norm_eps);
     if (tok) {
         write_tokenizer(o, tok, c->vocab_size);
+        int32_t eos = info->eos_id >= 0 ? info->eos_id : c->eos_id;
         if (c->bos_id >= 0) kv_u32(o, "tokenizer.ggml.bos_token_id", (uint32_t)c->bos_id);
-        if (c->eos_id >= 0) kv_u32(o, "tokenizer.ggml.eos_token_id", (uint32_t)c->eos_id);
+        if (eos >= 0) kv_u32(o, "tokenizer.ggml.eos_token_id", (uint32_t)eos);
+        if (info->pad_id >= 0) kv_u32(o, "tokenizer.ggml.padding_token_id", (uint32_t)info->pad_id);
         kv_bool(o, "tokenizer.ggml.add_bos_token", false);   // Qwen3 adds no BOS
+        if (info->chat_template) kv_str(o, "tokenizer.chat_template", info->chat_template);
     }
 }
 
-static int write_file(const char *path, const Model *m, const Tokenizer *tok, const char *name) {
+static int write_file(const char *path, const Model *m, const Tokenizer *tok, const GgufWriteInfo *info) {
     OutTensor *ts = xcalloc((size_t)m->cfg.n_layers * 11 + 4, sizeof *ts);
     int n = collect(m, ts);
     DType quant = DT_F32;
@@ -200,13 +213,11 @@ static int write_file(const char *path, const Model *m, const Tokenizer *tok, co
         return -1;
     }
     Out o = {.f = f};
-    // 4 general.* and 10 qwen3.* keys; the tokenizer adds model, pre, tokens, types, merges, the ids it has and add_bos.
-    int n_kv = 14 + (tok ? 5 + (m->cfg.bos_id >= 0) + (m->cfg.eos_id >= 0) + 1 : 0);
     put(&o, "GGUF", 4);
     put_le(&o, 3, 4);
     put_le(&o, (uint64_t)n, 8);
-    put_le(&o, (uint64_t)n_kv, 8);
-    write_metadata(&o, m, tok, name, quant == DT_Q8_0 ? FILE_TYPE_MOSTLY_Q8_0 : quant == DT_Q4_0 ? FILE_TYPE_MOSTLY_Q4_0
+    put_le(&o, count_metadata(m, tok, info), 8);
+    write_metadata(&o, m, tok, info, quant == DT_Q8_0 ? FILE_TYPE_MOSTLY_Q8_0 : quant == DT_Q4_0 ? FILE_TYPE_MOSTLY_Q4_0
                                                                                                 : FILE_TYPE_ALL_F32);
     uint64_t offset = 0;
     for (int k = 0; k < n; k++) {
@@ -237,7 +248,7 @@ static int write_file(const char *path, const Model *m, const Tokenizer *tok, co
     return ok ? 0 : -1;
 }
 
-int gguf_write(const char *out_path, const Model *m, const Tokenizer *tok, const char *name, bool replace) {
+int gguf_write(const char *out_path, const Model *m, const Tokenizer *tok, const GgufWriteInfo *info, bool replace) {
     struct stat sb;
     if (!replace && stat(out_path, &sb) == 0) {
         fprintf(stderr, "%s: already exists; refusing to replace it (--force replaces it)\n", out_path);
@@ -254,7 +265,7 @@ int gguf_write(const char *out_path, const Model *m, const Tokenizer *tok, const
         fprintf(stderr, "%s: path too long\n", out_path);
         return -1;
     }
-    if (write_file(partial, m, tok, name) != 0) {
+    if (write_file(partial, m, tok, info) != 0) {
         unlink(partial);
         return -1;
     }

@@ -125,15 +125,22 @@ static void roundtrip(DType type) {
     Tokenizer *tok = tokenizer_load("models/tiny");
     PS_CHECK(tok, "tokenizer");
     char path[512], again[512];
+    const GgufWriteInfo info = {.name = "tiny", .chat_template = "{{ messages }}", .eos_id = 6002, .pad_id = 6000};
     snprintf(path, sizeof path, "%s/tiny.gguf", ps_test_dir());
     snprintf(again, sizeof again, "%s/again.gguf", ps_test_dir());
-    PS_CHECK(gguf_write(path, &m, tok, "tiny", false) == 0, "gguf_write failed");
+    PS_CHECK(gguf_write(path, &m, tok, &info, false) == 0, "gguf_write failed");
     PS_CHECK(gguf_model_load(&back, path) == 0, "cannot load the written file");
+    Gguf g;
+    PS_CHECK(gguf_open(&g, path) == 0, "reopen");
+    const GgufKV *tmpl = gguf_find_kv(&g, "tokenizer.chat_template"), *pad = gguf_find_kv(&g, "tokenizer.ggml.padding_token_id");
+    PS_CHECK(tmpl && tmpl->str.len == 14 && memcmp(tmpl->str.ptr, "{{ messages }}", 14) == 0 && pad && pad->u == 6000,
+             "chat template and padding id");
+    gguf_close(&g);
     float *want = logits_of(&m), *got = logits_of(&back);
     size_t n = (size_t)N_IDS * (size_t)m.cfg.vocab_size;
     PS_CHECK(ps_equal_bytes("logits", got, want, n * sizeof(float)), "round trip changed the logits");
     // Written again from what was read, the file is the same byte for byte.
-    PS_CHECK(gguf_write(again, &back, tok, "tiny", false) == 0, "second gguf_write failed");
+    PS_CHECK(gguf_write(again, &back, tok, &info, false) == 0, "second gguf_write failed");
     PsFile a, b;
     PS_CHECK(ps_file_open(&a, path, PS_MAP_READ) == 0 && ps_file_open(&b, again, PS_MAP_READ) == 0, "reopen");
     PS_CHECK(a.size == b.size && ps_equal_bytes("file", a.data, b.data, a.size), "files differ");
@@ -152,7 +159,7 @@ static void roundtrip(DType type) {
         arrfree(x);
         arrfree(y);
     }
-    PS_CHECK(gguf_write(path, &m, tok, "tiny", false) != 0, "an existing file must not be replaced without --force");
+    PS_CHECK(gguf_write(path, &m, tok, &info, false) != 0, "an existing file must not be replaced without --force");
     free(want);
     free(got);
     tokenizer_free(inside);
@@ -172,7 +179,7 @@ static void t_refuses_q4a(void) {
     snprintf(path, sizeof path, "%s/q4a.gguf", ps_test_dir());
     PsCapture cap;
     ps_capture_begin(&cap, 2);
-    int rc = gguf_write(path, &m, NULL, "q4a", false);
+    int rc = gguf_write(path, &m, NULL, &(GgufWriteInfo){.name = "q4a", .eos_id = -1, .pad_id = -1}, false);
     char *msg = ps_capture_end(&cap);
     PS_CHECK(rc != 0 && strstr(msg, "Q4A"), "message: %s", msg);
     FILE *f = fopen(path, "rb");
