@@ -157,7 +157,8 @@ void quant_matmul(float *out, const float *x, const void *w, DType type, int row
     const size_t prep_bytes = quant_simd_enabled() ? quant_simd_prep_bytes(type, cols) : 0;
     ActJob aj = {x, scratch_reserve(&acts, (size_t)n_tokens * (cols / 32) * sizeof(QuantAct)),
                  prep_bytes ? scratch_reserve(&prepared, prep_bytes * n_tokens) : NULL, type, cols, prep_bytes, n_tokens};
-    pool_run(act_part, &aj, pool_parts_for((double)cols * n_tokens, n_tokens));
+    // About 16 operations per activation (quantized, then rearranged), counted like multiply-adds.
+    pool_run(act_part, &aj, pool_parts_for(16.0 * cols * n_tokens, n_tokens));
     MatmulJob job = {out, aj.xq, w, type, rows, cols, n_tokens, aj.prepared};
     pool_run(product_part, &job, pool_parts_for((double)rows * cols * n_tokens, rows));
 }
