@@ -109,11 +109,12 @@ for f in "$T"/*.html; do
     else record PASS "$p"; fi
 done
 
-# Screenshots: the top of every page, desktop and phone (the phone's through a 390 px iframe).
+# Screenshots of the real site (no probe): the top of every page, desktop and phone (the phone's
+# through a 390 px iframe).
 mkdir -p "$OUT/shots"
 for f in "$OUT"/*.html; do
     p=$(basename "$f" .html)
-    echo "<!doctype html><body style=\"margin:0\"><iframe src=\"$p.html\" style=\"border:0;width:390px;height:1400px\"></iframe>" > "$T/shot-$p.html"
+    echo "<!doctype html><body style=\"margin:0\"><iframe src=\"file://$OUT/$p.html\" style=\"border:0;width:390px;height:1400px\"></iframe>" > "$T/shot-$p.html"
     printf '%s\n' "--window-size=1280,1400 --screenshot=$OUT/shots/$p-1280.png file://$OUT/$p.html" \
                   "--window-size=390,1400 --screenshot=$OUT/shots/$p-390.png file://$T/shot-$p.html"
 done > "$T/shots.txt"
