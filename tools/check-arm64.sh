@@ -1,9 +1,9 @@
 #!/bin/sh
 # tools/check-arm64.sh [--install]: the arm64-only code, run on an x86-64 Linux machine under
 # qemu-user: the MSL emulator's hand-written arm64 fiber switch (its own suite, normal and checking
-# build) and the NEON kernels of solutions/m5-quantization/quant_neon.c and matmul_simd.c (the M5 tests and M2's
-# ops tests, with and without the dot-product extension, built by gcc and by clang: a Mac builds
-# with clang, which fuses multiply-adds where gcc -std=c11 does not). `make check-arm64` runs it; it is not part of
+# build) and the NEON kernels (M5's quant_neon.c, M2's f32 and bf16 tiles, M4's attention rows and
+# f16 conversions: those labs' tests, with and without the dot-product extension, built by gcc and
+# by clang: a Mac builds with clang, which fuses multiply-adds where gcc -std=c11 does not). `make check-arm64` runs it; it is not part of
 # `make test` (about a minute of cross builds and emulation).
 #
 # Needs aarch64-linux-gnu-gcc/g++ and qemu-aarch64, and for the M5 tests cJSON for arm64 (Debian:
@@ -85,8 +85,9 @@ else
     echo "SKIP arm64 emu-clang (clang cannot target aarch64 here)" | tee -a "$R"
 fi
 
-# 2. The M5 tests (quantized products: NEON against the plain C) and M2's ops tests (the f32 NEON
-# matmul against the plain loop and transformers) with each compiler and -march.
+# 2. The M5 tests (quantized products: NEON against the plain C), M2's ops and bf16 tests (the f32
+# and bf16 NEON tiles against the plain loop and transformers) and M4's attention tests (the NEON
+# row kernels and the f16 cache's conversions) with each compiler and -march.
 if [ ! -e /usr/lib/aarch64-linux-gnu/libcjson.so ] && [ ! -e /usr/aarch64-linux-gnu/lib/libcjson.so ]; then
     echo "SKIP arm64 m5 (no cJSON for arm64: apt-get install libcjson-dev:arm64, or --install)" | tee -a "$R"
 else
@@ -95,9 +96,12 @@ else
         if $MAKE --no-print-directory -j"$JOBS" BUILD="$B/$1" CC="$2" CXX="$3" MSL_HOST_CC=cc \
             LAB=m5-quantization tests >> "$log" 2>&1 &&
             $MAKE --no-print-directory -j"$JOBS" BUILD="$B/$1" CC="$2" CXX="$3" MSL_HOST_CC=cc \
-            LAB=m2-forward tests >> "$log" 2>&1; then
+            LAB=m2-forward tests >> "$log" 2>&1 &&
+            $MAKE --no-print-directory -j"$JOBS" BUILD="$B/$1" CC="$2" CXX="$3" MSL_HOST_CC=cc \
+            LAB=m4-kv-cache tests >> "$log" 2>&1; then
             # shellcheck disable=SC2046
-            run_tests "$1" $(cat "$B/$1/t/ref/list-m5-quantization") "$B/$1/t/ref/labs/m2-forward/tests/test_ops"
+            run_tests "$1" $(cat "$B/$1/t/ref/list-m5-quantization") "$B/$1/t/ref/labs/m2-forward/tests/test_ops" \
+                "$B/$1/t/ref/labs/m2-forward/tests/test_bf16" "$B/$1/t/ref/labs/m4-kv-cache/tests/test_kv_attention"
         else
             fail_build "$1"
         fi
