@@ -7,7 +7,7 @@
 #include <string.h>
 
 static _Atomic int levels[SIMD_FAMILIES];   // read by every worker thread, before every product
-static bool env_given, env_avx2;
+static bool env_given, env_avx512;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
 static void read_env(void) {
@@ -16,7 +16,10 @@ static void read_env(void) {
     env_given = env && *env;
     if (env_given && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0)) level = SIMD_OFF;
     else if (env_given && strcmp(env, "exact") == 0) level = SIMD_EXACT;
-    env_avx2 = env_given && strcmp(env, "avx2") == 0;
+    // The AVX-512 kernels (M2's 4x6 tiles, M5's VNNI kernels that share a weight step between 4
+    // tokens) were rewritten without an AVX-512 machine to run them on: until their tests have
+    // passed on one, they run only when asked for.
+    env_avx512 = env_given && strcmp(env, "avx512") == 0;
     for (int f = 0; f < SIMD_FAMILIES; f++) atomic_store(&levels[f], level);
 }
 
@@ -37,7 +40,7 @@ bool simd_from_env(void) {
 
 bool simd_avx512_allowed(void) {
     pthread_once(&env_once, read_env);
-    return !env_avx2;
+    return env_avx512;
 }
 
 const char *simd_level_name(SimdLevel level) {
