@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "forward.h"
 #include "kv_attention.h"
 #include "mapfile.h"
@@ -26,14 +27,6 @@
 #define HEAD_DIM 128
 #define RUNS 5
 
-static bool cpu_clock;
-static double now(void) {
-    if (!cpu_clock) return ps_now();
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int parse_list(char *text, int *out, int max) {
     int n = 0;
     for (char *p = strtok(text, ","); p && n < max; p = strtok(NULL, ",")) out[n++] = atoi(p);
@@ -45,14 +38,14 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) n_threads = parse_list(argv[++i], threads, 16);
         else if (!strcmp(argv[i], "--keys") && i + 1 < argc) n_keys = parse_list(argv[++i], keys, 16);
-        else if (!strcmp(argv[i], "--clock") && i + 1 < argc) cpu_clock = !strcmp(argv[++i], "cpu");
+        else if (!strcmp(argv[i], "--clock") && i + 1 < argc) bench_cpu_clock = !strcmp(argv[++i], "cpu");
         else return fprintf(stderr, "usage: bench_attention [--threads 1,2] [--keys 256,1024,4096] [--clock wall|cpu]\n"), 2;
     }
     for (int i = 0; i < n_keys; i++)
         if (keys[i] < 1 || keys[i] > 1 << 20) return fprintf(stderr, "bench_attention: keys are 1 .. 2^20\n"), 2;
     const int kv_dim = KV_HEADS * HEAD_DIM, q_dim = HEADS * HEAD_DIM;
     printf("ms per token, %d layers x %d heads (%d kv heads) x %d, %s clock, median of %d\n", LAYERS, HEADS, KV_HEADS,
-           HEAD_DIM, cpu_clock ? "CPU" : "wall", RUNS);
+           HEAD_DIM, bench_cpu_clock ? "CPU" : "wall", RUNS);
     printf("%7s %7s | %12s %12s %12s\n", "threads", "keys", "M2 (f32)", "kv f32", "kv f16");
     float q[HEADS * HEAD_DIM], out[HEADS * HEAD_DIM];
     for (int i = 0; i < q_dim; i++) q[i] = sinf((float)i * 0.7f);
@@ -76,7 +69,7 @@ int main(int argc, char **argv) {
             for (int way = 0; way < 3; way++) {
                 double t[RUNS];
                 for (int r = 0; r < RUNS; r++) {
-                    const double start = now();
+                    const double start = bench_now();
                     for (int l = 0; l < LAYERS; l++) {
                         if (way == 0) {
                             attention(out, q, k[l], v[l], n, kv_dim, HEADS, KV_HEADS, HEAD_DIM, scores);
@@ -86,7 +79,7 @@ int main(int argc, char **argv) {
                                             way == 1 ? KV_F32 : KV_F16, HEADS, KV_HEADS, HEAD_DIM};
                         kv_attention(out, q, 1, n - 1, &view);
                     }
-                    t[r] = (now() - start) * 1e3;
+                    t[r] = (bench_now() - start) * 1e3;
                 }
                 ms[way] = ps_median(t, RUNS);
             }

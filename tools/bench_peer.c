@@ -75,28 +75,19 @@ static int fill_to_depth(KVCache *kc, int depth, int *filled, const int32_t *ids
     return 0;
 }
 
-// Wall-clock seconds, or with --clock cpu the CPU time of the whole process: on a loaded machine
-// (a shared VM) that is what a 1-thread run costs, whatever else competes for the cores.
-static bool cpu_clock;
-static double now(void) {
-    if (!cpu_clock) return ps_now();
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 // Tokens per second of one run: prefill (n_prompt > 0) or n_gen decode steps, from `depth`.
 static double run_once(KVCache *kc, int depth, int *filled, int n_prompt, int n_gen, const int32_t *ids,
                        float *logits) {
     if (fill_to_depth(kc, depth, filled, ids, logits) != 0) exit(1);
-    const double start = now();
+    const double start = bench_now();
     if (n_prompt > 0) {
         if (kv_cache_forward(kc, ids, n_prompt, logits, false) != 0) exit(1);
-        return n_prompt / (now() - start);
+        return n_prompt / (bench_now() - start);
     }
     for (int i = 0; i < n_gen; i++)
         if (kv_cache_forward(kc, ids + i, 1, logits, false) != 0) exit(1);
-    return n_gen / (now() - start);
+    return n_gen / (bench_now() - start);
 }
 
 int main(int argc, char **argv) {
@@ -118,7 +109,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-n")) ok = parse_ints(a, v, 0, &one) && one.n == 1, n_gen = one.v[0], i++;
         else if (!strcmp(a, "-r")) ok = parse_ints(a, v, 1, &one) && one.n == 1 && one.v[0] <= MAX_REPS, reps = one.v[0], i++;
         else if (!strcmp(a, "--csv")) csv_path = v, i++;
-        else if (!strcmp(a, "--clock")) ok = !strcmp(v, "cpu") || !strcmp(v, "wall"), cpu_clock = !strcmp(v, "cpu"), i++;
+        else if (!strcmp(a, "--clock")) ok = !strcmp(v, "cpu") || !strcmp(v, "wall"), bench_cpu_clock = !strcmp(v, "cpu"), i++;
         else if (!strcmp(a, "--attention")) ok = !strcmp(v, "m2") || !strcmp(v, "scaled"), kv_attention_use(!strcmp(v, "scaled")), i++;
         else if (!strcmp(a, "--kv")) {
             kv_use[0] = strstr(v, "f32") != NULL, kv_use[1] = strstr(v, "f16") != NULL, i++;

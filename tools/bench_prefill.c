@@ -30,15 +30,7 @@
 
 #define MAX_REPS 15
 
-// --cpu: time by the process's CPU time instead of the wall clock. On a shared machine whose cores
-// other programs keep busy, that is the time this one actually ran (meaningful on 1 thread).
-static bool cpu_clock;
-static double now(void) {
-    if (!cpu_clock) return ps_now();
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+// --cpu: time by the process's CPU time instead of the wall clock (bench_util.h).
 
 // Median seconds of a prompt of n tokens through a fresh cache.
 static double prefill(const Model *m, int n, int reps, float *logits) {
@@ -49,9 +41,9 @@ static double prefill(const Model *m, int n, int reps, float *logits) {
     for (int r = 0; r < reps; r++) {
         KVCache kc;
         if (kv_cache_init(&kc, m, n, 0) != 0) exit(1);
-        const double start = now();
+        const double start = bench_now();
         if (kv_cache_forward(&kc, ids, n, logits, false) != 0) exit(1);
-        t[r] = now() - start;
+        t[r] = bench_now() - start;
         kv_cache_free(&kc);
     }
     free(ids);
@@ -69,14 +61,14 @@ static double products(const Model *m, int n, bool together, int reps, float *ou
     for (size_t i = 0; i < (size_t)n * widest; i++) x[i] = (float)((i * 2654435761u) >> 20 & 1023) / 512.0f - 1.0f;
     double t[MAX_REPS];
     for (int r = 0; r < reps; r++) {
-        const double start = now();
+        const double start = bench_now();
         for (int k = 0; k < 7; k++) {
             if (together) matmul(out, x, mats[k], n);
             else
                 for (int i = 0; i < n; i++)
                     matmul(out + (size_t)i * mats[k]->rows, x + (size_t)i * mats[k]->cols, mats[k], 1);
         }
-        t[r] = now() - start;
+        t[r] = bench_now() - start;
     }
     free(x);
     return ps_median(t, reps);
@@ -121,7 +113,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--formats") == 0 && i + 1 < argc) formats = argv[++i];
-        else if (strcmp(argv[i], "--cpu") == 0) cpu_clock = true;
+        else if (strcmp(argv[i], "--cpu") == 0) bench_cpu_clock = true;
         else if (strcmp(argv[i], "--products") == 0) products_only = true;
         else if (argv[i][0] != '-') dir = argv[i];
         else return fprintf(stderr, "usage: bench_prefill [MODEL_DIR] [--tokens N] [--threads N] [--reps N] [--formats LIST] [--cpu] [--products]\n"), 2;
@@ -132,7 +124,7 @@ int main(int argc, char **argv) {
     if (quant_register() != 0) return 1;
     pool_set_threads(threads);
     printf("%s, weights in memory, %d threads, prompt of %d tokens, median of %d%s; kernels: %s / %s\n", dir,
-           threads, tokens, reps, cpu_clock ? " (CPU time)" : "", matmul_simd_name(), quant_simd_enabled() ? quant_simd_name() : "plain C");
+           threads, tokens, reps, bench_cpu_clock ? " (CPU time)" : "", matmul_simd_name(), quant_simd_enabled() ? quant_simd_name() : "plain C");
     printf("%-6s | %10s %8s | %22s | %22s |\n", "", "prefill", "", "layer 0 products, all", "one token at a time");
     printf("%-6s | %10s %8s | %10s %11s | %10s %11s | %s\n", "format", "ms", "tok/s", "ms", "GFLOP/s", "ms", "GFLOP/s",
            "check (w_down)");
