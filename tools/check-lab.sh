@@ -3,8 +3,9 @@
 # when it passes its own tests, else from solutions/ (so one bug cannot hide the next lab's work);
 # REF=all or REF=m1,m2 forces the reference for those, YOURS=m0 takes yours without testing it again
 # (tools/lablib.sh). ONLY= selects tests of lab N alone; earlier labs always run all their tests.
-# CHECK=races builds the GPU kernels with the emulator's race checker (labs 6, 7); ASAN=1 builds
-# everything with AddressSanitizer + UBSan. Never regenerates labs/.
+# CHECK=races builds the GPU kernels with the emulator's race checker (labs 6, 7; a plain run of
+# lab 6 reruns its failed tests that way by itself); ASAN=1 builds everything with AddressSanitizer
+# + UBSan. Never regenerates labs/.
 set -u
 N=${1:-}
 B=${BUILD:-build}
@@ -71,3 +72,16 @@ if [ -n "$only" ] && [ ! -s "$res" ]; then
 fi
 echo
 sh tools/summarize "$res"
+status=$?
+
+# A kernel test of lab 6 that fails in the plain build (often NaN: the emulator's poison in
+# threadgroup memory) is run again, the failed tests alone, with the race checker, so a missing
+# barrier is reported with its kernel and lines rather than only as a wrong number.
+failed=$(awk '$1 == "FAIL" || $1 == "CRASH" || $1 == "TIMEOUT" { print $3 }' "$res" | paste -sd, -)
+if [ "$N" = 6 ] && [ -z "$variant" ] && [ -n "$failed" ] && [ -z "${PS_NO_RACE_RERUN:-}" ]; then
+    echo
+    echo "==> the failed tests again with the emulator's race checker ($rerun CHECK=races ONLY=$failed):"
+    # shellcheck disable=SC2086  # LAB_PINS is a list of VAR=value words
+    env CHECK=races ONLY="$failed" BUILD="$B" MAKE="$M" $LAB_PINS sh tools/check-lab.sh 6 || true
+fi
+exit $status
