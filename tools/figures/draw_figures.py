@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(HERE))   # tools/, for plot_samplers
 
 import fig_engine  # noqa: E402
 import fig_files  # noqa: E402
+import fig_maps  # noqa: E402
 import fig_model  # noqa: E402
 import plot_samplers  # noqa: E402
 
@@ -28,7 +29,7 @@ SAMPLERS_GOLDEN = os.path.join(ROOT, "golden", "m3", "samplers.psg")
 
 def drawings():
     out = {}
-    for module in (fig_files, fig_model, fig_engine):
+    for module in (fig_files, fig_model, fig_engine, fig_maps):
         for name, svg in module.figures().items():
             out[name] = svg.render()
     out["m3-samplers.svg"] = plot_samplers.draw(plot_samplers.read_psg(SAMPLERS_GOLDEN))
