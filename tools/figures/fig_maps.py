@@ -144,7 +144,7 @@ def gguf_figure():
     nw = 552 / 8
     for k in range(8):
         q = 7 - k
-        s.box(24 + k * nw, y, nw - 2, 34, f"q{q}", BLUE, 13, sub=f"bits {4 * q}–{4 * q + 3}", sub_size=10)
+        s.box(24 + k * nw, y, nw - 2, 34, f"q{q}", BLUE, 13, sub=f"bits {4 * q}–{4 * q + 3}", sub_size=11)
     y += 42
     s.text(24, y + 12, "as little-endian bytes: byte j = q[2j] | q[2j+1] << 4, the nibble order of Q4A", 12,
            color=MUTED)
