@@ -42,7 +42,6 @@ bool quant_policy_applies(DType t, int cols) {
 }
 
 // ---- in memory ----
-
 // The f32 storage model_load made (norms still live there) and the quantized matrices, freed
 // together by model_free through Model.free_storage. The blocks are on 2 MiB pages like the f32
 // weights (ps_alloc_big): a decode step reads all of them.
@@ -120,7 +119,6 @@ oom:
 }
 
 // ---- registering the formats with M1's loader and M2's matmul ----
-
 static const MatFormat FORMATS[] = {
     {DT_Q8_0, "Q8_0", QK8_0, (int)sizeof(BlockQ8_0)},
     {DT_Q4_0, "Q4_0", QK4_0, (int)sizeof(BlockQ4_0)},
