@@ -24,6 +24,7 @@
 #endif
 #endif
 #ifdef MSL_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define DEFAULT_STACK (256 * 1024)  // ASan's redzones make frames much larger
 #else
@@ -119,6 +120,13 @@ void msl_fiber_free(MslFiber *f) {
 void msl_fiber_prepare(MslFiber *f, void (*fn)(void *), void *arg) {
     f->fn = fn;
     f->arg = arg;
+#ifdef MSL_ASAN
+    // A fiber abandoned mid-kernel (a dispatch stopped by an error: divergence, a race, a bounds
+    // report) leaves its frames' redzones poisoned; the next kernel on this stack lays out other
+    // frames there, and ASan would call their accesses overflows.
+    if (!f->asan_clean) __asan_unpoison_memory_region(f->stack, f->stack_size);
+    f->asan_clean = 0;
+#endif
 #ifdef MSL_UCONTEXT
     ucontext_t *uc = f->ucx;
     getcontext(uc);
@@ -161,6 +169,7 @@ void msl_fiber_switch(MslFiber *from, MslFiber *to, int from_is_done) {
     size_t size = to->stack ? to->stack_size : tl_sched_size;
     __sanitizer_start_switch_fiber(from_is_done ? NULL : &from->asan_fake_stack, bottom, size);
     tl_from_sched = from->stack == NULL;
+    if (from_is_done) from->asan_clean = 1;
 #endif
 #ifdef MSL_UCONTEXT
     if (!from->ucx) from->ucx = calloc(1, sizeof(ucontext_t));

@@ -21,6 +21,7 @@ typedef struct MslFiber {
     void *asan_fake_stack;     // AddressSanitizer bookkeeping across switches
     const void *asan_bottom;   // where the stack we came from lives, for switching back
     size_t asan_size;
+    int asan_clean;            // it last ended normally: its stack holds no stale poison
 } MslFiber;
 
 // Allocates a stack of at least stack_size bytes (0 = the default) with a guard page below it.
