@@ -19,13 +19,13 @@
 #
 # Settings (environment or make variables): THREADS=1,8,16 FORMATS=f32,bf16,q8_0,q4_0 P=128 N=32
 # RUN=all|prepare|llama|protostar (to split the work over several commands) REPS=3 KV=f16 (protostar's KV cache; llama.cpp's default is f16) DEPTH=0 (positions already in the
-# cache before each test, a list like 0,4096: llama-bench -d) OUT=$BUILD/bench-peer
+# cache before each test, a list like 0,4096: llama-bench -d) PEER_OUT=$BUILD/bench-peer
 # JOBS=<cores> (build parallelism). Needs: cmake, a C/C++ compiler, python3 with numpy, torch and
 # transformers (the converter's imports), and models/qwen3-0.6b/tokenizer.json +
 # tokenizer_config.json (make tokenizer; the converter needs a real tokenizer for the vocabulary).
 set -eu
 B=${BUILD:-build}
-OUT=${OUT:-$B/bench-peer}
+OUT=${PEER_OUT:-$B/bench-peer}   # not $OUT: a common name in CI and job runners
 THREADS=${THREADS:-1,8,16}
 FORMATS=${FORMATS:-f32,bf16,q8_0,q4_0}
 P=${P:-128}
@@ -56,7 +56,10 @@ elif [ -f "$LL/CMakeCache.txt" ]; then
 else
     die "$LL is neither a llama.cpp source tree (CMakeLists.txt, convert_hf_to_gguf.py) nor a build directory (CMakeCache.txt)"
 fi
-COMMIT=$(git -C "$SRC" rev-parse --short=9 HEAD 2>/dev/null || cat "$SRC/COMMIT" 2>/dev/null || echo unknown)
+# The tree's own commit: its .git, else a COMMIT file beside the sources (a tree copied without its
+# history); never `git -C` alone, which would name the commit of a repository the tree sits inside.
+if [ -e "$SRC/.git" ]; then COMMIT=$(git -C "$SRC" rev-parse --short=9 HEAD 2>/dev/null || echo unknown)
+else COMMIT=$(cat "$SRC/COMMIT" 2>/dev/null || echo "unknown (no .git or COMMIT file in $SRC)"); fi
 
 HAS_AMX=no
 grep -qw amx_int8 /proc/cpuinfo 2>/dev/null && HAS_AMX=yes
@@ -79,7 +82,12 @@ build() {
 # and clang) leaves everything else of the native ISA as it is.
 NOAMX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 BUILDS=""
-if [ -n "$PREBUILT" ]; then
+RUN=${RUN:-all}
+# RUN=protostar needs none of llama.cpp's builds or conversions (only the build names, for the table)
+if [ "$RUN" = protostar ]; then
+    if [ -n "$PREBUILT" ]; then BUILDS="given"; else BUILDS="native"; fi
+    [ "$HAS_AMX" = yes ] && BUILDS="$BUILDS noamx"
+elif [ -n "$PREBUILT" ]; then
     mkdir -p "$OUT/llama-given"
     ln -sfn "$PREBUILT" "$OUT/llama-given/bin"
     BUILDS="given"
@@ -87,7 +95,7 @@ else
     build native
     BUILDS="native"
 fi
-if [ "$HAS_AMX" = yes ]; then
+if [ "$RUN" != protostar ] && [ "$HAS_AMX" = yes ]; then
     build noamx "$NOAMX_FLAGS"
     BUILDS="$BUILDS noamx"
 fi
@@ -104,12 +112,14 @@ amx_of() {
 # ---- the model, converted ----
 [ -x "$B/tools/synth" ] && [ -x "$B/tools/bench_peer" ] || die "build protostar's tools first: make BUILD=$B tools"
 [ -f "$MODEL/model.safetensors" ] || "$B/tools/synth" qwen3-0.6b-shape "$MODEL"
-[ -f "$TOK/tokenizer.json" ] && [ -f "$TOK/tokenizer_config.json" ] ||
-    die "$TOK/tokenizer.json and tokenizer_config.json are missing: make tokenizer (or copy them from a machine that has them); llama.cpp's converter needs the real vocabulary"
 HF=$OUT/hf-model   # the synthetic weights and config beside the real tokenizer: what the converter reads
-mkdir -p "$HF"
-for f in config.json model.safetensors; do ln -sf "$(cd "$MODEL" && pwd)/$f" "$HF/$f"; done
-for f in tokenizer.json tokenizer_config.json; do cp "$TOK/$f" "$HF/$f"; done
+if [ "$RUN" != protostar ]; then
+    [ -f "$TOK/tokenizer.json" ] && [ -f "$TOK/tokenizer_config.json" ] ||
+        die "$TOK/tokenizer.json and tokenizer_config.json are missing: make tokenizer (or copy them from a machine that has them); llama.cpp's converter needs the real vocabulary"
+    mkdir -p "$HF"
+    for f in config.json model.safetensors; do ln -sf "$(cd "$MODEL" && pwd)/$f" "$HF/$f"; done
+    for f in tokenizer.json tokenizer_config.json; do cp "$TOK/$f" "$HF/$f"; done
+fi
 gguf_of() { echo "$OUT/model-$1.gguf"; }
 # gguf-py imports yaml only to read a model card (README.md), which this model has none of: where
 # PyYAML is missing, a stand-in module lets the converter start.
@@ -131,6 +141,7 @@ convert() {
 }
 FIRST_BUILD=${BUILDS%% *}
 for f in $(echo "$FORMATS" | tr ',' ' '); do
+    [ "$RUN" = protostar ] && break
     case $f in
     f32 | bf16 | q8_0) convert "$f" ;;
     q4_0)
@@ -145,7 +156,6 @@ done
 # ---- the runs ----
 # RUN=prepare stops here (builds and conversions done, kept for the next run); RUN=llama or
 # RUN=protostar runs one side (its CSV is kept: a later run of the other side prints the table).
-RUN=${RUN:-all}
 case $RUN in
 prepare) echo "bench-peer: prepared in $OUT (llama.cpp builds: $BUILDS; models: $FORMATS)"; exit 0 ;;
 all | llama | protostar) ;;
@@ -205,7 +215,7 @@ with open(out_csv, "w") as o:
 print("\nllama.cpp %s; CPU with AMX: %s; AMX in the builds: %s" % (commit, has_amx, amx_note))
 for b in builds:
     print("\n| tok/s, protostar / llama.cpp (%s build) | threads | %s |" % (b, " | ".join(formats)))
-    print("|---|---|%s" % "---|" * len(formats))
+    print("|---|---|%s" % ("---|" * len(formats)))
     for d in depths:
         at = " after %d positions" % d if d else ""
         for test, label in (("tg%s" % N, "decode (tg%s)%s" % (N, at)), ("pp%s" % P, "prefill %s (pp%s)%s" % (P, P, at))):
