@@ -31,9 +31,11 @@ const char *quant_type_name(DType t);   // the command-line name: "q8_0", "q4_0"
 // True when the policy quantizes a [rows x cols] matrix (rows > 0) in format t.
 bool quant_policy_applies(DType t, int cols);
 
-// Quantizes m's matrices in place following the policy (m must hold f32 matrices, e.g. straight
-// from model_load), registering the formats first (quant_register). The new data lives in one
-// allocation that model_free releases. 0, or -1 with a message (out of memory).
+// Quantizes m's matrices in place following the policy, registering the formats first
+// (quant_register). m holds f32 matrices (straight from model_load) or bf16 ones kept as they are
+// (model_keep_bf16): those are widened to f32 row by row first, so the blocks are the very bytes
+// quantizing the f32-loaded model gives. Matrices already packed stay as they are. The new data
+// lives in one allocation that model_free releases. 0, or -1 with a message (out of memory).
 int quantize_model(Model *m, DType type, bool keep_embedding);
 
 typedef struct {
