@@ -323,10 +323,10 @@ static int place_tensors(Gguf *g, const Cursor *c) {
     return rc;
 }
 
+// Nothing in g is read: callers pass uninitialized locals. (It used to keep g->file for gguf_open,
+// so gguf_close unmapped whatever stack garbage was there: a crash on one compiler, luck on another.)
 int gguf_parse(Gguf *g, const void *data, size_t size, const char *what) {
-    PsFile keep = g->file;
     memset(g, 0, sizeof *g);
-    g->file = keep;
     g->what = what;
     Cursor c = {data, (const uint8_t *)data + size, data, what};
     const uint8_t *magic = take(&c, 4, "the magic");
@@ -355,8 +355,14 @@ fail:
 
 int gguf_open(Gguf *g, const char *path) {
     memset(g, 0, sizeof *g);
-    if (ps_file_open(&g->file, path, PS_MAP_MMAP) != 0) return -1;
-    return gguf_parse(g, g->file.data, g->file.size, path);
+    PsFile file;
+    if (ps_file_open(&file, path, PS_MAP_MMAP) != 0) return -1;
+    if (gguf_parse(g, file.data, file.size, path) != 0) {
+        ps_file_close(&file);
+        return -1;
+    }
+    g->file = file;   // unmapped by gguf_close
+    return 0;
 }
 
 void gguf_close(Gguf *g) {

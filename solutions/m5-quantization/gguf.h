@@ -79,6 +79,7 @@ typedef struct {
 // Maps PATH and parses it. 0, or -1 after printing "PATH: what is wrong".
 int gguf_open(Gguf *g, const char *path);
 // Parses a GGUF image already in memory (kept by pointer: it must outlive g). `what` names it.
+// Neither function reads g first: it may be uninitialized. On failure g is left zeroed.
 int gguf_parse(Gguf *g, const void *data, size_t size, const char *what);
 void gguf_close(Gguf *g);
 

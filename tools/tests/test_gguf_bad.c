@@ -118,7 +118,11 @@ static void t_valid(void) {
     Lie ok = {0};
     Bytes b = make(&ok);
     Gguf g;
+    // A caller's Gguf is often an uninitialized local: the parser must keep nothing of it (a file it
+    // kept would be unmapped by gguf_close: with the stack garbage of Ubuntu's gcc 13 build, a crash).
+    memset(&g, 0xA5, sizeof g);
     PS_CHECK(gguf_parse(&g, b.p, b.n, "crafted.gguf") == 0, "the valid file must parse");
+    PS_CHECK(g.file.data == NULL && g.file.size == 0, "gguf_parse kept the caller's g.file (%p)", (void *)g.file.data);
     const GgufKV *tokens = gguf_get_array(&g, "tokenizer.ggml.tokens", GGUF_STRING);
     const char *s[3];
     uint64_t len[3];
