@@ -32,7 +32,7 @@ done
 # 1. includes
 for L in $LABS; do
     n=$(lab_index "$L")
-    for f in solutions/"$L"/*.[ch] labs/"$L"/*.[ch] labs/"$L"/tests/*.c; do
+    for f in solutions/"$L"/*.[ch] labs/"$L"/*.[ch] labs/"$L"/tests/*.[ch]; do
         [ -f "$f" ] || continue
         grep -n '^#include "' "$f" | sed 's/^\([0-9]*\):#include "\([^"]*\)".*/\1 \2/' |
         while read -r line h; do

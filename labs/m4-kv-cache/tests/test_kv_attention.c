@@ -11,6 +11,7 @@
 #include "generate.h"
 #include "harness.h"
 #include "kv_attention.h"
+#include "kv_greedy.h"
 #include "kvcache.h"
 #include "model.h"
 #include "thread_pool.h"
@@ -69,27 +70,11 @@ static int greedy_against_hf(const char *name, KVType type) {
     PsGolden *g = ps_golden_open(path);
     Model m;
     PS_CHECK(model_load(&m, dir, PS_MAP_READ) == 0, "cannot load %s", dir);
-    const int32_t *eos;
-    int n_eos, runs = ps_greedy_runs(g, &eos, &n_eos), compared = 0;
     KVCache kc;
-    PS_CHECK(kv_cache_init_as(&kc, &m, 256, 0, type) == 0, "kv_cache_init_as(ctx 256) failed");
-    for (int r = 0; r < runs; r++) {
-        PsGreedyRun run = ps_greedy_run_get(g, r);
-        SamplerConfig sc = sampler_config_default();
-        sc.temperature = 0;
-        sc.repetition_penalty = run.penalty;
-        int32_t ids[256];
-        memcpy(ids, run.prompt, (size_t)run.n_prompt * sizeof *ids);
-        Sampler s;
-        sampler_init(&s, &sc);
-        GenerateOptions opt = {.max_new_tokens = run.max_new, .stop_ids = eos, .n_stop = n_eos};
-        GenerateStats st;
-        int n = generate(&kc.base, &s, ids, run.n_prompt, 256, &opt, &st);
-        PS_CHECK(n > run.n_prompt, "generate failed on %s run %d", name, r);
-        char what[300];
-        snprintf(what, sizeof what, "%s run %d (%s cache)", path, r, type == KV_F16 ? "f16" : "f32");
-        compared += PS_CHECK_GREEDY(what, ids + run.n_prompt, n - run.n_prompt, &run);
-    }
+    PS_CHECK(kv_cache_init_as(&kc, &m, KV_GREEDY_CAP, 0, type) == 0, "kv_cache_init_as(ctx %d) failed", KV_GREEDY_CAP);
+    char label[300];
+    snprintf(label, sizeof label, "%s (%s cache)", path, type == KV_F16 ? "f16" : "f32");
+    int compared = kv_greedy_runs(&kc, g, label);
     kv_cache_free(&kc);
     ps_golden_close(g);
     model_free(&m);

@@ -10,6 +10,7 @@
 #include "forward.h"
 #include "generate.h"
 #include "harness.h"
+#include "kv_greedy.h"
 #include "kvcache.h"
 #include "model.h"
 
@@ -94,27 +95,9 @@ static void t_greedy(void) {
         Model m;
         if (!load(&m, MODELS[i][0])) continue;
         PsGolden *g = ps_golden_open(MODELS[i][1]);
-        const int32_t *eos;
-        int n_eos, runs = ps_greedy_runs(g, &eos, &n_eos);
         KVCache kc;
-        PS_CHECK(kv_cache_init(&kc, &m, 256, 0) == 0, "kv_cache_init(ctx 256) failed");
-        for (int r = 0; r < runs; r++) {
-            PsGreedyRun run = ps_greedy_run_get(g, r);
-            SamplerConfig sc = sampler_config_default();
-            sc.temperature = 0;
-            sc.repetition_penalty = run.penalty;
-            int32_t ids[256];
-            memcpy(ids, run.prompt, (size_t)run.n_prompt * sizeof *ids);
-            Sampler s;
-            sampler_init(&s, &sc);
-            GenerateOptions opt = {.max_new_tokens = run.max_new, .stop_ids = eos, .n_stop = n_eos};
-            GenerateStats st;
-            int n = generate(&kc.base, &s, ids, run.n_prompt, 256, &opt, &st);
-            PS_CHECK(n > run.n_prompt, "generate failed on %s run %d", MODELS[i][0], r);
-            char what[300];
-            snprintf(what, sizeof what, "%s run %d", MODELS[i][1], r);
-            compared += PS_CHECK_GREEDY(what, ids + run.n_prompt, n - run.n_prompt, &run);
-        }
+        PS_CHECK(kv_cache_init(&kc, &m, KV_GREEDY_CAP, 0) == 0, "kv_cache_init(ctx %d) failed", KV_GREEDY_CAP);
+        compared += kv_greedy_runs(&kc, g, MODELS[i][1]);
         kv_cache_free(&kc);
         ps_golden_close(g);
         model_free(&m);
