@@ -28,15 +28,12 @@ void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) 
 }
 
 void rope(float *x, int n_heads, int head_dim, int pos, float theta) {
-    int half = head_dim / 2;
-    for (int h = 0; h < n_heads; h++) {
-        float *v = x + (size_t)h * head_dim;
-        // TODO(M2 rope): see book/m2-forward.md#rope
-        // Qwen3 pairs element i with element i + half (the "rotate half" layout, not adjacent pairs).
-        // Pair i turns by angle = pos * freq, freq = 1 / theta^(2i / head_dim), computed in float
-        // like transformers does:  a' = a cos - b sin,  b' = b cos + a sin.
-        LAB_TODO("M2", "rope", "book/m2-forward.md#rope");
-    }
+    // TODO(M2 rope): see book/m2-forward.md#rope
+    // Qwen3 pairs element i with element i + half (the "rotate half" layout, not adjacent pairs),
+    // half = head_dim / 2, in each of the n_heads heads of x (head h starts at x + h*head_dim).
+    // Pair i turns by angle = pos * freq, freq = 1 / theta^(2i / head_dim), computed in float
+    // like transformers does:  a' = a cos - b sin,  b' = b cos + a sin.
+    LAB_TODO("M2", "rope", "book/m2-forward.md#rope");
 }
 
 void softmax(float *x, int n) {
