@@ -197,8 +197,26 @@ int st_parse_header(SafeTensors *st, const char *json, size_t json_len, size_t d
     return check_overlaps(st, first, what);
 }
 
-// Maps one more file into st and registers its tensors; the caller cleans up on failure.
-static int add_file(SafeTensors *st, const char *path, PsMapMode mode) {
+// Parses the header of file idx (json_len bytes: as read, or rewritten first when rewrite is given)
+// and points each of its tensors at its bytes, in the data section that starts at data_start.
+static int add_header(SafeTensors *st, int idx, const char *json, size_t json_len, size_t data_start,
+                      StHeaderRewrite rewrite) {
+    const PsFile *f = &st->files[idx];
+    char *rewritten = NULL;
+    if (rewrite) {
+        if (!(rewritten = rewrite(json, json_len, st->paths[idx]))) return -1;
+        json = rewritten;
+        json_len = strlen(rewritten);
+    }
+    int first = st->n_tensors;
+    int rc = st_parse_header(st, json, json_len, f->size - data_start, idx, st->paths[idx]);
+    free(rewritten);
+    for (int i = first; rc == 0 && i < st->n_tensors; i++)
+        st->tensors[i].data = f->data + data_start + st->tensors[i].offset;
+    return rc;
+}
+
+int st_add_file(SafeTensors *st, const char *path, PsMapMode mode, StHeaderRewrite rewrite) {
     st->files = xrealloc(st->files, (size_t)(st->n_files + 1) * sizeof *st->files);
     st->paths = xrealloc(st->paths, (size_t)(st->n_files + 1) * sizeof *st->paths);
     int idx = st->n_files;
@@ -225,16 +243,12 @@ static int add_file(SafeTensors *st, const char *path, PsMapMode mode) {
     json_len = (size_t)n;
     data_start = 8 + json_len;
     //<
-    int first = st->n_tensors;
-    if (st_parse_header(st, (const char *)f->data + 8, json_len, f->size - data_start, idx, path) != 0)
-        return -1;
-    for (int i = first; i < st->n_tensors; i++) st->tensors[i].data = f->data + data_start + st->tensors[i].offset;
-    return 0;
+    return add_header(st, idx, (const char *)f->data + 8, json_len, data_start, rewrite);
 }
 
 int st_open_file(SafeTensors *st, const char *path, PsMapMode mode) {
     memset(st, 0, sizeof *st);
-    if (add_file(st, path, mode) == 0) return 0;
+    if (st_add_file(st, path, mode, NULL) == 0) return 0;
     st_close(st);
     return -1;
 }
@@ -268,7 +282,7 @@ static int open_sharded(SafeTensors *st, const char *dir, const char *index_path
         snprintf(path, sizeof path, "%s/%s", dir, e->valuestring);
         bool seen = false;
         for (int i = 0; i < st->n_files; i++) seen = seen || strcmp(st->paths[i], path) == 0;
-        if (!seen && (rc = add_file(st, path, mode)) != 0) break;
+        if (!seen && (rc = st_add_file(st, path, mode, NULL)) != 0) break;
     }
     if (rc == 0 && st->n_files == 0) {
         fprintf(stderr, "%s: \"weight_map\" names no tensors\n", index_path);

@@ -59,6 +59,19 @@ int st_open_dir(SafeTensors *st, const char *dir, PsMapMode mode);
 int st_parse_header(SafeTensors *st, const char *json, size_t json_len, size_t data_size,
                     int file, const char *what);
 
+// ---- extension point: headers rewritten before they are parsed ----
+// A file laid out like safetensors whose header names element types this lab does not read can
+// still be read here, with every check: a later lab gives a rewrite that turns each header (as
+// read: json_len bytes, not NUL-terminated) into one this reader knows, e.g. a tensor of 4-byte
+// integers described as U8 with a last dimension four times as long (the same bytes). It returns
+// the new header, NUL-terminated and malloc'd (the reader frees it), or NULL after a message.
+typedef char *(*StHeaderRewrite)(const char *json, size_t json_len, const char *path);
+
+// Maps one more file (a shard) into st, reads its header length and header, passes the header
+// through rewrite (NULL: none), and appends its tensors. 0, or -1 (message printed) with st
+// holding what it had and maybe the new file: the caller's st_close releases both.
+int st_add_file(SafeTensors *st, const char *path, PsMapMode mode, StHeaderRewrite rewrite);
+
 // NULL when absent. A hash lookup: a loader may call it for every tensor a config implies.
 const StTensor *st_find(const SafeTensors *st, const char *name);
 void st_close(SafeTensors *st);

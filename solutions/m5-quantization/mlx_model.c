@@ -115,28 +115,14 @@ int mlx_register(void) {
 // ---- reading the folder ----
 
 // M1's safetensors reader knows F32, BF16, F16 and U8. A U32 tensor holds the same bytes as a U8
-// one four times as wide, so each header is rewritten that way and then parsed by M1's reader,
-// with all its checks (offsets, sizes, overlaps).
-static int add_mlx_file(SafeTensors *st, const char *path) {
-    st->files = xrealloc(st->files, (size_t)(st->n_files + 1) * sizeof *st->files);
-    st->paths = xrealloc(st->paths, (size_t)(st->n_files + 1) * sizeof *st->paths);
-    int idx = st->n_files;
-    if (ps_file_open(&st->files[idx], path, PS_MAP_MMAP) != 0) return -1;
-    st->paths[idx] = xstrdup(path);
-    st->n_files++;
-    const PsFile *f = &st->files[idx];
-    uint64_t len = 0;
-    for (int k = 7; k >= 0 && f->size >= 8; k--) len = len << 8 | f->data[k];
-    if (f->size < 8 || len > f->size - 8 || len > 100u * 1024 * 1024) {
-        fprintf(stderr, "%s: not a safetensors file (header length %llu, file %zu bytes)\n", path,
-                (unsigned long long)len, f->size);
-        return -1;
-    }
-    cJSON *root = cJSON_ParseWithLength((const char *)f->data + 8, (size_t)len);
+// one four times as wide, so M1's st_add_file reads each file with its header rewritten that way
+// (StHeaderRewrite), with all its checks (header length, offsets, sizes, overlaps).
+static char *u32_as_u8(const char *json, size_t json_len, const char *path) {
+    cJSON *root = cJSON_ParseWithLength(json, json_len);
     if (!cJSON_IsObject(root)) {
         fprintf(stderr, "%s: the header is not a JSON object\n", path);
         cJSON_Delete(root);
-        return -1;
+        return NULL;
     }
     cJSON *e;
     cJSON_ArrayForEach(e, root) {
@@ -149,12 +135,11 @@ static int add_mlx_file(SafeTensors *st, const char *path) {
     }
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    int first = st->n_tensors;
-    int rc = text ? st_parse_header(st, text, strlen(text), f->size - 8 - (size_t)len, idx, path) : -1;
-    free(text);
-    for (int i = first; rc == 0 && i < st->n_tensors; i++) st->tensors[i].data = f->data + 8 + len + st->tensors[i].offset;
-    return rc;
+    if (!text) fprintf(stderr, "%s: out of memory rewriting the header (%zu bytes)\n", path, json_len);
+    return text;
 }
+
+static int add_mlx_file(SafeTensors *st, const char *path) { return st_add_file(st, path, PS_MAP_MMAP, u32_as_u8); }
 
 // DIR/model.safetensors, or the shards DIR/model.safetensors.index.json names.
 static int open_mlx_dir(SafeTensors *st, const char *dir) {
