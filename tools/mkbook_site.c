@@ -87,7 +87,14 @@ static int book_load(Book *bk, const char *dir, bool strict) {
             if (*p == '<') { p = strchr(p, '>'); continue; }
             buf_add(&t, p, 1);
         }
-        snprintf(bk->ch[i].title, sizeof bk->ch[i].title, "%s", t.s ? t.s : bk->ch[i].name);
+        // A heading too long for the title (map, page title, search) is refused, not cut silently.
+        Chapter *c = &bk->ch[i];
+        int len = snprintf(c->title, sizeof c->title, "%s", t.s ? t.s : c->name);
+        if (len < 0 || (size_t)len >= sizeof c->title) {
+            fprintf(stderr, "%s/%s.md: the first heading is %d bytes, longer than the %zu a title may have\n", dir,
+                    c->name, len, sizeof c->title - 1);
+            errors++;
+        }
         buf_free(&t);
     }
     Chapter *glossary = (Chapter *)book_find(bk, "glossary", 8);
