@@ -28,6 +28,10 @@ bool gguf_path_is_gguf(const char *path);
 // The Config a GGUF file describes. 0, or -1 after a message naming the key.
 int gguf_config(const Gguf *g, Config *c);
 
+// GGUF's name, after "blk.N.", of one of M1's layer tensors (model.h, LAYER_TENSORS): "attn_q.weight"
+// for "self_attn.q_proj.weight".
+const char *gguf_layer_name(const LayerTensor *t);
+
 // Loads the model in PATH (registers M5's formats first). 0, or -1 after a message.
 int gguf_model_load(Model *m, const char *path);
 

@@ -4,6 +4,7 @@
 // later as garbage output.
 #include "model.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,27 +154,56 @@ static int load_mat(Loader *L, Mat *m, const char *name, int rows, int cols) {
     return 0;
 }
 
+// ---- the eleven tensors of a block (model.h, LayerTensor) ----
+
+const LayerTensor LAYER_TENSORS[LAYER_TENSOR_COUNT] = {
+    {"input_layernorm.weight", offsetof(Layer, attn_norm), LD_DIM, LD_NONE},
+    {"self_attn.q_proj.weight", offsetof(Layer, wq), LD_Q_DIM, LD_DIM},
+    {"self_attn.k_proj.weight", offsetof(Layer, wk), LD_KV_DIM, LD_DIM},
+    {"self_attn.v_proj.weight", offsetof(Layer, wv), LD_KV_DIM, LD_DIM},
+    {"self_attn.q_norm.weight", offsetof(Layer, q_norm), LD_HEAD_DIM, LD_NONE},
+    {"self_attn.k_norm.weight", offsetof(Layer, k_norm), LD_HEAD_DIM, LD_NONE},
+    {"self_attn.o_proj.weight", offsetof(Layer, wo), LD_DIM, LD_Q_DIM},   // q's shape transposed
+    {"post_attention_layernorm.weight", offsetof(Layer, mlp_norm), LD_DIM, LD_NONE},   // the MLP's norm
+    {"mlp.gate_proj.weight", offsetof(Layer, w_gate), LD_FFN_DIM, LD_DIM},
+    {"mlp.up_proj.weight", offsetof(Layer, w_up), LD_FFN_DIM, LD_DIM},
+    {"mlp.down_proj.weight", offsetof(Layer, w_down), LD_DIM, LD_FFN_DIM},
+};
+
+int layer_dim(const Config *c, LayerDim d) {
+    switch (d) {
+    case LD_NONE: return 0;
+    case LD_DIM: return c->dim;
+    case LD_HEAD_DIM: return c->head_dim;
+    case LD_Q_DIM: return c->n_heads * c->head_dim;
+    case LD_KV_DIM: return c->n_kv_heads * c->head_dim;
+    case LD_FFN_DIM: return c->ffn_dim;
+    }
+    return 0;
+}
+
+Mat *layer_mat(const Layer *l, const LayerTensor *t) { return (Mat *)((const char *)l + t->field); }
+float **layer_vec(const Layer *l, const LayerTensor *t) { return (float **)((const char *)l + t->field); }
+
 static int load_layer(Loader *L, Layer *l, int i, const Config *c) {
     char name[128];
-    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
-#define NAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", i, suffix), name)
     //> M1 load-layer
-    //? Load the eleven tensors of block i into l, with the shapes listed in model.h (Layer):
-    //? vectors with load_tensor(L, NAME("input_layernorm.weight"), c->dim, 0), matrices with
-    //? load_mat(L, &l->wq, NAME("self_attn.q_proj.weight"), rows, cols). Return -1 as soon as one fails.
-    if (!(l->attn_norm = load_tensor(L, NAME("input_layernorm.weight"), c->dim, 0))) return -1;
-    if (load_mat(L, &l->wq, NAME("self_attn.q_proj.weight"), q_dim, c->dim)) return -1;
-    if (load_mat(L, &l->wk, NAME("self_attn.k_proj.weight"), kv_dim, c->dim)) return -1;
-    if (load_mat(L, &l->wv, NAME("self_attn.v_proj.weight"), kv_dim, c->dim)) return -1;
-    if (!(l->q_norm = load_tensor(L, NAME("self_attn.q_norm.weight"), c->head_dim, 0))) return -1;
-    if (!(l->k_norm = load_tensor(L, NAME("self_attn.k_norm.weight"), c->head_dim, 0))) return -1;
-    if (load_mat(L, &l->wo, NAME("self_attn.o_proj.weight"), c->dim, q_dim)) return -1;
-    if (!(l->mlp_norm = load_tensor(L, NAME("post_attention_layernorm.weight"), c->dim, 0))) return -1;
-    if (load_mat(L, &l->w_gate, NAME("mlp.gate_proj.weight"), c->ffn_dim, c->dim)) return -1;
-    if (load_mat(L, &l->w_up, NAME("mlp.up_proj.weight"), c->ffn_dim, c->dim)) return -1;
-    if (load_mat(L, &l->w_down, NAME("mlp.down_proj.weight"), c->dim, c->ffn_dim)) return -1;
+    //? Load the eleven tensors of block i into l: one pass over LAYER_TENSORS (model.h). Each entry's
+    //? name goes after "model.layers.I." and its shape is layer_dim(c, rows) × layer_dim(c, cols).
+    //? A vector (cols == LD_NONE) goes to *layer_vec(l, t) with load_tensor(L, name, length, 0), a
+    //? matrix to layer_mat(l, t) with load_mat(L, mat, name, rows, cols). Return -1 as soon as one
+    //? fails.
+    for (int k = 0; k < LAYER_TENSOR_COUNT; k++) {
+        const LayerTensor *t = &LAYER_TENSORS[k];
+        snprintf(name, sizeof name, "model.layers.%d.%s", i, t->hf_name);
+        int rows = layer_dim(c, t->rows), cols = layer_dim(c, t->cols);
+        if (t->cols == LD_NONE) {
+            if (!(*layer_vec(l, t) = load_tensor(L, name, rows, 0))) return -1;
+        } else if (load_mat(L, layer_mat(l, t), name, rows, cols) != 0) {
+            return -1;
+        }
+    }
     //<
-#undef NAME
     return 0;
 }
 
@@ -233,7 +263,7 @@ static size_t floats_needed(const SafeTensors *st) {
 // A config that promises more layers than the checkpoint has tensors for is refused before any
 // per-layer work (num_hidden_layers = 10^9 would otherwise mean 10^10 lookups before an error).
 static int check_layer_count(const Config *c, const SafeTensors *st, const char *dir) {
-    long long have = st->n_tensors, need = 11LL * c->n_layers + 2;
+    long long have = st->n_tensors, need = (long long)LAYER_TENSOR_COUNT * c->n_layers + 2;
     if (need <= have) return 0;
     fprintf(stderr, "%s: config.json's num_hidden_layers = %d needs at least %lld tensors, but the "
                     "checkpoint has %lld\n", dir, c->n_layers, need, have);

@@ -35,6 +35,34 @@ typedef struct {
     Mat w_down;         // mlp.down_proj.weight              [dim × ffn_dim]     (1024 × 3072)
 } Layer;
 
+// The eleven tensors of a block as one table (LAYER_TENSORS, model.c), so each loader or writer of
+// a layer walks it instead of spelling the tensors again: the field of Layer each fills, its shape
+// in terms of the config, and its name in a Hugging Face checkpoint (after "model.layers.N.").
+// Readers of other formats keep a map from that name to theirs.
+typedef enum {
+    LD_NONE,      // no second dimension: a vector
+    LD_DIM,       // dim
+    LD_HEAD_DIM,  // head_dim
+    LD_Q_DIM,     // n_heads * head_dim
+    LD_KV_DIM,    // n_kv_heads * head_dim
+    LD_FFN_DIM,   // ffn_dim
+} LayerDim;
+
+typedef struct {
+    const char *hf_name;   // "self_attn.q_proj.weight"
+    size_t field;          // offsetof(Layer, wq): a Mat, or a float * when cols is LD_NONE
+    LayerDim rows, cols;   // a matrix [rows × cols], or a vector of rows values (cols = LD_NONE)
+} LayerTensor;
+
+enum { LAYER_TENSOR_COUNT = 11 };
+extern const LayerTensor LAYER_TENSORS[LAYER_TENSOR_COUNT];   // in the order of Layer's fields
+
+int layer_dim(const Config *c, LayerDim d);   // the size d stands for in c; 0 for LD_NONE
+// The field of l that entry t fills. l may be const for a caller that only reads the field; like
+// strchr's result, the pointer may be written through only when l itself may be.
+Mat *layer_mat(const Layer *l, const LayerTensor *t);      // t a matrix
+float **layer_vec(const Layer *l, const LayerTensor *t);   // t a vector
+
 typedef struct {
     Config cfg;
     Mat embed;          // model.embed_tokens.weight  [vocab_size × dim]: row i is token i's vector

@@ -174,22 +174,42 @@ static int load_matrix(GgufLoader *L, Mat *m, const char *name, int rows, int co
     return 0;
 }
 
+// GGUF's name (after "blk.N.") of each of M1's layer tensors, keyed by the Hugging Face name.
+static const struct {
+    const char *hf, *gguf;
+} GGUF_LAYER_NAMES[LAYER_TENSOR_COUNT] = {
+    {"input_layernorm.weight", "attn_norm.weight"},
+    {"self_attn.q_proj.weight", "attn_q.weight"},
+    {"self_attn.k_proj.weight", "attn_k.weight"},
+    {"self_attn.v_proj.weight", "attn_v.weight"},
+    {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+    {"self_attn.k_norm.weight", "attn_k_norm.weight"},
+    {"self_attn.o_proj.weight", "attn_output.weight"},
+    {"post_attention_layernorm.weight", "ffn_norm.weight"},
+    {"mlp.gate_proj.weight", "ffn_gate.weight"},
+    {"mlp.up_proj.weight", "ffn_up.weight"},
+    {"mlp.down_proj.weight", "ffn_down.weight"},
+};
+
+const char *gguf_layer_name(const LayerTensor *t) {
+    for (int k = 0; k < LAYER_TENSOR_COUNT; k++)
+        if (strcmp(GGUF_LAYER_NAMES[k].hf, t->hf_name) == 0) return GGUF_LAYER_NAMES[k].gguf;
+    fprintf(stderr, "gguf_layer_name: no GGUF name for layer tensor '%s'\n", t->hf_name);   // the map is behind M1's table
+    abort();
+}
+
 static int load_layer(GgufLoader *L, Layer *l, int i, const Config *c) {
     char name[96];
-    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
-#define NAME(suffix) (snprintf(name, sizeof name, "blk.%d.%s", i, suffix), name)
-    if (!(l->attn_norm = load_vector(L, NAME("attn_norm.weight"), c->dim))) return -1;
-    if (load_matrix(L, &l->wq, NAME("attn_q.weight"), q_dim, c->dim)) return -1;
-    if (load_matrix(L, &l->wk, NAME("attn_k.weight"), kv_dim, c->dim)) return -1;
-    if (load_matrix(L, &l->wv, NAME("attn_v.weight"), kv_dim, c->dim)) return -1;
-    if (!(l->q_norm = load_vector(L, NAME("attn_q_norm.weight"), c->head_dim))) return -1;
-    if (!(l->k_norm = load_vector(L, NAME("attn_k_norm.weight"), c->head_dim))) return -1;
-    if (load_matrix(L, &l->wo, NAME("attn_output.weight"), c->dim, q_dim)) return -1;
-    if (!(l->mlp_norm = load_vector(L, NAME("ffn_norm.weight"), c->dim))) return -1;
-    if (load_matrix(L, &l->w_gate, NAME("ffn_gate.weight"), c->ffn_dim, c->dim)) return -1;
-    if (load_matrix(L, &l->w_up, NAME("ffn_up.weight"), c->ffn_dim, c->dim)) return -1;
-    if (load_matrix(L, &l->w_down, NAME("ffn_down.weight"), c->dim, c->ffn_dim)) return -1;
-#undef NAME
+    for (int k = 0; k < LAYER_TENSOR_COUNT; k++) {
+        const LayerTensor *t = &LAYER_TENSORS[k];
+        snprintf(name, sizeof name, "blk.%d.%s", i, gguf_layer_name(t));
+        int rows = layer_dim(c, t->rows), cols = layer_dim(c, t->cols);
+        if (t->cols == LD_NONE) {
+            if (!(*layer_vec(l, t) = load_vector(L, name, rows))) return -1;
+        } else if (load_matrix(L, layer_mat(l, t), name, rows, cols) != 0) {
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -221,9 +241,10 @@ int gguf_model_load(Model *m, const char *path) {
     if (gguf_open(&g, path) != 0) return -1;
     int rc = -1;
     if (gguf_config(&g, &m->cfg) != 0) goto done;
-    if (g.n_tensors < 11ULL * (uint64_t)m->cfg.n_layers + 2) {   // before any per-layer work
+    unsigned long long needed = (unsigned long long)LAYER_TENSOR_COUNT * (unsigned long long)m->cfg.n_layers + 2;
+    if (g.n_tensors < needed) {   // before any per-layer work
         fprintf(stderr, "%s: qwen3.block_count = %d needs at least %llu tensors, but the file has %llu\n", path,
-                m->cfg.n_layers, 11ULL * (unsigned long long)m->cfg.n_layers + 2, (unsigned long long)g.n_tensors);
+                m->cfg.n_layers, needed, (unsigned long long)g.n_tensors);
         goto done;
     }
     size_t total = 0;   // sized from the file's tensors, as model_load does

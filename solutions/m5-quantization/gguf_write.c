@@ -87,22 +87,15 @@ static int collect(const Model *m, OutTensor *ts) {
     int n = 0;
     char name[64];
     add_mat(ts, &n, "token_embd.weight", &m->embed);
-    for (int i = 0; i < m->cfg.n_layers; i++) {
-        const Layer *l = &m->layers[i];
-#define NAME(suffix) (snprintf(name, sizeof name, "blk.%d.%s", i, suffix), name)
-        add_vec(ts, &n, NAME("attn_norm.weight"), l->attn_norm, m->cfg.dim);
-        add_mat(ts, &n, NAME("attn_q.weight"), &l->wq);
-        add_mat(ts, &n, NAME("attn_k.weight"), &l->wk);
-        add_mat(ts, &n, NAME("attn_v.weight"), &l->wv);
-        add_vec(ts, &n, NAME("attn_q_norm.weight"), l->q_norm, m->cfg.head_dim);
-        add_vec(ts, &n, NAME("attn_k_norm.weight"), l->k_norm, m->cfg.head_dim);
-        add_mat(ts, &n, NAME("attn_output.weight"), &l->wo);
-        add_vec(ts, &n, NAME("ffn_norm.weight"), l->mlp_norm, m->cfg.dim);
-        add_mat(ts, &n, NAME("ffn_gate.weight"), &l->w_gate);
-        add_mat(ts, &n, NAME("ffn_up.weight"), &l->w_up);
-        add_mat(ts, &n, NAME("ffn_down.weight"), &l->w_down);
-#undef NAME
-    }
+    for (int i = 0; i < m->cfg.n_layers; i++)
+        for (int k = 0; k < LAYER_TENSOR_COUNT; k++) {
+            const LayerTensor *t = &LAYER_TENSORS[k];
+            snprintf(name, sizeof name, "blk.%d.%s", i, gguf_layer_name(t));
+            if (t->cols == LD_NONE)
+                add_vec(ts, &n, name, *layer_vec(&m->layers[i], t), layer_dim(&m->cfg, t->rows));
+            else
+                add_mat(ts, &n, name, layer_mat(&m->layers[i], t));
+        }
     add_vec(ts, &n, "output_norm.weight", m->final_norm, m->cfg.dim);
     if (!m->lm_head_is_embed) add_mat(ts, &n, "output.weight", &m->lm_head);
     return n;
@@ -194,7 +187,7 @@ static void write_metadata(Out *o, const Model *m, const Tokenizer *tok, const G
 }
 
 static int write_file(const char *path, const Model *m, const Tokenizer *tok, const GgufWriteInfo *info) {
-    OutTensor *ts = xcalloc((size_t)m->cfg.n_layers * 11 + 4, sizeof *ts);
+    OutTensor *ts = xcalloc((size_t)m->cfg.n_layers * LAYER_TENSOR_COUNT + 4, sizeof *ts);
     int n = collect(m, ts);
     DType quant = DT_F32;
     for (int k = 0; k < n; k++) {

@@ -311,20 +311,16 @@ static int load_matrix(MlxLoader *L, Mat *m, const char *name, int rows, int col
 
 static int load_layer(MlxLoader *L, Layer *l, int i, const Config *c) {
     char name[128];
-    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
-#define NAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", i, suffix), name)
-    if (!(l->attn_norm = load_vector(L, NAME("input_layernorm.weight"), c->dim))) return -1;
-    if (load_matrix(L, &l->wq, NAME("self_attn.q_proj.weight"), q_dim, c->dim)) return -1;
-    if (load_matrix(L, &l->wk, NAME("self_attn.k_proj.weight"), kv_dim, c->dim)) return -1;
-    if (load_matrix(L, &l->wv, NAME("self_attn.v_proj.weight"), kv_dim, c->dim)) return -1;
-    if (!(l->q_norm = load_vector(L, NAME("self_attn.q_norm.weight"), c->head_dim))) return -1;
-    if (!(l->k_norm = load_vector(L, NAME("self_attn.k_norm.weight"), c->head_dim))) return -1;
-    if (load_matrix(L, &l->wo, NAME("self_attn.o_proj.weight"), c->dim, q_dim)) return -1;
-    if (!(l->mlp_norm = load_vector(L, NAME("post_attention_layernorm.weight"), c->dim))) return -1;
-    if (load_matrix(L, &l->w_gate, NAME("mlp.gate_proj.weight"), c->ffn_dim, c->dim)) return -1;
-    if (load_matrix(L, &l->w_up, NAME("mlp.up_proj.weight"), c->ffn_dim, c->dim)) return -1;
-    if (load_matrix(L, &l->w_down, NAME("mlp.down_proj.weight"), c->dim, c->ffn_dim)) return -1;
-#undef NAME
+    for (int k = 0; k < LAYER_TENSOR_COUNT; k++) {   // mlx_lm keeps the Hugging Face names
+        const LayerTensor *t = &LAYER_TENSORS[k];
+        snprintf(name, sizeof name, "model.layers.%d.%s", i, t->hf_name);
+        int rows = layer_dim(c, t->rows), cols = layer_dim(c, t->cols);
+        if (t->cols == LD_NONE) {
+            if (!(*layer_vec(l, t) = load_vector(L, name, rows))) return -1;
+        } else if (load_matrix(L, layer_mat(l, t), name, rows, cols) != 0) {
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -372,7 +368,7 @@ int mlx_model_load(Model *m, const char *dir) {
     SafeTensors st;
     if (open_mlx_dir(&st, dir) != 0) return -1;
     int rc = -1;
-    if (st.n_tensors < 11LL * m->cfg.n_layers + 2) {
+    if (st.n_tensors < (long long)LAYER_TENSOR_COUNT * m->cfg.n_layers + 2) {
         fprintf(stderr, "%s: num_hidden_layers = %d needs more tensors than the checkpoint's %d\n", dir, m->cfg.n_layers,
                 st.n_tensors);
         st_close(&st);

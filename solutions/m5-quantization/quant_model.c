@@ -54,11 +54,9 @@ static int model_mats(Model *m, Mat **out) {
     int n = 0;
     out[n++] = &m->embed;
     if (!m->lm_head_is_embed) out[n++] = &m->lm_head;
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        Layer *L = &m->layers[l];
-        Mat *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int k = 0; k < 7; k++) out[n++] = mats[k];
-    }
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int k = 0; k < LAYER_TENSOR_COUNT; k++)   // M1's table: the seven matrices of a layer
+            if (LAYER_TENSORS[k].cols != LD_NONE) out[n++] = layer_mat(&m->layers[l], &LAYER_TENSORS[k]);
     return n;
 }
 
@@ -86,7 +84,7 @@ static void quantize_mat(const Mat *w, DType type, uint8_t *out, float *row) {
 
 int quantize_model(Model *m, DType type, bool keep_embedding) {
     if (quant_register() != 0) return -1;   // matmul must know the matrices made here
-    Mat **mats = xmalloc((size_t)(2 + 7 * m->cfg.n_layers) * sizeof *mats);
+    Mat **mats = xmalloc(((size_t)LAYER_TENSOR_COUNT * (size_t)m->cfg.n_layers + 2) * sizeof *mats);
     QuantStorage *s = xcalloc(1, sizeof *s);
     int n = model_mats(m, mats), max_cols = 1;
     size_t total = 0;

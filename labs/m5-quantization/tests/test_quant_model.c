@@ -17,11 +17,9 @@ static int matrices(Model *m, const Mat **out, int cap) {
     int n = 0;
     out[n++] = &m->embed;
     out[n++] = &m->lm_head;
-    for (int l = 0; l < m->cfg.n_layers && n + 7 <= cap; l++) {
-        const Layer *L = &m->layers[l];
-        const Mat *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int k = 0; k < 7; k++) out[n++] = mats[k];
-    }
+    for (int l = 0; l < m->cfg.n_layers && n + 7 <= cap; l++)
+        for (int k = 0; k < LAYER_TENSOR_COUNT; k++)   // M1's table: the seven matrices of a layer
+            if (LAYER_TENSORS[k].cols != LD_NONE) out[n++] = layer_mat(&m->layers[l], &LAYER_TENSORS[k]);
     return n;
 }
 
