@@ -63,7 +63,12 @@ static int book_load(Book *bk, const char *dir, bool strict) {
         if (!ends_with(e->d_name, ".md") || bk->n == MAX_CHAPTERS) continue;
         Chapter *c = &bk->ch[bk->n];
         *c = (Chapter){0};
-        snprintf(c->name, sizeof c->name, "%.*s", (int)(strlen(e->d_name) - 3), e->d_name);
+        int stem = (int)(strlen(e->d_name) - 3);   // without ".md"
+        if (snprintf(c->name, sizeof c->name, "%.*s", stem, e->d_name) >= (int)sizeof c->name) {
+            fprintf(stderr, "%s/%s: a chapter's name has at most %zu bytes\n", dir, e->d_name, sizeof c->name - 1);
+            errors++;
+            continue;
+        }
         char src[512], md[700];
         snprintf(src, sizeof src, "%s/%s", dir, e->d_name);
         snprintf(md, sizeof md, "%s/%s", tmp, e->d_name);
