@@ -3,13 +3,26 @@
 //
 // Starting threads for every product would cost tens of microseconds each time, about as long as
 // a whole matrix-vector product of a small model, and a decode step makes ~200 products. So the
-// workers are started once. Between jobs they first spin on an atomic counter for a little while
-// (the next product of a decode step comes within microseconds, and waking a sleeping thread
-// costs several), then sleep on a condition variable, so an idle engine uses no CPU.
+// workers are started once. Between jobs they first spin for a little while (the next product of
+// a decode step comes within microseconds, and waking a sleeping thread costs several), then
+// sleep on a condition variable, so an idle engine uses no CPU.
 //
-// `round` counts jobs; a worker runs a job when it sees a round it has not run. Every worker
-// acknowledges every round (`pending`), even when the job has fewer parts than there are
-// workers, so a new round is only posted once all of them are done reading the last one.
+// A round (one job) is what a 16-thread decode step does ~200 times, so its fast path touches no
+// lock and no shared counter:
+//   - the caller writes the job next to `round` (one cache line the spinning workers read) and
+//     bumps `round`; it takes the mutex to broadcast only when some worker went to sleep;
+//   - each worker, done, stores the round in its own `done` (a cache line per worker: no two
+//     threads write the same line, where one shared counter bounced between 16 cores); the caller
+//     reads them in turn, and a worker signals only when the caller went to sleep.
+// Every worker acknowledges every round, even when the job has fewer parts than there are
+// workers, so the next job is only written once all of them are done reading this one.
+//
+// Going to sleep without missing a wake-up: a worker announces itself in `sleepers` and then
+// reads `round`; the caller bumps `round` and then reads `sleepers`. All four accesses are
+// sequentially consistent, so at least one side sees the other's write: either the worker sees the
+// new round, or the caller sees the sleeper and broadcasts under the mutex, which the worker holds
+// from its announcement until it waits. The caller's sleep (`caller_waiting`, each worker's
+// `done`) works the same way.
 #include "thread_pool.h"
 
 #include <pthread.h>
@@ -23,26 +36,33 @@
 #define MAX_THREADS 16
 // Spins before sleeping: about 100-300 microseconds, depending on the CPU's pause instruction.
 #define SPINS 4096
+#define CACHE_LINE 64
 
+// Written by the caller before it bumps `round`, read by the workers once they see the new round.
 static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t wake;       // a new round was posted
-    pthread_cond_t finished;   // the last worker of a round is done
-    int wanted;                // threads asked for, the caller included (0 = not decided yet)
-    int started;               // worker threads running (they never exit)
-    atomic_uint round;         // bumped (with fn, arg, n_parts set before) to post a job
-    atomic_int pending;        // workers that have not finished the current round
+    _Alignas(CACHE_LINE) atomic_uint round;   // counts jobs; a worker runs each round once
     PoolTask fn;
     void *arg;
     int n_parts;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0,
-          NULL, NULL, 0};
+} job;
 
 typedef struct {
+    _Alignas(CACHE_LINE) atomic_uint done;   // the last round this worker finished
     int part;
-    unsigned seen;   // the last round this worker ran (set before it starts)
+    unsigned seen;   // the last round this worker started (only the worker reads it)
 } Worker;
-static Worker workers[MAX_THREADS];
+static Worker workers[MAX_THREADS - 1];
+
+static struct {
+    _Alignas(CACHE_LINE) pthread_mutex_t mu;   // guards starting workers and every sleep
+    pthread_cond_t wake;       // a new round was posted (to sleeping workers)
+    pthread_cond_t finished;   // a worker finished a round (to a sleeping caller)
+    atomic_int wanted;         // threads asked for, the caller included (0 = not decided yet)
+    atomic_int started;        // worker threads running (they never exit)
+    atomic_int sleepers;       // workers asleep or going to sleep, waiting for a round
+    atomic_bool caller_waiting;   // the caller sleeps until the workers are done
+    bool fork_handlers;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, false, false};
 
 // Tells the CPU we are spinning (saves power, and frees the core for its other hyperthread).
 static inline void cpu_relax(void) {
@@ -53,23 +73,33 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+// The next round after me->seen: spins on `round`, then sleeps until the caller posts one.
+static unsigned wait_for_round(Worker *me) {
+    unsigned r = atomic_load_explicit(&job.round, memory_order_acquire);
+    for (int i = 0; r == me->seen && i < SPINS; i++) {
+        cpu_relax();
+        r = atomic_load_explicit(&job.round, memory_order_acquire);
+    }
+    if (r != me->seen) return r;
+    pthread_mutex_lock(&pool.mu);
+    atomic_fetch_add(&pool.sleepers, 1);   // then read round: see the file's comment
+    while ((r = atomic_load(&job.round)) == me->seen) pthread_cond_wait(&pool.wake, &pool.mu);
+    atomic_fetch_sub(&pool.sleepers, 1);
+    pthread_mutex_unlock(&pool.mu);
+    return r;
+}
+
 static void *worker_main(void *p) {
     Worker *me = p;
     for (;;) {
-        unsigned r = atomic_load(&pool.round);
-        for (int i = 0; r == me->seen && i < SPINS; i++, r = atomic_load(&pool.round)) cpu_relax();
-        if (r == me->seen) {   // nothing came: sleep until the next round
-            pthread_mutex_lock(&pool.mu);
-            while ((r = atomic_load(&pool.round)) == me->seen) pthread_cond_wait(&pool.wake, &pool.mu);
-            pthread_mutex_unlock(&pool.mu);
-        }
-        me->seen = r;
-        // Written before the round was bumped, and not rewritten before we acknowledge it.
-        PoolTask fn = pool.fn;
-        void *arg = pool.arg;
-        int n_parts = pool.n_parts;
+        me->seen = wait_for_round(me);
+        // Written before the round was bumped, and not rewritten before every worker is done.
+        PoolTask fn = job.fn;
+        void *arg = job.arg;
+        int n_parts = job.n_parts;
         if (me->part < n_parts) fn(arg, me->part, n_parts);   // extra workers idle this round
-        if (atomic_fetch_sub(&pool.pending, 1) == 1) {       // the last one wakes the caller
+        atomic_store(&me->done, me->seen);                    // then read caller_waiting
+        if (atomic_load(&pool.caller_waiting)) {
             pthread_mutex_lock(&pool.mu);
             pthread_cond_signal(&pool.finished);
             pthread_mutex_unlock(&pool.mu);
@@ -79,54 +109,55 @@ static void *worker_main(void *p) {
 }
 
 // After fork() only the forking thread exists in the child: forget the workers there (the test
-// harness forks for every test). The mutex is held across the fork so its state is consistent.
+// harness forks for every test). The mutex is held across the fork so its state is consistent;
+// the condition variables may count waiters that do not exist in the child, so they start afresh.
 static void before_fork(void) { pthread_mutex_lock(&pool.mu); }
 static void after_fork_parent(void) { pthread_mutex_unlock(&pool.mu); }
 static void after_fork_child(void) {
-    pool.started = 0;
-    atomic_store(&pool.pending, 0);
+    atomic_store(&pool.started, 0);
+    atomic_store(&pool.sleepers, 0);
+    atomic_store(&pool.caller_waiting, false);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.finished, NULL);
     pthread_mutex_unlock(&pool.mu);
 }
 
 void pool_set_threads(int n) {
     if (n < 1) n = 1;
     if (n > MAX_THREADS) n = MAX_THREADS;
-    pthread_mutex_lock(&pool.mu);
-    pool.wanted = n;
-    pthread_mutex_unlock(&pool.mu);
+    atomic_store(&pool.wanted, n);
 }
 
 int pool_threads(void) {
-    pthread_mutex_lock(&pool.mu);
-    if (pool.wanted == 0) {
-        const char *env = getenv("PS_THREADS");
-        long n = env ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
-        pool.wanted = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
-    }
-    int n = pool.wanted;
-    pthread_mutex_unlock(&pool.mu);
-    return n;
+    int n = atomic_load_explicit(&pool.wanted, memory_order_relaxed);
+    if (n > 0) return n;
+    const char *env = getenv("PS_THREADS");
+    long want = env ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
+    n = want < 1 ? 1 : want > MAX_THREADS ? MAX_THREADS : (int)want;
+    int unset = 0;   // pool_set_threads() may have been called meanwhile: it wins
+    return atomic_compare_exchange_strong(&pool.wanted, &unset, n) ? n : unset;
 }
 
 // Called with the mutex held: starts workers until there are n - 1 of them.
 static void start_workers(int n) {
-    static bool fork_handlers;
-    if (!fork_handlers) {
+    if (!pool.fork_handlers) {
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
-        fork_handlers = true;
+        pool.fork_handlers = true;
     }
-    while (pool.started < n - 1) {
-        Worker *w = &workers[pool.started];
-        w->part = pool.started + 1;
-        w->seen = atomic_load(&pool.round);
+    int started = atomic_load(&pool.started);
+    while (started < n - 1) {
+        Worker *w = &workers[started];
+        w->part = started + 1;
+        w->seen = atomic_load(&job.round);
+        atomic_store(&w->done, w->seen);
         pthread_t th;
         if (pthread_create(&th, NULL, worker_main, w) != 0) {
-            fprintf(stderr, "thread pool: cannot start a thread; continuing with %d\n", pool.started + 1);
-            pool.wanted = pool.started + 1;
-            return;
+            fprintf(stderr, "thread pool: cannot start a thread; continuing with %d\n", started + 1);
+            atomic_store(&pool.wanted, started + 1);
+            break;
         }
         pthread_detach(th);
-        pool.started++;
+        atomic_store(&pool.started, ++started);
     }
 }
 
@@ -137,31 +168,50 @@ int pool_parts_for(double work, int max_parts) {
     return parts < max_parts ? (int)parts : max_parts;
 }
 
+// Returns once workers 0 .. n_workers-1 have all finished round r: spins, then sleeps.
+static void wait_for_workers(unsigned r, int n_workers) {
+    int w = 0;   // workers before w are done
+    for (int i = 0; i < SPINS; i++) {
+        while (w < n_workers && atomic_load_explicit(&workers[w].done, memory_order_acquire) == r) w++;
+        if (w == n_workers) return;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&pool.mu);
+    atomic_store(&pool.caller_waiting, true);   // then read done: see the file's comment
+    while (w < n_workers) {
+        if (atomic_load(&workers[w].done) == r) w++;
+        else pthread_cond_wait(&pool.finished, &pool.mu);
+    }
+    atomic_store(&pool.caller_waiting, false);
+    pthread_mutex_unlock(&pool.mu);
+}
+
 void pool_run(PoolTask fn, void *arg, int n_parts) {
     int n = pool_threads();
     if (n_parts > n) n_parts = n;
+    int started = atomic_load_explicit(&pool.started, memory_order_acquire);
+    if (n_parts > 1 && started < n - 1) {
+        pthread_mutex_lock(&pool.mu);
+        start_workers(n);
+        started = atomic_load(&pool.started);
+        pthread_mutex_unlock(&pool.mu);
+    }
+    if (n_parts > started + 1) n_parts = started + 1;
     if (n_parts <= 1) {
         fn(arg, 0, 1);
         return;
     }
-    pthread_mutex_lock(&pool.mu);
-    start_workers(n);
-    if (n_parts > pool.started + 1) n_parts = pool.started + 1;
-    pool.fn = fn;
-    pool.arg = arg;
-    pool.n_parts = n_parts;
-    atomic_store(&pool.pending, pool.started);
-    atomic_fetch_add(&pool.round, 1);   // publishes fn, arg and n_parts to the spinning workers
-    pthread_cond_broadcast(&pool.wake);  // and to the sleeping ones
-    pthread_mutex_unlock(&pool.mu);
-
-    fn(arg, 0, n_parts);
-
-    for (int i = 0; atomic_load(&pool.pending) > 0 && i < SPINS; i++) cpu_relax();
-    if (atomic_load(&pool.pending) > 0) {
+    job.fn = fn;
+    job.arg = arg;
+    job.n_parts = n_parts;
+    const unsigned r = atomic_load_explicit(&job.round, memory_order_relaxed) + 1;
+    atomic_store(&job.round, r);   // publishes the job; then read sleepers: see the file's comment
+    if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.mu);
-        while (atomic_load(&pool.pending) > 0) pthread_cond_wait(&pool.finished, &pool.mu);
+        pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.mu);
     }
-}
 
+    fn(arg, 0, n_parts);
+    wait_for_workers(r, started);
+}
