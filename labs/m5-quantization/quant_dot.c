@@ -106,7 +106,7 @@ static void product_part(void *arg, int part, int n_parts) {
         product_rows(job, r0, r1);
 }
 
-// The activations of every token in QuantAct blocks, and (prep_bytes > 0) rearranged for the
+// The activations of every token in QuantAct blocks, and (prepared != NULL) rearranged for the
 // SIMD kernel: tokens [t0, t1) of them. A prompt's tokens are split between the threads like the
 // rows of the product: one thread quantizing 128 tokens would keep 15 others waiting.
 typedef struct {
@@ -115,7 +115,6 @@ typedef struct {
     uint8_t *prepared;
     DType type;
     int cols;
-    size_t prep_bytes;
     int n_tokens;
 } ActJob;
 
@@ -127,7 +126,7 @@ static void act_part(void *arg, int part, int n_parts) {
         QuantAct *y = j->xq + (size_t)t * blocks;
         if (quant_simd_enabled()) quant_simd_act(j->x + (size_t)t * j->cols, y, j->cols);   // same bits
         else quantize_act(j->x + (size_t)t * j->cols, y, j->cols);
-        if (j->prep_bytes) quant_simd_prepare(j->type, y, j->cols, j->prepared + j->prep_bytes * t);
+        if (j->prepared) quant_simd_prepare(j->type, y, j->cols, t, j->n_tokens, j->prepared);
     }
 }
 
@@ -154,9 +153,9 @@ void quant_matmul(float *out, const float *x, const void *w, DType type, int row
     }
     // In this thread's scratch: a decode step runs some 200 products, and they reuse one buffer.
     static _Thread_local Scratch acts, prepared;
-    const size_t prep_bytes = quant_simd_enabled() ? quant_simd_prep_bytes(type, cols) : 0;
+    const size_t prep_bytes = quant_simd_enabled() ? quant_simd_prep_bytes(type, cols, n_tokens) : 0;
     ActJob aj = {x, scratch_reserve(&acts, (size_t)n_tokens * (cols / 32) * sizeof(QuantAct)),
-                 prep_bytes ? scratch_reserve(&prepared, prep_bytes * n_tokens) : NULL, type, cols, prep_bytes, n_tokens};
+                 prep_bytes ? scratch_reserve(&prepared, prep_bytes) : NULL, type, cols, n_tokens};
     // About 16 operations per activation (quantized, then rearranged), counted like multiply-adds.
     pool_run(act_part, &aj, pool_parts_for(16.0 * cols * n_tokens, n_tokens));
     MatmulJob job = {out, aj.xq, w, type, rows, cols, n_tokens, aj.prepared};

@@ -57,6 +57,25 @@ void quant_avx2_chunk(DType type, const uint8_t *w, const ActBlocks *a, int k0, 
 // The int8 copy of n activation blocks that ActBlocks.q8 points to (even_then_odd: for Q4A).
 void quant_avx2_narrow(const QuantAct *x, int8_t *q8, int n, bool even_then_odd);
 void quant_avx2_act(const float *x, QuantAct *y, int n);   // quantize_act, bit for bit
+// ---- a prompt (quant_avx2_gemm): tiles of weight rows x 8 tokens ----
+// The activations of 8 tokens, one block of 32 each, interleaved so that one 32-byte load gives
+// 4 quants of every token: q[s][t] holds token t's quants 4s .. 4s + 3 (for Q4A in the order of
+// quant_avx2_narrow's even_then_odd, the order of its nibbles). With 4 weights broadcast to all
+// 8 lanes, one vpmaddubsw then multiplies 8 tokens by the same weights, each token in its own
+// lanes: a block's integer sums come out one per 32-bit lane, with no horizontal sum at all.
+#define GEMM_TOKENS 8
+typedef struct {
+    int8_t q[8][GEMM_TOKENS][4];
+    float d[GEMM_TOKENS];         // the tokens' d_x
+    int32_t sum[GEMM_TOKENS];     // and sum_j q_x[j]
+} TokenBlock8;
+// Group g of a prompt's tokens (tokens 8g .. 8g + 7; the last group padded with zeros) is
+// `blocks` TokenBlock8 in a row, from tiles + g * blocks.
+// Out rows [row_begin, row_end) for the n_tokens tokens of tiles, out[t * rows + r], the plain
+// kernels' bits (quant_avx2.c):
+void quant_avx2_gemm(DType type, const uint8_t *w, int rows, int cols, const TokenBlock8 *tiles, int n_tokens,
+                     int row_begin, int row_end, float *out);
+
 // quant_neon.c (arm64):
 void quant_neon_chunk(DType type, const uint8_t *w, const ActBlocks *a, int k0, int n, Chunk *c, size_t ahead);
 

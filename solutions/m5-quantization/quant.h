@@ -112,11 +112,12 @@ void quant_simd_act(const float *x, QuantAct *y, int n);                        
 // Output rows [row_begin, row_end) of out = W x for already quantized activations x.
 void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
                      int n_tokens, int row_begin, int row_end);
-// Activations the SIMD kernel in use wants rearranged once per product (the AVX-512 kernels' order),
-// so that a product's threads share them instead of each preparing every token: bytes per token
-// (0: this kernel reads QuantAct as it is), one token's preparation, and the rows from them.
-size_t quant_simd_prep_bytes(DType type, int cols);
-void quant_simd_prepare(DType type, const QuantAct *x, int cols, void *mem);
+// Activations the SIMD kernel in use wants rearranged once per product (the AVX-512 kernels' order,
+// the AVX2 tiles of 8 tokens), so that a product's threads share them instead of each preparing
+// every token: the bytes for n_tokens tokens (0: this kernel reads QuantAct as it is), token t's
+// preparation into them (x: its cols / 32 blocks), and the rows from them.
+size_t quant_simd_prep_bytes(DType type, int cols, int n_tokens);
+void quant_simd_prepare(DType type, const QuantAct *x, int cols, int t, int n_tokens, void *prepared);
 void quant_simd_rows_prepared(float *out, const void *prepared, const void *w, DType type, int rows, int cols,
                               int n_tokens, int row_begin, int row_end);
 bool quant_avx512_supported(void);   // the AVX-512 kernels (quant_avx512.c), behind quant_simd_rows

@@ -1,8 +1,10 @@
 // The integer half of the bit-exact quantized products with AVX2 (x86-64), and quantize_act with
 // it: see quant_simd.c for how a product splits into this half and the float half, and why the
-// result is your plain kernels' to the bit. Compiled on every x86-64 build (the functions carry
+// result is your plain kernels' to the bit. And a prompt's products whole (quant_avx2_gemm, at the
+// end): tiles of rows x 8 tokens, float half included, still your kernels' bits. Compiled on every x86-64 build (the functions carry
 // target("avx2")); quant_simd.c calls them only on a CPU that has AVX2.
 #include "quant_simd.h"
+#include "scratch.h"
 
 #include <string.h>
 
@@ -163,6 +165,199 @@ AVX2 void quant_avx2_act(const float *x, QuantAct *y, int n) {
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
         y[b].d = d;
         y[b].sum = _mm_cvtsi128_si32(s4);
+    }
+}
+
+// ---- a prompt: R weight rows x G groups of 8 tokens at a time (quant_simd.h: TokenBlock8) ----
+//
+// Per block of 32 weights: 4 weights of a row are broadcast to all 8 lanes and vpmaddubsw
+// multiplies them by 4 quants of each of 8 tokens, so a row's weights are unpacked once for
+// G x 8 tokens, and each load of the tokens' quants serves R rows. Every (row, token) pair keeps
+// its own float sum in its own lane, and a lane runs the plain kernel's expression block after
+// block: the lanes add in parallel, the blocks of one sum never do. So the bits are the plain
+// kernel's, and there is no horizontal sum and no scalar loop left.
+
+#define GEMM_ROWS 2     // R: rows of a tile
+#define GEMM_GROUPS 2   // G: groups of 8 tokens of a tile
+#if defined(__clang__)
+#define UNROLL _Pragma("unroll")
+#else
+#define UNROLL _Pragma("GCC unroll 8")
+#endif
+
+static inline int dword_at(const uint8_t *p) {
+    int v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// scale, bias: [R][blocks], the rows' block scales as floats (bias: Q4A's). out: [R][G][8].
+AVX2_INLINE void gemm_tile_avx2(DType type, const uint8_t *w, size_t row_bytes, const float *scale, const float *bias,
+                                int blocks, const TokenBlock8 *tb, float *out, const int R, const int G) {
+    const __m256i ones = _mm256_set1_epi16(1), low_nibbles = _mm256_set1_epi8(0x0f);
+    __m256 acc[GEMM_ROWS][GEMM_GROUPS];
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int g = 0; g < G; g++) acc[r][g] = _mm256_setzero_ps();
+    for (int k = 0; k < blocks; k++) {
+        __m256i isum[GEMM_ROWS][GEMM_GROUPS];
+        UNROLL for (int r = 0; r < R; r++) UNROLL for (int g = 0; g < G; g++) isum[r][g] = _mm256_setzero_si256();
+        if (type == DT_Q8_0) {   // |w| times x with w's sign; a pair of products fills an int16, so widen every step
+            UNROLL for (int s = 0; s < 8; s++) {
+                __m256i wq[GEMM_ROWS], wabs[GEMM_ROWS];
+                UNROLL for (int r = 0; r < R; r++) {
+                    wq[r] = _mm256_set1_epi32(dword_at(w + r * row_bytes + (size_t)k * sizeof(BlockQ8_0) + 2 + 4 * s));
+                    wabs[r] = _mm256_abs_epi8(wq[r]);
+                }
+                UNROLL for (int g = 0; g < G; g++) {
+                    const __m256i x = _mm256_loadu_si256((const __m256i *)tb[(size_t)g * blocks + k].q[s]);
+                    UNROLL for (int r = 0; r < R; r++)
+                        isum[r][g] = _mm256_add_epi32(isum[r][g],
+                                                      _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[r], _mm256_sign_epi8(x, wq[r])), ones));
+                }
+            }
+        } else {   // nibbles 0..15: 16 products of at most 15 * 128 each fit an int16 lane, widened once
+            __m256i p16[GEMM_ROWS][GEMM_GROUPS];
+            UNROLL for (int r = 0; r < R; r++) UNROLL for (int g = 0; g < G; g++) p16[r][g] = _mm256_setzero_si256();
+            UNROLL for (int m = 0; m < 4; m++) {   // 4 bytes of the block: weights 4m.. (low) and 16 + 4m.. (high)
+                __m256i lo[GEMM_ROWS], hi[GEMM_ROWS];
+                UNROLL for (int r = 0; r < R; r++) {
+                    const uint8_t *row = w + r * row_bytes;
+                    const uint8_t *qs = type == DT_Q4_0 ? ((const BlockQ4_0 *)row + k)->qs : ((const BlockQ4A *)row + k / 2)->qs + 16 * (k % 2);
+                    const __m256i v = _mm256_set1_epi32(dword_at(qs + 4 * m));
+                    lo[r] = _mm256_and_si256(v, low_nibbles);
+                    hi[r] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibbles);
+                }
+                UNROLL for (int g = 0; g < G; g++) {
+                    const TokenBlock8 *b = &tb[(size_t)g * blocks + k];
+                    const __m256i x_lo = _mm256_loadu_si256((const __m256i *)b->q[m]), x_hi = _mm256_loadu_si256((const __m256i *)b->q[m + 4]);
+                    UNROLL for (int r = 0; r < R; r++)
+                        p16[r][g] = _mm256_add_epi16(p16[r][g], _mm256_add_epi16(_mm256_maddubs_epi16(lo[r], x_lo),
+                                                                                 _mm256_maddubs_epi16(hi[r], x_hi)));
+                }
+            }
+            UNROLL for (int r = 0; r < R; r++) UNROLL for (int g = 0; g < G; g++) isum[r][g] = _mm256_madd_epi16(p16[r][g], ones);
+        }
+        // The float half, in lanes: the plain kernels' expressions term for term (separate
+        // multiplies and adds: this function's target has no FMA, as quant_dot.c's has none).
+        UNROLL for (int g = 0; g < G; g++) {
+            const TokenBlock8 *b = &tb[(size_t)g * blocks + k];
+            const __m256 dx = _mm256_loadu_ps(b->d);
+            const __m256i sum_x = _mm256_loadu_si256((const __m256i *)b->sum);
+            UNROLL for (int r = 0; r < R; r++) {
+                const float s = scale[(size_t)r * blocks + k];
+                if (type == DT_Q4A) {   // sum += d_x * (scale * isum + bias * sum_x)
+                    const __m256 inner = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(s), _mm256_cvtepi32_ps(isum[r][g])),
+                                                       _mm256_mul_ps(_mm256_set1_ps(bias[(size_t)r * blocks + k]), _mm256_cvtepi32_ps(sum_x)));
+                    acc[r][g] = _mm256_add_ps(acc[r][g], _mm256_mul_ps(dx, inner));
+                } else {   // sum += d_w * d_x * isum; Q4_0's weights were q + 8: minus 8 * sum_x
+                    const __m256i exact = type == DT_Q4_0 ? _mm256_sub_epi32(isum[r][g], _mm256_slli_epi32(sum_x, 3)) : isum[r][g];
+                    acc[r][g] = _mm256_add_ps(acc[r][g], _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(s), dx), _mm256_cvtepi32_ps(exact)));
+                }
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int g = 0; g < G; g++) _mm256_storeu_ps(out + 8 * (r * G + g), acc[r][g]);
+}
+
+typedef void (*GemmTile)(const uint8_t *w, size_t row_bytes, const float *scale, const float *bias, int blocks,
+                         const TokenBlock8 *tb, float *out);
+#define GEMM_FN(fmt, type, R, G)                                                                               \
+    AVX2 static void gemm_##fmt##_##R##x##G(const uint8_t *w, size_t row_bytes, const float *scale, const float *bias, \
+                                            int blocks, const TokenBlock8 *tb, float *out) {                   \
+        gemm_tile_avx2(type, w, row_bytes, scale, bias, blocks, tb, out, R, G);                                  \
+    }
+GEMM_FN(q8_0, DT_Q8_0, 1, 1) GEMM_FN(q8_0, DT_Q8_0, 1, 2) GEMM_FN(q8_0, DT_Q8_0, 2, 1) GEMM_FN(q8_0, DT_Q8_0, 2, 2)
+GEMM_FN(q4_0, DT_Q4_0, 1, 1) GEMM_FN(q4_0, DT_Q4_0, 1, 2) GEMM_FN(q4_0, DT_Q4_0, 2, 1) GEMM_FN(q4_0, DT_Q4_0, 2, 2)
+GEMM_FN(q4a, DT_Q4A, 1, 1) GEMM_FN(q4a, DT_Q4A, 1, 2) GEMM_FN(q4a, DT_Q4A, 2, 1) GEMM_FN(q4a, DT_Q4A, 2, 2)
+#undef GEMM_FN
+
+// [format][R - 1][G - 1]
+static const GemmTile GEMM_TILES[3][2][2] = {
+    {{gemm_q8_0_1x1, gemm_q8_0_1x2}, {gemm_q8_0_2x1, gemm_q8_0_2x2}},
+    {{gemm_q4_0_1x1, gemm_q4_0_1x2}, {gemm_q4_0_2x1, gemm_q4_0_2x2}},
+    {{gemm_q4a_1x1, gemm_q4a_1x2}, {gemm_q4a_2x1, gemm_q4a_2x2}},
+};
+
+// The block scales of n rows as floats (bias: Q4A's), eight at a time as f16x8_avx2 converts
+// them, which is q_f16_to_f32 bit for bit.
+AVX2_INLINE void row_scales_avx2(DType type, const uint8_t *w, size_t row_bytes, int n, int blocks, float *scale, float *bias) {
+    for (int r = 0; r < n; r++, w += row_bytes, scale += blocks, bias += blocks) {
+        int k = 0;
+        for (; k + 8 <= blocks; k += 8) {
+            if (type == DT_Q4A) {   // blocks k, k + 1 share group k / 2
+                const BlockQ4A *g = (const BlockQ4A *)w + k / 2;
+                _mm256_storeu_ps(scale + k, f16x8_avx2(_mm_setr_epi16(half_at(g[0].scale), half_at(g[0].scale), half_at(g[1].scale),
+                                                                     half_at(g[1].scale), half_at(g[2].scale), half_at(g[2].scale),
+                                                                     half_at(g[3].scale), half_at(g[3].scale))));
+                _mm256_storeu_ps(bias + k, f16x8_avx2(_mm_setr_epi16(half_at(g[0].bias), half_at(g[0].bias), half_at(g[1].bias),
+                                                                    half_at(g[1].bias), half_at(g[2].bias), half_at(g[2].bias),
+                                                                    half_at(g[3].bias), half_at(g[3].bias))));
+            } else {
+                const size_t bb = type == DT_Q8_0 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0);
+                const uint8_t *d = w + (size_t)k * bb;
+                _mm256_storeu_ps(scale + k, f16x8_avx2(_mm_setr_epi16(half_at(d), half_at(d + bb), half_at(d + 2 * bb), half_at(d + 3 * bb),
+                                                                     half_at(d + 4 * bb), half_at(d + 5 * bb), half_at(d + 6 * bb),
+                                                                     half_at(d + 7 * bb))));
+            }
+        }
+        for (; k < blocks; k++) {
+            if (type == DT_Q4A) {
+                const BlockQ4A *g = (const BlockQ4A *)w + k / 2;
+                scale[k] = q_f16_at(g->scale);
+                bias[k] = q_f16_at(g->bias);
+            } else {
+                scale[k] = q_f16_at(w + (size_t)k * (type == DT_Q8_0 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0)));
+            }
+        }
+    }
+}
+
+AVX2 static void row_scales(DType type, const uint8_t *w, size_t row_bytes, int n, int blocks, float *scale, float *bias) {
+    if (type == DT_Q8_0) row_scales_avx2(DT_Q8_0, w, row_bytes, n, blocks, scale, bias);
+    else if (type == DT_Q4_0) row_scales_avx2(DT_Q4_0, w, row_bytes, n, blocks, scale, bias);
+    else row_scales_avx2(DT_Q4A, w, row_bytes, n, blocks, scale, bias);
+}
+
+// Cache blocking: a panel of rows (about this many bytes) stays in L2 while the prompt's tokens
+// pass over it in blocks of groups (about this many bytes of TokenBlock8), each of which stays in
+// L1 while every row of the panel passes over it. The weights come from DRAM once per product.
+#define GEMM_PANEL_BYTES (192 * 1024)
+#define GEMM_TOKEN_BYTES (20 * 1024)
+
+AVX2 void quant_avx2_gemm(DType type, const uint8_t *w, int rows, int cols, const TokenBlock8 *tiles, int n_tokens,
+                          int row_begin, int row_end, float *out) {
+    const int blocks = cols / 32, groups = (n_tokens + GEMM_TOKENS - 1) / GEMM_TOKENS;
+    const size_t row_bytes = quant_row_bytes(type, cols);
+    const int fmt = type == DT_Q8_0 ? 0 : type == DT_Q4_0 ? 1 : 2;
+    int panel_rows = (int)(GEMM_PANEL_BYTES / row_bytes) & ~(GEMM_ROWS - 1);
+    if (panel_rows < GEMM_ROWS) panel_rows = GEMM_ROWS;
+    int group_block = (int)(GEMM_TOKEN_BYTES / ((size_t)blocks * sizeof(TokenBlock8)));
+    if (group_block < GEMM_GROUPS) group_block = GEMM_GROUPS;
+    static _Thread_local Scratch scales_scratch;   // each thread's, grown once: a panel's scales
+    float *scale = scratch_reserve(&scales_scratch, 2 * (size_t)panel_rows * blocks * sizeof(float));
+    float *bias = scale + (size_t)panel_rows * blocks;
+    for (int p0 = row_begin; p0 < row_end; p0 += panel_rows) {
+        const int p1 = row_end - p0 < panel_rows ? row_end : p0 + panel_rows;
+        row_scales(type, w + (size_t)p0 * row_bytes, row_bytes, p1 - p0, blocks, scale, bias);
+        for (int g0 = 0; g0 < groups; g0 += group_block) {
+            const int g1 = groups - g0 < group_block ? groups : g0 + group_block;
+            for (int r = p0; r < p1; r += GEMM_ROWS) {
+                const int R = p1 - r < GEMM_ROWS ? p1 - r : GEMM_ROWS;
+                const uint8_t *w_rows = w + (size_t)r * row_bytes;
+                const size_t first = (size_t)(r - p0) * blocks;
+                for (int g = g0; g < g1; g += GEMM_GROUPS) {
+                    const int G = g1 - g < GEMM_GROUPS ? g1 - g : GEMM_GROUPS;
+                    float tile[GEMM_ROWS * GEMM_GROUPS * GEMM_TOKENS];
+                    GEMM_TILES[fmt][R - 1][G - 1](w_rows, row_bytes, scale + first, bias + first, blocks,
+                                                  tiles + (size_t)g * blocks, tile);
+                    for (int i = 0; i < R; i++)
+                        for (int j = 0; j < G; j++)
+                            for (int lane = 0; lane < GEMM_TOKENS; lane++) {
+                                const int t = (g + j) * GEMM_TOKENS + lane;
+                                if (t < n_tokens) out[(size_t)t * rows + r + i] = tile[(i * G + j) * GEMM_TOKENS + lane];
+                            }
+                }
+            }
+        }
     }
 }
 

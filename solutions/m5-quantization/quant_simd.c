@@ -19,6 +19,8 @@
 //     quant_dot.c: whatever the compiler decides about fusing it into a multiply-add there
 //     (clang does on arm64, nobody does on baseline x86-64), it decides here too. The additions
 //     run in the plain kernel's order, block after block.
+// A prompt (4 tokens or more) takes another route on AVX2: quant_avx2_gemm multiplies tiles of
+// rows x 8 tokens, each (row, token) sum in a vector lane of its own, still in your order.
 // labs/m5-quantization/tests/test_quant_simd.c checks this on random blocks against your kernels.
 #include "quant_simd.h"
 #include "scratch.h"
@@ -26,6 +28,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 // The AVX2 loops ask for the weights this many rows ahead of the ones they multiply: with the
 // hardware prefetcher alone, a core spends part of its time waiting for DRAM (measured: up to
@@ -231,15 +234,76 @@ float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n) {
     return dot_row(type, w_row, &a, n / 32);
 }
 
-size_t quant_simd_prep_bytes(DType type, int cols) {
-    return kind() == SIMD_AVX512 ? quant_avx512_prep_bytes(type, cols) : 0;
+// ---- a prompt on AVX2: quant_avx2_gemm, tiles of rows x 8 tokens ----
+
+// From this many tokens on, a product runs as tiles of 8 tokens (the last one padded): below it,
+// the padding would cost more than the tiles save.
+#define GEMM_MIN_TOKENS 4
+
+// The tiles' float half is vector code without FMA: the plain kernels' bits as long as quant_dot.c
+// is compiled without FMA too (no -march; gcc in ISO C mode never fuses). A build that targets
+// FMA, where clang may fuse your `sum += ...`, keeps the kernels above.
+static bool gemm_for(int n_tokens) {
+#if PS_SIMD_AVX2 && !defined(__FMA__)
+    return kind() == SIMD_AVX2 && n_tokens >= GEMM_MIN_TOKENS;
+#else
+    (void)n_tokens;
+    return false;
+#endif
 }
 
-void quant_simd_prepare(DType type, const QuantAct *x, int cols, void *mem) { quant_avx512_prepare(type, x, cols, mem); }
+static size_t gemm_bytes(int cols, int n_tokens) {
+    return (size_t)(n_tokens + GEMM_TOKENS - 1) / GEMM_TOKENS * (size_t)(cols / 32) * sizeof(TokenBlock8);
+}
+
+// Token t (of n_tokens) into its lane of its group's TokenBlock8s; the last token also zeroes the
+// lanes after it (padding: computed, never stored).
+static void gemm_prepare(DType type, const QuantAct *x, int cols, int t, int n_tokens, TokenBlock8 *tiles) {
+    const int blocks = cols / 32, lane = t % GEMM_TOKENS;
+    TokenBlock8 *group = tiles + (size_t)(t / GEMM_TOKENS) * blocks;
+    for (int k = 0; k < blocks; k++) {
+        int8_t q[32];
+        for (int j = 0; j < 32; j++) {   // the order of the weights' nibbles for Q4A: even ones, then odd
+            const int from = type == DT_Q4A ? (j < 16 ? 2 * j : 2 * (j - 16) + 1) : j;
+            const int v = x[k].qs[from];
+            q[j] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);   // as quant_avx2_narrow (vpacksswb)
+        }
+        for (int s = 0; s < 8; s++) memcpy(group[k].q[s][lane], q + 4 * s, 4);
+        group[k].d[lane] = x[k].d;
+        group[k].sum[lane] = x[k].sum;
+        if (t == n_tokens - 1)
+            for (int pad = lane + 1; pad < GEMM_TOKENS; pad++) {
+                for (int s = 0; s < 8; s++) memset(group[k].q[s][pad], 0, 4);
+                group[k].d[pad] = 0.0f;
+                group[k].sum[pad] = 0;
+            }
+    }
+}
+
+// ---- activations prepared once per product (quant_dot.c), shared by its threads ----
+
+size_t quant_simd_prep_bytes(DType type, int cols, int n_tokens) {
+    if (kind() == SIMD_AVX512) return quant_avx512_prep_bytes(type, cols) * (size_t)n_tokens;
+    return gemm_for(n_tokens) ? gemm_bytes(cols, n_tokens) : 0;
+}
+
+void quant_simd_prepare(DType type, const QuantAct *x, int cols, int t, int n_tokens, void *prepared) {
+    if (kind() == SIMD_AVX512)
+        quant_avx512_prepare(type, x, cols, (uint8_t *)prepared + quant_avx512_prep_bytes(type, cols) * (size_t)t);
+    else gemm_prepare(type, x, cols, t, n_tokens, prepared);
+}
 
 void quant_simd_rows_prepared(float *out, const void *prepared, const void *w, DType type, int rows, int cols,
                               int n_tokens, int row_begin, int row_end) {
-    quant_avx512_rows_prepared(out, prepared, w, type, rows, cols, n_tokens, row_begin, row_end);
+    if (kind() == SIMD_AVX512) {
+        quant_avx512_rows_prepared(out, prepared, w, type, rows, cols, n_tokens, row_begin, row_end);
+        return;
+    }
+#if PS_SIMD_AVX2
+    quant_avx2_gemm(type, w, rows, cols, prepared, n_tokens, row_begin, row_end, out);
+#else
+    abort();   // unreachable: nothing is prepared for other kernels
+#endif
 }
 
 void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
@@ -250,6 +314,13 @@ void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, i
     }
     if (kind() == SIMD_NEON_LANES) {
         quant_neon_lanes_rows(out, x, w, type, rows, cols, n_tokens, row_begin, row_end);
+        return;
+    }
+    if (gemm_for(n_tokens)) {   // a prompt: prepared here by this thread alone
+        static _Thread_local Scratch tiles;
+        void *mem = scratch_reserve(&tiles, gemm_bytes(cols, n_tokens));
+        for (int t = 0; t < n_tokens; t++) gemm_prepare(type, x + (size_t)t * (cols / 32), cols, t, n_tokens, mem);
+        quant_simd_rows_prepared(out, mem, w, type, rows, cols, n_tokens, row_begin, row_end);
         return;
     }
     const size_t row_bytes = quant_row_bytes(type, cols);

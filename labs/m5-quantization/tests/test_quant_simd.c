@@ -192,11 +192,12 @@ static void t_simd_act(void) {
     free(simd);
 }
 
-// Whole products through quant_matmul: rows that do not split evenly, 6 tokens (the kernels take
-// a prompt's tokens four at a time: a tile of 4 and 2 more), 1 and 2 threads. Any kernel gives the
-// same bits with 1 and 2 threads (each row is one thread's, whole), and for a token alone.
+// Whole products through quant_matmul: rows that do not split evenly, 19 tokens (the AVX-512
+// kernels take a prompt's tokens four at a time, the AVX2 ones in tiles of 2 x 8, the last padded:
+// a tile of 16, 3 more), 1 and 2 threads. Any kernel gives the same bits with 1 and 2 threads
+// (each row is one thread's, whole), and for a token alone (a decode step's kernels).
 static void t_simd_matmul(void) {
-    enum { ROWS = 29, COLS = 64 * 13, TOKENS = 6 };   // 145K multiply-adds: 2 parts or more
+    enum { ROWS = 29, COLS = 64 * 13, TOKENS = 19 };   // 460K multiply-adds: 2 parts or more
     float *x = malloc(TOKENS * COLS * sizeof *x), *plain = malloc(TOKENS * ROWS * sizeof *plain),
           *simd = malloc(TOKENS * ROWS * sizeof *simd), *one_thread = malloc(TOKENS * ROWS * sizeof *simd);
     QuantAct *xq = malloc(TOKENS * COLS / 32 * sizeof *xq);
