@@ -15,7 +15,15 @@ OS_FLAGS := $(if $(filter Linux,$(UNAME)),-D_GNU_SOURCE,) $(if $(BREW),-I$(BREW)
 OS_LIBS := $(if $(BREW),-L$(BREW)/lib,)
 OPT ?= -O2
 SAN ?=
-CFLAGS := -std=c11 $(OPT) -g -Wall -Wextra -Werror -I/usr/include/stb -Ibuild/deps $(OS_FLAGS) $(SAN)
+# glibc's checked string and I/O calls (_FORTIFY_SOURCE=3; older glibc and compilers take it as 2),
+# and with them gcc's warnings about unchecked results such as freopen's. Ubuntu's gcc turns it on
+# by default and Debian's does not: without it here, what it reports showed on Ubuntu only. Linux
+# only (macOS's headers fortify already); not under sanitizers (their interceptors must see the
+# plain calls); only when optimizing (glibc warns at -O0) and OPT does not pick a level itself.
+# -U first: a compiler that defines it already would warn of a redefinition.
+FORTIFY := $(if $(and $(filter Linux,$(UNAME)),$(filter -O1 -O2 -O3 -Os -Og -Ofast,$(OPT))),\
+             $(if $(SAN)$(findstring _FORTIFY_SOURCE,$(OPT)),,-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3))
+CFLAGS := -std=c11 $(OPT) $(FORTIFY) -g -Wall -Wextra -Werror -I/usr/include/stb -Ibuild/deps $(OS_FLAGS) $(SAN)
 # A half-written lab legitimately has unused parameters and helpers.
 LAB_WARNINGS := -Wno-unused-parameter -Wno-unused-variable -Wno-unused-function \
                 -Wno-unused-but-set-variable -Wno-unused-const-variable
