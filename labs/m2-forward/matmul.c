@@ -62,12 +62,11 @@ typedef struct {
 
 // One thread's share: an equal slice of the rows. With SIMD (solutions/m2-forward/matmul_simd.c, the
 // default) when this CPU has a kernel for it; your loop otherwise, and in this lab's tests.
-// Slices start at multiples of 8 rows, so the SIMD tiles (8 rows for one token) rarely split.
+// Slices start at multiples of 16 rows (matmul_gemm_part), so the SIMD tiles rarely split.
 static void job_part(void *arg, int part, int n_parts) {
     const Job *j = arg;
-    const int eighths = j->w->rows / 8;
-    const int r0 = (int)((long long)eighths * part / n_parts) * 8;
-    const int r1 = part == n_parts - 1 ? j->w->rows : (int)((long long)eighths * (part + 1) / n_parts) * 8;
+    int r0, r1;
+    matmul_gemm_part(j->w->rows, part, n_parts, &r0, &r1);
     if (!matmul_simd_rows(j->out, j->x, j->w->data, j->w->rows, j->w->cols, j->n_tokens, r0, r1))
         matmul_f32_rows(j->out, j->x, j->w, j->n_tokens, r0, r1);
 }

@@ -53,9 +53,8 @@ static void plain_rows(const Bf16Job *j, int r0, int r1) {
 
 static void bf16_part(void *arg, int part, int n_parts) {
     const Bf16Job *j = arg;
-    const int eighths = j->w->rows / 8;   // slices start at multiples of 8 rows, as matmul's
-    const int r0 = (int)((long long)eighths * part / n_parts) * 8;
-    const int r1 = part == n_parts - 1 ? j->w->rows : (int)((long long)eighths * (part + 1) / n_parts) * 8;
+    int r0, r1;
+    matmul_gemm_part(j->w->rows, part, n_parts, &r0, &r1);   // the rows as matmul splits them
     if (!matmul_gemm_rows(j->out, j->x, j->w->data, true, j->w->rows, j->w->cols, j->n_tokens, r0, r1))
         plain_rows(j, r0, r1);
 }

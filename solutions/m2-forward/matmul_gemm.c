@@ -8,7 +8,11 @@
 //
 // Cache blocking: the rows are taken in blocks of about GEMM_BLOCK_BYTES of weights, which stay in
 // the core's L2 cache while every tile of tokens passes over them, so each weight comes from
-// memory once per product however many tokens there are.
+// memory once per product however many tokens there are. A tile's tokens should stay in L1 while
+// the block's rows pass: a long row (w_down's 3072 columns: 36 KiB for 3 tokens, 72 KiB for 6)
+// does not fit, so the columns are taken in chunks of GEMM_CHUNK_COLS. Between chunks a tile's
+// sums wait in memory as the vectors they are (not added up), so each lane still adds its
+// products in the same order: chunks change the speed, not the bits.
 //
 // The order of the additions is fixed per (row, token) pair, whatever the tile holding it: one
 // vector of V sums (lane l adds the products of the columns c = l mod V, for c below cols rounded
@@ -29,11 +33,17 @@
 
 // Weights per row block: about 256 KiB, half of a small L2 cache.
 #define GEMM_BLOCK_BYTES (256 * 1024)
+// Columns per chunk of a prompt's tiles: 1024 keeps a tile's tokens in 12 KiB (AVX2, 3 tokens) or
+// 24 KiB (AVX-512, 6), within a 32-48 KiB L1 with room for the rows streaming past.
+#define GEMM_CHUNK_COLS 1024
+// Room for the sums kept between chunks, per row of a block: T_MAX tokens x V floats, at most 6 x 16.
+#define GEMM_KEEP_PER_ROW (6 * 16)
 
 typedef struct {
     float *out;       // out[t * rows + r]
     const void *W;    // rows [row0, ...) of the matrix [rows × cols]: f32, or bf16 (uint16_t)
     const float *x;   // [n_tokens × cols]
+    float *keep;      // the block's sums between column chunks, T_MAX x V floats per row of the block
     int rows, cols;
     int row0;         // the first row W holds
 } Gemm;
@@ -73,6 +83,29 @@ static inline float weight_at(const void *W, size_t i, bool bf16) {
         }                                                                                             \
     } while (0)
 
+// The same walk with the columns in chunks: TILE(r, t, R, T, c0, c1, keep) adds columns [c0, c1)
+// (c0 = 0: the sums start at zero; c1 = cols: the tile is finished and written) and leaves its
+// sums between chunks in keep, its rows' place in g->keep (rows from r0, the block's first).
+// Tokens alone (T = 1) take whole rows.
+#define TILE_WALK_CHUNKED(TILE, R_MAX, T_MAX, R_ONE, V)                                               \
+    do {                                                                                              \
+        const int cols = g->cols, vec_end = cols & ~((V) - 1);                                        \
+        int t = t0;                                                                                   \
+        for (; t1 - t >= (T_MAX); t += (T_MAX))                                                       \
+            for (int c0 = 0, c1; c0 < cols; c0 = c1) {                                                \
+                c1 = vec_end - c0 > GEMM_CHUNK_COLS ? c0 + GEMM_CHUNK_COLS : cols;                    \
+                int r = r0;                                                                           \
+                for (; r + (R_MAX) <= r1; r += (R_MAX))                                               \
+                    TILE(r, t, R_MAX, T_MAX, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V));     \
+                for (; r < r1; r++) TILE(r, t, 1, T_MAX, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V)); \
+            }                                                                                         \
+        for (; t < t1; t++) {   /* the last < T_MAX tokens, or a decode's one, one at a time */      \
+            int r = r0;                                                                               \
+            for (; r + (R_ONE) <= r1; r += (R_ONE)) TILE(r, t, R_ONE, 1, 0, cols, g->keep);           \
+            for (; r < r1; r++) TILE(r, t, 1, 1, 0, cols, g->keep);   /* whole rows: keep unused */ \
+        }                                                                                             \
+    } while (0)
+
 typedef void (*BlockFn)(const Gemm *g, int r0, int r1, int t0, int t1);
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -94,21 +127,29 @@ INLINE_AVX2 float sum8(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
-// Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 3), AVX2.
-INLINE_AVX2 void tile_avx2(const Gemm *g, int r, int t, const int R, const int T, const bool bf16) {
-    const int cols = g->cols, vec_end = cols & ~7;
+// Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 3), columns [c0, c1), AVX2: 12 sums, 3
+// token vectors and a row vector fill the 16 registers. keep: 3 x 8 floats per row.
+INLINE_AVX2 void tile_avx2(const Gemm *g, int r, int t, const int R, const int T, const bool bf16, int c0, int c1,
+                           float *keep) {
+    const int cols = g->cols, vec_end = cols & ~7, c_end = c1 < vec_end ? c1 : vec_end;
     const size_t w0 = (size_t)(r - g->row0) * cols;
     const float *x = g->x + (size_t)t * cols;
     __m256 acc[8][3];
     _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
-        _Pragma("GCC unroll 3") for (int j = 0; j < T; j++) acc[i][j] = _mm256_setzero_ps();
-    for (int c = 0; c < vec_end; c += 8) {
+        _Pragma("GCC unroll 3") for (int j = 0; j < T; j++)
+            acc[i][j] = c0 ? _mm256_loadu_ps(keep + (i * 3 + j) * 8) : _mm256_setzero_ps();
+    for (int c = c0; c < c_end; c += 8) {
         __m256 xv[3];
         _Pragma("GCC unroll 3") for (int j = 0; j < T; j++) xv[j] = _mm256_loadu_ps(x + (size_t)j * cols + c);
         _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
             const __m256 w = load8(g->W, w0 + (size_t)i * cols + c, bf16);
             _Pragma("GCC unroll 3") for (int j = 0; j < T; j++) acc[i][j] = _mm256_fmadd_ps(w, xv[j], acc[i][j]);
         }
+    }
+    if (c1 < cols) {   // more chunks to come: the sums wait as they are
+        _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
+            _Pragma("GCC unroll 3") for (int j = 0; j < T; j++) _mm256_storeu_ps(keep + (i * 3 + j) * 8, acc[i][j]);
+        return;
     }
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) {
@@ -118,13 +159,20 @@ INLINE_AVX2 void tile_avx2(const Gemm *g, int r, int t, const int R, const int T
         }
 }
 
-#define TILE_AVX2_F32(r, t, R, T) tile_avx2(g, r, t, R, T, false)
-#define TILE_AVX2_BF16(r, t, R, T) tile_avx2(g, r, t, R, T, true)
+#define TILE_AVX2_F32(r, t, R, T, c0, c1, keep) tile_avx2(g, r, t, R, T, false, c0, c1, keep)
+#define TILE_AVX2_BF16(r, t, R, T, c0, c1, keep) tile_avx2(g, r, t, R, T, true, c0, c1, keep)
 __attribute__((target("avx2,fma"))) static void block_avx2_f32(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK(TILE_AVX2_F32, 4, 3, 8);
+    TILE_WALK_CHUNKED(TILE_AVX2_F32, 4, 3, 8, 8);
 }
 __attribute__((target("avx2,fma"))) static void block_avx2_bf16(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK(TILE_AVX2_BF16, 4, 3, 8);
+    TILE_WALK_CHUNKED(TILE_AVX2_BF16, 4, 3, 8, 8);
+}
+
+// bf16 rows widened into f32, 8 at a time (the bits of weight_at's, one at a time).
+__attribute__((target("avx2,fma"))) static void widen_avx2(float *f, const uint16_t *h, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(f + i, load8(h, i, true));
+    for (; i < n; i++) f[i] = weight_at(h, i, true);
 }
 
 INLINE_AVX512 __m512 load16(const void *W, size_t i, bool bf16) {
@@ -228,6 +276,27 @@ static BlockFn block_kernel(const char *name, bool bf16) {
     return NULL;
 }
 
+// The rows of a product split between threads: equal parts, each starting at a multiple of 16
+// rows. 16 f32 outputs are one 64-byte cache line: two threads never write the same line (each
+// would take it from the other for every token), and the tiles (4 or 8 rows) rarely split.
+void matmul_gemm_part(int rows, int part, int n_parts, int *row_begin, int *row_end) {
+    const int sixteenths = rows / 16;
+    *row_begin = (int)((long long)sixteenths * part / n_parts) * 16;
+    *row_end = part == n_parts - 1 ? rows : (int)((long long)sixteenths * (part + 1) / n_parts) * 16;
+}
+
+// n bf16 numbers widened into f32: exact, the same bits whichever way.
+static void widen(float *f, const uint16_t *h, size_t n, const char *kernels) {
+#if HAVE_X86
+    if (strcmp(kernels, "avx512") == 0 || strcmp(kernels, "avx2") == 0) {   // an AVX-512 CPU has AVX2
+        widen_avx2(f, h, n);
+        return;
+    }
+#endif
+    (void)kernels;
+    for (size_t i = 0; i < n; i++) f[i] = weight_at(h, i, true);
+}
+
 bool matmul_gemm_rows(float *out, const float *x, const void *W, bool bf16, int rows, int cols, int n_tokens,
                       int row_begin, int row_end) {
     const char *name = matmul_simd_name();
@@ -239,16 +308,15 @@ bool matmul_gemm_rows(float *out, const float *x, const void *W, bool bf16, int 
     const size_t row_bytes = (size_t)cols * (bf16 && !widen_first ? 2 : 4);
     int block_rows = (int)(GEMM_BLOCK_BYTES / (row_bytes ? row_bytes : 1)) & ~7;
     if (block_rows < 8) block_rows = 8;
-    static _Thread_local Scratch wide;
+    static _Thread_local Scratch wide, keep;
+    float *sums = scratch_reserve(&keep, (size_t)block_rows * GEMM_KEEP_PER_ROW * sizeof *sums);
     for (int r = row_begin; r < row_end; r += block_rows) {
         const int end = row_end - r < block_rows ? row_end : r + block_rows;
-        Gemm g = {out, W, x, rows, cols, 0};
+        Gemm g = {out, W, x, sums, rows, cols, 0};
         if (widen_first) {
             float *f = scratch_reserve(&wide, (size_t)(end - r) * cols * sizeof *f);
-            const uint16_t *h = (const uint16_t *)W + (size_t)r * cols;
-            for (size_t i = 0; i < (size_t)(end - r) * cols; i++) f[i] = weight_at(h, i, true);
-            g.W = f;
-            g.row0 = r;
+            widen(f, (const uint16_t *)W + (size_t)r * cols, (size_t)(end - r) * cols, name);
+            g = (Gemm){out, f, x, sums, rows, cols, r};
             block_kernel(name, false)(&g, r, end, 0, n_tokens);
         } else {
             block(&g, r, end, 0, n_tokens);

@@ -2,6 +2,7 @@
 // decoder layer 0 (golden/m2/ops-MODEL.psg), so a bug in one step cannot hide behind another.
 // Two models: GQA 2 (tiny-gqa2-bf16) and GQA 4 (small-gqa4-bf16), both with head_dim != dim/heads.
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,23 +146,46 @@ static void t_matmul_simd(void) {
 }
 
 // Row lengths that are not a multiple of any vector width (the kernels' last, partial vectors),
-// random values, 3 tokens: within rounding of yours, as above.
+// and rows long enough for the prompt kernels to take them in chunks of columns (matmul_gemm.c),
+// random values, 7 tokens: within rounding of yours, as above; each token alone, and the product
+// on 2 threads, with the prompt's bits; the same matrix kept in bf16 with the f32 matrix's bits.
 static void t_matmul_simd_tails(void) {
-    static const int COLS[] = {1, 7, 15, 17, 63, 100, 1001};
-    enum { ROWS = 5, TOKENS = 3 };
+    static const int COLS[] = {1, 7, 15, 17, 63, 100, 1001, 2053, 3077};
+    enum { ROWS = 21, TOKENS = 7 };
     uint32_t s = 12345;
     for (size_t i = 0; i < PS_COUNT(COLS); i++) {
         const int cols = COLS[i];
         float *W = malloc((size_t)ROWS * cols * sizeof *W), *x = malloc((size_t)TOKENS * cols * sizeof *x);
-        float plain[TOKENS * ROWS], simd[TOKENS * ROWS];
-        for (int k = 0; k < ROWS * cols; k++) W[k] = (float)((s = s * 1664525u + 1013904223u) >> 8) * 0x1p-23f - 1.0f;
+        uint16_t *W16 = malloc((size_t)ROWS * cols * sizeof *W16);
+        float plain[TOKENS * ROWS], simd[TOKENS * ROWS], other[TOKENS * ROWS];
+        for (int k = 0; k < ROWS * cols; k++) {   // values a bf16 holds exactly: W16 is W
+            uint32_t bits = (s = s * 1664525u + 1013904223u) >> 8 | 0x3f800000u;   // [1, 2)
+            W16[k] = (uint16_t)(bits >> 16 ^ (k & 1) << 15);                       // sign alternating
+            bits = (uint32_t)W16[k] << 16;
+            memcpy(&W[k], &bits, sizeof bits);
+        }
         for (int k = 0; k < TOKENS * cols; k++) x[k] = (float)((s = s * 1664525u + 1013904223u) >> 8) * 0x1p-23f - 1.0f;
-        const Mat w = {DT_F32, ROWS, cols, W};
+        const Mat w = {DT_F32, ROWS, cols, W}, w16 = {DT_BF16, ROWS, cols, W16};
         matmul_use_simd(false);
         matmul(plain, x, &w, TOKENS);   // yours
         matmul_use_simd(true);
         if (strcmp(matmul_simd_name(), "plain C") == 0) PS_SKIP("no SIMD kernel for this CPU");
+        pool_set_threads(1);
         matmul(simd, x, &w, TOKENS);
+        for (int t = 0; t < TOKENS; t++) {
+            matmul(other, x + (size_t)t * cols, &w, 1);
+            PS_CHECK(memcmp(other, simd + t * ROWS, ROWS * sizeof *other) == 0,
+                     "%d columns: token %d alone differs from token %d among %d (%s)", cols, t, t, TOKENS,
+                     matmul_simd_name());
+        }
+        pool_set_threads(2);
+        matmul(other, x, &w, TOKENS);
+        PS_CHECK(memcmp(other, simd, sizeof simd) == 0, "%d columns: 2 threads differ from 1 (%s)", cols,
+                 matmul_simd_name());
+        matmul(other, x, &w16, TOKENS);
+        PS_CHECK(memcmp(other, simd, sizeof simd) == 0, "%d columns: the bf16 matrix differs from its f32 copy (%s)",
+                 cols, matmul_simd_name());
+        pool_set_threads(1);
         matmul_use_simd(false);
         for (int t = 0; t < TOKENS; t++)
             for (int r = 0; r < ROWS; r++) {
@@ -172,8 +196,7 @@ static void t_matmul_simd_tails(void) {
                          "%d columns, token %d row %d: yours %.9g, %s %.9g", cols, t, r, (double)plain[o],
                          matmul_simd_name(), (double)simd[o]);
             }
-        free(W);
-        free(x);
+        free(W), free(W16), free(x);
     }
 }
 

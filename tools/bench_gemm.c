@@ -1,0 +1,186 @@
+// bench_gemm: M2's prefill products (matmul_gemm.c) alone, on Qwen3-0.6B's seven shapes of a layer,
+// with random weights (no model needed).
+//
+//     build/tools/bench_gemm [--tokens N] [--parts 1,4,16] [--threads 1,2] [--formats f32,bf16]
+//                            [--reps N] [--cpu]
+//
+// --parts P: the products split into P slices of rows as matmul() splits them between P threads,
+// but each slice computed ALONE, one after another on this thread: what one thread of a P-thread
+// run does, measured on a machine with fewer cores than P. Printed: the GFLOP/s of the slices
+// (their work over their summed time: how fast a core runs a slice that small) and the slowest
+// slice's share of the time (1/P when the slices are equal).
+// --threads T: the products through matmul() on T threads of the pool (wall time, or --cpu).
+// The best of --reps runs (default 5) of the seven products.
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "forward.h"
+#include "thread_pool.h"
+#include "timing.h"
+
+#define MAX_LIST 16
+#define MAX_REPS 31
+#define N_SHAPES 7
+
+// Qwen3-0.6B's products of one layer: q, k, v, o, gate, up, down (rows x cols).
+static const int SHAPES[N_SHAPES][2] = {{2048, 1024}, {1024, 1024}, {1024, 1024}, {1024, 2048},
+                                        {3072, 1024}, {3072, 1024}, {1024, 3072}};
+
+typedef struct {
+    int n;
+    int v[MAX_LIST];
+} IntList;
+
+static bool parse_ints(const char *flag, const char *text, IntList *l) {
+    l->n = 0;
+    for (const char *p = text; *p;) {
+        char *end;
+        const long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 4096 || l->n == MAX_LIST || (*end && *end != ','))
+            return fprintf(stderr, "bench_gemm: %s takes positive numbers separated by commas, not '%s'\n", flag, text),
+                   false;
+        l->v[l->n++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    return l->n > 0;
+}
+
+// Values in [-1, 1) from a hash of i: the same inputs every run.
+static float value_at(size_t i) { return (float)((i * 2654435761u) >> 12 & 4095) / 2048.0f - 1.0f; }
+
+typedef struct {
+    Mat f32[N_SHAPES], bf16[N_SHAPES];
+    float *x, *out;
+} Inputs;
+
+static void *must_alloc(size_t bytes) {
+    void *p = malloc(bytes);
+    if (!p) fprintf(stderr, "bench_gemm: out of memory\n"), exit(1);
+    return p;
+}
+
+static void make_inputs(Inputs *in, int n_tokens) {
+    for (int s = 0; s < N_SHAPES; s++) {
+        const int rows = SHAPES[s][0], cols = SHAPES[s][1];
+        const size_t n = (size_t)rows * cols;
+        float *f = must_alloc(n * sizeof *f);
+        uint16_t *h = must_alloc(n * sizeof *h);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t bits;
+            memcpy(&bits, &(float){value_at(i + (size_t)s * 7777) * 0.05f}, sizeof bits);
+            h[i] = (uint16_t)(bits >> 16);
+            bits = (uint32_t)h[i] << 16;   // f32 = the bf16 widened: both formats compute the same
+            memcpy(&f[i], &bits, sizeof bits);
+        }
+        in->f32[s] = (Mat){DT_F32, rows, cols, f};
+        in->bf16[s] = (Mat){DT_BF16, rows, cols, h};
+    }
+    in->x = must_alloc((size_t)n_tokens * 3072 * sizeof *in->x);
+    for (size_t i = 0; i < (size_t)n_tokens * 3072; i++) in->x[i] = value_at(i);
+    in->out = must_alloc((size_t)n_tokens * 3072 * sizeof *in->out);
+}
+
+static double flops(int n_tokens) {
+    double f = 0;
+    for (int s = 0; s < N_SHAPES; s++) f += 2.0 * SHAPES[s][0] * SHAPES[s][1] * n_tokens;
+    return f;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double best(double *t, int n) {
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return t[0];   // the best: on a shared machine the others measure the neighbours
+}
+
+// Seconds of the seven products as P slices one after another; *slowest: the time of each
+// product's slowest slice, summed.
+static double sliced_once(const Mat *mats, const Inputs *in, int n_tokens, int parts, double *slowest) {
+    double total = 0;
+    *slowest = 0;
+    for (int s = 0; s < N_SHAPES; s++) {
+        const Mat *w = &mats[s];
+        double max_part = 0;
+        for (int p = 0; p < parts; p++) {
+            int r0, r1;
+            matmul_gemm_part(w->rows, p, parts, &r0, &r1);
+            const double start = bench_now();
+            if (!matmul_gemm_rows(in->out, in->x, w->data, w->dtype == DT_BF16, w->rows, w->cols, n_tokens, r0, r1))
+                fprintf(stderr, "bench_gemm: no SIMD kernel on this machine\n"), exit(1);
+            const double dt = bench_now() - start;
+            total += dt;
+            if (dt > max_part) max_part = dt;
+        }
+        *slowest += max_part;
+    }
+    return total;
+}
+
+// The best of reps (after a warm-up: first touches of the outputs and scratch); *slowest:
+// the slowest slices' share of the time.
+static double sliced(const Mat *mats, const Inputs *in, int n_tokens, int parts, int reps, double *slowest) {
+    double t[MAX_REPS], worst[MAX_REPS];
+    sliced_once(mats, in, n_tokens, parts, &worst[0]);
+    for (int r = 0; r < reps; r++) t[r] = sliced_once(mats, in, n_tokens, parts, &worst[r]);
+    const double total = best(t, reps);
+    *slowest = best(worst, reps) / total;
+    return total;
+}
+
+static double threaded(const Mat *mats, const Inputs *in, int n_tokens, int threads, int reps) {
+    pool_set_threads(threads);
+    double t[MAX_REPS];
+    for (int s = 0; s < N_SHAPES; s++) matmul(in->out, in->x, &mats[s], n_tokens);   // warm-up
+    for (int r = 0; r < reps; r++) {
+        const double start = bench_now();
+        for (int s = 0; s < N_SHAPES; s++) matmul(in->out, in->x, &mats[s], n_tokens);
+        t[r] = bench_now() - start;
+    }
+    return best(t, reps);
+}
+
+int main(int argc, char **argv) {
+    int n_tokens = 128, reps = 5;
+    IntList parts = {0}, threads = {0};
+    const char *formats = "f32,bf16";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--cpu")) bench_cpu_clock = true;
+        else if (!v) return fprintf(stderr, "bench_gemm: unknown or incomplete option '%s' (see the file's head)\n", a), 2;
+        else if (!strcmp(a, "--tokens") && (n_tokens = atoi(v)) >= 1 && n_tokens <= 4096) i++;
+        else if (!strcmp(a, "--reps") && (reps = atoi(v)) >= 1 && reps <= MAX_REPS) i++;
+        else if (!strcmp(a, "--parts") && parse_ints(a, v, &parts)) i++;
+        else if (!strcmp(a, "--threads") && parse_ints(a, v, &threads)) i++;
+        else if (!strcmp(a, "--formats")) formats = argv[++i];
+        else return fprintf(stderr, "bench_gemm: bad option or value '%s %s' (see the file's head)\n", a, v), 2;
+    }
+    if (!parts.n && !threads.n) parts = (IntList){3, {1, 4, 16}};
+    Inputs in;
+    make_inputs(&in, n_tokens);
+    printf("bench_gemm: layer products of Qwen3-0.6B's shapes, %d tokens, kernels %s, best of %d (%s time)\n",
+           n_tokens, matmul_simd_name(), reps, bench_cpu_clock ? "CPU" : "wall");
+    for (int f = 0; f < 2; f++) {
+        const char *name = f ? "bf16" : "f32";
+        if (!strstr(formats, name)) continue;
+        const Mat *mats = f ? in.bf16 : in.f32;
+        for (int i = 0; i < parts.n; i++) {
+            double slowest;
+            const double s = sliced(mats, &in, n_tokens, parts.v[i], reps, &slowest);
+            printf("%-4s  %2d slices, one at a time: %8.2f ms  %6.2f GFLOP/s  slowest slice %.3f of the time (equal: %.3f)\n",
+                   name, parts.v[i], s * 1e3, flops(n_tokens) / s * 1e-9, slowest, 1.0 / parts.v[i]);
+        }
+        for (int i = 0; i < threads.n; i++) {
+            const double s = threaded(mats, &in, n_tokens, threads.v[i], reps);
+            printf("%-4s  %2d threads:              %8.2f ms  %6.2f GFLOP/s\n", name, threads.v[i], s * 1e3,
+                   flops(n_tokens) / s * 1e-9);
+        }
+    }
+    return 0;
+}
