@@ -190,21 +190,29 @@ INLINE_AVX512 float sum16(__m512 v) {
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
-// Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 6), AVX-512: 32 registers hold 4 x 6 sums.
-INLINE_AVX512 void tile_avx512(const Gemm *g, int r, int t, const int R, const int T, const bool bf16) {
-    const int cols = g->cols, vec_end = cols & ~15;
+// Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 6), columns [c0, c1), AVX-512: 32
+// registers hold 4 x 6 sums. keep: 6 x 16 floats per row (tile_avx2 says the rest).
+INLINE_AVX512 void tile_avx512(const Gemm *g, int r, int t, const int R, const int T, const bool bf16, int c0,
+                               int c1, float *keep) {
+    const int cols = g->cols, vec_end = cols & ~15, c_end = c1 < vec_end ? c1 : vec_end;
     const size_t w0 = (size_t)(r - g->row0) * cols;
     const float *x = g->x + (size_t)t * cols;
     __m512 acc[8][6];
     _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
-        _Pragma("GCC unroll 6") for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
-    for (int c = 0; c < vec_end; c += 16) {
+        _Pragma("GCC unroll 6") for (int j = 0; j < T; j++)
+            acc[i][j] = c0 ? _mm512_loadu_ps(keep + (i * 6 + j) * 16) : _mm512_setzero_ps();
+    for (int c = c0; c < c_end; c += 16) {
         __m512 xv[6];
         _Pragma("GCC unroll 6") for (int j = 0; j < T; j++) xv[j] = _mm512_loadu_ps(x + (size_t)j * cols + c);
         _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
             const __m512 w = load16(g->W, w0 + (size_t)i * cols + c, bf16);
             _Pragma("GCC unroll 6") for (int j = 0; j < T; j++) acc[i][j] = _mm512_fmadd_ps(w, xv[j], acc[i][j]);
         }
+    }
+    if (c1 < cols) {
+        _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
+            _Pragma("GCC unroll 6") for (int j = 0; j < T; j++) _mm512_storeu_ps(keep + (i * 6 + j) * 16, acc[i][j]);
+        return;
     }
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) {
@@ -214,13 +222,13 @@ INLINE_AVX512 void tile_avx512(const Gemm *g, int r, int t, const int R, const i
         }
 }
 
-#define TILE_AVX512_F32(r, t, R, T) tile_avx512(g, r, t, R, T, false)
-#define TILE_AVX512_BF16(r, t, R, T) tile_avx512(g, r, t, R, T, true)
+#define TILE_AVX512_F32(r, t, R, T, c0, c1, keep) tile_avx512(g, r, t, R, T, false, c0, c1, keep)
+#define TILE_AVX512_BF16(r, t, R, T, c0, c1, keep) tile_avx512(g, r, t, R, T, true, c0, c1, keep)
 __attribute__((target("avx512f"))) static void block_avx512_f32(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK(TILE_AVX512_F32, 4, 6, 8);
+    TILE_WALK_CHUNKED(TILE_AVX512_F32, 4, 6, 8, 16);
 }
 __attribute__((target("avx512f"))) static void block_avx512_bf16(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK(TILE_AVX512_BF16, 4, 6, 8);
+    TILE_WALK_CHUNKED(TILE_AVX512_BF16, 4, 6, 8, 16);
 }
 
 #elif defined(__aarch64__) && defined(__ARM_NEON)
