@@ -57,53 +57,29 @@ static inline float weight_at(const void *W, size_t i, bool bf16) {
     return f;
 }
 
-// Rows [r0, r1) of a block times tokens [t0, t1): the tiles in a fixed walk. TILE(r, t, R, T) is
-// the instruction set's tile; R_MAX x T_MAX its prefill shape, R_ONE its shape for a single token.
+// Rows [r0, r1) of a block times tokens [t0, t1): the tiles in a fixed walk. TILE(r, t, R, T, c0,
+// c1, keep) is the instruction set's tile: it adds columns [c0, c1) (c0 = 0: its sums start at
+// zero; c1 = cols: it is finished and written) and leaves its sums between chunks in keep, its
+// rows' place in g->keep (rows counted from r0, the block's first). R_MAX x T_MAX is its prompt
+// shape, R_ONE x 1 its shape for a token alone, which takes whole rows; V its vector width.
 // Constant R and T let the compiler keep the sums in registers, so each shape is its own call.
-#define TILE_WALK(TILE, R_MAX, T_MAX, R_ONE)                                                          \
-    do {                                                                                              \
-        if (t1 - t0 == 1) {                                                                           \
-            int r = r0;                                                                               \
-            for (; r + (R_ONE) <= r1; r += (R_ONE)) TILE(r, t0, R_ONE, 1);                            \
-            for (; r < r1; r++) TILE(r, t0, 1, 1);                                                    \
-            break;                                                                                    \
-        }                                                                                             \
-        for (int t = t0; t < t1; t += (T_MAX)) {                                                      \
-            const int left = t1 - t;                                                                  \
-            int r = r0;                                                                               \
-            if (left >= (T_MAX)) {                                                                    \
-                for (; r + (R_MAX) <= r1; r += (R_MAX)) TILE(r, t, R_MAX, T_MAX);                     \
-                for (; r < r1; r++) TILE(r, t, 1, T_MAX);                                             \
-            } else {                                                                                  \
-                for (int u = 0; u < left; u++) {   /* the last < T_MAX tokens, one at a time */      \
-                    for (r = r0; r + (R_ONE) <= r1; r += (R_ONE)) TILE(r, t + u, R_ONE, 1);           \
-                    for (; r < r1; r++) TILE(r, t + u, 1, 1);                                         \
-                }                                                                                     \
-            }                                                                                         \
-        }                                                                                             \
-    } while (0)
-
-// The same walk with the columns in chunks: TILE(r, t, R, T, c0, c1, keep) adds columns [c0, c1)
-// (c0 = 0: the sums start at zero; c1 = cols: the tile is finished and written) and leaves its
-// sums between chunks in keep, its rows' place in g->keep (rows from r0, the block's first).
-// Tokens alone (T = 1) take whole rows.
-#define TILE_WALK_CHUNKED(TILE, R_MAX, T_MAX, R_ONE, V)                                               \
-    do {                                                                                              \
-        const int cols = g->cols, vec_end = cols & ~((V) - 1);                                        \
-        int t = t0;                                                                                   \
-        for (; t1 - t >= (T_MAX); t += (T_MAX))                                                       \
-            for (int c0 = 0, c1; c0 < cols; c0 = c1) {                                                \
-                c1 = vec_end - c0 > GEMM_CHUNK_COLS ? c0 + GEMM_CHUNK_COLS : cols;                    \
-                int r = r0;                                                                           \
-                for (; r + (R_MAX) <= r1; r += (R_MAX))                                               \
-                    TILE(r, t, R_MAX, T_MAX, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V));     \
-                for (; r < r1; r++) TILE(r, t, 1, T_MAX, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V)); \
-            }                                                                                         \
-        for (; t < t1; t++) {   /* the last < T_MAX tokens, or a decode's one, one at a time */      \
-            int r = r0;                                                                               \
-            for (; r + (R_ONE) <= r1; r += (R_ONE)) TILE(r, t, R_ONE, 1, 0, cols, g->keep);           \
-            for (; r < r1; r++) TILE(r, t, 1, 1, 0, cols, g->keep);   /* whole rows: keep unused */ \
-        }                                                                                             \
+#define TILE_WALK(TILE, R_MAX, T_MAX, R_ONE, V)                                                                \
+    do {                                                                                                       \
+        const int cols = g->cols, vec_end = cols & ~((V) - 1);                                                 \
+        int t = t0;                                                                                            \
+        for (; t1 - t >= (T_MAX); t += (T_MAX))                                                                \
+            for (int c0 = 0, c1; c0 < cols; c0 = c1) {                                                         \
+                c1 = vec_end - c0 > GEMM_CHUNK_COLS ? c0 + GEMM_CHUNK_COLS : cols;                             \
+                int r = r0;                                                                                    \
+                for (; r + (R_MAX) <= r1; r += (R_MAX))                                                        \
+                    TILE(r, t, R_MAX, T_MAX, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V));              \
+                for (; r < r1; r++) TILE(r, t, 1, T_MAX, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V));  \
+            }                                                                                                  \
+        for (; t < t1; t++) {   /* the last < T_MAX tokens, or a decode's one, one at a time */                \
+            int r = r0;                                                                                        \
+            for (; r + (R_ONE) <= r1; r += (R_ONE)) TILE(r, t, R_ONE, 1, 0, cols, g->keep);                    \
+            for (; r < r1; r++) TILE(r, t, 1, 1, 0, cols, g->keep);   /* whole rows: keep unused */            \
+        }                                                                                                      \
     } while (0)
 
 typedef void (*BlockFn)(const Gemm *g, int r0, int r1, int t0, int t1);
@@ -162,10 +138,10 @@ INLINE_AVX2 void tile_avx2(const Gemm *g, int r, int t, const int R, const int T
 #define TILE_AVX2_F32(r, t, R, T, c0, c1, keep) tile_avx2(g, r, t, R, T, false, c0, c1, keep)
 #define TILE_AVX2_BF16(r, t, R, T, c0, c1, keep) tile_avx2(g, r, t, R, T, true, c0, c1, keep)
 __attribute__((target("avx2,fma"))) static void block_avx2_f32(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK_CHUNKED(TILE_AVX2_F32, 4, 3, 8, 8);
+    TILE_WALK(TILE_AVX2_F32, 4, 3, 8, 8);
 }
 __attribute__((target("avx2,fma"))) static void block_avx2_bf16(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK_CHUNKED(TILE_AVX2_BF16, 4, 3, 8, 8);
+    TILE_WALK(TILE_AVX2_BF16, 4, 3, 8, 8);
 }
 
 // bf16 rows widened into f32, 8 at a time (the bits of weight_at's, one at a time).
@@ -225,10 +201,10 @@ INLINE_AVX512 void tile_avx512(const Gemm *g, int r, int t, const int R, const i
 #define TILE_AVX512_F32(r, t, R, T, c0, c1, keep) tile_avx512(g, r, t, R, T, false, c0, c1, keep)
 #define TILE_AVX512_BF16(r, t, R, T, c0, c1, keep) tile_avx512(g, r, t, R, T, true, c0, c1, keep)
 __attribute__((target("avx512f"))) static void block_avx512_f32(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK_CHUNKED(TILE_AVX512_F32, 4, 6, 8, 16);
+    TILE_WALK(TILE_AVX512_F32, 4, 6, 8, 16);
 }
 __attribute__((target("avx512f"))) static void block_avx512_bf16(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK_CHUNKED(TILE_AVX512_BF16, 4, 6, 8, 16);
+    TILE_WALK(TILE_AVX512_BF16, 4, 6, 8, 16);
 }
 
 #elif defined(__aarch64__) && defined(__ARM_NEON)
@@ -240,22 +216,29 @@ static inline __attribute__((always_inline)) float32x4_t load4(const void *W, si
     return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)W + i), 16));
 }
 
-// Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 4), NEON: 32 registers hold 4 x 4 sums.
+// Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 4), columns [c0, c1), NEON: 32 registers
+// hold 4 x 4 sums. keep: 4 x 4 floats per row (tile_avx2 says the rest).
 static inline __attribute__((always_inline)) void tile_neon(const Gemm *g, int r, int t, const int R, const int T,
-                                                            const bool bf16) {
-    const int cols = g->cols, vec_end = cols & ~3;
+                                                            const bool bf16, int c0, int c1, float *keep) {
+    const int cols = g->cols, vec_end = cols & ~3, c_end = c1 < vec_end ? c1 : vec_end;
     const size_t w0 = (size_t)(r - g->row0) * cols;
     const float *x = g->x + (size_t)t * cols;
     float32x4_t acc[8][4];
     _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
-        _Pragma("GCC unroll 4") for (int j = 0; j < T; j++) acc[i][j] = vdupq_n_f32(0.0f);
-    for (int c = 0; c < vec_end; c += 4) {
+        _Pragma("GCC unroll 4") for (int j = 0; j < T; j++)
+            acc[i][j] = c0 ? vld1q_f32(keep + (i * 4 + j) * 4) : vdupq_n_f32(0.0f);
+    for (int c = c0; c < c_end; c += 4) {
         float32x4_t xv[4];
         _Pragma("GCC unroll 4") for (int j = 0; j < T; j++) xv[j] = vld1q_f32(x + (size_t)j * cols + c);
         _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
             const float32x4_t w = load4(g->W, w0 + (size_t)i * cols + c, bf16);
             _Pragma("GCC unroll 4") for (int j = 0; j < T; j++) acc[i][j] = vfmaq_f32(acc[i][j], w, xv[j]);
         }
+    }
+    if (c1 < cols) {
+        _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
+            _Pragma("GCC unroll 4") for (int j = 0; j < T; j++) vst1q_f32(keep + (i * 4 + j) * 4, acc[i][j]);
+        return;
     }
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) {
@@ -265,10 +248,14 @@ static inline __attribute__((always_inline)) void tile_neon(const Gemm *g, int r
         }
 }
 
-#define TILE_NEON_F32(r, t, R, T) tile_neon(g, r, t, R, T, false)
-#define TILE_NEON_BF16(r, t, R, T) tile_neon(g, r, t, R, T, true)
-static void block_neon_f32(const Gemm *g, int r0, int r1, int t0, int t1) { TILE_WALK(TILE_NEON_F32, 4, 4, 8); }
-static void block_neon_bf16(const Gemm *g, int r0, int r1, int t0, int t1) { TILE_WALK(TILE_NEON_BF16, 4, 4, 8); }
+#define TILE_NEON_F32(r, t, R, T, c0, c1, keep) tile_neon(g, r, t, R, T, false, c0, c1, keep)
+#define TILE_NEON_BF16(r, t, R, T, c0, c1, keep) tile_neon(g, r, t, R, T, true, c0, c1, keep)
+static void block_neon_f32(const Gemm *g, int r0, int r1, int t0, int t1) {
+    TILE_WALK(TILE_NEON_F32, 4, 4, 8, 4);
+}
+static void block_neon_bf16(const Gemm *g, int r0, int r1, int t0, int t1) {
+    TILE_WALK(TILE_NEON_BF16, 4, 4, 8, 4);
+}
 #endif
 
 // The block kernels for `name` ("avx512", "avx2", "neon": matmul_simd_name()) and the weights'
