@@ -61,25 +61,31 @@ static inline float weight_at(const void *W, size_t i, bool bf16) {
 // c1, keep) is the instruction set's tile: it adds columns [c0, c1) (c0 = 0: its sums start at
 // zero; c1 = cols: it is finished and written) and leaves its sums between chunks in keep, its
 // rows' place in g->keep (rows counted from r0, the block's first). R_MAX x T_MAX is its prompt
-// shape, R_ONE x 1 its shape for a token alone, which takes whole rows; V its vector width.
+// shape (the last tokens of a prompt go in pairs: R_MAX x 2), R_ONE x 1 its shape for a token
+// alone, which takes whole rows; V its vector width.
 // Constant R and T let the compiler keep the sums in registers, so each shape is its own call.
-#define TILE_WALK(TILE, R_MAX, T_MAX, R_ONE, V)                                                                \
-    do {                                                                                                       \
-        const int cols = g->cols, vec_end = cols & ~((V) - 1);                                                 \
-        int t = t0;                                                                                            \
-        for (; t1 - t >= (T_MAX); t += (T_MAX))                                                                \
-            for (int c0 = 0, c1; c0 < cols; c0 = c1) {                                                         \
-                c1 = vec_end - c0 > GEMM_CHUNK_COLS ? c0 + GEMM_CHUNK_COLS : cols;                             \
-                int r = r0;                                                                                    \
-                for (; r + (R_MAX) <= r1; r += (R_MAX))                                                        \
-                    TILE(r, t, R_MAX, T_MAX, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V));              \
-                for (; r < r1; r++) TILE(r, t, 1, T_MAX, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V));  \
-            }                                                                                                  \
-        for (; t < t1; t++) {   /* the last < T_MAX tokens, or a decode's one, one at a time */                \
-            int r = r0;                                                                                        \
-            for (; r + (R_ONE) <= r1; r += (R_ONE)) TILE(r, t, R_ONE, 1, 0, cols, g->keep);                    \
-            for (; r < r1; r++) TILE(r, t, 1, 1, 0, cols, g->keep);   /* whole rows: keep unused */            \
-        }                                                                                                      \
+#define TILE_WALK(TILE, R_MAX, T_MAX, R_ONE, V)                                                        \
+    do {                                                                                              \
+        int t = t0;                                                                                   \
+        for (; t1 - t >= (T_MAX); t += (T_MAX)) TILE_ROWS(TILE, R_MAX, T_MAX, T_MAX, V);              \
+        for (; t1 - t >= 2; t += 2) TILE_ROWS(TILE, R_MAX, 2, T_MAX, V);   /* the rest in pairs */    \
+        for (; t < t1; t++) {   /* the last token, or a decode's one, alone: whole rows */            \
+            int r = r0;                                                                               \
+            for (; r + (R_ONE) <= r1; r += (R_ONE)) TILE(r, t, R_ONE, 1, 0, g->cols, g->keep);        \
+            for (; r < r1; r++) TILE(r, t, 1, 1, 0, g->cols, g->keep);   /* whole rows: keep unused */ \
+        }                                                                                             \
+    } while (0)
+// Tokens t .. t+T-1 times every row of the block, chunk after chunk of columns.
+#define TILE_ROWS(TILE, R_MAX, T, T_MAX, V)                                                           \
+    do {                                                                                              \
+        const int cols = g->cols, vec_end = cols & ~((V) - 1);                                        \
+        for (int c0 = 0, c1; c0 < cols; c0 = c1) {                                                    \
+            c1 = vec_end - c0 > GEMM_CHUNK_COLS ? c0 + GEMM_CHUNK_COLS : cols;                        \
+            int r = r0;                                                                               \
+            for (; r + (R_MAX) <= r1; r += (R_MAX))                                                   \
+                TILE(r, t, R_MAX, T, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V));             \
+            for (; r < r1; r++) TILE(r, t, 1, T, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V)); \
+        }                                                                                             \
     } while (0)
 
 typedef void (*BlockFn)(const Gemm *g, int r0, int r1, int t0, int t1);

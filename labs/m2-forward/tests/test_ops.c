@@ -147,11 +147,12 @@ static void t_matmul_simd(void) {
 
 // Row lengths that are not a multiple of any vector width (the kernels' last, partial vectors),
 // and rows long enough for the prompt kernels to take them in chunks of columns (matmul_gemm.c),
-// random values, 7 tokens: within rounding of yours, as above; each token alone, and the product
-// on 2 threads, with the prompt's bits; the same matrix kept in bf16 with the f32 matrix's bits.
+// random values, 11 tokens (full tiles, then pairs, then one): within rounding of yours, as above;
+// each token alone, and the product on 2 threads, with the prompt's bits; the same matrix kept in
+// bf16 with the f32 matrix's bits.
 static void t_matmul_simd_tails(void) {
     static const int COLS[] = {1, 7, 15, 17, 63, 100, 1001, 2053, 3077};
-    enum { ROWS = 21, TOKENS = 7 };
+    enum { ROWS = 21, TOKENS = 11 };
     uint32_t s = 12345;
     for (size_t i = 0; i < PS_COUNT(COLS); i++) {
         const int cols = COLS[i];
