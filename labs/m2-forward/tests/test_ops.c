@@ -186,6 +186,9 @@ static void t_matmul_simd_tails(void) {
         matmul(other, x, &w16, TOKENS);
         PS_CHECK(memcmp(other, simd, sizeof simd) == 0, "%d columns: the bf16 matrix differs from its f32 copy (%s)",
                  cols, matmul_simd_name());
+        matmul(other, x, &w16, 3);   // a short prompt: its bf16 rows widened in registers, not beforehand
+        PS_CHECK(memcmp(other, simd, 3 * ROWS * sizeof *other) == 0,
+                 "%d columns: 3 tokens with the bf16 matrix differ from its f32 copy (%s)", cols, matmul_simd_name());
         pool_set_threads(1);
         matmul_use_simd(false);
         for (int t = 0; t < TOKENS; t++)
