@@ -53,6 +53,11 @@ typedef struct {
 } Worker;
 static Worker workers[MAX_THREADS - 1];
 
+// Set while this thread runs a part: a pool_run() from inside one (a job whose parts call a
+// function that splits its own work) runs its parts here, one after another, since the pool's
+// threads are busy with the outer job and waiting for them would never end.
+static _Thread_local bool in_part;
+
 static struct {
     _Alignas(CACHE_LINE) pthread_mutex_t mu;   // guards starting workers and every sleep
     pthread_cond_t wake;       // a new round was posted (to sleeping workers)
@@ -97,7 +102,11 @@ static void *worker_main(void *p) {
         PoolTask fn = job.fn;
         void *arg = job.arg;
         int n_parts = job.n_parts;
-        if (me->part < n_parts) fn(arg, me->part, n_parts);   // extra workers idle this round
+        if (me->part < n_parts) {   // extra workers idle this round
+            in_part = true;
+            fn(arg, me->part, n_parts);
+            in_part = false;
+        }
         atomic_store(&me->done, me->seen);                    // then read caller_waiting
         if (atomic_load(&pool.caller_waiting)) {
             pthread_mutex_lock(&pool.mu);
@@ -189,6 +198,10 @@ static void wait_for_workers(unsigned r, int n_workers) {
 void pool_run(PoolTask fn, void *arg, int n_parts) {
     int n = pool_threads();
     if (n_parts > n) n_parts = n;
+    if (in_part) {
+        for (int part = 0; part < n_parts; part++) fn(arg, part, n_parts);
+        return;
+    }
     int started = atomic_load_explicit(&pool.started, memory_order_acquire);
     if (n_parts > 1 && started < n - 1) {
         pthread_mutex_lock(&pool.mu);
@@ -212,6 +225,8 @@ void pool_run(PoolTask fn, void *arg, int n_parts) {
         pthread_mutex_unlock(&pool.mu);
     }
 
+    in_part = true;
     fn(arg, 0, n_parts);
+    in_part = false;
     wait_for_workers(r, started);
 }

@@ -11,7 +11,8 @@ int pool_threads(void);
 
 // Runs fn(arg, part, n_parts) for part = 0 .. n_parts-1, part 0 on the calling thread, and returns
 // when all are done. n_parts is capped at pool_threads(); no thread is created after the first call.
-// For work that splits into independent slices: each part must touch only its own outputs.
+// For work that splits into independent slices: each part must touch only its own outputs. Called
+// from inside a part, it runs its parts on that thread, one after another (the others are busy).
 typedef void (*PoolTask)(void *arg, int part, int n_parts);
 void pool_run(PoolTask fn, void *arg, int n_parts);
 

@@ -1,7 +1,8 @@
 // The shared thread pool (shared/thread_pool.h) under stress: every part of every round runs
 // exactly once and before pool_run() returns, with the workers spinning, asleep, or the caller
 // asleep waiting for a slow part; across thread-count changes and in a forked child (the test
-// harness forks for every test, and the child has none of the parent's workers).
+// harness forks for every test, and the child has none of the parent's workers), and with a part
+// that calls pool_run() itself.
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -115,6 +116,31 @@ static void t_resize(void) {
     PS_CHECK(pool_threads() == 16, "pool_set_threads(99) gives %d threads, want 16", pool_threads());
 }
 
+typedef struct {
+    Round inner[MAX_PARTS];   // the job each outer part splits again
+} Nested;
+
+static void outer_part(void *arg, int part, int n_parts) {
+    (void)n_parts;
+    Nested *n = arg;
+    n->inner[part].slow_part = -1;
+    pool_run(count_part, &n->inner[part], 4);
+}
+
+// A part that splits its own work again (pool_run inside a part) gets its parts run, not a hang.
+static void t_nested(void) {
+    pool_set_threads(4);
+    for (int k = 0; k < 200; k++) {
+        Nested n = {0};
+        pool_run(outer_part, &n, 4);
+        for (int o = 0; o < 4; o++)
+            for (int p = 0; p < 4; p++)
+                PS_CHECK(atomic_load(&n.inner[o].runs[p]) == 1, "outer part %d: its inner part %d ran %d times", o, p,
+                         atomic_load(&n.inner[o].runs[p]));
+        check_round(4, 4, -1, 0);   // and the pool still works afterwards
+    }
+}
+
 static void t_parts_for(void) {
     PS_CHECK(pool_parts_for(0, 8) == 1, "no work: one part");
     PS_CHECK(pool_parts_for(1000, 8) == 1, "little work: one part");
@@ -128,6 +154,7 @@ static const PsTest TESTS[] = {
     {"pool.sleeping-caller", t_sleeping_caller, "DEVELOPERS.md#conventions", 30},
     {"pool.fork", t_fork, "DEVELOPERS.md#conventions", 30},
     {"pool.resize", t_resize, "DEVELOPERS.md#conventions", 30},
+    {"pool.nested", t_nested, "DEVELOPERS.md#conventions", 30},
     {"pool.parts-for", t_parts_for, "DEVELOPERS.md#conventions", 0},
 };
 
