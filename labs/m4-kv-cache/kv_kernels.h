@@ -20,12 +20,17 @@ typedef struct {
     const char *name;   // "avx2", "neon" or "plain C"
     // q . row[0..n): row is n floats (KV_F32) or n f16 values (KV_F16)
     float (*dot)(const float *q, const void *row, int n);
-    // scores[j] = q . row j for j < n_rows (rows laid out as for add_rows); the SIMD kernels take
-    // 4 rows at a time, each with its own partial sums, so their results depend only on n_rows.
-    void (*dot_rows)(float *scores, const float *q, int n_rows, const void *rows, size_t row_bytes, int n);
-    // out[0..n) += sum over j < n_rows of weights[j] * row j, in order of j; row j starts
-    // j * row_bytes bytes after rows. A block of output stays in registers over all the rows.
-    void (*add_rows)(float *out, const float *weights, int n_rows, const void *rows, size_t row_bytes, int n);
+    // For each of n_q query heads h (q + h x n, the G heads that share a key/value head):
+    // scores[h x stride + j] = q_h . row j for j < n_rows (rows laid out as for add_rows). The
+    // SIMD kernels take 2 heads and 4 rows at a time, each with its own partial sums, so their
+    // results depend only on n_rows and n_q; each row is read and converted once for 2 heads.
+    void (*dot_rows)(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows, size_t row_bytes,
+                     int n);
+    // out[h x n + d] += sum over j < n_rows of weights[h x stride + j] * row j [d], in order of j,
+    // for each query head h < n_q; row j starts j * row_bytes bytes after rows. A block of output
+    // stays in registers over all the rows (two heads' blocks at once in the SIMD kernels).
+    void (*add_rows)(float *out, const float *weights, int stride, int n_q, int n_rows, const void *rows,
+                     size_t row_bytes, int n);
 } KVRowKernels;
 
 // The kernels for rows of this type that the CPU and the SIMD policy allow now.

@@ -118,12 +118,14 @@ static void t_scaled_attention(void) {
         if (worst > 0) printf("%s, f32 cache: logits within %.2g of transformers'\n", MODELS[i], worst);
     }
     PS_CHECK(tested > 0, "no model found (models/tiny, or run make synth)");
-    // Key counts around the block size (256) and tile (64), head sizes with SIMD tails.
-    const int keys[] = {1, 3, 63, 64, 65, 255, 256, 257, 1000, 4097};
+    // Key counts around the block size (256), the tile (32) and the prefetch chunk (16), head sizes
+    // with SIMD tails; groups of 2 query heads (Qwen3), 1, 4, and 3 (pairs and a last odd head).
+    const int keys[] = {1, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255, 256, 257, 1000, 4097};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         against_m2(16, 8, 128, keys[i]);
         against_m2(4, 4, 24, keys[i]);
         against_m2(8, 2, 36, keys[i]);
+        against_m2(6, 2, 40, keys[i]);
     }
     // The same numbers whatever the threads and however the tokens come (a prefill, long enough to
     // go in chunks, or one by one).
