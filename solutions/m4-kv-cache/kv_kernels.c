@@ -78,26 +78,21 @@ static void add1_f16_plain(float *out, const float *w, int n_rows, const void *r
         for (int d = 0; d < n; d++) out[d] += w[j] * kv_float_from_half(v[d]);
     }
 }
-// One row at a time, with the set's own dot: the plain and NEON sets.
-#define DOT_ROWS_BY_ONE(NAME, DOT)                                                                          \
-    static void NAME(float *scores, const float *q, int n_rows, const void *rows, size_t row_bytes, int n) { \
-        for (int j = 0; j < n_rows; j++) scores[j] = DOT(q, (const char *)rows + j * row_bytes, n);          \
-    }
-// One query head at a time, with the set's one-head kernels: the plain and NEON sets, and a last
-// odd head in the AVX2 set.
-#define HEADS_BY_ONE(DOTS, ADDS, DOTS1, ADD1)                                                                  \
+// One query head and one row at a time, with the set's own dot and one-head add: the plain and
+// NEON sets.
+#define HEADS_BY_ONE(DOTS, ADDS, DOT, ADD1)                                                                    \
     static void DOTS(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,          \
                      size_t row_bytes, int n) {                                                                \
-        for (int h = 0; h < n_q; h++) DOTS1(scores + (size_t)h * stride, q + (size_t)h * n, n_rows, rows, row_bytes, n); \
+        for (int h = 0; h < n_q; h++)                                                                          \
+            for (int j = 0; j < n_rows; j++)                                                                   \
+                scores[(size_t)h * stride + j] = DOT(q + (size_t)h * n, (const char *)rows + j * row_bytes, n); \
     }                                                                                                          \
     static void ADDS(float *out, const float *w, int stride, int n_q, int n_rows, const void *rows, size_t row_bytes, \
                      int n) {                                                                                  \
         for (int h = 0; h < n_q; h++) ADD1(out + (size_t)h * n, w + (size_t)h * stride, n_rows, rows, row_bytes, n); \
     }
-DOT_ROWS_BY_ONE(dots1_f32_plain, dot_f32_plain)
-DOT_ROWS_BY_ONE(dots1_f16_plain, dot_f16_plain)
-HEADS_BY_ONE(dots_f32_plain, add_f32_plain, dots1_f32_plain, add1_f32_plain)
-HEADS_BY_ONE(dots_f16_plain, add_f16_plain, dots1_f16_plain, add1_f16_plain)
+HEADS_BY_ONE(dots_f32_plain, add_f32_plain, dot_f32_plain, add1_f32_plain)
+HEADS_BY_ONE(dots_f16_plain, add_f16_plain, dot_f16_plain, add1_f16_plain)
 static const KVRowKernels PLAIN[2] = {{"plain C", dot_f32_plain, dots_f32_plain, add_f32_plain},
                                       {"plain C", dot_f16_plain, dots_f16_plain, add_f16_plain}};
 
@@ -266,10 +261,9 @@ X86_TARGET static void dots1_f16_avx2(float *scores, const float *q, int n_rows,
         _mm256_storeu_ps(out1 + d, b0), _mm256_storeu_ps(out1 + d + 8, b1);                        \
         _mm256_storeu_ps(out1 + d + 16, b2), _mm256_storeu_ps(out1 + d + 24, b3);                  \
     }                                                                                              \
-    if (d < n) { /* the last n - d outputs of each head (none for head_dim 64 or 128) */           \
-        ADD1(out + d, w, n_rows, (const char *)rows + (size_t)d * ESIZE, row_bytes, n - d);        \
-        ADD1(out1 + d, w1, n_rows, (const char *)rows + (size_t)d * ESIZE, row_bytes, n - d);      \
-    }
+    if (d < n) /* the last n - d outputs of each head (none for head_dim 64 or 128) */              \
+        ADD1(out + d, w, n_rows, (const char *)rows + (size_t)d * ESIZE, row_bytes, n - d),        \
+            ADD1(out1 + d, w1, n_rows, (const char *)rows + (size_t)d * ESIZE, row_bytes, n - d);
 // The query heads of a group two at a time, a last odd one alone.
 #define HEADS_BY_TWO(DOTS, ADDS, DOTS2, ADD2, DOTS1, ADD1)                                          \
     X86_TARGET static void DOTS(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows, \
@@ -286,24 +280,20 @@ X86_TARGET static void dots1_f16_avx2(float *scores, const float *q, int n_rows,
             ADD2(out + (size_t)h * n, w + (size_t)h * stride, stride, n_rows, rows, row_bytes, n); \
         if (h < n_q) ADD1(out + (size_t)h * n, w + (size_t)h * stride, n_rows, rows, row_bytes, n); \
     }
-X86_TARGET static void dots2_f32_avx2(float *scores, int stride, const float *q, int n_rows, const void *rows,
-                                      size_t row_bytes, int n) {
-    DOTS2_AVX2(load8_f32, dot_f32_avx2)
-}
-X86_TARGET static void dots2_f16_avx2(float *scores, int stride, const float *q, int n_rows, const void *rows,
-                                      size_t row_bytes, int n) {
-    DOTS2_AVX2(load8_f16, dot_f16_avx2)
-}
-X86_TARGET static void add2_f32_avx2(float *out, const float *w, int stride, int n_rows, const void *rows,
-                                     size_t row_bytes, int n) {
-    ADD2_AVX2(load8_f32, add1_f32_avx2, 4)
-}
-X86_TARGET static void add2_f16_avx2(float *out, const float *w, int stride, int n_rows, const void *rows,
-                                     size_t row_bytes, int n) {
-    ADD2_AVX2(load8_f16, add1_f16_avx2, 2)
-}
+#define PAIRS_AVX2(T, ESIZE)                                                                       \
+    X86_TARGET static void dots2_##T##_avx2(float *scores, int stride, const float *q, int n_rows, const void *rows, \
+                                            size_t row_bytes, int n) {                             \
+        DOTS2_AVX2(load8_##T, dot_##T##_avx2)                                                      \
+    }                                                                                              \
+    X86_TARGET static void add2_##T##_avx2(float *out, const float *w, int stride, int n_rows, const void *rows, \
+                                           size_t row_bytes, int n) {                              \
+        ADD2_AVX2(load8_##T, add1_##T##_avx2, ESIZE)                                               \
+    }
+PAIRS_AVX2(f32, 4)
+PAIRS_AVX2(f16, 2)
 HEADS_BY_TWO(dots_f32_avx2, add_f32_avx2, dots2_f32_avx2, add2_f32_avx2, dots1_f32_avx2, add1_f32_avx2)
 HEADS_BY_TWO(dots_f16_avx2, add_f16_avx2, dots2_f16_avx2, add2_f16_avx2, dots1_f16_avx2, add1_f16_avx2)
+
 static const KVRowKernels AVX2[2] = {{"avx2", dot_f32_avx2, dots_f32_avx2, add_f32_avx2},
                                      {"avx2", dot_f16_avx2, dots_f16_avx2, add_f16_avx2}};
 
@@ -374,10 +364,8 @@ static void add1_f32_neon(float *out, const float *w, int n_rows, const void *ro
 static void add1_f16_neon(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
     ADD_NEON(load4_f16, kv_float_from_half(((const uint16_t *)ROW(j))[d]))
 }
-DOT_ROWS_BY_ONE(dots1_f32_neon, dot_f32_neon)
-DOT_ROWS_BY_ONE(dots1_f16_neon, dot_f16_neon)
-HEADS_BY_ONE(dots_f32_neon, add_f32_neon, dots1_f32_neon, add1_f32_neon)
-HEADS_BY_ONE(dots_f16_neon, add_f16_neon, dots1_f16_neon, add1_f16_neon)
+HEADS_BY_ONE(dots_f32_neon, add_f32_neon, dot_f32_neon, add1_f32_neon)
+HEADS_BY_ONE(dots_f16_neon, add_f16_neon, dot_f16_neon, add1_f16_neon)
 static const KVRowKernels NEON[2] = {{"neon", dot_f32_neon, dots_f32_neon, add_f32_neon},
                                      {"neon", dot_f16_neon, dots_f16_neon, add_f16_neon}};
 
