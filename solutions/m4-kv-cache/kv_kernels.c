@@ -294,6 +294,72 @@ PAIRS_AVX2(f16, 2)
 HEADS_BY_TWO(dots_f32_avx2, add_f32_avx2, dots2_f32_avx2, add2_f32_avx2, dots1_f32_avx2, add1_f32_avx2)
 HEADS_BY_TWO(dots_f16_avx2, add_f16_avx2, dots2_f16_avx2, add2_f16_avx2, dots1_f16_avx2, add1_f16_avx2)
 
+// AVX-512: the same pair kernels 16 lanes wide, for head sizes that are a multiple of 16 (dot
+// products) and of 64 (additions, 4 registers per head); any other size goes to the AVX2 ones.
+// Chosen when the CPU has AVX-512F and PS_SIMD is not "avx2" (shared/simd.h).
+#define X512_TARGET __attribute__((target("avx512f,avx2,fma,f16c")))
+X512_TARGET static inline __m512 load16_f32(const void *row, int d) { return _mm512_loadu_ps((const float *)row + d); }
+X512_TARGET static inline __m512 load16_f16(const void *row, int d) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + d)));
+}
+#define DOTS2_AVX512(LOAD, FALLBACK)                                                               \
+    if (n % 16) return (void)FALLBACK(scores, stride, q, n_rows, rows, row_bytes, n);              \
+    const float *q1 = q + n;                                                                       \
+    int j = 0;                                                                                     \
+    for (; j + 4 <= n_rows; j += 4) {                                                              \
+        const void *r0 = ROW(j), *r1 = ROW(j + 1), *r2 = ROW(j + 2), *r3 = ROW(j + 3);            \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0; \
+        for (int d = 0; d < n; d += 16) {                                                          \
+            const __m512 qa = _mm512_loadu_ps(q + d), qb = _mm512_loadu_ps(q1 + d);                \
+            __m512 x = LOAD(r0, d);                                                                \
+            a0 = _mm512_fmadd_ps(qa, x, a0), b0 = _mm512_fmadd_ps(qb, x, b0), x = LOAD(r1, d);     \
+            a1 = _mm512_fmadd_ps(qa, x, a1), b1 = _mm512_fmadd_ps(qb, x, b1), x = LOAD(r2, d);     \
+            a2 = _mm512_fmadd_ps(qa, x, a2), b2 = _mm512_fmadd_ps(qb, x, b2), x = LOAD(r3, d);     \
+            a3 = _mm512_fmadd_ps(qa, x, a3), b3 = _mm512_fmadd_ps(qb, x, b3);                      \
+        }                                                                                          \
+        float *s0 = scores + j, *s1 = scores + stride + j;                                         \
+        s0[0] = _mm512_reduce_add_ps(a0), s0[1] = _mm512_reduce_add_ps(a1), s0[2] = _mm512_reduce_add_ps(a2); \
+        s0[3] = _mm512_reduce_add_ps(a3), s1[0] = _mm512_reduce_add_ps(b0), s1[1] = _mm512_reduce_add_ps(b1); \
+        s1[2] = _mm512_reduce_add_ps(b2), s1[3] = _mm512_reduce_add_ps(b3);                        \
+    }                                                                                              \
+    if (j < n_rows) FALLBACK(scores + j, stride, q, n_rows - j, ROW(j), row_bytes, n);
+#define ADD2_AVX512(LOAD, FALLBACK)                                                                \
+    if (n % 64) return (void)FALLBACK(out, w, stride, n_rows, rows, row_bytes, n);                 \
+    float *out1 = out + n;                                                                         \
+    const float *w1 = w + stride;                                                                  \
+    for (int d = 0; d < n; d += 64) {                                                              \
+        __m512 a0 = _mm512_loadu_ps(out + d), a1 = _mm512_loadu_ps(out + d + 16);                  \
+        __m512 a2 = _mm512_loadu_ps(out + d + 32), a3 = _mm512_loadu_ps(out + d + 48);             \
+        __m512 b0 = _mm512_loadu_ps(out1 + d), b1 = _mm512_loadu_ps(out1 + d + 16);                \
+        __m512 b2 = _mm512_loadu_ps(out1 + d + 32), b3 = _mm512_loadu_ps(out1 + d + 48);           \
+        for (int j = 0; j < n_rows; j++) {                                                         \
+            const __m512 wa = _mm512_set1_ps(w[j]), wb = _mm512_set1_ps(w1[j]);                    \
+            __m512 x = LOAD(ROW(j), d);                                                            \
+            a0 = _mm512_fmadd_ps(wa, x, a0), b0 = _mm512_fmadd_ps(wb, x, b0), x = LOAD(ROW(j), d + 16); \
+            a1 = _mm512_fmadd_ps(wa, x, a1), b1 = _mm512_fmadd_ps(wb, x, b1), x = LOAD(ROW(j), d + 32); \
+            a2 = _mm512_fmadd_ps(wa, x, a2), b2 = _mm512_fmadd_ps(wb, x, b2), x = LOAD(ROW(j), d + 48); \
+            a3 = _mm512_fmadd_ps(wa, x, a3), b3 = _mm512_fmadd_ps(wb, x, b3);                      \
+        }                                                                                          \
+        _mm512_storeu_ps(out + d, a0), _mm512_storeu_ps(out + d + 16, a1);                         \
+        _mm512_storeu_ps(out + d + 32, a2), _mm512_storeu_ps(out + d + 48, a3);                    \
+        _mm512_storeu_ps(out1 + d, b0), _mm512_storeu_ps(out1 + d + 16, b1);                       \
+        _mm512_storeu_ps(out1 + d + 32, b2), _mm512_storeu_ps(out1 + d + 48, b3);                  \
+    }
+#define PAIRS_AVX512(T)                                                                            \
+    X512_TARGET static void dots2_##T##_avx512(float *scores, int stride, const float *q, int n_rows, \
+                                               const void *rows, size_t row_bytes, int n) {       \
+        DOTS2_AVX512(load16_##T, dots2_##T##_avx2)                                                 \
+    }                                                                                              \
+    X512_TARGET static void add2_##T##_avx512(float *out, const float *w, int stride, int n_rows, const void *rows, \
+                                              size_t row_bytes, int n) {                           \
+        ADD2_AVX512(load16_##T, add2_##T##_avx2)                                                   \
+    }
+PAIRS_AVX512(f32)
+PAIRS_AVX512(f16)
+HEADS_BY_TWO(dots_f32_avx512, add_f32_avx512, dots2_f32_avx512, add2_f32_avx512, dots1_f32_avx2, add1_f32_avx2)
+HEADS_BY_TWO(dots_f16_avx512, add_f16_avx512, dots2_f16_avx512, add2_f16_avx512, dots1_f16_avx2, add1_f16_avx2)
+static const KVRowKernels AVX512[2] = {{"avx512", dot_f32_avx2, dots_f32_avx512, add_f32_avx512},
+                                       {"avx512", dot_f16_avx2, dots_f16_avx512, add_f16_avx512}};
 static const KVRowKernels AVX2[2] = {{"avx2", dot_f32_avx2, dots_f32_avx2, add_f32_avx2},
                                      {"avx2", dot_f16_avx2, dots_f16_avx2, add_f16_avx2}};
 
@@ -392,7 +458,7 @@ static void pick_best(void) {
     unsigned eax, ebx, ecx, edx;
     const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) {
-        best = AVX2;
+        best = __builtin_cpu_supports("avx512f") && simd_avx512_allowed() ? AVX512 : AVX2;   // make check tests both
         best_to_f16 = to_f16_f16c;
         best_to_f32 = to_f32_f16c;
     }

@@ -16,7 +16,7 @@
 typedef enum { KV_F32, KV_F16 } KVType;
 
 typedef struct {
-    const char *name;   // "avx2", "neon" or "plain C"
+    const char *name;   // "avx512", "avx2", "neon" or "plain C"
     // q . row[0..n): row is n floats (KV_F32) or n f16 values (KV_F16)
     float (*dot)(const float *q, const void *row, int n);
     // For each of n_q query heads h (q + h x n, the G heads that share a key/value head):
