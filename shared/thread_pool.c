@@ -22,7 +22,11 @@
 // sequentially consistent, so at least one side sees the other's write: either the worker sees the
 // new round, or the caller sees the sleeper and broadcasts under the mutex, which the worker holds
 // from its announcement until it waits. The caller's sleep (`caller_waiting`, each worker's
-// `done`) works the same way.
+// `done`) works the same way. Each side's write is a read-modify-write (fetch_add, exchange), not
+// a plain store: C11 promises the same for a seq_cst store, and arm64 keeps a store-release
+// (stlr) before a later load-acquire (ldar), but qemu's arm64 emulation on an x86 host does not
+// (no barrier between the two), and a worker and the caller each missed the other's write there:
+// the caller slept with no worker left to wake it. An RMW is a full barrier on every host.
 #include "thread_pool.h"
 
 #include <pthread.h>
@@ -35,7 +39,11 @@
 
 #define MAX_THREADS 16
 // Spins before sleeping: about 100-300 microseconds, depending on the CPU's pause instruction.
-#define SPINS 4096
+// A stress build sets it to 1 (-DPOOL_SPINS=1) so that every round takes the sleep paths.
+#ifndef POOL_SPINS
+#define POOL_SPINS 4096
+#endif
+#define SPINS POOL_SPINS
 #define CACHE_LINE 64
 
 // Written by the caller before it bumps `round`, read by the workers once they see the new round.
@@ -107,7 +115,7 @@ static void *worker_main(void *p) {
             fn(arg, me->part, n_parts);
             in_part = false;
         }
-        atomic_store(&me->done, me->seen);                    // then read caller_waiting
+        atomic_exchange(&me->done, me->seen);                 // then read caller_waiting
         if (atomic_load(&pool.caller_waiting)) {
             pthread_mutex_lock(&pool.mu);
             pthread_cond_signal(&pool.finished);
@@ -186,7 +194,7 @@ static void wait_for_workers(unsigned r, int n_workers) {
         cpu_relax();
     }
     pthread_mutex_lock(&pool.mu);
-    atomic_store(&pool.caller_waiting, true);   // then read done: see the file's comment
+    atomic_exchange(&pool.caller_waiting, true);   // then read done: see the file's comment
     while (w < n_workers) {
         if (atomic_load(&workers[w].done) == r) w++;
         else pthread_cond_wait(&pool.finished, &pool.mu);
@@ -218,7 +226,7 @@ void pool_run(PoolTask fn, void *arg, int n_parts) {
     job.arg = arg;
     job.n_parts = n_parts;
     const unsigned r = atomic_load_explicit(&job.round, memory_order_relaxed) + 1;
-    atomic_store(&job.round, r);   // publishes the job; then read sleepers: see the file's comment
+    atomic_exchange(&job.round, r);   // publishes the job; then read sleepers: see the file's comment
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.mu);
         pthread_cond_broadcast(&pool.wake);
