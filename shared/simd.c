@@ -7,7 +7,7 @@
 #include <string.h>
 
 static _Atomic int levels[SIMD_FAMILIES];   // read by every worker thread, before every product
-static bool env_given, env_avx512;
+static bool env_given, env_avx2;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
 static void read_env(void) {
@@ -18,7 +18,7 @@ static void read_env(void) {
     else if (env_given && strcmp(env, "exact") == 0) level = SIMD_EXACT;
     // "avx2" leaves out the AVX-512 kernels (M2's 4x6 tiles, M5's VNNI kernels), so that an
     // AVX-512 machine can test and time what an AVX2-only one runs.
-    env_avx512 = !(env_given && strcmp(env, "avx2") == 0);
+    env_avx2 = env_given && strcmp(env, "avx2") == 0;
     for (int f = 0; f < SIMD_FAMILIES; f++) atomic_store(&levels[f], level);
 }
 
@@ -39,7 +39,7 @@ bool simd_from_env(void) {
 
 bool simd_avx512_allowed(void) {
     pthread_once(&env_once, read_env);
-    return env_avx512;
+    return !env_avx2;
 }
 
 const char *simd_level_name(SimdLevel level) {
