@@ -81,23 +81,18 @@ build() {
 # -march=native turns AMX on where the CPU has it; -mno-amx-* (given first, still honoured by gcc
 # and clang) leaves everything else of the native ISA as it is.
 NOAMX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-BUILDS=""
 RUN=${RUN:-all}
+if [ -n "$PREBUILT" ]; then BUILDS="given"; else BUILDS="native"; fi
+if [ "$HAS_AMX" = yes ]; then BUILDS="$BUILDS noamx"; fi
 # RUN=protostar needs none of llama.cpp's builds or conversions (only the build names, for the table)
-if [ "$RUN" = protostar ]; then
-    if [ -n "$PREBUILT" ]; then BUILDS="given"; else BUILDS="native"; fi
-    [ "$HAS_AMX" = yes ] && BUILDS="$BUILDS noamx"
-elif [ -n "$PREBUILT" ]; then
-    mkdir -p "$OUT/llama-given"
-    ln -sfn "$PREBUILT" "$OUT/llama-given/bin"
-    BUILDS="given"
-else
-    build native
-    BUILDS="native"
-fi
-if [ "$RUN" != protostar ] && [ "$HAS_AMX" = yes ]; then
-    build noamx "$NOAMX_FLAGS"
-    BUILDS="$BUILDS noamx"
+if [ "$RUN" != protostar ]; then
+    if [ -n "$PREBUILT" ]; then
+        mkdir -p "$OUT/llama-given"
+        ln -sfn "$PREBUILT" "$OUT/llama-given/bin"
+    else
+        build native
+    fi
+    if [ "$HAS_AMX" = yes ]; then build noamx "$NOAMX_FLAGS"; fi
 fi
 # Did a build compile ggml's AMX code? ggml-cpu has it when the compiler defines __AMX_INT8__ and
 # __AVX512VNNI__, which -march=native does on a CPU with both.
