@@ -11,14 +11,15 @@
 #   2. makes the synthetic Qwen3-0.6B-shape model (build/tools/synth, random weights, bf16) and
 #      converts it with that tree's convert_hf_to_gguf.py to f32, bf16 and q8_0 GGUF files, and
 #      Q4_0 with llama-quantize --pure (every matrix Q4_0, as protostar's quantize does)
-#   3. llama-bench -p P -n N -t THREADS -r REPS --mmap 0 on each file, each build
-#   4. build/tools/bench_peer (protostar) on the same formats, threads, P, N, REPS, weights in memory
+#   3. per format, back to back: llama-bench -p P -n N -t THREADS -r REPS --mmap 0 on its file with
+#      each build, then build/tools/bench_peer (protostar) on the same threads, P, N, REPS, weights
+#      in memory
 #   5. prints the ratio table (decode and prefill, per thread count and format) with the llama.cpp
 #      commit and whether its build used AMX, writes $OUT/bench-peer.csv and draws the ratios,
 #      $OUT/bench-peer-BUILD.svg (tools/plot_peer.py)
 #
 # Settings (environment or make variables): THREADS=1,8,16 FORMATS=f32,bf16,q8_0,q4_0 P=128 N=32
-# RUN=all|prepare|llama|protostar (to split the work over several commands) REPS=3 KV=f16 (protostar's KV cache; llama.cpp's default is f16) DEPTH=0 (positions already in the
+# RUN=all|prepare|llama|protostar|table (to split the work over several commands) REPS=3 KV=f16 (protostar's KV cache; llama.cpp's default is f16) DEPTH=0 (positions already in the
 # cache before each test, a list like 0,4096: llama-bench -d) PEER_OUT=$BUILD/bench-peer
 # JOBS=<cores> (build parallelism). Needs: cmake, a C/C++ compiler, python3 with numpy, torch and
 # transformers (the converter's imports), and models/qwen3-0.6b/tokenizer.json +
@@ -150,35 +151,42 @@ done
 
 # ---- the runs ----
 # RUN=prepare stops here (builds and conversions done, kept for the next run); RUN=llama or
-# RUN=protostar runs one side (its CSV is kept: a later run of the other side prints the table).
+# RUN=protostar runs one side (its CSV is kept: a later run of the other side prints the table);
+# RUN=table only prints the table of the CSVs there.
 case $RUN in
 prepare) echo "bench-peer: prepared in $OUT (llama.cpp builds: $BUILDS; models: $FORMATS)"; exit 0 ;;
-all | llama | protostar) ;;
-*) die "RUN=prepare, llama, protostar or all (not $RUN)" ;;
+all | llama | protostar | table) ;;
+*) die "RUN=prepare, llama, protostar, all or table (not $RUN)" ;;
 esac
-LLCSV=$OUT/llama.csv
-[ "$RUN" = protostar ] || : >"$LLCSV"
-for b in $BUILDS; do
-    [ "$RUN" = protostar ] && break
-    for f in $(echo "$FORMATS" | tr ',' ' '); do
-        echo "==> llama-bench ($b build), $f, threads $THREADS"
-        "$OUT/llama-$b/bin/llama-bench" -m "$(gguf_of "$f")" -p "$P" -n "$N" -t "$THREADS" -r "$REPS" -d "$DEPTH" --mmap 0 \
-            -o csv >"$OUT/llama-bench-$b-$f.csv" 2>"$OUT/llama-bench-$b-$f.log" ||
-            { tail -5 "$OUT/llama-bench-$b-$f.log"; die "llama-bench failed on $f (log: $OUT/llama-bench-$b-$f.log)"; }
-        sed "s/^/$b,$f,/" "$OUT/llama-bench-$b-$f.csv" >>"$LLCSV"
-    done
+LLCSV=$OUT/llama.csv PSCSV=$OUT/protostar.csv
+case $RUN in all | llama) : >"$LLCSV" ;; esac
+case $RUN in all | protostar) : >"$PSCSV" ;; esac
+# One format at a time, both engines back to back: a shared VM's speed drifts over minutes (we
+# measured 1.6x between two calls an hour apart), so each pair of numbers is taken close together.
+for f in $(echo "$FORMATS" | tr ',' ' '); do
+    [ "$RUN" = table ] && break
+    if [ "$RUN" != protostar ]; then
+        for b in $BUILDS; do
+            echo "==> llama-bench ($b build), $f, threads $THREADS"
+            "$OUT/llama-$b/bin/llama-bench" -m "$(gguf_of "$f")" -p "$P" -n "$N" -t "$THREADS" -r "$REPS" -d "$DEPTH" --mmap 0 \
+                -o csv >"$OUT/llama-bench-$b-$f.csv" 2>"$OUT/llama-bench-$b-$f.log" ||
+                { tail -5 "$OUT/llama-bench-$b-$f.log"; die "llama-bench failed on $f (log: $OUT/llama-bench-$b-$f.log)"; }
+            sed "s/^/$b,$f,/" "$OUT/llama-bench-$b-$f.csv" >>"$LLCSV"
+        done
+    fi
+    if [ "$RUN" != llama ]; then
+        echo "==> protostar, $f, threads $THREADS (KV cache $KV)"
+        "$B/tools/bench_peer" "$MODEL" --formats "$f" --threads "$THREADS" -p "$P" -n "$N" -r "$REPS" --kv "$KV" \
+            --depth "$DEPTH" --csv "$OUT/protostar-$f.csv"
+        if [ -s "$PSCSV" ]; then sed 1d "$OUT/protostar-$f.csv" >>"$PSCSV"; else cat "$OUT/protostar-$f.csv" >"$PSCSV"; fi
+    fi
 done
-if [ "$RUN" != llama ]; then
-    echo "==> protostar, $FORMATS, threads $THREADS (KV cache $KV)"
-    "$B/tools/bench_peer" "$MODEL" --formats "$FORMATS" --threads "$THREADS" -p "$P" -n "$N" -r "$REPS" --kv "$KV" \
-        --depth "$DEPTH" --csv "$OUT/protostar.csv"
-fi
-for f in "$LLCSV" "$OUT/protostar.csv"; do
+for f in "$LLCSV" "$PSCSV"; do
     [ -s "$f" ] || { echo "bench-peer: $f not there yet (RUN=llama / RUN=protostar makes it); no table"; exit 0; }
 done
 
 # ---- the table ----
-python3 - "$LLCSV" "$OUT/protostar.csv" "$OUT/bench-peer.csv" "$COMMIT" "$HAS_AMX" "$P" "$N" "$BUILDS" \
+python3 - "$LLCSV" "$PSCSV" "$OUT/bench-peer.csv" "$COMMIT" "$HAS_AMX" "$P" "$N" "$BUILDS" \
     "$(for b in $BUILDS; do printf '%s: %s; ' "$b" "$(amx_of "$b")"; done)" <<'EOF'
 import csv, sys
 llama_csv, ps_csv, out_csv, commit, has_amx, P, N, builds, amx_note = sys.argv[1:10]
