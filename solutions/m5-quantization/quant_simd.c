@@ -19,8 +19,13 @@
 //     quant_dot.c: whatever the compiler decides about fusing it into a multiply-add there
 //     (clang does on arm64, nobody does on baseline x86-64), it decides here too. The additions
 //     run in the plain kernel's order, block after block.
-// A prompt (4 tokens or more) takes another route on AVX2: quant_avx2_gemm multiplies tiles of
-// rows x 8 tokens, each (row, token) sum in a vector lane of its own, still in your order.
+// A prompt takes another route: tiles of weight rows x tokens, each (row, token) sum in a vector
+// lane of its own, still your expression in your order, so still your bits. On a CPU with AVX-512
+// VNNI (and PS_SIMD not avx2) a product of 8 tokens or more takes quant_vnni.c's tiles of 16
+// tokens (vpdpbusd), whichever kernels decode takes: the AVX-512 lane kernels by default, the AVX2
+// ones in exact mode. On AVX2 alone, 4 tokens or more take quant_avx2_gemm's tiles of 8 tokens.
+// So on such a CPU a prompt gives your bits even where a decode step, through the lane kernels,
+// rounds differently (quant_simd_prompt_exact says which).
 // labs/m5-quantization/tests/test_quant_simd.c checks this on random blocks against your kernels.
 #include "quant_simd.h"
 #include "scratch.h"
@@ -109,10 +114,15 @@ static int detect(bool only_exact) {
 }
 
 // What this CPU has, decided once (the CPU does not change); the policy (shared/simd.h) picks.
+// vnni: may a prompt take quant_vnni.c's tiles (AVX-512 VNNI, and PS_SIMD is not avx2)?
 static int best_exact, best_any;
+static bool vnni;
 static void detect_once(void) {
     best_exact = detect(true);
     best_any = detect(false);
+#if PS_SIMD_AVX2
+    vnni = quant_vnni_supported() && simd_avx512_allowed();
+#endif
 }
 
 static int kind(void) {
@@ -137,8 +147,8 @@ bool quant_simd_exact(void) { return kind() != SIMD_AVX512 && kind() != SIMD_NEO
 
 const char *quant_simd_name(void) {
     switch (kind()) {
-    case SIMD_AVX512: return "avx512";
-    case SIMD_AVX2: return "avx2";
+    case SIMD_AVX512: return vnni ? "avx512 (prompts: vnni tiles)" : "avx512";
+    case SIMD_AVX2: return vnni ? "avx2 (prompts: vnni tiles)" : "avx2";
 #if defined(__ARM_FEATURE_DOTPROD)
     case SIMD_NEON: return "neon+dotprod";
     case SIMD_NEON_LANES: return "neon+dotprod lanes";
@@ -240,16 +250,28 @@ float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n) {
 // the padding would cost more than the tiles save.
 #define GEMM_MIN_TOKENS 4
 
-// The tiles' float half is vector code without FMA: the plain kernels' bits as long as quant_dot.c
-// is compiled without FMA too (no -march; gcc in ISO C mode never fuses). A build that targets
-// FMA, where clang may fuse your `sum += ...`, keeps the kernels above.
-static bool gemm_for(int n_tokens) {
+// From this many tokens on, a product on a CPU with AVX-512 VNNI runs as quant_vnni.c's tiles of
+// 16 tokens: below it, the lane kernels of quant_avx512.c (4 tokens at a time) are faster
+// (measured on the 16-core Xeon: book/m5-quantization.md, "Measured speed").
+#ifndef VNNI_MIN_TOKENS   // (-D overrides it, to time the alternatives)
+#define VNNI_MIN_TOKENS 8
+#endif
+
+// How a product of n_tokens tokens runs. The tiles' float half is vector code without FMA: the
+// plain kernels' bits as long as quant_dot.c is compiled without FMA too (no -march; gcc in ISO C
+// mode never fuses). A build that targets FMA, where clang may fuse your `sum += ...`, keeps the
+// kernels above. The VNNI tiles are exact, so they serve the exact choice (quant_set_simd_exact)
+// too; PS_SIMD=avx2 leaves them out with the rest of AVX-512.
+enum Route { ROWS_EACH, AVX2_TILES, VNNI_TILES, AVX512_LANES };
+static enum Route route(int n_tokens) {
+    const int k = kind();
 #if PS_SIMD_AVX2 && !defined(__FMA__)
-    return kind() == SIMD_AVX2 && n_tokens >= GEMM_MIN_TOKENS;
+    if ((k == SIMD_AVX2 || k == SIMD_AVX512) && vnni && n_tokens >= VNNI_MIN_TOKENS) return VNNI_TILES;
+    if (k == SIMD_AVX2 && n_tokens >= GEMM_MIN_TOKENS) return AVX2_TILES;
 #else
     (void)n_tokens;
-    return false;
 #endif
+    return k == SIMD_AVX512 ? AVX512_LANES : ROWS_EACH;
 }
 
 static size_t gemm_bytes(int cols, int n_tokens) {
@@ -283,31 +305,53 @@ static void gemm_prepare(DType type, const QuantAct *x, int cols, int t, int n_t
 // ---- activations prepared once per product (quant_dot.c), shared by its threads ----
 
 size_t quant_simd_prep_bytes(DType type, int cols, int n_tokens) {
-    if (kind() == SIMD_AVX512) return quant_avx512_prep_bytes(type, cols) * (size_t)n_tokens;
-    return gemm_for(n_tokens) ? gemm_bytes(cols, n_tokens) : 0;
+    switch (route(n_tokens)) {
+    case VNNI_TILES: return quant_vnni_bytes(cols, n_tokens);
+    case AVX2_TILES: return gemm_bytes(cols, n_tokens);
+    case AVX512_LANES: return quant_avx512_prep_bytes(type, cols) * (size_t)n_tokens;
+    default: return 0;
+    }
 }
 
 void quant_simd_prepare(DType type, const QuantAct *x, int cols, int t, int n_tokens, void *prepared) {
-    if (kind() == SIMD_AVX512)
+    switch (route(n_tokens)) {
+    case VNNI_TILES: quant_vnni_prepare(type, x, cols, t, n_tokens, prepared); break;
+    case AVX512_LANES:
         quant_avx512_prepare(type, x, cols, (uint8_t *)prepared + quant_avx512_prep_bytes(type, cols) * (size_t)t);
-    else gemm_prepare(type, x, cols, t, n_tokens, prepared);
+        break;
+    default: gemm_prepare(type, x, cols, t, n_tokens, prepared); break;
+    }
 }
 
 void quant_simd_rows_prepared(float *out, const void *prepared, const void *w, DType type, int rows, int cols,
                               int n_tokens, int row_begin, int row_end) {
-    if (kind() == SIMD_AVX512) {
+    switch (route(n_tokens)) {
+    case VNNI_TILES: quant_vnni_gemm(type, w, rows, cols, prepared, n_tokens, row_begin, row_end, out); return;
+    case AVX512_LANES:
         quant_avx512_rows_prepared(out, prepared, w, type, rows, cols, n_tokens, row_begin, row_end);
         return;
-    }
+    default:
 #if PS_SIMD_AVX2
-    quant_avx2_gemm(type, w, rows, cols, prepared, n_tokens, row_begin, row_end, out);
+        quant_avx2_gemm(type, w, rows, cols, prepared, n_tokens, row_begin, row_end, out);
 #else
-    abort();   // unreachable: nothing is prepared for other kernels
+        abort();   // unreachable: nothing is prepared for other kernels
 #endif
+    }
+}
+
+bool quant_simd_prompt_exact(int n_tokens) {
+    return quant_simd_exact() || route(n_tokens) == VNNI_TILES;
 }
 
 void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
                      int n_tokens, int row_begin, int row_end) {
+    if (route(n_tokens) == VNNI_TILES) {   // a prompt: prepared here by this thread alone
+        static _Thread_local Scratch tiles;
+        void *mem = scratch_reserve(&tiles, quant_vnni_bytes(cols, n_tokens));
+        for (int t = 0; t < n_tokens; t++) quant_vnni_prepare(type, x + (size_t)t * (cols / 32), cols, t, n_tokens, mem);
+        quant_vnni_gemm(type, w, rows, cols, mem, n_tokens, row_begin, row_end, out);
+        return;
+    }
     if (kind() == SIMD_AVX512) {
         quant_avx512_rows(out, x, w, type, rows, cols, n_tokens, row_begin, row_end);
         return;
@@ -316,7 +360,7 @@ void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, i
         quant_neon_lanes_rows(out, x, w, type, rows, cols, n_tokens, row_begin, row_end);
         return;
     }
-    if (gemm_for(n_tokens)) {   // a prompt: prepared here by this thread alone
+    if (route(n_tokens) == AVX2_TILES) {   // a prompt: prepared here by this thread alone
         static _Thread_local Scratch tiles;
         void *mem = scratch_reserve(&tiles, gemm_bytes(cols, n_tokens));
         for (int t = 0; t < n_tokens; t++) gemm_prepare(type, x + (size_t)t * (cols / 32), cols, t, n_tokens, mem);

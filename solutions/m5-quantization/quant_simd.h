@@ -75,6 +75,30 @@ typedef struct {
 void quant_avx2_gemm(DType type, const uint8_t *w, int rows, int cols, const TokenBlock8 *tiles, int n_tokens,
                      int row_begin, int row_end, float *out);
 
+// ---- a prompt with AVX-512 VNNI (quant_vnni.c): tiles of weight rows x 16 tokens ----
+// TokenBlock8's layout, 16 tokens wide: one 64-byte load gives 4 quants of each of 16 tokens, and
+// vpdpbusd multiplies them by 4 weights of a row broadcast to all lanes. What vpdpbusd needs is
+// prepared once per token: Q8_0's quants as q_x + 128 (its unsigned side; the weights are the
+// signed one), Q4_0's lanes' starting value -8 * sum_x.
+#define VNNI_TOKENS 16
+typedef struct {
+    uint8_t q[8][VNNI_TOKENS][4];   // q[s][t]: token t's quants 4s .. 4s + 3 (int8 bits; Q8_0: + 128)
+    float d[VNNI_TOKENS];           // the tokens' d_x
+    int32_t start[VNNI_TOKENS];     // Q4_0: -8 * sum_x, where each lane's integer sum starts; else 0
+    float sum[VNNI_TOKENS];         // (float)sum_x, Q4A's bias term
+} TokenBlock16;
+bool quant_vnni_supported(void);   // AVX-512 F, BW, VL and VNNI
+// Does a product of n_tokens tokens give the plain kernels' bits with the current choice? (true
+// for the exact kernels, and for a prompt through the VNNI tiles where decode takes lane kernels)
+bool quant_simd_prompt_exact(int n_tokens);
+// The bytes a product of n_tokens tokens prepares (each token's own records, shared by the
+// product's threads), token t's preparation into them, and out rows [row_begin, row_end) from
+// them, out[t * rows + r], the plain kernels' bits (each thread makes its TokenBlock16s from them).
+size_t quant_vnni_bytes(int cols, int n_tokens);
+void quant_vnni_prepare(DType type, const QuantAct *x, int cols, int t, int n_tokens, void *prepared);
+void quant_vnni_gemm(DType type, const uint8_t *w, int rows, int cols, const void *prepared, int n_tokens,
+                     int row_begin, int row_end, float *out);
+
 // quant_neon.c (arm64):
 void quant_neon_chunk(DType type, const uint8_t *w, const ActBlocks *a, int k0, int n, Chunk *c, size_t ahead);
 

@@ -1,7 +1,8 @@
 // M5 tests, part 3: the SIMD products (solutions/m5-quantization/quant_simd.c, quant_avx512.c) against your plain
 // kernels. Two kinds of SIMD kernel are checked, each where this CPU has one:
-//   - the exact ones (AVX2, NEON) compute each block's integer sum with vector instructions and
-//     then repeat your float expression, in your order: they must agree with you bit for bit;
+//   - the exact ones (AVX2, NEON, and a prompt's tiles: AVX2's and AVX-512 VNNI's) compute each
+//     block's integer sum with vector instructions and then repeat your float expression, in your
+//     order: they must agree with you bit for bit;
 //   - the lane ones (AVX-512) add in vector lanes, so they may differ by rounding: at most
 //     (2 * blocks + 16) * 2^-24 * sum_j |w_j x_j| (plus |bias| |x_j| for Q4A), twice the textbook
 //     bound for summing the same terms in any order, since both sums are within it of the truth.
@@ -18,6 +19,7 @@
 #include "thread_pool.h"
 #include "harness.h"
 #include "quant.h"
+#include "quant_simd.h"   // quant_simd_prompt_exact
 
 static uint32_t next(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
 
@@ -89,6 +91,13 @@ static double magnitude(DType type, const uint8_t *row, const QuantAct *x, int n
 static bool agrees(float plain, float simd, int n, double m) {
     if (quant_simd_exact()) return memcmp(&plain, &simd, sizeof plain) == 0;
     return fabs((double)simd - plain) <= (2.0 * (n / 32) + 16) * 0x1p-24 * m;
+}
+
+// The same for one output of a product (row of w, token x) that is `exact` or not: the bound's
+// magnitude is computed only where it is needed.
+static bool output_agrees(bool exact, float plain, float simd, DType type, const uint8_t *row, const QuantAct *x, int n) {
+    if (exact) return memcmp(&plain, &simd, sizeof plain) == 0;
+    return fabs((double)simd - plain) <= (2.0 * (n / 32) + 16) * 0x1p-24 * magnitude(type, row, x, n);
 }
 
 // Dot products of random rows, every length from one block (or group) to 40, then a long row.
@@ -192,49 +201,66 @@ static void t_simd_act(void) {
     free(simd);
 }
 
-// Whole products through quant_matmul: rows that do not split evenly, 19 tokens (the AVX-512
-// kernels take a prompt's tokens four at a time, the AVX2 ones in tiles of 2 x 8, the last padded:
-// a tile of 16, 3 more), 1 and 2 threads. Any kernel gives the same bits with 1 and 2 threads
-// (each row is one thread's, whole), and for a token alone (a decode step's kernels).
+// Whole products through quant_matmul, rows that do not split evenly, 1 and 2 threads, and
+// several prompt lengths: 5 tokens (AVX2: a tile of 8, padded; AVX-512: the lane kernels, 4 at a
+// time), 19 and 40 (the tiles of 2 x 8 tokens of AVX2, of 16 tokens of AVX-512 VNNI, the last
+// ones padded, and a group left over for VNNI's 2-group tiles), and 12 tokens on 610 rows (one
+// padded group; each thread's rows span two of the VNNI tiles' panels and end in single rows).
+// A prompt through an exact route (quant_simd_prompt_exact: the AVX2 and VNNI tiles) must give
+// your bits exactly, memcmp; through lane kernels, within the bound. Any kernel gives the same
+// bits with 1 and 2 threads (each row is one thread's, whole). And a token alone (a decode step)
+// must give the same bits as in the prompt where both go the same way (both exact, or both
+// through the lane kernels, which do for each token of a prompt what they do for it alone); on a
+// CPU whose prompts take the exact VNNI tiles and whose decode the AVX-512 lane kernels, the two
+// differ by rounding only, within the bound.
 static void t_simd_matmul(void) {
-    enum { ROWS = 29, COLS = 64 * 13, TOKENS = 19 };   // 460K multiply-adds: 2 parts or more
-    float *x = malloc(TOKENS * COLS * sizeof *x), *plain = malloc(TOKENS * ROWS * sizeof *plain),
-          *simd = malloc(TOKENS * ROWS * sizeof *simd), *one_thread = malloc(TOKENS * ROWS * sizeof *simd);
-    QuantAct *xq = malloc(TOKENS * COLS / 32 * sizeof *xq);
+    enum { COLS = 64 * 13, MAX_ROWS = 610, MAX_TOKENS = 40 };   // 29 x 832 x 19: 460K multiply-adds, 2 parts or more
+    static const struct { int rows, tokens; } SHAPES[] = {{29, 19}, {29, 5}, {29, 40}, {MAX_ROWS, 12}};
+    float *x = malloc(MAX_TOKENS * COLS * sizeof *x), *plain = malloc(MAX_TOKENS * MAX_ROWS * sizeof *plain),
+          *simd = malloc(MAX_TOKENS * MAX_ROWS * sizeof *simd), *other = malloc(MAX_TOKENS * MAX_ROWS * sizeof *simd);
+    QuantAct *xq = malloc(MAX_TOKENS * COLS / 32 * sizeof *xq);
     uint32_t s = 77;
     int checked = 0;
-    for (int i = 0; i < TOKENS * COLS; i++) x[i] = (float)(next(&s) >> 8) * 0x1p-22f - 2.0f;
+    for (int i = 0; i < MAX_TOKENS * COLS; i++) x[i] = (float)(next(&s) >> 8) * 0x1p-22f - 2.0f;
     quant_set_simd(false);
-    quantize_act(x, xq, TOKENS * COLS);   // what quant_matmul does to each token (cols / 32 blocks each)
+    quantize_act(x, xq, MAX_TOKENS * COLS);   // what quant_matmul does to each token (cols / 32 blocks each)
     for (size_t k = 0; k < PS_COUNT(TYPES); k++) {
-        size_t row_bytes = quant_row_bytes(TYPES[k], COLS);
-        uint8_t *w = malloc(ROWS * row_bytes);
-        for (int r = 0; r < ROWS; r++) random_row(TYPES[k], w + r * row_bytes, COLS, &s);
-        for (int pass = 0; pass < 2; pass++) {
-            pool_set_threads(1);
-            quant_set_simd(false);
-            quant_matmul(plain, x, w, TYPES[k], ROWS, COLS, TOKENS);
-            if (!choose_kernel(pass)) continue;
-            for (int threads = 1; threads <= 2; threads++) {
-                pool_set_threads(threads);
-                quant_matmul(simd, x, w, TYPES[k], ROWS, COLS, TOKENS);
-                for (int i = 0; i < TOKENS * ROWS; i++) {
-                    const int t = i / ROWS, r = i % ROWS;
-                    PS_CHECK(agrees(plain[i], simd[i], COLS, magnitude(TYPES[k], w + r * row_bytes, xq + t * COLS / 32, COLS)),
-                             "%s, %d thread(s), token %d row %d: plain C %.9g, %s %.9g", dtype_name(TYPES[k]),
-                             threads, t, r, (double)plain[i], quant_simd_name(), (double)simd[i]);
-                    if (threads == 1) one_thread[i] = simd[i];
-                    else PS_CHECK(memcmp(&one_thread[i], &simd[i], sizeof *simd) == 0,
-                                  "%s, %s, token %d row %d: 1 thread %.9g, 2 threads %.9g", dtype_name(TYPES[k]),
-                                  quant_simd_name(), t, r, (double)one_thread[i], (double)simd[i]);
+        const size_t row_bytes = quant_row_bytes(TYPES[k], COLS);
+        uint8_t *w = malloc(MAX_ROWS * row_bytes);
+        for (int r = 0; r < MAX_ROWS; r++) random_row(TYPES[k], w + r * row_bytes, COLS, &s);
+        for (size_t shape = 0; shape < PS_COUNT(SHAPES); shape++) {
+            const int rows = SHAPES[shape].rows, tokens = SHAPES[shape].tokens;
+            for (int pass = 0; pass < 2; pass++) {
+                pool_set_threads(1);
+                quant_set_simd(false);
+                quant_matmul(plain, x, w, TYPES[k], rows, COLS, tokens);
+                if (!choose_kernel(pass)) continue;
+                const bool prompt_exact = quant_simd_prompt_exact(tokens), alone_exact = quant_simd_prompt_exact(1);
+                for (int threads = 1; threads <= 2; threads++) {
+                    pool_set_threads(threads);
+                    quant_matmul(simd, x, w, TYPES[k], rows, COLS, tokens);
+                    for (int i = 0; i < tokens * rows; i++) {
+                        const int t = i / rows, r = i % rows;
+                        PS_CHECK(output_agrees(prompt_exact, plain[i], simd[i], TYPES[k], w + r * row_bytes, xq + t * COLS / 32, COLS),
+                                 "%s, %d tokens, %d thread(s), token %d row %d: plain C %.9g, %s %.9g (%s)",
+                                 dtype_name(TYPES[k]), tokens, threads, t, r, (double)plain[i], quant_simd_name(),
+                                 (double)simd[i], prompt_exact ? "must be the same bits" : "too far");
+                        if (threads == 1) other[i] = simd[i];
+                        else PS_CHECK(memcmp(&other[i], &simd[i], sizeof *simd) == 0,
+                                      "%s, %s, %d tokens, token %d row %d: 1 thread %.9g, 2 threads %.9g", dtype_name(TYPES[k]),
+                                      quant_simd_name(), tokens, t, r, (double)other[i], (double)simd[i]);
+                    }
+                    checked++;
                 }
-                checked++;
-            }
-            for (int t = 0; t < TOKENS; t++) {   // a decode step: the token alone
-                quant_matmul(one_thread, x + (size_t)t * COLS, w, TYPES[k], ROWS, COLS, 1);
-                PS_CHECK(memcmp(one_thread, simd + (size_t)t * ROWS, ROWS * sizeof *simd) == 0,
-                         "%s, %s: token %d alone differs from token %d among %d", dtype_name(TYPES[k]),
-                         quant_simd_name(), t, t, TOKENS);
+                for (int t = 0; t < tokens; t++) {   // a decode step: the token alone
+                    quant_matmul(other, x + (size_t)t * COLS, w, TYPES[k], rows, COLS, 1);
+                    for (int r = 0; r < rows; r++)
+                        PS_CHECK(output_agrees(prompt_exact == alone_exact, simd[(size_t)t * rows + r], other[r], TYPES[k],
+                                               w + r * row_bytes, xq + t * COLS / 32, COLS),
+                                 "%s, %s: token %d alone differs from token %d among %d, row %d: %.9g, %.9g",
+                                 dtype_name(TYPES[k]), quant_simd_name(), t, t, tokens, r, (double)other[r],
+                                 (double)simd[(size_t)t * rows + r]);
+                }
             }
         }
         free(w);
@@ -244,7 +270,7 @@ static void t_simd_matmul(void) {
     free(x);
     free(plain);
     free(simd);
-    free(one_thread);
+    free(other);
     free(xq);
 }
 
