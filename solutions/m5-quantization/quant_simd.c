@@ -21,7 +21,7 @@
 //     run in the plain kernel's order, block after block.
 // A prompt takes another route: tiles of weight rows x tokens, each (row, token) sum in a vector
 // lane of its own, still your expression in your order, so still your bits. On a CPU with AVX-512
-// VNNI (and PS_SIMD not avx2) a product of 8 tokens or more takes quant_vnni.c's tiles of 16
+// VNNI (and PS_SIMD not avx2) a product of 12 tokens or more takes quant_vnni.c's tiles of 16
 // tokens (vpdpbusd), whichever kernels decode takes: the AVX-512 lane kernels by default, the AVX2
 // ones in exact mode. On AVX2 alone, 4 tokens or more take quant_avx2_gemm's tiles of 8 tokens.
 // So on such a CPU a prompt gives your bits even where a decode step, through the lane kernels,
@@ -251,10 +251,12 @@ float quant_simd_dot(DType type, const void *w_row, const QuantAct *x, int n) {
 #define GEMM_MIN_TOKENS 4
 
 // From this many tokens on, a product on a CPU with AVX-512 VNNI runs as quant_vnni.c's tiles of
-// 16 tokens: below it, the lane kernels of quant_avx512.c (4 tokens at a time) are faster
-// (measured on the 16-core Xeon: book/m5-quantization.md, "Measured speed").
+// 16 tokens. Measured on the 16-core Xeon, the 7 products of a layer (book/m5-quantization.md,
+// "VNNI tiles"): at 8 tokens the lane kernels of quant_avx512.c (4 tokens at a time) were faster
+// on one thread and about even on 16 (half of each tile's lanes are padding); at 12 the tiles
+// were 1.1-2x faster.
 #ifndef VNNI_MIN_TOKENS   // (-D overrides it, to time the alternatives)
-#define VNNI_MIN_TOKENS 8
+#define VNNI_MIN_TOKENS 12
 #endif
 
 // How a product of n_tokens tokens runs. The tiles' float half is vector code without FMA: the

@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-// The tiles' sizes, measured on the 16-core Xeon (book/m5-quantization.md, "Measured speed"); -D
+// The tiles' sizes, measured on the 16-core Xeon (book/m5-quantization.md, "VNNI tiles"); -D
 // on the compiler's command line overrides them, which is how the candidates were timed.
 #ifndef VNNI_ROWS
 #define VNNI_ROWS 4            // R: weight rows of a register tile
@@ -83,9 +83,10 @@ void quant_vnni_prepare(DType type, const QuantAct *x, int cols, int t, int n_to
 #if PS_SIMD_AVX2   // x86-64 with gcc or clang; run only where quant_vnni_supported()
 #include <immintrin.h>
 
-// Nothing else: the float half below must not be fused into multiply-adds. gcc in ISO C mode
-// (-std=c11) never contracts; clang contracts only within one expression, and each intrinsic is
-// its own, but say so anyway.
+// Nothing more than quant_avx512_supported() checks. For clang this target includes FMA, but the
+// float half below must not be fused into multiply-adds: gcc in ISO C mode (-std=c11) never
+// contracts; clang contracts only within one expression, and each intrinsic is its own, but say
+// so anyway (objdump -d of this file's object shows no vfmadd from either compiler).
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 #define VNNI_INLINE VNNI __attribute__((always_inline)) static inline
 #if defined(__clang__)
