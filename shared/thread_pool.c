@@ -185,6 +185,8 @@ int pool_parts_for(double work, int max_parts) {
     return parts < max_parts ? (int)parts : max_parts;
 }
 
+unsigned pool_rounds(void) { return atomic_load_explicit(&job.round, memory_order_relaxed); }
+
 // Returns once workers 0 .. n_workers-1 have all finished round r: spins, then sleeps.
 static void wait_for_workers(unsigned r, int n_workers) {
     int w = 0;   // workers before w are done

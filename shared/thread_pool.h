@@ -21,4 +21,8 @@ void pool_run(PoolTask fn, void *arg, int n_parts);
 // least 1, at most max_parts (e.g. the rows, when each part takes whole rows).
 int pool_parts_for(double work, int max_parts);
 
+// Rounds posted to the workers so far (a job run on the calling thread alone is none), modulo
+// 2^32: benches count a decode step's rounds by the difference.
+unsigned pool_rounds(void);
+
 #endif

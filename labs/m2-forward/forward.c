@@ -186,9 +186,8 @@ void acts_free(Acts *a) {
 void project_qkv(const Layer *L, const Config *c, Acts *a, float *k, float *v, int n) {
     int dim = c->dim;
     rmsnorm_rows(a->xn, a->x, L->attn_norm, n, dim, c->norm_eps);   // each token's row, on the pool's threads
-    matmul(a->q, a->xn, &L->wq, n);
-    matmul(k, a->xn, &L->wk, n);
-    matmul(v, a->xn, &L->wv, n);
+    // Three products of the same input: one round of the pool for all their rows (matmul_many).
+    matmul_many((float *[]){a->q, k, v}, (const Mat *[]){&L->wq, &L->wk, &L->wv}, 3, a->xn, n);
 }
 
 // QK-norm and RoPE of tokens 0 .. n-1 of q and k, at positions pos0 .. pos0 + n - 1: qk_norm_rope()'s
@@ -255,8 +254,9 @@ void mlp_block(const Layer *L, const Config *c, Acts *a, int n) {
     int dim = c->dim;
     // TODO(M2 mlp): see book/m2-forward.md#mlp
     // rmsnorm each token of a->x with L->mlp_norm into a->xn; a->gate = xn W_gate^T and
-    // a->up = xn W_up^T (matmul); swiglu over all n*ffn_dim values (into a->gate); a->delta =
-    // down projection of that; add a->delta to a->x.
+    // a->up = xn W_up^T: both read xn, so one matmul_many() call computes them in one round of
+    // the pool (two matmul() calls give the same bits); swiglu over all n*ffn_dim values (into
+    // a->gate); a->delta = down projection of that (matmul); add a->delta to a->x.
     LAB_TODO("M2", "mlp", "book/m2-forward.md#mlp");
 }
 

@@ -84,6 +84,15 @@ void dequantize_row(DType t, const void *x, float *y, int n);
 // product).
 void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
                   int n_tokens);
+// quant_matmul() in its two steps, for products that share their input (lab M2's matmul_many:
+// quant_register() gives it these): the activations x [n_tokens × cols] quantized once into
+// quant_prep_bytes() bytes of prep (tokens [t0, t1) per call, so threads can split a prompt), then
+// output rows [r0, r1) of the product with any matrix of this type and width from them, the same
+// bits as quant_matmul() (a token that is not all finite makes every output NaN, as there).
+size_t quant_prep_bytes(DType type, int cols, int n_tokens);
+void quant_prepare(void *prep, const float *x, DType type, int cols, int n_tokens, int t0, int t1);
+void quant_rows(float *out, const void *prep, const void *w, DType type, int rows, int cols, int n_tokens, int r0,
+                int r1);
 
 // Activations in 8 bits, blocks of 32: x[j] ~= d * qs[j], qs in -127..127; sum = qs[0] + ... +
 // qs[31] (the Q4A product needs it for its bias term). The values fit in 8 bits but are kept in

@@ -79,7 +79,6 @@ typedef struct {
     const uint8_t *w;
     DType type;
     int rows, cols, n_tokens;
-    const void *prepared;     // x rearranged for the SIMD kernel (quant_simd_prepare), or NULL
 } MatmulJob;
 
 // Output rows [r0, r1) of the product. Rows are independent, so threads that take different
@@ -92,43 +91,25 @@ static void product_rows(const MatmulJob *job, int r0, int r1) {
     LAB_TODO("M5", "matmul-rows", "book/m5-quantization.md#matmul-rows");
 }
 
-// One thread's share: an equal slice of the rows.
-static void product_part(void *arg, int part, int n_parts) {
-    const MatmulJob *job = arg;
-    const int r0 = (int)((int64_t)job->rows * part / n_parts), r1 = (int)((int64_t)job->rows * (part + 1) / n_parts);
-    // The same rows with SIMD intrinsics (solutions/m5-quantization/quant_simd.c): used unless PS_SIMD=0 or
-    // quant_set_simd(false), which the lab's tests do to run your product_rows.
-    if (job->prepared)
-        quant_simd_rows_prepared(job->out, job->prepared, job->w, job->type, job->rows, job->cols, job->n_tokens, r0, r1);
-    else if (quant_simd_enabled())
-        quant_simd_rows(job->out, job->x, job->w, job->type, job->rows, job->cols, job->n_tokens, r0, r1);
-    else
-        product_rows(job, r0, r1);
-}
-
-// The activations of every token in QuantAct blocks, and (prepared != NULL) rearranged for the
-// SIMD kernel: tokens [t0, t1) of them. A prompt's tokens are split between the threads like the
-// rows of the product: one thread quantizing 128 tokens would keep 15 others waiting.
+// The activations of a product as its threads read them (quant_prep_bytes): per token a byte
+// that says whether its values are all finite, then every token's QuantAct blocks, then (when the
+// SIMD kernel in use wants them) the same rearranged for it (quant_simd_prepare).
 typedef struct {
-    const float *x;
-    QuantAct *xq;
-    uint8_t *prepared;
-    DType type;
-    int cols;
-    int n_tokens;
-} ActJob;
+    size_t acts, prepared, prepared_bytes, total;   // offsets and sizes in bytes
+} PrepLayout;
 
-static void act_part(void *arg, int part, int n_parts) {
-    const ActJob *j = arg;
-    const int blocks = j->cols / 32;
-    const int t0 = (int)((int64_t)j->n_tokens * part / n_parts), t1 = (int)((int64_t)j->n_tokens * (part + 1) / n_parts);
-    for (int t = t0; t < t1; t++) {
-        QuantAct *y = j->xq + (size_t)t * blocks;
-        if (quant_simd_enabled()) quant_simd_act(j->x + (size_t)t * j->cols, y, j->cols);   // same bits
-        else quantize_act(j->x + (size_t)t * j->cols, y, j->cols);
-        if (j->prepared) quant_simd_prepare(j->type, y, j->cols, t, j->n_tokens, j->prepared);
-    }
+static size_t round_up_64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static PrepLayout prep_layout(DType type, int cols, int n_tokens) {
+    PrepLayout l;
+    l.acts = round_up_64((size_t)n_tokens);
+    l.prepared = l.acts + round_up_64((size_t)n_tokens * (cols / 32) * sizeof(QuantAct));
+    l.prepared_bytes = quant_simd_enabled() ? quant_simd_prep_bytes(type, cols, n_tokens) : 0;
+    l.total = l.prepared + l.prepared_bytes;
+    return l;
 }
+
+size_t quant_prep_bytes(DType type, int cols, int n_tokens) { return prep_layout(type, cols, n_tokens).total; }
 
 // True when every one of the n values is finite. Rounding inf or NaN to an integer is undefined in
 // C (and the SIMD conversions give INT_MIN, whose sums then overflow), so activations that are no
@@ -145,19 +126,80 @@ static bool all_finite(const float *x, size_t n) {
     return bad == 0;
 }
 
-void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
-                  int n_tokens) {
-    if (!all_finite(x, (size_t)n_tokens * cols)) {   // broken weights upstream: the result is NaN too
-        for (size_t i = 0; i < (size_t)n_tokens * rows; i++) out[i] = NAN;
+void quant_prepare(void *prep, const float *x, DType type, int cols, int n_tokens, int t0, int t1) {
+    const PrepLayout l = prep_layout(type, cols, n_tokens);
+    uint8_t *finite = prep;
+    QuantAct *xq = (QuantAct *)((uint8_t *)prep + l.acts);
+    const int blocks = cols / 32;
+    for (int t = t0; t < t1; t++) {
+        const float *xt = x + (size_t)t * cols;
+        QuantAct *y = xq + (size_t)t * blocks;
+        finite[t] = all_finite(xt, (size_t)cols);
+        if (!finite[t]) continue;   // broken weights upstream: the product's rows will be NaN
+        if (quant_simd_enabled()) quant_simd_act(xt, y, cols);   // same bits
+        else quantize_act(xt, y, cols);
+        if (l.prepared_bytes) quant_simd_prepare(type, y, cols, t, n_tokens, (uint8_t *)prep + l.prepared);
+    }
+}
+
+void quant_rows(float *out, const void *prep, const void *w, DType type, int rows, int cols, int n_tokens, int r0,
+                int r1) {
+    const PrepLayout l = prep_layout(type, cols, n_tokens);
+    const uint8_t *finite = prep;
+    bool all = true;
+    for (int t = 0; t < n_tokens; t++) all &= finite[t];
+    if (!all) {   // a token that is no number makes every output NaN, as the products always did
+        for (int t = 0; t < n_tokens; t++)
+            for (int r = r0; r < r1; r++) out[(size_t)t * rows + r] = NAN;
         return;
     }
+    const QuantAct *xq = (const QuantAct *)((const uint8_t *)prep + l.acts);
+    // The same rows with SIMD intrinsics (solutions/m5-quantization/quant_simd.c): used unless PS_SIMD=0 or
+    // quant_set_simd(false), which the lab's tests do to run your product_rows.
+    if (l.prepared_bytes)
+        quant_simd_rows_prepared(out, (const uint8_t *)prep + l.prepared, w, type, rows, cols, n_tokens, r0, r1);
+    else if (quant_simd_enabled())
+        quant_simd_rows(out, xq, w, type, rows, cols, n_tokens, r0, r1);
+    else
+        product_rows(&(MatmulJob){out, xq, w, type, rows, cols, n_tokens}, r0, r1);
+}
+
+typedef struct {
+    float *out;
+    const void *prep, *w;
+    DType type;
+    int rows, cols, n_tokens;
+} ProductJob;
+
+// One thread's share: an equal slice of the rows.
+static void product_part(void *arg, int part, int n_parts) {
+    const ProductJob *j = arg;
+    const int r0 = (int)((int64_t)j->rows * part / n_parts), r1 = (int)((int64_t)j->rows * (part + 1) / n_parts);
+    quant_rows(j->out, j->prep, j->w, j->type, j->rows, j->cols, j->n_tokens, r0, r1);
+}
+
+typedef struct {
+    void *prep;
+    const float *x;
+    DType type;
+    int cols, n_tokens;
+} ActJob;
+
+// A prompt's tokens are prepared on the pool's threads like the rows of the product: one thread
+// quantizing 128 tokens would keep 15 others waiting.
+static void act_part(void *arg, int part, int n_parts) {
+    const ActJob *j = arg;
+    quant_prepare(j->prep, j->x, j->type, j->cols, j->n_tokens, (int)((int64_t)j->n_tokens * part / n_parts),
+                  (int)((int64_t)j->n_tokens * (part + 1) / n_parts));
+}
+
+void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
+                  int n_tokens) {
     // In this thread's scratch: a decode step runs some 200 products, and they reuse one buffer.
-    static _Thread_local Scratch acts, prepared;
-    const size_t prep_bytes = quant_simd_enabled() ? quant_simd_prep_bytes(type, cols, n_tokens) : 0;
-    ActJob aj = {x, scratch_reserve(&acts, (size_t)n_tokens * (cols / 32) * sizeof(QuantAct)),
-                 prep_bytes ? scratch_reserve(&prepared, prep_bytes) : NULL, type, cols, n_tokens};
+    static _Thread_local Scratch scratch;
+    ActJob aj = {scratch_reserve(&scratch, quant_prep_bytes(type, cols, n_tokens)), x, type, cols, n_tokens};
     // About 16 operations per activation (quantized, then rearranged), counted like multiply-adds.
     pool_run(act_part, &aj, pool_parts_for(16.0 * cols * n_tokens, n_tokens));
-    MatmulJob job = {out, aj.xq, w, type, rows, cols, n_tokens, aj.prepared};
+    ProductJob job = {out, aj.prep, w, type, rows, cols, n_tokens};
     pool_run(product_part, &job, pool_parts_for((double)rows * cols * n_tokens, rows));
 }

@@ -224,9 +224,8 @@ void project_qkv(const Layer *L, const Config *c, Acts *a, float *k, float *v, i
     int dim = c->dim;
     //[ qkv
     rmsnorm_rows(a->xn, a->x, L->attn_norm, n, dim, c->norm_eps);   // each token's row, on the pool's threads
-    matmul(a->q, a->xn, &L->wq, n);
-    matmul(k, a->xn, &L->wk, n);
-    matmul(v, a->xn, &L->wv, n);
+    // Three products of the same input: one round of the pool for all their rows (matmul_many).
+    matmul_many((float *[]){a->q, k, v}, (const Mat *[]){&L->wq, &L->wk, &L->wv}, 3, a->xn, n);
     //]
 }
 
@@ -304,11 +303,11 @@ void mlp_block(const Layer *L, const Config *c, Acts *a, int n) {
     int dim = c->dim;
     //> M2 mlp
     //? rmsnorm each token of a->x with L->mlp_norm into a->xn; a->gate = xn W_gate^T and
-    //? a->up = xn W_up^T (matmul); swiglu over all n*ffn_dim values (into a->gate); a->delta =
-    //? down projection of that; add a->delta to a->x.
+    //? a->up = xn W_up^T: both read xn, so one matmul_many() call computes them in one round of
+    //? the pool (two matmul() calls give the same bits); swiglu over all n*ffn_dim values (into
+    //? a->gate); a->delta = down projection of that (matmul); add a->delta to a->x.
     rmsnorm_rows(a->xn, a->x, L->mlp_norm, n, dim, c->norm_eps);
-    matmul(a->gate, a->xn, &L->w_gate, n);
-    matmul(a->up, a->xn, &L->w_up, n);
+    matmul_many((float *[]){a->gate, a->up}, (const Mat *[]){&L->w_gate, &L->w_up}, 2, a->xn, n);
     swiglu(a->gate, a->gate, a->up, n * c->ffn_dim);
     matmul(a->delta, a->gate, &L->w_down, n);
     for (size_t i = 0; i < (size_t)n * dim; i++) a->x[i] += a->delta[i];

@@ -33,6 +33,31 @@ const MatKernels *matmul_kernels(const Mat *w);
 // bf16 matrices kept as they are (M1's model_keep_bf16): widened in registers, matmul_bf16.c.
 extern const MatKernels MATMUL_BF16;
 
+// ---- products that share their input ----
+// outs[i] = x ws[i]^T for i < count, as `count` matmul() calls would write them, bit for bit, in
+// one round of the thread pool instead of `count`: q, k and v all multiply a token's normed
+// vector, and so do gate and up. Each thread takes a share of all the matrices' rows (every row
+// whole on one thread, so the thread count changes nothing). Every ws[i] is as wide as x's rows;
+// count is 1 .. MATMUL_MANY_MAX; no out may overlap x or another out.
+#define MATMUL_MANY_MAX 8
+void matmul_many(float *const outs[], const Mat *const ws[], int count, const float *x, int n_tokens);
+// How a registered format (MatKernels above) joins matmul_many()'s round: it prepares the shared
+// activations once for all its matrices of the group (a format that rounds them, say), then
+// computes any rows of any of them. A format without these gets one matmul() of its own.
+typedef struct {
+    DType dtype;
+    // Bytes prepare() fills for n_tokens tokens of `cols` values; 0: rows() reads x itself.
+    size_t (*prep_bytes)(DType dtype, int cols, int n_tokens);
+    // Tokens [t0, t1) of x [n_tokens × cols] into prep (threads prepare different tokens at once).
+    void (*prepare)(void *prep, const float *x, DType dtype, int cols, int n_tokens, int t0, int t1);
+    // Output rows [row_begin, row_end) of out = x w^T [n_tokens × w->rows], from prep (NULL when
+    // prep_bytes said 0) or x: for those rows, the very bits matmul() writes.
+    void (*rows)(float *out, const void *prep, const float *x, const Mat *w, int n_tokens, int row_begin,
+                 int row_end);
+} MatRowKernels;
+// Registers k (kept by pointer: static storage); again changes nothing. 0, or -1 when full.
+int matmul_rows_register(const MatRowKernels *k);
+
 // f32 products with SIMD (matmul_simd.c): matmul() uses them when the SIMD policy says so
 // (shared/simd.h: on by default); false runs your matmul_f32_rows (so does PS_SIMD=0).
 void matmul_use_simd(bool on);

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 
 #include "forward.h"
+#include "scratch.h"
 #include "thread_pool.h"
-
 
 // Kernels for matrices that are not f32 (forward.h, MatKernels).
 #define MAX_KERNELS 8
@@ -67,15 +67,21 @@ typedef struct {
     int n_tokens;
 } Job;
 
-// One thread's share: an equal slice of the rows. With SIMD (solutions/m2-forward/matmul_simd.c, the
-// default) when this CPU has a kernel for it; your loop otherwise, and in this lab's tests.
-// Slices start at multiples of 16 rows (matmul_gemm_part), so the SIMD tiles rarely split.
+// Rows [r0, r1) of an f32 product: with SIMD (solutions/m2-forward/matmul_simd.c, the default)
+// when this CPU has a kernel for it; your loop otherwise, and in this lab's tests.
+static void f32_rows(float *out, const void *prep, const float *x, const Mat *w, int n_tokens, int r0, int r1) {
+    (void)prep;   // f32 products read x as it is
+    if (!matmul_simd_rows(out, x, w->data, w->rows, w->cols, n_tokens, r0, r1))
+        matmul_f32_rows(out, x, w, n_tokens, r0, r1);
+}
+
+// One thread's share: an equal slice of the rows. Slices start at multiples of 16 rows
+// (matmul_gemm_part), so the SIMD tiles rarely split.
 static void job_part(void *arg, int part, int n_parts) {
     const Job *j = arg;
     int r0, r1;
     matmul_gemm_part(j->w->rows, part, n_parts, &r0, &r1);
-    if (!matmul_simd_rows(j->out, j->x, j->w->data, j->w->rows, j->w->cols, j->n_tokens, r0, r1))
-        matmul_f32_rows(j->out, j->x, j->w, j->n_tokens, r0, r1);
+    f32_rows(j->out, NULL, j->x, j->w, j->n_tokens, r0, r1);
 }
 
 //[ matmul-threads
@@ -89,3 +95,149 @@ void matmul(float *out, const float *x, const Mat *w, int n_tokens) {
     pool_run(job_part, &job, pool_parts_for((double)w->rows * w->cols * n_tokens, w->rows));
 }
 //]
+
+// ---- products that share their input (forward.h, matmul_many) ----
+// A decode step's products are small (2 to 12 MiB of weights each), and a round of the pool costs
+// more than its wake-up: every thread waits for the slowest, and on a machine whose cores are
+// shared (a VM) one of them is often late. q, k and v read the same input, so one round can take
+// all three: the rows of the matrices are numbered one after another and split between the
+// threads in units of 16 rows of one matrix (a unit never spans two matrices, and starts at a
+// multiple of 16 of its own matrix's rows, as matmul_gemm_part's slices do).
+#define UNIT_ROWS 16
+
+static const MatRowKernels *row_kernels[MAX_KERNELS];
+static int n_row_kernels;
+
+int matmul_rows_register(const MatRowKernels *k) {
+    for (int i = 0; i < n_row_kernels; i++)
+        if (row_kernels[i] == k) return 0;
+    if (n_row_kernels == MAX_KERNELS) {
+        fprintf(stderr, "matmul_rows_register: table full\n");
+        return -1;
+    }
+    row_kernels[n_row_kernels++] = k;
+    return 0;
+}
+
+// bf16 rows without a SIMD tile for this CPU (or with SIMD off): each row widened, then summed in
+// order, as matmul_bf16.c's plain loop does (the same bits).
+static void bf16_plain_rows(float *out, const float *x, const Mat *w, int n_tokens, int r0, int r1) {
+    static _Thread_local Scratch scratch;
+    float *row = scratch_reserve(&scratch, (size_t)w->cols * sizeof *row);
+    for (int r = r0; r < r1; r++) {
+        MATMUL_BF16.get_row(row, w, r);
+        for (int t = 0; t < n_tokens; t++) {
+            const float *xt = x + (size_t)t * w->cols;
+            float sum = 0.0f;
+            for (int c = 0; c < w->cols; c++) sum += row[c] * xt[c];
+            out[(size_t)t * w->rows + r] = sum;
+        }
+    }
+}
+
+static void bf16_rows(float *out, const void *prep, const float *x, const Mat *w, int n_tokens, int r0, int r1) {
+    (void)prep;
+    if (!matmul_gemm_rows(out, x, w->data, true, w->rows, w->cols, n_tokens, r0, r1))
+        bf16_plain_rows(out, x, w, n_tokens, r0, r1);
+}
+
+static const MatRowKernels F32_ROWS = {DT_F32, NULL, NULL, f32_rows};
+static const MatRowKernels BF16_ROWS = {DT_BF16, NULL, NULL, bf16_rows};
+
+// The row kernels for w's dtype, or NULL when its format registered none.
+static const MatRowKernels *row_kernels_for(const Mat *w) {
+    for (int i = 0; i < n_row_kernels; i++)
+        if (row_kernels[i]->dtype == w->dtype) return row_kernels[i];
+    if (w->dtype == DT_F32) return &F32_ROWS;
+    if (w->dtype == DT_BF16 && matmul_kernels(w) == &MATMUL_BF16) return &BF16_ROWS;
+    return NULL;
+}
+
+typedef struct {
+    float *out;
+    const Mat *w;
+    const MatRowKernels *k;
+    const void *prep;   // its dtype's prepared activations, or NULL
+    int unit0;          // its first unit in the numbering of all the group's units
+} ManyProduct;
+
+typedef struct {
+    ManyProduct p[MATMUL_MANY_MAX];
+    int count, n_units, n_tokens;
+    const float *x;
+} ManyJob;
+
+// Units [u0, u1) of the group: for each product they cover, its rows among them.
+static void many_units(const ManyJob *j, int u0, int u1) {
+    for (int i = 0; i < j->count && u0 < u1; i++) {
+        const ManyProduct *p = &j->p[i];
+        const int units = (p->w->rows + UNIT_ROWS - 1) / UNIT_ROWS;
+        if (u0 >= p->unit0 + units) continue;
+        const int end = u1 < p->unit0 + units ? u1 : p->unit0 + units;
+        const int r0 = (u0 - p->unit0) * UNIT_ROWS, r1 = end - p->unit0 == units ? p->w->rows : (end - p->unit0) * UNIT_ROWS;
+        p->k->rows(p->out, p->prep, j->x, p->w, j->n_tokens, r0, r1);
+        u0 = end;
+    }
+}
+
+// One thread's share: an equal run of the units.
+static void many_part(void *arg, int part, int n_parts) {
+    const ManyJob *j = arg;
+    many_units(j, (int)((long long)j->n_units * part / n_parts), (int)((long long)j->n_units * (part + 1) / n_parts));
+}
+
+typedef struct {
+    const MatRowKernels *k;
+    void *prep;
+    const float *x;
+    DType dtype;
+    int cols, n_tokens;
+} PrepJob;
+
+static void prep_part(void *arg, int part, int n_parts) {
+    const PrepJob *j = arg;
+    j->k->prepare(j->prep, j->x, j->dtype, j->cols, j->n_tokens, (int)((long long)j->n_tokens * part / n_parts),
+                  (int)((long long)j->n_tokens * (part + 1) / n_parts));
+}
+
+// Preparing activations (rounding them to 8 bits, say) costs about as much per value as this many
+// of pool_parts_for()'s multiply-adds: a prompt's tokens are prepared on the pool's threads.
+#define PREP_WORK_PER_VALUE 16
+
+void matmul_many(float *const outs[], const Mat *const ws[], int count, const float *x, int n_tokens) {
+    if (count < 1 || count > MATMUL_MANY_MAX) {
+        fprintf(stderr, "matmul_many: %d products (1 .. %d)\n", count, MATMUL_MANY_MAX);
+        abort();
+    }
+    const int cols = ws[0]->cols;
+    ManyJob job = {.n_tokens = n_tokens, .x = x};
+    static _Thread_local Scratch preps[MATMUL_MANY_MAX];   // one per dtype of the group that prepares
+    double work = 0;
+    for (int i = 0; i < count; i++) {
+        if (ws[i]->cols != cols) {   // a broken invariant: each product would read x wrongly
+            fprintf(stderr, "matmul_many: matrices of %d and %d columns share an input\n", cols, ws[i]->cols);
+            abort();
+        }
+        const MatRowKernels *k = row_kernels_for(ws[i]);
+        if (!k) {   // a format without row kernels: a product of its own
+            matmul(outs[i], x, ws[i], n_tokens);
+            continue;
+        }
+        ManyProduct *p = &job.p[job.count];
+        *p = (ManyProduct){outs[i], ws[i], k, NULL, job.n_units};
+        for (int e = 0; e < job.count && k->prep_bytes; e++)   // an earlier matrix of this dtype prepared x
+            if (job.p[e].w->dtype == ws[i]->dtype) p->prep = job.p[e].prep;
+        if (k->prep_bytes && !p->prep) {
+            const size_t bytes = k->prep_bytes(ws[i]->dtype, cols, n_tokens);
+            if (bytes) {
+                PrepJob pj = {k, scratch_reserve(&preps[job.count], bytes), x, ws[i]->dtype, cols, n_tokens};
+                pool_run(prep_part, &pj, pool_parts_for((double)PREP_WORK_PER_VALUE * cols * n_tokens, n_tokens));
+                p->prep = pj.prep;
+            }
+        }
+        job.n_units += (ws[i]->rows + UNIT_ROWS - 1) / UNIT_ROWS;
+        work += (double)ws[i]->rows * cols * n_tokens;
+        job.count++;
+    }
+    if (job.count) pool_run(many_part, &job, pool_parts_for(work, job.n_units));
+}

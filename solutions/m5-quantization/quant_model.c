@@ -146,8 +146,22 @@ static const MatKernels KERNELS[] = {
     {DT_Q4A, matmul_quant, get_row_quant},
 };
 
+// matmul_many (q, k and v; gate and up): the activations quantized once for all of them.
+static void rows_quant(float *out, const void *prep, const float *x, const Mat *w, int n_tokens, int r0, int r1) {
+    (void)x;   // read from prep, quantized
+    quant_rows(out, prep, w->data, w->dtype, w->rows, w->cols, n_tokens, r0, r1);
+}
+
+static const MatRowKernels ROW_KERNELS[] = {
+    {DT_Q8_0, quant_prep_bytes, quant_prepare, rows_quant},
+    {DT_Q4_0, quant_prep_bytes, quant_prepare, rows_quant},
+    {DT_Q4A, quant_prep_bytes, quant_prepare, rows_quant},
+};
+
 int quant_register(void) {
     for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
-        if (mat_format_register(&FORMATS[i]) != 0 || matmul_register(&KERNELS[i]) != 0) return -1;
+        if (mat_format_register(&FORMATS[i]) != 0 || matmul_register(&KERNELS[i]) != 0 ||
+            matmul_rows_register(&ROW_KERNELS[i]) != 0)
+            return -1;
     return 0;
 }
