@@ -19,7 +19,7 @@
 typedef int DType;
 enum { DT_F32, DT_BF16, DT_F16, DT_U8, DT_EXTENSION };
 
-const char *dtype_name(DType t);   // "F32", "BF16", "F16", "U8", or a registered format's name
+const char *dtype_name(DType t);   // "F32", "BF16", "F16", "U8"; "?" otherwise (mat_type_name names formats)
 size_t dtype_size(DType t);        // bytes per element: 4, 2, 2, 1; 0 for a registered block format
 
 #define ST_MAX_DIMS 8

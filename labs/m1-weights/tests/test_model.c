@@ -39,7 +39,7 @@ static const float *weight(const Model *m, const char *name, size_t *numel) {
             if (strcmp(rest, parts[i].name) == 0) mat = parts[i].mat, vec = parts[i].vec, *numel = parts[i].n;
     }
     if (mat) {
-        PS_CHECK(mat->dtype == DT_F32, "%s: M1 loads every matrix as F32, got %s", name, dtype_name(mat->dtype));
+        PS_CHECK(mat->dtype == DT_F32, "%s: M1 loads every matrix as F32, got %s", name, mat_type_name(mat->dtype));
         *numel = (size_t)mat->rows * (size_t)mat->cols;
         return mat->data;
     }

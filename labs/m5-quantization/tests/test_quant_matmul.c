@@ -10,7 +10,9 @@
 
 #include "thread_pool.h"
 #include "harness.h"
+#include "model.h"
 #include "quant.h"
+#include "quant_model.h"
 
 #define BLOCKS "golden/m5/blocks.psg"
 
@@ -84,13 +86,13 @@ static void t_threads_and_tokens(void) {
             pool_set_threads(n);
             quant_matmul(many, x, wq, types[k], ROWS, COLS, TOKENS);
             PS_CHECK(memcmp(one, many, sizeof one) == 0, "%s: %d threads give different bits than 1",
-                     dtype_name(types[k]), n);
+                     mat_type_name(types[k]), n);
         }
         for (int t = 0; t < TOKENS; t++) {
             quant_matmul(single, x + t * COLS, wq, types[k], ROWS, COLS, 1);
             PS_CHECK(memcmp(single, one + t * ROWS, sizeof single) == 0,
                      "%s: token %d alone differs from the same token in a batch of %d",
-                     dtype_name(types[k]), t, TOKENS);
+                     mat_type_name(types[k]), t, TOKENS);
         }
         free(wq);
     }
@@ -106,4 +108,7 @@ static const PsTest TESTS[] = {
     {"quant.threads-and-tokens", t_threads_and_tokens, "book/m5-quantization.md#matmul-rows", 0},
 };
 
-int main(int argc, char **argv) { return ps_main("M5", TESTS, PS_COUNT(TESTS), argc, argv); }
+int main(int argc, char **argv) {
+    if (quant_register() != 0) return 1;   // so that mat_type_name() names the formats in messages
+    return ps_main("M5", TESTS, PS_COUNT(TESTS), argc, argv);
+}

@@ -35,7 +35,7 @@ static void check_same_blocks(const char *name, DType type) {
     PS_CHECK(rc == 0, "model_load(%s) with model_keep_bf16(true) failed", dir);
     PS_CHECK(kept.layers[0].wq.dtype == DT_BF16 && kept.embed.dtype == DT_BF16,
              "%s: the kept model's matrices are %s, %s; want BF16 (is this model bf16?)", name,
-             dtype_name(kept.layers[0].wq.dtype), dtype_name(kept.embed.dtype));
+             mat_type_name(kept.layers[0].wq.dtype), mat_type_name(kept.embed.dtype));
 
     PS_CHECK(quantize_model(&wide, type, false) == 0, "quantize_model of the widened model failed");
     PS_CHECK(quantize_model(&kept, type, false) == 0, "quantize_model of the bf16-kept model failed");

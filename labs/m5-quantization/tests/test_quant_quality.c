@@ -109,7 +109,7 @@ static void t_saved_model(void) {
     PS_CHECK(loaded == 0, "the written model does not load (see above)");
     PS_CHECK(disk.embed.dtype == DT_Q4A && disk.layers[0].w_down.dtype == DT_Q4A && disk.lm_head_is_embed,
              "loaded matrices: embed %s, w_down %s, lm_head shared %d; want Q4A, Q4A, 1",
-             dtype_name(disk.embed.dtype), dtype_name(disk.layers[0].w_down.dtype), disk.lm_head_is_embed);
+             mat_type_name(disk.embed.dtype), mat_type_name(disk.layers[0].w_down.dtype), disk.lm_head_is_embed);
     PS_CHECK(quantize_model(&mem, DT_Q4A, false) == 0, "quantize_model failed");
     const int32_t ids[] = {100, 2000, 33, 4000, 5};
     int n = (int)PS_COUNT(ids), vocab = mem.cfg.vocab_size;

@@ -18,7 +18,9 @@
 
 #include "thread_pool.h"
 #include "harness.h"
+#include "model.h"
 #include "quant.h"
+#include "quant_model.h"
 #include "quant_simd.h"   // quant_simd_prompt_exact
 
 static uint32_t next(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
@@ -120,7 +122,7 @@ static void t_simd_dot(void) {
                     if (!choose_kernel(pass)) continue;
                     float simd = quant_simd_dot(TYPES[k], row, x, n);
                     PS_CHECK(agrees(plain, simd, n, magnitude(TYPES[k], row, x, n)),
-                             "%s, %d weights: plain C gives %.9g (%a), %s gives %.9g (%a)", dtype_name(TYPES[k]),
+                             "%s, %d weights: plain C gives %.9g (%a), %s gives %.9g (%a)", mat_type_name(TYPES[k]),
                              n, (double)plain, (double)plain, quant_simd_name(), (double)simd, (double)simd);
                     checked++;
                 }
@@ -156,7 +158,7 @@ static void t_simd_row_end(void) {
                 if (!choose_kernel(pass)) continue;
                 const float simd = quant_simd_dot(TYPES[k], row, x, n);   // a fault here is the failure
                 PS_CHECK(agrees(plain, simd, n, magnitude(TYPES[k], row, x, n)), "%s, %d weights at the end of memory: "
-                         "plain C %.9g, %s %.9g", dtype_name(TYPES[k]), n, (double)plain, quant_simd_name(), (double)simd);
+                         "plain C %.9g, %s %.9g", mat_type_name(TYPES[k]), n, (double)plain, quant_simd_name(), (double)simd);
                 checked++;
             }
     munmap(mem, 2 * page);
@@ -243,11 +245,11 @@ static void t_simd_matmul(void) {
                         const int t = i / rows, r = i % rows;
                         PS_CHECK(output_agrees(prompt_exact, plain[i], simd[i], TYPES[k], w + r * row_bytes, xq + t * COLS / 32, COLS),
                                  "%s, %d tokens, %d thread(s), token %d row %d: plain C %.9g, %s %.9g (%s)",
-                                 dtype_name(TYPES[k]), tokens, threads, t, r, (double)plain[i], quant_simd_name(),
+                                 mat_type_name(TYPES[k]), tokens, threads, t, r, (double)plain[i], quant_simd_name(),
                                  (double)simd[i], prompt_exact ? "must be the same bits" : "too far");
                         if (threads == 1) other[i] = simd[i];
                         else PS_CHECK(memcmp(&other[i], &simd[i], sizeof *simd) == 0,
-                                      "%s, %s, %d tokens, token %d row %d: 1 thread %.9g, 2 threads %.9g", dtype_name(TYPES[k]),
+                                      "%s, %s, %d tokens, token %d row %d: 1 thread %.9g, 2 threads %.9g", mat_type_name(TYPES[k]),
                                       quant_simd_name(), tokens, t, r, (double)other[i], (double)simd[i]);
                     }
                     checked++;
@@ -258,7 +260,7 @@ static void t_simd_matmul(void) {
                         PS_CHECK(output_agrees(prompt_exact == alone_exact, simd[(size_t)t * rows + r], other[r], TYPES[k],
                                                w + r * row_bytes, xq + t * COLS / 32, COLS),
                                  "%s, %s: token %d alone differs from token %d among %d, row %d: %.9g, %.9g",
-                                 dtype_name(TYPES[k]), quant_simd_name(), t, t, tokens, r, (double)other[r],
+                                 mat_type_name(TYPES[k]), quant_simd_name(), t, t, tokens, r, (double)other[r],
                                  (double)simd[(size_t)t * rows + r]);
                 }
             }
@@ -281,4 +283,7 @@ static const PsTest TESTS[] = {
     {"quant.simd-matmul", t_simd_matmul, "book/m5-quantization.md#simd", 0},
 };
 
-int main(int argc, char **argv) { return ps_main("M5", TESTS, PS_COUNT(TESTS), argc, argv); }
+int main(int argc, char **argv) {
+    if (quant_register() != 0) return 1;   // so that mat_type_name() names the formats in messages
+    return ps_main("M5", TESTS, PS_COUNT(TESTS), argc, argv);
+}
