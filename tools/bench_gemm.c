@@ -2,7 +2,8 @@
 // with random weights (no model needed).
 //
 //     build/tools/bench_gemm [--tokens N] [--parts 1,4,16] [--threads 1,2] [--formats f32,bf16]
-//                            [--reps N] [--cpu]
+//                            [--reps N] [--cpu] [--block-kib 256,1024] [--chunk 1024,3072]
+//                            [--pack-min 0,32] [--each]
 //
 // --parts P: the products split into P slices of rows as matmul() splits them between P threads,
 // but each slice computed ALONE, one after another on this thread: what one thread of a P-thread
@@ -11,6 +12,10 @@
 // slice's share of the time (1/P when the slices are equal).
 // --threads T: the products through matmul() on T threads of the pool (wall time, or --cpu).
 // The best of --reps runs (default 5) of the seven products.
+// --each: with --threads, each of the seven products timed alone too (which shape is slow).
+// --block-kib, --chunk, --pack-min: the GEMM's blocking (matmul_gemm.h: KiB of weights per row
+// block, columns per chunk, from how many tokens a product's rows are packed, 0 for never), every
+// combination of the lists measured in turn; a list left out, the default (printed first).
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +24,7 @@
 
 #include "bench_util.h"
 #include "forward.h"
+#include "matmul_gemm.h"
 #include "thread_pool.h"
 #include "timing.h"
 
@@ -40,8 +46,8 @@ static bool parse_ints(const char *flag, const char *text, IntList *l) {
     for (const char *p = text; *p;) {
         char *end;
         const long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > 4096 || l->n == MAX_LIST || (*end && *end != ','))
-            return fprintf(stderr, "bench_gemm: %s takes positive numbers separated by commas, not '%s'\n", flag, text),
+        if (end == p || v < 0 || v > 65536 || l->n == MAX_LIST || (*end && *end != ','))
+            return fprintf(stderr, "bench_gemm: %s takes numbers 0-65536 separated by commas, not '%s'\n", flag, text),
                    false;
         l->v[l->n++] = (int)v;
         p = *end ? end + 1 : end;
@@ -146,41 +152,90 @@ static double threaded(const Mat *mats, const Inputs *in, int n_tokens, int thre
     return best(t, reps);
 }
 
+// Each product alone on `threads` threads: the best of reps, printed as "rows x cols" and GFLOP/s.
+static void each_product(const char *how, const Mat *mats, const Inputs *in, int n_tokens, int threads, int reps) {
+    pool_set_threads(threads);
+    printf("%s  %2d threads, each product:", how, threads);
+    for (int s = 0; s < N_SHAPES; s++) {
+        double t[MAX_REPS];
+        matmul(in->out, in->x, &mats[s], n_tokens);   // warm-up
+        for (int r = 0; r < reps; r++) {
+            const double start = bench_now();
+            matmul(in->out, in->x, &mats[s], n_tokens);
+            t[r] = bench_now() - start;
+        }
+        printf("  %dx%d %.1f", SHAPES[s][0], SHAPES[s][1], 2.0 * SHAPES[s][0] * SHAPES[s][1] * n_tokens / best(t, reps) * 1e-9);
+    }
+    printf(" GFLOP/s\n");
+}
+
+// The measurements of one format with the blocking in use.
+static void measure(const char *name, const Mat *mats, const Inputs *in, int n_tokens, const IntList *parts,
+                    const IntList *threads, int reps, bool each) {
+    const GemmBlocking b = matmul_gemm_blocking();
+    char how[96], chunk[24] = "whole rows", packing[24] = "no pack";
+    if (b.chunk_cols < 65536) snprintf(chunk, sizeof chunk, "%d cols", b.chunk_cols);
+    if (b.pack_min_tokens > 0) snprintf(packing, sizeof packing, "pack>=%d", b.pack_min_tokens);
+    snprintf(how, sizeof how, "%-4s %4d KiB, %-10s, %-8s", name, b.block_bytes / 1024, chunk, packing);
+    for (int i = 0; i < parts->n; i++) {
+        double slowest;
+        const double s = sliced(mats, in, n_tokens, parts->v[i], reps, &slowest);
+        printf("%s  %2d slices, one at a time: %8.2f ms  %6.2f GFLOP/s  slowest slice %.3f of the time (equal: %.3f)\n",
+               how, parts->v[i], s * 1e3, flops(n_tokens) / s * 1e-9, slowest, 1.0 / parts->v[i]);
+    }
+    for (int i = 0; i < threads->n; i++) {
+        const double s = threaded(mats, in, n_tokens, threads->v[i], reps);
+        printf("%s  %2d threads:              %8.2f ms  %6.2f GFLOP/s\n", how, threads->v[i], s * 1e3,
+               flops(n_tokens) / s * 1e-9);
+        if (each) each_product(how, mats, in, n_tokens, threads->v[i], reps);
+    }
+    fflush(stdout);
+}
+
 int main(int argc, char **argv) {
     int n_tokens = 128, reps = 5;
-    IntList parts = {0}, threads = {0};
+    IntList parts = {0}, threads = {0}, block_kib = {0}, chunk = {0}, pack = {0};
     const char *formats = "f32,bf16";
+    bool each = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--cpu")) bench_cpu_clock = true;
+        else if (!strcmp(a, "--each")) each = true;
         else if (!v) return fprintf(stderr, "bench_gemm: unknown or incomplete option '%s' (see the file's head)\n", a), 2;
         else if (!strcmp(a, "--tokens") && (n_tokens = atoi(v)) >= 1 && n_tokens <= 4096) i++;
         else if (!strcmp(a, "--reps") && (reps = atoi(v)) >= 1 && reps <= MAX_REPS) i++;
         else if (!strcmp(a, "--parts") && parse_ints(a, v, &parts)) i++;
         else if (!strcmp(a, "--threads") && parse_ints(a, v, &threads)) i++;
+        else if (!strcmp(a, "--block-kib") && parse_ints(a, v, &block_kib)) i++;
+        else if (!strcmp(a, "--chunk") && parse_ints(a, v, &chunk)) i++;
+        else if (!strcmp(a, "--pack-min") && parse_ints(a, v, &pack)) i++;
         else if (!strcmp(a, "--formats")) formats = argv[++i];
         else return fprintf(stderr, "bench_gemm: bad option or value '%s %s' (see the file's head)\n", a, v), 2;
     }
+    for (int i = 0; i < parts.n; i++)
+        if (parts.v[i] < 1) return fprintf(stderr, "bench_gemm: --parts takes numbers from 1\n"), 2;
+    for (int i = 0; i < threads.n; i++)
+        if (threads.v[i] < 1) return fprintf(stderr, "bench_gemm: --threads takes numbers from 1\n"), 2;
     if (!parts.n && !threads.n) parts = (IntList){3, {1, 4, 16}};
     Inputs in;
     make_inputs(&in, n_tokens);
-    printf("bench_gemm: layer products of Qwen3-0.6B's shapes, %d tokens, kernels %s, best of %d (%s time)\n",
-           n_tokens, matmul_simd_name(), reps, bench_cpu_clock ? "CPU" : "wall");
+    const GemmBlocking d = matmul_gemm_blocking();
+    printf("bench_gemm: layer products of Qwen3-0.6B's shapes, %d tokens, kernels %s, best of %d (%s time); "
+           "defaults: blocks of %d KiB, chunks of %d columns (%d: whole rows), rows packed from %d tokens "
+           "(-1: never)\n", n_tokens, matmul_simd_name(), reps, bench_cpu_clock ? "CPU" : "wall", d.block_bytes / 1024,
+           d.chunk_cols, GEMM_WHOLE_ROWS, d.pack_min_tokens);
     for (int f = 0; f < 2; f++) {
         const char *name = f ? "bf16" : "f32";
         if (!strstr(formats, name)) continue;
-        const Mat *mats = f ? in.bf16 : in.f32;
-        for (int i = 0; i < parts.n; i++) {
-            double slowest;
-            const double s = sliced(mats, &in, n_tokens, parts.v[i], reps, &slowest);
-            printf("%-4s  %2d slices, one at a time: %8.2f ms  %6.2f GFLOP/s  slowest slice %.3f of the time (equal: %.3f)\n",
-                   name, parts.v[i], s * 1e3, flops(n_tokens) / s * 1e-9, slowest, 1.0 / parts.v[i]);
-        }
-        for (int i = 0; i < threads.n; i++) {
-            const double s = threaded(mats, &in, n_tokens, threads.v[i], reps);
-            printf("%-4s  %2d threads:              %8.2f ms  %6.2f GFLOP/s\n", name, threads.v[i], s * 1e3,
-                   flops(n_tokens) / s * 1e-9);
-        }
+        for (int ib = 0; ib < (block_kib.n ? block_kib.n : 1); ib++)
+            for (int ic = 0; ic < (chunk.n ? chunk.n : 1); ic++)
+                for (int ip = 0; ip < (pack.n ? pack.n : 1); ip++) {
+                    // a list not given: the default (0); --pack-min 0: never (-1)
+                    const int packing = pack.n ? (pack.v[ip] ? pack.v[ip] : -1) : 0;
+                    const GemmBlocking b = {block_kib.n ? block_kib.v[ib] * 1024 : 0, chunk.n ? chunk.v[ic] : 0, packing};
+                    matmul_gemm_set_blocking(b);
+                    measure(name, f ? in.bf16 : in.f32, &in, n_tokens, &parts, &threads, reps, each);
+                }
     }
     return 0;
 }

@@ -6,13 +6,15 @@
 // R x T multiply-adds with them (4 x 3 with AVX2: 7 loads for 12; 4 x 6 with AVX-512: 10 for 24).
 // Then the multiply-add units, not the loads, set the pace.
 //
-// Cache blocking: the rows are taken in blocks of about GEMM_BLOCK_BYTES of weights, which stay in
-// the core's L2 cache while every tile of tokens passes over them, so each weight comes from
-// memory once per product however many tokens there are. A tile's tokens should stay in L1 while
-// the block's rows pass: a long row (w_down's 3072 columns: 36 KiB for 3 tokens, 72 KiB for 6)
-// does not fit, so the columns are taken in chunks of GEMM_CHUNK_COLS. Between chunks a tile's
-// sums wait in memory as the vectors they are (not added up), so each lane still adds its
-// products in the same order: chunks change the speed, not the bits.
+// Cache blocking: the rows are taken in blocks (about half the L2 cache of weights: the
+// blocking's defaults below), which stay in L2 while every tile of tokens passes over them, so
+// each weight comes from memory once per product however many tokens there are. For a prompt, a
+// block's rows are first packed (pack_rows) so that a tile reads its R rows as one stream of
+// consecutive vectors. A tile's tokens should stay in L1 while the block's rows pass: a long row
+// (w_down's 3072 columns: 36 KiB for 3 tokens, 72 KiB for 6) does not fit, so the columns are
+// taken in chunks. Between chunks a tile's sums wait in memory as the vectors they are (not added
+// up), so each lane still adds its products in the same order: blocks, packing and chunks change
+// the speed, not the bits (matmul_gemm.h lets tools/bench_gemm try other sizes).
 //
 // The order of the additions is fixed per (row, token) pair, whatever the tile holding it: one
 // vector of V sums (lane l adds the products of the columns c = l mod V, for c below cols rounded
@@ -21,21 +23,22 @@
 // inside a prompt, and the thread count changes nothing either (ops.matmul-simd checks both).
 //
 // The same kernels read bf16 weights (matmul_bf16.c): a bf16 number is the top half of an f32, so
-// widening is a shift (exact) done in registers, and the products are those of the f32 kernel on
-// the widened matrix, bit for bit, at half the bytes per weight.
+// widening is a shift (exact), done in registers for a decode and while packing for a prompt, and
+// the products are those of the f32 kernel on the widened matrix, bit for bit, at half the bytes
+// per weight.
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "forward.h"
+#include "matmul_gemm.h"
 #include "scratch.h"
 
-// Weights per row block: about 256 KiB, half of a small L2 cache.
-#define GEMM_BLOCK_BYTES (256 * 1024)
-// Columns per chunk of a prompt's tiles: 1024 keeps a tile's tokens in 12 KiB (AVX2, 3 tokens) or
-// 24 KiB (AVX-512, 6), within a 32-48 KiB L1 with room for the rows streaming past.
-#define GEMM_CHUNK_COLS 1024
+// Rows per tile of a prompt, in every instruction set: the height of a packed panel.
+#define GEMM_R_MAX 4
 // Room for the sums kept between chunks, per row of a block: T_MAX tokens x V floats, at most 6 x 16.
 #define GEMM_KEEP_PER_ROW (6 * 16)
 
@@ -46,6 +49,9 @@ typedef struct {
     float *keep;      // the block's sums between column chunks, T_MAX x V floats per row of the block
     int rows, cols;
     int row0;         // the first row W holds
+    int chunk_cols;   // columns per chunk of a prompt's tiles, a multiple of every V
+    const float *panel;   // NULL, or a prompt's rows from panel_row0 on packed for its R_MAX x T tiles
+    int panel_row0;
 } Gemm;
 
 // One weight as f32, for the columns after the last full vector.
@@ -80,13 +86,19 @@ static inline float weight_at(const void *W, size_t i, bool bf16) {
     do {                                                                                              \
         const int cols = g->cols, vec_end = cols & ~((V) - 1);                                        \
         for (int c0 = 0, c1; c0 < cols; c0 = c1) {                                                    \
-            c1 = vec_end - c0 > GEMM_CHUNK_COLS ? c0 + GEMM_CHUNK_COLS : cols;                        \
+            c1 = vec_end - c0 > g->chunk_cols ? c0 + g->chunk_cols : cols;                            \
             int r = r0;                                                                               \
             for (; r + (R_MAX) <= r1; r += (R_MAX))                                                   \
                 TILE(r, t, R_MAX, T, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V));             \
             for (; r < r1; r++) TILE(r, t, 1, T, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V)); \
         }                                                                                             \
     } while (0)
+
+// The tile FN reading its rows from the packed panel (a prompt's R_MAX-row tiles, when there is
+// one) or where they are; FN's `packed` argument a constant either way, for the compiler.
+#define TILE_EITHER(FN, r, t, R, T, bf16, c0, c1, keep)                                               \
+    ((R) == GEMM_R_MAX && g->panel ? FN(g, r, t, R, T, bf16, true, c0, c1, keep)                      \
+                                   : FN(g, r, t, R, T, bf16, false, c0, c1, keep))
 
 typedef void (*BlockFn)(const Gemm *g, int r0, int r1, int t0, int t1);
 
@@ -111,11 +123,12 @@ INLINE_AVX2 float sum8(__m256 v) {
 
 // Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 3), columns [c0, c1), AVX2: 12 sums, 3
 // token vectors and a row vector fill the 16 registers. keep: 3 x 8 floats per row.
-INLINE_AVX2 void tile_avx2(const Gemm *g, int r, int t, const int R, const int T, const bool bf16, int c0, int c1,
-                           float *keep) {
+INLINE_AVX2 void tile_avx2(const Gemm *g, int r, int t, const int R, const int T, const bool bf16, const bool packed,
+                           int c0, int c1, float *keep) {
     const int cols = g->cols, vec_end = cols & ~7, c_end = c1 < vec_end ? c1 : vec_end;
     const size_t w0 = (size_t)(r - g->row0) * cols;
     const float *x = g->x + (size_t)t * cols;
+    const float *panel = packed ? g->panel + (size_t)(r - g->panel_row0) * vec_end : NULL;   // R = R_MAX rows
     __m256 acc[8][3];
     _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
         _Pragma("GCC unroll 3") for (int j = 0; j < T; j++)
@@ -124,7 +137,8 @@ INLINE_AVX2 void tile_avx2(const Gemm *g, int r, int t, const int R, const int T
         __m256 xv[3];
         _Pragma("GCC unroll 3") for (int j = 0; j < T; j++) xv[j] = _mm256_loadu_ps(x + (size_t)j * cols + c);
         _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
-            const __m256 w = load8(g->W, w0 + (size_t)i * cols + c, bf16);
+            const __m256 w = packed ? _mm256_loadu_ps(panel + (size_t)c * R + i * 8)
+                                    : load8(g->W, w0 + (size_t)i * cols + c, bf16);
             _Pragma("GCC unroll 3") for (int j = 0; j < T; j++) acc[i][j] = _mm256_fmadd_ps(w, xv[j], acc[i][j]);
         }
     }
@@ -141,13 +155,24 @@ INLINE_AVX2 void tile_avx2(const Gemm *g, int r, int t, const int R, const int T
         }
 }
 
-#define TILE_AVX2_F32(r, t, R, T, c0, c1, keep) tile_avx2(g, r, t, R, T, false, c0, c1, keep)
-#define TILE_AVX2_BF16(r, t, R, T, c0, c1, keep) tile_avx2(g, r, t, R, T, true, c0, c1, keep)
+#define TILE_AVX2_F32(r, t, R, T, c0, c1, keep) TILE_EITHER(tile_avx2, r, t, R, T, false, c0, c1, keep)
+#define TILE_AVX2_BF16(r, t, R, T, c0, c1, keep) TILE_EITHER(tile_avx2, r, t, R, T, true, c0, c1, keep)
 __attribute__((target("avx2,fma"))) static void block_avx2_f32(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK(TILE_AVX2_F32, 4, 3, 8, 8);
+    TILE_WALK(TILE_AVX2_F32, GEMM_R_MAX, 3, 8, 8);
 }
 __attribute__((target("avx2,fma"))) static void block_avx2_bf16(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK(TILE_AVX2_BF16, 4, 3, 8, 8);
+    TILE_WALK(TILE_AVX2_BF16, GEMM_R_MAX, 3, 8, 8);
+}
+
+// pack_rows with AVX2, 8 weights per instruction (bf16 widened: the bits of weight_at's).
+__attribute__((target("avx2,fma"))) static void pack_avx2(float *panel, const void *W, bool bf16, size_t w0,
+                                                            int groups, int cols, int V) {
+    const int vec_end = cols & ~(V - 1);
+    for (int k = 0; k < groups; k++, w0 += (size_t)GEMM_R_MAX * cols)
+        for (int c = 0; c < vec_end; c += V)
+            for (int i = 0; i < GEMM_R_MAX; i++)
+                for (int l = 0; l < V; l += 8, panel += 8)
+                    _mm256_storeu_ps(panel, load8(W, w0 + (size_t)i * cols + c + l, bf16));
 }
 
 // bf16 rows widened into f32, 8 at a time (the bits of weight_at's, one at a time).
@@ -174,11 +199,12 @@ INLINE_AVX512 float sum16(__m512 v) {
 
 // Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 6), columns [c0, c1), AVX-512: 32
 // registers hold 4 x 6 sums. keep: 6 x 16 floats per row (tile_avx2 says the rest).
-INLINE_AVX512 void tile_avx512(const Gemm *g, int r, int t, const int R, const int T, const bool bf16, int c0,
-                               int c1, float *keep) {
+INLINE_AVX512 void tile_avx512(const Gemm *g, int r, int t, const int R, const int T, const bool bf16,
+                               const bool packed, int c0, int c1, float *keep) {
     const int cols = g->cols, vec_end = cols & ~15, c_end = c1 < vec_end ? c1 : vec_end;
     const size_t w0 = (size_t)(r - g->row0) * cols;
     const float *x = g->x + (size_t)t * cols;
+    const float *panel = packed ? g->panel + (size_t)(r - g->panel_row0) * vec_end : NULL;   // R = R_MAX rows
     __m512 acc[8][6];
     _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
         _Pragma("GCC unroll 6") for (int j = 0; j < T; j++)
@@ -187,7 +213,8 @@ INLINE_AVX512 void tile_avx512(const Gemm *g, int r, int t, const int R, const i
         __m512 xv[6];
         _Pragma("GCC unroll 6") for (int j = 0; j < T; j++) xv[j] = _mm512_loadu_ps(x + (size_t)j * cols + c);
         _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
-            const __m512 w = load16(g->W, w0 + (size_t)i * cols + c, bf16);
+            const __m512 w = packed ? _mm512_loadu_ps(panel + (size_t)c * R + i * 16)
+                                     : load16(g->W, w0 + (size_t)i * cols + c, bf16);
             _Pragma("GCC unroll 6") for (int j = 0; j < T; j++) acc[i][j] = _mm512_fmadd_ps(w, xv[j], acc[i][j]);
         }
     }
@@ -204,13 +231,13 @@ INLINE_AVX512 void tile_avx512(const Gemm *g, int r, int t, const int R, const i
         }
 }
 
-#define TILE_AVX512_F32(r, t, R, T, c0, c1, keep) tile_avx512(g, r, t, R, T, false, c0, c1, keep)
-#define TILE_AVX512_BF16(r, t, R, T, c0, c1, keep) tile_avx512(g, r, t, R, T, true, c0, c1, keep)
+#define TILE_AVX512_F32(r, t, R, T, c0, c1, keep) TILE_EITHER(tile_avx512, r, t, R, T, false, c0, c1, keep)
+#define TILE_AVX512_BF16(r, t, R, T, c0, c1, keep) TILE_EITHER(tile_avx512, r, t, R, T, true, c0, c1, keep)
 __attribute__((target("avx512f"))) static void block_avx512_f32(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK(TILE_AVX512_F32, 4, 6, 8, 16);
+    TILE_WALK(TILE_AVX512_F32, GEMM_R_MAX, 6, 8, 16);
 }
 __attribute__((target("avx512f"))) static void block_avx512_bf16(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK(TILE_AVX512_BF16, 4, 6, 8, 16);
+    TILE_WALK(TILE_AVX512_BF16, GEMM_R_MAX, 6, 8, 16);
 }
 
 #elif defined(__aarch64__) && defined(__ARM_NEON)
@@ -225,10 +252,12 @@ static inline __attribute__((always_inline)) float32x4_t load4(const void *W, si
 // Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 4), columns [c0, c1), NEON: 32 registers
 // hold 4 x 4 sums. keep: 4 x 4 floats per row (tile_avx2 says the rest).
 static inline __attribute__((always_inline)) void tile_neon(const Gemm *g, int r, int t, const int R, const int T,
-                                                            const bool bf16, int c0, int c1, float *keep) {
+                                                            const bool bf16, const bool packed, int c0, int c1,
+                                                            float *keep) {
     const int cols = g->cols, vec_end = cols & ~3, c_end = c1 < vec_end ? c1 : vec_end;
     const size_t w0 = (size_t)(r - g->row0) * cols;
     const float *x = g->x + (size_t)t * cols;
+    const float *panel = packed ? g->panel + (size_t)(r - g->panel_row0) * vec_end : NULL;   // R = R_MAX rows
     float32x4_t acc[8][4];
     _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
         _Pragma("GCC unroll 4") for (int j = 0; j < T; j++)
@@ -237,7 +266,8 @@ static inline __attribute__((always_inline)) void tile_neon(const Gemm *g, int r
         float32x4_t xv[4];
         _Pragma("GCC unroll 4") for (int j = 0; j < T; j++) xv[j] = vld1q_f32(x + (size_t)j * cols + c);
         _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
-            const float32x4_t w = load4(g->W, w0 + (size_t)i * cols + c, bf16);
+            const float32x4_t w = packed ? vld1q_f32(panel + (size_t)c * R + i * 4)
+                                         : load4(g->W, w0 + (size_t)i * cols + c, bf16);
             _Pragma("GCC unroll 4") for (int j = 0; j < T; j++) acc[i][j] = vfmaq_f32(acc[i][j], w, xv[j]);
         }
     }
@@ -254,13 +284,13 @@ static inline __attribute__((always_inline)) void tile_neon(const Gemm *g, int r
         }
 }
 
-#define TILE_NEON_F32(r, t, R, T, c0, c1, keep) tile_neon(g, r, t, R, T, false, c0, c1, keep)
-#define TILE_NEON_BF16(r, t, R, T, c0, c1, keep) tile_neon(g, r, t, R, T, true, c0, c1, keep)
+#define TILE_NEON_F32(r, t, R, T, c0, c1, keep) TILE_EITHER(tile_neon, r, t, R, T, false, c0, c1, keep)
+#define TILE_NEON_BF16(r, t, R, T, c0, c1, keep) TILE_EITHER(tile_neon, r, t, R, T, true, c0, c1, keep)
 static void block_neon_f32(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK(TILE_NEON_F32, 4, 4, 8, 4);
+    TILE_WALK(TILE_NEON_F32, GEMM_R_MAX, 4, 8, 4);
 }
 static void block_neon_bf16(const Gemm *g, int r0, int r1, int t0, int t1) {
-    TILE_WALK(TILE_NEON_BF16, 4, 4, 8, 4);
+    TILE_WALK(TILE_NEON_BF16, GEMM_R_MAX, 4, 8, 4);
 }
 #endif
 
@@ -287,41 +317,108 @@ void matmul_gemm_part(int rows, int part, int n_parts, int *row_begin, int *row_
 }
 
 // n bf16 numbers widened into f32: exact, the same bits whichever way.
-static void widen(float *f, const uint16_t *h, size_t n, const char *kernels) {
+static void widen(float *f, const uint16_t *h, size_t n, const char *name) {
 #if HAVE_X86
-    if (strcmp(kernels, "avx512") == 0 || strcmp(kernels, "avx2") == 0) {   // an AVX-512 CPU has AVX2
+    if (strcmp(name, "avx512") == 0 || strcmp(name, "avx2") == 0) {   // an AVX-512 CPU has AVX2
         widen_avx2(f, h, n);
         return;
     }
 #endif
-    (void)kernels;
+    (void)name;
     for (size_t i = 0; i < n; i++) f[i] = weight_at(h, i, true);
 }
+
+// Lanes per vector of the kernels `name`: the columns of a panel's vectors.
+static int lanes(const char *name) { return strcmp(name, "avx512") == 0 ? 16 : strcmp(name, "avx2") == 0 ? 8 : 4; }
+
+// A prompt's rows packed for its R_MAX x T tiles, once per block: `groups` groups of R_MAX rows
+// from W[w0] on (w0 = first row x cols), each group as its vectors of V columns in the order the
+// tile loads them (columns 0..V-1 of its 4 rows, then columns V..2V-1, ...) up to the last full
+// vector. Each tile of tokens then reads its weights as one stream of consecutive addresses, not
+// as 4 rows 4-12 KiB apart: 4 streams for the prefetchers, all in the same sets of the L1 cache
+// as the token rows (which are as far apart). bf16 rows are widened here, exactly, so the tiles
+// run the f32 kernel. The same values in the same order: the bits do not change.
+static void pack_rows(float *panel, const void *W, bool bf16, size_t w0, int groups, int cols, const char *name) {
+    const int V = lanes(name), vec_end = cols & ~(V - 1);
+#if HAVE_X86
+    if (strcmp(name, "avx512") == 0 || strcmp(name, "avx2") == 0) {   // an AVX-512 CPU has AVX2
+        pack_avx2(panel, W, bf16, w0, groups, cols, V);
+        return;
+    }
+#endif
+    for (int k = 0; k < groups; k++, w0 += (size_t)GEMM_R_MAX * cols)
+        for (int c = 0; c < vec_end; c += V)
+            for (int i = 0; i < GEMM_R_MAX; i++)
+                for (int l = 0; l < V; l++) *panel++ = weight_at(W, w0 + (size_t)i * cols + c + l, bf16);
+}
+
+// The blocking's defaults, measured with tools/bench_gemm (book/m2-forward.md#matmul-blocking).
+// Row blocks of half the core's L2 cache where the system says its size (256 KiB where not; at
+// least 128 KiB, at most 1 MiB): the block stays there with room for the tokens passing through.
+// Columns: AVX2 takes whole rows, its tiles' 3 tokens (36 KiB at 3072 columns) streaming from L2
+// fast enough; chunks of 1024 measured slower there, each chunk a new start for the tile. AVX-512
+// and NEON take chunks of 1024, keeping a tile's 6 or 4 tokens in 24 or 16 KiB of L1 at twice or
+// more AVX2's rate of loads. Rows packed from 32 tokens on (fewer do not repay the copy), with
+// AVX-512 only: there each row's vector is a whole 64-byte cache line, so each step of a tile
+// starts 4 new lines in 4 places; with AVX2 (half a line) packing measured no faster.
+static int default_block_bytes;
+static void find_default_block(void) {
+    long l2 = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);   // glibc; asking the CPU can be slow (a VM traps): once
+#endif
+    const long block = l2 > 0 ? l2 / 2 : 256 * 1024;
+    default_block_bytes = (int)(block < 128 * 1024 ? 128 * 1024 : block > 1024 * 1024 ? 1024 * 1024 : block);
+}
+
+static GemmBlocking chosen;   // as set by matmul_gemm_set_blocking; fields 0: the defaults
+
+GemmBlocking matmul_gemm_blocking(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, find_default_block);
+    const char *name = matmul_simd_name();
+    GemmBlocking b = chosen;
+    if (b.block_bytes <= 0) b.block_bytes = default_block_bytes;
+    if (b.chunk_cols <= 0) b.chunk_cols = strcmp(name, "avx2") == 0 ? GEMM_WHOLE_ROWS : 1024;
+    b.chunk_cols = b.chunk_cols < 16 ? 16 : b.chunk_cols & ~15;
+    if (b.pack_min_tokens == 0) b.pack_min_tokens = strcmp(name, "avx512") == 0 ? 32 : -1;
+    return b;
+}
+
+void matmul_gemm_set_blocking(GemmBlocking b) { chosen = b; }
 
 bool matmul_gemm_rows(float *out, const float *x, const void *W, bool bf16, int rows, int cols, int n_tokens,
                       int row_begin, int row_end) {
     const char *name = matmul_simd_name();
     const BlockFn block = block_kernel(name, bf16);
     if (!block) return false;
-    // A prompt's bf16 rows are widened once per block into f32 (exact), so that its tiles run the
-    // f32 kernel, not a widening per tile of tokens: the same bits, the widening paid once.
-    const bool widen_first = bf16 && n_tokens >= 4;
-    const size_t row_bytes = (size_t)cols * (bf16 && !widen_first ? 2 : 4);
-    int block_rows = (int)(GEMM_BLOCK_BYTES / (row_bytes ? row_bytes : 1)) & ~7;
+    const GemmBlocking b = matmul_gemm_blocking();
+    // A prompt's rows are packed (pack_rows), once per block; its tiles of tokens read them again
+    // and again. A shorter prompt reads f32 rows where they are, and bf16 rows widened once per
+    // block into f32 (exact) for the f32 kernel, rather than widened again for every tile.
+    const bool pack = b.pack_min_tokens > 0 && n_tokens >= b.pack_min_tokens;
+    const bool widen_first = !pack && bf16 && n_tokens >= 4;
+    const int vec_end = cols & ~(lanes(name) - 1);
+    const size_t row_bytes = (size_t)cols * (bf16 && !pack && !widen_first ? 2 : 4);
+    int block_rows = (int)((size_t)b.block_bytes / (row_bytes ? row_bytes : 1)) & ~7;
     if (block_rows < 8) block_rows = 8;
-    static _Thread_local Scratch wide, keep;
+    static _Thread_local Scratch copy, keep;
     float *sums = scratch_reserve(&keep, (size_t)block_rows * GEMM_KEEP_PER_ROW * sizeof *sums);
     for (int r = row_begin; r < row_end; r += block_rows) {
-        const int end = row_end - r < block_rows ? row_end : r + block_rows;
-        Gemm g = {out, W, x, sums, rows, cols, 0};
-        if (widen_first) {
-            float *f = scratch_reserve(&wide, (size_t)(end - r) * cols * sizeof *f);
+        const int end = row_end - r < block_rows ? row_end : r + block_rows, groups = (end - r) / GEMM_R_MAX;
+        Gemm g = {out, W, x, sums, rows, cols, 0, b.chunk_cols, NULL, r};
+        if (pack && groups > 0) {   // rows after the last group of R_MAX are read where they are
+            float *panel = scratch_reserve(&copy, (size_t)groups * GEMM_R_MAX * vec_end * sizeof *panel);
+            pack_rows(panel, W, bf16, (size_t)r * cols, groups, cols, name);
+            g.panel = panel;
+        } else if (widen_first) {
+            float *f = scratch_reserve(&copy, (size_t)(end - r) * cols * sizeof *f);
             widen(f, (const uint16_t *)W + (size_t)r * cols, (size_t)(end - r) * cols, name);
-            g = (Gemm){out, f, x, sums, rows, cols, r};
+            g.W = f, g.row0 = r;
             block_kernel(name, false)(&g, r, end, 0, n_tokens);
-        } else {
-            block(&g, r, end, 0, n_tokens);
+            continue;
         }
+        block(&g, r, end, 0, n_tokens);
     }
     return true;
 }
