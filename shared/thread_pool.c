@@ -178,9 +178,23 @@ static void start_workers(int n) {
     }
 }
 
+// The work a part must have: 32768 multiply-adds, measured when a round cost ~6 microseconds
+// (below it the wake-up cost more than the part saved); $PS_POOL_WORK, read once, sets another, to
+// measure where splitting stops paying on a given machine (tools/bench_decode).
+static double min_work_per_part(void) {
+    static atomic_int work;   // 0: not read yet
+    int w = atomic_load_explicit(&work, memory_order_relaxed);
+    if (w == 0) {
+        const char *env = getenv("PS_POOL_WORK");
+        const long v = env ? atol(env) : 0;
+        w = v >= 1 && v <= 1L << 30 ? (int)v : 1 << 15;
+        atomic_store_explicit(&work, w, memory_order_relaxed);
+    }
+    return w;
+}
+
 int pool_parts_for(double work, int max_parts) {
-    const double min_work_per_part = 1 << 15;   // measured: below it the wake-up costs more
-    const double parts = work / min_work_per_part;
+    const double parts = work / min_work_per_part();
     if (parts < 1) return 1;
     return parts < max_parts ? (int)parts : max_parts;
 }

@@ -17,8 +17,9 @@ typedef void (*PoolTask)(void *arg, int part, int n_parts);
 void pool_run(PoolTask fn, void *arg, int n_parts);
 
 // How many parts a job of `work` multiply-adds (or weights times tokens) is worth splitting into:
-// one per 32768 of them, since below that waking one more thread costs more than it saves; at
-// least 1, at most max_parts (e.g. the rows, when each part takes whole rows).
+// one per 32768 of them (or $PS_POOL_WORK, read once), since below that waking one more thread
+// costs more than it saves; at least 1, at most max_parts (e.g. the rows, when each part takes
+// whole rows).
 int pool_parts_for(double work, int max_parts);
 
 // Rounds posted to the workers so far (a job run on the calling thread alone is none), modulo

@@ -7,6 +7,7 @@
 // matmul_simd.c, when the SIMD policy allows it.) The threads are started once and reused by every
 // product (shared/thread_pool.c): starting threads costs tens of microseconds, as much as a small
 // matrix-vector product.
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -156,6 +157,8 @@ typedef struct {
     ManyProduct p[MATMUL_MANY_MAX];
     int count, n_units, n_tokens;
     const float *x;
+    int chunk;          // units per run taken from `next`; 0: one equal run per thread
+    atomic_int next;    // the first unit no thread has taken yet
 } ManyJob;
 
 // Units [u0, u1) of the group: for each product they cover, its rows among them.
@@ -171,10 +174,36 @@ static void many_units(const ManyJob *j, int u0, int u1) {
     }
 }
 
-// One thread's share: an equal run of the units.
+// How the units are dealt out. By default each thread takes one equal run of them. With
+// $PS_MATMUL_CHUNKS=K (read once) they go in K runs per thread, each taken by the next thread free
+// (a shared counter): then a thread that is late (its vCPU lent to a neighbour) leaves its runs to
+// the others instead of making them all wait. The same rows either way, so the same bits; whether
+// it pays depends on the machine (book/m2-forward.md#matmul-many), so it is a setting to measure.
+static int chunks_per_thread(void) {
+    static atomic_int chunks = -1;   // -1: not read yet
+    int k = atomic_load_explicit(&chunks, memory_order_relaxed);
+    if (k < 0) {
+        const char *env = getenv("PS_MATMUL_CHUNKS");
+        const long v = env ? atol(env) : 0;
+        k = v >= 1 && v <= 64 ? (int)v : 0;
+        atomic_store_explicit(&chunks, k, memory_order_relaxed);
+    }
+    return k;
+}
+
+// One thread's share: an equal run of the units, or (j->chunk > 0) runs of j->chunk units taken
+// from the shared counter until none are left.
 static void many_part(void *arg, int part, int n_parts) {
-    const ManyJob *j = arg;
-    many_units(j, (int)((long long)j->n_units * part / n_parts), (int)((long long)j->n_units * (part + 1) / n_parts));
+    ManyJob *j = arg;
+    if (j->chunk == 0 || n_parts == 1) {
+        many_units(j, (int)((long long)j->n_units * part / n_parts), (int)((long long)j->n_units * (part + 1) / n_parts));
+        return;
+    }
+    for (;;) {
+        const int u0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
+        if (u0 >= j->n_units) return;
+        many_units(j, u0, u0 + j->chunk < j->n_units ? u0 + j->chunk : j->n_units);
+    }
 }
 
 typedef struct {
@@ -230,5 +259,8 @@ void matmul_many(float *const outs[], const Mat *const ws[], int count, const fl
         work += (double)ws[i]->rows * cols * n_tokens;
         job.count++;
     }
-    if (job.count) pool_run(many_part, &job, pool_parts_for(work, job.n_units));
+    if (!job.count) return;
+    const int parts = pool_parts_for(work, job.n_units), k = chunks_per_thread();
+    if (k) job.chunk = job.n_units / (pool_threads() * k) > 0 ? job.n_units / (pool_threads() * k) : 1;
+    pool_run(many_part, &job, parts);
 }

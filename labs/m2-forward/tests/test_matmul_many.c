@@ -131,10 +131,24 @@ static void t_mixed(void) {
     free(f), free(b);
 }
 
+// Units dealt out dynamically ($PS_MATMUL_CHUNKS, read once per process: each test runs in a
+// process of its own) take other rows per thread, never other bits.
+static void t_chunks(void) {
+    setenv("PS_MATMUL_CHUNKS", "3", 1);
+    matmul_use_simd(false);
+    check_dtype(DT_F32, "f32, your loop, PS_MATMUL_CHUNKS=3");
+    check_dtype(DT_BF16, "bf16, plain loop, PS_MATMUL_CHUNKS=3");
+    matmul_use_simd(true);
+    check_dtype(DT_F32, "f32, SIMD kernels, PS_MATMUL_CHUNKS=3");
+    check_dtype(DT_BF16, "bf16, SIMD kernels, PS_MATMUL_CHUNKS=3");
+    matmul_use_simd(false);
+}
+
 static const PsTest TESTS[] = {
     {"ops.matmul-many-f32", t_f32, ANCHOR, 0},
     {"ops.matmul-many-bf16", t_bf16, ANCHOR, 0},
     {"ops.matmul-many-mixed", t_mixed, ANCHOR, 0},
+    {"ops.matmul-many-chunks", t_chunks, ANCHOR, 0},
 };
 
 int main(int argc, char **argv) { return ps_main("M2", TESTS, PS_COUNT(TESTS), argc, argv); }
