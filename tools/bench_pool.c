@@ -10,8 +10,12 @@
 //   stream  microseconds per round of a job that sums a 4 MiB slice of memory split over the
 //           parts (the size of one 1024 x 1024 f32 matrix-vector product), and the speed-up
 //           over 1 thread: what the memory and the pool give together
+//   swiglu  microseconds of a decode step's SwiGLU (3072 values, an expf and a division each) on
+//           the calling thread alone, and split into a round of the pool's threads: whether a job
+//           that small is worth a round (pool_parts_for keeps it whole; PS_POOL_WORK changes that)
 // Medians of 5 batches, and the best batch of the empty rounds: a machine whose cores are shared
 // (a VM, other jobs) shows its neighbours in the median, the best is closer to the pool's own cost.
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,19 @@ static void stream_part(void *arg, int part, int n_parts) {
     for (size_t i = lo; i + 8 <= hi; i += 8)
         for (int k = 0; k < 8; k++) acc[k] += s->data[i + k];
     s->sums[part] = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
+}
+
+#define SWIGLU_VALUES 3072   // Qwen3-0.6B's ffn_dim, one token
+
+typedef struct {
+    float gate[SWIGLU_VALUES], up[SWIGLU_VALUES], out[SWIGLU_VALUES];
+} Swiglu;
+
+static void swiglu_part(void *arg, int part, int n_parts) {
+    Swiglu *s = arg;
+    // Slices of whole cache lines (16 floats), as forward.c's swiglu() takes them.
+    const int lo = SWIGLU_VALUES / 16 * part / n_parts * 16, hi = SWIGLU_VALUES / 16 * (part + 1) / n_parts * 16;
+    for (int i = lo; i < hi; i++) s->out[i] = s->gate[i] / (1.0f + expf(-s->gate[i])) * s->up[i];
 }
 
 // Median microseconds per round of fn over `rounds` rounds, n_parts = threads (and the best batch's
@@ -71,7 +88,10 @@ int main(int argc, char **argv) {
     if (!data) return fprintf(stderr, "bench_pool: out of memory\n"), 1;
     for (size_t i = 0; i < STREAM_FLOATS; i++) data[i] = (float)(i & 1023) * 0.001f;
     s.data = data;
-    printf("%7s | %12s %8s | %12s %8s %8s\n", "threads", "empty us", "best", "stream us", "GB/s", "speed-up");
+    static Swiglu sw;
+    for (int i = 0; i < SWIGLU_VALUES; i++) sw.gate[i] = (float)(i % 97) * 0.1f - 4.0f, sw.up[i] = (float)(i % 13) * 0.2f;
+    printf("%7s | %12s %8s | %12s %8s %8s | %10s %10s\n", "threads", "empty us", "best", "stream us", "GB/s", "speed-up",
+           "swiglu us", "split us");
     double one = 0;
     for (int i = 0; i < n_threads; i++) {
         pool_set_threads(threads[i]);
@@ -80,8 +100,10 @@ int main(int argc, char **argv) {
         const double empty = per_round(nothing, NULL, threads[i], rounds, &best);
         const double stream = per_round(stream_part, &s, threads[i], rounds / 4 + 1, NULL);
         if (threads[i] == 1 || one == 0) one = stream * threads[i];   // 1-thread time, or its estimate
-        printf("%7d | %12.2f %8.2f | %12.1f %8.1f %8.2f\n", threads[i], empty, best, stream,
-               STREAM_FLOATS * sizeof(float) / (stream * 1e3), one / stream);
+        const double whole = per_round(swiglu_part, &sw, 1, rounds, NULL);
+        const double split = per_round(swiglu_part, &sw, threads[i], rounds, NULL);
+        printf("%7d | %12.2f %8.2f | %12.1f %8.1f %8.2f | %10.2f %10.2f\n", threads[i], empty, best, stream,
+               STREAM_FLOATS * sizeof(float) / (stream * 1e3), one / stream, whole, split);
         fflush(stdout);
     }
     free(data);
