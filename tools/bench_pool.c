@@ -2,9 +2,10 @@
 //
 //     build/tools/bench_pool [--threads 1,2,4,8,16] [--rounds N]
 //
-// A decode step of Qwen3-0.6B is ~230 rounds (7 products and an attention per layer, the
-// lm_head): at 16 threads and ~100 tokens/s that is 40 microseconds per round, so a pool whose
-// round trip takes 10 of them loses a quarter of the step. Per thread count it prints:
+// A decode step of Qwen3-0.6B was ~210 rounds (7 products per layer, the lm_head, attention at
+// long contexts), ~130 since q/k/v and gate/up share one each (matmul_many; bench_decode counts
+// them): at 16 threads and ~100 tokens/s that is ~75 microseconds per round, so a pool whose round
+// trip takes 10 of them loses an eighth of the step. Per thread count it prints:
 //   empty   microseconds per round of a job whose parts do nothing: waking the workers and
 //           waiting for the last one (the pool's own cost)
 //   stream  microseconds per round of a job that sums a 4 MiB slice of memory split over the
