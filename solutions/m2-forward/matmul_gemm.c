@@ -121,6 +121,23 @@ INLINE_AVX2 float sum8(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
+// The last steps of sum8 (and sum16) for 4 vectors at once: each of a, b, c, d holds one sum's 4
+// lanes left after the halves were added; lanes 0+2 and 1+3, then those two, as sum8 adds them.
+// The same 4 floats as 4 separate sums, from about half the instructions, in SSE (which an AVX2
+// or AVX-512 function can inline).
+static inline __attribute__((always_inline)) __m128 sum4x4(__m128 a, __m128 b, __m128 c, __m128 d) {
+    const __m128 ab = _mm_add_ps(_mm_movelh_ps(a, b), _mm_movehl_ps(b, a)),   // a0+a2 a1+a3 b0+b2 b1+b3
+        cd = _mm_add_ps(_mm_movelh_ps(c, d), _mm_movehl_ps(d, c));
+    return _mm_add_ps(_mm_shuffle_ps(ab, cd, _MM_SHUFFLE(2, 0, 2, 0)), _mm_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+INLINE_AVX2 __m128 halves8(__m256 v) { return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); }
+
+// sum8 of 4 vectors: [sum8(a), sum8(b), sum8(c), sum8(d)], bit for bit.
+INLINE_AVX2 __m128 sum8x4(__m256 a, __m256 b, __m256 c, __m256 d) {
+    return sum4x4(halves8(a), halves8(b), halves8(c), halves8(d));
+}
+
 // Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 3), columns [c0, c1), AVX2: 12 sums, 3
 // token vectors and a row vector fill the 16 registers. keep: 3 x 8 floats per row.
 INLINE_AVX2 void tile_avx2(const Gemm *g, int r, int t, const int R, const int T, const bool bf16, const bool packed,
@@ -145,6 +162,11 @@ INLINE_AVX2 void tile_avx2(const Gemm *g, int r, int t, const int R, const int T
     if (c1 < cols) {   // more chunks to come: the sums wait as they are
         _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
             _Pragma("GCC unroll 3") for (int j = 0; j < T; j++) _mm256_storeu_ps(keep + (i * 3 + j) * 8, acc[i][j]);
+        return;
+    }
+    if (R == 4 && vec_end == cols) {   // 4 rows' sums for each token, next to each other in out
+        _Pragma("GCC unroll 3") for (int j = 0; j < T; j++)
+            _mm_storeu_ps(g->out + (size_t)(t + j) * g->rows + r, sum8x4(acc[0][j], acc[1][j], acc[2][j], acc[3][j]));
         return;
     }
     for (int i = 0; i < R; i++)
@@ -197,6 +219,18 @@ INLINE_AVX512 float sum16(__m512 v) {
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
+// sum16's halves, then quarters: the 4 lanes sum4x4 takes.
+INLINE_AVX512 __m128 quarters16(__m512 v) {
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
+                                   _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+// sum16 of 4 vectors: [sum16(a), sum16(b), sum16(c), sum16(d)], bit for bit.
+INLINE_AVX512 __m128 sum16x4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    return sum4x4(quarters16(a), quarters16(b), quarters16(c), quarters16(d));
+}
+
 // Rows r .. r+R-1 times tokens t .. t+T-1 (R <= 8, T <= 6), columns [c0, c1), AVX-512: 32
 // registers hold 4 x 6 sums. keep: 6 x 16 floats per row (tile_avx2 says the rest).
 INLINE_AVX512 void tile_avx512(const Gemm *g, int r, int t, const int R, const int T, const bool bf16,
@@ -221,6 +255,11 @@ INLINE_AVX512 void tile_avx512(const Gemm *g, int r, int t, const int R, const i
     if (c1 < cols) {
         _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
             _Pragma("GCC unroll 6") for (int j = 0; j < T; j++) _mm512_storeu_ps(keep + (i * 6 + j) * 16, acc[i][j]);
+        return;
+    }
+    if (R == 4 && vec_end == cols) {   // 4 rows' sums for each token, next to each other in out
+        _Pragma("GCC unroll 6") for (int j = 0; j < T; j++)
+            _mm_storeu_ps(g->out + (size_t)(t + j) * g->rows + r, sum16x4(acc[0][j], acc[1][j], acc[2][j], acc[3][j]));
         return;
     }
     for (int i = 0; i < R; i++)
