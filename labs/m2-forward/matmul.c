@@ -229,6 +229,7 @@ void matmul_many(float *const outs[], const Mat *const ws[], int count, const fl
         fprintf(stderr, "matmul_many: %d products (1 .. %d)\n", count, MATMUL_MANY_MAX);
         abort();
     }
+    if (n_tokens < 1) return;   // no token: no output to write
     const int cols = ws[0]->cols;
     ManyJob job = {.n_tokens = n_tokens, .x = x};
     static _Thread_local Scratch preps[MATMUL_MANY_MAX];   // one per dtype of the group that prepares
