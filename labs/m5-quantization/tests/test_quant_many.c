@@ -110,7 +110,7 @@ static void t_formats(void) {
     static const DType formats[] = {DT_Q8_0, DT_Q4_0, DT_Q4A};
     for (size_t f = 0; f < PS_COUNT(formats); f++) {
         const DType types[N_MATS] = {formats[f], formats[f], formats[f]};
-        check_types(types, dtype_name(formats[f]));
+        check_types(types, mat_type_name(formats[f]));
     }
 }
 
