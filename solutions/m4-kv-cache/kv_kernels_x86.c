@@ -113,33 +113,54 @@ X86_TARGET static void dots1_f16_avx2(float *scores, const float *q, int n_rows,
     DOTS_AVX2(load8_f16, dot_f16_avx2)
 }
 
-// Two query heads of a group against the same rows: each row is loaded and converted once for
-// both, and the 8 (or 8 x 2) chains of multiply-adds are independent, so they keep the FMA units
-// busy instead of waiting on each other (one head alone had 4 chains over 4 rows, each
-// instruction waiting ~4 cycles for the one before).
-#define DOTS2_AVX2(LOAD, DOT)                                                                      \
+// ---- the pair kernels: two query heads against the same rows, 8 lanes (AVX2) or 16 (AVX-512) ----
+//
+// Each row is loaded and converted once for both heads, and the 8 (or 8 x 2) chains of
+// multiply-adds are independent, so they keep the FMA units busy instead of waiting on each other
+// (one head alone had 4 chains over 4 rows, each instruction waiting ~4 cycles for the one before).
+//
+// The AVX2 and AVX-512 pair kernels are the same loops over registers of another width, so they
+// are written once, in a small vocabulary per width: V is V8 or V16, and V##_T, V##_LANES,
+// V##_ZERO, ... are that width's type, lane count and intrinsics. V##_SUM4 stays per width: the
+// two sum a register's lanes in different orders, and the scores' bits depend on that order.
+#define V8_T __m256
+#define V8_LANES 8
+#define V8_WHOLE 0   // n may end in part of a register: DOTS2 and ADD2 finish it
+#define V8_ZERO _mm256_setzero_ps
+#define V8_LOADU _mm256_loadu_ps
+#define V8_STOREU _mm256_storeu_ps
+#define V8_SET1 _mm256_set1_ps
+#define V8_FMADD _mm256_fmadd_ps
+#define V8_SUM4 sum4_v8
+// four[k] = the sum of register k's lanes, by one transposing reduction.
+X86_TARGET static inline void sum4_v8(float four[4], __m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    _mm_storeu_ps(four, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
+
+// Four rows at a time against both heads (q and q1 = q + n), whole registers; what is left of a
+// row (n not a multiple of the width, never when V##_WHOLE) is added one element at a time, and
+// the rows beyond a multiple of 4 go through the single dot, DOT.
+#define DOTS2(V, LOAD, DOT)                                                                        \
     const float *q1 = q + n;                                                                       \
     int j = 0;                                                                                     \
-    for (; j + 4 <= n_rows && n >= 8; j += 4) {                                                    \
+    for (; j + 4 <= n_rows && n >= V##_LANES; j += 4) {                                            \
         const void *r0 = ROW(j), *r1 = ROW(j + 1), *r2 = ROW(j + 2), *r3 = ROW(j + 3);            \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0; \
+        V##_T a0 = V##_ZERO(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;      \
         int d = 0;                                                                                 \
-        for (; d + 8 <= n; d += 8) {                                                               \
-            const __m256 qa = _mm256_loadu_ps(q + d), qb = _mm256_loadu_ps(q1 + d);                \
-            __m256 x = LOAD(r0, d);                                                                \
-            a0 = _mm256_fmadd_ps(qa, x, a0), b0 = _mm256_fmadd_ps(qb, x, b0), x = LOAD(r1, d);     \
-            a1 = _mm256_fmadd_ps(qa, x, a1), b1 = _mm256_fmadd_ps(qb, x, b1), x = LOAD(r2, d);     \
-            a2 = _mm256_fmadd_ps(qa, x, a2), b2 = _mm256_fmadd_ps(qb, x, b2), x = LOAD(r3, d);     \
-            a3 = _mm256_fmadd_ps(qa, x, a3), b3 = _mm256_fmadd_ps(qb, x, b3);                      \
+        for (; d + V##_LANES <= n; d += V##_LANES) {                                               \
+            const V##_T qa = V##_LOADU(q + d), qb = V##_LOADU(q1 + d);                             \
+            V##_T x = LOAD(r0, d);                                                                 \
+            a0 = V##_FMADD(qa, x, a0), b0 = V##_FMADD(qb, x, b0), x = LOAD(r1, d);                 \
+            a1 = V##_FMADD(qa, x, a1), b1 = V##_FMADD(qb, x, b1), x = LOAD(r2, d);                 \
+            a2 = V##_FMADD(qa, x, a2), b2 = V##_FMADD(qb, x, b2), x = LOAD(r3, d);                 \
+            a3 = V##_FMADD(qa, x, a3), b3 = V##_FMADD(qb, x, b3);                                  \
         }                                                                                          \
-        const __m256 ha = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));          \
-        const __m256 hb = _mm256_hadd_ps(_mm256_hadd_ps(b0, b1), _mm256_hadd_ps(b2, b3));          \
         float four[2][4];                                                                          \
-        _mm_storeu_ps(four[0], _mm_add_ps(_mm256_castps256_ps128(ha), _mm256_extractf128_ps(ha, 1))); \
-        _mm_storeu_ps(four[1], _mm_add_ps(_mm256_castps256_ps128(hb), _mm256_extractf128_ps(hb, 1))); \
+        V##_SUM4(four[0], a0, a1, a2, a3), V##_SUM4(four[1], b0, b1, b2, b3);                      \
         for (int k = 0; k < 4; k++) {                                                              \
             float sa = four[0][k], sb = four[1][k];                                                \
-            for (int dd = d; dd < n; dd++) {                                                       \
+            for (int dd = V##_WHOLE ? n : d; dd < n; dd++) {                                       \
                 const float x = DOT##_AT(ROW(j + k), dd);                                          \
                 sa += q[dd] * x, sb += q1[dd] * x;                                                 \
             }                                                                                      \
@@ -147,56 +168,58 @@ X86_TARGET static void dots1_f16_avx2(float *scores, const float *q, int n_rows,
         }                                                                                          \
     }                                                                                              \
     for (; j < n_rows; j++) scores[j] = DOT(q, ROW(j), n), scores[stride + j] = DOT(q1, ROW(j), n);
-// 32 outputs of each head in 8 registers over all the rows, then the next 32.
-#define ADD2_AVX2(LOAD, ADD1, ESIZE)                                                                      \
+// 4 registers of outputs of each head (8 in all) over all the rows, then the next 4; the last
+// outputs (fewer than 4 registers' worth, never when V##_WHOLE) go through the one-head add, ADD1.
+#define ADD2(V, LOAD, ADD1, ESIZE)                                                                 \
     float *out1 = out + n;                                                                         \
     const float *w1 = w + stride;                                                                  \
+    enum { L = V##_LANES };                                                                        \
     int d = 0;                                                                                     \
-    for (; d + 32 <= n; d += 32) {                                                                 \
-        __m256 a0 = _mm256_loadu_ps(out + d), a1 = _mm256_loadu_ps(out + d + 8);                   \
-        __m256 a2 = _mm256_loadu_ps(out + d + 16), a3 = _mm256_loadu_ps(out + d + 24);             \
-        __m256 b0 = _mm256_loadu_ps(out1 + d), b1 = _mm256_loadu_ps(out1 + d + 8);                 \
-        __m256 b2 = _mm256_loadu_ps(out1 + d + 16), b3 = _mm256_loadu_ps(out1 + d + 24);           \
+    for (; d + 4 * L <= n; d += 4 * L) {                                                           \
+        V##_T a0 = V##_LOADU(out + d), a1 = V##_LOADU(out + d + L);                                \
+        V##_T a2 = V##_LOADU(out + d + 2 * L), a3 = V##_LOADU(out + d + 3 * L);                    \
+        V##_T b0 = V##_LOADU(out1 + d), b1 = V##_LOADU(out1 + d + L);                              \
+        V##_T b2 = V##_LOADU(out1 + d + 2 * L), b3 = V##_LOADU(out1 + d + 3 * L);                  \
         for (int j = 0; j < n_rows; j++) {                                                         \
-            const __m256 wa = _mm256_set1_ps(w[j]), wb = _mm256_set1_ps(w1[j]);                    \
-            __m256 x = LOAD(ROW(j), d);                                                            \
-            a0 = _mm256_fmadd_ps(wa, x, a0), b0 = _mm256_fmadd_ps(wb, x, b0), x = LOAD(ROW(j), d + 8); \
-            a1 = _mm256_fmadd_ps(wa, x, a1), b1 = _mm256_fmadd_ps(wb, x, b1), x = LOAD(ROW(j), d + 16); \
-            a2 = _mm256_fmadd_ps(wa, x, a2), b2 = _mm256_fmadd_ps(wb, x, b2), x = LOAD(ROW(j), d + 24); \
-            a3 = _mm256_fmadd_ps(wa, x, a3), b3 = _mm256_fmadd_ps(wb, x, b3);                      \
+            const V##_T wa = V##_SET1(w[j]), wb = V##_SET1(w1[j]);                                 \
+            V##_T x = LOAD(ROW(j), d);                                                             \
+            a0 = V##_FMADD(wa, x, a0), b0 = V##_FMADD(wb, x, b0), x = LOAD(ROW(j), d + L);         \
+            a1 = V##_FMADD(wa, x, a1), b1 = V##_FMADD(wb, x, b1), x = LOAD(ROW(j), d + 2 * L);     \
+            a2 = V##_FMADD(wa, x, a2), b2 = V##_FMADD(wb, x, b2), x = LOAD(ROW(j), d + 3 * L);     \
+            a3 = V##_FMADD(wa, x, a3), b3 = V##_FMADD(wb, x, b3);                                  \
         }                                                                                          \
-        _mm256_storeu_ps(out + d, a0), _mm256_storeu_ps(out + d + 8, a1);                          \
-        _mm256_storeu_ps(out + d + 16, a2), _mm256_storeu_ps(out + d + 24, a3);                    \
-        _mm256_storeu_ps(out1 + d, b0), _mm256_storeu_ps(out1 + d + 8, b1);                        \
-        _mm256_storeu_ps(out1 + d + 16, b2), _mm256_storeu_ps(out1 + d + 24, b3);                  \
+        V##_STOREU(out + d, a0), V##_STOREU(out + d + L, a1);                                      \
+        V##_STOREU(out + d + 2 * L, a2), V##_STOREU(out + d + 3 * L, a3);                          \
+        V##_STOREU(out1 + d, b0), V##_STOREU(out1 + d + L, b1);                                    \
+        V##_STOREU(out1 + d + 2 * L, b2), V##_STOREU(out1 + d + 3 * L, b3);                        \
     }                                                                                              \
-    if (d < n) /* the last n - d outputs of each head (none for head_dim 64 or 128) */              \
+    if (!V##_WHOLE && d < n) /* the last n - d outputs of each head (none for head_dim 64 or 128) */ \
         ADD1(out + d, w, n_rows, (const char *)rows + (size_t)d * ESIZE, row_bytes, n - d),        \
             ADD1(out1 + d, w1, n_rows, (const char *)rows + (size_t)d * ESIZE, row_bytes, n - d);
 // The query heads of a group two at a time, a last odd one alone.
-#define HEADS_BY_TWO(DOTS, ADDS, DOTS2, ADD2, DOTS1, ADD1)                                          \
+#define HEADS_BY_TWO(DOTS, ADDS, PAIR_DOTS, PAIR_ADD, DOTS1, ADD1)                                    \
     X86_TARGET static void DOTS(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows, \
                                 size_t row_bytes, int n) {                                         \
         int h = 0;                                                                                 \
         for (; h + 2 <= n_q; h += 2)                                                               \
-            DOTS2(scores + (size_t)h * stride, stride, q + (size_t)h * n, n_rows, rows, row_bytes, n); \
+            PAIR_DOTS(scores + (size_t)h * stride, stride, q + (size_t)h * n, n_rows, rows, row_bytes, n); \
         if (h < n_q) DOTS1(scores + (size_t)h * stride, q + (size_t)h * n, n_rows, rows, row_bytes, n); \
     }                                                                                              \
     X86_TARGET static void ADDS(float *out, const float *w, int stride, int n_q, int n_rows, const void *rows, \
                                 size_t row_bytes, int n) {                                         \
         int h = 0;                                                                                 \
         for (; h + 2 <= n_q; h += 2)                                                               \
-            ADD2(out + (size_t)h * n, w + (size_t)h * stride, stride, n_rows, rows, row_bytes, n); \
+            PAIR_ADD(out + (size_t)h * n, w + (size_t)h * stride, stride, n_rows, rows, row_bytes, n); \
         if (h < n_q) ADD1(out + (size_t)h * n, w + (size_t)h * stride, n_rows, rows, row_bytes, n); \
     }
 #define PAIRS_AVX2(T, ESIZE)                                                                       \
     X86_TARGET static void dots2_##T##_avx2(float *scores, int stride, const float *q, int n_rows, const void *rows, \
                                             size_t row_bytes, int n) {                             \
-        DOTS2_AVX2(load8_##T, dot_##T##_avx2)                                                      \
+        DOTS2(V8, load8_##T, dot_##T##_avx2)                                                       \
     }                                                                                              \
     X86_TARGET static void add2_##T##_avx2(float *out, const float *w, int stride, int n_rows, const void *rows, \
                                            size_t row_bytes, int n) {                              \
-        ADD2_AVX2(load8_##T, add1_##T##_avx2, ESIZE)                                               \
+        ADD2(V8, load8_##T, add1_##T##_avx2, ESIZE)                                                \
     }
 PAIRS_AVX2(f32, 4)
 PAIRS_AVX2(f16, 2)
@@ -211,60 +234,42 @@ X512_TARGET static inline __m512 load16_f32(const void *row, int d) { return _mm
 X512_TARGET static inline __m512 load16_f16(const void *row, int d) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + d)));
 }
-#define DOTS2_AVX512(LOAD, FALLBACK)                                                               \
-    if (n % 16) return (void)FALLBACK(scores, stride, q, n_rows, rows, row_bytes, n);              \
-    const float *q1 = q + n;                                                                       \
-    int j = 0;                                                                                     \
-    for (; j + 4 <= n_rows; j += 4) {                                                              \
-        const void *r0 = ROW(j), *r1 = ROW(j + 1), *r2 = ROW(j + 2), *r3 = ROW(j + 3);            \
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0; \
-        for (int d = 0; d < n; d += 16) {                                                          \
-            const __m512 qa = _mm512_loadu_ps(q + d), qb = _mm512_loadu_ps(q1 + d);                \
-            __m512 x = LOAD(r0, d);                                                                \
-            a0 = _mm512_fmadd_ps(qa, x, a0), b0 = _mm512_fmadd_ps(qb, x, b0), x = LOAD(r1, d);     \
-            a1 = _mm512_fmadd_ps(qa, x, a1), b1 = _mm512_fmadd_ps(qb, x, b1), x = LOAD(r2, d);     \
-            a2 = _mm512_fmadd_ps(qa, x, a2), b2 = _mm512_fmadd_ps(qb, x, b2), x = LOAD(r3, d);     \
-            a3 = _mm512_fmadd_ps(qa, x, a3), b3 = _mm512_fmadd_ps(qb, x, b3);                      \
-        }                                                                                          \
-        float *s0 = scores + j, *s1 = scores + stride + j;                                         \
-        s0[0] = _mm512_reduce_add_ps(a0), s0[1] = _mm512_reduce_add_ps(a1), s0[2] = _mm512_reduce_add_ps(a2); \
-        s0[3] = _mm512_reduce_add_ps(a3), s1[0] = _mm512_reduce_add_ps(b0), s1[1] = _mm512_reduce_add_ps(b1); \
-        s1[2] = _mm512_reduce_add_ps(b2), s1[3] = _mm512_reduce_add_ps(b3);                        \
-    }                                                                                              \
-    if (j < n_rows) FALLBACK(scores + j, stride, q, n_rows - j, ROW(j), row_bytes, n);
-#define ADD2_AVX512(LOAD, FALLBACK)                                                                \
-    if (n % 64) return (void)FALLBACK(out, w, stride, n_rows, rows, row_bytes, n);                 \
-    float *out1 = out + n;                                                                         \
-    const float *w1 = w + stride;                                                                  \
-    for (int d = 0; d < n; d += 64) {                                                              \
-        __m512 a0 = _mm512_loadu_ps(out + d), a1 = _mm512_loadu_ps(out + d + 16);                  \
-        __m512 a2 = _mm512_loadu_ps(out + d + 32), a3 = _mm512_loadu_ps(out + d + 48);             \
-        __m512 b0 = _mm512_loadu_ps(out1 + d), b1 = _mm512_loadu_ps(out1 + d + 16);                \
-        __m512 b2 = _mm512_loadu_ps(out1 + d + 32), b3 = _mm512_loadu_ps(out1 + d + 48);           \
-        for (int j = 0; j < n_rows; j++) {                                                         \
-            const __m512 wa = _mm512_set1_ps(w[j]), wb = _mm512_set1_ps(w1[j]);                    \
-            __m512 x = LOAD(ROW(j), d);                                                            \
-            a0 = _mm512_fmadd_ps(wa, x, a0), b0 = _mm512_fmadd_ps(wb, x, b0), x = LOAD(ROW(j), d + 16); \
-            a1 = _mm512_fmadd_ps(wa, x, a1), b1 = _mm512_fmadd_ps(wb, x, b1), x = LOAD(ROW(j), d + 32); \
-            a2 = _mm512_fmadd_ps(wa, x, a2), b2 = _mm512_fmadd_ps(wb, x, b2), x = LOAD(ROW(j), d + 48); \
-            a3 = _mm512_fmadd_ps(wa, x, a3), b3 = _mm512_fmadd_ps(wb, x, b3);                      \
-        }                                                                                          \
-        _mm512_storeu_ps(out + d, a0), _mm512_storeu_ps(out + d + 16, a1);                         \
-        _mm512_storeu_ps(out + d + 32, a2), _mm512_storeu_ps(out + d + 48, a3);                    \
-        _mm512_storeu_ps(out1 + d, b0), _mm512_storeu_ps(out1 + d + 16, b1);                       \
-        _mm512_storeu_ps(out1 + d + 32, b2), _mm512_storeu_ps(out1 + d + 48, b3);                  \
-    }
-#define PAIRS_AVX512(T)                                                                            \
+#define V16_T __m512
+#define V16_LANES 16
+#define V16_WHOLE 1   // only whole registers: PAIRS_AVX512 sends other sizes to AVX2
+#define V16_ZERO _mm512_setzero_ps
+#define V16_LOADU _mm512_loadu_ps
+#define V16_STOREU _mm512_storeu_ps
+#define V16_SET1 _mm512_set1_ps
+#define V16_FMADD _mm512_fmadd_ps
+#define V16_SUM4 sum4_v16
+// four[k] = the sum of register k's lanes (the compiler's reduction, a tree over the halves).
+X512_TARGET static inline void sum4_v16(float four[4], __m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+    four[0] = _mm512_reduce_add_ps(a0), four[1] = _mm512_reduce_add_ps(a1);
+    four[2] = _mm512_reduce_add_ps(a2), four[3] = _mm512_reduce_add_ps(a3);
+}
+// Whole registers only: other sizes go to the AVX2 pair kernels, so DOTS2's and ADD2's tails for
+// part of a register never run here, and V16_WHOLE lets the compiler drop them (measured: without
+// it the AVX-512 kernels grew by half). The rows beyond a multiple of 4 use AVX2's single dot.
+#define PAIRS_AVX512(T, ESIZE)                                                                     \
     X512_TARGET static void dots2_##T##_avx512(float *scores, int stride, const float *q, int n_rows, \
                                                const void *rows, size_t row_bytes, int n) {       \
-        DOTS2_AVX512(load16_##T, dots2_##T##_avx2)                                                 \
+        if (n % 16) {                                                                              \
+            dots2_##T##_avx2(scores, stride, q, n_rows, rows, row_bytes, n);                       \
+            return;                                                                                \
+        }                                                                                          \
+        DOTS2(V16, load16_##T, dot_##T##_avx2)                                                     \
     }                                                                                              \
     X512_TARGET static void add2_##T##_avx512(float *out, const float *w, int stride, int n_rows, const void *rows, \
                                               size_t row_bytes, int n) {                           \
-        ADD2_AVX512(load16_##T, add2_##T##_avx2)                                                   \
+        if (n % 64) {                                                                              \
+            add2_##T##_avx2(out, w, stride, n_rows, rows, row_bytes, n);                           \
+            return;                                                                                \
+        }                                                                                          \
+        ADD2(V16, load16_##T, add1_##T##_avx2, ESIZE)                                              \
     }
-PAIRS_AVX512(f32)
-PAIRS_AVX512(f16)
+PAIRS_AVX512(f32, 4)
+PAIRS_AVX512(f16, 2)
 HEADS_BY_TWO(dots_f32_avx512, add_f32_avx512, dots2_f32_avx512, add2_f32_avx512, dots1_f32_avx2, add1_f32_avx2)
 HEADS_BY_TWO(dots_f16_avx512, add_f16_avx512, dots2_f16_avx512, add2_f16_avx512, dots1_f16_avx2, add1_f16_avx2)
 const KVRowKernels kv_kernels_avx512[2] = {{"avx512", dot_f32_avx2, dots_f32_avx512, add_f32_avx512},
