@@ -21,7 +21,7 @@
 # Settings (environment or make variables): THREADS=1,8,16 FORMATS=f32,bf16,q8_0,q4_0 P=128 N=32
 # RUN=all|prepare|llama|protostar|table (to split the work over several commands) REPS=3 KV=f16 (protostar's KV cache; llama.cpp's default is f16) DEPTH=0 (positions already in the
 # cache before each test, a list like 0,4096: llama-bench -d) PEER_OUT=$BUILD/bench-peer
-# JOBS=<cores> (build parallelism). Needs: cmake, a C/C++ compiler, python3 with numpy, torch and
+# LLAMA_BUILDS=noamx|native|given (only those llama.cpp builds) JOBS=<cores> (build parallelism). Needs: cmake, a C/C++ compiler, python3 with numpy, torch and
 # transformers (the converter's imports), and models/qwen3-0.6b/tokenizer.json +
 # tokenizer_config.json (make tokenizer; the converter needs a real tokenizer for the vocabulary).
 set -eu
@@ -85,15 +85,24 @@ NOAMX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 RUN=${RUN:-all}
 if [ -n "$PREBUILT" ]; then BUILDS="given"; else BUILDS="native"; fi
 if [ "$HAS_AMX" = yes ]; then BUILDS="$BUILDS noamx"; fi
+# LLAMA_BUILDS=noamx (or native, given) keeps only those of the builds above: each build costs
+# minutes of compiling and a full set of runs.
+if [ -n "${LLAMA_BUILDS:-}" ]; then
+    keep=""
+    for b in $(echo "$LLAMA_BUILDS" | tr ',' ' '); do
+        case " $BUILDS " in *" $b "*) keep="$keep $b" ;; *) die "LLAMA_BUILDS: $b is not one of: $BUILDS" ;; esac
+    done
+    BUILDS=${keep# }
+fi
 # RUN=protostar needs none of llama.cpp's builds or conversions (only the build names, for the table)
-if [ "$RUN" != protostar ]; then
-    if [ -n "$PREBUILT" ]; then
-        mkdir -p "$OUT/llama-given"
-        ln -sfn "$PREBUILT" "$OUT/llama-given/bin"
-    else
-        build native
-    fi
-    if [ "$HAS_AMX" = yes ]; then build noamx "$NOAMX_FLAGS"; fi
+if [ "$RUN" != protostar ] && [ "$RUN" != table ]; then
+    for b in $BUILDS; do
+        case $b in
+        given) mkdir -p "$OUT/llama-given" && ln -sfn "$PREBUILT" "$OUT/llama-given/bin" ;;
+        native) build native ;;
+        noamx) build noamx "$NOAMX_FLAGS" ;;
+        esac
+    done
 fi
 # Did a build compile ggml's AMX code? ggml-cpu has it when the compiler defines __AMX_INT8__ and
 # __AVX512VNNI__, which -march=native does on a CPU with both.
