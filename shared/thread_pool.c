@@ -30,11 +30,13 @@
 #include "thread_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_THREADS 16
@@ -86,6 +88,49 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+// $PS_POOL_SPIN_US: microseconds a waiting thread goes on polling (giving its CPU to any other
+// runnable thread: sched_yield) after its SPINS pauses, before it sleeps; 0 (the default): none.
+// Why it may matter: on a VM, a thread that sleeps lets its virtual CPU halt, and waking a halted
+// vCPU goes through the host, which is slow when the host is busy. A round then waits for it, its
+// workers idle long enough to sleep too, and so on: at 16 threads on the GPU machine's VM, decode
+// fell into a slow mode (f32 10.5, Q8_0 16.0 tok/s, steady over 3 runs) minutes after running at
+// 103-107 (Q8_0), while llama.cpp, whose threads never sleep during a graph, kept its speed.
+// Unmeasured as a fix: `PS_POOL_SPIN_US=2000 bench_peer ...` against the default, alternated, there.
+static long spin_us(void) {
+    static atomic_long us = -1;   // -1: not read yet
+    long v = atomic_load_explicit(&us, memory_order_relaxed);
+    if (v < 0) {
+        const char *env = getenv("PS_POOL_SPIN_US");
+        v = env ? atol(env) : 0;
+        if (v < 0 || v > 1000000) v = 0;
+        atomic_store_explicit(&us, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+// Polls until done(arg) or spin_us() have passed, yielding the CPU between polls; true if done.
+static bool poll_a_while(bool (*done)(const void *), const void *arg) {
+    const long us = spin_us();
+    if (us == 0) return false;
+    const double until = seconds_now() + 1e-6 * (double)us;
+    while (!done(arg)) {
+        if (seconds_now() > until) return false;
+        sched_yield();
+    }
+    return true;
+}
+
+static bool round_posted(const void *w) {
+    const Worker *me = w;
+    return atomic_load_explicit(&job.round, memory_order_acquire) != me->seen;
+}
+
 // The next round after me->seen: spins on `round`, then sleeps until the caller posts one.
 static unsigned wait_for_round(Worker *me) {
     unsigned r = atomic_load_explicit(&job.round, memory_order_acquire);
@@ -93,6 +138,7 @@ static unsigned wait_for_round(Worker *me) {
         cpu_relax();
         r = atomic_load_explicit(&job.round, memory_order_acquire);
     }
+    if (r == me->seen && poll_a_while(round_posted, me)) r = atomic_load_explicit(&job.round, memory_order_acquire);
     if (r != me->seen) return r;
     pthread_mutex_lock(&pool.mu);
     atomic_fetch_add(&pool.sleepers, 1);   // then read round: see the file's comment
@@ -201,6 +247,18 @@ int pool_parts_for(double work, int max_parts) {
 
 unsigned pool_rounds(void) { return atomic_load_explicit(&job.round, memory_order_relaxed); }
 
+typedef struct {
+    unsigned r;
+    int n_workers;
+} RoundDone;
+
+static bool round_done(const void *arg) {
+    const RoundDone *d = arg;
+    for (int w = 0; w < d->n_workers; w++)
+        if (atomic_load_explicit(&workers[w].done, memory_order_acquire) != d->r) return false;
+    return true;
+}
+
 // Returns once workers 0 .. n_workers-1 have all finished round r: spins, then sleeps.
 static void wait_for_workers(unsigned r, int n_workers) {
     int w = 0;   // workers before w are done
@@ -209,6 +267,8 @@ static void wait_for_workers(unsigned r, int n_workers) {
         if (w == n_workers) return;
         cpu_relax();
     }
+    const RoundDone all = {r, n_workers};
+    if (poll_a_while(round_done, &all)) return;
     pthread_mutex_lock(&pool.mu);
     atomic_exchange(&pool.caller_waiting, true);   // then read done: see the file's comment
     while (w < n_workers) {

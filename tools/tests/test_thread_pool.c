@@ -75,6 +75,21 @@ static void t_sleeping_caller(void) {
     for (int k = 0; k < 10; k++) check_round(4, 4, 0, 2000);   // the caller's own part is the slow one
 }
 
+// With PS_POOL_SPIN_US, waiting threads poll (yielding) for that long before they sleep: gaps
+// shorter than the window (workers and caller found while polling) and longer (then asleep).
+// Read once per process: the harness forks each test, so this one's setting is its own.
+static void t_polling(void) {
+    setenv("PS_POOL_SPIN_US", "1000", 1);
+    pool_set_threads(4);
+    for (int k = 0; k < 20; k++) {
+        usleep(400);    // past the pauses, within the polling
+        check_round(4, 4, -1, 0);
+        check_round(4, 4, 1 + k % 3, 600);   // a slow worker: the caller polls for it
+        usleep(3000);   // past the polling: asleep
+        check_round(4, 3, -1, 0);
+    }
+}
+
 // A child forked after the workers started has none of them: its pool starts its own, and the
 // parent's keep working.
 static void t_fork(void) {
@@ -152,6 +167,7 @@ static const PsTest TESTS[] = {
     {"pool.every-part-once", t_every_part_once, "DEVELOPERS.md#conventions", 60},
     {"pool.sleeping-workers", t_sleeping_workers, "DEVELOPERS.md#conventions", 30},
     {"pool.sleeping-caller", t_sleeping_caller, "DEVELOPERS.md#conventions", 30},
+    {"pool.polling", t_polling, "DEVELOPERS.md#conventions", 30},
     {"pool.fork", t_fork, "DEVELOPERS.md#conventions", 30},
     {"pool.resize", t_resize, "DEVELOPERS.md#conventions", 30},
     {"pool.nested", t_nested, "DEVELOPERS.md#conventions", 30},
