@@ -15,26 +15,29 @@
 
 // Kernels for matrices that are not f32 (forward.h, MatKernels).
 #define MAX_KERNELS 8
-static const MatKernels *kernels[MAX_KERNELS];
+static const void *kernels[MAX_KERNELS];   // MatKernels (void: add_once fills both tables)
 static int n_kernels;
 
-int matmul_register(const MatKernels *k) {
-    for (int i = 0; i < n_kernels; i++)
-        if (kernels[i] == k) return 0;
-    if (n_kernels == MAX_KERNELS) {
-        fprintf(stderr, "matmul_register: table full\n");
+// Adds k to a table of MAX_KERNELS (once: registering twice is fine); -1 with a message if full.
+static int add_once(const void **table, int *n, const void *k, const char *who) {
+    for (int i = 0; i < *n; i++)
+        if (table[i] == k) return 0;
+    if (*n == MAX_KERNELS) {
+        fprintf(stderr, "%s: table full\n", who);
         return -1;
     }
-    kernels[n_kernels++] = k;
+    table[(*n)++] = k;
     return 0;
 }
+
+int matmul_register(const MatKernels *k) { return add_once(kernels, &n_kernels, k, "matmul_register"); }
 
 // The kernels for w's dtype. A dtype nobody registered is a broken invariant (the loader makes
 // only matrices of registered formats, and computing on without kernels would be silently wrong):
 // a message, and abort() so that a debugger stops here.
 const MatKernels *matmul_kernels(const Mat *w) {
     for (int i = 0; i < n_kernels; i++)
-        if (kernels[i]->dtype == w->dtype) return kernels[i];
+        if (((const MatKernels *)kernels[i])->dtype == w->dtype) return kernels[i];
     if (w->dtype == DT_BF16) return &MATMUL_BF16;   // this lab's own (matmul_bf16.c)
     fprintf(stderr, "matmul: no kernels registered for %s matrices\n", mat_type_name(w->dtype));
     abort();
@@ -106,18 +109,11 @@ void matmul(float *out, const float *x, const Mat *w, int n_tokens) {
 // multiple of 16 of its own matrix's rows, as matmul_gemm_part's slices do).
 #define UNIT_ROWS 16
 
-static const MatRowKernels *row_kernels[MAX_KERNELS];
+static const void *row_kernels[MAX_KERNELS];   // MatRowKernels
 static int n_row_kernels;
 
 int matmul_rows_register(const MatRowKernels *k) {
-    for (int i = 0; i < n_row_kernels; i++)
-        if (row_kernels[i] == k) return 0;
-    if (n_row_kernels == MAX_KERNELS) {
-        fprintf(stderr, "matmul_rows_register: table full\n");
-        return -1;
-    }
-    row_kernels[n_row_kernels++] = k;
-    return 0;
+    return add_once(row_kernels, &n_row_kernels, k, "matmul_rows_register");
 }
 
 // bf16 rows without a SIMD tile for this CPU (or with SIMD off): each row widened, then summed in
@@ -148,7 +144,7 @@ static const MatRowKernels BF16_ROWS = {DT_BF16, NULL, NULL, bf16_rows};
 // The row kernels for w's dtype, or NULL when its format registered none.
 static const MatRowKernels *row_kernels_for(const Mat *w) {
     for (int i = 0; i < n_row_kernels; i++)
-        if (row_kernels[i]->dtype == w->dtype) return row_kernels[i];
+        if (((const MatRowKernels *)row_kernels[i])->dtype == w->dtype) return row_kernels[i];
     if (w->dtype == DT_F32) return &F32_ROWS;
     if (w->dtype == DT_BF16 && matmul_kernels(w) == &MATMUL_BF16) return &BF16_ROWS;
     return NULL;
