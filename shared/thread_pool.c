@@ -95,7 +95,11 @@ static inline void cpu_relax(void) {
 // workers idle long enough to sleep too, and so on: at 16 threads on the GPU machine's VM, decode
 // fell into a slow mode (f32 10.5, Q8_0 16.0 tok/s, steady over 3 runs) minutes after running at
 // 103-107 (Q8_0), while llama.cpp, whose threads never sleep during a graph, kept its speed.
-// Unmeasured as a fix: `PS_POOL_SPIN_US=2000 bench_peer ...` against the default, alternated, there.
+// Not yet measured there. On our 2-vCPU VM (q8_0 decode, 2 threads, 32 tokens): 2000 took the
+// futex calls of a bench_peer run from 2374 to 32 (the workers no longer sleep within a step), at
+// the same speed (20.0-21.4 tok/s against 20.0-21.7), and in 7 alternated runs the default fell
+// once to 12.7 (steady, sd 0.3) and 2000 never did. The experiment: `PS_POOL_SPIN_US=2000
+// bench_peer ...` against the default, alternated, on the 16-core VM.
 static long spin_us(void) {
     static atomic_long us = -1;   // -1: not read yet
     long v = atomic_load_explicit(&us, memory_order_relaxed);
