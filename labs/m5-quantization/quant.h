@@ -131,8 +131,6 @@ void quant_simd_prepare(DType type, const QuantAct *x, int cols, int t, int n_to
 void quant_simd_rows_prepared(float *out, const void *prepared, const void *w, DType type, int rows, int cols,
                               int n_tokens, int row_begin, int row_end);
 bool quant_avx512_supported(void);   // the AVX-512 kernels (quant_avx512.c), behind quant_simd_rows
-void quant_avx512_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
-                       int n_tokens, int row_begin, int row_end);
 size_t quant_avx512_prep_bytes(DType type, int cols);
 void quant_avx512_prepare(DType type, const QuantAct *x, int cols, void *mem);
 void quant_avx512_rows_prepared(float *out, const void *prepared, const void *w, DType type, int rows, int cols,

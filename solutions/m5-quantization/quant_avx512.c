@@ -332,15 +332,6 @@ void quant_avx512_rows_prepared(float *out, const void *acts, const void *w, DTy
     }
 }
 
-void quant_avx512_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols, int n_tokens,
-                       int row_begin, int row_end) {
-    const size_t one = quant_avx512_prep_bytes(type, cols);
-    static _Thread_local Scratch mem_scratch;
-    uint8_t *mem = scratch_reserve(&mem_scratch, one * (size_t)n_tokens);
-    for (int t = 0; t < n_tokens; t++) quant_avx512_prepare(type, x + (size_t)t * (cols / 32), cols, mem + one * t);
-    quant_avx512_rows_prepared(out, mem, w, type, rows, cols, n_tokens, row_begin, row_end);
-}
-
 #else
 bool quant_avx512_supported(void) { return false; }
 size_t quant_avx512_prep_bytes(DType type, int cols) {
@@ -354,11 +345,6 @@ void quant_avx512_prepare(DType type, const QuantAct *x, int cols, void *mem) {
 void quant_avx512_rows_prepared(float *out, const void *acts, const void *w, DType type, int rows, int cols,
                                 int n_tokens, int row_begin, int row_end) {
     (void)out, (void)acts, (void)w, (void)type, (void)rows, (void)cols, (void)n_tokens, (void)row_begin, (void)row_end;
-    abort();
-}
-void quant_avx512_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols, int n_tokens,
-                       int row_begin, int row_end) {
-    (void)out, (void)x, (void)w, (void)type, (void)rows, (void)cols, (void)n_tokens, (void)row_begin, (void)row_end;
     abort();   // unreachable: never chosen where quant_avx512_supported() is false
 }
 #endif

@@ -347,26 +347,18 @@ bool quant_simd_prompt_exact(int n_tokens) {
 
 void quant_simd_rows(float *out, const QuantAct *x, const void *w, DType type, int rows, int cols,
                      int n_tokens, int row_begin, int row_end) {
-    if (route(n_tokens) == VNNI_TILES) {   // a prompt: prepared here by this thread alone
-        static _Thread_local Scratch tiles;
-        void *mem = scratch_reserve(&tiles, quant_vnni_bytes(cols, n_tokens));
-        for (int t = 0; t < n_tokens; t++) quant_vnni_prepare(type, x + (size_t)t * (cols / 32), cols, t, n_tokens, mem);
-        quant_vnni_gemm(type, w, rows, cols, mem, n_tokens, row_begin, row_end, out);
-        return;
-    }
-    if (kind() == SIMD_AVX512) {
-        quant_avx512_rows(out, x, w, type, rows, cols, n_tokens, row_begin, row_end);
+    // A route that prepares its activations (the tiles, the AVX-512 lane kernels): prepared here
+    // by this thread alone, as quant_dot.c's threads would have shared them.
+    const size_t prep_bytes = quant_simd_prep_bytes(type, cols, n_tokens);
+    if (prep_bytes) {
+        static _Thread_local Scratch prepared;
+        void *mem = scratch_reserve(&prepared, prep_bytes);
+        for (int t = 0; t < n_tokens; t++) quant_simd_prepare(type, x + (size_t)t * (cols / 32), cols, t, n_tokens, mem);
+        quant_simd_rows_prepared(out, mem, w, type, rows, cols, n_tokens, row_begin, row_end);
         return;
     }
     if (kind() == SIMD_NEON_LANES) {
         quant_neon_lanes_rows(out, x, w, type, rows, cols, n_tokens, row_begin, row_end);
-        return;
-    }
-    if (route(n_tokens) == AVX2_TILES) {   // a prompt: prepared here by this thread alone
-        static _Thread_local Scratch tiles;
-        void *mem = scratch_reserve(&tiles, gemm_bytes(cols, n_tokens));
-        for (int t = 0; t < n_tokens; t++) gemm_prepare(type, x + (size_t)t * (cols / 32), cols, t, n_tokens, mem);
-        quant_simd_rows_prepared(out, mem, w, type, rows, cols, n_tokens, row_begin, row_end);
         return;
     }
     const size_t row_bytes = quant_row_bytes(type, cols);
