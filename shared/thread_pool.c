@@ -4,8 +4,8 @@
 // Starting threads for every product would cost tens of microseconds each time, about as long as
 // a whole matrix-vector product of a small model, and a decode step makes ~200 products. So the
 // workers are started once. Between jobs they first spin for a little while (the next product of
-// a decode step comes within microseconds, and waking a sleeping thread costs several), then
-// sleep on a condition variable, so an idle engine uses no CPU.
+// a decode step comes within microseconds, and waking a sleeping thread costs several), then poll
+// for 2 ms more (spin_us says why), then sleep on a condition variable, so an idle engine uses no CPU.
 //
 // A round (one job) is what a 16-thread decode step does ~200 times, so its fast path touches no
 // lock and no shared counter:
@@ -40,8 +40,9 @@
 #include <unistd.h>
 
 #define MAX_THREADS 16
-// Spins before sleeping: about 100-300 microseconds, depending on the CPU's pause instruction.
-// A stress build sets it to 1 (-DPOOL_SPINS=1) so that every round takes the sleep paths.
+// Spins before polling (spin_us) and sleeping: about 100-300 microseconds, depending on the CPU's
+// pause instruction. A stress build sets it to 1 (-DPOOL_SPINS=1 -DPOOL_SPIN_US=0) so that every
+// round takes the sleep paths.
 #ifndef POOL_SPINS
 #define POOL_SPINS 4096
 #endif
@@ -88,25 +89,32 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-// $PS_POOL_SPIN_US: microseconds a waiting thread goes on polling (giving its CPU to any other
-// runnable thread: sched_yield) after its SPINS pauses, before it sleeps; 0 (the default): none.
-// Why it may matter: on a VM, a thread that sleeps lets its virtual CPU halt, and waking a halted
-// vCPU goes through the host, which is slow when the host is busy. A round then waits for it, its
-// workers idle long enough to sleep too, and so on: at 16 threads on the GPU machine's VM, decode
-// fell into a slow mode (f32 10.5, Q8_0 16.0 tok/s, steady over 3 runs) minutes after running at
-// 103-107 (Q8_0), while llama.cpp, whose threads never sleep during a graph, kept its speed.
-// Not yet measured there. On our 2-vCPU VM (q8_0 decode, 2 threads, 32 tokens): 2000 took the
-// futex calls of a bench_peer run from 2374 to 32 (the workers no longer sleep within a step), at
-// the same speed (20.0-21.4 tok/s against 20.0-21.7), and in 7 alternated runs the default fell
-// once to 12.7 (steady, sd 0.3) and 2000 never did. The experiment: `PS_POOL_SPIN_US=2000
-// bench_peer ...` against the default, alternated, on the 16-core VM.
+// How long a waiting thread goes on polling after its SPINS pauses, before it sleeps: POOL_SPIN_US
+// microseconds, polling with sched_yield (any other runnable thread gets the CPU meanwhile);
+// $PS_POOL_SPIN_US (read once) sets another, 0 for none. A stress build sets -DPOOL_SPIN_US=0 with
+// -DPOOL_SPINS=1, so that every wait takes the sleep paths.
+// Why 2 ms, not the pauses alone (~0.2 ms): on a VM, a thread that sleeps lets its virtual CPU
+// halt, the host gives the physical core to someone else, and getting it back takes the host's
+// time. A round then waits for that thread, the others wait long enough to sleep too, and the
+// engine falls into a slow mode: at 16 threads on the GPU machine's 16-core VM, decode ran at f32
+// 10.5 and Q8_0 16.0 tok/s, steadily over 3 runs, minutes after Q8_0 had run at 103-107, while
+// llama.cpp (whose threads never sleep within a graph) kept its speed. Measured there afterwards,
+// the default (then 0) and 2000 taken in turn, 3 runs each of 32 tokens, tok/s: Q8_0 decode at 16
+// threads 101/100/112 -> 120/116/129, at 8 threads 102/65/100 -> 107/94/111; bf16 at 8 threads
+// 42/51 -> 56/57; a 128-token prompt at 16 threads, f32 546/554 -> 822/597 and bf16 564/577 ->
+// 615/880 (with matmul.c's runs dealt dynamically, 720/924 and 950/884). On our 2-vCPU VM it took
+// a run's futex calls from 2374 to 32 at the same speed. An idle engine still sleeps: 2 ms after
+// its last job.
+#ifndef POOL_SPIN_US
+#define POOL_SPIN_US 2000
+#endif
 static long spin_us(void) {
     static atomic_long us = -1;   // -1: not read yet
     long v = atomic_load_explicit(&us, memory_order_relaxed);
     if (v < 0) {
         const char *env = getenv("PS_POOL_SPIN_US");
-        v = env ? atol(env) : 0;
-        if (v < 0 || v > 1000000) v = 0;
+        v = env && *env ? atol(env) : POOL_SPIN_US;
+        if (v < 0 || v > 1000000) v = POOL_SPIN_US;
         atomic_store_explicit(&us, v, memory_order_relaxed);
     }
     return v;

@@ -23,7 +23,9 @@ void matmul(float *out, const float *x, const Mat *w, int n_tokens);
 // MatFormat) registers how to compute with them; matmul() and embed_token() call these for it.
 typedef struct {
     DType dtype;
-    void (*matmul)(float *out, const float *x, const Mat *w, int n_tokens);   // as matmul() above
+    // As matmul() above; NULL when the format registers MatRowKernels (below), which matmul() then
+    // runs on the pool's threads.
+    void (*matmul)(float *out, const float *x, const Mat *w, int n_tokens);
     void (*get_row)(float *out, const Mat *w, int row);   // row `row` widened to f32 [w->cols]
 } MatKernels;
 // Registers k (kept by pointer: static storage); again changes nothing. 0, or -1 when full.
@@ -58,6 +60,8 @@ typedef struct {
 } MatRowKernels;
 // Registers k (kept by pointer: static storage); again changes nothing. 0, or -1 when full.
 int matmul_rows_register(const MatRowKernels *k);
+// bf16's (matmul_bf16.c): the SIMD tiles of matmul_gemm.c, or a plain loop.
+extern const MatRowKernels MATMUL_BF16_ROWS;
 
 // f32 products with SIMD (matmul_simd.c): matmul() uses them when the SIMD policy says so
 // (shared/simd.h: on by default); false runs your matmul_f32_rows (so does PS_SIMD=0).

@@ -64,13 +64,6 @@ static void matmul_f32_rows(float *out, const float *x, const Mat *w, int n_toke
     //<
 }
 
-typedef struct {
-    float *out;
-    const float *x;
-    const Mat *w;
-    int n_tokens;
-} Job;
-
 // Rows [r0, r1) of an f32 product: with SIMD (solutions/m2-forward/matmul_simd.c, the default)
 // when this CPU has a kernel for it; your loop otherwise, and in this lab's tests.
 static void f32_rows(float *out, const void *prep, const float *x, const Mat *w, int n_tokens, int r0, int r1) {
@@ -78,27 +71,6 @@ static void f32_rows(float *out, const void *prep, const float *x, const Mat *w,
     if (!matmul_simd_rows(out, x, w->data, w->rows, w->cols, n_tokens, r0, r1))
         matmul_f32_rows(out, x, w, n_tokens, r0, r1);
 }
-
-// One thread's share: an equal slice of the rows. Slices start at multiples of 16 rows
-// (matmul_gemm_part), so the SIMD tiles rarely split.
-static void job_part(void *arg, int part, int n_parts) {
-    const Job *j = arg;
-    int r0, r1;
-    matmul_gemm_part(j->w->rows, part, n_parts, &r0, &r1);
-    f32_rows(j->out, NULL, j->x, j->w, j->n_tokens, r0, r1);
-}
-
-//[ matmul-threads
-void matmul(float *out, const float *x, const Mat *w, int n_tokens) {
-    if (w->dtype != DT_F32) {   // a registered format (MatKernels)
-        matmul_kernels(w)->matmul(out, x, w, n_tokens);
-        return;
-    }
-    // One slice of rows per thread; fewer slices for a small product.
-    Job job = {out, x, w, n_tokens};
-    pool_run(job_part, &job, pool_parts_for((double)w->rows * w->cols * n_tokens, w->rows));
-}
-//]
 
 // ---- products that share their input (forward.h, matmul_many) ----
 // A decode step's products are small (2 to 12 MiB of weights each), and a round of the pool costs
@@ -116,37 +88,14 @@ int matmul_rows_register(const MatRowKernels *k) {
     return add_once(row_kernels, &n_row_kernels, k, "matmul_rows_register");
 }
 
-// bf16 rows without a SIMD tile for this CPU (or with SIMD off): each row widened, then summed in
-// order, as matmul_bf16.c's plain loop does (the same bits).
-static void bf16_plain_rows(float *out, const float *x, const Mat *w, int n_tokens, int r0, int r1) {
-    static _Thread_local Scratch scratch;
-    float *row = scratch_reserve(&scratch, (size_t)w->cols * sizeof *row);
-    for (int r = r0; r < r1; r++) {
-        MATMUL_BF16.get_row(row, w, r);
-        for (int t = 0; t < n_tokens; t++) {
-            const float *xt = x + (size_t)t * w->cols;
-            float sum = 0.0f;
-            for (int c = 0; c < w->cols; c++) sum += row[c] * xt[c];
-            out[(size_t)t * w->rows + r] = sum;
-        }
-    }
-}
-
-static void bf16_rows(float *out, const void *prep, const float *x, const Mat *w, int n_tokens, int r0, int r1) {
-    (void)prep;
-    if (!matmul_gemm_rows(out, x, w->data, true, w->rows, w->cols, n_tokens, r0, r1))
-        bf16_plain_rows(out, x, w, n_tokens, r0, r1);
-}
-
 static const MatRowKernels F32_ROWS = {DT_F32, NULL, NULL, f32_rows};
-static const MatRowKernels BF16_ROWS = {DT_BF16, NULL, NULL, bf16_rows};
 
 // The row kernels for w's dtype, or NULL when its format registered none.
 static const MatRowKernels *row_kernels_for(const Mat *w) {
     for (int i = 0; i < n_row_kernels; i++)
         if (((const MatRowKernels *)row_kernels[i])->dtype == w->dtype) return row_kernels[i];
     if (w->dtype == DT_F32) return &F32_ROWS;
-    if (w->dtype == DT_BF16 && matmul_kernels(w) == &MATMUL_BF16) return &BF16_ROWS;
+    if (w->dtype == DT_BF16 && matmul_kernels(w) == &MATMUL_BF16) return &MATMUL_BF16_ROWS;
     return NULL;
 }
 
@@ -179,18 +128,20 @@ static void many_units(const ManyJob *j, int u0, int u1) {
     }
 }
 
-// How the units are dealt out. By default each thread takes one equal run of them. With
-// $PS_MATMUL_CHUNKS=K (read once) they go in K runs per thread, each taken by the next thread free
-// (a shared counter): then a thread that is late (its vCPU lent to a neighbour) leaves its runs to
-// the others instead of making them all wait. The same rows either way, so the same bits; whether
-// it pays depends on the machine (book/m2-forward.md#matmul-many), so it is a setting to measure.
+// How the units are dealt out: in runs of about a quarter of a thread's share, each run taken by
+// the next thread that is free (a shared counter). A thread that is late (its vCPU lent to a
+// neighbour, or its core busy with another program) then leaves its runs to the others instead of
+// making them all wait for its equal share. The same rows either way, so the same bits.
+// $PS_MATMUL_CHUNKS=K (read once) sets K runs per thread instead of 4; 0: one equal run per thread
+// (measured against each other in book/m2-forward.md#matmul-many).
+#define CHUNKS_PER_THREAD 4
 static int chunks_per_thread(void) {
     static atomic_int chunks = -1;   // -1: not read yet
     int k = atomic_load_explicit(&chunks, memory_order_relaxed);
     if (k < 0) {
         const char *env = getenv("PS_MATMUL_CHUNKS");
-        const long v = env ? atol(env) : 0;
-        k = v >= 1 && v <= 64 ? (int)v : 0;
+        const long v = env && *env ? atol(env) : CHUNKS_PER_THREAD;
+        k = v >= 0 && v <= 64 ? (int)v : CHUNKS_PER_THREAD;
         atomic_store_explicit(&chunks, k, memory_order_relaxed);
     }
     return k;
@@ -270,3 +221,21 @@ void matmul_many(float *const outs[], const Mat *const ws[], int count, const fl
     if (k) job.chunk = job.n_units / (pool_threads() * k) > 0 ? job.n_units / (pool_threads() * k) : 1;
     pool_run(many_part, &job, parts);
 }
+
+// One product is a group of one: its rows are dealt to the pool's threads in units of 16 rows, as
+// above, each row whole on one thread (so the thread count changes no bit). A format registered
+// with MatKernels alone (no MatRowKernels) computes its whole products itself.
+//[ matmul-threads
+void matmul(float *out, const float *x, const Mat *w, int n_tokens) {
+    if (row_kernels_for(w)) {
+        matmul_many(&out, &w, 1, x, n_tokens);
+        return;
+    }
+    const MatKernels *k = matmul_kernels(w);
+    if (!k->matmul) {   // a broken invariant: a format must give one way or the other
+        fprintf(stderr, "matmul: %s matrices have neither row kernels nor a product\n", mat_type_name(w->dtype));
+        abort();
+    }
+    k->matmul(out, x, w, n_tokens);
+}
+//]

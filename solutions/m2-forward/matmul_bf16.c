@@ -13,7 +13,6 @@
 
 #include "forward.h"
 #include "scratch.h"
-#include "thread_pool.h"
 
 static float widen(uint16_t h) {
     const uint32_t bits = (uint32_t)h << 16;
@@ -27,41 +26,31 @@ static void get_row_bf16(float *out, const Mat *w, int row) {
     for (int c = 0; c < w->cols; c++) out[c] = widen(src[c]);
 }
 
-typedef struct {
-    float *out;
-    const float *x;
-    const Mat *w;
-    int n_tokens;
-} Bf16Job;
-
 // Rows [r0, r1) without SIMD: each row widened once into this thread's scratch, then the plain
 // dot product with every token, summed in order as in matmul_f32_rows.
-static void plain_rows(const Bf16Job *j, int r0, int r1) {
+static void plain_rows(float *out, const float *x, const Mat *w, int n_tokens, int r0, int r1) {
     static _Thread_local Scratch scratch;
-    const int rows = j->w->rows, cols = j->w->cols;
+    const int rows = w->rows, cols = w->cols;
     float *row = scratch_reserve(&scratch, (size_t)cols * sizeof *row);
     for (int r = r0; r < r1; r++) {
-        get_row_bf16(row, j->w, r);
-        for (int t = 0; t < j->n_tokens; t++) {
-            const float *xt = j->x + (size_t)t * cols;
+        get_row_bf16(row, w, r);
+        for (int t = 0; t < n_tokens; t++) {
+            const float *xt = x + (size_t)t * cols;
             float sum = 0.0f;
             for (int c = 0; c < cols; c++) sum += row[c] * xt[c];
-            j->out[(size_t)t * rows + r] = sum;
+            out[(size_t)t * rows + r] = sum;
         }
     }
 }
 
-static void bf16_part(void *arg, int part, int n_parts) {
-    const Bf16Job *j = arg;
-    int r0, r1;
-    matmul_gemm_part(j->w->rows, part, n_parts, &r0, &r1);   // the rows as matmul splits them
-    if (!matmul_gemm_rows(j->out, j->x, j->w->data, true, j->w->rows, j->w->cols, j->n_tokens, r0, r1))
-        plain_rows(j, r0, r1);
+// Rows [r0, r1) of out = x w^T: the SIMD tiles where this CPU has them, else the plain loop.
+static void bf16_rows(float *out, const void *prep, const float *x, const Mat *w, int n_tokens, int r0, int r1) {
+    (void)prep;   // bf16 products read x as it is
+    if (!matmul_gemm_rows(out, x, w->data, true, w->rows, w->cols, n_tokens, r0, r1))
+        plain_rows(out, x, w, n_tokens, r0, r1);
 }
 
-static void matmul_bf16(float *out, const float *x, const Mat *w, int n_tokens) {
-    Bf16Job job = {out, x, w, n_tokens};
-    pool_run(bf16_part, &job, pool_parts_for((double)w->rows * w->cols * n_tokens, w->rows));
-}
-
-const MatKernels MATMUL_BF16 = {DT_BF16, matmul_bf16, get_row_bf16};
+// matmul() deals the rows of a bf16 product to its threads through the row kernels, as it does
+// f32's: no whole-product function of its own (NULL).
+const MatKernels MATMUL_BF16 = {DT_BF16, NULL, get_row_bf16};
+const MatRowKernels MATMUL_BF16_ROWS = {DT_BF16, NULL, NULL, bf16_rows};

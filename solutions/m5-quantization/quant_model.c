@@ -131,19 +131,17 @@ static const MatFormat FORMATS[] = {
     {DT_Q4A, "Q4A", QK4A, (int)sizeof(BlockQ4A)},
 };
 
-static void matmul_quant(float *out, const float *x, const Mat *w, int n_tokens) {
-    quant_matmul(out, x, w->data, w->dtype, w->rows, w->cols, n_tokens);
-}
-
 static void get_row_quant(float *out, const Mat *w, int row) {
     size_t row_bytes = quant_row_bytes(w->dtype, w->cols);
     dequantize_row(w->dtype, (const uint8_t *)w->data + (size_t)row * row_bytes, out, w->cols);
 }
 
+// No whole-product function (NULL): M2's matmul() deals a quantized product's rows to its threads
+// through ROW_KERNELS below, as it does f32's (the bits of quant_matmul()).
 static const MatKernels KERNELS[] = {
-    {DT_Q8_0, matmul_quant, get_row_quant},
-    {DT_Q4_0, matmul_quant, get_row_quant},
-    {DT_Q4A, matmul_quant, get_row_quant},
+    {DT_Q8_0, NULL, get_row_quant},
+    {DT_Q4_0, NULL, get_row_quant},
+    {DT_Q4A, NULL, get_row_quant},
 };
 
 // matmul_many (q, k and v; gate and up): the activations quantized once for all of them.

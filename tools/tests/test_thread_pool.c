@@ -56,7 +56,10 @@ static void t_every_part_once(void) {
 }
 
 // Rounds far enough apart that the workers stop spinning and sleep: each must still be woken.
+// (Without the default 2 ms of polling first, PS_POOL_SPIN_US=0: read once per process, and the
+// harness forks each test, so the setting is this test's own; t_polling covers the polling.)
 static void t_sleeping_workers(void) {
+    setenv("PS_POOL_SPIN_US", "0", 1);
     pool_set_threads(4);
     for (int k = 0; k < 40; k++) {
         usleep(3000);   // longer than a worker spins (~100-300 us)
@@ -67,6 +70,7 @@ static void t_sleeping_workers(void) {
 
 // One part slower than the caller's spin: the caller sleeps, and the slow worker must wake it.
 static void t_sleeping_caller(void) {
+    setenv("PS_POOL_SPIN_US", "0", 1);   // no polling first (t_sleeping_workers says why)
     pool_set_threads(4);
     for (int k = 0; k < 30; k++) {
         check_round(4, 4, 1 + k % 3, 2000);
