@@ -25,6 +25,7 @@
 #include "thread_pool.h"
 #include "mapfile.h"
 #include "quant.h"
+#include "quant_model.h"   // quant_register: quant_matmul runs through M2's matmul
 #include "timing.h"
 
 #define DIM 1024
@@ -317,6 +318,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_quant: --layers must be 1..28 and --reps 1..32\n");
         return 2;
     }
+    if (quant_register() != 0) return 1;
     const int threads[2] = {1, 2};
 #if HAVE_AVX2_FLOAT
     __builtin_cpu_init();

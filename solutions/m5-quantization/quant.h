@@ -80,7 +80,7 @@ void dequantize_row(DType t, const void *x, float *y, int n);
 // in format `type`, read directly (never widened to f32 in memory). The activations x are first
 // rounded to 8 bits per block of 32 (QuantAct below), so the inner loops are integer dot products.
 // cols must be a multiple of the block length. Runs on the thread pool (fewer threads for a small
-// product).
+// product), through lab M2's matmul(): the formats must be registered first (quant_register()).
 void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
                   int n_tokens);
 // quant_matmul() in its two steps, for products that share their input (lab M2's matmul_many:

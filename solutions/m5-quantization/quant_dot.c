@@ -13,9 +13,8 @@
 // solutions/m5-quantization/quant_simd.c and quant_avx512.c do the same with intrinsics (bit for bit with AVX2 and
 // NEON; AVX-512 adds in vector lanes, so within rounding); the engine uses them unless PS_SIMD=0
 // (book/m5-quantization.md#simd).
+#include "forward.h"   // lab M2: matmul()
 #include "quant.h"
-#include "scratch.h"
-#include "thread_pool.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -211,42 +210,11 @@ void quant_rows(float *out, const void *prep, const void *w, DType type, int row
         product_rows(&(MatmulJob){out, xq, w, type, rows, cols, n_tokens}, r0, r1);
 }
 
-typedef struct {
-    float *out;
-    const void *prep, *w;
-    DType type;
-    int rows, cols, n_tokens;
-} ProductJob;
-
-// One thread's share: an equal slice of the rows.
-static void product_part(void *arg, int part, int n_parts) {
-    const ProductJob *j = arg;
-    const int r0 = (int)((int64_t)j->rows * part / n_parts), r1 = (int)((int64_t)j->rows * (part + 1) / n_parts);
-    quant_rows(j->out, j->prep, j->w, j->type, j->rows, j->cols, j->n_tokens, r0, r1);
-}
-
-typedef struct {
-    void *prep;
-    const float *x;
-    DType type;
-    int cols, n_tokens;
-} ActJob;
-
-// A prompt's tokens are prepared on the pool's threads like the rows of the product: one thread
-// quantizing 128 tokens would keep 15 others waiting.
-static void act_part(void *arg, int part, int n_parts) {
-    const ActJob *j = arg;
-    quant_prepare(j->prep, j->x, j->type, j->cols, j->n_tokens, (int)((int64_t)j->n_tokens * part / n_parts),
-                  (int)((int64_t)j->n_tokens * (part + 1) / n_parts));
-}
-
+// One product is M2's matmul() of a Mat in this format: its activations are prepared on the pool's
+// threads and its rows dealt out to them, as for every product of the engine (quant_register()
+// gives M2 quant_prep_bytes, quant_prepare and quant_rows).
 void quant_matmul(float *out, const float *x, const void *w, DType type, int rows, int cols,
                   int n_tokens) {
-    // In this thread's scratch: a decode step runs some 200 products, and they reuse one buffer.
-    static _Thread_local Scratch scratch;
-    ActJob aj = {scratch_reserve(&scratch, quant_prep_bytes(type, cols, n_tokens)), x, type, cols, n_tokens};
-    // About 16 operations per activation (quantized, then rearranged), counted like multiply-adds.
-    pool_run(act_part, &aj, pool_parts_for(16.0 * cols * n_tokens, n_tokens));
-    ProductJob job = {out, aj.prep, w, type, rows, cols, n_tokens};
-    pool_run(product_part, &job, pool_parts_for((double)rows * cols * n_tokens, rows));
+    const Mat m = {type, rows, cols, w};
+    matmul(out, x, &m, n_tokens);
 }
