@@ -86,6 +86,13 @@ typedef struct {
 int model_load(Model *m, const char *dir, PsMapMode mode);
 void model_free(Model *m);
 
+// The memory of a model being loaded, for model_load and for readers of other checkpoint formats:
+// m->layers for m->cfg.n_layers blocks, and one block of `bytes` on 2 MiB pages that model_free
+// releases, returned for the weights to be written into. The size comes from the input, so a
+// failure is a message naming `where` (the file or folder) and NULL, not an exit; model_free
+// still undoes the rest.
+void *model_alloc_weights(Model *m, size_t bytes, const char *where);
+
 // Parameter counts: `stored` counts every tensor in the checkpoint; `logical` counts a tied lm_head
 // once (Qwen3-0.6B: 751,632,384 stored, 596,049,920 logical).
 typedef struct {

@@ -301,21 +301,25 @@ typedef struct {
     size_t bytes;
 } WeightBlock;
 
-static WeightBlock *weight_block_new(size_t bytes) {
-    WeightBlock *b = xmalloc(sizeof *b);
-    *b = (WeightBlock){ps_alloc_big(bytes), bytes};
-    if (!b->mem) {
-        free(b);
-        return NULL;
-    }
-    return b;
-}
-
 static void weight_block_free(void *p) {
     WeightBlock *b = p;
     if (!b) return;
     ps_free_big(b->mem, b->bytes);
     free(b);
+}
+
+void *model_alloc_weights(Model *m, size_t bytes, const char *where) {
+    m->layers = xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
+    void *mem = ps_alloc_big(bytes);
+    if (!mem) {   // the one allocation whose size the input decides: a message, not an exit
+        fprintf(stderr, "%s: out of memory (the weights need %zu MiB)\n", where, bytes >> 20);
+        return NULL;
+    }
+    WeightBlock *b = xmalloc(sizeof *b);
+    *b = (WeightBlock){mem, bytes};
+    m->storage = b;
+    m->free_storage = weight_block_free;
+    return mem;
 }
 
 int model_load(Model *m, const char *dir, PsMapMode mode) {
@@ -331,19 +335,9 @@ int model_load(Model *m, const char *dir, PsMapMode mode) {
     }
     Loader L = {.st = &st};
     for (int i = 0; i < st.n_tensors; i++) L.total += st.tensors[i].nbytes;
-    size_t n = floats_needed(&st);
-    WeightBlock *block = weight_block_new(n * sizeof(float));
-    m->storage = block;
-    m->free_storage = weight_block_free;
-    m->layers = xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
     L.used = xcalloc((size_t)st.n_tensors + 1, sizeof *L.used);
-    int rc = -1;
-    if (!block) {   // the one allocation whose size the input decides: a message, not an exit
-        fprintf(stderr, "%s: out of memory (the weights need %zu MiB)\n", dir, n * sizeof(float) >> 20);
-    } else {
-        L.next = block->mem;
-        rc = load_all(m, &L);
-    }
+    L.next = model_alloc_weights(m, floats_needed(&st) * sizeof(float), dir);
+    int rc = L.next ? load_all(m, &L) : -1;
     free(L.used);
     st_close(&st);   // everything needed was copied out of the file
     if (rc != 0) model_free(m);

@@ -93,19 +93,6 @@ done:
 
 // ---- weights ----
 
-// The model's weights in one block on 2 MiB pages, freed by model_free through free_storage.
-typedef struct {
-    void *mem;
-    size_t bytes;
-} GgufStorage;
-
-static void free_gguf_storage(void *p) {
-    GgufStorage *s = p;
-    if (!s) return;
-    ps_free_big(s->mem, s->bytes);
-    free(s);
-}
-
 typedef struct {
     const Gguf *g;
     bool *used;
@@ -249,17 +236,9 @@ int gguf_model_load(Model *m, const char *path) {
     }
     size_t total = 0;   // sized from the file's tensors, as model_load does
     for (uint64_t k = 0; k < g.n_tensors; k++) total += storage_bytes(&g.tensors[k]);
-    GgufStorage *s = xcalloc(1, sizeof *s);
-    s->bytes = total;
-    s->mem = ps_alloc_big(total);
-    m->storage = s;
-    m->free_storage = free_gguf_storage;
-    m->layers = xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
-    if (!s->mem) {
-        fprintf(stderr, "%s: out of memory (the weights need %zu MiB)\n", path, total >> 20);
-        goto done;
-    }
-    GgufLoader L = {&g, xcalloc(g.n_tensors + 1, sizeof(bool)), s->mem};
+    uint8_t *weights = model_alloc_weights(m, total, path);
+    if (!weights) goto done;
+    GgufLoader L = {&g, xcalloc(g.n_tensors + 1, sizeof(bool)), weights};
     rc = load_all(m, &L);
     free(L.used);
 done:

@@ -347,18 +347,6 @@ static int load_all(Model *m, MlxLoader *L) {
     return 0;
 }
 
-typedef struct {
-    void *mem;
-    size_t bytes;
-} MlxStorage;
-
-static void free_mlx_storage(void *p) {
-    MlxStorage *s = p;
-    if (!s) return;
-    ps_free_big(s->mem, s->bytes);
-    free(s);
-}
-
 int mlx_model_load(Model *m, const char *dir) {
     memset(m, 0, sizeof *m);
     if (mlx_register() != 0) return -1;
@@ -381,16 +369,9 @@ int mlx_model_load(Model *m, const char *dir) {
         const StTensor *t = &st.tensors[i];
         total += (t->dtype == DT_U8 ? t->nbytes / 2 * 3 : t->numel * sizeof(float)) + 64;
     }
-    MlxStorage *s = xcalloc(1, sizeof *s);
-    s->bytes = total;
-    s->mem = ps_alloc_big(total);
-    m->storage = s;
-    m->free_storage = free_mlx_storage;
-    m->layers = xcalloc((size_t)m->cfg.n_layers, sizeof *m->layers);
-    if (!s->mem) {
-        fprintf(stderr, "%s: out of memory (the weights need %zu MiB)\n", dir, total >> 20);
-    } else {
-        MlxLoader L = {&st, xcalloc((size_t)st.n_tensors + 1, sizeof(bool)), s->mem, dir};
+    uint8_t *weights = model_alloc_weights(m, total, dir);
+    if (weights) {
+        MlxLoader L = {&st, xcalloc((size_t)st.n_tensors + 1, sizeof(bool)), weights, dir};
         rc = load_all(m, &L);
         free(L.used);
     }
