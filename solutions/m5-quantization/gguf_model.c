@@ -132,7 +132,8 @@ static const GgufTensor *find_shaped(GgufLoader *L, const char *name, int rows, 
     return t;
 }
 
-static float *load_vector(GgufLoader *L, const char *name, int n) {
+static float *load_vector(void *reader, const char *name, int n) {
+    GgufLoader *L = reader;
     const GgufTensor *t = find_shaped(L, name, n, 0);
     if (!t) return NULL;
     if (t->type == GGML_Q8_0 || t->type == GGML_Q4_0) {
@@ -146,7 +147,8 @@ static float *load_vector(GgufLoader *L, const char *name, int n) {
     return out;
 }
 
-static int load_matrix(GgufLoader *L, Mat *m, const char *name, int rows, int cols) {
+static int load_matrix(void *reader, Mat *m, const char *name, int rows, int cols) {
+    GgufLoader *L = reader;
     const GgufTensor *t = find_shaped(L, name, rows, cols);
     if (!t) return -1;
     *m = (Mat){.rows = rows, .cols = cols, .data = L->next};
@@ -185,40 +187,16 @@ const char *gguf_layer_name(const LayerTensor *t) {
     abort();
 }
 
-static int load_layer(GgufLoader *L, Layer *l, int i, const Config *c) {
-    char name[96];
-    for (int k = 0; k < LAYER_TENSOR_COUNT; k++) {
-        const LayerTensor *t = &LAYER_TENSORS[k];
-        snprintf(name, sizeof name, "blk.%d.%s", i, gguf_layer_name(t));
-        int rows = layer_dim(c, t->rows), cols = layer_dim(c, t->cols);
-        if (t->cols == LD_NONE) {
-            if (!(*layer_vec(l, t) = load_vector(L, name, rows))) return -1;
-        } else if (load_matrix(L, layer_mat(l, t), name, rows, cols) != 0) {
-            return -1;
-        }
-    }
-    return 0;
+static bool has_tensor(void *reader, const char *name) {
+    const GgufLoader *L = reader;
+    return gguf_find_tensor(L->g, name) != NULL;
 }
 
-static int load_all(Model *m, GgufLoader *L) {
-    const Config *c = &m->cfg;
-    if (load_matrix(L, &m->embed, "token_embd.weight", c->vocab_size, c->dim)) return -1;
-    for (int i = 0; i < c->n_layers; i++)
-        if (load_layer(L, &m->layers[i], i, c)) return -1;
-    if (!(m->final_norm = load_vector(L, "output_norm.weight", c->dim))) return -1;
-    if (gguf_find_tensor(L->g, "output.weight")) {
-        if (load_matrix(L, &m->lm_head, "output.weight", c->vocab_size, c->dim)) return -1;
-    } else {
-        m->lm_head = m->embed;
-        m->lm_head_is_embed = true;
-    }
-    for (uint64_t k = 0; k < L->g->n_tensors; k++)   // an unknown tensor: not the model we implement
-        if (!L->used[k]) {
-            fprintf(stderr, "%s: unexpected tensor '%s' (not part of a Qwen3 model)\n", L->g->what,
-                    L->g->tensors[k].name);
-            return -1;
-        }
-    return 0;
+static const char *unused_tensor(void *reader) {
+    const GgufLoader *L = reader;
+    for (uint64_t k = 0; k < L->g->n_tensors; k++)
+        if (!L->used[k]) return L->g->tensors[k].name;
+    return NULL;
 }
 
 int gguf_model_load(Model *m, const char *path) {
@@ -239,7 +217,10 @@ int gguf_model_load(Model *m, const char *path) {
     uint8_t *weights = model_alloc_weights(m, total, path);
     if (!weights) goto done;
     GgufLoader L = {&g, xcalloc(g.n_tensors + 1, sizeof(bool)), weights};
-    rc = load_all(m, &L);
+    // No tie flag in GGUF: gguf_config set tie_word_embeddings from the absence of output.weight.
+    const TensorSource source = {&L, g.what, "token_embd.weight", "output_norm.weight", "output.weight", "blk.",
+                                 gguf_layer_name, has_tensor, load_vector, load_matrix, unused_tensor};
+    rc = model_read_tensors(m, &source);
     free(L.used);
 done:
     gguf_close(&g);

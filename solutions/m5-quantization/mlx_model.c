@@ -196,7 +196,8 @@ static const StTensor *take(MlxLoader *L, const char *name) {
     return t;
 }
 
-static float *load_vector(MlxLoader *L, const char *name, int n) {
+static float *load_vector(void *reader, const char *name, int n) {
+    MlxLoader *L = reader;
     const StTensor *t = take(L, name);
     if (!t || t->dtype == DT_U8 || t->ndim != 1 || t->shape[0] != n) {
         fprintf(stderr, "%s: tensor '%s' is %s (a float vector of %d is needed)\n", L->dir, name,
@@ -268,7 +269,8 @@ static DType repack(uint8_t *dst, const uint8_t *src, const float *scales, const
     return q4a ? DT_Q4A : bits == 4 ? DT_MLX4 : DT_MLX8;
 }
 
-static int load_matrix(MlxLoader *L, Mat *m, const char *name, int rows, int cols) {
+static int load_matrix(void *reader, Mat *m, const char *name, int rows, int cols) {
+    MlxLoader *L = reader;
     const StTensor *t = take(L, name);
     if (!t) {
         fprintf(stderr, "%s: missing tensor '%s'\n", L->dir, name);
@@ -309,42 +311,15 @@ static int load_matrix(MlxLoader *L, Mat *m, const char *name, int rows, int col
     return biases ? 0 : -1;
 }
 
-static int load_layer(MlxLoader *L, Layer *l, int i, const Config *c) {
-    char name[128];
-    for (int k = 0; k < LAYER_TENSOR_COUNT; k++) {   // mlx_lm keeps the Hugging Face names
-        const LayerTensor *t = &LAYER_TENSORS[k];
-        snprintf(name, sizeof name, "model.layers.%d.%s", i, t->hf_name);
-        int rows = layer_dim(c, t->rows), cols = layer_dim(c, t->cols);
-        if (t->cols == LD_NONE) {
-            if (!(*layer_vec(l, t) = load_vector(L, name, rows))) return -1;
-        } else if (load_matrix(L, layer_mat(l, t), name, rows, cols) != 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
+static const char *hf_layer_name(const LayerTensor *t) { return t->hf_name; }   // mlx_lm keeps the Hugging Face names
 
-static int load_all(Model *m, MlxLoader *L) {
-    const Config *c = &m->cfg;
-    if (load_matrix(L, &m->embed, "model.embed_tokens.weight", c->vocab_size, c->dim)) return -1;
-    for (int i = 0; i < c->n_layers; i++)
-        if (load_layer(L, &m->layers[i], i, c)) return -1;
-    if (!(m->final_norm = load_vector(L, "model.norm.weight", c->dim))) return -1;
-    if (st_find(L->st, "lm_head.weight")) {
-        if (load_matrix(L, &m->lm_head, "lm_head.weight", c->vocab_size, c->dim)) return -1;
-    } else if (c->tie_embeddings) {
-        m->lm_head = m->embed;
-        m->lm_head_is_embed = true;
-    } else {
-        fprintf(stderr, "%s: missing tensor 'lm_head.weight' (tie_word_embeddings is false)\n", L->dir);
-        return -1;
-    }
+static bool has_tensor(void *reader, const char *name) { return st_find(((const MlxLoader *)reader)->st, name) != NULL; }
+
+static const char *unused_tensor(void *reader) {
+    const MlxLoader *L = reader;
     for (int i = 0; i < L->st->n_tensors; i++)
-        if (!L->used[i]) {
-            fprintf(stderr, "%s: unexpected tensor '%s' (not part of a Qwen3 model)\n", L->dir, L->st->tensors[i].name);
-            return -1;
-        }
-    return 0;
+        if (!L->used[i]) return L->st->tensors[i].name;
+    return NULL;
 }
 
 int mlx_model_load(Model *m, const char *dir) {
@@ -372,7 +347,9 @@ int mlx_model_load(Model *m, const char *dir) {
     uint8_t *weights = model_alloc_weights(m, total, dir);
     if (weights) {
         MlxLoader L = {&st, xcalloc((size_t)st.n_tensors + 1, sizeof(bool)), weights, dir};
-        rc = load_all(m, &L);
+        const TensorSource source = {&L, dir, "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
+                                     "model.layers.", hf_layer_name, has_tensor, load_vector, load_matrix, unused_tensor};
+        rc = model_read_tensors(m, &source);
         free(L.used);
     }
     st_close(&st);

@@ -1,6 +1,7 @@
 // Quantized models in memory: the policy applied to a loaded model, and the registration that lets
-// model_load read quantized matrices back and matmul compute with them. The format is described in
-// quant_model.h; the directory writer (`protostar quantize`) is quant_model_write.c.
+// model_load read quantized matrices back and matmul compute with them, and the walk over a model's
+// tensors the GGUF and mlx_lm readers share. The format is described in quant_model.h; the
+// directory writer (`protostar quantize`) is quant_model_write.c.
 #include "quant_model.h"
 
 #include <stdio.h>
@@ -161,5 +162,45 @@ int quant_register(void) {
         if (mat_format_register(&FORMATS[i]) != 0 || matmul_register(&KERNELS[i]) != 0 ||
             matmul_rows_register(&ROW_KERNELS[i]) != 0)
             return -1;
+    return 0;
+}
+
+// ---- another format's checkpoint (quant_model.h, TensorSource) ----
+
+static int read_layer(const TensorSource *s, Layer *l, int i, const Config *c) {
+    char name[128];
+    for (int k = 0; k < LAYER_TENSOR_COUNT; k++) {
+        const LayerTensor *t = &LAYER_TENSORS[k];
+        snprintf(name, sizeof name, "%s%d.%s", s->layer_prefix, i, s->layer_name(t));
+        int rows = layer_dim(c, t->rows), cols = layer_dim(c, t->cols);
+        if (t->cols == LD_NONE) {
+            if (!(*layer_vec(l, t) = s->vector(s->reader, name, rows))) return -1;
+        } else if (s->matrix(s->reader, layer_mat(l, t), name, rows, cols) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int model_read_tensors(Model *m, const TensorSource *s) {
+    const Config *c = &m->cfg;
+    if (s->matrix(s->reader, &m->embed, s->embed, c->vocab_size, c->dim)) return -1;
+    for (int i = 0; i < c->n_layers; i++)
+        if (read_layer(s, &m->layers[i], i, c)) return -1;
+    if (!(m->final_norm = s->vector(s->reader, s->final_norm, c->dim))) return -1;
+    if (s->has(s->reader, s->lm_head)) {
+        if (s->matrix(s->reader, &m->lm_head, s->lm_head, c->vocab_size, c->dim)) return -1;
+    } else if (c->tie_embeddings) {
+        m->lm_head = m->embed;
+        m->lm_head_is_embed = true;
+    } else {
+        fprintf(stderr, "%s: missing tensor '%s' (tie_word_embeddings is false)\n", s->where, s->lm_head);
+        return -1;
+    }
+    const char *extra = s->unused(s->reader);
+    if (extra) {
+        fprintf(stderr, "%s: unexpected tensor '%s' (not part of a Qwen3 model)\n", s->where, extra);
+        return -1;
+    }
     return 0;
 }

@@ -53,6 +53,27 @@ int quant_model_write_opts(const char *in_dir, const char *out_dir, const QuantW
 // The same without replacing: {type, keep_embedding, .replace = false}.
 int quant_model_write(const char *in_dir, const char *out_dir, DType type, bool keep_embedding);
 
+// ---- another format's checkpoint read into a Model (gguf_model.c, mlx_model.c) ----
+// A reader of GGUF or mlx_lm walks the same tensors in the same order as model_load (the
+// embedding, each layer's LAYER_TENSORS, the final norm, lm_head) under its own names, with its
+// own way of reading one; the walk is written once, in model_read_tensors.
+typedef struct {
+    void *reader;   // the format's loader, handed back to each function below
+    const char *where;   // the file or folder, for messages
+    const char *embed, *final_norm, *lm_head;   // the format's names of the three tensors outside the layers
+    const char *layer_prefix;   // "blk.": layer i's tensor t is named <prefix><i>.<layer_name(t)>
+    const char *(*layer_name)(const LayerTensor *t);
+    bool (*has)(void *reader, const char *name);
+    float *(*vector)(void *reader, const char *name, int n);   // NULL after a message
+    int (*matrix)(void *reader, Mat *m, const char *name, int rows, int cols);   // 0, or -1 after a message
+    const char *(*unused)(void *reader);   // a tensor of the file no call read, or NULL
+} TensorSource;
+
+// Fills m's weights from s (m->cfg set, memory from model_alloc_weights). Without an lm_head
+// tensor a model with tied embeddings shares the embedding. A tensor left unread means the file
+// is not the model we implement, and is refused. 0, or -1 after a message.
+int model_read_tensors(Model *m, const TensorSource *s);
+
 // Registers the three formats with lab M1's loader (model.h, MatFormat: model_load then reads
 // quantized matrices) and lab M2's matmul (forward.h, MatKernels: matmul and embed_token then
 // compute with them). Call once before loading a quantized model; again changes nothing. 0 or -1.
