@@ -60,16 +60,24 @@ static void t_isolation(void) {
     free(out);
 }
 
+// Writes text[0..len) to NAME in the test's own directory; returns its path (a static buffer: the
+// same name gives the same path, so a test can rewrite the file it opened before).
+static const char *write_test_file(const char *name, const char *text, size_t len) {
+    static char path[700];
+    snprintf(path, sizeof path, "%s/%s", ps_test_dir(), name);
+    FILE *f = fopen(path, "wb");
+    PS_CHECK(f && fwrite(text, 1, len, f) == len && fclose(f) == 0, "cannot write %s", path);
+    return path;
+}
+
 // ps_test_dir() is removed when its test ends, however it ends. The inner tests write where their
 // directory was into the outer test's own directory, then stop in three different ways.
 static char outer_dir[600];
 static void leave_a_file(const char *how) {
+    write_test_file("left.txt", "x", 1);
     char path[700];
-    snprintf(path, sizeof path, "%s/%s", ps_test_dir(), "left.txt");
-    FILE *f = fopen(path, "w");
-    PS_CHECK(f && fputs("x", f) >= 0 && fclose(f) == 0, "cannot write %s", path);
     snprintf(path, sizeof path, "%s/%s.where", outer_dir, how);
-    f = fopen(path, "w");
+    FILE *f = fopen(path, "w");
     PS_CHECK(f && fputs(ps_test_dir(), f) >= 0 && fclose(f) == 0, "cannot write %s", path);
 }
 static void dir_then_crash(void) {
@@ -137,25 +145,18 @@ static int open_in_child(const char *path) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void write_file(const char *path, const char *text, size_t len) {
-    FILE *f = fopen(path, "wb");
-    PS_CHECK(f && fwrite(text, 1, len, f) == len && fclose(f) == 0, "cannot write %s", path);
-}
-
 static void t_golden(void) {
-    char path[600];
-    snprintf(path, sizeof path, "%s/g.psg", ps_test_dir());
     const char good[] = "PSGOLD 1\ngenerator test\ntensor ids i32 1 2\ntensor x u8 1 3\nend\n"
                         "\x01\0\0\0\x02\0\0\0abc";
-    write_file(path, good, sizeof good - 1);
+    const char *path = write_test_file("g.psg", good, sizeof good - 1);
     PsGolden *g = ps_golden_open(path);
     const PsTensor *ids = ps_golden_get(g, "ids");
     PS_CHECK(ids->count == 2 && ((const int32_t *)ids->data)[1] == 2, "ids read back wrong");
     PS_CHECK(ps_golden_find(g, "missing") == NULL, "find must return NULL for a missing tensor");
     ps_golden_close(g);
-    write_file(path, good, sizeof good - 2);  // one data byte short
+    write_test_file("g.psg", good, sizeof good - 2);  // one data byte short
     PS_CHECK(open_in_child(path) == 1, "a truncated golden file must be refused");
-    write_file(path, "PSGOLD 9\nend\n", 13);
+    write_test_file("g.psg", "PSGOLD 9\nend\n", 13);
     PS_CHECK(open_in_child(path) == 1, "a future format version must be refused");
 }
 
@@ -327,21 +328,15 @@ static void t_greedy(void) {
 // A golden list (NAME + NAME.off) reads back item by item; offsets outside the data are refused.
 // Escaped printing, and capturing what is printed.
 static void list_out_of_range(void) {
-    char path[600];
-    snprintf(path, sizeof path, "%s/bad-list.psg", ps_test_dir());
     const char bad[] = "PSGOLD 1\ngenerator test\ntensor s u8 1 3\ntensor s.off i32 1 2\nend\nabc"
                        "\0\0\0\0\x04\0\0\0";
-    write_file(path, bad, sizeof bad - 1);
-    ps_golden_list(ps_golden_open(path), "s");
+    ps_golden_list(ps_golden_open(write_test_file("bad-list.psg", bad, sizeof bad - 1)), "s");
 }
 
 static void t_list_escaped(void) {
-    char path[600];
-    snprintf(path, sizeof path, "%s/list.psg", ps_test_dir());
     const char good[] = "PSGOLD 1\ngenerator test\ntensor s u8 1 5\ntensor s.off i32 1 3\nend\nab\ncd"
                         "\0\0\0\0\x03\0\0\0\x05\0\0\0";
-    write_file(path, good, sizeof good - 1);
-    PsGolden *g = ps_golden_open(path);
+    PsGolden *g = ps_golden_open(write_test_file("list.psg", good, sizeof good - 1));
     PsList l = ps_golden_list(g, "s");
     const char *text = l.data;
     PS_CHECK(l.n == 2 && l.off[1] == 3 && memcmp(text + l.off[1], "cd", 2) == 0, "two items: \"ab\\n\", \"cd\"");
