@@ -40,6 +40,22 @@ die() { echo "fetch_model: error: $*" >&2; exit 1; }
 
 . "$(dirname "$0")/sha256.sh"   # sha256_of
 size_of() { if [ -e "$1" ]; then wc -c <"$1" | tr -d ' '; else echo 0; fi; }
+# Sets `problem` to what is wrong with a file curl finished without error, or to nothing when it
+# is the pinned one: a wrong size means the server sent another file; a wrong sha256, bytes that
+# are wrong, not merely incomplete. Either way the caller deletes it.
+check_part() {  # PART SIZE SHA
+    local got_size got_sha
+    problem=""
+    got_size=$(size_of "$1")
+    if [ "$got_size" != "$2" ]; then
+        problem="the server sent $got_size bytes, expected $2; deleted (wrong revision or mirror?)"
+        return
+    fi
+    got_sha=$(sha256_of "$1")
+    if [ "$got_sha" != "$3" ]; then
+        problem="sha256 $got_sha does not match $3; deleted, run 'make model' again"
+    fi
+}
 command -v curl >/dev/null 2>&1 || die "curl is not installed"
 
 mkdir -p "$DEST"
@@ -85,19 +101,10 @@ while read -r name size sha; do
         fi
     fi
 
-    got_size=$(size_of "$part")
-    if [ "$got_size" != "$size" ]; then
-        # curl finished without error, so the server sent a different file: start over.
+    check_part "$part" "$size" "$sha"
+    if [ -n "$problem" ]; then   # resuming would keep the wrong bytes: the next run starts over
         rm -f "$part"
-        say "$name: the server sent $got_size bytes, expected $size; deleted (wrong revision or mirror?)"
-        failed=1
-        continue
-    fi
-    got_sha=$(sha256_of "$part")
-    if [ "$got_sha" != "$sha" ]; then
-        # The bytes are wrong, not merely incomplete: resuming would keep them wrong.
-        rm -f "$part"
-        say "$name: sha256 $got_sha does not match $sha; deleted, run 'make model' again"
+        say "$name: $problem"
         failed=1
         continue
     fi
