@@ -54,7 +54,8 @@ AVX2_INLINE __m256i sum8x8_avx2(__m256i v0, __m256i v1, __m256i v2, __m256i v3, 
 }
 
 // Eight halves -> floats, exactly as q_f16_to_f32: the 15 bits of exponent and mantissa moved to a
-// float's place, times 2^112, the sign put back; infinities and NaN kept.
+// float's place, times 2^112, the sign put back; infinities and NaN kept (quant_vnni.c's f16x16 is
+// the 16-lane twin).
 AVX2_INLINE __m256 f16x8_avx2(__m128i halves) {
     const __m256i h = _mm256_cvtepu16_epi32(halves);
     const __m256i sign = _mm256_slli_epi32(_mm256_and_si256(h, _mm256_set1_epi32(0x8000)), 16);

@@ -110,7 +110,8 @@ static inline int dword_at(const uint8_t *p) {
 
 // Sixteen halves -> floats, exactly as q_f16_to_f32 (quant.h) computes them: the 15 bits of
 // exponent and mantissa moved to a float's place, times 2^112, the sign put back; infinities and
-// NaN kept as they are (vcvtph2ps would quiet a signalling NaN).
+// NaN kept as they are (vcvtph2ps would quiet a signalling NaN). quant_avx2.c's f16x8_avx2 is its
+// 8-lane twin: intrinsics name their vector width, so the two cannot share one body.
 VNNI_INLINE __m512 f16x16(__m256i halves) {
     const __m512i h = _mm512_cvtepu16_epi32(halves);
     const __m512i sign = _mm512_slli_epi32(_mm512_and_si512(h, _mm512_set1_epi32(0x8000)), 16);
