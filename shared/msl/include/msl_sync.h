@@ -86,39 +86,20 @@ inline mem_flags operator|(mem_flags a, mem_flags b) { return mem_flags(int(a) |
 inline void threadgroup_barrier(msl::site s, mem_flags f) { msl_barrier(s.id, s.line, int(f)); }
 inline void simdgroup_barrier(msl::site s, mem_flags) { msl_simd_barrier(s.id, s.line); }
 
-// Reductions combine the active lanes in lane order: deterministic, like a fixed GPU schedule.
-template<class T> T simd_sum(msl::site s, T x) {
+// Reductions combine the active lanes in lane order, from the first active one: deterministic,
+// like a fixed GPU schedule. fold(r, x) folds lane x's value into r; computed once per collective.
+template<class T, class F> T msl_fold_lanes(msl::site s, T x, F fold) {
     msl::lanes l(s, x);
     return l.shared<T>([&] {
         T r = l.get<T>(l.first());
-        for (uint32_t i = l.first() + 1; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r += l.get<T>(i);
+        for (uint32_t i = l.first() + 1; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) fold(r, l.get<T>(i));
         return r;
     });
 }
-template<class T> T simd_product(msl::site s, T x) {
-    msl::lanes l(s, x);
-    return l.shared<T>([&] {
-        T r = l.get<T>(l.first());
-        for (uint32_t i = l.first() + 1; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r *= l.get<T>(i);
-        return r;
-    });
-}
-template<class T> T simd_max(msl::site s, T x) {
-    msl::lanes l(s, x);
-    return l.shared<T>([&] {
-        T r = l.get<T>(l.first());
-        for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r = max(r, l.get<T>(i));
-        return r;
-    });
-}
-template<class T> T simd_min(msl::site s, T x) {
-    msl::lanes l(s, x);
-    return l.shared<T>([&] {
-        T r = l.get<T>(l.first());
-        for (uint32_t i = 0; i < MSL_SIMD_WIDTH; i++) if (l.active(i)) r = min(r, l.get<T>(i));
-        return r;
-    });
-}
+template<class T> T simd_sum(msl::site s, T x) { return msl_fold_lanes(s, x, [](T &r, T v) { r += v; }); }
+template<class T> T simd_product(msl::site s, T x) { return msl_fold_lanes(s, x, [](T &r, T v) { r *= v; }); }
+template<class T> T simd_max(msl::site s, T x) { return msl_fold_lanes(s, x, [](T &r, T v) { r = max(r, v); }); }
+template<class T> T simd_min(msl::site s, T x) { return msl_fold_lanes(s, x, [](T &r, T v) { r = min(r, v); }); }
 template<class T> T simd_prefix_exclusive_sum(msl::site s, T x) {
     msl::lanes l(s, x);
     T r = T(0);
