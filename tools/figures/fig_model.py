@@ -27,6 +27,14 @@ def block_figure():
         s.circle(spine, y, 11, GREY, 1.4)
         s.text(spine, y + 6, "+", 18, "middle", "bold")
 
+    def add_back(x, y, plus_y, half):
+        """A half's output, from (x, y) on its last box's left edge, added into the stream at plus_y."""
+        s.line(x, y, spine + 20, y)
+        s.path(f"M {spine + 20} {y} Q {spine} {y} {spine} {plus_y - 14}", MUTED, 1.4, arrow=True)
+        shape(110, y - 6, "[n × 1024]")
+        plus(plus_y)
+        s.text(spine + 18, plus_y + 5, f"x = x + {half}", 12, color=MUTED)
+
     # the residual stream
     s.text(spine - 8, 62, "x  [n × 1024]", 13, weight="bold")
     s.text(spine - 8, 78, "the residual stream", 12, color=MUTED)
@@ -59,11 +67,7 @@ def block_figure():
     s.box(110, 346, 380, 46, "causal attention", TEAL, 15, sub="16 query heads share 8 KV heads (GQA)")
     down(300, 392, 414, "[n × 16 × 128]")
     s.box(240, 414, 120, 40, "o_proj", BLUE, 14, sub="1024 × 2048")
-    s.line(240, 434, spine + 20, 434)
-    s.path(f"M {spine + 20} 434 Q {spine} 434 {spine} 495", MUTED, 1.4, arrow=True)
-    shape(110, 428, "[n × 1024]")
-    plus(509)
-    s.text(spine + 18, 514, "x = x + attention", 12, color=MUTED)
+    add_back(240, 434, 509, "attention")
 
     # MLP half
     s.line(spine, 556, 150, 556)
@@ -79,11 +83,7 @@ def block_figure():
     s.box(150, 700, 260, 40, "SiLU(gate) ⊙ up", GREEN, 15, sub="element by element")
     down(280, 740, 770, "[n × 3072]")
     s.box(214, 770, 132, 40, "down_proj", GREEN, 14, sub="1024 × 3072")
-    s.line(214, 790, spine + 20, 790)
-    s.path(f"M {spine + 20} 790 Q {spine} 790 {spine} 829", MUTED, 1.4, arrow=True)
-    shape(110, 784, "[n × 1024]")
-    plus(843)
-    s.text(spine + 18, 848, "x = x + MLP", 12, color=MUTED)
+    add_back(214, 790, 843, "MLP")
 
     s.text(590, 882, f"× {LAYERS} blocks, then RMSNorm (model.norm)", 13, "end")
     s.text(590, 900, f"and lm_head: logits [n × {VOCAB:,}]", 13, "end")
