@@ -183,16 +183,17 @@ static void t_grid2d(void) {
         }
 }
 
-static void t_simd_tg_sum(void) {
-    enum { N = 5000, TG = 200 };  // 200 threads: 7 SIMD-groups, the last one of 8 lanes
-    float *x = emu_random(N, 6), want = 0;
-    for (int i = 0; i < N; i++) want += x[i];
-    uint32_t n = N;
-    MtlBuffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, 4), emu_buffer(&n, 4)};
+void emu_check_tg_sum(uint32_t n, uint32_t threads, unsigned seed, const char *what) {
+    float *x = emu_random(n, seed), want = 0;
+    for (uint32_t i = 0; i < n; i++) want += x[i];
+    MtlBuffer *b[] = {emu_buffer(x, sizeof(float) * n), emu_buffer(NULL, 4), emu_buffer(&n, 4)};
     PS_CHECK(emu_run(emu_pipeline(SYNC, "simd_tg_sum"), b, 3, MTL_SIZE(1, 1, 1),
-                     MTL_SIZE(TG, 1, 1)) == 0, "%s", mtl_error());
-    PS_CHECK_CLOSE("simd_tg_sum", mtl_buffer_ptr(b[1]), &want, 1, 1e-3, 1e-5);
+                     MTL_SIZE(threads, 1, 1)) == 0, "%s", mtl_error());
+    PS_CHECK_CLOSE(what, mtl_buffer_ptr(b[1]), &want, 1, 1e-3, 1e-5);
 }
+
+// 200 threads: 7 SIMD-groups, the last one of 8 lanes.
+static void t_simd_tg_sum(void) { emu_check_tg_sum(5000, 200, 6, "simd_tg_sum"); }
 
 // The same correct kernel gives the same answer under every schedule.
 static void t_schedules(void) {

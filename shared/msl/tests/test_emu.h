@@ -3,6 +3,7 @@
 #define TEST_EMU_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mtl.h"
 
@@ -11,6 +12,9 @@ MtlPipeline *emu_pipeline(const char *file, const char *kernel);  // fails the t
 MtlBuffer *emu_buffer(const void *data, size_t bytes);            // data may be NULL (zeros)
 int emu_run(MtlPipeline *p, MtlBuffer **bufs, int n, MtlSize groups, MtlSize threads);
 float *emu_random(size_t n, unsigned seed);                         // values in [-1, 1]
+// Runs emu_sync.metal's simd_tg_sum (SIMD-group sums, then a threadgroup's) over n random values
+// (emu_random(n, seed)) with one threadgroup of `threads`, and checks the total against a plain sum.
+void emu_check_tg_sum(uint32_t n, uint32_t threads, unsigned seed, const char *what);
 
 void t_simd_votes(void);
 void t_half_roundtrip(void);

@@ -240,13 +240,5 @@ void t_api_errors(void) {
     mtl_context_free(c);
 }
 
-void t_big_threadgroup(void) {
-    enum { N = 70000, TG = 1024 };  // 1024 fibers, 32 SIMD-groups, a barrier
-    float *x = emu_random(N, 13), want = 0;
-    for (int i = 0; i < N; i++) want += x[i];
-    uint32_t n = N;
-    MtlBuffer *b[] = {emu_buffer(x, sizeof(float) * N), emu_buffer(NULL, 4), emu_buffer(&n, 4)};
-    PS_CHECK(emu_run(emu_pipeline(SYNC, "simd_tg_sum"), b, 3, MTL_SIZE(1, 1, 1),
-                     MTL_SIZE(TG, 1, 1)) == 0, "%s", mtl_error());
-    PS_CHECK_CLOSE("simd_tg_sum 1024", mtl_buffer_ptr(b[1]), &want, 1, 1e-3, 1e-5);
-}
+// 1024 fibers, 32 SIMD-groups, a barrier.
+void t_big_threadgroup(void) { emu_check_tg_sum(70000, 1024, 13, "simd_tg_sum 1024"); }
