@@ -37,7 +37,7 @@ LABS := m0-tokenizer m1-weights m2-forward m3-sampling m4-kv-cache m5-quantizati
 M0_SRCS := tokenizer_load.c tokenizer_pretok.c tokenizer_bpe.c tokenizer_encode.c tokenizer_decode.c \
            unicode.c unicode_classes.c unicode_nfc.c unicode_nfc_data.c
 M1_SRCS := safetensors.c config.c weights.c model.c
-M2_SRCS := forward.c matmul.c matmul_simd.c matmul_gemm.c matmul_bf16.c
+M2_SRCS := forward.c matmul.c matmul_simd.c matmul_gemm.c matmul_gemm_blocking.c matmul_bf16.c
 M3_SRCS := sampler.c rng.c generate.c chat.c
 M4_SRCS := kvcache.c kv_attention.c kv_kernels.c kv_kernels_x86.c kv_kernels_neon.c
 M5_SRCS := quant.c quant_dot.c quant_simd.c quant_avx2.c quant_avx512.c quant_vnni.c quant_neon.c quant_model.c \

@@ -30,12 +30,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "forward.h"
 #include "matmul_gemm.h"
 #include "scratch.h"
+
+// Prefetching: a product's weights come from DRAM once (a layer's are far larger than the caches),
+// and a core waiting for them computes nothing. So a prompt's tiles ask for the next block's rows,
+// a few lines after each tile (all at once, the requests would queue); a decode's tiles ask for
+// each row's weights a few lines ahead, on into the next tile's rows (the hardware's prefetchers
+// stop at a page's end, and an f32 row of 1024 columns is one 4 KiB page). No arithmetic changes.
+// ASK_FOR asks for the line at p, into L2: x86 PREFETCHT1, arm64 PRFM PLDL2KEEP.
+#define ASK_FOR(p) __builtin_prefetch((p), 0, 2)
+#define LINE_BYTES 64
 
 // Rows per tile of a prompt, in every instruction set: the height of a packed panel.
 #define GEMM_R_MAX 4
@@ -52,7 +61,26 @@ typedef struct {
     int chunk_cols;   // columns per chunk of a prompt's tiles, a multiple of every V
     const float *panel;   // NULL, or a prompt's rows from panel_row0 on packed for its R_MAX x T tiles
     int panel_row0;
+    const char *next;     // a prompt: the next block's rows as stored (next_bytes), next_lines of their
+    size_t next_bytes;    // cache lines asked for after each tile
+    int next_lines;
+    int ahead_cols, ahead_end;   // a decode: weights asked for ahead_cols columns ahead, below row ahead_end
 } Gemm;
+
+// A prompt: the next g->next_lines lines of the next block, from byte *asked on.
+static inline void ask_next_block(const Gemm *g, size_t *asked) {
+    for (int k = 0; k < g->next_lines && *asked < g->next_bytes; k++, *asked += LINE_BYTES) ASK_FOR(g->next + *asked);
+}
+
+// A decode's tile of rows r.. r+R-1 at column c, where a line starts: column c + g->ahead_cols of
+// each row, or past its end, of the next tile's row (r + R + i).
+static inline __attribute__((always_inline)) void ask_rows_ahead(const Gemm *g, int r, size_t w0, int R, int c, bool bf16) {
+    const size_t size = bf16 ? 2 : 4;
+    const int cols = g->cols, to = c + g->ahead_cols;
+    if ((size_t)c * size % LINE_BYTES || r + 2 * R > g->ahead_end) return;
+    const char *p = (const char *)g->W + (w0 + (to < cols ? (size_t)to : (size_t)R * cols + (size_t)(to - cols))) * size;
+    for (int i = 0; i < R; i++) ASK_FOR(p + (size_t)i * cols * size);
+}
 
 // One weight as f32, for the columns after the last full vector.
 static inline float weight_at(const void *W, size_t i, bool bf16) {
@@ -73,6 +101,7 @@ static inline float weight_at(const void *W, size_t i, bool bf16) {
 #define TILE_WALK(TILE, R_MAX, T_MAX, R_ONE, V)                                                        \
     do {                                                                                              \
         int t = t0;                                                                                   \
+        size_t asked = 0;   /* bytes of the next block asked for (TILE_ROWS) */                        \
         for (; t1 - t >= (T_MAX); t += (T_MAX)) TILE_ROWS(TILE, R_MAX, T_MAX, T_MAX, V);              \
         for (; t1 - t >= 2; t += 2) TILE_ROWS(TILE, R_MAX, 2, T_MAX, V);   /* the rest in pairs */    \
         for (; t < t1; t++) {   /* the last token, or a decode's one, alone: whole rows */            \
@@ -88,7 +117,7 @@ static inline float weight_at(const void *W, size_t i, bool bf16) {
         for (int c0 = 0, c1; c0 < cols; c0 = c1) {                                                    \
             c1 = vec_end - c0 > g->chunk_cols ? c0 + g->chunk_cols : cols;                            \
             int r = r0;                                                                               \
-            for (; r + (R_MAX) <= r1; r += (R_MAX))                                                   \
+            for (; r + (R_MAX) <= r1; r += (R_MAX), ask_next_block(g, &asked))                        \
                 TILE(r, t, R_MAX, T, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V));             \
             for (; r < r1; r++) TILE(r, t, 1, T, c0, c1, g->keep + (size_t)(r - r0) * (T_MAX) * (V)); \
         }                                                                                             \
@@ -151,6 +180,7 @@ INLINE_AVX2 void tile_avx2(const Gemm *g, int r, int t, const int R, const int T
         _Pragma("GCC unroll 3") for (int j = 0; j < T; j++)
             acc[i][j] = c0 ? _mm256_loadu_ps(keep + (i * 3 + j) * 8) : _mm256_setzero_ps();
     for (int c = c0; c < c_end; c += 8) {
+        if (!packed && g->ahead_end) ask_rows_ahead(g, r, w0, R, c, bf16);   // a decode
         __m256 xv[3];
         _Pragma("GCC unroll 3") for (int j = 0; j < T; j++) xv[j] = _mm256_loadu_ps(x + (size_t)j * cols + c);
         _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
@@ -244,6 +274,7 @@ INLINE_AVX512 void tile_avx512(const Gemm *g, int r, int t, const int R, const i
         _Pragma("GCC unroll 6") for (int j = 0; j < T; j++)
             acc[i][j] = c0 ? _mm512_loadu_ps(keep + (i * 6 + j) * 16) : _mm512_setzero_ps();
     for (int c = c0; c < c_end; c += 16) {
+        if (!packed && g->ahead_end) ask_rows_ahead(g, r, w0, R, c, bf16);   // a decode
         __m512 xv[6];
         _Pragma("GCC unroll 6") for (int j = 0; j < T; j++) xv[j] = _mm512_loadu_ps(x + (size_t)j * cols + c);
         _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
@@ -302,6 +333,7 @@ static inline __attribute__((always_inline)) void tile_neon(const Gemm *g, int r
         _Pragma("GCC unroll 4") for (int j = 0; j < T; j++)
             acc[i][j] = c0 ? vld1q_f32(keep + (i * 4 + j) * 4) : vdupq_n_f32(0.0f);
     for (int c = c0; c < c_end; c += 4) {
+        if (!packed && g->ahead_end) ask_rows_ahead(g, r, w0, R, c, bf16);   // a decode
         float32x4_t xv[4];
         _Pragma("GCC unroll 4") for (int j = 0; j < T; j++) xv[j] = vld1q_f32(x + (size_t)j * cols + c);
         _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
@@ -369,6 +401,19 @@ static void widen(float *f, const uint16_t *h, size_t n, const char *name) {
 
 // Lanes per vector of the kernels `name`: the columns of a panel's vectors.
 static int lanes(const char *name) { return strcmp(name, "avx512") == 0 ? 16 : strcmp(name, "avx2") == 0 ? 8 : 4; }
+// Tokens per prompt tile (T_MAX) of the kernels `name`.
+static int tile_tokens(const char *name) { return strcmp(name, "avx512") == 0 ? 6 : strcmp(name, "avx2") == 0 ? 3 : 4; }
+
+// What is asked for ahead (book/m2-forward.md#matmul-prefetch): a prompt's block asks for all the
+// next block's rows over the first 1/next_pace of its tiles; a decode's tiles ask for each row's
+// weights ahead_lines cache lines before they read them (<= 0: never). $PS_GEMM_NEXT_BLOCK and
+// $PS_GEMM_AHEAD_LINES set them (read once), to measure another machine.
+static long next_pace, ahead_lines;
+static void read_prefetch_knobs(void) {
+    const char *pace = getenv("PS_GEMM_NEXT_BLOCK"), *lines = getenv("PS_GEMM_AHEAD_LINES");
+    next_pace = pace ? strtol(pace, NULL, 10) : 1, ahead_lines = lines ? strtol(lines, NULL, 10) : 8;
+    next_pace = next_pace > 64 ? 64 : next_pace, ahead_lines = ahead_lines > 1024 ? 1024 : ahead_lines;
+}
 
 // A prompt's rows packed for its R_MAX x T tiles, once per block: `groups` groups of R_MAX rows
 // from W[w0] on (w0 = first row x cols), each group as its vectors of V columns in the order the
@@ -391,40 +436,6 @@ static void pack_rows(float *panel, const void *W, bool bf16, size_t w0, int gro
                 for (int l = 0; l < V; l++) *panel++ = weight_at(W, w0 + (size_t)i * cols + c + l, bf16);
 }
 
-// The blocking's defaults, measured with tools/bench_gemm (book/m2-forward.md#matmul-blocking).
-// Row blocks of half the core's L2 cache where the system says its size (256 KiB where not; at
-// least 128 KiB, at most 1 MiB): the block stays there with room for the tokens passing through.
-// Columns: AVX2 takes whole rows, its tiles' 3 tokens (36 KiB at 3072 columns) streaming from L2
-// fast enough; chunks of 1024 measured slower there, each chunk a new start for the tile. AVX-512
-// and NEON take chunks of 1024, keeping a tile's 6 or 4 tokens in 24 or 16 KiB of L1 at twice or
-// more AVX2's rate of loads. Rows packed from 32 tokens on (fewer do not repay the copy), with
-// AVX-512 only: there each row's vector is a whole 64-byte cache line, so each step of a tile
-// starts 4 new lines in 4 places; with AVX2 (half a line) packing measured no faster.
-static int default_block_bytes;
-static void find_default_block(void) {
-    long l2 = 0;
-#ifdef _SC_LEVEL2_CACHE_SIZE
-    l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);   // glibc; asking the CPU can be slow (a VM traps): once
-#endif
-    const long block = l2 > 0 ? l2 / 2 : 256 * 1024;
-    default_block_bytes = (int)(block < 128 * 1024 ? 128 * 1024 : block > 1024 * 1024 ? 1024 * 1024 : block);
-}
-
-static GemmBlocking chosen;   // as set by matmul_gemm_set_blocking; fields 0: the defaults
-
-GemmBlocking matmul_gemm_blocking(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, find_default_block);
-    const char *name = matmul_simd_name();
-    GemmBlocking b = chosen;
-    if (b.block_bytes <= 0) b.block_bytes = default_block_bytes;
-    if (b.chunk_cols <= 0) b.chunk_cols = strcmp(name, "avx2") == 0 ? GEMM_WHOLE_ROWS : 1024;
-    b.chunk_cols = b.chunk_cols < 16 ? 16 : b.chunk_cols & ~15;
-    if (b.pack_min_tokens == 0) b.pack_min_tokens = strcmp(name, "avx512") == 0 ? 32 : -1;
-    return b;
-}
-
-void matmul_gemm_set_blocking(GemmBlocking b) { chosen = b; }
 
 bool matmul_gemm_rows(float *out, const float *x, const void *W, bool bf16, int rows, int cols, int n_tokens,
                       int row_begin, int row_end) {
@@ -432,6 +443,8 @@ bool matmul_gemm_rows(float *out, const float *x, const void *W, bool bf16, int 
     const BlockFn block = block_kernel(name, bf16);
     if (!block) return false;
     const GemmBlocking b = matmul_gemm_blocking();
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_prefetch_knobs);
     // A prompt's rows are packed (pack_rows), once per block; its tiles of tokens read them again
     // and again. A shorter prompt reads f32 rows where they are, and bf16 rows widened once per
     // block into f32 (exact) for the f32 kernel, rather than widened again for every tile.
@@ -443,9 +456,21 @@ bool matmul_gemm_rows(float *out, const float *x, const void *W, bool bf16, int 
     if (block_rows < 8) block_rows = 8;
     static _Thread_local Scratch copy, keep;
     float *sums = scratch_reserve(&keep, (size_t)block_rows * GEMM_KEEP_PER_ROW * sizeof *sums);
+    const size_t stored = bf16 ? 2 : 4;   // bytes per weight as stored
+    const int passes = (n_tokens + tile_tokens(name) - 1) / tile_tokens(name), chunks = (vec_end + b.chunk_cols - 1) / b.chunk_cols;
     for (int r = row_begin; r < row_end; r += block_rows) {
         const int end = row_end - r < block_rows ? row_end : r + block_rows, groups = (end - r) / GEMM_R_MAX;
-        Gemm g = {out, W, x, sums, rows, cols, 0, b.chunk_cols, NULL, r};
+        Gemm g = {.out = out, .W = W, .x = x, .keep = sums, .rows = rows, .cols = cols, .row0 = 0,
+                  .chunk_cols = b.chunk_cols, .panel_row0 = r};
+        if (n_tokens == 1 && ahead_lines > 0) {   // ahead_end > 0: on
+            const int c_ahead = (int)ahead_lines * (int)(LINE_BYTES / stored);
+            g.ahead_cols = c_ahead < cols ? c_ahead : cols, g.ahead_end = row_end;
+        } else if (n_tokens > 1 && next_pace > 0 && end < row_end) {   // the next block's tiles' rows
+            const int next_end = row_end - end < block_rows ? row_end : end + block_rows;
+            const size_t tiles = (size_t)passes * ((end - r + GEMM_R_MAX - 1) / GEMM_R_MAX) * (chunks > 1 ? chunks : 1);
+            g.next = (const char *)W + (size_t)end * cols * stored, g.next_bytes = (size_t)(next_end - end) * cols * stored;
+            g.next_lines = (int)((g.next_bytes / LINE_BYTES * (size_t)next_pace + tiles) / tiles);   // rounded up
+        }
         if (pack && groups > 0) {   // rows after the last group of R_MAX are read where they are
             float *panel = scratch_reserve(&copy, (size_t)groups * GEMM_R_MAX * vec_end * sizeof *panel);
             pack_rows(panel, W, bf16, (size_t)r * cols, groups, cols, name);
