@@ -8,10 +8,7 @@
 # + UBSan. Never regenerates labs/.
 set -u
 N=${1:-}
-B=${BUILD:-build}
-M=${MAKE:-make}
-ROOT=$(pwd)
-. tools/lablib.sh
+. tools/lablib.sh   # B, M, ROOT
 lab_arg "$N" "make check-lab N   (N = 0..7, e.g. make check-lab 2)"
 TARGET=$LAB_NAME
 lab_read_pins

@@ -11,10 +11,7 @@
 set -u
 N=${1:-}
 TASK=${2:-}
-B=${BUILD:-build}
-M=${MAKE:-make}
-ROOT=$(pwd)
-. tools/lablib.sh
+. tools/lablib.sh   # B, M, ROOT
 lab_arg "$N" "make compare-lab N [TASK]   (N = 0..7; ALL=1 shows unfinished tasks too)"
 LAB=$LAB_NAME
 ID="M$N"

@@ -1,13 +1,17 @@
-# Sourced by tools/check-lab.sh and tools/mine.sh: which engine each lab is taken from.
+# Sourced by tools/check-lab.sh, tools/compare-lab.sh and tools/mine.sh: which engine each lab is taken from.
 #
 # A lab is the learner's (labs/<lab>/) when its own tests all pass, else the reference (solutions/),
 # so one unfinished lab cannot hide the next one's work. REF= forces the reference and YOURS= the
 # learner's code without running its tests again (the pins a printed rerun line carries, so the
 # rerun links the same objects). Both take a list: "m1,m2", "M1 M2", "1", "m1-weights" or "all".
 #
-# Needs: B (build folder), M (make), ROOT (repository root). Sets LAB_MINE (the learner's labs,
-# space-separated folder names), LAB_BANNER ("  M0 yours ✓  M1 REFERENCE (yours 3/9)"), and
-# LAB_PINS (" REF=m1 YOURS=m0": the choice as arguments for a rerun).
+# Sourced from the repository root. Sets B (the build folder, $BUILD or build), M (make, $MAKE or
+# make) and ROOT (the root) for the scripts and the functions below, and, once lab_choose ran,
+# LAB_MINE (the learner's labs, space-separated folder names), LAB_BANNER ("  M0 yours ✓  M1
+# REFERENCE (yours 3/9)"), and LAB_PINS (" REF=m1 YOURS=m0": the choice as arguments for a rerun).
+B=${BUILD:-build}
+M=${MAKE:-make}
+ROOT=$(pwd)
 
 lab_dir() {  # N -> m0-tokenizer (nothing when there is no such lab)
     for d in labs/m$1-*/; do [ -d "$d" ] && basename "$d"; done

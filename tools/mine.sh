@@ -6,10 +6,7 @@
 # your plain loops run instead of the SIMD kernels (tools/mine/simd_policy.c), and where M4 is, your
 # cached_attention instead of the engine's threaded one; PS_SIMD=on brings the engine's back.
 set -u
-B=${BUILD:-build}
-M=${MAKE:-make}
-ROOT=$(pwd)
-. tools/lablib.sh
+. tools/lablib.sh   # B, M, ROOT
 lab_read_pins
 unset ONLY
 mkdir -p "$B"
