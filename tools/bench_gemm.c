@@ -5,8 +5,8 @@
 //                            [--reps N] [--cpu] [--block-kib 256,1024] [--chunk 1024,3072]
 //                            [--pack-min 0,32] [--each]
 //
-// --parts P: the products split into P slices of rows as matmul() splits them between P threads,
-// but each slice computed ALONE, one after another on this thread: what one thread of a P-thread
+// --parts P: the products split into P equal slices of rows (matmul_gemm_part: what each of P
+// threads takes with PS_MATMUL_CHUNKS=0), but each slice computed ALONE, one after another on this thread: what one thread of a P-thread
 // run does, measured on a machine with fewer cores than P. Printed: the GFLOP/s of the slices
 // (their work over their summed time: how fast a core runs a slice that small) and the slowest
 // slice's share of the time (1/P when the slices are equal).

@@ -73,8 +73,9 @@ bool matmul_simd_rows(float *out, const float *x, const float *W, int rows, int 
 // (matmul_gemm.c); false (nothing done) without a kernel for this CPU (kernel: matmul_simd_name()).
 bool matmul_gemm_rows(float *out, const float *x, const void *W, bool bf16, int rows, int cols, int n_tokens,
                       int row_begin, int row_end);
-// Part `part` of n_parts of a product's rows, [*row_begin, *row_end): how matmul splits them
-// between threads (matmul_gemm.c says why there).
+// Part `part` of n_parts of a product's rows, [*row_begin, *row_end): equal slices starting at
+// multiples of 16 rows, what each thread gets with PS_MATMUL_CHUNKS=0 (matmul deals out 16-row
+// units in runs by default); tools/bench_gemm and the blocking test compute slices with it.
 void matmul_gemm_part(int rows, int part, int n_parts, int *row_begin, int *row_end);
 // One head of attention() with SIMD dot products (k, v: this head's first key and value); false
 // (nothing done) without a kernel or with SIMD switched off.

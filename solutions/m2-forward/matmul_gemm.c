@@ -378,9 +378,11 @@ static BlockFn block_kernel(const char *name, bool bf16) {
     return NULL;
 }
 
-// The rows of a product split between threads: equal parts, each starting at a multiple of 16
-// rows. 16 f32 outputs are one 64-byte cache line: two threads never write the same line (each
-// would take it from the other for every token), and the tiles (4 or 8 rows) rarely split.
+// A product's rows in equal parts, each starting at a multiple of 16 rows, as matmul's 16-row
+// units fall (matmul.c). 16 f32 outputs are one 64-byte cache line: two threads never write the
+// same line (each would take it from the other for every token), and the tiles (4 or 8 rows)
+// rarely split. The engine deals units out in runs; this equal split serves tools/bench_gemm and
+// the blocking test.
 void matmul_gemm_part(int rows, int part, int n_parts, int *row_begin, int *row_end) {
     const int sixteenths = rows / 16;
     *row_begin = (int)((long long)sixteenths * part / n_parts) * 16;
