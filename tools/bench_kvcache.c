@@ -50,8 +50,8 @@ static double cached_step(KVCache *kc, const int32_t *ids, int p, float *logits)
     for (int l = 0; l < c->n_layers; l++)
         for (int pos = PREFILL; pos < p; pos++) {
             size_t dst = ((size_t)l * kc->ctx + pos) * row, src = ((size_t)l * kc->ctx + pos % PREFILL) * row;
-            memcpy(kc->k + dst, kc->k + src, row * sizeof(float));
-            memcpy(kc->v + dst, kc->v + src, row * sizeof(float));
+            memcpy((float *)kc->k + dst, (float *)kc->k + src, row * sizeof(float));   // an f32 cache
+            memcpy((float *)kc->v + dst, (float *)kc->v + src, row * sizeof(float));
         }
     double t[3];
     for (int r = 0; r < 3; r++) {

@@ -72,8 +72,11 @@ static void run_unit(const Job *job, const KVRowKernels *kern, Running *r, int t
     const int hd = kv->head_dim, G = kv->n_heads / kv->n_kv_heads, q_dim = kv->n_heads * hd;
     const int n_keys = job->pos0 + t + 1;
     const int j0 = (int)((long)n_keys * s / S), j1 = (int)((long)n_keys * (s + 1) / S);
-    const size_t esize = kv->type == KV_F16 ? 2 : 4, row = (size_t)kv->n_kv_heads * hd * esize;
-    const char *K = (const char *)kv->k + (size_t)g * hd * esize, *V = (const char *)kv->v + (size_t)g * hd * esize;
+    // A head's part of a position (head_bytes), and a whole position (row), in the cache's format.
+    const size_t head_bytes = kv_row_bytes(kv->type, hd), row = (size_t)kv->n_kv_heads * head_bytes;
+    const char *K = (const char *)kv->k + (size_t)g * head_bytes, *V = (const char *)kv->v + (size_t)g * head_bytes;
+    // Rows asked for ahead in a compact cache (f16 and smaller), not in an f32 one (below).
+    const bool ahead = head_bytes < (size_t)hd * sizeof(float);
     const float *q = job->q + (size_t)t * q_dim + (size_t)g * G * hd;
     for (int h = 0; h < G; h++) r->m[h] = -INFINITY, r->l[h] = 0.0f;
     for (int i = 0; i < G * hd; i++) r->acc[i] = 0.0f;
@@ -81,15 +84,16 @@ static void run_unit(const Job *job, const KVRowKernels *kern, Running *r, int t
         const int nt = j1 - jb < KEY_TILE ? j1 - jb : KEY_TILE;
         // The tile's key rows (8-16 KiB) are read once for the G heads, and so are its value rows.
         // While this tile's scores are computed, its value rows and the next tile's key rows are
-        // asked for, a chunk at a time: in an f16 cache. An f32 row is 8 cache lines, twice as
-        // many requests, and they measured no faster than the hardware alone (a few % slower).
+        // asked for, a chunk at a time: in an f16 cache (or a smaller one). An f32 row is 8 cache
+        // lines, twice as many requests, and they measured no faster than the hardware alone (a
+        // few % slower).
         const int next = j1 - jb - KEY_TILE < KEY_TILE ? j1 - jb - KEY_TILE : KEY_TILE;   // rows of the next tile
         for (int c = 0; c < nt; c += PREFETCH_CHUNK) {
             const int nc = nt - c < PREFETCH_CHUNK ? nt - c : PREFETCH_CHUNK;
-            if (esize == 2) prefetch_rows(V + (size_t)(jb + c) * row, nc, row, hd * esize);
-            if (esize == 2 && c < next)
+            if (ahead) prefetch_rows(V + (size_t)(jb + c) * row, nc, row, head_bytes);
+            if (ahead && c < next)
                 prefetch_rows(K + (size_t)(jb + KEY_TILE + c) * row, next - c < PREFETCH_CHUNK ? next - c : PREFETCH_CHUNK,
-                              row, hd * esize);
+                              row, head_bytes);
             kern->dot_rows(r->tile + c, KEY_TILE, q, G, nc, K + (size_t)(jb + c) * row, row, hd);
         }
         for (int h = 0; h < G; h++) {

@@ -1,5 +1,6 @@
 // Attention over the cache that scales with the context: every thread busy at every length, the
-// keys of a query split into blocks, and f16 caches read directly (book/m4-kv-cache.md#scaling).
+// keys of a query split into blocks, and f16 caches (any registered format) read directly
+// (book/m4-kv-cache.md#scaling).
 //
 // M2's attention() gives each query head to one thread and runs below 512 keys on one thread
 // alone; a decode step has 16 heads, so at 4096 positions at most 16 threads, each streaming
@@ -17,10 +18,11 @@
 
 #include "kv_kernels.h"
 
-// One layer of a cache as attention reads it: row p (position p) starts p x n_kv_heads x head_dim
-// elements after k (and v); key/value head g of a row starts g x head_dim elements into it.
+// One layer of a cache as attention reads it: position p starts p x n_kv_heads x h bytes after k
+// (and v), and key/value head g of a position g x h bytes into it, h = kv_row_bytes(type, head_dim)
+// (f32: head_dim floats; f16: head_dim halves).
 typedef struct {
-    const void *k, *v;   // float (KV_F32) or uint16_t f16 (KV_F16)
+    const void *k, *v;   // the layer's keys and values, in the format `type` (kv_kernels.h)
     KVType type;
     int n_heads, n_kv_heads, head_dim;
 } KVLayerView;
@@ -32,7 +34,8 @@ void kv_attention(float *out, const float *q, int n, int pos0, const KVLayerView
 
 // Does the cache use kv_attention for an f32 cache? Yes while the SIMD policy's SIMD_ATTN family is
 // "on" (the default; PS_SIMD=0 or "exact" turns it off); no after kv_attention_use(false): then
-// your cached_attention runs, with M2's attention(). An f16 cache always uses kv_attention.
+// your cached_attention runs, with M2's attention(). Any other cache (f16, ...) always uses
+// kv_attention.
 bool kv_attention_enabled(void);
 void kv_attention_use(bool on);
 

@@ -5,11 +5,14 @@
 // loop to matter much, but there are 2 x 28 x 16 x p of them per token: at p = 4096, 3.7 million.
 // So each instruction set has its own set, in its own file (kv_kernels_simd.h lists them):
 // kv_kernels_x86.c (AVX2, AVX-512) and kv_kernels_neon.c. This file holds the plain C kernels and
-// conversions, the reference the SIMD ones are tested against, and the choice among the sets.
+// conversions, the reference the SIMD ones are tested against, the choice among the sets, and the
+// table of cache formats (kv_kernels.h).
 #include "kv_kernels.h"
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kv_kernels_simd.h"
@@ -115,10 +118,78 @@ static void pick_once(void) {
     pthread_once(&once, pick_best);
 }
 
-const KVRowKernels *kv_row_kernels(KVType type) {
+// This lab's two sets, f32 and f16, as the SIMD policy allows now.
+static const KVRowKernels *this_lab_kernels(KVType type) {
     pick_once();
     const KVRowKernels *set = best && simd_level(SIMD_ATTN) == SIMD_ON ? best : PLAIN;
     return &set[type == KV_F16];
+}
+static const KVRowKernels *f32_kernels(void) { return this_lab_kernels(KV_F32); }
+static const KVRowKernels *f16_kernels(void) { return this_lab_kernels(KV_F16); }
+
+// ---- the table of cache formats ----
+
+static void store_f32(void *row, const float *x, size_t n) { memcpy(row, x, n * sizeof *x); }
+static void load_f32(float *x, const void *row, size_t n) { memcpy(x, row, n * sizeof *x); }
+static void store_f16(void *row, const float *x, size_t n) { kv_f32_to_f16(row, x, n); }
+static void load_f16(float *x, const void *row, size_t n) { kv_f16_to_f32(x, row, n); }
+
+static const KVFormat F32 = {KV_F32, "f32", 1, 4, store_f32, load_f32, f32_kernels};
+static const KVFormat F16 = {KV_F16, "f16", 1, 2, store_f16, load_f16, f16_kernels};
+// Registered at build time: this lab's formats are there before anyone asks.
+static const KVFormat *formats[KV_MAX_FORMATS] = {[KV_F32] = &F32, [KV_F16] = &F16};
+static pthread_mutex_t formats_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int kv_format_register(const KVFormat *f) {
+    if (f->type < KV_EXTENSION || f->type >= KV_MAX_FORMATS || f->block < 1 || f->block_bytes < 1) {
+        fprintf(stderr, "kv cache: format '%s' has id %d (a new format takes %d..%d) or an empty block\n", f->name,
+                f->type, KV_EXTENSION, KV_MAX_FORMATS - 1);
+        return -1;
+    }
+    pthread_mutex_lock(&formats_lock);
+    int status = 0;
+    const KVFormat *named = kv_format_named(f->name);
+    if ((formats[f->type] && formats[f->type] != f) || (named && named != f)) {
+        fprintf(stderr, "kv cache: format '%s' (id %d) clashes with '%s'\n", f->name, f->type,
+                formats[f->type] && formats[f->type] != f ? formats[f->type]->name : named->name);
+        status = -1;
+    } else {
+        formats[f->type] = f;
+    }
+    pthread_mutex_unlock(&formats_lock);
+    return status;
+}
+
+const KVFormat *kv_format(KVType type) { return type >= 0 && type < KV_MAX_FORMATS ? formats[type] : NULL; }
+
+const KVFormat *kv_format_named(const char *name) {
+    for (int t = 0; t < KV_MAX_FORMATS; t++)
+        if (formats[t] && !strcmp(formats[t]->name, name)) return formats[t];
+    return NULL;
+}
+
+void kv_format_names(char *buf, size_t size) {
+    size_t used = 0;
+    if (size) buf[0] = '\0';
+    for (int t = 0; t < KV_MAX_FORMATS && used < size; t++)
+        if (formats[t]) {
+            const int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", formats[t]->name);
+            used += w > 0 ? (size_t)w : 0;
+        }
+}
+
+size_t kv_row_bytes(KVType type, int n) {
+    const KVFormat *f = kv_format(type);
+    return f && n >= 0 && n % f->block == 0 ? (size_t)(n / f->block) * (size_t)f->block_bytes : 0;
+}
+
+const KVRowKernels *kv_row_kernels(KVType type) {
+    const KVFormat *f = kv_format(type);
+    if (!f) {   // kv_cache_init_as refuses an unknown type: a caller broke the contract
+        fprintf(stderr, "kv cache: no format has id %d\n", type);
+        abort();
+    }
+    return f->kernels();
 }
 
 // The conversions give the same bits either way, so they use SIMD whatever the policy says.

@@ -1,6 +1,7 @@
 // The row kernels of the cache's attention (kv_attention.c): a query head's dot product with one
 // cached key, and one cached value added into an output with a weight, for f32 and f16 caches;
-// and the f32 <-> f16 conversions that write and read an f16 cache.
+// the f32 <-> f16 conversions that write and read an f16 cache; and the table of cache formats,
+// which a later lab extends with formats of its own.
 //
 // Plain C everywhere; AVX2 + FMA + F16C on x86-64 and NEON on arm64 when the CPU has them and the
 // SIMD policy (shared/simd.h, family SIMD_ATTN) is "on". An f16 value is IEEE binary16, stored in
@@ -11,13 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// What one element of the cache is. KV_F16 halves the memory (and the bytes attention reads per
-// position) at the price of 11 significant bits instead of 24 (book/m4-kv-cache.md#f16-cache).
-typedef enum { KV_F32, KV_F16 } KVType;
+// What the cache stores, an id into the table of cache formats below. This lab registers two:
+// KV_F32, and KV_F16, which halves the memory (and the bytes attention reads per position) at the
+// price of 11 significant bits instead of 24 (book/m4-kv-cache.md#f16-cache). A later lab adds
+// its own formats from KV_EXTENSION on (kv_format_register).
+typedef int KVType;
+enum { KV_F32, KV_F16, KV_EXTENSION, KV_MAX_FORMATS = 8 };
 
 typedef struct {
     const char *name;   // "avx512", "avx2", "neon" or "plain C"
-    // q . row[0..n): row is n floats (KV_F32) or n f16 values (KV_F16)
+    // q . row[0..n): row is n values in the format's blocks (n floats for KV_F32, n halves for KV_F16)
     float (*dot)(const float *q, const void *row, int n);
     // For each of n_q query heads h (q + h x n, the G heads that share a key/value head):
     // scores[h x stride + j] = q_h . row j for j < n_rows (rows laid out as for add_rows). The
@@ -32,7 +36,35 @@ typedef struct {
                      size_t row_bytes, int n);
 } KVRowKernels;
 
-// The kernels for rows of this type that the CPU and the SIMD policy allow now.
+// ---- extension point: cache formats ----
+// A row is the n values of one key/value head at one position (n = head_dim), stored in blocks:
+// block values in block_bytes bytes each (f32: 1 value in 4 bytes; f16: 1 in 2; a block format:
+// 32 values and a scale, say). A position of a layer is n_kv_heads such rows, one after the other,
+// so head g of a position starts g x kv_row_bytes(type, head_dim) bytes in. The cache writes new
+// keys and values through `store` and attention reads them through the row kernels; `load` gives
+// the values back as f32 (for tests and tools).
+typedef struct {
+    KVType type;        // its id: KV_F32, KV_F16, or KV_EXTENSION and above for a later lab's
+    const char *name;   // what --kv calls it: "f32", "f16", ...
+    int block;          // values per block: a row's length must be a multiple of it
+    int block_bytes;    // bytes per block
+    void (*store)(void *row, const float *x, size_t n);   // n values (a multiple of block) into a row
+    void (*load)(float *x, const void *row, size_t n);    // and back
+    const KVRowKernels *(*kernels)(void);   // the row kernels the CPU and the SIMD policy allow now
+} KVFormat;
+
+// Registers f (kept by pointer: give it static storage); registering it again changes nothing.
+// 0, or -1 (message printed) when its id is out of range or taken by another format, or its name
+// is.
+int kv_format_register(const KVFormat *f);
+const KVFormat *kv_format(KVType type);           // the registered format with that id, or NULL
+const KVFormat *kv_format_named(const char *name);   // the one with that name, or NULL
+// The registered formats' names, for messages: "f32, f16, ..." into buf (truncated to size).
+void kv_format_names(char *buf, size_t size);
+// Bytes of n values of a registered format (n a multiple of its block; 0 otherwise).
+size_t kv_row_bytes(KVType type, int n);
+
+// The kernels for rows of this type that the CPU and the SIMD policy allow now (type registered).
 const KVRowKernels *kv_row_kernels(KVType type);
 
 // n values from f32 to f16 (round to nearest even; beyond 65504 they become infinities) and back.

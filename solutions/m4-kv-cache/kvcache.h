@@ -31,9 +31,11 @@ typedef struct {
     int ctx;            // positions the cache holds
     int n;              // positions filled: ids[0..n) and their keys and values
     int32_t *ids;       // [ctx] the token at each filled position (to reuse a common prefix)
-    float *k, *v;       // [n_layers × ctx × kv_dim]; layer l, position p: ((size_t)l*ctx + p) * kv_dim
-    KVType type;        // KV_F32: k and v hold the cache; KV_F16: k16 and v16 do (k, v are NULL)
-    uint16_t *k16, *v16;   // an f16 cache, laid out like k and v (kv_kernels.h converts)
+    void *k, *v;        // [n_layers × ctx × kv_dim] values in the format `type`; layer l, position p
+                        // starts ((size_t)l*ctx + p) * row_bytes bytes in (an f32 cache: float k[],
+                        // ((size_t)l*ctx + p) * kv_dim floats in)
+    KVType type;        // what the values are (kv_kernels.h: KV_F32, KV_F16, or a registered format)
+    size_t row_bytes;   // one position's kv_dim values of one layer in that format
     size_t kv_bytes;    // of k, and of v (ps_alloc_big: 2 MiB pages where the system allows)
     Acts acts;          // the scratch of a pass: sized for one token and ctx scores at first, grown
                         // for a longer prefill (acts_reserve), so a decode step allocates nothing
@@ -41,7 +43,8 @@ typedef struct {
 
 // Bytes of the cache for ctx positions (K and V, all layers, f32).
 size_t kv_cache_bytes(const Config *c, int ctx);
-// The same for a cache of this type (KV_F16: half).
+// The same for a cache of this type (KV_F16: half); 0 for a type not registered (kv_kernels.h) or
+// whose block does not divide head_dim.
 size_t kv_cache_bytes_as(const Config *c, int ctx, KVType type);
 
 // min(max_seq_len, KV_DEFAULT_CTX_CAP).
@@ -50,7 +53,8 @@ int kv_cache_default_ctx(const Config *c);
 // Allocates the cache. Refuses (message, -1) a ctx < 1 or beyond the model's max_seq_len, and a
 // cache larger than memory_limit bytes (0: half of this machine's physical memory).
 int kv_cache_init(KVCache *kc, const Model *m, int ctx, size_t memory_limit);
-// The same, for a cache whose keys and values are stored as `type` (kv_cache_init: KV_F32).
+// The same, for a cache whose keys and values are stored as `type` (kv_cache_init: KV_F32); also
+// refuses a type that is not registered, or whose block does not divide the model's head_dim.
 int kv_cache_init_as(KVCache *kc, const Model *m, int ctx, size_t memory_limit, KVType type);
 void kv_cache_free(KVCache *kc);
 

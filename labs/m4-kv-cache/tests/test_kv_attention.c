@@ -1,7 +1,8 @@
 // M4 tests of the engine's attention over the cache (kv_attention.h) and of the f16 cache: both
 // add in another order than M2's attention, so they are held to Hugging Face's logits
 // (golden/m2/MODEL.psg) and greedy runs (golden/m3), and to M2's attention() on random data;
-// an f16 cache must take half the memory and round like IEEE (F16C and NEON give the same bits).
+// an f16 cache must take half the memory and round like IEEE (F16C and NEON give the same bits);
+// the table of cache formats takes a new one (kv_kernels.h) and refuses what does not fit.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,9 +199,115 @@ static void t_f16_cache(void) {
     PS_CHECK(tested > 0 && compared >= 200, "only %d ids compared (models/tiny, or run make synth)", compared);
 }
 
+// A format a later lab could register: f32 values in blocks of 32 (128 bytes), written through
+// `store` (not in place like KV_F32) and read by f32's own row kernels. A cache of it must give an
+// f32 cache's logits bit for bit: only the route of the new keys and values differs.
+static void store_copy(void *row, const float *x, size_t n) { memcpy(row, x, n * sizeof *x); }
+static void load_copy(float *x, const void *row, size_t n) { memcpy(x, row, n * sizeof *x); }
+static const KVRowKernels *f32_row_kernels(void) { return kv_row_kernels(KV_F32); }
+static const KVFormat BLOCKED_F32 = {KV_EXTENSION + 1, "f32x32", 32, 128, store_copy, load_copy, f32_row_kernels};
+
+// One refused registration: -1, and a message naming the format.
+static void refused(const KVFormat *f, const char *why) {
+    PsCapture cap;
+    ps_capture_begin(&cap, 2);
+    const int status = kv_format_register(f);
+    char *said = ps_capture_end(&cap);
+    PS_CHECK(status == -1 && strstr(said, f->name), "registering '%s' (%s) must fail with a message; it said: %s",
+             f->name, why, said);
+    free(said);
+}
+
+static void t_formats(void) {
+    kv_attention_use(true);   // both caches through kv_attention, whatever PS_SIMD says
+    // The sizes go through the formats' rows: f32 is your cache-size, f16 half of it.
+    Config c = {.dim = 1024, .ffn_dim = 3072, .n_layers = 28, .n_heads = 16, .n_kv_heads = 8,
+                .head_dim = 128, .vocab_size = 151936, .max_seq_len = 40960};
+    PS_CHECK(kv_cache_bytes_as(&c, 4096, KV_F32) == kv_cache_bytes(&c, 4096), "an f32 cache's bytes");
+    PS_CHECK(kv_row_bytes(KV_F32, 128) == 512 && kv_row_bytes(KV_F16, 128) == 256, "rows of 128 values: %zu and %zu bytes",
+             kv_row_bytes(KV_F32, 128), kv_row_bytes(KV_F16, 128));
+    PS_CHECK(kv_format(KV_F16) && !strcmp(kv_format(KV_F16)->name, "f16") && kv_format_named("f32") == kv_format(KV_F32),
+             "this lab's formats are registered by id and name");
+    PS_CHECK(!kv_format_named("f64") && !kv_format(KV_MAX_FORMATS) && !kv_format(-1) && !kv_format(KV_EXTENSION + 1),
+             "no format under other names and ids");
+    char names[64];
+    kv_format_names(names, sizeof names);
+    PS_CHECK(!strcmp(names, "f32, f16"), "the names for messages: '%s'", names);
+    PS_CHECK(kv_cache_bytes_as(&c, 4096, KV_EXTENSION + 1) == 0, "an unregistered format has no size");
+
+    // Registering: once, again (no change), and the refusals.
+    PS_CHECK(kv_format_register(&BLOCKED_F32) == 0 && kv_format_register(&BLOCKED_F32) == 0, "registering twice");
+    PS_CHECK(kv_format_named("f32x32") == &BLOCKED_F32 && kv_row_bytes(KV_EXTENSION + 1, 96) == 384 &&
+                 kv_row_bytes(KV_EXTENSION + 1, 100) == 0,
+             "the new format by name, and its rows");
+    kv_format_names(names, sizeof names);
+    PS_CHECK(!strcmp(names, "f32, f16, f32x32"), "the names now: '%s'", names);
+    KVFormat clash = BLOCKED_F32;
+    clash.name = "other";
+    refused(&clash, "its id is taken");
+    clash = BLOCKED_F32, clash.type = KV_EXTENSION;
+    refused(&clash, "its name is taken");
+    clash.name = "low", clash.type = KV_F16;
+    refused(&clash, "an id of this lab's");
+    clash.name = "high", clash.type = KV_MAX_FORMATS;
+    refused(&clash, "beyond the table");
+
+    // A cache of it: f32's logits, bit for bit, on a model whose head_dim (96) is 3 blocks; a model
+    // whose head_dim (16) is not a multiple of 32 is refused with a message, as is an unknown id.
+    int tested = 0;
+    for (size_t i = 0; i < N_MODELS; i++) {
+        const char *dir = ps_model_try(MODELS[i]);
+        if (!dir) continue;
+        Model m;
+        PS_CHECK(model_load(&m, dir, PS_MAP_READ) == 0, "cannot load %s", dir);
+        KVCache kc;
+        if (m.cfg.head_dim % 32) {
+            PsCapture cap;
+            ps_capture_begin(&cap, 2);
+            const int status = kv_cache_init_as(&kc, &m, 16, 0, KV_EXTENSION + 1);
+            char *said = ps_capture_end(&cap);
+            PS_CHECK(status == -1 && strstr(said, "head_dim") && strstr(said, "f32x32"),
+                     "%s: head_dim %d in blocks of 32 must be refused with a message; it said: %s", MODELS[i],
+                     m.cfg.head_dim, said);
+            free(said);
+            model_free(&m);
+            continue;
+        }
+        const size_t vocab = (size_t)m.cfg.vocab_size;
+        int32_t ids[24];
+        for (int t = 0; t < 24; t++) ids[t] = (int32_t)((t * 7919 + 13) % m.cfg.vocab_size);
+        float *want = malloc(24 * vocab * sizeof *want), *got = malloc(24 * vocab * sizeof *got);
+        for (int way = 0; way < 2; way++) {
+            PS_CHECK(kv_cache_init_as(&kc, &m, 32, 0, way ? KV_EXTENSION + 1 : KV_F32) == 0, "kv_cache_init_as failed");
+            float *out = way ? got : want;
+            PS_CHECK(kv_cache_forward(&kc, ids, 16, out, true) == 0, "prefill failed");
+            for (int t = 16; t < 24; t++)
+                PS_CHECK(kv_cache_forward(&kc, ids + t, 1, out + t * vocab, true) == 0, "decode at %d failed", t);
+            kv_cache_free(&kc);
+        }
+        PS_CHECK(memcmp(want, got, 24 * vocab * sizeof *got) == 0, "%s: a cache of f32x32 must give the f32 cache's bits",
+                 MODELS[i]);
+        free(want), free(got);
+        model_free(&m);
+        tested++;
+    }
+    PS_CHECK(tested > 0, "no model with head_dim a multiple of 32 (models/tiny)");
+    Model m;
+    PS_CHECK(model_load(&m, ps_model("tiny"), PS_MAP_READ) == 0, "cannot load models/tiny");
+    KVCache kc;
+    PsCapture cap;
+    ps_capture_begin(&cap, 2);
+    const int status = kv_cache_init_as(&kc, &m, 16, 0, KV_EXTENSION + 2);
+    char *said = ps_capture_end(&cap);
+    PS_CHECK(status == -1 && strstr(said, "no cache format"), "an unknown format must be refused; it said: %s", said);
+    free(said);
+    model_free(&m);
+}
+
 static const PsTest TESTS[] = {
     {"kvcache.scaled-attention", t_scaled_attention, "book/m4-kv-cache.md#scaling", 60},
     {"kvcache.f16-cache", t_f16_cache, "book/m4-kv-cache.md#f16-cache", 120},
+    {"kvcache.formats", t_formats, "book/m4-kv-cache.md#cache-formats", 60},
 };
 
 int main(int argc, char **argv) { return ps_main("M4", TESTS, PS_COUNT(TESTS), argc, argv); }
