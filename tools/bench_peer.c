@@ -2,7 +2,7 @@
 // the same machine (tools/bench-peer.sh, `make bench-peer`, runs both and prints the ratios).
 //
 //     build/tools/bench_peer [MODEL_DIR] [--formats f32,bf16,q8_0,q4_0] [--threads 1,8,16]
-//                            [-p 128] [-n 32] [-r 3] [--depth 0,4096] [--kv f32,f16] [--csv FILE]
+//                            [-p 128] [-n 32] [-r 3] [--depth 0,4096] [--kv f32,f16,q8_0] [--csv FILE]
 //                            [--attention scaled|m2] [--clock wall|cpu]
 //
 // For each format, thread count, KV type and depth (positions already in the cache):
@@ -61,14 +61,13 @@ static int fill_to_depth(KVCache *kc, int depth, int *filled, const int32_t *ids
     const int real = depth < FILL ? depth : FILL;
     if (kv_cache_forward(kc, ids, real, logits, false) != 0) return -1;
     const Config *c = &kc->model->cfg;
-    const size_t row = (size_t)c->n_kv_heads * c->head_dim, esize = kc->type == KV_F16 ? 2 : 4;
-    char *k = kc->type == KV_F16 ? (char *)kc->k16 : (char *)kc->k;
-    char *v = kc->type == KV_F16 ? (char *)kc->v16 : (char *)kc->v;
+    const size_t row = kc->row_bytes;   // one position of one layer, in the cache's format
+    char *k = kc->k, *v = kc->v;
     for (int l = 0; l < c->n_layers; l++)
         for (int pos = real; pos < depth; pos++) {
-            const size_t dst = ((size_t)l * kc->ctx + pos) * row * esize, src = ((size_t)l * kc->ctx + pos % real) * row * esize;
-            memcpy(k + dst, k + src, row * esize);
-            memcpy(v + dst, v + src, row * esize);
+            const size_t dst = ((size_t)l * kc->ctx + pos) * row, src = ((size_t)l * kc->ctx + pos % real) * row;
+            memcpy(k + dst, k + src, row);
+            memcpy(v + dst, v + src, row);
         }
     for (int pos = real; pos < depth; pos++) kc->ids[pos] = ids[pos % real];
     kc->n = *filled = depth;
@@ -90,12 +89,30 @@ static double run_once(KVCache *kc, int depth, int *filled, int n_prompt, int n_
     return n_gen / (bench_now() - start);
 }
 
+// "f16,q8_0": the registered cache formats to run (kv_kernels.h); false (message) on a name not there.
+static bool parse_kv(const char *text, bool use[KV_MAX_FORMATS]) {
+    char list[256], names[128];
+    snprintf(list, sizeof list, "%s", text);
+    for (int t = 0; t < KV_MAX_FORMATS; t++) use[t] = false;
+    int n = 0;
+    for (char *name = strtok(list, ","); name; name = strtok(NULL, ","), n++) {
+        const KVFormat *f = kv_format_named(name);
+        if (!f) {
+            kv_format_names(names, sizeof names);
+            return fprintf(stderr, "bench_peer: --kv: no cache format '%s' (%s)\n", name, names), false;
+        }
+        use[f->type] = true;
+    }
+    return n > 0;
+}
+
 int main(int argc, char **argv) {
     const char *dir = "build/models/qwen3-0.6b-shape", *csv_path = NULL;
     const char *formats_text = "f32,q8_0";
     IntList threads = {2, {1, 2}}, depths = {1, {0}};
     int n_prompt = 64, n_gen = 16, reps = 1;
-    bool kv_use[2] = {true, false};   // which KV types to run: [0] f32, [1] f16
+    bool kv_use[KV_MAX_FORMATS] = {[KV_F32] = true};   // which cache formats to run, by KVType
+    if (quant_register() != 0) return 1;   // M5's cache format (q8_0) joins f32 and f16
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         IntList one;
@@ -112,12 +129,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--clock")) ok = !strcmp(v, "cpu") || !strcmp(v, "wall"), bench_cpu_clock = !strcmp(v, "cpu"), i++;
         else if (!strcmp(a, "--attention")) ok = !strcmp(v, "m2") || !strcmp(v, "scaled"), kv_attention_use(!strcmp(v, "scaled")), i++;
         else if (!strcmp(a, "--kv")) {
-            kv_use[0] = strstr(v, "f32") != NULL, kv_use[1] = strstr(v, "f16") != NULL, i++;
-            ok = kv_use[0] || kv_use[1];
+            ok = parse_kv(v, kv_use), i++;
         } else ok = false;
         if (!ok)
             return fprintf(stderr, "usage: bench_peer [MODEL_DIR] [--formats f32,bf16,q8_0,q4_0] [--threads 1,8,16] "
-                                   "[-p 128] [-n 32] [-r 3] [--depth 0,4096] [--kv f32,f16] [--csv FILE] "
+                                   "[-p 128] [-n 32] [-r 3] [--depth 0,4096] [--kv f32,f16,q8_0] [--csv FILE] "
                                    "[--attention scaled|m2] [--clock wall|cpu]\n"), 2;
     }
     if (bench_model_missing(dir)) return 0;
@@ -145,10 +161,11 @@ int main(int argc, char **argv) {
         float *logits = malloc((size_t)m.cfg.vocab_size * sizeof *logits);
         if (!ids || !logits) return fprintf(stderr, "bench_peer: out of memory\n"), 1;
         for (int i = 0; i < ctx + FILL; i++) ids[i] = (int32_t)((i * 7919 + 13) % m.cfg.vocab_size);
-        for (int kt = 0; kt < 2; kt++) {
+        for (KVType kt = 0; kt < KV_MAX_FORMATS; kt++) {
             if (!kv_use[kt]) continue;
+            const char *kv_name = kv_format(kt)->name;
             KVCache kc;
-            if (kv_cache_init_as(&kc, &m, ctx, 0, kt ? KV_F16 : KV_F32) != 0) return 1;
+            if (kv_cache_init_as(&kc, &m, ctx, 0, kt) != 0) return 1;
             int filled = 0;   // positions of the cache holding keys and values
             for (int th = 0; th < threads.n; th++) {
                 pool_set_threads(threads.v[th]);
@@ -164,11 +181,11 @@ int main(int argc, char **argv) {
                         const double sd = reps > 1 ? sqrt(var / (reps - 1)) : 0;
                         char test_name[32];
                         snprintf(test_name, sizeof test_name, "%s%d", test == 0 ? "pp" : "tg", p + g);
-                        printf("%-6s %7d %4s %6d %-6s %12.2f %8.2f\n", name, threads.v[th], kt ? "f16" : "f32",
+                        printf("%-6s %7d %4s %6d %-6s %12.2f %8.2f\n", name, threads.v[th], kv_name,
                                depths.v[d], test_name, mean, sd);
                         fflush(stdout);
                         if (csv)
-                            fprintf(csv, "protostar,%s,%d,%s,%d,%s,%.3f,%.3f\n", name, threads.v[th], kt ? "f16" : "f32",
+                            fprintf(csv, "protostar,%s,%d,%s,%d,%s,%.3f,%.3f\n", name, threads.v[th], kv_name,
                                     depths.v[d], test_name, mean, sd);
                     }
             }
