@@ -2,23 +2,37 @@
 // split into parts, part 0 on the calling thread.
 //
 // Starting threads for every product would cost tens of microseconds each time, about as long as
-// a whole matrix-vector product of a small model, and a decode step makes ~200 products. So the
+// a whole matrix-vector product of a small model, and a decode step makes ~130 products. So the
 // workers are started once. Between jobs they first spin for a little while (the next product of
 // a decode step comes within microseconds, and waking a sleeping thread costs several), then poll
 // for 2 ms more (spin_us says why), then sleep on a condition variable, so an idle engine uses no CPU.
 //
-// A round (one job) is what a 16-thread decode step does ~200 times, so its fast path touches no
-// lock and no shared counter:
-//   - the caller writes the job next to `round` (one cache line the spinning workers read) and
-//     bumps `round`; it takes the mutex to broadcast only when some worker went to sleep;
-//   - each worker, done, stores the round in its own `done` (a cache line per worker: no two
-//     threads write the same line, where one shared counter bounced between 16 cores); the caller
-//     reads them in turn, and a worker signals only when the caller went to sleep.
-// Every worker acknowledges every round, even when the job has fewer parts than there are
-// workers, so the next job is only written once all of them are done reading this one.
+// Part k (k >= 1) is worker k-1's, unless the caller takes it first. A round never waits for a
+// worker that has not started it: once the caller is done with part 0, it runs itself every part
+// whose worker has not claimed it yet (asleep, waking up, or off its core because the OS gave the
+// core to another program). Otherwise one thread that the OS keeps off its core (another program
+// wants the core: on a 16-core machine, one busy core is enough) holds up every round for the
+// rest of its time slice, milliseconds, where a round of a decode step takes tens of
+// microseconds. A worker that claimed its part is waited for (what it computes is needed); the
+// products deal their rows out in small runs (matmul.c), so a late worker holds up one run at most.
+//
+// A round (one job) is what a 16-thread decode step does ~130 times, so its fast path touches no
+// lock and no counter shared by all threads:
+//   - the caller writes the job next to `posted` (one cache line the spinning workers read) and
+//     bumps `posted`, which holds the round's number and its part count; it takes the mutex to
+//     broadcast only when some worker went to sleep;
+//   - a worker claims its part with a compare-and-swap of its own `claim` (a cache line per worker:
+//     no two threads write the same line but the caller and that worker), from the last round
+//     claimed to this one; the caller takes a part the same way, so one of the two wins. Only the
+//     winner reads the job, and the caller does not write the next job before every claimed part
+//     is done, so a worker never reads a job half written;
+//   - done, the worker stores the round in its own `done`; the caller reads them in turn, and a
+//     worker signals only when the caller went to sleep.
+// A worker without a part this round (the job has fewer parts than there are workers) claims
+// nothing and reads nothing but `posted`.
 //
 // Going to sleep without missing a wake-up: a worker announces itself in `sleepers` and then
-// reads `round`; the caller bumps `round` and then reads `sleepers`. All four accesses are
+// reads `posted`; the caller bumps `posted` and then reads `sleepers`. All four accesses are
 // sequentially consistent, so at least one side sees the other's write: either the worker sees the
 // new round, or the caller sees the sleeper and broadcasts under the mutex, which the worker holds
 // from its announcement until it waits. The caller's sleep (`caller_waiting`, each worker's
@@ -27,6 +41,7 @@
 // (stlr) before a later load-acquire (ldar), but qemu's arm64 emulation on an x86 host does not
 // (no barrier between the two), and a worker and the caller each missed the other's write there:
 // the caller slept with no worker left to wake it. An RMW is a full barrier on every host.
+
 #include "thread_pool.h"
 
 #include <pthread.h>
@@ -49,18 +64,24 @@
 #define SPINS POOL_SPINS
 #define CACHE_LINE 64
 
-// Written by the caller before it bumps `round`, read by the workers once they see the new round.
+// `posted` is round << PARTS_BITS | n_parts: a worker learns both in one read. 64 bits: the round
+// number never wraps, so "claimed for round r" can never mean an older round.
+#define PARTS_BITS 5   // n_parts <= MAX_THREADS = 16
+#define ROUND_OF(posted) ((posted) >> PARTS_BITS)
+#define PARTS_OF(posted) ((int)((posted) & ((1u << PARTS_BITS) - 1)))
+
+// Written by the caller before it bumps `posted`; read by the thread that claims a part.
 static struct {
-    _Alignas(CACHE_LINE) atomic_uint round;   // counts jobs; a worker runs each round once
+    _Alignas(CACHE_LINE) _Atomic uint64_t posted;   // the round (counts jobs) and its n_parts
     PoolTask fn;
     void *arg;
-    int n_parts;
 } job;
 
 typedef struct {
-    _Alignas(CACHE_LINE) atomic_uint done;   // the last round this worker finished
+    _Alignas(CACHE_LINE) _Atomic uint64_t claim;   // the last round whose part this slot was claimed for
+    _Atomic uint64_t done;   // the last round this worker finished its part of
     int part;
-    unsigned seen;   // the last round this worker started (only the worker reads it)
+    uint64_t seen;   // the last `posted` this worker acted on (only the worker reads it)
 } Worker;
 static Worker workers[MAX_THREADS - 1];
 
@@ -140,40 +161,53 @@ static bool poll_a_while(bool (*done)(const void *), const void *arg) {
 
 static bool round_posted(const void *w) {
     const Worker *me = w;
-    return atomic_load_explicit(&job.round, memory_order_acquire) != me->seen;
+    return atomic_load_explicit(&job.posted, memory_order_acquire) != me->seen;
 }
 
-// The next round after me->seen: spins on `round`, then sleeps until the caller posts one.
-static unsigned wait_for_round(Worker *me) {
-    unsigned r = atomic_load_explicit(&job.round, memory_order_acquire);
-    for (int i = 0; r == me->seen && i < SPINS; i++) {
+// The next `posted` after me->seen: spins on it, then sleeps until the caller posts a round.
+static uint64_t wait_for_round(Worker *me) {
+    uint64_t p = atomic_load_explicit(&job.posted, memory_order_acquire);
+    for (int i = 0; p == me->seen && i < SPINS; i++) {
         cpu_relax();
-        r = atomic_load_explicit(&job.round, memory_order_acquire);
+        p = atomic_load_explicit(&job.posted, memory_order_acquire);
     }
-    if (r == me->seen && poll_a_while(round_posted, me)) r = atomic_load_explicit(&job.round, memory_order_acquire);
-    if (r != me->seen) return r;
+    if (p == me->seen && poll_a_while(round_posted, me)) p = atomic_load_explicit(&job.posted, memory_order_acquire);
+    if (p != me->seen) return p;
     pthread_mutex_lock(&pool.mu);
-    atomic_fetch_add(&pool.sleepers, 1);   // then read round: see the file's comment
-    while ((r = atomic_load(&job.round)) == me->seen) pthread_cond_wait(&pool.wake, &pool.mu);
+    atomic_fetch_add(&pool.sleepers, 1);   // then read posted: see the file's comment
+    while ((p = atomic_load(&job.posted)) == me->seen) pthread_cond_wait(&pool.wake, &pool.mu);
     atomic_fetch_sub(&pool.sleepers, 1);
     pthread_mutex_unlock(&pool.mu);
-    return r;
+    return p;
+}
+
+// Claims slot w's part for round r: true if this thread won it (the worker and the caller race).
+// Claims only move forward: a worker that saw round r, and was held up while the caller took the
+// part and posted later rounds, must not claim r over a later round's claim (and then read that
+// round's job as if it were r's).
+static bool claim_part(Worker *w, uint64_t r) {
+    uint64_t last = atomic_load_explicit(&w->claim, memory_order_relaxed);
+    while (last < r)
+        if (atomic_compare_exchange_weak(&w->claim, &last, r)) return true;
+    return false;
 }
 
 static void *worker_main(void *p) {
     Worker *me = p;
     for (;;) {
         me->seen = wait_for_round(me);
-        // Written before the round was bumped, and not rewritten before every worker is done.
+        const uint64_t r = ROUND_OF(me->seen);
+        const int n_parts = PARTS_OF(me->seen);
+        // No part this round, or the caller took it (or a later round is posted already: then the
+        // caller has claimed this round's part for itself, and the CAS fails).
+        if (me->part >= n_parts || !claim_part(me, r)) continue;
+        // Written before the round was posted, and not rewritten before this part is done.
         PoolTask fn = job.fn;
         void *arg = job.arg;
-        int n_parts = job.n_parts;
-        if (me->part < n_parts) {   // extra workers idle this round
-            in_part = true;
-            fn(arg, me->part, n_parts);
-            in_part = false;
-        }
-        atomic_exchange(&me->done, me->seen);                 // then read caller_waiting
+        in_part = true;
+        fn(arg, me->part, n_parts);
+        in_part = false;
+        atomic_exchange(&me->done, r);                 // then read caller_waiting
         if (atomic_load(&pool.caller_waiting)) {
             pthread_mutex_lock(&pool.mu);
             pthread_cond_signal(&pool.finished);
@@ -223,8 +257,9 @@ static void start_workers(int n) {
     while (started < n - 1) {
         Worker *w = &workers[started];
         w->part = started + 1;
-        w->seen = atomic_load(&job.round);
-        atomic_store(&w->done, w->seen);
+        w->seen = atomic_load(&job.posted);
+        atomic_store(&w->claim, ROUND_OF(w->seen));
+        atomic_store(&w->done, ROUND_OF(w->seen));
         pthread_t th;
         if (pthread_create(&th, NULL, worker_main, w) != 0) {
             fprintf(stderr, "thread pool: cannot start a thread; continuing with %d\n", started + 1);
@@ -257,10 +292,10 @@ int pool_parts_for(double work, int max_parts) {
     return parts < max_parts ? (int)parts : max_parts;
 }
 
-unsigned pool_rounds(void) { return atomic_load_explicit(&job.round, memory_order_relaxed); }
+unsigned pool_rounds(void) { return (unsigned)ROUND_OF(atomic_load_explicit(&job.posted, memory_order_relaxed)); }
 
 typedef struct {
-    unsigned r;
+    uint64_t r;
     int n_workers;
 } RoundDone;
 
@@ -272,7 +307,7 @@ static bool round_done(const void *arg) {
 }
 
 // Returns once workers 0 .. n_workers-1 have all finished round r: spins, then sleeps.
-static void wait_for_workers(unsigned r, int n_workers) {
+static void wait_for_workers(uint64_t r, int n_workers) {
     int w = 0;   // workers before w are done
     for (int i = 0; i < SPINS; i++) {
         while (w < n_workers && atomic_load_explicit(&workers[w].done, memory_order_acquire) == r) w++;
@@ -312,9 +347,8 @@ void pool_run(PoolTask fn, void *arg, int n_parts) {
     }
     job.fn = fn;
     job.arg = arg;
-    job.n_parts = n_parts;
-    const unsigned r = atomic_load_explicit(&job.round, memory_order_relaxed) + 1;
-    atomic_exchange(&job.round, r);   // publishes the job; then read sleepers: see the file's comment
+    const uint64_t r = ROUND_OF(atomic_load_explicit(&job.posted, memory_order_relaxed)) + 1;
+    atomic_exchange(&job.posted, r << PARTS_BITS | (uint64_t)n_parts);   // then read sleepers: see the file's comment
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.mu);
         pthread_cond_broadcast(&pool.wake);
@@ -323,6 +357,13 @@ void pool_run(PoolTask fn, void *arg, int n_parts) {
 
     in_part = true;
     fn(arg, 0, n_parts);
+    // The parts no worker has claimed yet: this thread's now. The parts other workers claimed
+    // are waited for; they come first in `workers`, the ones taken here are marked done.
+    for (int w = 0; w < n_parts - 1; w++)
+        if (claim_part(&workers[w], r)) {
+            fn(arg, w + 1, n_parts);
+            atomic_store_explicit(&workers[w].done, r, memory_order_relaxed);
+        }
     in_part = false;
-    wait_for_workers(r, started);
+    wait_for_workers(r, n_parts - 1);
 }

@@ -9,10 +9,13 @@
 void pool_set_threads(int n);   // n < 1 counts as 1; more than 16 as 16
 int pool_threads(void);
 
-// Runs fn(arg, part, n_parts) for part = 0 .. n_parts-1, part 0 on the calling thread, and returns
-// when all are done. n_parts is capped at pool_threads(); no thread is created after the first call.
-// For work that splits into independent slices: each part must touch only its own outputs. Called
-// from inside a part, it runs its parts on that thread, one after another (the others are busy).
+// Runs fn(arg, part, n_parts) for part = 0 .. n_parts-1, each exactly once, and returns when all
+// are done. Part 0 runs on the calling thread, part k on the pool's k-th worker, unless that worker
+// has not started it by the time part 0 is done (asleep, or off its core): then the calling thread
+// runs it too, so a round never waits for a late thread. n_parts is capped at pool_threads(); no
+// thread is created after the first call. For work that splits into independent slices: each part
+// must touch only its own outputs, and never wait for another part (two parts may run one after the
+// other on one thread). Called from inside a part, it runs its parts on that thread, one after another.
 typedef void (*PoolTask)(void *arg, int part, int n_parts);
 void pool_run(PoolTask fn, void *arg, int n_parts);
 

@@ -1,8 +1,11 @@
 // The shared thread pool (shared/thread_pool.h) under stress: every part of every round runs
 // exactly once and before pool_run() returns, with the workers spinning, asleep, or the caller
 // asleep waiting for a slow part; across thread-count changes and in a forked child (the test
-// harness forks for every test, and the child has none of the parent's workers), and with a part
-// that calls pool_run() itself.
+// harness forks for every test, and the child has none of the parent's workers), with a part
+// that calls pool_run() itself, and with the caller taking the parts of workers that are late.
+// sched_setaffinity: _GNU_SOURCE comes from the Makefile
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -167,11 +170,48 @@ static void t_parts_for(void) {
     PS_CHECK(pool_parts_for(1e9, 8) == 8, "much work: at most max_parts, got %d", pool_parts_for(1e9, 8));
 }
 
+typedef struct {
+    pthread_t caller;
+    atomic_int runs[MAX_PARTS];
+    atomic_int on_caller;   // parts after part 0 that the caller ran itself
+} Claims;
+
+static void note_thread(void *arg, int part, int n_parts) {
+    (void)n_parts;
+    Claims *c = arg;
+    atomic_fetch_add(&c->runs[part], 1);
+    if (part > 0 && pthread_equal(pthread_self(), c->caller)) atomic_fetch_add(&c->on_caller, 1);
+}
+
+// A round does not wait for a worker that has not started it: the caller runs the parts nobody
+// claimed. All the threads on one core, the workers asleep between rounds (PS_POOL_SPIN_US=0):
+// the caller goes on with the core while the workers are being woken, so it takes parts (at
+// least one in 100 rounds; often all of them); every part runs once whoever runs it.
+static void t_caller_takes_late_parts(void) {
+    setenv("PS_POOL_SPIN_US", "0", 1);   // read once per process: this test's own (t_sleeping_workers)
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    PS_CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "cannot pin the test to CPU 0");
+    pool_set_threads(4);
+    int taken = 0;
+    for (int k = 0; k < 100; k++) {
+        if (k % 10 == 0) usleep(3000);   // past the spin: the workers sleep
+        Claims c = {.caller = pthread_self()};
+        pool_run(note_thread, &c, 4);
+        for (int p = 0; p < 4; p++)
+            PS_CHECK(atomic_load(&c.runs[p]) == 1, "round %d: part %d ran %d times", k, p, atomic_load(&c.runs[p]));
+        taken += atomic_load(&c.on_caller);
+    }
+    PS_CHECK(taken > 0, "in 100 rounds on one core the caller never took a late worker's part");
+}
+
 static const PsTest TESTS[] = {
     {"pool.every-part-once", t_every_part_once, "DEVELOPERS.md#conventions", 60},
     {"pool.sleeping-workers", t_sleeping_workers, "DEVELOPERS.md#conventions", 30},
     {"pool.sleeping-caller", t_sleeping_caller, "DEVELOPERS.md#conventions", 30},
     {"pool.polling", t_polling, "DEVELOPERS.md#conventions", 30},
+    {"pool.caller-takes-late-parts", t_caller_takes_late_parts, "DEVELOPERS.md#conventions", 30},
     {"pool.fork", t_fork, "DEVELOPERS.md#conventions", 30},
     {"pool.resize", t_resize, "DEVELOPERS.md#conventions", 30},
     {"pool.nested", t_nested, "DEVELOPERS.md#conventions", 30},
