@@ -36,7 +36,8 @@ static const char *USAGE =
     "  --seed S             random seed (default: from the clock, printed at the end)\n"
     "  --ctx N              context length: KV cache positions (default min(model's, %d))\n"
     "  --no-cache           recompute the whole sequence every token (lab M3's way; slow)\n"
-    "  --kv f32|f16         what the KV cache stores (default f32; f16: half the memory)\n"
+    "  --kv f32|f16|q8_0    what the KV cache stores (default f32; f16: half the memory,\n"
+    "                       q8_0: 8-bit blocks, 27%% of f32's)\n"
     "  --threads N          matmul threads (default: all cores)\n"
     "  --gpu                run on the GPU engine (lab M7; on Linux: the Metal emulator)\n"
     "  --no-think           Qwen3: answer without the <think> block\n"
@@ -85,9 +86,14 @@ static int take_value(Session *s, const char *a, const char *v, bool chat_comman
     } else if (!strcmp(a, "--ctx")) {
         ok = int_flag(a, v, 1, &s->ctx);
     } else if (!strcmp(a, "--kv")) {
-        ok = !strcmp(v, "f32") || !strcmp(v, "f16");
-        if (!ok) fprintf(stderr, "protostar: --kv takes f32 or f16, not '%s'\n", v);
-        s->kv_type = !strcmp(v, "f16") ? KV_F16 : KV_F32;
+        const KVFormat *f = kv_format_named(v);   // the registered cache formats (kv_kernels.h)
+        if (f) s->kv_type = f->type;
+        else {
+            char names[128];
+            kv_format_names(names, sizeof names);
+            fprintf(stderr, "protostar: --kv takes one of %s, not '%s'\n", names, v);
+            ok = false;
+        }
     } else if (!strcmp(a, "--threads")) {
         long long threads;
         ok = cli_parse_int(a, v, 1, 1024, &threads);

@@ -17,7 +17,7 @@ typedef struct {
     const char *model_dir, *prompt, *ids_text, *system;
     const char *echo;  // printed (once the prompt is known to fit) before the continuation
     int max_new, ctx, threads;
-    KVType kv_type;  // --kv f32|f16: what the KV cache stores
+    KVType kv_type;  // --kv f32|f16|q8_0: what the KV cache stores (a registered format)
     bool chat, think, print_ids, no_cache;
     bool gpu;  // M7: --gpu runs the model on gpu_engine.h
     // the sampler: the model's generation_config.json, then the flags over it

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "forward.h"
+#include "kv_q8.h"
 #include "weights.h"
 #include "xalloc.h"
 
@@ -162,7 +163,7 @@ int quant_register(void) {
         if (mat_format_register(&FORMATS[i]) != 0 || matmul_register(&KERNELS[i]) != 0 ||
             matmul_rows_register(&ROW_KERNELS[i]) != 0)
             return -1;
-    return 0;
+    return kv_q8_register();   // and Q8_0 as a KV cache format (kv_q8.h)
 }
 
 // ---- another format's checkpoint (quant_model.h, TensorSource) ----

@@ -298,6 +298,10 @@ static const Case CASES[] = {
     {"command-help", NULL, "generate --help", NULL, 0, {0}, {"usage", "--repeat-penalty"}},
     {"quantize-help", NULL, "quantize -h", NULL, 0, {0}, {"usage", "--force"}},
     {"bad-option", NULL, "logits -m x --bogus", NULL, 2, {"--bogus", "usage"}, {0}},
+    // --kv: a name the table of cache formats does not hold; q8_0 where head_dim (16) is not 32k
+    {"kv-unknown", NULL, "generate -m " TINY " --ids \"1 2\" -n 2 --kv q9", NULL, 2, {"--kv", "'q9'", "q8_0"}, {0}},
+    {"kv-q8-head-dim", NULL, "generate -m build/models/tiny-mha-f32 --ids \"1 2\" -n 2 --kv q8_0", NULL, 1,
+     {"q8_0", "head_dim 16"}, {0}},
     // issue 12, item 1: the heap overflow of floats_needed's shared name buffer (gcc builds)
     {"quantize-q4-affine-mixed", NULL, "quantize -m build/models/small-gqa4-bf16 -o @D/Q --type q4_affine", NULL, 0,
      {"loads"}, {0}},

@@ -1,0 +1,38 @@
+// Your lab's contract, copied by tools/mkskel from solutions/m5-quantization/kv_q8.h (do not edit: make skeletons rewrites it).
+// A KV cache in 8 bits: keys and values stored as Q8_0 blocks (quant.h), a format registered with
+// lab M4's table of cache formats (kv_kernels.h), so `kv_cache_init_as(..., KV_Q8_0)` and
+// `protostar generate --kv q8_0` use it (book/m5-quantization.md#kv-q8).
+//
+// A row of the cache (one key/value head at one position, head_dim values) is head_dim / 32
+// blocks of [d: f16][32 x int8], 34 bytes for 32 values: 8.5 bits a value, 27% of an f32 cache and
+// 53% of an f16 one. New keys and values are quantized by quantize_row_q8_0 as they enter the
+// cache; attention reads the blocks directly: a key's dot product is, per block, d x sum(q[i] x
+// k8[i]), and a value is added as w x d x v8[i]. head_dim must be a multiple of 32
+// (kv_cache_init_as says so otherwise).
+#ifndef PS_KV_Q8_H
+#define PS_KV_Q8_H
+
+#include "kv_kernels.h"
+
+enum { KV_Q8_0 = KV_EXTENSION };
+
+// Registers q8_0 with M4's cache formats (quant_register() calls it). 0, or -1 (message).
+int kv_q8_register(void);
+
+// The row kernels: plain C (the reference), and this CPU's SIMD set (NULL: none). The SIMD sets
+// widen int8 to f32 and multiply-add in vector lanes: they match plain C within float rounding,
+// not bit for bit (labs/m5-quantization/tests/test_kv_q8.c). The cache uses the SIMD set while
+// the SIMD policy's SIMD_QUANT family is "on" (shared/simd.h; not "exact": they are lane kernels).
+const KVRowKernels *kv_q8_kernels_plain(void);
+const KVRowKernels *kv_q8_kernels_simd(void);
+
+// The SIMD sets, each in its own file (kv_q8_x86.c, kv_q8_neon.c): internal to kv_q8.c's choice.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define KV_Q8_X86 1
+extern const KVRowKernels kv_q8_kernels_avx2;   // needs AVX2, FMA and F16C
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define KV_Q8_NEON 1
+extern const KVRowKernels kv_q8_kernels_neon;
+#endif
+
+#endif

@@ -1,0 +1,108 @@
+// The q8_0 cache format (kv_q8.h): how a row is stored and read back, the plain C row kernels,
+// and the choice of the SIMD ones (kv_q8_x86.c, kv_q8_neon.c).
+#include "kv_q8.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "quant.h"
+#include "simd.h"
+
+#if KV_Q8_X86
+#include <cpuid.h>
+#endif
+
+// n values (a multiple of 32) into n / 32 blocks with M5's own quantizer, one block at a time: a
+// block with a value that is not finite would make quantize_row_q8_0 convert NaN to int8 (not
+// defined in C), so such a block gets a NaN scale and zero quants instead. It reads back as NaN,
+// as an f32 cache would hold it, and attention's result is NaN as it would be there.
+static void store_q8(void *row, const float *x, size_t n) {
+    BlockQ8_0 *y = row;
+    for (size_t b = 0; b < n / QK8_0; b++, x += QK8_0) {
+        bool finite = true;
+        for (int i = 0; i < QK8_0; i++) finite &= isfinite(x[i]) != 0;
+        if (finite) {
+            quantize_row_q8_0(x, &y[b], QK8_0);
+        } else {
+            y[b] = (BlockQ8_0){.d = {0x00, 0x7e}};   // f16 quiet NaN, little-endian
+        }
+    }
+}
+
+static void load_q8(float *x, const void *row, size_t n) {
+    for (size_t b = 0; b < n / QK8_0; b++) dequantize_row_q8_0((const BlockQ8_0 *)row + b, x + b * QK8_0, QK8_0);
+}
+
+// ---- plain C: the reference the SIMD kernels are tested against ----
+
+// q . row: per block, the scale times the block's sum of q[i] x k8[i].
+static float dot_q8_plain(const float *q, const void *row, int n) {
+    const BlockQ8_0 *k = row;
+    float sum = 0.0f;
+    for (int b = 0; b < n / QK8_0; b++, q += QK8_0) {
+        float block = 0.0f;
+        for (int i = 0; i < QK8_0; i++) block += q[i] * k[b].qs[i];
+        sum += q_f16_at(k[b].d) * block;
+    }
+    return sum;
+}
+
+// out += w[j] x row j, the weight and the block's scale multiplied first: w x d x v8[i].
+static void add1_q8_plain(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
+    for (int j = 0; j < n_rows; j++) {
+        const BlockQ8_0 *v = (const BlockQ8_0 *)((const char *)rows + j * row_bytes);
+        for (int b = 0; b < n / QK8_0; b++) {
+            const float wd = w[j] * q_f16_at(v[b].d);
+            for (int i = 0; i < QK8_0; i++) out[b * QK8_0 + i] += wd * v[b].qs[i];
+        }
+    }
+}
+
+static void dots_q8_plain(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
+                          size_t row_bytes, int n) {
+    for (int h = 0; h < n_q; h++)
+        for (int j = 0; j < n_rows; j++)
+            scores[(size_t)h * stride + j] = dot_q8_plain(q + (size_t)h * n, (const char *)rows + j * row_bytes, n);
+}
+
+static void add_q8_plain(float *out, const float *w, int stride, int n_q, int n_rows, const void *rows,
+                         size_t row_bytes, int n) {
+    for (int h = 0; h < n_q; h++) add1_q8_plain(out + (size_t)h * n, w + (size_t)h * stride, n_rows, rows, row_bytes, n);
+}
+
+static const KVRowKernels PLAIN = {"plain C", dot_q8_plain, dots_q8_plain, add_q8_plain};
+
+// ---- the choice ----
+
+static const KVRowKernels *simd_set;   // this CPU's, decided once (NULL: none)
+static void pick_simd(void) {
+#if KV_Q8_X86
+    __builtin_cpu_init();
+    // F16C from CPUID itself: clang's __builtin_cpu_supports does not know the name.
+    unsigned eax, ebx, ecx, edx;
+    const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) simd_set = &kv_q8_kernels_avx2;
+#elif KV_Q8_NEON
+    simd_set = &kv_q8_kernels_neon;
+#endif
+}
+
+const KVRowKernels *kv_q8_kernels_plain(void) { return &PLAIN; }
+
+const KVRowKernels *kv_q8_kernels_simd(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, pick_simd);
+    return simd_set;
+}
+
+// What the cache calls per layer and pass: SIMD while SIMD_QUANT is "on" (make mine keeps it off
+// while M5 is the learner's, so the cache then runs these plain loops).
+static const KVRowKernels *kernels_now(void) {
+    const KVRowKernels *simd = kv_q8_kernels_simd();
+    return simd && simd_level(SIMD_QUANT) == SIMD_ON ? simd : &PLAIN;
+}
+
+static const KVFormat Q8_0 = {KV_Q8_0, "q8_0", QK8_0, sizeof(BlockQ8_0), store_q8, load_q8, kernels_now};
+
+int kv_q8_register(void) { return kv_format_register(&Q8_0); }
