@@ -19,7 +19,7 @@
 #      $OUT/bench-peer-BUILD.svg (tools/plot_peer.py)
 #
 # Settings (environment or make variables): THREADS=1,8,16 FORMATS=f32,bf16,q8_0,q4_0 P=128 N=32
-# RUN=all|prepare|llama|protostar|table (to split the work over several commands) REPS=3 KV=f16 (protostar's KV cache; llama.cpp's default is f16) DEPTH=0 (positions already in the
+# RUN=all|prepare|llama|protostar|table (to split the work over several commands) REPS=3 KV=f16 (the KV cache: f16, f32 or q8_0 on both sides; a list on protostar's only) DEPTH=0 (positions already in the
 # cache before each test, a list like 0,4096: llama-bench -d) PEER_OUT=$BUILD/bench-peer
 # LLAMA_BUILDS=noamx|native|given (only those llama.cpp builds) JOBS=<cores> (build parallelism). Needs: cmake, a C/C++ compiler, python3 with numpy, torch and
 # transformers (the converter's imports), and models/qwen3-0.6b/tokenizer.json +
@@ -33,6 +33,12 @@ P=${P:-128}
 N=${N:-32}
 REPS=${REPS:-3}
 KV=${KV:-f16}
+# The same cache on llama.cpp's side: KV=q8_0 is its -ctk q8_0 -ctv q8_0, which needs flash
+# attention (-fa 1) for the quantized V cache. A list (KV=f16,q8_0) runs on protostar's side only.
+case $KV in
+f16 | *,*) LLAMA_KV= ;;
+*) LLAMA_KV="-ctk $KV -ctv $KV -fa 1" ;;
+esac
 DEPTH=${DEPTH:-0}
 JOBS=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 4)}
 MODEL=$B/models/qwen3-0.6b-shape
@@ -178,7 +184,7 @@ for f in $(echo "$FORMATS" | tr ',' ' '); do
         for b in $BUILDS; do
             echo "==> llama-bench ($b build), $f, threads $THREADS"
             "$OUT/llama-$b/bin/llama-bench" -m "$(gguf_of "$f")" -p "$P" -n "$N" -t "$THREADS" -r "$REPS" -d "$DEPTH" --mmap 0 \
-                -o csv >"$OUT/llama-bench-$b-$f.csv" 2>"$OUT/llama-bench-$b-$f.log" ||
+                $LLAMA_KV -o csv >"$OUT/llama-bench-$b-$f.csv" 2>"$OUT/llama-bench-$b-$f.log" ||
                 { tail -5 "$OUT/llama-bench-$b-$f.log"; die "llama-bench failed on $f (log: $OUT/llama-bench-$b-$f.log)"; }
             sed "s/^/$b,$f,/" "$OUT/llama-bench-$b-$f.csv" >>"$LLCSV"
         done
