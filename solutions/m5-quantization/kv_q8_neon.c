@@ -12,43 +12,48 @@
 
 #define ROW(j) ((const BlockQ8_0 *)((const char *)rows + (j) * row_bytes))
 
-// A block's 32 int8 as 8 registers of 4 floats.
-static inline void widen_block(const BlockQ8_0 *b, float32x4_t x[8]) {
-    for (int h = 0; h < 2; h++) {
-        const int8x16_t v = vld1q_s8(b->qs + 16 * h);
-        const int16x8_t lo = vmovl_s8(vget_low_s8(v)), hi = vmovl_s8(vget_high_s8(v));
-        x[4 * h + 0] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo)));
-        x[4 * h + 1] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(lo)));
-        x[4 * h + 2] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi)));
-        x[4 * h + 3] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(hi)));
-    }
-}
+// 16 int8 from p as 4 registers of 4 floats, in named variables (gcc -O2 keeps arrays of
+// registers in memory: a store and a load around every multiply-add).
+#define WIDEN16(P, X0, X1, X2, X3)                                                                 \
+    const int8x16_t X0##_8 = vld1q_s8(P);                                                          \
+    const int16x8_t X0##_lo = vmovl_s8(vget_low_s8(X0##_8)), X0##_hi = vmovl_s8(vget_high_s8(X0##_8)); \
+    const float32x4_t X0 = vcvtq_f32_s32(vmovl_s16(vget_low_s16(X0##_lo)));                       \
+    const float32x4_t X1 = vcvtq_f32_s32(vmovl_s16(vget_high_s16(X0##_lo)));                      \
+    const float32x4_t X2 = vcvtq_f32_s32(vmovl_s16(vget_low_s16(X0##_hi)));                       \
+    const float32x4_t X3 = vcvtq_f32_s32(vmovl_s16(vget_high_s16(X0##_hi)))
 
 static float dot_q8_neon(const float *q, const void *row, int n) {
     const BlockQ8_0 *k = row;
-    float32x4_t acc = vdupq_n_f32(0), x[8];
+    float32x4_t acc = vdupq_n_f32(0);
     for (int b = 0; b < n / QK8_0; b++, q += QK8_0) {
-        widen_block(&k[b], x);
-        float32x4_t s0 = vmulq_f32(vld1q_f32(q), x[0]), s1 = vmulq_f32(vld1q_f32(q + 4), x[1]);
-        for (int i = 2; i < 8; i += 2)
-            s0 = vfmaq_f32(s0, vld1q_f32(q + 4 * i), x[i]), s1 = vfmaq_f32(s1, vld1q_f32(q + 4 * i + 4), x[i + 1]);
+        WIDEN16(k[b].qs, x0, x1, x2, x3);
+        WIDEN16(k[b].qs + 16, x4, x5, x6, x7);
+        float32x4_t s0 = vmulq_f32(vld1q_f32(q), x0), s1 = vmulq_f32(vld1q_f32(q + 4), x1);
+        s0 = vfmaq_f32(s0, vld1q_f32(q + 8), x2), s1 = vfmaq_f32(s1, vld1q_f32(q + 12), x3);
+        s0 = vfmaq_f32(s0, vld1q_f32(q + 16), x4), s1 = vfmaq_f32(s1, vld1q_f32(q + 20), x5);
+        s0 = vfmaq_f32(s0, vld1q_f32(q + 24), x6), s1 = vfmaq_f32(s1, vld1q_f32(q + 28), x7);
         acc = vfmaq_n_f32(acc, vaddq_f32(s0, s1), q_f16_at(k[b].d));
     }
     return vaddvq_f32(acc);
 }
 
+// A block of 32 outputs stays in 8 registers over all the rows.
 static void add1_q8_neon(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
     for (int b = 0; b < n / QK8_0; b++) {
         float *o = out + b * QK8_0;
-        float32x4_t a[8], x[8];
-        for (int i = 0; i < 8; i++) a[i] = vld1q_f32(o + 4 * i);
+        float32x4_t a0 = vld1q_f32(o), a1 = vld1q_f32(o + 4), a2 = vld1q_f32(o + 8), a3 = vld1q_f32(o + 12);
+        float32x4_t a4 = vld1q_f32(o + 16), a5 = vld1q_f32(o + 20), a6 = vld1q_f32(o + 24), a7 = vld1q_f32(o + 28);
         for (int j = 0; j < n_rows; j++) {
             const BlockQ8_0 *v = ROW(j) + b;
-            widen_block(v, x);
+            WIDEN16(v->qs, x0, x1, x2, x3);
+            WIDEN16(v->qs + 16, x4, x5, x6, x7);
             const float wd = w[j] * q_f16_at(v->d);
-            for (int i = 0; i < 8; i++) a[i] = vfmaq_n_f32(a[i], x[i], wd);
+            a0 = vfmaq_n_f32(a0, x0, wd), a1 = vfmaq_n_f32(a1, x1, wd), a2 = vfmaq_n_f32(a2, x2, wd);
+            a3 = vfmaq_n_f32(a3, x3, wd), a4 = vfmaq_n_f32(a4, x4, wd), a5 = vfmaq_n_f32(a5, x5, wd);
+            a6 = vfmaq_n_f32(a6, x6, wd), a7 = vfmaq_n_f32(a7, x7, wd);
         }
-        for (int i = 0; i < 8; i++) vst1q_f32(o + 4 * i, a[i]);
+        vst1q_f32(o, a0), vst1q_f32(o + 4, a1), vst1q_f32(o + 8, a2), vst1q_f32(o + 12, a3);
+        vst1q_f32(o + 16, a4), vst1q_f32(o + 20, a5), vst1q_f32(o + 24, a6), vst1q_f32(o + 28, a7);
     }
 }
 
