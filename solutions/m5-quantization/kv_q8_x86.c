@@ -5,11 +5,16 @@
 // block's 32 int8 are widened to f32, 8 at a time (vpmovsxbd, vcvtdq2ps), and multiplied-added in
 // f32. The query heads of a group go two at a time, as in M4's f16 kernels: each block is loaded
 // and widened once for both, and the dot products take 4 rows at a time, so 8 sums are in flight.
-// A block's f16 scale is widened by F16C (one instruction; the plain q_f16_at is a dozen, once per
-// block and row, and that was a fifth of the time). They match the plain C within float rounding, not bit for bit: the
-// dot product adds in 8 lanes (then across them) where the plain loop adds in order, and both
-// kernels fuse a multiply and an add that the plain loop rounds separately (the additions of the
-// values, row after row, keep the plain order).
+// A block's f16 scale is widened by F16C (one instruction; the plain q_f16_at is about a dozen,
+// and it runs once per block and row). Measured on one thread of our AVX2 VM, attention over 4,096
+// positions of all 28 layers: 178 ms per token at first, 116 with both changes and named
+// registers (below); the f16 cache's kernels 126-142 ms.
+//
+// They match the plain C within float rounding, not bit for bit: the dot product adds in 8 lanes
+// (then across them) where the plain loop adds in order, and both kernels fuse a multiply and an
+// add that the plain loop rounds separately (the additions of the values, row after row, keep the
+// plain order). labs/m5-quantization/tests/test_kv_q8.c holds them to twice the bound of a sum in
+// any order.
 #include "kv_q8.h"
 
 #if KV_Q8_X86
