@@ -10,6 +10,7 @@
 #include "cli_args.h"
 #include "config.h"
 #include "gguf_model.h"
+#include "kv_kernels.h"
 #include "mlx_model.h"
 #include "model.h"
 #include "safetensors.h"
@@ -81,12 +82,20 @@ static void print_sizes(const SafeTensors *st, const Config *c, long long ctx) {
     }
     human_bytes(h, sizeof h, (double)p.logical * 4);
     printf("memory      as f32 in the engine (M1/M2): %s\n", h);
-    // Each layer caches one key and one value vector per kv head per position.
-    double per_token = 2.0 * c->n_layers * c->n_kv_heads * c->head_dim;
-    human_bytes(a, sizeof a, per_token * (double)ctx * 4);
-    human_bytes(b, sizeof b, per_token * (double)ctx * 2);
-    printf("kv cache    2 x %d layers x %d kv heads x %d head_dim x %lld ctx x bytes = %s (f32), %s (f16)\n",
-           c->n_layers, c->n_kv_heads, c->head_dim, ctx, a, b);
+    // Each layer caches one key and one value row per kv head per position, in every registered
+    // cache format whose blocks divide head_dim (--kv NAME).
+    printf("kv cache    2 x %d layers x %d kv heads x %lld ctx x a row of %d values =", c->n_layers, c->n_kv_heads,
+           ctx, c->head_dim);
+    const char *sep = "";
+    for (KVType type = 0; type < KV_MAX_FORMATS; type++) {
+        const KVFormat *f = kv_format(type);
+        const size_t row = f ? kv_row_bytes(type, c->head_dim) : 0;
+        if (!row) continue;
+        human_bytes(a, sizeof a, 2.0 * c->n_layers * c->n_kv_heads * (double)row * (double)ctx);
+        printf("%s %s (%s)", sep, a, f->name);
+        sep = ",";
+    }
+    printf("\n");
 }
 
 // Reads every element once: a NaN or inf in a checkpoint would otherwise surface as NaN logits.
