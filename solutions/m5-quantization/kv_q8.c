@@ -5,8 +5,11 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "quant.h"
+#include "scratch.h"
 #include "simd.h"
 
 #if KV_Q8_X86
@@ -34,18 +37,62 @@ static void load_q8(float *x, const void *row, size_t n) {
     for (size_t b = 0; b < n / QK8_0; b++) dequantize_row_q8_0((const BlockQ8_0 *)row + b, x + b * QK8_0, QK8_0);
 }
 
+// ---- the query, rounded to 8 bits ----
+
+// Is every one of x's 32 values finite? By their exponent bits (a loop the compiler vectorises:
+// it runs on every block of every query head, once per call of the dot products).
+static bool block_finite(const float *x) {
+    uint32_t bad = 0;
+    for (int i = 0; i < QK8_0; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
+void kv_q8_query(KVQ8Query *y, const float *q, int n, bool simd) {
+    static _Thread_local Scratch acts;
+    const int blocks = n / QK8_0;
+    QuantAct *a = scratch_reserve(&acts, (size_t)blocks * sizeof *a);
+    void (*act)(const float *, QuantAct *, int) = simd ? quant_simd_act : quantize_act;
+    bool finite = true;
+    for (int b = 0; b < blocks; b++) finite &= block_finite(q + b * QK8_0);
+    if (finite) act(q, a, n);   // one call for all of them (the usual case)
+    for (int b = 0; b < blocks; b++) {
+        if (!finite && block_finite(q + b * QK8_0)) act(q + b * QK8_0, &a[b], QK8_0);
+        if (!finite && !block_finite(q + b * QK8_0)) a[b] = (QuantAct){.d = NAN};   // qs = 0
+        for (int i = 0; i < QK8_0; i++)   // -127 .. 127: fits in 8 bits, and so does its magnitude
+            y[b].qs[i] = (int8_t)a[b].qs[i], y[b].mag[i] = (uint8_t)abs(a[b].qs[i]);
+        y[b].d = a[b].d;
+    }
+}
+
 // ---- plain C: the reference the SIMD kernels are tested against ----
 
-// q . row: per block, the scale times the block's sum of q[i] x k8[i].
-static float dot_q8_plain(const float *q, const void *row, int n) {
-    const BlockQ8_0 *k = row;
+// A prepared query head . row: per block, (dq x dk) x the exact integer sum of q8[i] x k8[i],
+// the blocks' terms added in order.
+static float dot_q8_prepared(const KVQ8Query *q, const BlockQ8_0 *k, int n) {
     float sum = 0.0f;
-    for (int b = 0; b < n / QK8_0; b++, q += QK8_0) {
-        float block = 0.0f;
-        for (int i = 0; i < QK8_0; i++) block += q[i] * k[b].qs[i];
-        sum += q_f16_at(k[b].d) * block;
+    for (int b = 0; b < n / QK8_0; b++) {
+        int32_t block = 0;
+        for (int i = 0; i < QK8_0; i++) block += q[b].qs[i] * k[b].qs[i];
+        const float d = q[b].d * q_f16_at(k[b].d);
+        sum += d * (float)block;   // |block| <= 32 x 127 x 127 < 2^24: exact as a float
     }
     return sum;
+}
+
+// The query heads of one call, prepared once for all the rows (a thread's own buffer).
+static KVQ8Query *prepared(const float *q, int n_q, int n, bool simd) {
+    static _Thread_local Scratch mem;
+    KVQ8Query *y = scratch_reserve(&mem, (size_t)n_q * (n / QK8_0) * sizeof *y);
+    kv_q8_query(y, q, n_q * n, simd);   // the heads' blocks follow each other (n % 32 == 0)
+    return y;
+}
+
+static float dot_q8_plain(const float *q, const void *row, int n) {
+    return dot_q8_prepared(prepared(q, 1, n, false), row, n);
 }
 
 // out += w[j] x row j, the weight and the block's scale multiplied first: w x d x v8[i].
@@ -61,9 +108,11 @@ static void add1_q8_plain(float *out, const float *w, int n_rows, const void *ro
 
 static void dots_q8_plain(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
                           size_t row_bytes, int n) {
+    const KVQ8Query *qp = prepared(q, n_q, n, false);
     for (int h = 0; h < n_q; h++)
         for (int j = 0; j < n_rows; j++)
-            scores[(size_t)h * stride + j] = dot_q8_plain(q + (size_t)h * n, (const char *)rows + j * row_bytes, n);
+            scores[(size_t)h * stride + j] =
+                dot_q8_prepared(qp + (size_t)h * (n / QK8_0), (const BlockQ8_0 *)((const char *)rows + j * row_bytes), n);
 }
 
 static void add_q8_plain(float *out, const float *w, int stride, int n_q, int n_rows, const void *rows,

@@ -1,7 +1,9 @@
 // The q8_0 cache's row kernels for arm64 (kv_q8.h): NEON, one query head at a time, as M4's NEON
-// kernels. Each block's 32 int8 are widened to f32, 4 at a time (sxtl twice, scvtf), and
-// multiplied-added in f32 lanes: they match the plain C within float rounding, not bit for bit
-// (lanes, then across them, and fused multiply-adds). Compiled on every machine: elsewhere the
+// kernels. A key's dot product is the plain C's: per block, the integer sum of the prepared
+// query's int8 times the key's (sdot, or widening multiplies), then the same float terms in the
+// same order. A value's block of 32 int8 is widened to f32, 4 at a time (sxtl twice, scvtf), and
+// multiplied-added in f32 lanes: within float rounding of the plain C, not bit for bit (fused
+// multiply-adds). Compiled on every machine: elsewhere the
 // file is empty. tools/check-arm64.sh runs them under qemu.
 #include "kv_q8.h"
 
@@ -9,6 +11,7 @@
 #include <arm_neon.h>
 
 #include "quant.h"
+#include "scratch.h"
 
 #define ROW(j) ((const BlockQ8_0 *)((const char *)rows + (j) * row_bytes))
 
@@ -22,19 +25,28 @@
     const float32x4_t X2 = vcvtq_f32_s32(vmovl_s16(vget_low_s16(X0##_hi)));                       \
     const float32x4_t X3 = vcvtq_f32_s32(vmovl_s16(vget_high_s16(X0##_hi)))
 
-static float dot_q8_neon(const float *q, const void *row, int n) {
-    const BlockQ8_0 *k = row;
-    float32x4_t acc = vdupq_n_f32(0);
-    for (int b = 0; b < n / QK8_0; b++, q += QK8_0) {
-        WIDEN16(k[b].qs, x0, x1, x2, x3);
-        WIDEN16(k[b].qs + 16, x4, x5, x6, x7);
-        float32x4_t s0 = vmulq_f32(vld1q_f32(q), x0), s1 = vmulq_f32(vld1q_f32(q + 4), x1);
-        s0 = vfmaq_f32(s0, vld1q_f32(q + 8), x2), s1 = vfmaq_f32(s1, vld1q_f32(q + 12), x3);
-        s0 = vfmaq_f32(s0, vld1q_f32(q + 16), x4), s1 = vfmaq_f32(s1, vld1q_f32(q + 20), x5);
-        s0 = vfmaq_f32(s0, vld1q_f32(q + 24), x6), s1 = vfmaq_f32(s1, vld1q_f32(q + 28), x7);
-        acc = vfmaq_n_f32(acc, vaddq_f32(s0, s1), q_f16_at(k[b].d));
+// A prepared query block . a key block, exact in int32: vdotq_s32 (sdot) where the compiler
+// targets it, else products into int16 (two at most 2 x 127 x 127: no overflow) added pairwise.
+static inline int32_t block_isum(const KVQ8Query *q, const BlockQ8_0 *k) {
+    const int8x16_t q0 = vld1q_s8(q->qs), q1 = vld1q_s8(q->qs + 16), k0 = vld1q_s8(k->qs), k1 = vld1q_s8(k->qs + 16);
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vaddvq_s32(vdotq_s32(vdotq_s32(vdupq_n_s32(0), q0, k0), q1, k1));
+#else
+    const int16x8_t p0 = vmlal_s8(vmull_s8(vget_low_s8(q0), vget_low_s8(k0)), vget_high_s8(q0), vget_high_s8(k0));
+    const int16x8_t p1 = vmlal_s8(vmull_s8(vget_low_s8(q1), vget_low_s8(k1)), vget_high_s8(q1), vget_high_s8(k1));
+    return vaddvq_s32(vpadalq_s16(vpaddlq_s16(p0), p1));
+#endif
+}
+
+// The plain C's terms in its order (kv_q8.c, dot_q8_prepared): the same value, but for a fused
+// multiply-add where a compiler contracts the plain loop's.
+static float dot_prepared_neon(const KVQ8Query *q, const BlockQ8_0 *k, int n) {
+    float sum = 0.0f;
+    for (int b = 0; b < n / QK8_0; b++) {
+        const float d = q[b].d * q_f16_at(k[b].d);
+        sum += d * (float)block_isum(&q[b], &k[b]);
     }
-    return vaddvq_f32(acc);
+    return sum;
 }
 
 // A block of 32 outputs stays in 8 registers over all the rows.
@@ -57,10 +69,21 @@ static void add1_q8_neon(float *out, const float *w, int n_rows, const void *row
     }
 }
 
+// The query heads prepared once per call (kv_q8.h; a thread's own buffer), one at a time.
 static void dots_q8_neon(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
                          size_t row_bytes, int n) {
+    static _Thread_local Scratch mem;
+    const int blocks = n / QK8_0;
+    KVQ8Query *qp = scratch_reserve(&mem, (size_t)n_q * blocks * sizeof *qp);
+    kv_q8_query(qp, q, n_q * n, true);
     for (int h = 0; h < n_q; h++)
-        for (int j = 0; j < n_rows; j++) scores[(size_t)h * stride + j] = dot_q8_neon(q + (size_t)h * n, ROW(j), n);
+        for (int j = 0; j < n_rows; j++)
+            scores[(size_t)h * stride + j] = dot_prepared_neon(qp + (size_t)h * blocks, ROW(j), n);
+}
+static float dot_q8_neon(const float *q, const void *row, int n) {
+    float score;
+    dots_q8_neon(&score, 1, q, 1, 1, row, 0, n);
+    return score;
 }
 static void add_q8_neon(float *out, const float *w, int stride, int n_q, int n_rows, const void *rows,
                         size_t row_bytes, int n) {

@@ -1,20 +1,24 @@
 // The q8_0 cache's row kernels for x86-64 with AVX2, FMA and F16C (kv_q8.h); kv_q8.c chooses them
 // when the CPU has all three. Compiled on every machine: elsewhere the file is empty.
 //
-// At a long context attention streams the cache from memory, so the kernels are simple: each
-// block's 32 int8 are widened to f32, 8 at a time (vpmovsxbd, vcvtdq2ps), and multiplied-added in
-// f32. The query heads of a group go two at a time, as in M4's f16 kernels: each block is loaded
-// and widened once for both, and the dot products take 4 rows at a time, so 8 sums are in flight.
-// A block's f16 scale is widened by F16C (one instruction; the plain q_f16_at is about a dozen,
-// and it runs once per block and row). Measured on one thread of our AVX2 VM, attention over 4,096
-// positions of all 28 layers: 178 ms per token at first, 116 with both changes and named
-// registers (below); the f16 cache's kernels 126-142 ms.
+// Keys: integer dot products, as the products' (quant.h). The query heads of a call are rounded to
+// 8 bits per block once (kv_q8.h, KVQ8Query; kept while the next call brings the same values),
+// then a block's 32 products are vpsignb + vpmaddubsw + vpmaddwd into int32 lanes, the key block
+// loaded once for two heads; four rows' lanes are added across by vphaddd (exact), and the block's
+// terms (dq x dk) x sum join four running sums in the plain C's order: the plain C's value, bit
+// for bit where its compiler does not fuse the multiply and the add. Measured on one thread of our
+// AVX2 VM (bench_attention --threads 1 --keys 4096 --kv f16,q8_0 --clock cpu, 28 layers): 100.6
+// ms per token with the float kernels of before (the query in f32, each key block widened to
+// floats: 4 x vpmovsxbd + vcvtdq2ps, then 8 multiply-adds for two heads), 90-93 ms so; the f16
+// cache 126-135 in the same runs.
 //
-// They match the plain C within float rounding, not bit for bit: the dot product adds in 8 lanes
-// (then across them) where the plain loop adds in order, and both kernels fuse a multiply and an
-// add that the plain loop rounds separately (the additions of the values, row after row, keep the
-// plain order). labs/m5-quantization/tests/test_kv_q8.c holds them to twice the bound of a sum in
-// any order.
+// Values: each block's 32 int8 are widened to f32, 8 at a time (vpmovsxbd, vcvtdq2ps), and
+// multiplied-added in f32 with the weight times the block's scale; two query heads at a time, as
+// in M4's f16 kernels, each block loaded and widened once for both. A block's f16 scale is widened
+// by F16C (one instruction; the plain q_f16_at is about a dozen). They match the plain C within
+// float rounding, not bit for bit: they fuse the multiply and the add that the plain loop rounds
+// separately (the rows are added in the plain order). labs/m5-quantization/tests/test_kv_q8.c
+// holds both kernels to twice the bound of a sum in any order.
 #include "kv_q8.h"
 
 #if KV_Q8_X86
@@ -22,17 +26,13 @@
 #include <string.h>
 
 #include "quant.h"
+#include "scratch.h"
 
 #define X86_TARGET __attribute__((target("avx2,fma,f16c")))
 
 // 8 int8 from p, as 8 floats.
 X86_TARGET static inline __m256 widen8(const int8_t *p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
-}
-X86_TARGET static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 #define ROW(j) ((const BlockQ8_0 *)((const char *)rows + (j) * row_bytes))
 
@@ -49,62 +49,131 @@ X86_TARGET static inline float scale_of(const BlockQ8_0 *b) {
     const __m256 X0 = widen8((B)->qs), X1 = widen8((B)->qs + 8), X2 = widen8((B)->qs + 16),       \
                  X3 = widen8((B)->qs + 24)
 
-// One block's 32 products with q (32 floats), in 8 lanes (4 multiply-adds deep).
-X86_TARGET static inline __m256 block_dot(const float *q, __m256 x0, __m256 x1, __m256 x2, __m256 x3) {
-    __m256 s = _mm256_mul_ps(_mm256_loadu_ps(q), x0);
-    s = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8), x1, s);
-    s = _mm256_fmadd_ps(_mm256_loadu_ps(q + 16), x2, s);
-    return _mm256_fmadd_ps(_mm256_loadu_ps(q + 24), x3, s);
+// ---- keys: integer dot products with the prepared query (kv_q8.h) ----
+
+// q8 . k8 over one block, in 8 int32 lanes: vpmaddubsw multiplies |q8| (unsigned) by k8 with q8's
+// sign (vpsignb), adding pairs into int16 (at most 2 x 127 x 127: no saturation), and vpmaddwd
+// by ones adds pairs of those into int32.
+X86_TARGET static inline __m256i block_isum(const KVQ8Query *q, __m256i k) {
+    const __m256i prod = _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)q->mag),
+                                               _mm256_sign_epi8(k, _mm256_loadu_si256((const __m256i *)q->qs)));
+    return _mm256_madd_epi16(prod, _mm256_set1_epi16(1));
+}
+X86_TARGET static inline __m256i load_qs(const BlockQ8_0 *b) { return _mm256_loadu_si256((const __m256i *)b->qs); }
+
+// The four rows' sums, exact: the lanes of a0..a3 added by vphaddd, then the two halves.
+X86_TARGET static inline __m128i isums4(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+// Block b's scales of rows j .. j+3, as 4 floats (one vcvtph2ps).
+X86_TARGET static inline __m128 scales4(const void *rows, size_t row_bytes, int j, int b) {
+    uint16_t h[4];
+    for (int r = 0; r < 4; r++) memcpy(&h[r], ROW(j + r)[b].d, sizeof h[r]);
+    return _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)h));
+}
+
+// One head against one row: the plain C's terms in its order (kv_q8.c, dot_q8_prepared).
+X86_TARGET static float dot1_q8_avx2(const KVQ8Query *q, const BlockQ8_0 *k, int n) {
+    float sum = 0.0f;
+    for (int b = 0; b < n / QK8_0; b++) {
+        const __m256i s = block_isum(&q[b], load_qs(&k[b]));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        const float d = q[b].d * scale_of(&k[b]);
+        sum += d * (float)_mm_cvtsi128_si32(s4);
+    }
+    return sum;
+}
+
+// Rows j < n_rows against the prepared heads q (and q1 when two): 4 rows at a time, each row's
+// block read once for both heads; per block, the 4 rows' integer sums of a head become 4 floats
+// added to 4 running sums (lane r: row j + r), as the plain loop adds them, the rest one by one.
+X86_TARGET static void dots_heads_q8_avx2(float *scores, int stride, const KVQ8Query *q, const KVQ8Query *q1,
+                                          int n_rows, const void *rows, size_t row_bytes, int n) {
+    int j = 0;
+    for (; j + 4 <= n_rows; j += 4) {
+        __m128 acc = _mm_setzero_ps(), acc1 = acc;
+        for (int b = 0; b < n / QK8_0; b++) {
+            const __m256i k0 = load_qs(ROW(j) + b), k1 = load_qs(ROW(j + 1) + b), k2 = load_qs(ROW(j + 2) + b),
+                          k3 = load_qs(ROW(j + 3) + b);
+            const __m128 dk = scales4(rows, row_bytes, j, b);
+            const __m128i s = isums4(block_isum(&q[b], k0), block_isum(&q[b], k1), block_isum(&q[b], k2),
+                                     block_isum(&q[b], k3));
+            acc = _mm_add_ps(acc, _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(q[b].d), dk), _mm_cvtepi32_ps(s)));
+            if (q1) {
+                const __m128i s1 = isums4(block_isum(&q1[b], k0), block_isum(&q1[b], k1), block_isum(&q1[b], k2),
+                                          block_isum(&q1[b], k3));
+                acc1 = _mm_add_ps(acc1, _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(q1[b].d), dk), _mm_cvtepi32_ps(s1)));
+            }
+        }
+        _mm_storeu_ps(scores + j, acc);
+        if (q1) _mm_storeu_ps(scores + stride + j, acc1);
+    }
+    for (; j < n_rows; j++) {
+        scores[j] = dot1_q8_avx2(q, ROW(j), n);
+        if (q1) scores[stride + j] = dot1_q8_avx2(q1, ROW(j), n);
+    }
+}
+
+// kv_q8_query's blocks for n values of q, all finite (else false, nothing written): quantize_act's
+// rounding (quant_avx2_act, its bits), then each block's 32 int16 packed to int8 and their
+// magnitudes.
+X86_TARGET static bool query_avx2(KVQ8Query *y, const float *q, int n, QuantAct *a) {
+    const __m256 exponent = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+    __m256 bad = _mm256_setzero_ps();   // lanes where a value's exponent bits are all ones
+    for (int i = 0; i < n; i += 8)
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(q + i), exponent), exponent, _CMP_EQ_OQ));
+    if (_mm256_movemask_ps(bad)) return false;
+    quant_simd_act(q, a, n);
+    for (int b = 0; b < n / QK8_0; b++) {
+        const __m256i lo = _mm256_loadu_si256((const __m256i *)a[b].qs),
+                      hi = _mm256_loadu_si256((const __m256i *)(a[b].qs + 16));
+        // vpacksswb packs within 128-bit halves; 0xd8 puts the quarters back in order
+        const __m256i qs = _mm256_permute4x64_epi64(_mm256_packs_epi16(lo, hi), 0xd8);
+        _mm256_storeu_si256((__m256i *)y[b].qs, qs);
+        _mm256_storeu_si256((__m256i *)y[b].mag, _mm256_abs_epi8(qs));
+        y[b].d = a[b].d;
+    }
+    return true;
+}
+
+// The query heads of a call prepared (kv_q8.h), in a thread's own buffer. The attention calls
+// this for every 16 rows with the same heads: when the values are those of the last call, the
+// blocks are those it made (compared by value, so always right; 1 KiB for two heads of 128,
+// cheaper than quantizing them again).
+X86_TARGET static const KVQ8Query *prepared_avx2(const float *q, int len) {
+    static _Thread_local Scratch mem, acts, last;
+    static _Thread_local int last_len;
+    KVQ8Query *y = scratch_reserve(&mem, (size_t)(len / QK8_0) * sizeof *y);
+    float *seen = scratch_reserve(&last, (size_t)len * sizeof *seen);
+    if (len == last_len && memcmp(seen, q, (size_t)len * sizeof *q) == 0) return y;
+    last_len = 0;   // until y holds q's blocks
+    if (!query_avx2(y, q, len, scratch_reserve(&acts, (size_t)(len / QK8_0) * sizeof(QuantAct)))) {
+        kv_q8_query(y, q, len, true);   // a value that is not finite: its blocks NaN
+        return y;                       // (not kept: NaN never compares equal, nor would its bits)
+    }
+    memcpy(seen, q, (size_t)len * sizeof *q);
+    last_len = len;
+    return y;
+}
+
+// Two prepared heads at a time.
+X86_TARGET static void dots_q8_avx2(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
+                                    size_t row_bytes, int n) {
+    const int blocks = n / QK8_0;
+    const KVQ8Query *qp = prepared_avx2(q, n_q * n);
+    for (int h = 0; h < n_q; h += 2)
+        dots_heads_q8_avx2(scores + (size_t)h * stride, stride, qp + (size_t)h * blocks,
+                           h + 1 < n_q ? qp + (size_t)(h + 1) * blocks : NULL, n_rows, rows, row_bytes, n);
 }
 
 X86_TARGET static float dot_q8_avx2(const float *q, const void *row, int n) {
-    const BlockQ8_0 *k = row;
-    __m256 acc = _mm256_setzero_ps();
-    for (int b = 0; b < n / QK8_0; b++) {
-        WIDEN(&k[b], x0, x1, x2, x3);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(scale_of(&k[b])), block_dot(q + b * QK8_0, x0, x1, x2, x3), acc);
-    }
-    return hsum8(acc);
-}
-
-// The sums of a0..a3's lanes and of b0..b3's, into four[0] and four[1] (M4's transposing reduction).
-X86_TARGET static inline void sums4(float four[2][4], __m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 b0,
-                                    __m256 b1, __m256 b2, __m256 b3) {
-    const __m256 ha = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-    const __m256 hb = _mm256_hadd_ps(_mm256_hadd_ps(b0, b1), _mm256_hadd_ps(b2, b3));
-    _mm_storeu_ps(four[0], _mm_add_ps(_mm256_castps256_ps128(ha), _mm256_extractf128_ps(ha, 1)));
-    _mm_storeu_ps(four[1], _mm_add_ps(_mm256_castps256_ps128(hb), _mm256_extractf128_ps(hb, 1)));
-}
-
-// Row R of the 4 against both heads, block b: into sums A (head q) and B (head q1).
-#define ROW_BLOCK(R, A, B)                                                                         \
-    do {                                                                                           \
-        const BlockQ8_0 *k = ROW(j + (R)) + b;                                                     \
-        WIDEN(k, x0, x1, x2, x3);                                                                  \
-        const __m256 d = _mm256_set1_ps(scale_of(k));                                              \
-        A = _mm256_fmadd_ps(d, block_dot(q + b * QK8_0, x0, x1, x2, x3), A);                       \
-        B = _mm256_fmadd_ps(d, block_dot(q1 + b * QK8_0, x0, x1, x2, x3), B);                      \
-    } while (0)
-
-// Rows j < n_rows against heads q and q + n (scores and scores + stride): 4 rows at a time, the
-// rest one by one. The queries are read from L1 by the multiply-adds (16 registers hold the sums).
-X86_TARGET static void dots2_q8_avx2(float *scores, int stride, const float *q, int n_rows, const void *rows,
-                                     size_t row_bytes, int n) {
-    const float *q1 = q + n;
-    int j = 0;
-    for (; j + 4 <= n_rows; j += 4) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        for (int b = 0; b < n / QK8_0; b++) {
-            ROW_BLOCK(0, a0, b0);
-            ROW_BLOCK(1, a1, b1);
-            ROW_BLOCK(2, a2, b2);
-            ROW_BLOCK(3, a3, b3);
-        }
-        float four[2][4];
-        sums4(four, a0, a1, a2, a3, b0, b1, b2, b3);
-        for (int r = 0; r < 4; r++) scores[j + r] = four[0][r], scores[stride + j + r] = four[1][r];
-    }
-    for (; j < n_rows; j++) scores[j] = dot_q8_avx2(q, ROW(j), n), scores[stride + j] = dot_q8_avx2(q1, ROW(j), n);
+    float score;
+    dots_q8_avx2(&score, 1, q, 1, 1, row, 0, n);
+    return score;
 }
 
 // A block of 32 outputs of one head (two) stays in 4 (8) registers over all the rows.
@@ -150,13 +219,6 @@ X86_TARGET static void add2_q8_avx2(float *out, const float *w, int stride, int 
 }
 
 // The query heads of a group two at a time, a last odd one alone.
-X86_TARGET static void dots_q8_avx2(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
-                                    size_t row_bytes, int n) {
-    int h = 0;
-    for (; h + 2 <= n_q; h += 2) dots2_q8_avx2(scores + (size_t)h * stride, stride, q + (size_t)h * n, n_rows, rows, row_bytes, n);
-    if (h < n_q)
-        for (int j = 0; j < n_rows; j++) scores[(size_t)h * stride + j] = dot_q8_avx2(q + (size_t)h * n, ROW(j), n);
-}
 X86_TARGET static void add_q8_avx2(float *out, const float *w, int stride, int n_q, int n_rows, const void *rows,
                                    size_t row_bytes, int n) {
     int h = 0;
