@@ -6,11 +6,16 @@
 // A row of the cache (one key/value head at one position, head_dim values) is head_dim / 32
 // blocks of [d: f16][32 x int8], 34 bytes for 32 values: 8.5 bits a value, 27% of an f32 cache and
 // 53% of an f16 one. New keys and values are quantized by quantize_row_q8_0 as they enter the
-// cache; attention reads the blocks directly: a key's dot product is, per block, d x sum(q[i] x
-// k8[i]), and a value is added as w x d x v8[i]. head_dim must be a multiple of 32
-// (kv_cache_init_as says so otherwise).
+// cache; attention reads the blocks directly. A key's dot product is an integer one, as in the
+// products (quant.h): the query head is rounded to 8 bits per block of 32 first (quantize_act,
+// once per call for all its rows: scale dq, float), so a block's dot is dq x dk x sum(q8[i] x
+// k8[i]), the sum exact in int32; the blocks' terms are added in order in float. A value is added
+// as w x d x v8[i]. head_dim must be a multiple of 32 (kv_cache_init_as says so otherwise).
 #ifndef PS_KV_Q8_H
 #define PS_KV_Q8_H
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "kv_kernels.h"
 
@@ -19,12 +24,26 @@ enum { KV_Q8_0 = KV_EXTENSION };
 // Registers q8_0 with M4's cache formats (quant_register() calls it). 0, or -1 (message).
 int kv_q8_register(void);
 
-// The row kernels: plain C (the reference), and this CPU's SIMD set (NULL: none). The SIMD sets
-// widen int8 to f32 and multiply-add in vector lanes: they match plain C within float rounding,
-// not bit for bit (labs/m5-quantization/tests/test_kv_q8.c). The cache uses the SIMD set while
-// the SIMD policy's SIMD_QUANT family is "on" (shared/simd.h; not "exact": they are lane kernels).
+// The row kernels: plain C (the reference), and this CPU's SIMD set (NULL: none). The SIMD sets'
+// dot products compute the plain C's integer sums and float terms in its order; their value sums
+// widen int8 to f32 and multiply-add in vector lanes: within float rounding of the plain C, not
+// bit for bit (labs/m5-quantization/tests/test_kv_q8.c). The cache uses the SIMD set while the
+// SIMD policy's SIMD_QUANT family is "on" (shared/simd.h; not "exact": they are lane kernels).
 const KVRowKernels *kv_q8_kernels_plain(void);
 const KVRowKernels *kv_q8_kernels_simd(void);
+
+// A block of a query head as the dot products use it: d x qs[i] is the query's value, rounded by
+// quantize_act (the products' activations: the same bits); mag[i] = |qs[i]| (x86's vpmaddubsw
+// multiplies unsigned by signed bytes). A block with a value that is not finite gets d = NaN and
+// qs = 0, so its scores are NaN, as an f32 cache would make them (quantize_act's roundf would
+// convert NaN to an integer: not defined in C).
+typedef struct {
+    int8_t qs[32];
+    uint8_t mag[32];
+    float d;
+} KVQ8Query;
+// n values of q (a multiple of 32) into n / 32 blocks; with simd, quant_simd_act does the rounding.
+void kv_q8_query(KVQ8Query *y, const float *q, int n, bool simd);
 
 // The SIMD sets, each in its own file (kv_q8_x86.c, kv_q8_neon.c): internal to kv_q8.c's choice.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
