@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "quant.h"
+#include "quant_simd.h"
 #include "scratch.h"
 
 #define X86_TARGET __attribute__((target("avx2,fma,f16c")))
@@ -118,24 +119,45 @@ X86_TARGET static void dots_heads_q8_avx2(float *scores, int stride, const KVQ8Q
     }
 }
 
-// kv_q8_query's blocks for n values of q, all finite (else false, nothing written): quantize_act's
-// rounding (quant_avx2_act, its bits), then each block's 32 int16 packed to int8 and their
-// magnitudes.
-X86_TARGET static bool query_avx2(KVQ8Query *y, const float *q, int n, QuantAct *a) {
+// Are all n values of x finite (n a multiple of 8)? Their exponent bits, 8 at a time.
+X86_TARGET static bool all_finite(const float *x, int n) {
     const __m256 exponent = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
     __m256 bad = _mm256_setzero_ps();   // lanes where a value's exponent bits are all ones
     for (int i = 0; i < n; i += 8)
-        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(q + i), exponent), exponent, _CMP_EQ_OQ));
-    if (_mm256_movemask_ps(bad)) return false;
-    quant_simd_act(q, a, n);
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), exponent), exponent, _CMP_EQ_OQ));
+    return !_mm256_movemask_ps(bad);
+}
+
+// A block's 32 quants from int16 to int8 (they are -127 .. 127): vpacksswb packs within 128-bit
+// halves, 0xd8 puts the quarters back in order.
+X86_TARGET static inline __m256i pack_qs(const QuantAct *a) {
+    const __m256i lo = _mm256_loadu_si256((const __m256i *)a->qs), hi = _mm256_loadu_si256((const __m256i *)(a->qs + 16));
+    return _mm256_permute4x64_epi64(_mm256_packs_epi16(lo, hi), 0xd8);
+}
+
+// kv_q8_query's blocks for n values of q, all finite (else false, nothing written):
+// quantize_act's rounding (quant_avx2_act, its bits), then int8 quants and their magnitudes.
+X86_TARGET static bool query_avx2(KVQ8Query *y, const float *q, int n, QuantAct *a) {
+    if (!all_finite(q, n)) return false;
+    quant_avx2_act(q, a, n);
     for (int b = 0; b < n / QK8_0; b++) {
-        const __m256i lo = _mm256_loadu_si256((const __m256i *)a[b].qs),
-                      hi = _mm256_loadu_si256((const __m256i *)(a[b].qs + 16));
-        // vpacksswb packs within 128-bit halves; 0xd8 puts the quarters back in order
-        const __m256i qs = _mm256_permute4x64_epi64(_mm256_packs_epi16(lo, hi), 0xd8);
+        const __m256i qs = pack_qs(&a[b]);
         _mm256_storeu_si256((__m256i *)y[b].qs, qs);
         _mm256_storeu_si256((__m256i *)y[b].mag, _mm256_abs_epi8(qs));
         y[b].d = a[b].d;
+    }
+    return true;
+}
+
+X86_TARGET bool kv_q8_store_avx2(BlockQ8_0 *y, const float *x, int n) {
+    static _Thread_local Scratch acts;
+    if (!all_finite(x, n)) return false;
+    QuantAct *a = scratch_reserve(&acts, (size_t)(n / QK8_0) * sizeof *a);
+    quant_avx2_act(x, a, n);
+    for (int b = 0; b < n / QK8_0; b++) {
+        const uint16_t d = (uint16_t)_cvtss_sh(a[b].d, _MM_FROUND_TO_NEAREST_INT);   // = q_f32_to_f16
+        memcpy(y[b].d, &d, sizeof d);   // little-endian, as x86 is
+        _mm256_storeu_si256((__m256i *)y[b].qs, pack_qs(&a[b]));
     }
     return true;
 }

@@ -57,6 +57,15 @@ static void t_row(void) {
     random_rows(x, rows, ROWS, N, &seed);
     quantize_row_q8_0(x, want, N * ROWS);   // your quantizer: the cache's bytes must be its bytes
     PS_CHECK(memcmp(rows, want, sizeof rows) == 0, "a q8_0 row holds what quantize_row_q8_0 writes");
+    // with the SIMD kernels off too (the cache then quantizes through quantize_row_q8_0 itself;
+    // with them, through the SIMD rounding of the activations: the same bytes)
+    const bool simd = quant_simd_enabled();
+    quant_set_simd(!simd);
+    memset(rows, 0, sizeof rows);
+    f->store(rows, x, N * ROWS);
+    quant_set_simd(simd);
+    PS_CHECK(memcmp(rows, want, sizeof rows) == 0, "with SIMD %s, a q8_0 row holds what quantize_row_q8_0 writes",
+             simd ? "off" : "on");
     f->load(back, rows, N * ROWS);
     for (int i = 0; i < N * ROWS; i++) {
         const float d = q_f16_at(rows[i / QK8_0].d);
