@@ -38,8 +38,9 @@ static bool simd_now(void);
 // With the x86 kernels (AVX2 and up), the same bytes come faster from kv_q8_store_avx2 (quant.kv-q8-row
 // holds both ways to quantize_row_q8_0's bytes). quantize_row_q8_0's scalar loop took 528 us per
 // token of Qwen3-0.6B (2 x 28 rows of 1,024 values; the f16 cache's conversion 8 us), on the one
-// thread that writes the cache while the others wait: at 16 threads 5-10% of a step at position
-// 0 (the q8_0 cache's deficit there on the Xeon VM). AVX2: 73-81 us.
+// thread that writes the cache while the others wait: 8-12% of a step at position 0 at 16 threads
+// on the Xeon VM (4.5-7 ms), the size of the q8_0 cache's deficit measured there (5-10%; not
+// measured again after this). AVX2: 73-81 us (store_q8 over those rows, best of 50, our AVX2 VM).
 static void store_q8(void *row, const float *x, size_t n) {
     BlockQ8_0 *y = row;
     const size_t blocks = n / QK8_0;

@@ -1,5 +1,6 @@
-// The q8_0 cache's row kernels for x86-64 with AVX2, FMA and F16C (kv_q8.h); kv_q8.c chooses them
-// when the CPU has all three. Compiled on every machine: elsewhere the file is empty.
+// The q8_0 cache's row kernels for x86-64 with AVX2, FMA and F16C, and a set for AVX-512 F (at the
+// end), and the cache's row store with AVX2 (kv_q8.h); kv_q8.c chooses them by the CPU. Compiled on
+// every machine: elsewhere the file is empty.
 //
 // Keys: integer dot products, as the products' (quant.h). The query heads of a call are rounded to
 // 8 bits per block once (kv_q8.h, KVQ8Query; kept while the next call brings the same values),
@@ -18,7 +19,11 @@
 // by F16C (one instruction; the plain q_f16_at is about a dozen). They match the plain C within
 // float rounding, not bit for bit: they fuse the multiply and the add that the plain loop rounds
 // separately (the rows are added in the plain order). labs/m5-quantization/tests/test_kv_q8.c
-// holds both kernels to twice the bound of a sum in any order.
+// holds both kernels to twice the bound of a sum in any order. Tried on the values, and slower
+// (same runs as above, 102-105 ms per token): each block's weights x scales made 8 rows at a time
+// (one vcvtph2ps and a multiply, then a broadcast per row from memory or by vpermps) 107-113 ms;
+// the weights rounded to int16 per call, pairs of rows by vpmaddwd into exact int32 sums (half the
+// vector instructions per value, but the per-call rounding of the weights in scalar code) 141-149.
 #include "kv_q8.h"
 
 #if KV_Q8_X86
