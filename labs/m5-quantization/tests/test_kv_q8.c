@@ -27,7 +27,7 @@ static const char *MODELS[] = {"tiny", "tiny-mha-f32", "tiny-gqa2-bf16", "small-
 // Measured (the largest err / (1 + |logit|) over every logit of the golden sequence): models/tiny
 // 0.036 (0.047 absolute; an f16 cache: 0.0016, f32: 2e-5), tiny-gqa2-bf16 0.25 (0.35 absolute,
 // logits up to 17.7; f16: 0.0094). Keys and values keep 8 bits where f16 keeps 11, and a block's
-// step is set by its largest value, so most values lose more than 3 bits: 20-30x f16's error.
+// step is set by its largest value, so most values lose more than 3 bits: 20-40x f16's error.
 // The query is rounded to 8 bits per block too, for the integer dot products (kv_q8.h): before
 // that, 0.024 and 0.19. tiny-gqa2-bf16 (random weights, head_dim 32) has a single scale per head
 // row. About twice the measured. The other models' head_dim (16, 24, 48) is not a multiple of 32:
@@ -100,7 +100,7 @@ static void t_simd(void) {
     static BlockQ8_0 rows[MAX_ROWS * MAX_N / QK8_0];
     static KVQ8Query qp[MAX_Q * MAX_N / QK8_0];
     uint32_t seed = 11;
-    random_rows(x, rows, MAX_ROWS, MAX_N, &seed);   // your quantizer first: the TODO stops here
+    random_rows(x, rows, MAX_ROWS, MAX_N, &seed);   // your quantizers (or quantize_act, below): a TODO stops here
     if (!simd) PS_SKIP("no SIMD kernels for the q8_0 cache on this CPU");
     printf("q8_0 cache kernels: %s against plain C\n", simd->name);
     const int sizes[] = {32, 96, 128};
@@ -163,9 +163,11 @@ static void t_simd(void) {
         }
         for (int j = 0; j < 5; j++) {
             const float one = simd->dot(q, (const char *)rows + j * row_bytes, MAX_N);
-            const bool want_nan = round > 0;
-            PS_CHECK(want_nan ? isnan(sc_p[j]) && isnan(sc_s[j]) && isnan(one)
-                              : sc_p[j] == sc_p[j] && close_sums(sc_p[j], sc_s[j], MAX_N, 1e3) && close_sums(sc_p[j], one, MAX_N, 1e3),
+            // finite: |q| <= 2 and |k| <= 3 bound the mass of the 128 terms by 768
+            const bool ok = round > 0 ? isnan(sc_p[j]) && isnan(sc_s[j]) && isnan(one)
+                                      : sc_p[j] == sc_p[j] && close_sums(sc_p[j], sc_s[j], MAX_N, 768) &&
+                                            close_sums(sc_p[j], one, MAX_N, 768);
+            PS_CHECK(ok,
                      "round %d (%s), row %d: plain %.9g, SIMD %.9g and %.9g", round,
                      round == 0 ? "finite" : round == 1 ? "an infinity" : "a NaN", j, sc_p[j], sc_s[j], one);
         }
