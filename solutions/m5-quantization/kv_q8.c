@@ -89,7 +89,8 @@ static float dot_q8_prepared(const KVQ8Query *q, const BlockQ8_0 *k, int n) {
         int32_t block = 0;
         for (int i = 0; i < QK8_0; i++) block += q[b].qs[i] * k[b].qs[i];
         const float d = q[b].d * q_f16_at(k[b].d);
-        sum += d * (float)block;   // |block| <= 32 x 127 x 127 < 2^24: exact as a float
+        const float term = d * (float)block;   // |block| <= 32 x 127 x 127 < 2^24: exact as a float
+        sum += term;   // a statement of its own, so that no compiler fuses it into an FMA
     }
     return sum;
 }

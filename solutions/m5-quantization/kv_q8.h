@@ -25,10 +25,10 @@ enum { KV_Q8_0 = KV_EXTENSION };
 int kv_q8_register(void);
 
 // The row kernels: plain C (the reference), and this CPU's SIMD set (NULL: none). The SIMD sets'
-// dot products compute the plain C's integer sums and float terms in its order; their value sums
-// widen int8 to f32 and multiply-add in vector lanes: within float rounding of the plain C, not
-// bit for bit (labs/m5-quantization/tests/test_kv_q8.c). The cache uses the SIMD set while the
-// SIMD policy's SIMD_QUANT family is "on" (shared/simd.h; not "exact": they are lane kernels).
+// dot products compute the plain C's integer sums and float terms in its order (its bits); their
+// value sums widen int8 to f32 and multiply-add in vector lanes: within float rounding of the plain
+// C, not bit for bit (labs/m5-quantization/tests/test_kv_q8.c). The cache uses the SIMD set while
+// the SIMD policy's SIMD_QUANT family is "on" (shared/simd.h; not "exact": they are lane kernels).
 const KVRowKernels *kv_q8_kernels_plain(void);
 const KVRowKernels *kv_q8_kernels_simd(void);
 

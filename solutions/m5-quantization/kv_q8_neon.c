@@ -38,13 +38,13 @@ static inline int32_t block_isum(const KVQ8Query *q, const BlockQ8_0 *k) {
 #endif
 }
 
-// The plain C's terms in its order (kv_q8.c, dot_q8_prepared): the same value, but for a fused
-// multiply-add where a compiler contracts the plain loop's.
+// The plain C's terms in its order (kv_q8.c, dot_q8_prepared): the same value.
 static float dot_prepared_neon(const KVQ8Query *q, const BlockQ8_0 *k, int n) {
     float sum = 0.0f;
     for (int b = 0; b < n / QK8_0; b++) {
         const float d = q[b].d * q_f16_at(k[b].d);
-        sum += d * (float)block_isum(&q[b], &k[b]);
+        const float term = d * (float)block_isum(&q[b], &k[b]);
+        sum += term;   // a statement of its own, as in the plain C: no FMA
     }
     return sum;
 }

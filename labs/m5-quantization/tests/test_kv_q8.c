@@ -131,6 +131,11 @@ static void t_simd(void) {
                             mass += fabs((double)qh[b].d * q_f16_at(k[b].d) * (double)isum);
                         }
                         const float one = simd->dot(q + h * n, k, n);
+#if defined(__x86_64__)   // the plain C's terms in its order, and x86-64 compilers do not fuse them here
+                        PS_CHECK(memcmp(&sc_p[h * 40 + j], &sc_s[h * 40 + j], sizeof(float)) == 0,
+                                 "n %d, %d heads, row %d: dot plain %.9g, SIMD %.9g: not the same bits", n, n_q, j,
+                                 sc_p[h * 40 + j], sc_s[h * 40 + j]);
+#endif
                         PS_CHECK(close_sums(sc_p[h * 40 + j], sc_s[h * 40 + j], n, mass) && close_sums(sc_p[h * 40 + j], one, n, mass),
                                  "n %d, %d heads, row %d of %d, head %d: dot plain %.9g, SIMD %.9g and %.9g", n, n_q, j,
                                  n_rows, h, sc_p[h * 40 + j], sc_s[h * 40 + j], one);
