@@ -49,9 +49,8 @@ void kv_q8_query(KVQ8Query *y, const float *q, int n, bool simd);
 // The SIMD sets, each in its own file (kv_q8_x86.c, kv_q8_neon.c): internal to kv_q8.c's choice.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define KV_Q8_X86 1
-extern const KVRowKernels kv_q8_kernels_avx2;     // needs AVX2, FMA and F16C
-extern const KVRowKernels kv_q8_kernels_avx512;   // and AVX-512 F
-// The cache's store with either: quantize_row_q8_0's bytes for n values (a multiple of 32), or
+extern const KVRowKernels kv_q8_kernels_avx2;   // needs AVX2, FMA and F16C
+// The cache's store with them: quantize_row_q8_0's bytes for n values (a multiple of 32), or
 // false (nothing written) when a value is not finite.
 bool kv_q8_store_avx2(BlockQ8_0 *y, const float *x, int n);
 #elif defined(__aarch64__) && defined(__ARM_NEON)

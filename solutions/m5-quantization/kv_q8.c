@@ -35,7 +35,7 @@ static bool simd_now(void);
 // defined in C), so such a block gets a NaN scale and zero quants instead. It reads back as NaN,
 // as an f32 cache would hold it, and attention's result is NaN as it would be there.
 //
-// With the x86 kernels (AVX2 and up), the same bytes come faster from kv_q8_store_avx2 (quant.kv-q8-row
+// With the AVX2 kernels, the same bytes come faster from kv_q8_store_avx2 (quant.kv-q8-row
 // holds both ways to quantize_row_q8_0's bytes). quantize_row_q8_0's scalar loop took 528 us per
 // token of Qwen3-0.6B (2 x 28 rows of 1,024 values; the f16 cache's conversion 8 us), on the one
 // thread that writes the cache while the others wait: 8-12% of a step at position 0 at 16 threads
@@ -45,7 +45,7 @@ static void store_q8(void *row, const float *x, size_t n) {
     BlockQ8_0 *y = row;
     const size_t blocks = n / QK8_0;
 #if KV_Q8_X86
-    if (simd_now() && kv_q8_store_avx2(y, x, (int)n)) return;   // any x86 set needs AVX2
+    if (simd_now() && kv_q8_store_avx2(y, x, (int)n)) return;   // the x86 set is AVX2's
 #endif
     for (size_t b = 0; b < blocks; b++, x += QK8_0) {
         if (block_finite(x)) {
@@ -144,8 +144,6 @@ static void pick_simd(void) {
     unsigned eax, ebx, ecx, edx;
     const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) simd_set = &kv_q8_kernels_avx2;
-    // AVX-512 for the values' sums, unless PS_SIMD=avx2 asks for AVX2 (kv_q8_x86.c)
-    if (simd_set && __builtin_cpu_supports("avx512f") && simd_avx512_allowed()) simd_set = &kv_q8_kernels_avx512;
 #elif KV_Q8_NEON
     simd_set = &kv_q8_kernels_neon;
 #endif

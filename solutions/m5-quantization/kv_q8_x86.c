@@ -1,6 +1,6 @@
-// The q8_0 cache's row kernels for x86-64 with AVX2, FMA and F16C, and a set for AVX-512 F (at the
-// end), and the cache's row store with AVX2 (kv_q8.h); kv_q8.c chooses them by the CPU. Compiled on
-// every machine: elsewhere the file is empty.
+// The q8_0 cache's row kernels for x86-64 with AVX2, FMA and F16C (an AVX-512 machine runs them too:
+// a 16-lane set waits until it can be run and measured on one), and the cache's row store with AVX2
+// (kv_q8.h); kv_q8.c chooses them by the CPU. Compiled on every machine: elsewhere the file is empty.
 //
 // Keys: integer dot products, as the products' (quant.h). The query heads of a call are rounded to
 // 8 bits per block once (kv_q8.h, KVQ8Query; kept while the next call brings the same values),
@@ -255,57 +255,4 @@ X86_TARGET static void add_q8_avx2(float *out, const float *w, int stride, int n
 }
 
 const KVRowKernels kv_q8_kernels_avx2 = {"avx2", dot_q8_avx2, dots_q8_avx2, add_q8_avx2};
-
-// ---- AVX-512 (F): the values' sums in 16 lanes; the keys as AVX2 ----
-// A mechanical widening of add1/add2 above: a block's 32 int8 are 2 registers of 16 floats
-// (vpmovsxbd zmm, vcvtdq2ps), a head's 32 outputs 2 registers; the same multiply-adds per value
-// in the same order of rows, so the same bits as the AVX2 kernels. Compiled here (the AVX2 VM
-// has no AVX-512); quant.kv-q8-simd tests it on a machine that has it (kv_q8_kernels_simd()
-// picks it there).
-#define X512_TARGET __attribute__((target("avx512f,avx2,fma,f16c")))
-
-X512_TARGET static inline __m512 widen16(const int8_t *p) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
-}
-
-X512_TARGET static void add1_q8_avx512(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes,
-                                       int n) {
-    for (int b = 0; b < n / QK8_0; b++) {
-        float *o = out + b * QK8_0;
-        __m512 a0 = _mm512_loadu_ps(o), a1 = _mm512_loadu_ps(o + 16);
-        for (int j = 0; j < n_rows; j++) {
-            const BlockQ8_0 *v = ROW(j) + b;
-            const __m512 x0 = widen16(v->qs), x1 = widen16(v->qs + 16), wd = _mm512_set1_ps(w[j] * scale_of(v));
-            a0 = _mm512_fmadd_ps(wd, x0, a0), a1 = _mm512_fmadd_ps(wd, x1, a1);
-        }
-        _mm512_storeu_ps(o, a0), _mm512_storeu_ps(o + 16, a1);
-    }
-}
-X512_TARGET static void add2_q8_avx512(float *out, const float *w, int stride, int n_rows, const void *rows,
-                                       size_t row_bytes, int n) {
-    float *out1 = out + n;
-    const float *w1 = w + stride;
-    for (int b = 0; b < n / QK8_0; b++) {
-        float *o = out + b * QK8_0, *p = out1 + b * QK8_0;
-        __m512 a0 = _mm512_loadu_ps(o), a1 = _mm512_loadu_ps(o + 16), b0 = _mm512_loadu_ps(p), b1 = _mm512_loadu_ps(p + 16);
-        for (int j = 0; j < n_rows; j++) {
-            const BlockQ8_0 *v = ROW(j) + b;
-            const __m512 x0 = widen16(v->qs), x1 = widen16(v->qs + 16);
-            const float d = scale_of(v);
-            const __m512 wa = _mm512_set1_ps(w[j] * d), wb = _mm512_set1_ps(w1[j] * d);
-            a0 = _mm512_fmadd_ps(wa, x0, a0), b0 = _mm512_fmadd_ps(wb, x0, b0);
-            a1 = _mm512_fmadd_ps(wa, x1, a1), b1 = _mm512_fmadd_ps(wb, x1, b1);
-        }
-        _mm512_storeu_ps(o, a0), _mm512_storeu_ps(o + 16, a1), _mm512_storeu_ps(p, b0), _mm512_storeu_ps(p + 16, b1);
-    }
-}
-X512_TARGET static void add_q8_avx512(float *out, const float *w, int stride, int n_q, int n_rows, const void *rows,
-                                      size_t row_bytes, int n) {
-    int h = 0;
-    for (; h + 2 <= n_q; h += 2)
-        add2_q8_avx512(out + (size_t)h * n, w + (size_t)h * stride, stride, n_rows, rows, row_bytes, n);
-    if (h < n_q) add1_q8_avx512(out + (size_t)h * n, w + (size_t)h * stride, n_rows, rows, row_bytes, n);
-}
-
-const KVRowKernels kv_q8_kernels_avx512 = {"avx512", dot_q8_avx2, dots_q8_avx2, add_q8_avx512};
 #endif
