@@ -12,27 +12,35 @@
 
 #define KV_GREEDY_CAP 256   // ids of the longest run, prompt included (the 200-token runs fit)
 
-// Generates every run of g at temperature 0 (each with its repetition penalty and stop ids)
-// through kc, a cache of KV_GREEDY_CAP positions at least, and compares the new ids with
+// Run r of g generated again at temperature 0 (its prompt, repetition penalty and stop ids eos)
+// through kc, into ids [KV_GREEDY_CAP]: the prompt, then the new ids. Returns how many ids ids
+// holds; `label` names the run in messages.
+static inline int kv_greedy_generate(KVCache *kc, const PsGreedyRun *run, const int32_t *eos, int n_eos, int32_t *ids,
+                                     const char *label, int r) {
+    PS_CHECK(kc->ctx >= KV_GREEDY_CAP, "the cache holds %d positions; greedy runs need %d", kc->ctx, KV_GREEDY_CAP);
+    SamplerConfig sc = sampler_config_default();
+    sc.temperature = 0;
+    sc.repetition_penalty = run->penalty;
+    PS_CHECK(run->n_prompt < KV_GREEDY_CAP, "%s run %d: a prompt of %d ids", label, r, run->n_prompt);
+    memcpy(ids, run->prompt, (size_t)run->n_prompt * sizeof *ids);
+    Sampler s;
+    sampler_init(&s, &sc);
+    GenerateOptions opt = {.max_new_tokens = run->max_new, .stop_ids = eos, .n_stop = n_eos};
+    GenerateStats st;
+    const int n = generate(&kc->base, &s, ids, run->n_prompt, KV_GREEDY_CAP, &opt, &st);
+    PS_CHECK(n > run->n_prompt, "generate failed on %s run %d", label, r);
+    return n;
+}
+
+// Every run of g generated again (kv_greedy_generate) and its new ids compared with
 // PS_CHECK_GREEDY; `label` starts each run's name in messages. Returns how many ids were compared.
 static inline int kv_greedy_runs(KVCache *kc, PsGolden *g, const char *label) {
-    PS_CHECK(kc->ctx >= KV_GREEDY_CAP, "the cache holds %d positions; greedy runs need %d", kc->ctx, KV_GREEDY_CAP);
     const int32_t *eos;
     int n_eos, runs = ps_greedy_runs(g, &eos, &n_eos), compared = 0;
     for (int r = 0; r < runs; r++) {
         PsGreedyRun run = ps_greedy_run_get(g, r);
-        SamplerConfig sc = sampler_config_default();
-        sc.temperature = 0;
-        sc.repetition_penalty = run.penalty;
         int32_t ids[KV_GREEDY_CAP];
-        PS_CHECK(run.n_prompt < KV_GREEDY_CAP, "%s run %d: a prompt of %d ids", label, r, run.n_prompt);
-        memcpy(ids, run.prompt, (size_t)run.n_prompt * sizeof *ids);
-        Sampler s;
-        sampler_init(&s, &sc);
-        GenerateOptions opt = {.max_new_tokens = run.max_new, .stop_ids = eos, .n_stop = n_eos};
-        GenerateStats st;
-        int n = generate(&kc->base, &s, ids, run.n_prompt, KV_GREEDY_CAP, &opt, &st);
-        PS_CHECK(n > run.n_prompt, "generate failed on %s run %d", label, r);
+        const int n = kv_greedy_generate(kc, &run, eos, n_eos, ids, label, r);
         char what[400];   // label (at most 300 bytes in these tests) and the run number
         snprintf(what, sizeof what, "%s run %d", label, r);
         compared += PS_CHECK_GREEDY(what, ids + run.n_prompt, n - run.n_prompt, &run);

@@ -16,6 +16,7 @@
 #include "kv_attention.h"
 #include "kv_q8.h"
 #include "kvcache.h"
+#include "../../m4-kv-cache/tests/kv_greedy.h"   // M4's greedy runs through a cache
 #include "model.h"
 #include "quant.h"
 #include "quant_model.h"
@@ -259,13 +260,12 @@ static double logits_against_hf(const char *name, Model *m, double *relative) {
 // id only where transformers' top two scores are closer than twice that (times the repetition
 // penalty, which scales a logit by up to that much). Returns the ids equal to Hugging Face's; *all
 // gets the number compared.
-#define GREEDY_CAP 256
 static int greedy_against_hf(const char *name, Model *m, int *all) {
     char path[256];
     snprintf(path, sizeof path, "golden/m3/greedy-%s%s.psg", strcmp(name, "tiny") ? "synth-" : "", name);
     PsGolden *g = ps_golden_open(path);
     KVCache kc;
-    PS_CHECK(kv_cache_init_as(&kc, m, GREEDY_CAP, 0, KV_Q8_0) == 0, "kv_cache_init_as(ctx %d, q8_0) failed", GREEDY_CAP);
+    PS_CHECK(kv_cache_init_as(&kc, m, KV_GREEDY_CAP, 0, KV_Q8_0) == 0, "kv_cache_init_as(ctx %d, q8_0) failed", KV_GREEDY_CAP);
     const int32_t *eos;
     int n_eos, runs = ps_greedy_runs(g, &eos, &n_eos), equal = 0;
     for (int r = 0; r < runs; r++) {
@@ -273,18 +273,8 @@ static int greedy_against_hf(const char *name, Model *m, int *all) {
         char name_m[64];
         snprintf(name_m, sizeof name_m, "r%d.margins", r);
         const float *margins = ps_golden_get(g, name_m)->data;
-        SamplerConfig sc = sampler_config_default();
-        sc.temperature = 0;
-        sc.repetition_penalty = run.penalty;
-        int32_t ids[GREEDY_CAP];
-        PS_CHECK(run.n_prompt < GREEDY_CAP, "%s run %d: a prompt of %d ids", path, r, run.n_prompt);
-        memcpy(ids, run.prompt, (size_t)run.n_prompt * sizeof *ids);
-        Sampler s;
-        sampler_init(&s, &sc);
-        GenerateOptions opt = {.max_new_tokens = run.max_new, .stop_ids = eos, .n_stop = n_eos};
-        GenerateStats st;
-        const int n = generate(&kc.base, &s, ids, run.n_prompt, GREEDY_CAP, &opt, &st);
-        PS_CHECK(n > run.n_prompt, "generate failed on %s run %d", path, r);
+        int32_t ids[KV_GREEDY_CAP];
+        const int n = kv_greedy_generate(&kc, &run, eos, n_eos, ids, path, r);
         const int32_t *got = ids + run.n_prompt;
         const int n_got = n - run.n_prompt;
         int same = 0;
