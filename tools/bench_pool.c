@@ -6,8 +6,10 @@
 // long contexts), ~130 since q/k/v and gate/up share one each (matmul_many; bench_decode counts
 // them): at 16 threads and ~100 tokens/s that is ~75 microseconds per round, so a pool whose round
 // trip takes 10 of them loses an eighth of the step. Per thread count it prints:
-//   empty   microseconds per round of a job whose parts do nothing: waking the workers and
-//           waiting for the last one (the pool's own cost)
+//   empty   microseconds per round of a job whose parts do nothing: posting the round and
+//           finishing it (the pool's own cost). The caller runs itself every part no worker has
+//           claimed by the time its own is done, so with parts this short it often runs them all:
+//           the figure is the cost of a round that waits for nobody (stream shows the workers at work)
 //   stream  microseconds per round of a job that sums a 4 MiB slice of memory split over the
 //           parts (the size of one 1024 x 1024 f32 matrix-vector product), and the speed-up
 //           over 1 thread: what the memory and the pool give together
