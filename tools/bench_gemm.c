@@ -3,7 +3,7 @@
 //
 //     build/tools/bench_gemm [--tokens N] [--parts 1,4,16] [--threads 1,2] [--formats f32,bf16]
 //                            [--reps N] [--cpu] [--block-kib 256,1024] [--chunk 1024,3072]
-//                            [--pack-min 0,32] [--each]
+//                            [--pack-min 0,32] [--each] [--peak]
 //
 // --parts P: the products split into P equal slices of rows (matmul_gemm_part: what each of P
 // threads takes with PS_MATMUL_CHUNKS=0), but each slice computed ALONE, one after another on this thread: what one thread of a P-thread
@@ -13,6 +13,9 @@
 // --threads T: the products through matmul() on T threads of the pool (wall time, or --cpu).
 // The best of --reps runs (default 5) of the seven products.
 // --each: with --threads, each of the seven products timed alone too (which shape is slow).
+// --peak: first this core's multiply-add peak with the same vectors (AVX-512, AVX2 or NEON: 12
+// independent chains of fused multiply-adds, nothing loaded), and each 1-thread or one-slice
+// figure as a share of it: how far the tiles are from what the core can compute.
 // --block-kib, --chunk, --pack-min: the GEMM's blocking (matmul_gemm.h: KiB of weights per row
 // block, columns per chunk, from how many tokens a product's rows are packed, 0 for never), every
 // combination of the lists measured in turn; a list left out, the default (printed first).
@@ -54,6 +57,67 @@ static bool parse_ints(const char *flag, const char *text, IntList *l) {
     }
     return l->n > 0;
 }
+
+// ---- --peak: the core's multiply-add rate, with the kernels' vectors ----
+#define PEAK_STEPS 20000000L   // x 12 chains: about a tenth of a second per measurement
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+// 12 chains: each fused multiply-add waits for its chain's last (4 cycles on recent cores), and two
+// units take one each per cycle, so 8 or more keep both busy.
+#define FMA_CHAINS(VEC, SET1, FMA, LANES)                                                          \
+    VEC a[12], m = SET1(0.999f), c = SET1(1e-4f);                                                  \
+    for (int i = 0; i < 12; i++) a[i] = SET1((float)i);                                             \
+    const double start = bench_now();                                                              \
+    for (long n = 0; n < PEAK_STEPS; n++)                                                          \
+        _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++) a[i] = FMA(a[i], m, c);              \
+    const double t = bench_now() - start;                                                          \
+    float keep[LANES], sum = 0;                                                                    \
+    for (int i = 0; i < 12; i++) memcpy(keep, &a[i], sizeof keep), sum += keep[0];                 \
+    *sink = sum;                                                                                   \
+    return 2.0 * (LANES) * 12 * PEAK_STEPS / t * 1e-9;
+__attribute__((target("avx512f"))) static double peak_avx512(float *sink) {
+    FMA_CHAINS(__m512, _mm512_set1_ps, _mm512_fmadd_ps, 16)
+}
+__attribute__((target("avx2,fma"))) static double peak_avx2(float *sink) {
+    FMA_CHAINS(__m256, _mm256_set1_ps, _mm256_fmadd_ps, 8)
+}
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+static double peak_neon(float *sink) {
+    float32x4_t a[12];
+    const float32x4_t m = vdupq_n_f32(0.999f), c = vdupq_n_f32(1e-4f);
+    for (int i = 0; i < 12; i++) a[i] = vdupq_n_f32((float)i);
+    const double start = bench_now();
+    for (long n = 0; n < PEAK_STEPS; n++)
+        for (int i = 0; i < 12; i++) a[i] = vfmaq_f32(c, a[i], m);
+    const double t = bench_now() - start;
+    float sum = 0;
+    for (int i = 0; i < 12; i++) sum += vgetq_lane_f32(a[i], 0);
+    *sink = sum;
+    return 2.0 * 4 * 12 * PEAK_STEPS / t * 1e-9;
+}
+#endif
+
+// GFLOP/s of one core at the kernels' vector width (matmul_simd_name()), the best of 3; 0 when the
+// kernels are plain C.
+static double core_peak(void) {
+    const char *isa = matmul_simd_name();
+    float sink = 0;
+    double best_rate = 0;
+    for (int r = 0; r < 3; r++) {
+        double g = 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        if (!strcmp(isa, "avx512")) g = peak_avx512(&sink);
+        else if (!strcmp(isa, "avx2")) g = peak_avx2(&sink);
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+        if (!strcmp(isa, "neon")) g = peak_neon(&sink);
+#endif
+        best_rate = g > best_rate ? g : best_rate;
+    }
+    if (sink == 12345.0f) printf(" ");   // the chains' results are used: the loops stay
+    return best_rate;
+}
+static double peak_gflops;   // --peak: core_peak(), else 0
 
 // Values in [-1, 1) from a hash of i: the same inputs every run.
 static float value_at(size_t i) { return (float)((i * 2654435761u) >> 12 & 4095) / 2048.0f - 1.0f; }
@@ -180,13 +244,18 @@ static void measure(const char *name, const Mat *mats, const Inputs *in, int n_t
     for (int i = 0; i < parts->n; i++) {
         double slowest;
         const double s = sliced(mats, in, n_tokens, parts->v[i], reps, &slowest);
-        printf("%s  %2d slices, one at a time: %8.2f ms  %6.2f GFLOP/s  slowest slice %.3f of the time (equal: %.3f)\n",
+        printf("%s  %2d slices, one at a time: %8.2f ms  %6.2f GFLOP/s  slowest slice %.3f of the time (equal: %.3f)",
                how, parts->v[i], s * 1e3, flops(n_tokens) / s * 1e-9, slowest, 1.0 / parts->v[i]);
+        if (peak_gflops > 0) printf("  %.0f%% of peak", 100.0 * flops(n_tokens) / s * 1e-9 / peak_gflops);
+        printf("\n");
     }
     for (int i = 0; i < threads->n; i++) {
         const double s = threaded(mats, in, n_tokens, threads->v[i], reps);
-        printf("%s  %2d threads:              %8.2f ms  %6.2f GFLOP/s\n", how, threads->v[i], s * 1e3,
+        printf("%s  %2d threads:              %8.2f ms  %6.2f GFLOP/s", how, threads->v[i], s * 1e3,
                flops(n_tokens) / s * 1e-9);
+        if (peak_gflops > 0) printf("  %.0f%% of %d cores' peak", 100.0 * flops(n_tokens) / s * 1e-9 / (peak_gflops * threads->v[i]),
+                                    threads->v[i]);
+        printf("\n");
         if (each) each_product(how, mats, in, n_tokens, threads->v[i], reps);
     }
     fflush(stdout);
@@ -201,6 +270,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--cpu")) bench_cpu_clock = true;
         else if (!strcmp(a, "--each")) each = true;
+        else if (!strcmp(a, "--peak")) peak_gflops = -1;   // measured below, once the options are read
         else if (!v) return fprintf(stderr, "bench_gemm: unknown or incomplete option '%s' (see the file's head)\n", a), 2;
         else if (!strcmp(a, "--tokens") && (n_tokens = atoi(v)) >= 1 && n_tokens <= 4096) i++;
         else if (!strcmp(a, "--reps") && (reps = atoi(v)) >= 1 && reps <= MAX_REPS) i++;
@@ -217,6 +287,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < threads.n; i++)
         if (threads.v[i] < 1) return fprintf(stderr, "bench_gemm: --threads takes numbers from 1\n"), 2;
     if (!parts.n && !threads.n) parts = (IntList){3, {1, 4, 16}};
+    if (peak_gflops < 0) {
+        peak_gflops = core_peak();
+        printf("bench_gemm: one core's multiply-add peak with %s vectors: %.1f GFLOP/s%s\n", matmul_simd_name(),
+               peak_gflops, peak_gflops > 0 ? "" : " (plain C kernels: no peak measured)");
+    }
     Inputs in;
     make_inputs(&in, n_tokens);
     const GemmBlocking d = matmul_gemm_blocking();
