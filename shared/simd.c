@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+
 static _Atomic int levels[SIMD_FAMILIES];   // read by every worker thread, before every product
 static bool env_given, env_avx2;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
@@ -44,4 +48,15 @@ bool simd_avx512_allowed(void) {
 
 const char *simd_level_name(SimdLevel level) {
     return level == SIMD_OFF ? "off" : level == SIMD_EXACT ? "exact" : "on";
+}
+
+bool simd_cpu_avx2_fma_f16c(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    unsigned eax, ebx, ecx, edx;
+    const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+    return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
 }

@@ -26,6 +26,10 @@ SimdLevel simd_level(SimdFamily f);
 void simd_set_level(SimdFamily f, SimdLevel level);
 bool simd_from_env(void);        // did PS_SIMD choose? (then a program should not override it)
 bool simd_avx512_allowed(void);  // false only with PS_SIMD=avx2
+// Does this CPU have AVX2, FMA and F16C (x86-64; false elsewhere)? What the kernels that convert
+// f16 values in registers need (M4's f16 cache, M5's q8_0 cache scales). F16C is read from CPUID
+// itself: clang's __builtin_cpu_supports does not know the name.
+bool simd_cpu_avx2_fma_f16c(void);
 const char *simd_level_name(SimdLevel level);   // "off", "exact", "on"
 
 #endif

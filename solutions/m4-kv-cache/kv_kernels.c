@@ -18,10 +18,6 @@
 #include "kv_kernels_simd.h"
 #include "simd.h"
 
-#if KV_SIMD_X86
-#include <cpuid.h>
-#endif
-
 // ---- conversions in plain C (exact: IEEE round to nearest even, like F16C and NEON) ----
 
 uint16_t kv_half_from_float(float f) {
@@ -97,11 +93,7 @@ static void (*best_to_f16)(uint16_t *dst, const float *src, size_t n);
 static void (*best_to_f32)(float *dst, const uint16_t *src, size_t n);
 static void pick_best(void) {
 #if KV_SIMD_X86
-    __builtin_cpu_init();
-    // F16C from CPUID itself: clang's __builtin_cpu_supports does not know the name.
-    unsigned eax, ebx, ecx, edx;
-    const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) {
+    if (simd_cpu_avx2_fma_f16c()) {
         // make check tests both: PS_SIMD=avx2 keeps AVX-512 off
         best = __builtin_cpu_supports("avx512f") && simd_avx512_allowed() ? kv_kernels_avx512 : kv_kernels_avx2;
         best_to_f16 = kv_f32_to_f16_f16c;

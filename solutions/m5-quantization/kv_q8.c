@@ -12,10 +12,6 @@
 #include "scratch.h"
 #include "simd.h"
 
-#if KV_Q8_X86
-#include <cpuid.h>
-#endif
-
 // Is every one of x's 32 values finite? By their exponent bits (a loop the compiler vectorises:
 // it runs on every block of every row the cache stores, and of every query head).
 static bool block_finite(const float *x) {
@@ -139,11 +135,7 @@ static const KVRowKernels PLAIN = {"plain C", dot_q8_plain, dots_q8_plain, add_q
 static const KVRowKernels *simd_set;   // this CPU's, decided once (NULL: none)
 static void pick_simd(void) {
 #if KV_Q8_X86
-    __builtin_cpu_init();
-    // F16C from CPUID itself: clang's __builtin_cpu_supports does not know the name.
-    unsigned eax, ebx, ecx, edx;
-    const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) simd_set = &kv_q8_kernels_avx2;
+    if (simd_cpu_avx2_fma_f16c()) simd_set = &kv_q8_kernels_avx2;
 #elif KV_Q8_NEON
     simd_set = &kv_q8_kernels_neon;
 #endif
