@@ -45,6 +45,9 @@ typedef struct {
 } KVQ8Query;
 // n values of q (a multiple of 32) into n / 32 blocks; with simd, quant_simd_act does the rounding.
 void kv_q8_query(KVQ8Query *y, const float *q, int n, bool simd);
+// The n_q query heads of one kernel call (n values each, one after the other), prepared once for
+// all its rows, into this thread's own buffer (valid until its next call).
+const KVQ8Query *kv_q8_prepare_heads(const float *q, int n_q, int n, bool simd);
 
 // The SIMD sets, each in its own file (kv_q8_x86.c, kv_q8_neon.c): internal to kv_q8.c's choice.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

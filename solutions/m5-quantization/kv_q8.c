@@ -67,8 +67,10 @@ void kv_q8_query(KVQ8Query *y, const float *q, int n, bool simd) {
     for (int b = 0; b < blocks; b++) finite &= block_finite(q + b * QK8_0);
     if (finite) act(q, a, n);   // one call for all of them (the usual case)
     for (int b = 0; b < blocks; b++) {
-        if (!finite && block_finite(q + b * QK8_0)) act(q + b * QK8_0, &a[b], QK8_0);
-        if (!finite && !block_finite(q + b * QK8_0)) a[b] = (QuantAct){.d = NAN};   // qs = 0
+        if (!finite) {   // block by block: a block that is not finite gets d = NaN, qs = 0
+            if (block_finite(q + b * QK8_0)) act(q + b * QK8_0, &a[b], QK8_0);
+            else a[b] = (QuantAct){.d = NAN};
+        }
         for (int i = 0; i < QK8_0; i++)   // -127 .. 127: fits in 8 bits, and so does its magnitude
             y[b].qs[i] = (int8_t)a[b].qs[i], y[b].mag[i] = (uint8_t)abs(a[b].qs[i]);
         y[b].d = a[b].d;
@@ -91,8 +93,7 @@ static float dot_q8_prepared(const KVQ8Query *q, const BlockQ8_0 *k, int n) {
     return sum;
 }
 
-// The query heads of one call, prepared once for all the rows (a thread's own buffer).
-static KVQ8Query *prepared(const float *q, int n_q, int n, bool simd) {
+const KVQ8Query *kv_q8_prepare_heads(const float *q, int n_q, int n, bool simd) {
     static _Thread_local Scratch mem;
     KVQ8Query *y = scratch_reserve(&mem, (size_t)n_q * (n / QK8_0) * sizeof *y);
     kv_q8_query(y, q, n_q * n, simd);   // the heads' blocks follow each other (n % 32 == 0)
@@ -100,7 +101,7 @@ static KVQ8Query *prepared(const float *q, int n_q, int n, bool simd) {
 }
 
 static float dot_q8_plain(const float *q, const void *row, int n) {
-    return dot_q8_prepared(prepared(q, 1, n, false), row, n);
+    return dot_q8_prepared(kv_q8_prepare_heads(q, 1, n, false), row, n);
 }
 
 // out += w[j] x row j, the weight and the block's scale multiplied first: w x d x v8[i].
@@ -116,7 +117,7 @@ static void add1_q8_plain(float *out, const float *w, int n_rows, const void *ro
 
 static void dots_q8_plain(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
                           size_t row_bytes, int n) {
-    const KVQ8Query *qp = prepared(q, n_q, n, false);
+    const KVQ8Query *qp = kv_q8_prepare_heads(q, n_q, n, false);
     for (int h = 0; h < n_q; h++)
         for (int j = 0; j < n_rows; j++)
             scores[(size_t)h * stride + j] =

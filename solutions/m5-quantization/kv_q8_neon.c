@@ -3,15 +3,14 @@
 // query's int8 times the key's (sdot, or widening multiplies), then the same float terms in the
 // same order. A value's block of 32 int8 is widened to f32, 4 at a time (sxtl twice, scvtf), and
 // multiplied-added in f32 lanes: within float rounding of the plain C, not bit for bit (fused
-// multiply-adds). Compiled on every machine: elsewhere the
-// file is empty. tools/check-arm64.sh runs them under qemu.
+// multiply-adds). Compiled on every machine: elsewhere the file is empty. tools/check-arm64.sh
+// runs them under qemu.
 #include "kv_q8.h"
 
 #if KV_Q8_NEON
 #include <arm_neon.h>
 
 #include "quant.h"
-#include "scratch.h"
 
 #define ROW(j) ((const BlockQ8_0 *)((const char *)rows + (j) * row_bytes))
 
@@ -72,10 +71,8 @@ static void add1_q8_neon(float *out, const float *w, int n_rows, const void *row
 // The query heads prepared once per call (kv_q8.h; a thread's own buffer), one at a time.
 static void dots_q8_neon(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
                          size_t row_bytes, int n) {
-    static _Thread_local Scratch mem;
     const int blocks = n / QK8_0;
-    KVQ8Query *qp = scratch_reserve(&mem, (size_t)n_q * blocks * sizeof *qp);
-    kv_q8_query(qp, q, n_q * n, true);
+    const KVQ8Query *qp = kv_q8_prepare_heads(q, n_q, n, true);
     for (int h = 0; h < n_q; h++)
         for (int j = 0; j < n_rows; j++)
             scores[(size_t)h * stride + j] = dot_prepared_neon(qp + (size_t)h * blocks, ROW(j), n);
