@@ -47,14 +47,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--keys") && i + 1 < argc) n_keys = parse_list(argv[++i], keys, 16);
         else if (!strcmp(argv[i], "--clock") && i + 1 < argc) bench_cpu_clock = !strcmp(argv[++i], "cpu");
         else if (!strcmp(argv[i], "--kv") && i + 1 < argc) {
-            n_kv = 0;
-            for (char *p = strtok(argv[++i], ","); p && n_kv < MAX_KV; p = strtok(NULL, ",")) {
-                if (!(kv[n_kv++] = kv_format_named(p))) {
-                    char names[128];
-                    kv_format_names(names, sizeof names);
-                    return fprintf(stderr, "bench_attention: --kv: no cache format '%s' (%s)\n", p, names), 2;
-                }
-            }
+            if ((n_kv = bench_kv_formats("bench_attention", argv[++i], kv, MAX_KV)) < 0) return 2;
         } else return fprintf(stderr, "%s", USAGE), 2;
     }
     for (int i = 0; i < n_keys; i++)

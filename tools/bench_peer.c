@@ -89,20 +89,12 @@ static double run_once(KVCache *kc, int depth, int *filled, int n_prompt, int n_
     return n_gen / (bench_now() - start);
 }
 
-// "f16,q8_0": the registered cache formats to run (kv_kernels.h); false (message) on a name not there.
+// "f16,q8_0": which registered cache formats to run, by KVType; false (message) on a name not there.
 static bool parse_kv(const char *text, bool use[KV_MAX_FORMATS]) {
-    char list[256], names[128];
-    snprintf(list, sizeof list, "%s", text);
+    const KVFormat *f[KV_MAX_FORMATS];
+    const int n = bench_kv_formats("bench_peer", text, f, KV_MAX_FORMATS);
     for (int t = 0; t < KV_MAX_FORMATS; t++) use[t] = false;
-    int n = 0;
-    for (char *name = strtok(list, ","); name; name = strtok(NULL, ","), n++) {
-        const KVFormat *f = kv_format_named(name);
-        if (!f) {
-            kv_format_names(names, sizeof names);
-            return fprintf(stderr, "bench_peer: --kv: no cache format '%s' (%s)\n", name, names), false;
-        }
-        use[f->type] = true;
-    }
+    for (int i = 0; i < n; i++) use[f[i]->type] = true;
     return n > 0;
 }
 

@@ -4,8 +4,10 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
+#include "kv_kernels.h"
 #include "timing.h"
 
 // Wall-clock seconds, or with bench_cpu_clock set the CPU time of the whole process: on a loaded
@@ -30,6 +32,24 @@ static inline int bench_model_missing(const char *dir) {
     }
     printf("(%s missing: build/tools/synth qwen3-0.6b-shape %s makes it; skipped)\n", path, dir);
     return 1;
+}
+
+// A --kv list such as "f16,q8_0": the registered cache formats it names (kv_kernels.h; register a
+// later lab's first), at most max of them, into out. Their count, or -1 after a message naming
+// `tool`, the name not found and the names there are.
+static inline int bench_kv_formats(const char *tool, const char *text, const KVFormat **out, int max) {
+    char list[256];
+    snprintf(list, sizeof list, "%s", text);
+    int n = 0;
+    for (char *name = strtok(list, ","); name && n < max; name = strtok(NULL, ",")) {
+        if (!(out[n++] = kv_format_named(name))) {
+            char names[128];
+            kv_format_names(names, sizeof names);
+            fprintf(stderr, "%s: --kv: no cache format '%s' (%s)\n", tool, name, names);
+            return -1;
+        }
+    }
+    return n;
 }
 
 #endif
