@@ -360,8 +360,8 @@ void pool_run(PoolTask fn, void *arg, int n_parts) {
 
     in_part = true;
     fn(arg, 0, n_parts);
-    // The parts no worker has claimed yet: this thread's now. The parts other workers claimed
-    // are waited for; they come first in `workers`, the ones taken here are marked done.
+    // The parts no worker has claimed yet: this thread's now, each marked done in its worker's slot
+    // so that the wait below passes over it. The parts the workers claimed are waited for.
     for (int w = 0; w < n_parts - 1; w++)
         if (claim_part(&workers[w], r)) {
             fn(arg, w + 1, n_parts);
