@@ -25,7 +25,7 @@ typedef struct {
 static inline void *scratch_reserve(Scratch *s, size_t bytes) {
     if (bytes <= s->bytes) return s->mem;
     free(s->mem);
-    s->mem = xmalloc(bytes);
+    s->mem = xmalloc_lines(bytes);   // on a cache line: vector loads never straddle two
     s->bytes = bytes;
     return s->mem;
 }

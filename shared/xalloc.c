@@ -30,6 +30,17 @@ void *xrealloc(void *p, size_t n) {
     return q;
 }
 
+void *malloc_lines(size_t n) {
+    void *p;
+    return posix_memalign(&p, 64, n ? n : 1) == 0 ? p : NULL;
+}
+
+void *xmalloc_lines(size_t n) {
+    void *p = malloc_lines(n);
+    if (!p) out_of_memory(n);
+    return p;
+}
+
 char *xstrdup(const char *s) {
     size_t n = strlen(s) + 1;
     return memcpy(xmalloc(n), s, n);

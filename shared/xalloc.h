@@ -18,4 +18,12 @@ void *xcalloc(size_t count, size_t size); // zeroed; never NULL; checks count * 
 void *xrealloc(void *p, size_t n);        // never NULL
 char *xstrdup(const char *s);
 
+// Memory that starts on a cache line (64 bytes), freed by free(): buffers that vector kernels
+// stream through. A 64-byte AVX-512 load from malloc's memory (16 bytes past a line for a large
+// block: glibc's header) straddles two lines on every load, and a core that splits loads halves
+// their rate (book/m2-forward.md#aligned-buffers). malloc_lines returns NULL when memory runs out
+// (sizes the input decides); xmalloc_lines never does (scratch).
+void *malloc_lines(size_t n);
+void *xmalloc_lines(size_t n);
+
 #endif

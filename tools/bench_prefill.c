@@ -27,6 +27,7 @@
 #include "simd.h"
 #include "thread_pool.h"
 #include "timing.h"
+#include "xalloc.h"
 
 #define MAX_REPS 15
 
@@ -56,7 +57,7 @@ static double products(const Model *m, int n, bool together, int reps, float *ou
     const Layer *L = &m->layers[0];
     const Mat *mats[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
     const int widest = m->cfg.ffn_dim > m->cfg.n_heads * m->cfg.head_dim ? m->cfg.ffn_dim : m->cfg.n_heads * m->cfg.head_dim;
-    float *x = malloc((size_t)n * widest * sizeof *x);
+    float *x = malloc_lines((size_t)n * widest * sizeof *x);   // on a cache line, as the engine's activations
     if (!x) exit(1);
     for (size_t i = 0; i < (size_t)n * widest; i++) x[i] = (float)((i * 2654435761u) >> 20 & 1023) / 512.0f - 1.0f;
     double t[MAX_REPS];

@@ -150,15 +150,17 @@ void swiglu(float *out, const float *gate, const float *up, int n) {
 
 int acts_alloc(Acts *a, const Config *c, int n, int n_keys, bool with_kv) {
     size_t N = (size_t)n, q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    // On cache lines (malloc_lines): the products' tiles load a token's values 16 at a time, a
+    // whole line each, where malloc's 16-byte offset split every load in two.
     *a = (Acts){
-        .x = malloc(N * c->dim * sizeof(float)), .xn = malloc(N * c->dim * sizeof(float)),
-        .q = malloc(N * q_dim * sizeof(float)), .att = malloc(N * q_dim * sizeof(float)),
-        .delta = malloc(N * c->dim * sizeof(float)), .gate = malloc(N * c->ffn_dim * sizeof(float)),
-        .up = malloc(N * c->ffn_dim * sizeof(float)), .scores = malloc((size_t)n_keys * sizeof(float)),
+        .x = malloc_lines(N * c->dim * sizeof(float)), .xn = malloc_lines(N * c->dim * sizeof(float)),
+        .q = malloc_lines(N * q_dim * sizeof(float)), .att = malloc_lines(N * q_dim * sizeof(float)),
+        .delta = malloc_lines(N * c->dim * sizeof(float)), .gate = malloc_lines(N * c->ffn_dim * sizeof(float)),
+        .up = malloc_lines(N * c->ffn_dim * sizeof(float)), .scores = malloc_lines((size_t)n_keys * sizeof(float)),
     };
     if (with_kv) {
-        a->k = malloc(N * kv_dim * sizeof(float));
-        a->v = malloc(N * kv_dim * sizeof(float));
+        a->k = malloc_lines(N * kv_dim * sizeof(float));
+        a->v = malloc_lines(N * kv_dim * sizeof(float));
     }
     if (a->x && a->xn && a->q && a->att && a->delta && a->gate && a->up && a->scores && (!with_kv || (a->k && a->v))) {
         a->n_tokens = n;

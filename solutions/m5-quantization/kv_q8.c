@@ -1,5 +1,5 @@
 // The q8_0 cache format (kv_q8.h): how a row is stored and read back, the plain C row kernels,
-// and the choice of the SIMD ones (kv_q8_x86.c, kv_q8_neon.c).
+// and the choice of the SIMD ones (kv_q8_x86.c, kv_q8_avx512.c, kv_q8_neon.c).
 #include "kv_q8.h"
 
 #include <math.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "quant.h"
+#include "quant_simd.h"
 #include "scratch.h"
 #include "simd.h"
 
@@ -41,7 +42,7 @@ static void store_q8(void *row, const float *x, size_t n) {
     BlockQ8_0 *y = row;
     const size_t blocks = n / QK8_0;
 #if KV_Q8_X86
-    if (simd_now() && kv_q8_store_avx2(y, x, (int)n)) return;   // the x86 set is AVX2's
+    if (simd_now() && kv_q8_store_avx2(y, x, (int)n)) return;   // both x86 sets store so
 #endif
     for (size_t b = 0; b < blocks; b++, x += QK8_0) {
         if (block_finite(x)) {
@@ -133,13 +134,22 @@ static const KVRowKernels PLAIN = {"plain C", dot_q8_plain, dots_q8_plain, add_q
 
 // ---- the choice ----
 
+const KVRowKernels *kv_q8_kernels_cpu(const char *name) {
+#if KV_Q8_X86
+    const bool avx2 = simd_cpu_avx2_fma_f16c();
+    if (!strcmp(name, "avx2")) return avx2 ? &kv_q8_kernels_avx2 : NULL;
+    if (!strcmp(name, "avx512")) return avx2 && quant_vnni_supported() ? &kv_q8_kernels_avx512 : NULL;
+#elif KV_Q8_NEON
+    if (!strcmp(name, "neon")) return &kv_q8_kernels_neon;
+#endif
+    return NULL;
+}
+
 static const KVRowKernels *simd_set;   // this CPU's, decided once (NULL: none)
 static void pick_simd(void) {
-#if KV_Q8_X86
-    if (simd_cpu_avx2_fma_f16c()) simd_set = &kv_q8_kernels_avx2;
-#elif KV_Q8_NEON
-    simd_set = &kv_q8_kernels_neon;
-#endif
+    simd_set = simd_avx512_allowed() ? kv_q8_kernels_cpu("avx512") : NULL;
+    if (!simd_set) simd_set = kv_q8_kernels_cpu("avx2");
+    if (!simd_set) simd_set = kv_q8_kernels_cpu("neon");
 }
 
 const KVRowKernels *kv_q8_kernels_plain(void) { return &PLAIN; }

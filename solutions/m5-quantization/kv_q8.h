@@ -31,6 +31,10 @@ int kv_q8_register(void);
 // the SIMD policy's SIMD_QUANT family is "on" (shared/simd.h; not "exact": they are lane kernels).
 const KVRowKernels *kv_q8_kernels_plain(void);
 const KVRowKernels *kv_q8_kernels_simd(void);
+// A SIMD set by name ("avx2", "avx512", "neon") when this CPU can run it, whatever the policy (for
+// tests and measurements), else NULL. kv_q8_kernels_simd() is the first of "avx512" (unless
+// PS_SIMD=avx2), "avx2" and "neon" that the CPU has: AVX-512 needs F, BW, VL and VNNI.
+const KVRowKernels *kv_q8_kernels_cpu(const char *name);
 
 // A block of a query head as the dot products use it: d x qs[i] is the query's value, rounded by
 // quantize_act (the products' activations: the same bits); mag[i] = |qs[i]| (x86's vpmaddubsw
@@ -48,10 +52,20 @@ void kv_q8_query(KVQ8Query *y, const float *q, int n, bool simd);
 // all its rows, into this thread's own buffer (valid until its next call).
 const KVQ8Query *kv_q8_prepare_heads(const float *q, int n_q, int n, bool simd);
 
-// The SIMD sets, each in its own file (kv_q8_x86.c, kv_q8_neon.c): internal to kv_q8.c's choice.
+// The SIMD sets, each in its own file (kv_q8_x86.c, kv_q8_avx512.c, kv_q8_neon.c): internal to
+// kv_q8.c's choice.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define KV_Q8_X86 1
-extern const KVRowKernels kv_q8_kernels_avx2;   // needs AVX2, FMA and F16C
+extern const KVRowKernels kv_q8_kernels_avx2;     // needs AVX2, FMA and F16C
+extern const KVRowKernels kv_q8_kernels_avx512;   // and AVX-512 F, BW, VL and VNNI
+// The x86 sets' query heads of a call (len values, a multiple of 32), prepared as kv_q8_query
+// does with SIMD, kept in a thread's own buffer while the next call brings the same values; with
+// each block's sum of qs, which the AVX-512 keys need (vpdpbusd takes the keys as k + 128).
+typedef struct {
+    const KVQ8Query *blocks;
+    const int32_t *sums;
+} KVQ8Prepared;
+KVQ8Prepared kv_q8_prepared_x86(const float *q, int len);
 // The cache's store with them: quantize_row_q8_0's bytes for n values (a multiple of 32), or
 // false (nothing written) when a value is not finite.
 bool kv_q8_store_avx2(BlockQ8_0 *y, const float *x, int n);

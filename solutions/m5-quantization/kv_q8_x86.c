@@ -1,6 +1,7 @@
-// The q8_0 cache's row kernels for x86-64 with AVX2, FMA and F16C (an AVX-512 machine runs them too:
-// a 16-lane set waits until it can be run and measured on one), and the cache's row store with AVX2
-// (kv_q8.h); kv_q8.c chooses them by the CPU. Compiled on every machine: elsewhere the file is empty.
+// The q8_0 cache's row kernels for x86-64 with AVX2, FMA and F16C (with AVX-512 VNNI, kv_q8_avx512.c's
+// run instead, unless PS_SIMD=avx2), the cache's row store with AVX2 and the query heads prepared
+// for both sets (kv_q8.h); kv_q8.c chooses them by the CPU. Compiled on every machine: elsewhere
+// the file is empty.
 //
 // Keys: integer dot products, as the products' (quant.h). The query heads of a call are rounded to
 // 8 bits per block once (kv_q8.h, KVQ8Query; kept while the next call brings the same values),
@@ -142,8 +143,9 @@ X86_TARGET static inline __m256i pack_qs(const QuantAct *a) {
 }
 
 // kv_q8_query's blocks for n values of q, all finite (else false, nothing written):
-// quantize_act's rounding (quant_avx2_act, its bits), then int8 quants and their magnitudes.
-X86_TARGET static bool query_avx2(KVQ8Query *y, const float *q, int n, QuantAct *a) {
+// quantize_act's rounding (quant_avx2_act, its bits), then int8 quants and their magnitudes, and
+// each block's sum of quants (quant_avx2_act's).
+X86_TARGET static bool query_avx2(KVQ8Query *y, int32_t *sums, const float *q, int n, QuantAct *a) {
     if (!all_finite(q, n)) return false;
     quant_avx2_act(q, a, n);
     for (int b = 0; b < n / QK8_0; b++) {
@@ -151,6 +153,7 @@ X86_TARGET static bool query_avx2(KVQ8Query *y, const float *q, int n, QuantAct 
         _mm256_storeu_si256((__m256i *)y[b].qs, qs);
         _mm256_storeu_si256((__m256i *)y[b].mag, _mm256_abs_epi8(qs));
         y[b].d = a[b].d;
+        sums[b] = a[b].sum;
     }
     return true;
 }
@@ -172,27 +175,34 @@ X86_TARGET bool kv_q8_store_avx2(BlockQ8_0 *y, const float *x, int n) {
 // this for every 16 rows with the same heads: when the values are those of the last call, the
 // blocks are those it made (compared by value, so always right; 1 KiB for two heads of 128,
 // cheaper than quantizing them again).
-X86_TARGET static const KVQ8Query *prepared_avx2(const float *q, int len) {
-    static _Thread_local Scratch mem, acts, last;
+X86_TARGET KVQ8Prepared kv_q8_prepared_x86(const float *q, int len) {
+    static _Thread_local Scratch mem, sums_mem, acts, last;
     static _Thread_local int last_len;
-    KVQ8Query *y = scratch_reserve(&mem, (size_t)(len / QK8_0) * sizeof *y);
+    const int blocks = len / QK8_0;
+    KVQ8Query *y = scratch_reserve(&mem, (size_t)blocks * sizeof *y);
+    int32_t *sums = scratch_reserve(&sums_mem, (size_t)blocks * sizeof *sums);
+    const KVQ8Prepared prepared = {y, sums};
     float *seen = scratch_reserve(&last, (size_t)len * sizeof *seen);
-    if (len == last_len && memcmp(seen, q, (size_t)len * sizeof *q) == 0) return y;
+    if (len == last_len && memcmp(seen, q, (size_t)len * sizeof *q) == 0) return prepared;
     last_len = 0;   // until y holds q's blocks
-    if (!query_avx2(y, q, len, scratch_reserve(&acts, (size_t)(len / QK8_0) * sizeof(QuantAct)))) {
+    if (!query_avx2(y, sums, q, len, scratch_reserve(&acts, (size_t)blocks * sizeof(QuantAct)))) {
         kv_q8_query(y, q, len, true);   // a value that is not finite: its blocks NaN
-        return y;                       // (not kept: NaN never compares equal, nor would its bits)
+        for (int b = 0; b < blocks; b++) {
+            sums[b] = 0;
+            for (int i = 0; i < QK8_0; i++) sums[b] += y[b].qs[i];
+        }
+        return prepared;   // (not kept: NaN never compares equal, nor would its bits)
     }
     memcpy(seen, q, (size_t)len * sizeof *q);
     last_len = len;
-    return y;
+    return prepared;
 }
 
 // Two prepared heads at a time.
 X86_TARGET static void dots_q8_avx2(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
                                     size_t row_bytes, int n) {
     const int blocks = n / QK8_0;
-    const KVQ8Query *qp = prepared_avx2(q, n_q * n);
+    const KVQ8Query *qp = kv_q8_prepared_x86(q, n_q * n).blocks;
     for (int h = 0; h < n_q; h += 2)
         dots_heads_q8_avx2(scores + (size_t)h * stride, stride, qp + (size_t)h * blocks,
                            h + 1 < n_q ? qp + (size_t)(h + 1) * blocks : NULL, n_rows, rows, row_bytes, n);

@@ -93,8 +93,24 @@ static bool close_sums(float a, float b, int terms, double mass) {
     return fabs((double)a - b) <= 2.0 * (terms + 16) * 0x1p-24 * mass + 1e-30;
 }
 
-static void t_simd(void) {
-    const KVRowKernels *plain = kv_q8_kernels_plain(), *simd = kv_q8_kernels_simd();
+// The SIMD sets of the q8_0 cache, each held to the plain C by the same checks (check_set): its
+// name for kv_q8_kernels_cpu, and what a CPU that cannot run it lacks.
+typedef struct {
+    const char *name, *needs;
+} KVQ8Set;
+static const KVQ8Set SETS[] = {
+#if defined(__x86_64__)
+    {"avx2", "AVX2, FMA and F16C"},
+    {"avx512", "AVX-512 VNNI"},
+#elif defined(__aarch64__)
+    {"neon", "NEON"},
+#else
+    {"none", "SIMD kernels for the q8_0 cache"},
+#endif
+};
+
+static void check_set(size_t which) {
+    const KVRowKernels *plain = kv_q8_kernels_plain(), *simd = NULL;
     enum { MAX_N = 128, MAX_ROWS = 37, MAX_Q = 3 };
     static float x[MAX_ROWS * MAX_N], q[MAX_Q * MAX_N], w[MAX_Q * 40], out_p[MAX_Q * MAX_N], out_s[MAX_Q * MAX_N];
     static float sc_p[MAX_Q * 40], sc_s[MAX_Q * 40];
@@ -102,15 +118,18 @@ static void t_simd(void) {
     static KVQ8Query qp[MAX_Q * MAX_N / QK8_0];
     uint32_t seed = 11;
     random_rows(x, rows, MAX_ROWS, MAX_N, &seed);   // your quantizers (or quantize_act, below): a TODO stops here
-    if (!simd) PS_SKIP("no SIMD kernels for the q8_0 cache on this CPU");
+    if (which < PS_COUNT(SETS)) simd = kv_q8_kernels_cpu(SETS[which].name);
+    if (!simd) PS_SKIP("no %s", which < PS_COUNT(SETS) ? SETS[which].needs : "such set on this CPU");
     printf("q8_0 cache kernels: %s against plain C\n", simd->name);
     const int sizes[] = {32, 96, 128};
     int checked = 0;
-    for (size_t si = 0; si < 3; si++) {
-        const int n = sizes[si];
-        const size_t row_bytes = kv_row_bytes(KV_Q8_0, n);   // rows of n values, one after the other
-        static BlockQ8_0 packed[MAX_ROWS * MAX_N / QK8_0];
-        kv_format(KV_Q8_0)->store(packed, x, (size_t)MAX_ROWS * n);
+    // Rows one after the other, and further apart (as a cache's rows of one head may lie, a row
+    // of every head apart): every load, the last rows' too, must follow row_bytes.
+    for (int layout = 0; layout < 2 * 3; layout++) {
+        const int n = sizes[layout % 3], apart = layout / 3;
+        const size_t row_bytes = kv_row_bytes(KV_Q8_0, apart ? MAX_N + 32 : n);
+        static BlockQ8_0 packed[MAX_ROWS * (MAX_N + 32) / QK8_0];
+        for (int j = 0; j < MAX_ROWS; j++) kv_format(KV_Q8_0)->store((char *)packed + j * row_bytes, x + j * n, (size_t)n);
         for (int n_q = 1; n_q <= MAX_Q; n_q++)
             for (int n_rows = 1; n_rows <= MAX_ROWS; n_rows += 4) {
                 for (int i = 0; i < n_q * n; i++) q[i] = uniform(&seed, -2.0f, 2.0f);
@@ -134,12 +153,12 @@ static void t_simd(void) {
                         const float one = simd->dot(q + h * n, k, n);
 #if defined(__x86_64__)   // the plain C's terms in its order, and x86-64 compilers do not fuse them here
                         PS_CHECK(memcmp(&sc_p[h * 40 + j], &sc_s[h * 40 + j], sizeof(float)) == 0,
-                                 "n %d, %d heads, row %d: dot plain %.9g, SIMD %.9g: not the same bits", n, n_q, j,
-                                 sc_p[h * 40 + j], sc_s[h * 40 + j]);
+                                 "n %d (rows %zu bytes apart), %d heads, row %d: dot plain %.9g, SIMD %.9g: not the same bits", n,
+                                 row_bytes, n_q, j, sc_p[h * 40 + j], sc_s[h * 40 + j]);
 #endif
                         PS_CHECK(close_sums(sc_p[h * 40 + j], sc_s[h * 40 + j], n, mass) && close_sums(sc_p[h * 40 + j], one, n, mass),
-                                 "n %d, %d heads, row %d of %d, head %d: dot plain %.9g, SIMD %.9g and %.9g", n, n_q, j,
-                                 n_rows, h, sc_p[h * 40 + j], sc_s[h * 40 + j], one);
+                                 "n %d (rows %zu bytes apart), %d heads, row %d of %d, head %d: dot plain %.9g, SIMD %.9g and %.9g", n,
+                                 row_bytes, n_q, j, n_rows, h, sc_p[h * 40 + j], sc_s[h * 40 + j], one);
                     }
                     for (int i = 0; i < n; i++) {   // the mass of output i: where it started, and every row's term
                         double mass = fabs(out_p[h * n + i]);
@@ -148,26 +167,27 @@ static void t_simd(void) {
                             mass += fabs(w[h * 40 + j] * q_f16_at(v->d) * v->qs[i % 32]);
                         }
                         PS_CHECK(close_sums(out_p[h * n + i], out_s[h * n + i], n_rows, mass),
-                                 "n %d, %d heads, %d rows: output %d of head %d, plain %.9g, SIMD %.9g", n, n_q, n_rows, i,
-                                 h, out_p[h * n + i], out_s[h * n + i]);
+                                 "n %d (rows %zu bytes apart), %d heads, %d rows: output %d of head %d, plain %.9g, SIMD %.9g", n,
+                                 row_bytes, n_q, n_rows, i, h, out_p[h * n + i], out_s[h * n + i]);
                     }
                 }
                 checked++;
             }
     }
-    PS_CHECK(checked == 3 * MAX_Q * 10, "%d cases checked", checked);
+    PS_CHECK(checked == 3 * 2 * MAX_Q * 10, "%d cases checked", checked);
     // The same query buffer with new values (the SIMD kernels keep the last query's blocks): new
-    // scores; and a query block with a value that is not finite: NaN scores, from both.
+    // scores; and a query block with a value that is not finite: NaN scores, from both (17 rows:
+    // the AVX-512 set's group of 16 and one more).
     const size_t row_bytes = kv_row_bytes(KV_Q8_0, MAX_N);
     const KVRowKernels *both[2] = {plain, simd};
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < MAX_N; i++) q[i] = round == 2 && i == 70 ? NAN : uniform(&seed, -2.0f, 2.0f);
         if (round == 1) q[70] = INFINITY;
         for (int k = 0; k < 2; k++) {
-            both[k]->dot_rows(k ? sc_s : sc_p, 40, q, 1, 5, rows, row_bytes, MAX_N);
-            both[k]->dot_rows(k ? sc_s : sc_p, 40, q, 1, 5, rows, row_bytes, MAX_N);   // again, the same
+            both[k]->dot_rows(k ? sc_s : sc_p, 40, q, 1, 17, rows, row_bytes, MAX_N);
+            both[k]->dot_rows(k ? sc_s : sc_p, 40, q, 1, 17, rows, row_bytes, MAX_N);   // again, the same
         }
-        for (int j = 0; j < 5; j++) {
+        for (int j = 0; j < 17; j++) {
             const float one = simd->dot(q, (const char *)rows + j * row_bytes, MAX_N);
             // finite: |q| <= 2 and |k| <= 3 bound the mass of the 128 terms by 768
             const bool ok = round > 0 ? isnan(sc_p[j]) && isnan(sc_s[j]) && isnan(one)
@@ -340,9 +360,15 @@ static void t_cache(void) {
     PS_CHECK(tested > 0 && all >= 200, "only %d ids compared (models/tiny, or run make synth)", all);
 }
 
+static void t_simd(void) { check_set(0); }          // AVX2 (x86-64), NEON (arm64)
+static void t_simd_avx512(void) { check_set(1); }   // x86-64 with AVX-512 VNNI
+
 static const PsTest TESTS[] = {
     {"quant.kv-q8-row", t_row, "book/m5-quantization.md#kv-q8", 0},
     {"quant.kv-q8-simd", t_simd, "book/m5-quantization.md#kv-q8", 0},
+#if defined(__x86_64__)
+    {"quant.kv-q8-simd-avx512", t_simd_avx512, "book/m5-quantization.md#kv-q8", 0},
+#endif
     {"quant.kv-q8-attention", t_attention, "book/m5-quantization.md#kv-q8", 30},
     {"quant.kv-q8-cache", t_cache, "book/m5-quantization.md#kv-q8", 120},
 };
