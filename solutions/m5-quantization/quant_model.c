@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "forward.h"
+#include "kv_q4.h"
 #include "kv_q8.h"
 #include "weights.h"
 #include "xalloc.h"
@@ -163,7 +164,7 @@ int quant_register(void) {
         if (mat_format_register(&FORMATS[i]) != 0 || matmul_register(&KERNELS[i]) != 0 ||
             matmul_rows_register(&ROW_KERNELS[i]) != 0)
             return -1;
-    return kv_q8_register();   // and Q8_0 as a KV cache format (kv_q8.h)
+    return kv_q8_register() == 0 ? kv_q4_register() : -1;   // and Q8_0, Q4_0 as KV cache formats (kv_q8.h, kv_q4.h)
 }
 
 // ---- another format's checkpoint (quant_model.h, TensorSource) ----

@@ -76,7 +76,7 @@ int model_read_tensors(Model *m, const TensorSource *s);
 
 // Registers the three formats with lab M1's loader (model.h, MatFormat: model_load then reads
 // quantized matrices) and lab M2's matmul (forward.h, MatKernels: matmul and embed_token then
-// compute with them), and Q8_0 as a KV cache format with lab M4's cache (kv_q8.h). Call once
+// compute with them), and Q8_0 and Q4_0 as KV cache formats with lab M4's cache (kv_q8.h, kv_q4.h). Call once
 // before loading a quantized model; again changes nothing. 0 or -1.
 int quant_register(void);
 

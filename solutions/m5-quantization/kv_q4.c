@@ -1,0 +1,161 @@
+// The q4_0 cache format (kv_q4.h): how a row is stored and read back, the prepared query, the
+// plain C row kernels, and the choice of the SIMD ones (kv_q4_x86.c, kv_q4_neon.c).
+#include "kv_q4.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "quant.h"
+#include "quant_simd.h"
+#include "scratch.h"
+#include "simd.h"
+
+// Are x's 32 values all finite? x x 0 is 0 for every finite x and NaN for an infinity or a NaN
+// (a loop without branches: the compiler vectorises it, and it runs on every block stored).
+static bool block_all_finite(const float *x) {
+    float zero = 0.0f;
+    for (int i = 0; i < QK4_0; i++) zero += x[i] * 0.0f;
+    return zero == 0.0f;
+}
+
+static bool simd_now(void);
+
+// n values (a multiple of 32) into n / 32 blocks with M5's own quantizer. A block with a value
+// that is not finite would make quantize_row_q4_0 convert NaN to an int (not defined in C): it
+// gets a NaN scale instead, reads back as NaN, and makes attention's result NaN, as an f32 cache
+// holding that value would.
+static void store_q4(void *row, const float *x, size_t n) {
+    BlockQ4_0 *y = row;
+#if KV_Q4_X86
+    if (simd_now() && kv_q4_store_avx2(y, x, (int)n)) return;   // the same bytes (kv_q4_x86.c)
+#endif
+    for (size_t b = 0; b < n / QK4_0; b++, x += QK4_0) {
+        if (block_all_finite(x)) {
+            quantize_row_q4_0(x, &y[b], QK4_0);
+        } else {
+            y[b] = (BlockQ4_0){.d = {0x00, 0x7e}};   // f16 quiet NaN, little-endian
+            memset(y[b].qs, 0x88, sizeof y[b].qs);    // q = 8: zeros, times NaN
+        }
+    }
+}
+
+static void load_q4(float *x, const void *row, size_t n) {
+    dequantize_row_q4_0(row, x, (int)n);
+}
+
+// ---- the query (kv_q4.h) ----
+
+KVQ4Query kv_q4_prepare_heads(const float *q, int n_q, int n, bool simd) {
+    static _Thread_local Scratch blocks_mem, sums_mem, seen_mem;
+    static _Thread_local int seen_len;       // values in seen_mem that blocks_mem was made from (0: none)
+    static _Thread_local bool seen_simd;
+    const int len = n_q * n, n_blocks = len / QK4_0;
+    KVQ8Query *blocks = scratch_reserve(&blocks_mem, (size_t)n_blocks * sizeof *blocks);
+    int32_t *sums = scratch_reserve(&sums_mem, (size_t)n_blocks * sizeof *sums);
+    float *seen = scratch_reserve(&seen_mem, (size_t)len * sizeof *seen);
+    const KVQ4Query prepared = {blocks, sums};
+    // Compared by bits, so always right (a NaN's bits too: the same bits make the same blocks).
+    if (len == seen_len && simd == seen_simd && memcmp(seen, q, (size_t)len * sizeof *q) == 0) return prepared;
+    seen_len = 0;   // until blocks hold q's
+    kv_q8_query(blocks, q, len, simd);   // the heads' blocks follow each other (n % 32 == 0)
+    for (int b = 0; b < n_blocks; b++) {
+        int32_t sum = 0;
+        for (int i = 0; i < QK4_0; i++) sum += blocks[b].qs[i];
+        sums[b] = sum;
+    }
+    memcpy(seen, q, (size_t)len * sizeof *q);
+    seen_len = len, seen_simd = simd;
+    return prepared;
+}
+
+// ---- plain C: the reference the SIMD kernels are tested against ----
+
+// A prepared query head . row: per block, (dq x dk) x the exact integer sum of q8[i] x (k4[i] - 8),
+// the blocks' terms added in order. Byte i of a block holds value i (low nibble) and i + 16.
+static float dot_q4_prepared(const KVQ8Query *q, const BlockQ4_0 *k, int n) {
+    float sum = 0.0f;
+    for (int b = 0; b < n / QK4_0; b++) {
+        int32_t block = 0;
+        for (int i = 0; i < QK4_0 / 2; i++)
+            block += q[b].qs[i] * ((k[b].qs[i] & 0x0f) - 8) + q[b].qs[i + 16] * ((k[b].qs[i] >> 4) - 8);
+        const float d = q[b].d * q_f16_at(k[b].d);
+        const float term = d * (float)block;   // |block| <= 32 x 127 x 8 < 2^24: exact as a float
+        sum += term;   // a statement of its own, so that no compiler fuses it into an FMA
+    }
+    return sum;
+}
+
+static void dots_q4_plain(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
+                          size_t row_bytes, int n) {
+    const KVQ8Query *qp = kv_q4_prepare_heads(q, n_q, n, false).blocks;
+    for (int h = 0; h < n_q; h++)
+        for (int j = 0; j < n_rows; j++)
+            scores[(size_t)h * stride + j] =
+                dot_q4_prepared(qp + (size_t)h * (n / QK4_0), (const BlockQ4_0 *)((const char *)rows + j * row_bytes), n);
+}
+
+static float dot_q4_plain(const float *q, const void *row, int n) {
+    float score;
+    dots_q4_plain(&score, 1, q, 1, 1, row, 0, n);
+    return score;
+}
+
+// out += w[j] x row j, the weight and the block's scale multiplied first: w x d x (v4[i] - 8).
+static void add1_q4_plain(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
+    for (int j = 0; j < n_rows; j++) {
+        const BlockQ4_0 *v = (const BlockQ4_0 *)((const char *)rows + j * row_bytes);
+        for (int b = 0; b < n / QK4_0; b++) {
+            const float wd = w[j] * q_f16_at(v[b].d);
+            float *o = out + b * QK4_0;
+            for (int i = 0; i < QK4_0 / 2; i++) {
+                o[i] += wd * (float)((v[b].qs[i] & 0x0f) - 8);
+                o[i + 16] += wd * (float)((v[b].qs[i] >> 4) - 8);
+            }
+        }
+    }
+}
+
+static void add_q4_plain(float *out, const float *w, int stride, int n_q, int n_rows, const void *rows,
+                         size_t row_bytes, int n) {
+    for (int h = 0; h < n_q; h++) add1_q4_plain(out + (size_t)h * n, w + (size_t)h * stride, n_rows, rows, row_bytes, n);
+}
+
+static const KVRowKernels PLAIN = {"plain C", dot_q4_plain, dots_q4_plain, add_q4_plain};
+
+// ---- the choice ----
+
+const KVRowKernels *kv_q4_kernels_cpu(const char *name) {
+#if KV_Q4_X86
+    if (!strcmp(name, "avx2") && simd_cpu_avx2_fma_f16c()) return &kv_q4_kernels_avx2;
+    if (!strcmp(name, "avx512") && simd_cpu_avx2_fma_f16c() && quant_vnni_supported()) return &kv_q4_kernels_avx512;
+#elif KV_Q4_NEON
+    if (!strcmp(name, "neon")) return &kv_q4_kernels_neon;
+#endif
+    (void)name;
+    return NULL;
+}
+
+static const KVRowKernels *simd_set;   // this CPU's, decided once (NULL: none)
+static void pick_simd(void) {
+    simd_set = simd_avx512_allowed() ? kv_q4_kernels_cpu("avx512") : NULL;
+    if (!simd_set) simd_set = kv_q4_kernels_cpu("avx2");
+    if (!simd_set) simd_set = kv_q4_kernels_cpu("neon");
+}
+
+const KVRowKernels *kv_q4_kernels_plain(void) { return &PLAIN; }
+
+const KVRowKernels *kv_q4_kernels_simd(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, pick_simd);
+    return simd_set;
+}
+
+// What the cache calls per layer and pass: SIMD while SIMD_QUANT is "on" (make mine keeps it off
+// while M5 is the learner's, so the cache then runs these plain loops on the learner's quantizers).
+static bool simd_now(void) { return kv_q4_kernels_simd() && simd_level(SIMD_QUANT) == SIMD_ON; }
+static const KVRowKernels *kernels_now(void) { return simd_now() ? kv_q4_kernels_simd() : &PLAIN; }
+
+static const KVFormat Q4_0 = {KV_Q4_0, "q4_0", QK4_0, sizeof(BlockQ4_0), store_q4, load_q4, kernels_now};
+
+int kv_q4_register(void) { return kv_format_register(&Q4_0); }

@@ -1,0 +1,66 @@
+// A KV cache in 4 bits: keys and values stored as Q4_0 blocks (quant.h, the weights' format byte
+// for byte), a format registered with lab M4's table of cache formats (kv_kernels.h) next to q8_0
+// (kv_q8.h), so `kv_cache_init_as(..., KV_Q4_0)` and `protostar generate --kv q4_0` use it
+// (book/m5-quantization.md#kv-q4).
+//
+// A row of the cache (one key/value head at one position, head_dim values) is head_dim / 32
+// blocks of [d: f16][16 bytes, two 4-bit values each], 18 bytes for 32 values: 4.5 bits a value,
+// 14% of an f32 cache, 28% of an f16 one, 53% of q8_0. New keys and values are quantized by
+// quantize_row_q4_0 as they enter the cache; attention reads the blocks directly. Keys as in the
+// q8_0 cache: the query head is rounded to 8 bits per block of 32 once per call (kv_q8.h's
+// KVQ8Query, by quantize_act), and a block's dot is dq x dk x sum(q8[i] x (k4[i] - 8)), the sum
+// exact in int32, the blocks' terms added in order in float. A value is added as
+// w x d x (v4[i] - 8). head_dim must be a multiple of 32 (kv_cache_init_as says so otherwise).
+#ifndef PS_KV_Q4_H
+#define PS_KV_Q4_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kv_kernels.h"
+#include "kv_q8.h"
+#include "quant_blocks.h"
+
+enum { KV_Q4_0 = KV_EXTENSION + 1 };
+
+// Registers q4_0 with M4's cache formats (quant_register() calls it). 0, or -1 (message).
+int kv_q4_register(void);
+
+// The row kernels: plain C (the reference), and this CPU's SIMD set (NULL: none). As for q8_0:
+// the SIMD sets' key dots are the plain C's integer sums and float terms in its order (its bits);
+// their value sums multiply-add in vector lanes, within float rounding of the plain C
+// (labs/m5-quantization/tests/test_kv_q4.c). The cache uses the SIMD set while the SIMD policy's
+// SIMD_QUANT family is "on" (shared/simd.h).
+const KVRowKernels *kv_q4_kernels_plain(void);
+const KVRowKernels *kv_q4_kernels_simd(void);
+// A SIMD set by name ("avx2", "avx512", "neon") when this CPU can run it, whatever the policy (for
+// tests and measurements), else NULL. kv_q4_kernels_simd() is the first of "avx512" (unless
+// PS_SIMD=avx2), "avx2" and "neon" that the CPU has: AVX-512 needs F, BW, VL and VNNI.
+const KVRowKernels *kv_q4_kernels_cpu(const char *name);
+
+// The n_q query heads of a kernel call (n values each, one after the other) as the key dots use
+// them: kv_q8_query's blocks (with simd, quant_simd_act rounds), and each block's sum of qs[i]
+// (the x86 kernels multiply the unsigned nibbles k4 and take 8 x that sum off: the same integer).
+// In this thread's own buffer, valid until its next call; a call with the values of the last one
+// (attention calls every 16 rows with the same heads) gets the blocks made then.
+typedef struct {
+    const KVQ8Query *blocks;   // n_q x n / 32
+    const int32_t *sums;       // sums[b] = qs[0] + ... + qs[31] of blocks[b]
+} KVQ4Query;
+KVQ4Query kv_q4_prepare_heads(const float *q, int n_q, int n, bool simd);
+
+// The SIMD sets, each in its own file (kv_q4_x86.c, kv_q4_avx512.c, kv_q4_neon.c): internal to
+// kv_q4.c's choice.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define KV_Q4_X86 1
+extern const KVRowKernels kv_q4_kernels_avx2;     // needs AVX2, FMA and F16C
+extern const KVRowKernels kv_q4_kernels_avx512;   // and AVX-512 F, BW, VL and VNNI (quant_vnni_supported)
+// The cache's store with AVX2: quantize_row_q4_0's bytes for n values (a multiple of 32), or
+// false (nothing written) when a value is not finite.
+bool kv_q4_store_avx2(BlockQ4_0 *y, const float *x, int n);
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define KV_Q4_NEON 1
+extern const KVRowKernels kv_q4_kernels_neon;
+#endif
+
+#endif
