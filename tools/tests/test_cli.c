@@ -302,6 +302,8 @@ static const Case CASES[] = {
     {"kv-unknown", NULL, "generate -m " TINY " --ids \"1 2\" -n 2 --kv q9", NULL, 2, {"--kv", "'q9'", "q8_0"}, {0}},
     {"kv-q8-head-dim", NULL, "generate -m build/models/tiny-mha-f32 --ids \"1 2\" -n 2 --kv q8_0", NULL, 1,
      {"q8_0", "head_dim 16"}, {0}},
+    {"kv-q4-head-dim", NULL, "generate -m build/models/tiny-mha-f32 --ids \"1 2\" -n 2 --kv q4_0", NULL, 1,
+     {"q4_0", "head_dim 16"}, {0}},
     // issue 12, item 1: the heap overflow of floats_needed's shared name buffer (gcc builds)
     {"quantize-q4-affine-mixed", NULL, "quantize -m build/models/small-gqa4-bf16 -o @D/Q --type q4_affine", NULL, 0,
      {"loads"}, {0}},
