@@ -9,9 +9,10 @@
 // 14% of an f32 cache, 28% of an f16 one, 53% of q8_0. New keys and values are quantized by
 // quantize_row_q4_0 as they enter the cache; attention reads the blocks directly. Keys as in the
 // q8_0 cache: the query head is rounded to 8 bits per block of 32 once per call (kv_q8.h's
-// KVQ8Query, by quantize_act), and a block's dot is dq x dk x sum(q8[i] x (k4[i] - 8)), the sum
-// exact in int32, the blocks' terms added in order in float. A value is added as
-// w x d x (v4[i] - 8). head_dim must be a multiple of 32 (kv_cache_init_as says so otherwise).
+// KVQ8Query by quantize_act, prepared by kv_q8_prepare_heads; on x86 by kv_q8_prepared_x86, with
+// each block's sum of qs, which the x86 kernels need), and a block's dot is
+// dq x dk x sum(q8[i] x (k4[i] - 8)), the sum exact in int32, the blocks' terms added in order in
+// float. A value is added as w x d x (v4[i] - 8). head_dim must be a multiple of 32 (kv_cache_init_as says so otherwise).
 #ifndef PS_KV_Q4_H
 #define PS_KV_Q4_H
 
@@ -38,17 +39,6 @@ const KVRowKernels *kv_q4_kernels_simd(void);
 // tests and measurements), else NULL. kv_q4_kernels_simd() is the first of "avx512" (unless
 // PS_SIMD=avx2), "avx2" and "neon" that the CPU has: AVX-512 needs F, BW, VL and VNNI.
 const KVRowKernels *kv_q4_kernels_cpu(const char *name);
-
-// The n_q query heads of a kernel call (n values each, one after the other) as the key dots use
-// them: kv_q8_query's blocks (with simd, quant_simd_act rounds), and each block's sum of qs[i]
-// (the x86 kernels multiply the unsigned nibbles k4 and take 8 x that sum off: the same integer).
-// In this thread's own buffer, valid until its next call; a call with the values of the last one
-// (attention calls every 16 rows with the same heads) gets the blocks made then.
-typedef struct {
-    const KVQ8Query *blocks;   // n_q x n / 32
-    const int32_t *sums;       // sums[b] = qs[0] + ... + qs[31] of blocks[b]
-} KVQ4Query;
-KVQ4Query kv_q4_prepare_heads(const float *q, int n_q, int n, bool simd);
 
 // The SIMD sets, each in its own file (kv_q4_x86.c, kv_q4_avx512.c, kv_q4_neon.c): internal to
 // kv_q4.c's choice.

@@ -1,5 +1,4 @@
-// The q4_0 cache format (kv_q4.h): how a row is stored and read back, the prepared query, the
-// plain C row kernels, and the choice of the SIMD ones (kv_q4_x86.c, kv_q4_neon.c).
+// The q4_0 cache format (kv_q4.h): how a row is stored and read back, the plain C row kernels, and the choice of the SIMD ones (kv_q4_x86.c, kv_q4_neon.c).
 #include "kv_q4.h"
 
 #include <pthread.h>
@@ -8,7 +7,6 @@
 
 #include "quant.h"
 #include "quant_simd.h"
-#include "scratch.h"
 #include "simd.h"
 
 // Are x's 32 values all finite? x x 0 is 0 for every finite x and NaN for an infinity or a NaN
@@ -44,31 +42,6 @@ static void load_q4(float *x, const void *row, size_t n) {
     dequantize_row_q4_0(row, x, (int)n);
 }
 
-// ---- the query (kv_q4.h) ----
-
-KVQ4Query kv_q4_prepare_heads(const float *q, int n_q, int n, bool simd) {
-    static _Thread_local Scratch blocks_mem, sums_mem, seen_mem;
-    static _Thread_local int seen_len;       // values in seen_mem that blocks_mem was made from (0: none)
-    static _Thread_local bool seen_simd;
-    const int len = n_q * n, n_blocks = len / QK4_0;
-    KVQ8Query *blocks = scratch_reserve(&blocks_mem, (size_t)n_blocks * sizeof *blocks);
-    int32_t *sums = scratch_reserve(&sums_mem, (size_t)n_blocks * sizeof *sums);
-    float *seen = scratch_reserve(&seen_mem, (size_t)len * sizeof *seen);
-    const KVQ4Query prepared = {blocks, sums};
-    // Compared by bits, so always right (a NaN's bits too: the same bits make the same blocks).
-    if (len == seen_len && simd == seen_simd && memcmp(seen, q, (size_t)len * sizeof *q) == 0) return prepared;
-    seen_len = 0;   // until blocks hold q's
-    kv_q8_query(blocks, q, len, simd);   // the heads' blocks follow each other (n % 32 == 0)
-    for (int b = 0; b < n_blocks; b++) {
-        int32_t sum = 0;
-        for (int i = 0; i < QK4_0; i++) sum += blocks[b].qs[i];
-        sums[b] = sum;
-    }
-    memcpy(seen, q, (size_t)len * sizeof *q);
-    seen_len = len, seen_simd = simd;
-    return prepared;
-}
-
 // ---- plain C: the reference the SIMD kernels are tested against ----
 
 // A prepared query head . row: per block, (dq x dk) x the exact integer sum of q8[i] x (k4[i] - 8),
@@ -88,7 +61,7 @@ static float dot_q4_prepared(const KVQ8Query *q, const BlockQ4_0 *k, int n) {
 
 static void dots_q4_plain(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
                           size_t row_bytes, int n) {
-    const KVQ8Query *qp = kv_q4_prepare_heads(q, n_q, n, false).blocks;
+    const KVQ8Query *qp = kv_q8_prepare_heads(q, n_q, n, false);
     for (int h = 0; h < n_q; h++)
         for (int j = 0; j < n_rows; j++)
             scores[(size_t)h * stride + j] =

@@ -11,7 +11,7 @@
 // bytes 4k .. 4k+3 of row r: values 4k .. 4k+3 in their low nibbles, 16+4k .. 16+4k+3 in their
 // high ones. A mask (and a shift) gives them as unsigned bytes; per head 8 vpdpbusd, each with
 // the head's 4 matching query bytes broadcast, add the 16 rows' exact sums of k4 x q8 to lanes
-// that start at -8 x the head's block sum (kv_q4_prepare_heads): sum(q8 x (k4 - 8)), as the
+// that start at -8 x the head's block sum (kv_q8_prepared_x86): sum(q8 x (k4 - 8)), as the
 // plain C's.
 //
 // Values: vpermps looks a float up in a register of 16 by the low 4 bits of each index lane, so
@@ -112,7 +112,7 @@ X512_TARGET static void dots16_q4_avx512(float *scores, int stride, const KVQ8Qu
 X512_TARGET static void dots_q4_avx512(float *scores, int stride, const float *q, int n_q, int n_rows,
                                        const void *rows, size_t row_bytes, int n) {
     const int blocks = n / QK4_0;
-    const KVQ4Query p = kv_q4_prepare_heads(q, n_q, n, true);
+    const KVQ8Prepared p = kv_q8_prepared_x86(q, n_q * n);
     for (int j = 0; j < n_rows; j += LANES) {
         const int nr = n_rows - j < LANES ? n_rows - j : LANES;
         for (int h = 0; h < n_q; h += 2) {

@@ -75,12 +75,11 @@ static void add1_q4_neon(float *out, const float *w, int n_rows, const void *row
     }
 }
 
-// The query heads prepared once (kv_q4.h; a thread's own buffer, kept for the same values), one
-// at a time.
+// The query heads prepared once per call (kv_q8.h; a thread's own buffer), one at a time.
 static void dots_q4_neon(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
                          size_t row_bytes, int n) {
     const int blocks = n / QK4_0;
-    const KVQ8Query *qp = kv_q4_prepare_heads(q, n_q, n, true).blocks;
+    const KVQ8Query *qp = kv_q8_prepare_heads(q, n_q, n, true);
     for (int h = 0; h < n_q; h++)
         for (int j = 0; j < n_rows; j++)
             scores[(size_t)h * stride + j] = dot_prepared_neon(qp + (size_t)h * blocks, ROW(j), n);

@@ -7,7 +7,7 @@
 // Keys: vpmaddubsw multiplies those unsigned nibbles by the prepared query's signed int8 (the
 // q8_0 kernels need vpsignb to make one side unsigned; a nibble already is), pairs added into
 // int16 (at most 2 x 15 x 127: no saturation), vpmaddwd by ones adds pairs into int32. The offset
-// of 8 comes off once per block and row as 8 x the query block's sum (kv_q4_prepare_heads): the
+// of 8 comes off once per block and row as 8 x the query block's sum (kv_q8_prepared_x86): the
 // same integer as sum(q8 x (k4 - 8)). Four rows' lanes are added across exactly (vphaddd), then
 // the block's terms (dq x dk) x sum join four running sums in the plain C's order: its bits.
 //
@@ -108,11 +108,12 @@ X86_TARGET static void dots_heads_q4_avx2(float *scores, int stride, const KVQ8Q
     }
 }
 
-// The heads prepared once (kv_q4.h; kept while the next call brings the same values), two at a time.
+// The heads prepared once (kv_q8_prepared_x86: kept while the next call brings the same values),
+// two at a time.
 X86_TARGET static void dots_q4_avx2(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
                                     size_t row_bytes, int n) {
     const int blocks = n / QK4_0;
-    const KVQ4Query qp = kv_q4_prepare_heads(q, n_q, n, true);
+    const KVQ8Prepared qp = kv_q8_prepared_x86(q, n_q * n);
     for (int h = 0; h < n_q; h += 2) {
         const bool two = h + 1 < n_q;
         const size_t at = (size_t)h * blocks, at1 = at + blocks;
