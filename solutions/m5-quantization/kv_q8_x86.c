@@ -174,7 +174,10 @@ X86_TARGET bool kv_q8_store_avx2(BlockQ8_0 *y, const float *x, int n) {
 // The query heads of a call prepared (kv_q8.h), in a thread's own buffer. The attention calls
 // this for every 16 rows with the same heads: when the values are those of the last call, the
 // blocks are those it made (compared by value, so always right; 1 KiB for two heads of 128,
-// cheaper than quantizing them again).
+// cheaper than quantizing them again). What that costs, measured with the AVX-512 keys on our Zen
+// 5 VM (2 heads, rows in cache): 16 rows a call take 0.7-0.8 ns a row more than 256 a call, the
+// compare and the rest of a call's set-up together (0.7 ms of a token's 31 at 4,096 positions);
+// comparing with AVX2 loads instead of memcmp changed nothing measurable.
 X86_TARGET KVQ8Prepared kv_q8_prepared_x86(const float *q, int len) {
     static _Thread_local Scratch mem, sums_mem, acts, last;
     static _Thread_local int last_len;
