@@ -1,4 +1,5 @@
-// The q4_0 cache format (kv_q4.h): how a row is stored and read back, the plain C row kernels, and the choice of the SIMD ones (kv_q4_x86.c, kv_q4_neon.c).
+// The q4_0 cache format (kv_q4.h): how a row is stored and read back, the plain C row kernels,
+// and the choice of the SIMD ones (kv_q4_x86.c, kv_q4_avx512.c, kv_q4_neon.c).
 #include "kv_q4.h"
 
 #include <pthread.h>
@@ -19,7 +20,8 @@ static bool block_all_finite(const float *x) {
 
 static bool simd_now(void);
 
-// n values (a multiple of 32) into n / 32 blocks with M5's own quantizer. A block with a value
+// n values (a multiple of 32) into n / 32 blocks with M5's own quantizer (with SIMD on, x86's
+// AVX2 copy of its rounding: the same bytes, 112 -> 17 us a token). A block with a value
 // that is not finite would make quantize_row_q4_0 convert NaN to an int (not defined in C): it
 // gets a NaN scale instead, reads back as NaN, and makes attention's result NaN, as an f32 cache
 // holding that value would.
