@@ -4,10 +4,10 @@
 // within float rounding of it. Compiled on every machine: elsewhere the file is empty.
 //
 // Keys: 16 rows in the 16 lanes of a register, so that a lane's integer sums and float terms are
-// one row's, in the plain C's order, with no horizontal adds (the AVX2 set reduces 8 lanes per
-// row, block and head, and that reduction was most of its time: 11 ms of keys a token where this
-// takes 5, at 4,096 positions, one thread). Per block, the 16 rows' 16 bytes are loaded 4 rows to
-// a register and transposed within 128-bit lanes (8 unpacks), so that lane r of register k holds
+// one row's, in the plain C's order, with no horizontal adds (a first AVX2 set reduced 8 lanes
+// per row, block and head, and that reduction was most of its time: 11 ms of keys a token where
+// this takes 5, at 4,096 positions, one thread). Per block, the 16 rows' 16 bytes are loaded 4
+// rows to a register and transposed within 128-bit lanes (8 unpacks), so that lane r of register k holds
 // bytes 4k .. 4k+3 of row r: values 4k .. 4k+3 in their low nibbles, 16+4k .. 16+4k+3 in their
 // high ones. A mask (and a shift) gives them as unsigned bytes; per head 8 vpdpbusd, each with
 // the head's 4 matching query bytes broadcast, add the 16 rows' exact sums of k4 x q8 to lanes
