@@ -361,7 +361,9 @@ static void t_cache(void) {
 }
 
 static void t_simd(void) { check_set(0); }          // AVX2 (x86-64), NEON (arm64)
+#if defined(__x86_64__)
 static void t_simd_avx512(void) { check_set(1); }   // x86-64 with AVX-512 VNNI
+#endif
 
 static const PsTest TESTS[] = {
     {"quant.kv-q8-row", t_row, "book/m5-quantization.md#kv-q8", 0},
