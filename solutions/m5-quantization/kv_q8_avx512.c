@@ -17,11 +17,15 @@
 // weight times the block's scale, two query heads and two blocks at a time (8 running sums).
 //
 // Measured on one core of our Zen 5 VM (the kernels alone in a timing loop, 2 heads, 256 rows hot
-// in cache, ns per row, AVX2 -> AVX-512): key dots 10.3 -> 4.1, values 6.7 -> 4.5. Tried, and
+// in cache, ns per row, AVX2 -> AVX-512): key dots 10.5 -> 4.1, values 6.8 -> 4.15. Tried, and
 // slower: values one block at a time (its 4 sums each wait for the last multiply-add: 8.7 where
 // AVX2 took 6.9), the weights x scales made for 16 rows at once and read back as broadcasts from
-// memory (6.3 against 4.5); the keys' 16 scales copied by a loop the compiler does not unroll
-// (6.9 against 5.5, both with the query compared at every call of 16 rows). Attention at 4,096
+// memory (6.3 against 4.5) or picked from that register by vpermps (6.4); the keys' 16 scales
+// copied by a loop the compiler does not unroll (6.9 against 5.5, both with the query compared at
+// every call of 16 rows). No faster: values four blocks at a time (16 sums), keys transposed only
+// within 128-bit lanes with two shuffles per head and block to finish (3.2-4.0 against 3.3-3.4;
+// 28 shuffles a block against 32 for two heads, which may matter more where shuffles have one port,
+// as on Intel's cores; not measured there). Attention at 4,096
 // positions (bench_attention --threads 1 --kv q8_0, CPU clock): 38.4-38.9 -> 31.6-33.3 ms per
 // token; book/m5-quantization.md#kv-q8 says more.
 #include "kv_q8.h"
@@ -153,11 +157,13 @@ AVX512_INLINE __m512 widen16(const int8_t *p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
 }
 
-// A block's scale, exactly the value q_f16_at gives (every half is a float).
-AVX512_INLINE float scale_of(const BlockQ8_0 *v) {
+// A block's scale in all 16 lanes, exactly the value q_f16_at gives (every half is a float): the
+// half broadcast, then widened, so that weight x scale is one multiply for 16 lanes (a scalar
+// multiply and a broadcast per head before: values 4.5 -> 4.15 ns a row in a quiet hour).
+AVX512_INLINE __m512 scale16(const BlockQ8_0 *v) {
     uint16_t h;
     memcpy(&h, v->d, sizeof h);   // little-endian, as x86 is
-    return _cvtsh_ss(h);
+    return _mm512_cvtph_ps(_mm256_set1_epi16((short)h));
 }
 
 // Blocks b and b+1 (`pair`; else b alone) of the outputs of one head (two when `two`: out1, w1)
@@ -174,21 +180,21 @@ AVX512_INLINE void add_blocks(float *out, float *out1, const float *w, const flo
     if (two && pair) b2 = _mm512_loadu_ps(out1 + 32), b3 = _mm512_loadu_ps(out1 + 48);
     for (int j = 0; j < n_rows; j++) {
         const BlockQ8_0 *v = ROW(j) + b;
-        const float d = scale_of(v);
+        const __m512 d = scale16(v);
         const __m512 x0 = widen16(v->qs), x1 = widen16(v->qs + 16);
-        const __m512 wa = _mm512_set1_ps(w[j] * d);
+        const __m512 wa = _mm512_mul_ps(_mm512_set1_ps(w[j]), d);
         a0 = _mm512_fmadd_ps(wa, x0, a0), a1 = _mm512_fmadd_ps(wa, x1, a1);
         if (two) {
-            const __m512 wb = _mm512_set1_ps(w1[j] * d);
+            const __m512 wb = _mm512_mul_ps(_mm512_set1_ps(w1[j]), d);
             b0 = _mm512_fmadd_ps(wb, x0, b0), b1 = _mm512_fmadd_ps(wb, x1, b1);
         }
         if (pair) {
-            const float d1 = scale_of(v + 1);
+            const __m512 d1 = scale16(v + 1);
             const __m512 y0 = widen16(v[1].qs), y1 = widen16(v[1].qs + 16);
-            const __m512 wa1 = _mm512_set1_ps(w[j] * d1);
+            const __m512 wa1 = _mm512_mul_ps(_mm512_set1_ps(w[j]), d1);
             a2 = _mm512_fmadd_ps(wa1, y0, a2), a3 = _mm512_fmadd_ps(wa1, y1, a3);
             if (two) {
-                const __m512 wb1 = _mm512_set1_ps(w1[j] * d1);
+                const __m512 wb1 = _mm512_mul_ps(_mm512_set1_ps(w1[j]), d1);
                 b2 = _mm512_fmadd_ps(wb1, y0, b2), b3 = _mm512_fmadd_ps(wb1, y1, b3);
             }
         }
