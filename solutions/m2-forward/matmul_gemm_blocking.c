@@ -1,6 +1,7 @@
 // The blocking of matmul_gemm.c's products (matmul_gemm.h): its defaults for the machine at hand,
 // and the choice tools/bench_gemm sets to measure others. The bits do not depend on it.
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,8 +17,15 @@
 // more AVX2's rate of loads. Rows packed from 32 tokens on (fewer do not repay the copy), with
 // AVX-512 only: there each row's vector is a whole 64-byte cache line, so each step of a tile
 // starts 4 new lines in 4 places; with AVX2 (half a line) packing measured no faster.
+// $PS_GEMM_BLOCK_KIB sets the block instead (read once), to measure another machine through the
+// whole engine (bench_peer, generate), where bench_gemm's --block-kib reaches only its products.
 static int default_block_bytes;
 static void find_default_block(void) {
+    const char *kib = getenv("PS_GEMM_BLOCK_KIB");
+    if (kib && atol(kib) >= 16 && atol(kib) <= 64 * 1024) {
+        default_block_bytes = (int)(atol(kib) * 1024);
+        return;
+    }
     long l2 = 0;
 #ifdef _SC_LEVEL2_CACHE_SIZE
     l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);   // glibc; asking the CPU can be slow (a VM traps): once
