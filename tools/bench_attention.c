@@ -36,6 +36,17 @@ static int parse_list(char *text, int *out, int max) {
     return n;
 }
 
+// n positions of f32 rows x (KV_HEADS heads of HEAD_DIM each) into rows of format f, laid out as
+// the cache lays them (kvcache.h): f32 as they are, any other format each head's n rows together.
+static void store_like_cache(const KVFormat *f, void *rows, const float *x, int n) {
+    const size_t h = kv_row_bytes(f->type, HEAD_DIM);
+    for (int p = 0; p < n; p++)
+        for (int g = 0; g < KV_HEADS; g++) {
+            const size_t at = f->type == KV_F32 ? ((size_t)p * KV_HEADS + g) * h : ((size_t)g * n + p) * h;
+            f->store((char *)rows + at, x + ((size_t)p * KV_HEADS + g) * HEAD_DIM, HEAD_DIM);
+        }
+}
+
 static const char *USAGE = "usage: bench_attention [--threads 1,2] [--keys 256,1024,4096] [--kv f32,f16] [--clock wall|cpu]\n";
 
 int main(int argc, char **argv) {
@@ -75,7 +86,7 @@ int main(int argc, char **argv) {
             for (int f = 0; f < n_kv; f++) {
                 kf[f][l] = ps_alloc_big(bytes[f]), vf[f][l] = ps_alloc_big(bytes[f]);
                 if (!kf[f][l] || !vf[f][l]) return fprintf(stderr, "bench_attention: out of memory for %d keys\n", n), 1;
-                kv[f]->store(kf[f][l], k[l], per_layer), kv[f]->store(vf[f][l], v[l], per_layer);
+                store_like_cache(kv[f], kf[f][l], k[l], n), store_like_cache(kv[f], vf[f][l], v[l], n);
             }
         }
         for (int ti = 0; ti < n_threads; ti++) {
@@ -90,7 +101,10 @@ int main(int argc, char **argv) {
                             attention(out, q, k[l], v[l], n, kv_dim, HEADS, KV_HEADS, HEAD_DIM, scores);
                             continue;
                         }
-                        KVLayerView view = {kf[way][l], vf[way][l], kv[way]->type, HEADS, KV_HEADS, HEAD_DIM};
+                        const KVType type = kv[way]->type;
+                        const KVLayerView view =
+                            type == KV_F32 ? kv_view_by_position(kf[way][l], vf[way][l], type, HEADS, KV_HEADS, HEAD_DIM)
+                                           : kv_view_by_head(kf[way][l], vf[way][l], type, HEADS, KV_HEADS, HEAD_DIM, n);
                         kv_attention(out, q, 1, n - 1, &view);
                     }
                     t[r] = (bench_now() - start) * 1e3;

@@ -61,14 +61,15 @@ static int fill_to_depth(KVCache *kc, int depth, int *filled, const int32_t *ids
     const int real = depth < FILL ? depth : FILL;
     if (kv_cache_forward(kc, ids, real, logits, false) != 0) return -1;
     const Config *c = &kc->model->cfg;
-    const size_t row = kc->row_bytes;   // one position of one layer, in the cache's format
+    const size_t head = kc->row_bytes / (size_t)c->n_kv_heads;   // one head's row, in the cache's format
     char *k = kc->k, *v = kc->v;
     for (int l = 0; l < c->n_layers; l++)
-        for (int pos = real; pos < depth; pos++) {
-            const size_t dst = ((size_t)l * kc->ctx + pos) * row, src = ((size_t)l * kc->ctx + pos % real) * row;
-            memcpy(k + dst, k + src, row);
-            memcpy(v + dst, v + src, row);
-        }
+        for (int pos = real; pos < depth; pos++)
+            for (int g = 0; g < c->n_kv_heads; g++) {
+                const size_t dst = kv_cache_offset(kc, l, pos, g), src = kv_cache_offset(kc, l, pos % real, g);
+                memcpy(k + dst, k + src, head);
+                memcpy(v + dst, v + src, head);
+            }
     for (int pos = real; pos < depth; pos++) kc->ids[pos] = ids[pos % real];
     kc->n = *filled = depth;
     return 0;

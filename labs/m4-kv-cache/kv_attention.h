@@ -19,14 +19,23 @@
 
 #include "kv_kernels.h"
 
-// One layer of a cache as attention reads it: position p starts p x n_kv_heads x h bytes after k
-// (and v), and key/value head g of a position g x h bytes into it, h = kv_row_bytes(type, head_dim)
-// (f32: head_dim floats; f16: head_dim halves).
+// One layer of a cache as attention reads it: the row of key/value head g at position p (its
+// head_dim values in the format `type`, h = kv_row_bytes(type, head_dim) bytes) starts
+// p x pos_stride + g x head_stride bytes after k (and v). Two layouts (kv_view_by_position,
+// kv_view_by_head): a position's heads one after the other, as M2's arrays (pos_stride =
+// n_kv_heads x h, head_stride = h), or each head's positions one after the other (pos_stride = h,
+// head_stride = ctx x h), so that a unit of work reads one unbroken run of bytes.
 typedef struct {
     const void *k, *v;   // the layer's keys and values, in the format `type` (kv_kernels.h)
     KVType type;
     int n_heads, n_kv_heads, head_dim;
+    size_t pos_stride, head_stride;   // in bytes
 } KVLayerView;
+
+KVLayerView kv_view_by_position(const void *k, const void *v, KVType type, int n_heads, int n_kv_heads, int head_dim);
+// ctx: the positions each head's run has room for (the cache's context).
+KVLayerView kv_view_by_head(const void *k, const void *v, KVType type, int n_heads, int n_kv_heads, int head_dim,
+                            int ctx);
 
 // For each of n query tokens t (q + t x n_heads x head_dim), attention over positions 0 .. pos0 + t
 // of the cache into out + t x n_heads x head_dim. Query head h uses key/value head

@@ -10,6 +10,7 @@
 #ifndef PS_KV_KERNELS_H
 #define PS_KV_KERNELS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,13 +38,35 @@ typedef struct {
                      size_t row_bytes, int n);
 } KVRowKernels;
 
+// ---- the softmax of a tile of scores (kv_attention.c; kv_softmax.c) ----
+// e^x for the softmax: 0 below KV_EXP_LO, where expf's results turn subnormal. A subnormal weight
+// adds nothing an f32 sum can hold, but every multiply-add with one can take a hundred cycles (a
+// microcode assist): with a peaked softmax over thousands of keys that was most of the time.
+#define KV_EXP_LO -87.0f
+static inline float kv_softmax_exp(float x) { return x < KV_EXP_LO ? 0.0f : expf(x); }
+
+typedef struct {
+    const char *name;   // "avx512", "avx2", "neon" or "plain C"
+    // w[j] *= scale for j < n (n >= 1); returns the largest of them.
+    float (*scale_max)(float *w, int n, float scale);
+    // w[j] = e^(w[j] - m) for j < n, 0 where w[j] - m < KV_EXP_LO; returns sum plus their total.
+    // Plain C: kv_softmax_exp, added in order. SIMD: a polynomial within a few ulp of expf, added
+    // 8 or 16 at a time.
+    float (*exp_sum)(float *w, int n, float m, float sum);
+    // x[d] *= f for d < n: a partial sum of values rescaled to a larger maximum.
+    void (*rescale)(float *x, int n, float f);
+} KVSoftmaxKernels;
+
+// The ones the CPU and the SIMD policy (family SIMD_ATTN) allow now.
+const KVSoftmaxKernels *kv_softmax_kernels(void);
+
 // ---- extension point: cache formats ----
 // A row is the n values of one key/value head at one position (n = head_dim), stored in blocks:
 // block values in block_bytes bytes each (f32: 1 value in 4 bytes; f16: 1 in 2; a block format:
-// 32 values and a scale, say). A position of a layer is n_kv_heads such rows, one after the other,
-// so head g of a position starts g x kv_row_bytes(type, head_dim) bytes in. The cache writes new
-// keys and values through `store` and attention reads them through the row kernels; `load` gives
-// the values back as f32 (for tests and tools).
+// 32 values and a scale, say). Where the rows lie is the cache's business (kvcache.h: a format's
+// rows of one head follow each other, kv_row_bytes(type, head_dim) bytes apart). The cache writes
+// new keys and values through `store` and attention reads them through the row kernels; `load`
+// gives the values back as f32 (for tests and tools).
 typedef struct {
     KVType type;        // its id: KV_F32, KV_F16, or KV_EXTENSION and above for a later lab's
     const char *name;   // what --kv calls it: "f32", "f16", ...

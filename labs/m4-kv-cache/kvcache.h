@@ -32,11 +32,15 @@ typedef struct {
     int ctx;            // positions the cache holds
     int n;              // positions filled: ids[0..n) and their keys and values
     int32_t *ids;       // [ctx] the token at each filled position (to reuse a common prefix)
-    void *k, *v;        // [n_layers × ctx × kv_dim] values in the format `type`; layer l, position p
-                        // starts ((size_t)l*ctx + p) * row_bytes bytes in (an f32 cache: float k[],
-                        // ((size_t)l*ctx + p) * kv_dim floats in)
+    void *k, *v;        // [n_layers] layers of ctx × kv_dim values in the format `type`; layer l
+                        // starts l * ctx * row_bytes bytes in. An f32 cache: float k[], position p
+                        // of layer l ((size_t)l*ctx + p) * kv_dim floats in, its heads one after
+                        // the other. Any other: each kv head's ctx positions one after the other
+                        // (kv_cache_offset says where a row lies)
     KVType type;        // what the values are (kv_kernels.h: KV_F32, KV_F16, or a registered format)
     size_t row_bytes;   // one position's kv_dim values of one layer in that format
+    size_t pos_stride, head_stride;   // bytes from a head's row to the next position's, and to the
+                                      // next head's at the same position
     size_t kv_bytes;    // of k, and of v (ps_alloc_big: 2 MiB pages where the system allows)
     Acts acts;          // the scratch of a pass: sized for one token and ctx scores at first, grown
                         // for a longer prefill (acts_reserve), so a decode step allocates nothing
@@ -58,6 +62,10 @@ int kv_cache_init(KVCache *kc, const Model *m, int ctx, size_t memory_limit);
 // refuses a type that is not registered, or whose block does not divide the model's head_dim.
 int kv_cache_init_as(KVCache *kc, const Model *m, int ctx, size_t memory_limit, KVType type);
 void kv_cache_free(KVCache *kc);
+
+// Where the row of key/value head g at position p of layer l starts: bytes after kc->k (its key)
+// and after kc->v (its value).
+size_t kv_cache_offset(const KVCache *kc, int l, int p, int g);
 
 // Runs ids[0..n) at positions kc->n .. kc->n + n - 1 (n > 1: prefill, n == 1: decode) and appends
 // them to the cache. Writes the logits of every new position to logits [n × vocab] when

@@ -23,20 +23,18 @@
 // a long prefill goes through in chunks of tokens, so the scratch stays ~2 MiB.
 #define MAX_PARTIALS 4096
 
-// e^x for the softmax: 0 below -87, where expf's results turn subnormal. A subnormal weight adds
-// nothing an f32 sum can hold, but every multiply-add with one can take a hundred cycles (a
-// microcode assist): with a peaked softmax over thousands of keys that was most of the time.
-static inline float softmax_exp(float x) { return x < -87.0f ? 0.0f : expf(x); }
-
 // Rows asked for ahead (prefetch_rows) between dot products of this many keys: a few at a time,
 // so that the requests in flight do not crowd out the loads of the rows being computed.
 #define PREFETCH_CHUNK 16
-// Ask for rows 0 .. n-1 of one head (bytes long, row apart) ahead of their use. The cache's
-// rows of one key/value head lie a whole row of every head apart (4 KiB for f32 at 8 x 128, 2 KiB
-// for f16): the hardware's prefetchers, which follow a stream within a page, barely see them, and
-// each row would otherwise wait for memory in turn. (-16% time at 4096 keys on the f16 cache, one
-// thread, AVX2 VM; book/m4-kv-cache.md#scaling.)
+// Ask for rows 0 .. n-1 of one head (bytes long, row apart) ahead of their use: each row would
+// otherwise wait for memory in turn (-16% time at 4096 keys on the f16 cache, one thread, AVX2
+// VM, when the rows were a whole position apart; book/m4-kv-cache.md#scaling). Rows one after the
+// other (a compact cache keeps each head's rows together) are one span: each line asked for once.
 static inline void prefetch_rows(const char *base, int n, size_t row, size_t bytes) {
+    if (row == bytes) {
+        for (size_t b = 0; b < (size_t)n * row; b += 64) __builtin_prefetch(base + b, 0, 3);
+        return;
+    }
     for (int j = 0; j < n; j++)
         for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(base + (size_t)j * row + b, 0, 3);
 }
@@ -55,6 +53,7 @@ typedef struct {
     const int *first_partial;  // [tokens]: where token t's partials start (S > 1 only)
     int t0, tokens, units;     // this chunk: tokens t0 .. t0 + tokens - 1
     float *partials;           // per (query head, block): max, sum, then hd weighted values
+    atomic_int *blocks_done;   // [tokens x n_kv_heads]: the blocks of (token, kv head) finished
     float scale;
     atomic_int next_unit;      // the next unit a thread may take
 } Job;
@@ -67,14 +66,15 @@ typedef struct {
 } Running;
 
 // Unit (token t, key/value head g, block s of S): keys j0 .. j1-1 of query heads g*G .. g*G+G-1.
-static void run_unit(const Job *job, const KVRowKernels *kern, Running *r, int t, int g, int s, int S) {
+static void run_unit(const Job *job, const KVRowKernels *kern, const KVSoftmaxKernels *sm, Running *r, int t, int g,
+                     int s, int S) {
     const KVLayerView *kv = job->kv;
     const int hd = kv->head_dim, G = kv->n_heads / kv->n_kv_heads, q_dim = kv->n_heads * hd;
     const int n_keys = job->pos0 + t + 1;
     const int j0 = (int)((long)n_keys * s / S), j1 = (int)((long)n_keys * (s + 1) / S);
-    // A head's part of a position (head_bytes), and a whole position (row), in the cache's format.
-    const size_t head_bytes = kv_row_bytes(kv->type, hd), row = (size_t)kv->n_kv_heads * head_bytes;
-    const char *K = (const char *)kv->k + (size_t)g * head_bytes, *V = (const char *)kv->v + (size_t)g * head_bytes;
+    // One head's row of a position (head_bytes), and from one position's row to the next (row).
+    const size_t head_bytes = kv_row_bytes(kv->type, hd), row = kv->pos_stride;
+    const char *K = (const char *)kv->k + (size_t)g * kv->head_stride, *V = (const char *)kv->v + (size_t)g * kv->head_stride;
     // Rows asked for ahead in a compact cache (f16 and smaller), not in an f32 one (below).
     const bool ahead = head_bytes < (size_t)hd * sizeof(float);
     const float *q = job->q + (size_t)t * q_dim + (size_t)g * G * hd;
@@ -98,19 +98,16 @@ static void run_unit(const Job *job, const KVRowKernels *kern, Running *r, int t
         }
         for (int h = 0; h < G; h++) {
             float *w = r->tile + h * KEY_TILE;
-            for (int jj = 0; jj < nt; jj++) w[jj] *= job->scale;
-            float tile_max = w[0];
-            for (int jj = 1; jj < nt; jj++) tile_max = w[jj] > tile_max ? w[jj] : tile_max;
+            const float tile_max = sm->scale_max(w, nt, job->scale);
             if (tile_max > r->m[h]) {   // what was summed so far was relative to a smaller max
-                const float shrink = softmax_exp(r->m[h] - tile_max);   // 0 for the first tile (m = -inf)
-                r->l[h] *= shrink;
-                for (int d = 0; d < hd; d++) r->acc[h * hd + d] *= shrink;
+                if (jb > j0) {   // (the first tile has summed nothing yet)
+                    const float shrink = kv_softmax_exp(r->m[h] - tile_max);
+                    r->l[h] *= shrink;
+                    sm->rescale(r->acc + h * hd, hd, shrink);
+                }
                 r->m[h] = tile_max;
             }
-            for (int jj = 0; jj < nt; jj++) {
-                w[jj] = softmax_exp(w[jj] - r->m[h]);
-                r->l[h] += w[jj];
-            }
+            r->l[h] = sm->exp_sum(w, nt, r->m[h], r->l[h]);   // the weights, and their sum
         }
         kern->add_rows(r->acc, r->tile, KEY_TILE, G, nt, V + (size_t)jb * row, row, hd);
     }
@@ -130,10 +127,34 @@ static void run_unit(const Job *job, const KVRowKernels *kern, Running *r, int t
     }
 }
 
+// Token t's blocks into its output, for query heads h0 .. h0 + count - 1: the sums scaled to the
+// largest of the blocks' maxima.
+static void merge(const Job *job, int t, int h0, int count) {
+    const KVLayerView *kv = job->kv;
+    const int hd = kv->head_dim, S = splits_for(job->pos0 + t + 1);
+    float *out = job->out + (size_t)t * kv->n_heads * hd;
+    for (int h = h0; h < h0 + count; h++) {
+        const float *p = job->partials + (size_t)(job->first_partial[t - job->t0] + h * S) * (hd + 2);
+        float m = p[0], l = 0.0f;
+        for (int s = 1; s < S; s++) m = p[s * (hd + 2)] > m ? p[s * (hd + 2)] : m;
+        float *o = out + (size_t)h * hd;
+        for (int d = 0; d < hd; d++) o[d] = 0.0f;
+        for (int s = 0; s < S; s++) {
+            const float *ps = p + (size_t)s * (hd + 2), f = kv_softmax_exp(ps[0] - m);
+            l += f * ps[1];
+            for (int d = 0; d < hd; d++) o[d] += f * ps[2 + d];
+        }
+        const float inv = 1.0f / l;
+        for (int d = 0; d < hd; d++) o[d] *= inv;
+    }
+}
+
 // One thread's units: it takes the next one not taken until none is left. Units differ in length
 // (the tokens of a prefill see more and more keys) and a thread can be held up (by the OS, or a
 // neighbour on its core): no thread waits for a share fixed in advance. Which thread computes a
-// unit changes nothing in its result.
+// unit changes nothing in its result. The thread that finishes the last block of a (token, kv
+// head) merges its query heads, so the merges run spread over the threads too (one thread merging
+// every head after the others had finished was ~10% of a decode step's attention, 16 threads).
 static void run_part(void *arg, int part, int n_parts) {
     (void)part, (void)n_parts;
     Job *job = arg;
@@ -143,39 +164,24 @@ static void run_part(void *arg, int part, int n_parts) {
     float *mem = scratch_reserve(&own, (size_t)G * (2 + hd + KEY_TILE) * sizeof(float));
     Running r = {mem, mem + G, mem + 2 * G, mem + 2 * G + (size_t)G * hd};
     const KVRowKernels *kern = kv_row_kernels(kv->type);
+    const KVSoftmaxKernels *sm = kv_softmax_kernels();
     int t = 0;   // units are taken in order: the token of a unit only moves forward
     for (int u; (u = atomic_fetch_add_explicit(&job->next_unit, 1, memory_order_relaxed)) < job->units;) {
         while (u >= job->first_unit[t + 1]) t++;
         const int local = u - job->first_unit[t], S = splits_for(job->pos0 + job->t0 + t + 1);
-        run_unit(job, kern, &r, job->t0 + t, local / S, local % S, S);
-    }
-}
-
-// Token t's blocks into its output: the sums scaled to the largest of the blocks' maxima.
-static void merge(const Job *job, int t) {
-    const KVLayerView *kv = job->kv;
-    const int hd = kv->head_dim, S = splits_for(job->pos0 + t + 1);
-    float *out = job->out + (size_t)t * kv->n_heads * hd;
-    for (int h = 0; h < kv->n_heads; h++) {
-        const float *p = job->partials + (size_t)(job->first_partial[t - job->t0] + h * S) * (hd + 2);
-        float m = p[0], l = 0.0f;
-        for (int s = 1; s < S; s++) m = p[s * (hd + 2)] > m ? p[s * (hd + 2)] : m;
-        float *o = out + (size_t)h * hd;
-        for (int d = 0; d < hd; d++) o[d] = 0.0f;
-        for (int s = 0; s < S; s++) {
-            const float *ps = p + (size_t)s * (hd + 2), f = softmax_exp(ps[0] - m);
-            l += f * ps[1];
-            for (int d = 0; d < hd; d++) o[d] += f * ps[2 + d];
-        }
-        const float inv = 1.0f / l;
-        for (int d = 0; d < hd; d++) o[d] *= inv;
+        run_unit(job, kern, sm, &r, job->t0 + t, local / S, local % S, S);
+        // acq_rel: the other blocks' partials, written before their own increments, are visible
+        // to the thread whose increment is the last.
+        if (S > 1 && atomic_fetch_add_explicit(&job->blocks_done[t * kv->n_kv_heads + local / S], 1,
+                                               memory_order_acq_rel) == S - 1)
+            merge(job, job->t0 + t, local / S * G, G);
     }
 }
 
 void kv_attention(float *out, const float *q, int n, int pos0, const KVLayerView *kv) {
-    static _Thread_local Scratch tables, partials;
+    static _Thread_local Scratch tables, partials, counters;
     int *first_unit = scratch_reserve(&tables, (size_t)(2 * n + 1) * sizeof(int)), *first_partial = first_unit + n + 1;
-    Job job = {kv, q, out, pos0, first_unit, first_partial, 0, 0, 0, NULL, 1.0f / sqrtf((float)kv->head_dim), 0};
+    Job job = {kv, q, out, pos0, first_unit, first_partial, 0, 0, 0, NULL, NULL, 1.0f / sqrtf((float)kv->head_dim), 0};
     const int hd = kv->head_dim;
     for (int t0 = 0; t0 < n;) {
         // A chunk of tokens whose partials fit (one token's always do: 64 blocks x its heads).
@@ -193,12 +199,26 @@ void kv_attention(float *out, const float *q, int n, int pos0, const KVLayerView
         first_unit[t - t0] = units;
         job.t0 = t0, job.tokens = t - t0, job.units = units;
         job.partials = slots ? scratch_reserve(&partials, (size_t)slots * (hd + 2) * sizeof(float)) : NULL;
+        if (slots) {
+            const int n_counters = (t - t0) * kv->n_kv_heads;
+            job.blocks_done = scratch_reserve(&counters, (size_t)n_counters * sizeof(atomic_int));
+            for (int c = 0; c < n_counters; c++) atomic_init(&job.blocks_done[c], 0);
+        }
         atomic_store(&job.next_unit, 0);
         pool_run(run_part, &job, pool_parts_for(work, units));
-        for (int k = t0; k < t; k++)
-            if (splits_for(pos0 + k + 1) > 1) merge(&job, k);
         t0 = t;
     }
+}
+
+KVLayerView kv_view_by_position(const void *k, const void *v, KVType type, int n_heads, int n_kv_heads, int head_dim) {
+    const size_t h = kv_row_bytes(type, head_dim);
+    return (KVLayerView){k, v, type, n_heads, n_kv_heads, head_dim, (size_t)n_kv_heads * h, h};
+}
+
+KVLayerView kv_view_by_head(const void *k, const void *v, KVType type, int n_heads, int n_kv_heads, int head_dim,
+                            int ctx) {
+    const size_t h = kv_row_bytes(type, head_dim);
+    return (KVLayerView){k, v, type, n_heads, n_kv_heads, head_dim, h, (size_t)ctx * h};
 }
 
 bool kv_attention_enabled(void) { return simd_level(SIMD_ATTN) == SIMD_ON; }

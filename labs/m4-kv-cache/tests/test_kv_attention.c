@@ -101,14 +101,30 @@ static void against_m2(int n_heads, int n_kv_heads, int head_dim, int n_keys) {
     kv_f32_to_f16(v16, v, cache);
     attention(want, q, k, v, n_keys, kv_dim, n_heads, n_kv_heads, head_dim, scores);
     for (int type = 0; type < 2; type++) {
-        KVLayerView view = {type ? (const void *)k16 : k, type ? (const void *)v16 : v, type ? KV_F16 : KV_F32,
-                            n_heads, n_kv_heads, head_dim};
+        const KVLayerView view = kv_view_by_position(type ? (const void *)k16 : k, type ? (const void *)v16 : v,
+                                                     type ? KV_F16 : KV_F32, n_heads, n_kv_heads, head_dim);
         char what[128];
         snprintf(what, sizeof what, "%d heads / %d kv heads x %d, %d keys, %s", n_heads, n_kv_heads, head_dim, n_keys,
                  type ? "f16" : "f32");
         kv_attention(got, q, 1, n_keys - 1, &view);   // one query at position n_keys - 1
         PS_CHECK_CLOSE(what, got, want, q_dim, 1e-5, 1e-5);
     }
+    // The f16 rows again, each head's positions together (the cache's layout for every format but
+    // f32), with room for 3 more positions per head: the same rows, so the same bits.
+    const int ctx = n_keys + 3;
+    uint16_t *k_heads = calloc((size_t)ctx * kv_dim, sizeof *k_heads), *v_heads = calloc((size_t)ctx * kv_dim, sizeof *v_heads);
+    float *by_head = malloc(q_dim * sizeof *by_head);
+    for (int p = 0; p < n_keys; p++)
+        for (int g = 0; g < n_kv_heads; g++) {
+            memcpy(k_heads + ((size_t)g * ctx + p) * head_dim, k16 + (size_t)p * kv_dim + (size_t)g * head_dim, head_dim * 2);
+            memcpy(v_heads + ((size_t)g * ctx + p) * head_dim, v16 + (size_t)p * kv_dim + (size_t)g * head_dim, head_dim * 2);
+        }
+    const KVLayerView heads = kv_view_by_head(k_heads, v_heads, KV_F16, n_heads, n_kv_heads, head_dim, ctx);
+    kv_attention(by_head, q, 1, n_keys - 1, &heads);
+    PS_CHECK(memcmp(by_head, got, q_dim * sizeof *got) == 0,
+             "%d heads / %d kv heads x %d, %d keys, f16: each head's rows together must give the bits of a position's heads together",
+             n_heads, n_kv_heads, head_dim, n_keys);
+    free(k_heads), free(v_heads), free(by_head);
     free(q), free(k), free(v), free(k16), free(v16), free(want), free(got), free(scores);
 }
 
@@ -136,7 +152,7 @@ static void t_scaled_attention(void) {
     float *all = malloc((size_t)n * q_dim * sizeof *all), *one = malloc((size_t)n * q_dim * sizeof *one);
     for (size_t j = 0; j < cache; j++) k[j] = sinf((float)j * 0.37f), v[j] = cosf((float)j * 0.11f);
     for (size_t j = 0; j < (size_t)n * q_dim; j++) q[j] = sinf((float)j * 0.05f) * 2.0f;
-    KVLayerView view = {k, v, KV_F32, heads, kv_heads, hd};
+    const KVLayerView view = kv_view_by_position(k, v, KV_F32, heads, kv_heads, hd);
     pool_set_threads(1);
     kv_attention(all, q, n, pos0, &view);
     pool_set_threads(2);
@@ -144,6 +160,53 @@ static void t_scaled_attention(void) {
     PS_CHECK(memcmp(all, one, (size_t)n * q_dim * sizeof *all) == 0,
              "a prefill on 1 thread and single tokens on 2 threads must give the same bits");
     free(q), free(k), free(v), free(all), free(one);
+}
+
+// The softmax kernels (kv_kernels.h): the SIMD ones against the plain C ones, which are the loops
+// kv_attention had. The scaling, the maximum and the rescale are exact; e^x within 4 ulp of expf
+// (1 measured), exactly 0 below KV_EXP_LO; every length from 1 to 40 (the SIMD sets' tails).
+static void t_softmax_kernels(void) {
+    kv_attention_use(false);
+    const KVSoftmaxKernels *plain = kv_softmax_kernels();
+    kv_attention_use(true);
+    const KVSoftmaxKernels *simd = kv_softmax_kernels();
+    PS_CHECK(!strcmp(plain->name, "plain C"), "with the policy off, the plain C kernels; got %s", plain->name);
+    printf("softmax kernels: %s against %s\n", simd->name, plain->name);
+    float a[48], b[48], worst_ulp = 0;
+    for (int n = 1; n <= 40; n++)
+        for (int round = 0; round < 50; round++) {
+            for (int j = 0; j < n; j++) a[j] = b[j] = sinf((float)(j * 37 + round * 101 + n)) * 60.0f;
+            const float ma = plain->scale_max(a, n, 1.7f), mb = simd->scale_max(b, n, 1.7f);
+            PS_CHECK(ma == mb && memcmp(a, b, (size_t)n * sizeof *a) == 0, "scale_max of %d: %g and %g", n, ma, mb);
+            const float sa = plain->exp_sum(a, n, ma, 0.25f), sb = simd->exp_sum(b, n, mb, 0.25f);
+            for (int j = 0; j < n; j++) {
+                if (a[j] == 0.0f) {   // below KV_EXP_LO
+                    PS_CHECK(b[j] == 0.0f, "n %d: e^x where expf's is 0 (below -87): %g", n, b[j]);
+                    continue;
+                }
+                const float ulp = fabsf(a[j] - b[j]) / (nextafterf(a[j], INFINITY) - a[j]);
+                worst_ulp = ulp > worst_ulp ? ulp : worst_ulp;
+            }
+            PS_CHECK(fabsf(sa - sb) <= 1e-6f * sa, "n %d: sums %.9g and %.9g", n, sa, sb);
+            memcpy(b, a, (size_t)n * sizeof *a);
+            plain->rescale(a, n, 0.7f), simd->rescale(b, n, 0.7f);
+            PS_CHECK(memcmp(a, b, (size_t)n * sizeof *a) == 0, "rescale of %d", n);
+        }
+    // Every argument from -88 to 0 in steps of 2^-12, 32 at a time: the whole range softmax uses.
+    for (int i = 0; i < 88 * 4096; i += 32) {
+        for (int j = 0; j < 32; j++) a[j] = b[j] = -(float)(i + j) / 4096.0f;
+        plain->exp_sum(a, 32, 0.0f, 0.0f), simd->exp_sum(b, 32, 0.0f, 0.0f);
+        for (int j = 0; j < 32; j++) {
+            if (a[j] == 0.0f) {
+                PS_CHECK(b[j] == 0.0f, "e^%g: %g where expf's is 0 (below -87)", -(double)(i + j) / 4096, b[j]);
+                continue;
+            }
+            const float ulp = fabsf(a[j] - b[j]) / (nextafterf(a[j], INFINITY) - a[j]);
+            worst_ulp = ulp > worst_ulp ? ulp : worst_ulp;
+        }
+    }
+    printf("e^x within %.0f ulp of expf\n", worst_ulp);
+    PS_CHECK(worst_ulp <= 4, "e^x %.1f ulp from expf", worst_ulp);
 }
 
 static void t_f16_cache(void) {
@@ -283,6 +346,13 @@ static void t_formats(void) {
             PS_CHECK(kv_cache_forward(&kc, ids, 16, out, true) == 0, "prefill failed");
             for (int t = 16; t < 24; t++)
                 PS_CHECK(kv_cache_forward(&kc, ids + t, 1, out + t * vocab, true) == 0, "decode at %d failed", t);
+            // Where a row lies: f32 keeps a position's heads together, any other format a head's
+            // positions (32 here). Layer 1, position 5, the last kv head:
+            const size_t row = (size_t)m.cfg.head_dim * 4, g = (size_t)m.cfg.n_kv_heads - 1;
+            const size_t layer = 32 * g * row + 32 * row, at = kv_cache_offset(&kc, 1, 5, (int)g);
+            const size_t want_at = way ? layer + (g * 32 + 5) * row : layer + (5 * (g + 1) + g) * row;
+            PS_CHECK(at == want_at, "%s, %s cache: layer 1, position 5, kv head %zu at byte %zu, want %zu", MODELS[i],
+                     way ? "f32x32" : "f32", g, at, want_at);
             kv_cache_free(&kc);
         }
         PS_CHECK(memcmp(want, got, 24 * vocab * sizeof *got) == 0, "%s: a cache of f32x32 must give the f32 cache's bits",
@@ -306,6 +376,7 @@ static void t_formats(void) {
 
 static const PsTest TESTS[] = {
     {"kvcache.scaled-attention", t_scaled_attention, "book/m4-kv-cache.md#scaling", 60},
+    {"kvcache.softmax-kernels", t_softmax_kernels, "book/m4-kv-cache.md#scaling", 30},
     {"kvcache.f16-cache", t_f16_cache, "book/m4-kv-cache.md#f16-cache", 120},
     {"kvcache.formats", t_formats, "book/m4-kv-cache.md#cache-formats", 60},
 };

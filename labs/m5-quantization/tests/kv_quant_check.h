@@ -43,7 +43,7 @@ static inline void kvc_against_m2(KVType type, int n_heads, int n_kv_heads, int 
     kv_q8_query(qp, q, q_dim, false);
     for (int i = 0; i < q_dim; i++) q8[i] = qp[i / QK8_0].d * qp[i / QK8_0].qs[i % QK8_0];
     attention(want, q8, k, v, n_keys, kv_dim, n_heads, n_kv_heads, head_dim, scores);
-    KVLayerView view = {kq, vq, type, n_heads, n_kv_heads, head_dim};
+    const KVLayerView view = kv_view_by_position(kq, vq, type, n_heads, n_kv_heads, head_dim);
     kv_attention(got, q, 1, n_keys - 1, &view);
     char what[128];
     snprintf(what, sizeof what, "%s: %d heads / %d kv heads x %d, %d keys", f->name, n_heads, n_kv_heads, head_dim, n_keys);

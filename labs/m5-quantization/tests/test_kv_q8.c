@@ -220,7 +220,7 @@ static void against_m2(int n_heads, int n_kv_heads, int head_dim, int n_keys, ui
     for (int i = 0; i < q_dim; i++) q8[i] = qp[i / QK8_0].d * qp[i / QK8_0].qs[i % QK8_0];
     attention(want, q8, k, v, n_keys, kv_dim, n_heads, n_kv_heads, head_dim, scores);
     free(qp), free(q8);
-    KVLayerView view = {k8, v8, KV_Q8_0, n_heads, n_kv_heads, head_dim};
+    const KVLayerView view = kv_view_by_position(k8, v8, KV_Q8_0, n_heads, n_kv_heads, head_dim);
     kv_attention(got, q, 1, n_keys - 1, &view);
     char what[128];
     snprintf(what, sizeof what, "q8_0: %d heads / %d kv heads x %d, %d keys", n_heads, n_kv_heads, head_dim, n_keys);
