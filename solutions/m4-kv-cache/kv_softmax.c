@@ -9,7 +9,7 @@
 // sum in registers.
 //
 // e^x = 2^n x e^r with n = round(x / ln 2) and r = x - n ln 2 in [-ln2/2, ln2/2]; e^r from a
-// degree-7 polynomial (Cephes' expf coefficients: within 1 ulp of expf, kvcache.softmax-kernels); 2^n put
+// degree-7 polynomial (Cephes' expf coefficients: within 1 ulp of expf, kvcache.scaled-attention); 2^n put
 // in the exponent bits directly. ln 2 is split in two (C1 exact in 9 bits, C2 the rest) so that
 // n x C1 is exact and r keeps its low bits.
 #include <math.h>

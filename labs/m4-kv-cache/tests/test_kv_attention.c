@@ -128,44 +128,10 @@ static void against_m2(int n_heads, int n_kv_heads, int head_dim, int n_keys) {
     free(q), free(k), free(v), free(k16), free(v16), free(want), free(got), free(scores);
 }
 
-static void t_scaled_attention(void) {
-    int tested = 0;
-    for (size_t i = 0; i < N_MODELS; i++) {
-        const double worst = logits_against_hf(MODELS[i], KV_F32, TOL_F32, &tested);
-        if (worst > 0) printf("%s, f32 cache: logits within %.2g of transformers'\n", MODELS[i], worst);
-    }
-    PS_CHECK(tested > 0, "no model found (models/tiny, or run make synth)");
-    // Key counts around the block size (256), the tile (32) and the prefetch chunk (16), head sizes
-    // with SIMD tails; groups of 2 query heads (Qwen3), 1, 4, and 3 (pairs and a last odd head).
-    const int keys[] = {1, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255, 256, 257, 1000, 4097};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        against_m2(16, 8, 128, keys[i]);
-        against_m2(4, 4, 24, keys[i]);
-        against_m2(8, 2, 36, keys[i]);
-        against_m2(6, 2, 40, keys[i]);
-    }
-    // The same numbers whatever the threads and however the tokens come (a prefill, long enough to
-    // go in chunks, or one by one).
-    const int n = 1100, pos0 = 20, hd = 40, heads = 4, kv_heads = 2, q_dim = heads * hd, kv_dim = kv_heads * hd;
-    const size_t cache = (size_t)(pos0 + n) * kv_dim;
-    float *q = malloc((size_t)n * q_dim * sizeof *q), *k = malloc(cache * sizeof *k), *v = malloc(cache * sizeof *v);
-    float *all = malloc((size_t)n * q_dim * sizeof *all), *one = malloc((size_t)n * q_dim * sizeof *one);
-    for (size_t j = 0; j < cache; j++) k[j] = sinf((float)j * 0.37f), v[j] = cosf((float)j * 0.11f);
-    for (size_t j = 0; j < (size_t)n * q_dim; j++) q[j] = sinf((float)j * 0.05f) * 2.0f;
-    const KVLayerView view = kv_view_by_position(k, v, KV_F32, heads, kv_heads, hd);
-    pool_set_threads(1);
-    kv_attention(all, q, n, pos0, &view);
-    pool_set_threads(2);
-    for (int t = 0; t < n; t++) kv_attention(one + (size_t)t * q_dim, q + (size_t)t * q_dim, 1, pos0 + t, &view);
-    PS_CHECK(memcmp(all, one, (size_t)n * q_dim * sizeof *all) == 0,
-             "a prefill on 1 thread and single tokens on 2 threads must give the same bits");
-    free(q), free(k), free(v), free(all), free(one);
-}
-
 // The softmax kernels (kv_kernels.h): the SIMD ones against the plain C ones, which are the loops
 // kv_attention had. The scaling, the maximum and the rescale are exact; e^x within 4 ulp of expf
 // (1 measured), exactly 0 below KV_EXP_LO; every length from 1 to 40 (the SIMD sets' tails).
-static void t_softmax_kernels(void) {
+static void softmax_kernels_match(void) {
     kv_attention_use(false);
     const KVSoftmaxKernels *plain = kv_softmax_kernels();
     kv_attention_use(true);
@@ -207,6 +173,41 @@ static void t_softmax_kernels(void) {
     }
     printf("e^x within %.0f ulp of expf\n", worst_ulp);
     PS_CHECK(worst_ulp <= 4, "e^x %.1f ulp from expf", worst_ulp);
+}
+
+static void t_scaled_attention(void) {
+    int tested = 0;
+    for (size_t i = 0; i < N_MODELS; i++) {
+        const double worst = logits_against_hf(MODELS[i], KV_F32, TOL_F32, &tested);
+        if (worst > 0) printf("%s, f32 cache: logits within %.2g of transformers'\n", MODELS[i], worst);
+    }
+    PS_CHECK(tested > 0, "no model found (models/tiny, or run make synth)");
+    // Key counts around the block size (256), the tile (32) and the prefetch chunk (16), head sizes
+    // with SIMD tails; groups of 2 query heads (Qwen3), 1, 4, and 3 (pairs and a last odd head).
+    const int keys[] = {1, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255, 256, 257, 1000, 4097};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        against_m2(16, 8, 128, keys[i]);
+        against_m2(4, 4, 24, keys[i]);
+        against_m2(8, 2, 36, keys[i]);
+        against_m2(6, 2, 40, keys[i]);
+    }
+    // The same numbers whatever the threads and however the tokens come (a prefill, long enough to
+    // go in chunks, or one by one).
+    const int n = 1100, pos0 = 20, hd = 40, heads = 4, kv_heads = 2, q_dim = heads * hd, kv_dim = kv_heads * hd;
+    const size_t cache = (size_t)(pos0 + n) * kv_dim;
+    float *q = malloc((size_t)n * q_dim * sizeof *q), *k = malloc(cache * sizeof *k), *v = malloc(cache * sizeof *v);
+    float *all = malloc((size_t)n * q_dim * sizeof *all), *one = malloc((size_t)n * q_dim * sizeof *one);
+    for (size_t j = 0; j < cache; j++) k[j] = sinf((float)j * 0.37f), v[j] = cosf((float)j * 0.11f);
+    for (size_t j = 0; j < (size_t)n * q_dim; j++) q[j] = sinf((float)j * 0.05f) * 2.0f;
+    const KVLayerView view = kv_view_by_position(k, v, KV_F32, heads, kv_heads, hd);
+    pool_set_threads(1);
+    kv_attention(all, q, n, pos0, &view);
+    pool_set_threads(2);
+    for (int t = 0; t < n; t++) kv_attention(one + (size_t)t * q_dim, q + (size_t)t * q_dim, 1, pos0 + t, &view);
+    PS_CHECK(memcmp(all, one, (size_t)n * q_dim * sizeof *all) == 0,
+             "a prefill on 1 thread and single tokens on 2 threads must give the same bits");
+    free(q), free(k), free(v), free(all), free(one);
+    softmax_kernels_match();
 }
 
 static void t_f16_cache(void) {
@@ -376,7 +377,6 @@ static void t_formats(void) {
 
 static const PsTest TESTS[] = {
     {"kvcache.scaled-attention", t_scaled_attention, "book/m4-kv-cache.md#scaling", 60},
-    {"kvcache.softmax-kernels", t_softmax_kernels, "book/m4-kv-cache.md#scaling", 30},
     {"kvcache.f16-cache", t_f16_cache, "book/m4-kv-cache.md#f16-cache", 120},
     {"kvcache.formats", t_formats, "book/m4-kv-cache.md#cache-formats", 60},
 };
