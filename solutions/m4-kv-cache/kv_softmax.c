@@ -28,6 +28,11 @@
 #define P3 4.1665795894e-2f
 #define P4 1.6666665459e-1f
 #define P5 5.0000001201e-1f
+// The polynomial, Horner's way, in any instruction set: FMA(a, b, c) = a x b + c, SET(x) x in
+// every lane.
+#define EXP_REMAINDER(FMA, MUL, ADD, SET, r)                                                             \
+    FMA(FMA(FMA(FMA(FMA(FMA(SET(P0), r, SET(P1)), r, SET(P2)), r, SET(P3)), r, SET(P4)), r, SET(P5)), MUL(r, r), \
+        ADD(r, SET(1.0f)))
 // The kernels' exponentials are 0 below this, as kv_softmax_exp's (kv_kernels.h); above EXP_HI
 // the argument is clamped (a score above the tile's maximum cannot happen; this keeps 2^n finite).
 #define EXP_HI 88.0f
@@ -64,12 +69,7 @@ AVX2 static inline __m256 exp8(__m256 x) {
     const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
     r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(P0), r, _mm256_set1_ps(P1));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P5));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256 p = EXP_REMAINDER(_mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps, _mm256_set1_ps, r);
     const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_andnot_ps(zero, _mm256_mul_ps(p, _mm256_castsi256_ps(two_n)));
 }
@@ -127,12 +127,7 @@ AVX512 static inline __m512 exp16(__m512 x) {
     const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(P0), r, _mm512_set1_ps(P1));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P2));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P5));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    const __m512 p = EXP_REMAINDER(_mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps, _mm512_set1_ps, r);
     const __m512i two_n = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
     return _mm512_maskz_mul_ps(keep, p, _mm512_castsi512_ps(two_n));
 }
@@ -163,18 +158,14 @@ static const KVSoftmaxKernels SET_AVX512 = {"avx512", scale_max_avx512, exp_sum_
 #elif KV_SIMD_NEON
 #include <arm_neon.h>
 
+static inline float32x4_t fma4(float32x4_t a, float32x4_t b, float32x4_t c) { return vfmaq_f32(c, a, b); }
 static inline float32x4_t exp4(float32x4_t x) {
     const uint32x4_t keep = vcgeq_f32(x, vdupq_n_f32(KV_EXP_LO));
     x = vmaxq_f32(vminq_f32(x, vdupq_n_f32(EXP_HI)), vdupq_n_f32(KV_EXP_LO - 1.0f));
     const float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(LOG2E)));
     float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(LN2_HI));
     r = vfmsq_f32(r, n, vdupq_n_f32(LN2_LO));
-    float32x4_t p = vfmaq_f32(vdupq_n_f32(P1), vdupq_n_f32(P0), r);
-    p = vfmaq_f32(vdupq_n_f32(P2), p, r);
-    p = vfmaq_f32(vdupq_n_f32(P3), p, r);
-    p = vfmaq_f32(vdupq_n_f32(P4), p, r);
-    p = vfmaq_f32(vdupq_n_f32(P5), p, r);
-    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), p, vmulq_f32(r, r));
+    const float32x4_t p = EXP_REMAINDER(fma4, vmulq_f32, vaddq_f32, vdupq_n_f32, r);
     const int32x4_t two_n = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
     const float32x4_t e = vmulq_f32(p, vreinterpretq_f32_s32(two_n));
     return vreinterpretq_f32_u32(vandq_u32(keep, vreinterpretq_u32_f32(e)));
