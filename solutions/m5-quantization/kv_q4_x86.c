@@ -23,6 +23,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kv_values_avx2.h"
 #include "quant.h"
 
 #define X86_TARGET __attribute__((target("avx2,fma,f16c")))
@@ -112,17 +113,7 @@ X86_TARGET static inline float scale_of(const BlockQ4_0 *b) {
 // 8 rows at a time, two heads at a time (a last odd head alone).
 X86_TARGET static void dots_q4_avx2(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
                                     size_t row_bytes, int n) {
-    const int blocks = n / QK4_0;
-    const KVQ8Prepared qp = kv_q8_prepared_x86(q, n_q * n);
-    for (int j = 0; j < n_rows; j += LANES) {
-        const int nr = n_rows - j < LANES ? n_rows - j : LANES;
-        for (int h = 0; h < n_q; h += 2) {
-            const bool two = h + 1 < n_q;
-            const size_t at = (size_t)h * blocks, at1 = at + blocks;
-            dots8_q4_avx2(scores + (size_t)h * stride + j, stride, qp.blocks + at, qp.sums + at,
-                          two ? qp.blocks + at1 : NULL, two ? qp.sums + at1 : NULL, nr, ROW(j), row_bytes, n);
-        }
-    }
+    kv_q8_dots_by_lanes_x86(dots8_q4_avx2, LANES, scores, stride, q, n_q, n_rows, rows, row_bytes, n);
 }
 
 X86_TARGET static float dot_q4_avx2(const float *q, const void *row, int n) {
@@ -146,55 +137,7 @@ X86_TARGET static float dot_q4_avx2(const float *q, const void *row, int n) {
     const __m256 X2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(X0##_hi));                                 \
     const __m256 X3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(X0##_hi, X0##_hi)))
 
-// A block of 32 outputs of one head (two) stays in 4 (8) registers over all the rows.
-X86_TARGET static void add1_q4_avx2(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes,
-                                    int n) {
-    for (int b = 0; b < n / QK4_0; b++) {
-        float *o = out + b * QK4_0;
-        __m256 a0 = _mm256_loadu_ps(o), a1 = _mm256_loadu_ps(o + 8), a2 = _mm256_loadu_ps(o + 16),
-               a3 = _mm256_loadu_ps(o + 24);
-        for (int j = 0; j < n_rows; j++) {
-            const BlockQ4_0 *v = ROW(j) + b;
-            WIDEN_Q4(v, x0, x1, x2, x3);
-            const __m256 wd = _mm256_set1_ps(w[j] * scale_of(v));
-            a0 = _mm256_fmadd_ps(wd, x0, a0), a1 = _mm256_fmadd_ps(wd, x1, a1);
-            a2 = _mm256_fmadd_ps(wd, x2, a2), a3 = _mm256_fmadd_ps(wd, x3, a3);
-        }
-        _mm256_storeu_ps(o, a0), _mm256_storeu_ps(o + 8, a1), _mm256_storeu_ps(o + 16, a2), _mm256_storeu_ps(o + 24, a3);
-    }
-}
-X86_TARGET static void add2_q4_avx2(float *out, const float *w, int stride, int n_rows, const void *rows,
-                                    size_t row_bytes, int n) {
-    float *out1 = out + n;
-    const float *w1 = w + stride;
-    for (int b = 0; b < n / QK4_0; b++) {
-        float *o = out + b * QK4_0, *p = out1 + b * QK4_0;
-        __m256 a0 = _mm256_loadu_ps(o), a1 = _mm256_loadu_ps(o + 8), a2 = _mm256_loadu_ps(o + 16),
-               a3 = _mm256_loadu_ps(o + 24);
-        __m256 b0 = _mm256_loadu_ps(p), b1 = _mm256_loadu_ps(p + 8), b2 = _mm256_loadu_ps(p + 16),
-               b3 = _mm256_loadu_ps(p + 24);
-        for (int j = 0; j < n_rows; j++) {
-            const BlockQ4_0 *v = ROW(j) + b;
-            WIDEN_Q4(v, x0, x1, x2, x3);
-            const float d = scale_of(v);
-            const __m256 wa = _mm256_set1_ps(w[j] * d), wb = _mm256_set1_ps(w1[j] * d);
-            a0 = _mm256_fmadd_ps(wa, x0, a0), b0 = _mm256_fmadd_ps(wb, x0, b0);
-            a1 = _mm256_fmadd_ps(wa, x1, a1), b1 = _mm256_fmadd_ps(wb, x1, b1);
-            a2 = _mm256_fmadd_ps(wa, x2, a2), b2 = _mm256_fmadd_ps(wb, x2, b2);
-            a3 = _mm256_fmadd_ps(wa, x3, a3), b3 = _mm256_fmadd_ps(wb, x3, b3);
-        }
-        _mm256_storeu_ps(o, a0), _mm256_storeu_ps(o + 8, a1), _mm256_storeu_ps(o + 16, a2), _mm256_storeu_ps(o + 24, a3);
-        _mm256_storeu_ps(p, b0), _mm256_storeu_ps(p + 8, b1), _mm256_storeu_ps(p + 16, b2), _mm256_storeu_ps(p + 24, b3);
-    }
-}
-
-// The query heads of a group two at a time, a last odd one alone.
-X86_TARGET static void add_q4_avx2(float *out, const float *w, int stride, int n_q, int n_rows, const void *rows,
-                                   size_t row_bytes, int n) {
-    int h = 0;
-    for (; h + 2 <= n_q; h += 2) add2_q4_avx2(out + (size_t)h * n, w + (size_t)h * stride, stride, n_rows, rows, row_bytes, n);
-    if (h < n_q) add1_q4_avx2(out + (size_t)h * n, w + (size_t)h * stride, n_rows, rows, row_bytes, n);
-}
+KV_VALUES_AVX2(q4_avx2, BlockQ4_0, WIDEN_Q4)
 
 const KVRowKernels kv_q4_kernels_avx2 = {"avx2", dot_q4_avx2, dots_q4_avx2, add_q4_avx2};
 

@@ -66,6 +66,14 @@ typedef struct {
     const int32_t *sums;
 } KVQ8Prepared;
 KVQ8Prepared kv_q8_prepared_x86(const float *q, int len);
+// A key kernel for up to `lanes` rows (one per lane) against one prepared head q, or two (q1 not
+// NULL): scores[j] and scores[stride + j] for j < n_rows.
+typedef void (*KVQ8KeyRows)(float *scores, int stride, const KVQ8Query *q, const int32_t *qsum, const KVQ8Query *q1,
+                            const int32_t *qsum1, int n_rows, const void *rows, size_t row_bytes, int n);
+// A row kernels' dot_rows through it: the n_q heads prepared once, then `lanes` rows at a time, two
+// heads at a time (a last odd head alone). For the x86 key kernels of the 8- and 4-bit caches.
+void kv_q8_dots_by_lanes_x86(KVQ8KeyRows key_rows, int lanes, float *scores, int stride, const float *q, int n_q,
+                             int n_rows, const void *rows, size_t row_bytes, int n);
 // The cache's store with them: quantize_row_q8_0's bytes for n values (a multiple of 32), or
 // false (nothing written) when a value is not finite.
 bool kv_q8_store_avx2(BlockQ8_0 *y, const float *x, int n);

@@ -129,19 +129,9 @@ AVX512_TARGET static void dots16_q8_avx512(float *scores, int stride, const KVQ8
 }
 
 // 16 rows at a time, two heads at a time (a last odd head alone).
-AVX512_TARGET static void dots_q8_avx512(float *scores, int stride, const float *q, int n_q, int n_rows,
-                                         const void *rows, size_t row_bytes, int n) {
-    const int blocks = n / QK8_0;
-    const KVQ8Prepared p = kv_q8_prepared_x86(q, n_q * n);
-    for (int j = 0; j < n_rows; j += LANES) {
-        const int nr = n_rows - j < LANES ? n_rows - j : LANES;
-        for (int h = 0; h < n_q; h += 2) {
-            const bool two = h + 1 < n_q;
-            const size_t at = (size_t)h * blocks, at1 = at + blocks;
-            dots16_q8_avx512(scores + (size_t)h * stride + j, stride, p.blocks + at, p.sums + at,
-                             two ? p.blocks + at1 : NULL, two ? p.sums + at1 : NULL, nr, ROW(j), row_bytes, n);
-        }
-    }
+AVX512_TARGET static void dots_q8_avx512(float *scores, int stride, const float *q, int n_q, int n_rows, const void *rows,
+                                         size_t row_bytes, int n) {
+    kv_q8_dots_by_lanes_x86(dots16_q8_avx512, LANES, scores, stride, q, n_q, n_rows, rows, row_bytes, n);
 }
 
 AVX512_TARGET static float dot_q8_avx512(const float *q, const void *row, int n) {
