@@ -39,7 +39,7 @@ M0_SRCS := tokenizer_load.c tokenizer_pretok.c tokenizer_bpe.c tokenizer_encode.
 M1_SRCS := safetensors.c config.c weights.c model.c
 M2_SRCS := forward.c matmul.c matmul_simd.c matmul_gemm.c matmul_gemm_blocking.c matmul_bf16.c
 M3_SRCS := sampler.c rng.c generate.c chat.c
-M4_SRCS := kvcache.c kv_attention.c kv_kernels.c kv_kernels_x86.c kv_kernels_neon.c kv_softmax.c
+M4_SRCS := kvcache.c kv_attention.c kv_kernels.c kv_kernels_x86.c kv_kernels_neon.c
 M5_SRCS := quant.c quant_dot.c quant_simd.c quant_avx2.c quant_avx512.c quant_vnni.c quant_neon.c quant_model.c \
            quant_model_write.c gguf.c gguf_model.c gguf_write.c mlx_model.c kv_q8.c kv_q8_x86.c kv_q8_avx512.c kv_q8_neon.c \
            kv_q4.c kv_q4_x86.c kv_q4_avx512.c kv_q4_neon.c

@@ -38,7 +38,7 @@ typedef struct {
                      size_t row_bytes, int n);
 } KVRowKernels;
 
-// ---- the softmax of a tile of scores (kv_attention.c; kv_softmax.c) ----
+// ---- the softmax of a tile of scores (kv_attention.c; the sets in kv_kernels*.c) ----
 // e^x for the softmax: 0 below KV_EXP_LO, where expf's results turn subnormal. A subnormal weight
 // adds nothing an f32 sum can hold, but every multiply-add with one can take a hundred cycles (a
 // microcode assist): with a peaked softmax over thousands of keys that was most of the time.

@@ -87,20 +87,46 @@ KV_HEADS_BY_ONE(dots_f16_plain, add_f16_plain, dot_f16_plain, add1_f16_plain)
 static const KVRowKernels PLAIN[2] = {{"plain C", dot_f32_plain, dots_f32_plain, add_f32_plain},
                                       {"plain C", dot_f16_plain, dots_f16_plain, add_f16_plain}};
 
+// The softmax of a tile, in plain C: the loops kv_attention had, one value at a time. libm's expf
+// takes one value per call and the running sum waits on each addition: on one core at 4,096 keys
+// that was about half of attention's time, so the SIMD sets do 8 or 16 at a time with their own
+// e^x (kv_kernels_simd.h) and keep the sum in registers.
+static float scale_max_plain(float *w, int n, float scale) {
+    for (int j = 0; j < n; j++) w[j] *= scale;
+    float m = w[0];
+    for (int j = 1; j < n; j++) m = w[j] > m ? w[j] : m;
+    return m;
+}
+static float exp_sum_plain(float *w, int n, float m, float sum) {
+    for (int j = 0; j < n; j++) {
+        w[j] = kv_softmax_exp(w[j] - m);
+        sum += w[j];
+    }
+    return sum;
+}
+static void rescale_plain(float *x, int n, float f) {
+    for (int d = 0; d < n; d++) x[d] *= f;
+}
+static const KVSoftmaxKernels PLAIN_SOFTMAX = {"plain C", scale_max_plain, exp_sum_plain, rescale_plain};
+
 // The best this CPU has, decided once (NULL: plain C only).
 static const KVRowKernels *best;
+static const KVSoftmaxKernels *best_softmax;
 static void (*best_to_f16)(uint16_t *dst, const float *src, size_t n);
 static void (*best_to_f32)(float *dst, const uint16_t *src, size_t n);
 static void pick_best(void) {
 #if KV_SIMD_X86
     if (simd_cpu_avx2_fma_f16c()) {
         // make check tests both: PS_SIMD=avx2 keeps AVX-512 off
-        best = __builtin_cpu_supports("avx512f") && simd_avx512_allowed() ? kv_kernels_avx512 : kv_kernels_avx2;
+        const bool avx512 = __builtin_cpu_supports("avx512f") && simd_avx512_allowed();
+        best = avx512 ? kv_kernels_avx512 : kv_kernels_avx2;
+        best_softmax = avx512 ? &kv_softmax_avx512 : &kv_softmax_avx2;
         best_to_f16 = kv_f32_to_f16_f16c;
         best_to_f32 = kv_f16_to_f32_f16c;
     }
 #elif KV_SIMD_NEON
     best = kv_kernels_neon;
+    best_softmax = &kv_softmax_neon;
     best_to_f16 = kv_f32_to_f16_neon;
     best_to_f32 = kv_f16_to_f32_neon;
 #endif
@@ -115,6 +141,10 @@ static const KVRowKernels *this_lab_kernels(KVType type) {
     pick_once();
     const KVRowKernels *set = best && simd_level(SIMD_ATTN) == SIMD_ON ? best : PLAIN;
     return &set[type == KV_F16];
+}
+const KVSoftmaxKernels *kv_softmax_kernels(void) {
+    pick_once();
+    return best_softmax && simd_level(SIMD_ATTN) == SIMD_ON ? best_softmax : &PLAIN_SOFTMAX;
 }
 static const KVRowKernels *f32_kernels(void) { return this_lab_kernels(KV_F32); }
 static const KVRowKernels *f16_kernels(void) { return this_lab_kernels(KV_F16); }

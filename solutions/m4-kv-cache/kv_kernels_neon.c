@@ -72,4 +72,57 @@ void kv_f32_to_f16_neon(uint16_t *dst, const float *src, size_t n) {
     for (; i + 4 <= n; i += 4) vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
     for (; i < n; i++) dst[i] = kv_half_from_float(src[i]);
 }
+
+// ---- the softmax of a tile (kv_kernels.h): 4 scores at a time, the sum in registers ----
+
+static inline float32x4_t fma4(float32x4_t a, float32x4_t b, float32x4_t c) { return vfmaq_f32(c, a, b); }
+static inline float32x4_t exp4(float32x4_t x) {
+    const uint32x4_t keep = vcgeq_f32(x, vdupq_n_f32(KV_EXP_LO));
+    x = vmaxq_f32(vminq_f32(x, vdupq_n_f32(KV_EXP_HI)), vdupq_n_f32(KV_EXP_LO - 1.0f));
+    const float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(KV_LOG2E)));
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(KV_LN2_HI));
+    r = vfmsq_f32(r, n, vdupq_n_f32(KV_LN2_LO));
+    const float32x4_t p = KV_EXP_REMAINDER(fma4, vmulq_f32, vaddq_f32, vdupq_n_f32, r);
+    const int32x4_t two_n = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    const float32x4_t e = vmulq_f32(p, vreinterpretq_f32_s32(two_n));
+    return vreinterpretq_f32_u32(vandq_u32(keep, vreinterpretq_u32_f32(e)));
+}
+static float scale_max_neon(float *w, int n, float scale) {
+    float32x4_t m = vdupq_n_f32(-INFINITY);
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float32x4_t x = vmulq_n_f32(vld1q_f32(w + j), scale);
+        vst1q_f32(w + j, x);
+        m = vmaxq_f32(m, x);
+    }
+    float best = vmaxvq_f32(m);
+    for (; j < n; j++) {
+        w[j] *= scale;
+        best = w[j] > best ? w[j] : best;
+    }
+    return best;
+}
+static float exp_sum_neon(float *w, int n, float m, float sum) {
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float32x4_t e = exp4(vsubq_f32(vld1q_f32(w + j), vdupq_n_f32(m)));
+        vst1q_f32(w + j, e);
+        acc = vaddq_f32(acc, e);
+    }
+    if (j < n) {   // the last few through the same polynomial: -inf in the unused lanes gives 0
+        float last[4];
+        for (int i = 0; i < 4; i++) last[i] = j + i < n ? w[j + i] - m : -INFINITY;
+        vst1q_f32(last, exp4(vld1q_f32(last)));
+        for (int i = 0; j + i < n; i++) w[j + i] = last[i];
+        acc = vaddq_f32(acc, vld1q_f32(last));
+    }
+    return sum + vaddvq_f32(acc);
+}
+static void rescale_neon(float *x, int n, float f) {
+    int d = 0;
+    for (; d + 4 <= n; d += 4) vst1q_f32(x + d, vmulq_n_f32(vld1q_f32(x + d), f));
+    for (; d < n; d++) x[d] *= f;
+}
+const KVSoftmaxKernels kv_softmax_neon = {"neon", scale_max_neon, exp_sum_neon, rescale_neon};
 #endif

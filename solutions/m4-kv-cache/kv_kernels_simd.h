@@ -29,14 +29,42 @@
         for (int h = 0; h < n_q; h++) ADD1(out + (size_t)h * n, w + (size_t)h * stride, n_rows, rows, row_bytes, n); \
     }
 
-// The SIMD sets, [KV_F32] and [KV_F16] each, and the conversions; kv_kernels.c asks the CPU which
-// of them it may call.
+// The softmax kernels' e^x (kv_kernels.h, KVSoftmaxKernels), the same in every instruction set:
+// e^x = 2^n x e^r with n = round(x / ln 2) and r = x - n ln 2 in [-ln2/2, ln2/2]; e^r from a
+// degree-7 polynomial (Cephes' expf coefficients: within 1 ulp of expf, kvcache.scaled-attention);
+// 2^n put in the exponent bits directly. ln 2 is split in two (KV_LN2_HI exact in 9 bits,
+// KV_LN2_LO the rest) so that n x KV_LN2_HI is exact and r keeps its low bits.
+#define KV_LOG2E 1.44269504088896341f
+#define KV_LN2_HI 0.693359375f
+#define KV_LN2_LO -2.12194440e-4f
+// e^r ~ 1 + r + r^2 (P5 + r (P4 + r (P3 + r (P2 + r (P1 + r P0))))), Pk = KV_EXP_Pk
+#define KV_EXP_P0 1.9875691500e-4f
+#define KV_EXP_P1 1.3981999507e-3f
+#define KV_EXP_P2 8.3334519073e-3f
+#define KV_EXP_P3 4.1665795894e-2f
+#define KV_EXP_P4 1.6666665459e-1f
+#define KV_EXP_P5 5.0000001201e-1f
+// The polynomial, Horner's way, in any instruction set: FMA(a, b, c) = a x b + c, SET(x) x in
+// every lane.
+#define KV_EXP_REMAINDER(FMA, MUL, ADD, SET, r)                                                    \
+    FMA(FMA(FMA(FMA(FMA(FMA(SET(KV_EXP_P0), r, SET(KV_EXP_P1)), r, SET(KV_EXP_P2)), r, SET(KV_EXP_P3)), r, \
+                    SET(KV_EXP_P4)),                                                                   \
+                r, SET(KV_EXP_P5)),                                                                    \
+        MUL(r, r), ADD(r, SET(1.0f)))
+// The kernels' exponentials are 0 below this, as kv_softmax_exp's (kv_kernels.h); above KV_EXP_HI
+// the argument is clamped (a score above the tile's maximum cannot happen; this keeps 2^n finite).
+#define KV_EXP_HI 88.0f
+
+// The SIMD sets, [KV_F32] and [KV_F16] each, the softmax kernels and the conversions; kv_kernels.c
+// asks the CPU which of them it may call.
 #if KV_SIMD_X86
 extern const KVRowKernels kv_kernels_avx2[2], kv_kernels_avx512[2];
+extern const KVSoftmaxKernels kv_softmax_avx2, kv_softmax_avx512;
 void kv_f32_to_f16_f16c(uint16_t *dst, const float *src, size_t n);
 void kv_f16_to_f32_f16c(float *dst, const uint16_t *src, size_t n);
 #elif KV_SIMD_NEON
 extern const KVRowKernels kv_kernels_neon[2];
+extern const KVSoftmaxKernels kv_softmax_neon;
 void kv_f32_to_f16_neon(uint16_t *dst, const float *src, size_t n);
 void kv_f16_to_f32_neon(float *dst, const uint16_t *src, size_t n);
 #endif

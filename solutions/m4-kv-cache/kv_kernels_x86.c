@@ -298,4 +298,93 @@ X86_TARGET void kv_f32_to_f16_f16c(uint16_t *dst, const float *src, size_t n) {
                          _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     for (; i < n; i++) dst[i] = kv_half_from_float(src[i]);
 }
+
+// ---- the softmax of a tile (kv_kernels.h): 8 or 16 scores at a time, the sum in registers ----
+
+X86_TARGET static inline __m256 exp8(__m256 x) {
+    const __m256 zero = _mm256_cmp_ps(x, _mm256_set1_ps(KV_EXP_LO), _CMP_LT_OQ);
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(KV_EXP_HI)), _mm256_set1_ps(KV_EXP_LO - 1.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(KV_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(KV_LN2_HI), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(KV_LN2_LO), r);
+    const __m256 p = KV_EXP_REMAINDER(_mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps, _mm256_set1_ps, r);
+    const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(zero, _mm256_mul_ps(p, _mm256_castsi256_ps(two_n)));
+}
+X86_TARGET static float scale_max_avx2(float *w, int n, float scale) {
+    const __m256 s = _mm256_set1_ps(scale);
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m256 x = _mm256_mul_ps(_mm256_loadu_ps(w + j), s);
+        _mm256_storeu_ps(w + j, x);
+        m = _mm256_max_ps(m, x);
+    }
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    float best = _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+    for (; j < n; j++) {
+        w[j] *= scale;
+        best = w[j] > best ? w[j] : best;
+    }
+    return best;
+}
+X86_TARGET static float exp_sum_avx2(float *w, int n, float m, float sum) {
+    const __m256 vm = _mm256_set1_ps(m);
+    __m256 acc = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(w + j), vm));
+        _mm256_storeu_ps(w + j, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    if (j < n) {   // the last few through the same polynomial: -inf in the unused lanes gives 0
+        float last[8];
+        for (int i = 0; i < 8; i++) last[i] = j + i < n ? w[j + i] - m : -INFINITY;
+        _mm256_storeu_ps(last, exp8(_mm256_loadu_ps(last)));
+        for (int i = 0; j + i < n; i++) w[j + i] = last[i];
+        acc = _mm256_add_ps(acc, _mm256_loadu_ps(last));
+    }
+    return sum + hsum8(acc);
+}
+X86_TARGET static void rescale_avx2(float *x, int n, float f) {
+    int d = 0;
+    for (; d + 8 <= n; d += 8) _mm256_storeu_ps(x + d, _mm256_mul_ps(_mm256_loadu_ps(x + d), _mm256_set1_ps(f)));
+    for (; d < n; d++) x[d] *= f;
+}
+const KVSoftmaxKernels kv_softmax_avx2 = {"avx2", scale_max_avx2, exp_sum_avx2, rescale_avx2};
+
+X512_TARGET static inline __m512 exp16(__m512 x) {
+    const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(KV_EXP_LO), _CMP_GE_OQ);
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(KV_EXP_HI)), _mm512_set1_ps(KV_EXP_LO - 1.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(KV_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(KV_LN2_HI), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(KV_LN2_LO), r);
+    const __m512 p = KV_EXP_REMAINDER(_mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps, _mm512_set1_ps, r);
+    const __m512i two_n = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps(keep, p, _mm512_castsi512_ps(two_n));
+}
+X512_TARGET static float scale_max_avx512(float *w, int n, float scale) {
+    const __m512 s = _mm512_set1_ps(scale);
+    __m512 m = _mm512_set1_ps(-INFINITY);
+    for (int j = 0; j < n; j += 16) {   // the last, partial, block through a mask
+        const __mmask16 in = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+        const __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(in, w + j), s);
+        _mm512_mask_storeu_ps(w + j, in, x);
+        m = _mm512_mask_max_ps(m, in, m, x);
+    }
+    return _mm512_reduce_max_ps(m);
+}
+X512_TARGET static float exp_sum_avx512(float *w, int n, float m, float sum) {
+    const __m512 vm = _mm512_set1_ps(m);
+    __m512 acc = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {   // lanes beyond n: -inf - m, whose e^x is 0
+        const __mmask16 in = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), in, w + j), vm));
+        _mm512_mask_storeu_ps(w + j, in, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    return sum + _mm512_reduce_add_ps(acc);
+}
+const KVSoftmaxKernels kv_softmax_avx512 = {"avx512", scale_max_avx512, exp_sum_avx512, rescale_avx2};
 #endif
