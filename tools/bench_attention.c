@@ -18,6 +18,7 @@
 #include "bench_util.h"
 #include "forward.h"
 #include "kv_attention.h"
+#include "kvcache.h"
 #include "mapfile.h"
 #include "quant_model.h"
 #include "thread_pool.h"
@@ -42,7 +43,7 @@ static void store_like_cache(const KVFormat *f, void *rows, const float *x, int 
     const size_t h = kv_row_bytes(f->type, HEAD_DIM);
     for (int p = 0; p < n; p++)
         for (int g = 0; g < KV_HEADS; g++) {
-            const size_t at = f->type == KV_F32 ? ((size_t)p * KV_HEADS + g) * h : ((size_t)g * n + p) * h;
+            const size_t at = kv_cache_by_head(f->type) ? ((size_t)g * n + p) * h : ((size_t)p * KV_HEADS + g) * h;
             f->store((char *)rows + at, x + ((size_t)p * KV_HEADS + g) * HEAD_DIM, HEAD_DIM);
         }
 }
@@ -103,8 +104,8 @@ int main(int argc, char **argv) {
                         }
                         const KVType type = kv[way]->type;
                         const KVLayerView view =
-                            type == KV_F32 ? kv_view_by_position(kf[way][l], vf[way][l], type, HEADS, KV_HEADS, HEAD_DIM)
-                                           : kv_view_by_head(kf[way][l], vf[way][l], type, HEADS, KV_HEADS, HEAD_DIM, n);
+                            kv_cache_by_head(type) ? kv_view_by_head(kf[way][l], vf[way][l], type, HEADS, KV_HEADS, HEAD_DIM, n)
+                                                   : kv_view_by_position(kf[way][l], vf[way][l], type, HEADS, KV_HEADS, HEAD_DIM);
                         kv_attention(out, q, 1, n - 1, &view);
                     }
                     t[r] = (bench_now() - start) * 1e3;

@@ -63,6 +63,14 @@ int kv_cache_init(KVCache *kc, const Model *m, int ctx, size_t memory_limit);
 int kv_cache_init_as(KVCache *kc, const Model *m, int ctx, size_t memory_limit, KVType type);
 void kv_cache_free(KVCache *kc);
 
+// Does a cache of this type keep each kv head's positions together? Every format but f32. An f32
+// cache keeps M2's layout, a position's heads together: your attention() reads it so, and
+// project_qkv writes new positions straight into it. Any other format is stored row by row anyway,
+// so each head's positions go together: a unit of attention (one head, a block of positions) then
+// reads one unbroken run of bytes, where in M2's layout it read one short row a whole position
+// apart, often across two cache lines (book #head-rows).
+static inline bool kv_cache_by_head(KVType type) { return type != KV_F32; }
+
 // Where the row of key/value head g at position p of layer l starts: bytes after kc->k (its key)
 // and after kc->v (its value).
 size_t kv_cache_offset(const KVCache *kc, int l, int p, int g);

@@ -73,12 +73,7 @@ int kv_cache_init_as(KVCache *kc, const Model *m, int ctx, size_t memory_limit, 
     kc->kv_bytes = bytes / 2;
     kc->type = type;
     kc->row_bytes = (size_t)c->n_kv_heads * head_bytes;
-    // An f32 cache keeps M2's layout, a position's heads together: your attention() reads it so,
-    // and project_qkv writes new positions straight into it. Any other format is stored row by
-    // row anyway, so each head's positions go together: a unit of attention (one head, a block
-    // of positions) then reads one unbroken run of bytes, where in M2's layout it read one short
-    // row a whole position apart, often across two cache lines (book #scaling).
-    const bool by_head = type != KV_F32;
+    const bool by_head = kv_cache_by_head(type);
     kc->pos_stride = by_head ? head_bytes : kc->row_bytes;
     kc->head_stride = by_head ? (size_t)ctx * head_bytes : head_bytes;
     kc->k = ps_alloc_big(kc->kv_bytes), kc->v = ps_alloc_big(kc->kv_bytes);
@@ -119,12 +114,10 @@ static void scaled_attention(const KVCache *kc, const Layer *L, const Config *c,
     const int pos0 = kc->n, kv_dim = c->n_kv_heads * c->head_dim, hd = c->head_dim;
     const size_t layer = kv_cache_offset(kc, l, 0, 0);
     char *k = kc->k, *v = kc->v;
-    KVLayerView view;
     if (kc->type == KV_F32) {   // written in place, as in the task below
         const size_t new_rows = kv_cache_offset(kc, l, pos0, 0);
         project_qkv(L, c, a, (float *)(k + new_rows), (float *)(v + new_rows), n);
         qk_norm_rope(L, c, a->q, (float *)(k + new_rows), n, pos0);
-        view = kv_view_by_position(k + layer, v + layer, kc->type, c->n_heads, c->n_kv_heads, hd);
     } else {   // computed in f32, stored in the cache's format once (f16: rounded), as they enter it
         const KVFormat *f = kv_format(kc->type);
         project_qkv(L, c, a, a->k, a->v, n);
@@ -135,8 +128,9 @@ static void scaled_attention(const KVCache *kc, const Layer *L, const Config *c,
                 f->store(k + at, a->k + from, (size_t)hd);
                 f->store(v + at, a->v + from, (size_t)hd);
             }
-        view = kv_view_by_head(k + layer, v + layer, kc->type, c->n_heads, c->n_kv_heads, hd, kc->ctx);
     }
+    const KVLayerView view = {k + layer, v + layer, kc->type, c->n_heads, c->n_kv_heads, hd, kc->pos_stride,
+                              kc->head_stride};
     kv_attention(a->att, a->q, n, pos0, &view);
 }
 
