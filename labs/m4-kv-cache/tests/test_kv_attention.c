@@ -131,6 +131,19 @@ static void against_m2(int n_heads, int n_kv_heads, int head_dim, int n_keys) {
 // The softmax kernels (kv_kernels.h): the SIMD ones against the plain C ones, which are the loops
 // kv_attention had. The scaling, the maximum and the rescale are exact; e^x within 4 ulp of expf
 // (1 measured), exactly 0 below KV_EXP_LO; every length from 1 to 40 (the SIMD sets' tails).
+// got[j] against want[j] = expf's e^x for j < n: exactly 0 where want is (below KV_EXP_LO), else
+// the distance in want's ulps kept in *worst.
+static void exps_near(const float *want, const float *got, int n, float *worst, const char *what, int which) {
+    for (int j = 0; j < n; j++) {
+        if (want[j] == 0.0f) {
+            PS_CHECK(got[j] == 0.0f, "%s %d, value %d: e^x %g where expf's is 0 (below -87)", what, which, j, got[j]);
+            continue;
+        }
+        const float ulp = fabsf(want[j] - got[j]) / (nextafterf(want[j], INFINITY) - want[j]);
+        *worst = ulp > *worst ? ulp : *worst;
+    }
+}
+
 static void softmax_kernels_match(void) {
     kv_attention_use(false);
     const KVSoftmaxKernels *plain = kv_softmax_kernels();
@@ -145,14 +158,7 @@ static void softmax_kernels_match(void) {
             const float ma = plain->scale_max(a, n, 1.7f), mb = simd->scale_max(b, n, 1.7f);
             PS_CHECK(ma == mb && memcmp(a, b, (size_t)n * sizeof *a) == 0, "scale_max of %d: %g and %g", n, ma, mb);
             const float sa = plain->exp_sum(a, n, ma, 0.25f), sb = simd->exp_sum(b, n, mb, 0.25f);
-            for (int j = 0; j < n; j++) {
-                if (a[j] == 0.0f) {   // below KV_EXP_LO
-                    PS_CHECK(b[j] == 0.0f, "n %d: e^x where expf's is 0 (below -87): %g", n, b[j]);
-                    continue;
-                }
-                const float ulp = fabsf(a[j] - b[j]) / (nextafterf(a[j], INFINITY) - a[j]);
-                worst_ulp = ulp > worst_ulp ? ulp : worst_ulp;
-            }
+            exps_near(a, b, n, &worst_ulp, "scores of length", n);
             PS_CHECK(fabsf(sa - sb) <= 1e-6f * sa, "n %d: sums %.9g and %.9g", n, sa, sb);
             memcpy(b, a, (size_t)n * sizeof *a);
             plain->rescale(a, n, 0.7f), simd->rescale(b, n, 0.7f);
@@ -162,14 +168,7 @@ static void softmax_kernels_match(void) {
     for (int i = 0; i < 88 * 4096; i += 32) {
         for (int j = 0; j < 32; j++) a[j] = b[j] = -(float)(i + j) / 4096.0f;
         plain->exp_sum(a, 32, 0.0f, 0.0f), simd->exp_sum(b, 32, 0.0f, 0.0f);
-        for (int j = 0; j < 32; j++) {
-            if (a[j] == 0.0f) {
-                PS_CHECK(b[j] == 0.0f, "e^%g: %g where expf's is 0 (below -87)", -(double)(i + j) / 4096, b[j]);
-                continue;
-            }
-            const float ulp = fabsf(a[j] - b[j]) / (nextafterf(a[j], INFINITY) - a[j]);
-            worst_ulp = ulp > worst_ulp ? ulp : worst_ulp;
-        }
+        exps_near(a, b, 32, &worst_ulp, "arguments from -x/4096, x =", i);
     }
     printf("e^x within %.0f ulp of expf\n", worst_ulp);
     PS_CHECK(worst_ulp <= 4, "e^x %.1f ulp from expf", worst_ulp);
