@@ -16,16 +16,20 @@
 #define KEYS_PER_SPLIT 256
 #define MAX_SPLITS 64
 // Scores are computed for this many keys at a time, then their softmax weights, then their
-// values are added: the tile of scores stays in L1 and the maximum is updated once per tile. 32
-// rather than 64: the tile's rows and the next tile's, asked for ahead, fit in L1 (4 x 16 KiB f32).
-#define KEY_TILE 32
+// values are added; the running maximum and sum are updated once per tile. A whole block: the
+// tile's maximum and sum are each reduced across vector lanes, a chain of dependent steps, and
+// with tiles of 32 keys those chains were a fifth of a unit's time (Xeon VM, 16 threads each on
+// its own block in L1: 35.8-40.8 -> 25.6-31.7 ns per key in a 4-bit cache, 32.6-39.1 -> 25.3-31.3
+// in f16). The scores stay small (2 KiB per query head).
+#define KEY_TILE KEYS_PER_SPLIT
 // At most this many partial results (one per query head and block) wait for the merge at once:
 // a long prefill goes through in chunks of tokens, so the scratch stays ~2 MiB.
 #define MAX_PARTIALS 4096
 
-// Rows asked for ahead (prefetch_rows) between dot products of this many keys: a few at a time,
-// so that the requests in flight do not crowd out the loads of the rows being computed.
-#define PREFETCH_CHUNK 16
+// Rows asked for ahead (prefetch_rows) between dot products of this many keys: some at a time,
+// so that the requests in flight do not crowd out the loads of the rows being computed (16, 64
+// and 256 measured alike; fewer calls of dot_rows, each preparing its query, than with 16).
+#define PREFETCH_CHUNK 64
 // Ask for rows 0 .. n-1 of one head (bytes long, row apart) ahead of their use: each row would
 // otherwise wait for memory in turn (-16% time at 4096 keys on the f16 cache, one thread, AVX2
 // VM, when the rows were a whole position apart; book/m4-kv-cache.md#scaling). Rows one after the
@@ -82,18 +86,16 @@ static void run_unit(const Job *job, const KVRowKernels *kern, const KVSoftmaxKe
     for (int i = 0; i < G * hd; i++) r->acc[i] = 0.0f;
     for (int jb = j0; jb < j1; jb += KEY_TILE) {
         const int nt = j1 - jb < KEY_TILE ? j1 - jb : KEY_TILE;
-        // The tile's key rows (8-16 KiB) are read once for the G heads, and so are its value rows.
-        // While this tile's scores are computed, its value rows and the next tile's key rows are
-        // asked for, a chunk at a time: in an f16 cache (or a smaller one). An f32 row is 8 cache
+        // The tile's key rows are read once for the G heads, and so are its value rows. While a
+        // chunk of scores is computed, its value rows and the next chunk's key rows (in this tile
+        // or the next) are asked for: in an f16 cache (or a smaller one). An f32 row is 8 cache
         // lines, twice as many requests, and they measured no faster than the hardware alone (a
         // few % slower).
-        const int next = j1 - jb - KEY_TILE < KEY_TILE ? j1 - jb - KEY_TILE : KEY_TILE;   // rows of the next tile
         for (int c = 0; c < nt; c += PREFETCH_CHUNK) {
             const int nc = nt - c < PREFETCH_CHUNK ? nt - c : PREFETCH_CHUNK;
+            const int k_next = jb + c + nc, k_ahead = j1 - k_next < PREFETCH_CHUNK ? j1 - k_next : PREFETCH_CHUNK;
             if (ahead) prefetch_rows(V + (size_t)(jb + c) * row, nc, row, head_bytes);
-            if (ahead && c < next)
-                prefetch_rows(K + (size_t)(jb + KEY_TILE + c) * row, next - c < PREFETCH_CHUNK ? next - c : PREFETCH_CHUNK,
-                              row, head_bytes);
+            if (ahead && k_ahead > 0) prefetch_rows(K + (size_t)k_next * row, k_ahead, row, head_bytes);
             kern->dot_rows(r->tile + c, KEY_TILE, q, G, nc, K + (size_t)(jb + c) * row, row, hd);
         }
         for (int h = 0; h < G; h++) {

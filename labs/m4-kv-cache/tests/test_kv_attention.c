@@ -84,7 +84,7 @@ static int greedy_against_hf(const char *name, KVType type) {
 
 // Random q, K, V: kv_attention against M2's attention(), which sums in the order of the definition.
 // K and V are made exact in f16, so the f16 cache must give the f32 result up to rounding too.
-static void against_m2(int n_heads, int n_kv_heads, int head_dim, int n_keys) {
+static void against_m2(int n_heads, int n_kv_heads, int head_dim, int n_keys, double tol) {
     const int q_dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim;
     const size_t cache = (size_t)n_keys * kv_dim;
     float *q = malloc(q_dim * sizeof *q), *k = malloc(cache * sizeof *k), *v = malloc(cache * sizeof *v);
@@ -107,7 +107,7 @@ static void against_m2(int n_heads, int n_kv_heads, int head_dim, int n_keys) {
         snprintf(what, sizeof what, "%d heads / %d kv heads x %d, %d keys, %s", n_heads, n_kv_heads, head_dim, n_keys,
                  type ? "f16" : "f32");
         kv_attention(got, q, 1, n_keys - 1, &view);   // one query at position n_keys - 1
-        PS_CHECK_CLOSE(what, got, want, q_dim, 1e-5, 1e-5);
+        PS_CHECK_CLOSE(what, got, want, q_dim, tol, tol);
     }
     // The f16 rows again, each head's positions together (the cache's layout for every format but
     // f32), with room for 3 more positions per head: the same rows, so the same bits.
@@ -181,15 +181,21 @@ static void t_scaled_attention(void) {
         if (worst > 0) printf("%s, f32 cache: logits within %.2g of transformers'\n", MODELS[i], worst);
     }
     PS_CHECK(tested > 0, "no model found (models/tiny, or run make synth)");
-    // Key counts around the block size (256), the tile (32) and the prefetch chunk (16), head sizes
-    // with SIMD tails; groups of 2 query heads (Qwen3), 1, 4, and 3 (pairs and a last odd head).
+    // Key counts around the block size and tile (256), the prefetch chunk (64) and the kernels' 16
+    // and 32 rows, head sizes with SIMD tails; groups of 2 query heads (Qwen3), 1, 4, and 3 (pairs
+    // and a last odd head).
     const int keys[] = {1, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255, 256, 257, 1000, 4097};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        against_m2(16, 8, 128, keys[i]);
-        against_m2(4, 4, 24, keys[i]);
-        against_m2(8, 2, 36, keys[i]);
-        against_m2(6, 2, 40, keys[i]);
+        against_m2(16, 8, 128, keys[i], 1e-5);
+        against_m2(4, 4, 24, keys[i], 1e-5);
+        against_m2(8, 2, 36, keys[i], 1e-5);
+        against_m2(6, 2, 40, keys[i], 1e-5);
     }
+    // Past 64 blocks (16,384 keys) a block holds more than one tile: the running softmax rescales
+    // what it has summed when a later tile has a larger maximum. (M2's loop, the reference, adds
+    // 20,000 terms one after the other in f32: it drifts from the exact sum by ~2e-5 itself.)
+    against_m2(4, 4, 24, 20000, 5e-5);
+    against_m2(6, 2, 40, 20000, 5e-5);
     // The same numbers whatever the threads and however the tokens come (a prefill, long enough to
     // go in chunks, or one by one).
     const int n = 1100, pos0 = 20, hd = 40, heads = 4, kv_heads = 2, q_dim = heads * hd, kv_dim = kv_heads * hd;

@@ -230,7 +230,8 @@ static void against_m2(int n_heads, int n_kv_heads, int head_dim, int n_keys, ui
 
 static void t_attention(void) {
     uint32_t seed = 5;
-    // Key counts around the tile (32) and the block (256); groups of 2 query heads, 1, and 3.
+    // Key counts around the kernels' 16 and 32 rows and the block (256, also the tile); groups of 2
+    // query heads, 1, and 3.
     const int keys[] = {1, 17, 32, 33, 255, 257, 1000};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         against_m2(16, 8, 128, keys[i], &seed);
