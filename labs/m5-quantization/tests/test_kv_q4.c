@@ -131,14 +131,14 @@ static int nibble(const BlockQ4_0 *b, int i) { return i < 16 ? (b->qs[i] & 0x0f)
 // One SIMD set against the plain C.
 static void simd_against_plain(const KVRowKernels *simd, const float *x, const BlockQ4_0 *rows, uint32_t seed) {
     const KVRowKernels *plain = kv_q4_kernels_plain();
-    enum { MAX_N = 128, MAX_ROWS = 37, MAX_Q = 3 };
+    enum { MAX_N = 160, MAX_ROWS = 37, MAX_Q = 3 };
     static float q[MAX_Q * MAX_N], w[MAX_Q * 40], out_p[MAX_Q * MAX_N], out_s[MAX_Q * MAX_N];
     static float sc_p[MAX_Q * 40], sc_s[MAX_Q * 40];
     static KVQ8Query qp[MAX_Q * MAX_N / QK8_0];
     printf("q4_0 cache kernels: %s against plain C\n", simd->name);
-    const int sizes[] = {32, 96, 128};
+    const int sizes[] = {32, 96, 128, 160};   // 1, 3, 4 and 5 blocks: the AVX-512 values take 4 at a time
     int checked = 0;
-    for (size_t si = 0; si < 3; si++) {
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         const int n = sizes[si];
         const size_t row_bytes = kv_row_bytes(KV_Q4_0, n);   // rows of n values, one after the other
         static BlockQ4_0 packed[MAX_ROWS * MAX_N / QK4_0];
@@ -189,26 +189,27 @@ static void simd_against_plain(const KVRowKernels *simd, const float *x, const B
                 checked++;
             }
     }
-    PS_CHECK(checked == 3 * MAX_Q * 10, "%s: %d cases checked", simd->name, checked);
+    PS_CHECK(checked == (int)(sizeof sizes / sizeof sizes[0]) * MAX_Q * 10, "%s: %d cases checked", simd->name, checked);
     // The same query buffer with new values (the kernels keep the last query's blocks): new
     // scores; and a query block with a value that is not finite: NaN scores, from both.
-    const size_t row_bytes = kv_row_bytes(KV_Q4_0, MAX_N);
+    enum { N = 128 };
+    const size_t row_bytes = kv_row_bytes(KV_Q4_0, N);
     const KVRowKernels *both[2] = {plain, simd};
     for (int round = 0; round < 4; round++) {
-        for (int i = 0; i < MAX_N; i++) q[i] = round == 2 && i == 70 ? NAN : kvc_uniform(&seed, -2.0f, 2.0f);
+        for (int i = 0; i < N; i++) q[i] = round == 2 && i == 70 ? NAN : kvc_uniform(&seed, -2.0f, 2.0f);
         if (round == 1) q[70] = INFINITY;
         for (int k = 0; k < 2; k++) {
-            both[k]->dot_rows(k ? sc_s : sc_p, 40, q, 1, 5, rows, row_bytes, MAX_N);
-            both[k]->dot_rows(k ? sc_s : sc_p, 40, q, 1, 5, rows, row_bytes, MAX_N);   // again, the same
+            both[k]->dot_rows(k ? sc_s : sc_p, 40, q, 1, 5, rows, row_bytes, N);
+            both[k]->dot_rows(k ? sc_s : sc_p, 40, q, 1, 5, rows, row_bytes, N);   // again, the same
         }
         for (int j = 0; j < 5; j++) {
-            const float one = simd->dot(q, row_at(rows, row_bytes, j), MAX_N);
-            const float by_plain = plain->dot(q, row_at(rows, row_bytes, j), MAX_N);
+            const float one = simd->dot(q, row_at(rows, row_bytes, j), N);
+            const float by_plain = plain->dot(q, row_at(rows, row_bytes, j), N);
             // finite: |q| <= 2 and |k| <= 3 (plus a step) bound the mass of the 128 terms by 1024
             const bool ok = round == 1 || round == 2
                                 ? isnan(sc_p[j]) && isnan(sc_s[j]) && isnan(one) && isnan(by_plain)
-                                : sc_p[j] == sc_p[j] && sc_p[j] == by_plain && close_sums(sc_p[j], sc_s[j], MAX_N, 1024) &&
-                                      close_sums(sc_p[j], one, MAX_N, 1024);
+                                : sc_p[j] == sc_p[j] && sc_p[j] == by_plain && close_sums(sc_p[j], sc_s[j], N, 1024) &&
+                                      close_sums(sc_p[j], one, N, 1024);
             PS_CHECK(ok, "round %d (%s), row %d: plain %.9g and %.9g, SIMD %.9g and %.9g", round,
                      round == 1 ? "an infinity" : round == 2 ? "a NaN" : "finite", j, sc_p[j], by_plain, sc_s[j], one);
         }
@@ -217,7 +218,7 @@ static void simd_against_plain(const KVRowKernels *simd, const float *x, const B
 
 // Every SIMD set this CPU has (the AVX2 one on an AVX-512 machine too), against the plain C.
 static void t_simd(void) {
-    enum { MAX_N = 128, MAX_ROWS = 37 };
+    enum { MAX_N = 160, MAX_ROWS = 37 };   // simd_against_plain's largest rows
     static float x[MAX_ROWS * MAX_N];
     static BlockQ4_0 rows[MAX_ROWS * MAX_N / QK4_0];
     static KVQ8Query qp[MAX_N / QK8_0];
@@ -237,8 +238,8 @@ static void t_simd(void) {
 
 static void t_attention(void) {
     uint32_t seed = 5;
-    // Key counts around the tile (32) and the block (256); groups of 2 query heads, 1, and 3; and
-    // with the SIMD kernels off (your quantizer then stores the rows) and on.
+    // Key counts around the kernels' 16 and 32 rows and the block (256, also the tile); groups of 2
+    // query heads, 1, and 3; with the SIMD kernels off (your quantizer then stores the rows) and on.
     const int keys[] = {1, 17, 32, 33, 255, 257, 1000};
     const bool simd_was = quant_simd_enabled();
     for (int pass = 0; pass < 2; pass++) {
