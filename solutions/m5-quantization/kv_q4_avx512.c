@@ -138,7 +138,7 @@ X512_INLINE void lookup(const BlockQ4_0 *v, __m512 levels, __m512 *x0, __m512 *x
 #define QUAD 4   // blocks of a row whose sums stay in registers together: 128 values
 
 // Rows j0 .. j0+15 (the lanes past n_rows repeat the last row): block b's scale times each row's
-// weight for head h (and h+1 when `two`), into wd[0][k] and wd[1][k] for k < 16. The 16 scales
+// weight for head h (and h+1 when `two`), into wd[0][r] and wd[1][r] for rows r < 16. The 16 scales
 // come in one gather (each lane reads 4 bytes at its block: the scale, then qs[0..1]).
 X512_INLINE void weight_scales(float wd[2][LANES], const float *w, int stride, bool two, int j0, int n_rows,
                                const void *rows, size_t row_bytes, int b) {
