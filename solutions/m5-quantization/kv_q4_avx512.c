@@ -173,7 +173,7 @@ X512_INLINE void weight_scales(float wd[2][LANES], const float *w, int stride, b
 // over the rows, so a row's blocks are looked up once for both heads; the weight x scale of each
 // (row, block, head) is made 16 rows at a time and the multiply-adds take it from memory, so the
 // only shuffles left per block are the lookup's (AVX-512 has 32 registers: 16 sums fit). nb and
-// two are constants where add_q4_avx512 calls this, so each case compiles to its own loop.
+// two are constants where add_quad_of calls this, so each case compiles to its own loop.
 X512_INLINE void add_quad(float *out, const float *w, int stride, bool two, int nb, int n_rows, const void *rows,
                           size_t row_bytes, int n, int b) {
     const __m512 levels = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
@@ -211,6 +211,17 @@ X512_INLINE void add_quad(float *out, const float *w, int stride, bool two, int 
 }
 #undef QUAD_BLOCK
 
+// add_quad with nb a constant in each case: one loop per count of blocks.
+X512_INLINE void add_quad_of(float *out, const float *w, int stride, bool two, int nb, int n_rows, const void *rows,
+                             size_t row_bytes, int n, int b) {
+    switch (nb) {
+    case 4: add_quad(out, w, stride, two, 4, n_rows, rows, row_bytes, n, b); break;
+    case 3: add_quad(out, w, stride, two, 3, n_rows, rows, row_bytes, n, b); break;
+    case 2: add_quad(out, w, stride, two, 2, n_rows, rows, row_bytes, n, b); break;
+    default: add_quad(out, w, stride, two, 1, n_rows, rows, row_bytes, n, b);
+    }
+}
+
 // The query heads of a group two at a time (a last odd one alone), a row's blocks QUAD at a time.
 X512_TARGET static void add_q4_avx512(float *out, const float *w, int stride, int n_q, int n_rows, const void *rows,
                                       size_t row_bytes, int n) {
@@ -220,20 +231,8 @@ X512_TARGET static void add_q4_avx512(float *out, const float *w, int stride, in
         const float *wh = w + (size_t)h * stride;
         for (int b = 0; b < blocks; b += QUAD) {
             const int nb = blocks - b < QUAD ? blocks - b : QUAD;
-#define ADD_QUAD(two, nb) add_quad(o, wh, stride, two, nb, n_rows, rows, row_bytes, n, b)
-            if (h + 1 < n_q) switch (nb) {   // constants, one loop each
-                case 4: ADD_QUAD(true, 4); break;
-                case 3: ADD_QUAD(true, 3); break;
-                case 2: ADD_QUAD(true, 2); break;
-                default: ADD_QUAD(true, 1);
-                }
-            else switch (nb) {
-                case 4: ADD_QUAD(false, 4); break;
-                case 3: ADD_QUAD(false, 3); break;
-                case 2: ADD_QUAD(false, 2); break;
-                default: ADD_QUAD(false, 1);
-                }
-#undef ADD_QUAD
+            if (h + 1 < n_q) add_quad_of(o, wh, stride, true, nb, n_rows, rows, row_bytes, n, b);   // a constant `two`
+            else add_quad_of(o, wh, stride, false, nb, n_rows, rows, row_bytes, n, b);
         }
     }
 }
