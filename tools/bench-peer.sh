@@ -14,16 +14,21 @@
 #   3. per format, back to back: llama-bench -p P -n N -t THREADS -r REPS --mmap 0 on its file with
 #      each build, then build/tools/bench_peer (protostar) on the same threads, P, N, REPS, weights
 #      in memory
-#   5. prints the ratio table (decode and prefill, per thread count and format) with the llama.cpp
-#      commit and whether its build used AMX, writes $OUT/bench-peer.csv and draws the ratios,
-#      $OUT/bench-peer-BUILD.svg (tools/plot_peer.py)
+#   4. prints the ratio table (tools/peer_table.py: decode and prefill, per thread count and
+#      format) with the llama.cpp commit and whether its build used AMX, writes
+#      $OUT/bench-peer.csv and draws the ratios, $OUT/bench-peer-BUILD.svg (tools/plot_peer.py)
 #
-# Settings (environment or make variables): THREADS=1,8,16 FORMATS=f32,bf16,q8_0,q4_0 P=128 N=32
-# RUN=all|prepare|llama|protostar|table (to split the work over several commands) REPS=3 KV=f16 (the KV cache: f16, f32 or q8_0 on both sides; a list on protostar's only) DEPTH=0 (positions already in the
-# cache before each test, a list like 0,4096: llama-bench -d) PEER_OUT=$BUILD/bench-peer
-# LLAMA_BUILDS=noamx|native|given (only those llama.cpp builds) JOBS=<cores> (build parallelism). Needs: cmake, a C/C++ compiler, python3 with numpy, torch and
-# transformers (the converter's imports), and models/qwen3-0.6b/tokenizer.json +
-# tokenizer_config.json (make tokenizer; the converter needs a real tokenizer for the vocabulary).
+# Settings (environment or make variables):
+#   THREADS=1,8,16  FORMATS=f32,bf16,q8_0,q4_0  P=128  N=32  REPS=3 (llama-bench -r, bench_peer -r)
+#   ROUNDS=1        passes over the formats; with more, each cell of the table is a median
+#   KV=f16          the KV cache: f16, f32, q8_0 or q4_0 on both sides (a list: protostar's side only)
+#   DEPTH=0         positions already in the cache before each test, a list like 0,4096 (llama-bench -d)
+#   RUN=all|prepare|llama|protostar|table   to split the work over several commands
+#   LLAMA_BUILDS=noamx|native|given         only those llama.cpp builds
+#   PEER_OUT=$BUILD/bench-peer  JOBS=<cores> (build parallelism)
+# Needs: cmake, a C/C++ compiler, python3 with numpy, torch and transformers (the converter's
+# imports), and models/qwen3-0.6b/tokenizer.json + tokenizer_config.json (make tokenizer; the
+# converter needs a real tokenizer for the vocabulary).
 set -eu
 B=${BUILD:-build}
 OUT=${PEER_OUT:-$B/bench-peer}   # not $OUT: a common name in CI and job runners
@@ -178,73 +183,38 @@ case $RUN in all | llama) : >"$LLCSV" ;; esac
 case $RUN in all | protostar) : >"$PSCSV" ;; esac
 # One format at a time, both engines back to back: a shared VM's speed drifts over minutes (we
 # measured 1.6x between two calls an hour apart), so each pair of numbers is taken close together.
-for f in $(echo "$FORMATS" | tr ',' ' '); do
-    [ "$RUN" = table ] && break
-    if [ "$RUN" != protostar ]; then
-        for b in $BUILDS; do
-            echo "==> llama-bench ($b build), $f, threads $THREADS"
-            "$OUT/llama-$b/bin/llama-bench" -m "$(gguf_of "$f")" -p "$P" -n "$N" -t "$THREADS" -r "$REPS" -d "$DEPTH" --mmap 0 \
-                $LLAMA_KV -o csv >"$OUT/llama-bench-$b-$f.csv" 2>"$OUT/llama-bench-$b-$f.log" ||
-                { tail -5 "$OUT/llama-bench-$b-$f.log"; die "llama-bench failed on $f (log: $OUT/llama-bench-$b-$f.log)"; }
-            sed "s/^/$b,$f,/" "$OUT/llama-bench-$b-$f.csv" >>"$LLCSV"
-        done
-    fi
-    if [ "$RUN" != llama ]; then
-        echo "==> protostar, $f, threads $THREADS (KV cache $KV)"
-        "$B/tools/bench_peer" "$MODEL" --formats "$f" --threads "$THREADS" -p "$P" -n "$N" -r "$REPS" --kv "$KV" \
-            --depth "$DEPTH" --csv "$OUT/protostar-$f.csv"
-        if [ -s "$PSCSV" ]; then sed 1d "$OUT/protostar-$f.csv" >>"$PSCSV"; else cat "$OUT/protostar-$f.csv" >"$PSCSV"; fi
-    fi
+# ROUNDS=R goes over the formats R times; the table gives each cell's median over the rounds.
+ROUNDS=${ROUNDS:-1}
+case $ROUNDS in '' | *[!0-9]* | 0) die "ROUNDS=$ROUNDS: a count of rounds, 1 or more" ;; esac
+round=1
+while [ "$RUN" != table ] && [ "$round" -le "$ROUNDS" ]; do
+    for f in $(echo "$FORMATS" | tr ',' ' '); do
+        if [ "$RUN" != protostar ]; then
+            for b in $BUILDS; do
+                echo "==> llama-bench ($b build), $f, threads $THREADS (round $round of $ROUNDS)"
+                "$OUT/llama-$b/bin/llama-bench" -m "$(gguf_of "$f")" -p "$P" -n "$N" -t "$THREADS" -r "$REPS" -d "$DEPTH" \
+                    --mmap 0 $LLAMA_KV -o csv >"$OUT/llama-bench-$b-$f.csv" 2>"$OUT/llama-bench-$b-$f.log" ||
+                    { tail -5 "$OUT/llama-bench-$b-$f.log"; die "llama-bench failed on $f (log: $OUT/llama-bench-$b-$f.log)"; }
+                sed "s/^/$round,$b,$f,/" "$OUT/llama-bench-$b-$f.csv" >>"$LLCSV"
+            done
+        fi
+        if [ "$RUN" != llama ]; then
+            echo "==> protostar, $f, threads $THREADS (KV cache $KV; round $round of $ROUNDS)"
+            "$B/tools/bench_peer" "$MODEL" --formats "$f" --threads "$THREADS" -p "$P" -n "$N" -r "$REPS" --kv "$KV" \
+                --depth "$DEPTH" --csv "$OUT/protostar-$f.csv"
+            [ -s "$PSCSV" ] || sed -n '1s/^/round,/p' "$OUT/protostar-$f.csv" >"$PSCSV"
+            sed "1d; s/^/$round,/" "$OUT/protostar-$f.csv" >>"$PSCSV"
+        fi
+    done
+    round=$((round + 1))
 done
 for f in "$LLCSV" "$PSCSV"; do
     [ -s "$f" ] || { echo "bench-peer: $f not there yet (RUN=llama / RUN=protostar makes it); no table"; exit 0; }
 done
 
-# ---- the table ----
-python3 - "$LLCSV" "$PSCSV" "$OUT/bench-peer.csv" "$COMMIT" "$HAS_AMX" "$P" "$N" "$BUILDS" \
-    "$(for b in $BUILDS; do printf '%s: %s; ' "$b" "$(amx_of "$b")"; done)" <<'EOF'
-import csv, sys
-llama_csv, ps_csv, out_csv, commit, has_amx, P, N, builds, amx_note = sys.argv[1:10]
-builds = builds.split()
-llama = {}   # (build, format, threads, test, depth) -> (tok/s, sd)
-header = None
-for line in open(llama_csv):
-    b, f, rest = line.rstrip("\n").split(",", 2)
-    row = next(csv.reader([rest]))
-    if row and row[0] == "build_commit":
-        header = row
-        continue
-    r = dict(zip(header, row))
-    test = "pp%s" % r["n_prompt"] if int(r["n_prompt"]) > 0 else "tg%s" % r["n_gen"]
-    llama[(b, f, int(r["n_threads"]), test, int(r.get("n_depth", 0) or 0))] = (float(r["avg_ts"]), float(r["stddev_ts"]))
-ps = {}
-for r in csv.DictReader(open(ps_csv)):
-    ps[(r["format"], int(r["threads"]), r["test"], int(r["depth"]))] = (float(r["tokens_per_s"]), float(r["stddev"]))
-formats = list(dict.fromkeys(k[0] for k in ps))
-threads = sorted(set(k[1] for k in ps))
-depths = sorted(set(k[3] for k in ps))
-with open(out_csv, "w") as o:
-    w = csv.writer(o)
-    w.writerow(["engine", "build", "format", "threads", "test", "depth", "tokens_per_s", "stddev"])
-    for (f, t, test, d), (v, sd) in sorted(ps.items()):
-        w.writerow(["protostar", "", f, t, test, d, v, sd])
-    for (b, f, t, test, d), (v, sd) in sorted(llama.items()):
-        w.writerow(["llama.cpp", b, f, t, test, d, v, sd])
-print("\nllama.cpp %s; CPU with AMX: %s; AMX in the builds: %s" % (commit, has_amx, amx_note))
-for b in builds:
-    print("\n| tok/s, protostar / llama.cpp (%s build) | threads | %s |" % (b, " | ".join(formats)))
-    print("|---|---|%s" % ("---|" * len(formats)))
-    for d in depths:
-        at = " after %d positions" % d if d else ""
-        for test, label in (("tg%s" % N, "decode (tg%s)%s" % (N, at)), ("pp%s" % P, "prefill %s (pp%s)%s" % (P, P, at))):
-            for i, t in enumerate(threads):
-                cells = []
-                for f in formats:
-                    a, l = ps.get((f, t, test, d)), llama.get((b, f, t, test, d))
-                    cells.append("%.1f / %.1f = %.2fx" % (a[0], l[0], a[0] / l[0]) if a and l else "-")
-                print("| %s | %d | %s |" % (label if i == 0 else "", t, " | ".join(cells)))
-print("\nCSV: %s" % out_csv)
-EOF
+# ---- the table (tools/peer_table.py) ----
+python3 tools/peer_table.py "$LLCSV" "$PSCSV" "$OUT/bench-peer.csv" "$COMMIT" "$HAS_AMX" "$P" "$N" "$BUILDS" \
+    "$(for b in $BUILDS; do printf '%s: %s; ' "$b" "$(amx_of "$b")"; done)"
 for b in $BUILDS; do
     python3 tools/plot_peer.py "$OUT/bench-peer.csv" "$OUT/bench-peer-$b.svg" "$b" && echo "plot: $OUT/bench-peer-$b.svg"
 done

@@ -6,9 +6,11 @@
 Two panels, decode and prefill: for each format, one bar per thread count, the height protostar's
 tokens per second divided by llama.cpp's (BUILD: which llama.cpp build; default the one without
 AMX when there is one, else the first). The line at 1.0 is parity: above it protostar is faster.
-With several depths (DEPTH=0,4096) the first is drawn.
+With several depths (DEPTH=0,4096) the first is drawn; with several rounds (ROUNDS=3), each
+bar is the median of the rounds' ratios.
 """
 import csv
+import statistics
 import sys
 
 W, H, PAD, TOP = 900, 380, 50, 40
@@ -25,13 +27,17 @@ def main():
     build = sys.argv[3] if len(sys.argv) == 4 else ("noamx" if "noamx" in builds else builds[0])
     depth = min(r.get("depth", "0") for r in rows)
     rows = [r for r in rows if r.get("depth", "0") == depth]
-    ps = {(r["format"], int(r["threads"]), r["test"]): float(r["tokens_per_s"]) for r in rows if r["engine"] == "protostar"}
-    ll = {(r["format"], int(r["threads"]), r["test"]): float(r["tokens_per_s"])
-          for r in rows if r["engine"] == "llama.cpp" and r["build"] == build}
+    key = lambda r: (r["format"], int(r["threads"]), r["test"], r.get("round", "1"))
+    ps = {key(r): float(r["tokens_per_s"]) for r in rows if r["engine"] == "protostar"}
+    ll = {key(r): float(r["tokens_per_s"]) for r in rows if r["engine"] == "llama.cpp" and r["build"] == build}
     formats = list(dict.fromkeys(k[0] for k in ps))
     threads = sorted(set(k[1] for k in ps))
     tests = sorted(set(k[2] for k in ps), key=lambda t: (t[:2] != "tg", t))   # decode first
-    ratios = {k: ps[k] / ll[k] for k in ps if k in ll and ll[k] > 0}
+    by_cell = {}   # a cell's ratio in each round; drawn: their median
+    for k in ps:
+        if k in ll and ll[k] > 0:
+            by_cell.setdefault(k[:3], []).append(ps[k] / ll[k])
+    ratios = {k: statistics.median(v) for k, v in by_cell.items()}
     top = max([1.2] + [v * 1.1 for v in ratios.values()])
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">' % (W, H),
            '<rect width="100%" height="100%" fill="white"/>']
