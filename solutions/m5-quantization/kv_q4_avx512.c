@@ -30,7 +30,10 @@
 #if KV_Q4_X86
 #include <immintrin.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
+
+#include "kv_rows_avx512.h"
 
 // The plain C's float terms must not become multiply-adds: gcc in ISO C mode never contracts, and
 // clang only within one expression (each intrinsic is its own), but say so for the file anyway.
@@ -45,27 +48,13 @@
 
 // ---- keys ----
 
-// Block b's 16 bytes of rows r, r+4, r+8 and r+12, one row per 128-bit lane.
-X512_INLINE __m512i four_rows(const BlockQ4_0 *const *row, int r, int b) {
-    __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)row[r][b].qs));
-    z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)row[r + 4][b].qs), 1);
-    z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)row[r + 8][b].qs), 2);
-    return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)row[r + 12][b].qs), 3);
-}
-
-// Block b's scales of rows 0 .. 15 (those past n_rows repeat the last row), as 16 floats (the
-// plain q_f16_at's values): one gather, each lane reading 4 bytes at its block (the scale, then
-// qs[0..1]), for the keys and the values. Not 16 two-byte stores into a buffer read back as one
-// vector: a load that spans several stores waits for them to reach the cache (no store covers it,
-// so none can be forwarded), once per block. Keys per row, 16 threads each on its own rows (Xeon
-// VM): in L1 12.4 -> 10.2 ns, from memory 14.0 -> 11.5; one thread in L1 (AMD VM) 5.0 -> 4.15.
-X512_INLINE __m512 scales16(const void *rows, size_t row_bytes, int n_rows, int b) {
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i row = _mm512_min_epi32(lane, _mm512_set1_epi32(n_rows - 1));
-    const __m512i at = _mm512_add_epi32(_mm512_mullo_epi32(row, _mm512_set1_epi32((int)row_bytes)),
-                                        _mm512_set1_epi32(b * (int)sizeof(BlockQ4_0)));
-    const __m512i raw = _mm512_i32gather_epi32(at, rows, 1);
-    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw));   // the low 16 bits: the scale
+// 16 bytes at `at`, at + rows4, at + 2 x rows4 and at + 3 x rows4, one per 128-bit lane: a block's
+// nibbles of rows r, r+4, r+8 and r+12 when rows4 is 4 rows' bytes.
+X512_INLINE __m512i four_rows(const char *at, size_t rows4) {
+    __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)at));
+    z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(at + rows4)), 1);
+    z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(at + 2 * rows4)), 2);
+    return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(at + 3 * rows4)), 3);
 }
 
 // Query bytes i .. i+3 of a block, broadcast.
@@ -92,18 +81,20 @@ X512_INLINE __m512 add_block_terms(__m512 acc, const KVQ8Query *q, int32_t qsum,
 }
 
 // Rows 0 .. n_rows-1 (at most 16) against the prepared head q (and q1 when two heads): scores[j]
-// and scores[stride + j]. Lanes past n_rows repeat the last row (read, never stored), so the
-// loads stay inside the rows given.
+// and scores[stride + j], the 16 rows read as a base and a stride (kv_rows16: fewer are copied,
+// the last one repeated; its lanes are computed, never stored).
 X512_TARGET static void dots16_q4_avx512(float *scores, int stride, const KVQ8Query *q, const int32_t *qsum,
                                          const KVQ8Query *q1, const int32_t *qsum1, int n_rows, const void *rows,
                                          size_t row_bytes, int n) {
-    const BlockQ4_0 *row[LANES];
-    for (int r = 0; r < LANES; r++) row[r] = ROW(r < n_rows ? r : n_rows - 1);
+    rows = kv_rows16(rows, &row_bytes, n_rows, (size_t)(n / QK4_0) * sizeof(BlockQ4_0));
+    const size_t rows4 = 4 * row_bytes;
+    const char *r0 = rows, *r1 = r0 + row_bytes, *r2 = r1 + row_bytes, *r3 = r2 + row_bytes;
     const __m512i low_nibbles = _mm512_set1_epi8(0x0f);
     __m512 acc = _mm512_setzero_ps(), acc1 = acc;
     for (int b = 0; b < n / QK4_0; b++) {
-        const __m512i z0 = four_rows(row, 0, b), z1 = four_rows(row, 1, b), z2 = four_rows(row, 2, b),
-                      z3 = four_rows(row, 3, b);
+        const size_t qs = (size_t)b * sizeof(BlockQ4_0) + offsetof(BlockQ4_0, qs);
+        const __m512i z0 = four_rows(r0 + qs, rows4), z1 = four_rows(r1 + qs, rows4), z2 = four_rows(r2 + qs, rows4),
+                      z3 = four_rows(r3 + qs, rows4);
         // A 4 x 4 transpose of int32 per 128-bit lane: c_k's lane r holds bytes 4k .. 4k+3 of row r.
         const __m512i a0 = _mm512_unpacklo_epi32(z0, z1), a1 = _mm512_unpackhi_epi32(z0, z1),
                       a2 = _mm512_unpacklo_epi32(z2, z3), a3 = _mm512_unpackhi_epi32(z2, z3);
@@ -113,7 +104,7 @@ X512_TARGET static void dots16_q4_avx512(float *scores, int stride, const KVQ8Qu
         const __m512i lo1 = _mm512_and_si512(c1, low_nibbles), hi1 = _mm512_and_si512(_mm512_srli_epi32(c1, 4), low_nibbles);
         const __m512i lo2 = _mm512_and_si512(c2, low_nibbles), hi2 = _mm512_and_si512(_mm512_srli_epi32(c2, 4), low_nibbles);
         const __m512i lo3 = _mm512_and_si512(c3, low_nibbles), hi3 = _mm512_and_si512(_mm512_srli_epi32(c3, 4), low_nibbles);
-        const __m512 dk = scales16(rows, row_bytes, n_rows, b);
+        const __m512 dk = kv_scales16_avx512(rows, row_bytes, LANES, b, sizeof(BlockQ4_0));
         acc = add_block_terms(acc, &q[b], qsum[b], dk, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3);
         if (q1) acc1 = add_block_terms(acc1, &q1[b], qsum1[b], dk, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3);
     }
@@ -149,7 +140,8 @@ X512_INLINE void lookup(const BlockQ4_0 *v, __m512 levels, __m512 *x0, __m512 *x
 // weight for head h (and h+1 when `two`), into wd[0][r] and wd[1][r] for rows r < 16.
 X512_INLINE void weight_scales(float wd[2][LANES], const float *w, int stride, bool two, int j0, int n_rows,
                                const void *rows, size_t row_bytes, int b) {
-    const __m512 d = scales16((const char *)rows + (size_t)j0 * row_bytes, row_bytes, n_rows - j0, b);
+    const __m512 d = kv_scales16_avx512((const char *)rows + (size_t)j0 * row_bytes, row_bytes, n_rows - j0, b,
+                                        sizeof(BlockQ4_0));
     const __mmask16 in = n_rows - j0 >= LANES ? 0xffff : (__mmask16)((1u << (n_rows - j0)) - 1);
     _mm512_storeu_ps(wd[0], _mm512_mul_ps(_mm512_maskz_loadu_ps(in, w + j0), d));
     if (two) _mm512_storeu_ps(wd[1], _mm512_mul_ps(_mm512_maskz_loadu_ps(in, w + stride + j0), d));

@@ -22,7 +22,7 @@
 // AVX2 took 6.9), the weights x scales made for 16 rows at once and read back as broadcasts from
 // memory (6.3 against 4.5) or picked from that register by vpermps (6.4); the keys' 16 scales
 // copied by a loop the compiler does not unroll (6.9 against 5.5, both with the query compared at
-// every call of 16 rows). No faster: values four blocks at a time (16 sums), keys transposed only
+// every call of 16 rows; they now come in one gather, kv_rows_avx512.h). No faster: values four blocks at a time (16 sums), keys transposed only
 // within 128-bit lanes with two shuffles per head and block to finish (3.2-4.0 against 3.3-3.4;
 // 28 shuffles a block against 32 for two heads, which may matter more where shuffles have one port,
 // as on Intel's cores; not measured there). Attention at 4,096
@@ -33,15 +33,15 @@
 #if KV_Q8_X86
 #include <immintrin.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
+
+#include "kv_rows_avx512.h"
 
 // The plain C's float terms must not become multiply-adds: gcc in ISO C mode never contracts, and
 // clang only within one expression (each intrinsic is its own), but say so for the file anyway.
 #if defined(__clang__)
 #pragma clang fp contract(off)
-#define UNROLL_LANES _Pragma("unroll")
-#else
-#define UNROLL_LANES _Pragma("GCC unroll 16")
 #endif
 #define AVX512_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 #define AVX512_INLINE AVX512_TARGET __attribute__((always_inline)) static inline
@@ -51,19 +51,12 @@
 
 // ---- keys ----
 
-// Block b's quants of rows r and s as [r | s] (two 32-byte halves), each flipped to k + 128.
-AVX512_INLINE __m512i two_rows(const BlockQ8_0 *r, const BlockQ8_0 *s) {
-    const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)r->qs)),
-                                            _mm256_loadu_si256((const __m256i *)s->qs), 1);
+// 32 bytes at r and at s as [r | s] (two 32-byte halves), each flipped to k + 128: a block's
+// quants of two rows.
+AVX512_INLINE __m512i two_rows(const char *r, const char *s) {
+    const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)r)),
+                                            _mm256_loadu_si256((const __m256i *)s), 1);
     return _mm512_xor_si512(both, _mm512_set1_epi8((char)0x80));
-}
-
-// Block b's scales of the 16 rows, as 16 floats (the plain q_f16_at's values).
-AVX512_INLINE __m512 scales16(const BlockQ8_0 *const *row, int b) {
-    uint16_t h[LANES];
-    UNROLL_LANES   // a loop of 16 copies cost more than they do (keys 6.9 -> 5.5 ns a row, one core of our VM)
-    for (int r = 0; r < LANES; r++) memcpy(&h[r], row[r][b].d, sizeof h[r]);   // little-endian, as x86 is
-    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
 }
 
 // Quants 4i .. 4i+3 of a query block, as one int32 for a broadcast.
@@ -89,21 +82,24 @@ AVX512_INLINE __m512 add_block_terms(__m512 acc, const KVQ8Query *q, int32_t qsu
 }
 
 // Rows 0 .. n_rows-1 (at most 16) against the prepared head q (and q1 when two heads): scores[j]
-// and scores[stride + j]. Lanes past n_rows repeat the last row (read, never stored), so the
-// loads stay inside the rows given.
+// and scores[stride + j], the 16 rows read as a base and a stride (kv_rows16: fewer are copied,
+// the last one repeated; its lanes are computed, never stored).
 AVX512_TARGET static void dots16_q8_avx512(float *scores, int stride, const KVQ8Query *q, const int32_t *qsum,
                                            const KVQ8Query *q1, const int32_t *qsum1, int n_rows, const void *rows,
                                            size_t row_bytes, int n) {
-    const BlockQ8_0 *row[LANES];
-    for (int r = 0; r < LANES; r++) row[r] = ROW(r < n_rows ? r : n_rows - 1);
+    rows = kv_rows16(rows, &row_bytes, n_rows, (size_t)(n / QK8_0) * sizeof(BlockQ8_0));
+    const size_t rows4 = 4 * row_bytes;
+    const char *r0 = rows, *r1 = r0 + row_bytes, *r2 = r1 + row_bytes, *r3 = r2 + row_bytes;
+    const char *r8 = r0 + 2 * rows4, *r9 = r8 + row_bytes, *r10 = r9 + row_bytes, *r11 = r10 + row_bytes;
     __m512 acc = _mm512_setzero_ps(), acc1 = acc;
     for (int b = 0; b < n / QK8_0; b++) {
+        const size_t qs = (size_t)b * sizeof(BlockQ8_0) + offsetof(BlockQ8_0, qs);
         // Registers [r | r+4] for r = 0..3 and 8..11: after the transpose within 128-bit lanes
         // (t: rows 0-7, u: rows 8-15), one shuffle of lanes puts row r in lane r.
-        const __m512i z0 = two_rows(row[0] + b, row[4] + b), z1 = two_rows(row[1] + b, row[5] + b),
-                      z2 = two_rows(row[2] + b, row[6] + b), z3 = two_rows(row[3] + b, row[7] + b),
-                      z4 = two_rows(row[8] + b, row[12] + b), z5 = two_rows(row[9] + b, row[13] + b),
-                      z6 = two_rows(row[10] + b, row[14] + b), z7 = two_rows(row[11] + b, row[15] + b);
+        const __m512i z0 = two_rows(r0 + qs, r0 + rows4 + qs), z1 = two_rows(r1 + qs, r1 + rows4 + qs),
+                      z2 = two_rows(r2 + qs, r2 + rows4 + qs), z3 = two_rows(r3 + qs, r3 + rows4 + qs),
+                      z4 = two_rows(r8 + qs, r8 + rows4 + qs), z5 = two_rows(r9 + qs, r9 + rows4 + qs),
+                      z6 = two_rows(r10 + qs, r10 + rows4 + qs), z7 = two_rows(r11 + qs, r11 + rows4 + qs);
         // Per 128-bit lane a 4 x 4 transpose of int32: t_i's lanes hold quad i (lanes 0, 2) and
         // quad 4+i (lanes 1, 3) of rows 0-3 and 4-7; u_i the same of rows 8-11 and 12-15.
         const __m512i a0 = _mm512_unpacklo_epi32(z0, z1), a1 = _mm512_unpackhi_epi32(z0, z1),
@@ -119,7 +115,7 @@ AVX512_TARGET static void dots16_q8_avx512(float *scores, int stride, const KVQ8
                       c1 = _mm512_shuffle_i32x4(t1, u1, low), c5 = _mm512_shuffle_i32x4(t1, u1, high),
                       c2 = _mm512_shuffle_i32x4(t2, u2, low), c6 = _mm512_shuffle_i32x4(t2, u2, high),
                       c3 = _mm512_shuffle_i32x4(t3, u3, low), c7 = _mm512_shuffle_i32x4(t3, u3, high);
-        const __m512 dk = scales16(row, b);
+        const __m512 dk = kv_scales16_avx512(rows, row_bytes, LANES, b, sizeof(BlockQ8_0));
         acc = add_block_terms(acc, &q[b], qsum[b], dk, c0, c1, c2, c3, c4, c5, c6, c7);
         if (q1) acc1 = add_block_terms(acc1, &q1[b], qsum1[b], dk, c0, c1, c2, c3, c4, c5, c6, c7);
     }
