@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "cli_args.h"
 #include "forward.h"
 #include "gguf_model.h"
@@ -24,12 +25,11 @@ static int usage(FILE *out) {
     return cli_usage_status(out);
 }
 
+// The file appears whole or not at all (atomic_file.h): a failed write leaves the old one.
 static int write_f32_le(const char *path, const float *x, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        fprintf(stderr, "%s: %s\n", path, strerror(errno));
-        return -1;
-    }
+    AtomicFile out;
+    FILE *f = atomic_file_open(&out, path, "wb");
+    if (!f) return -1;
     for (size_t i = 0; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, &x[i], sizeof bits);
@@ -37,13 +37,7 @@ static int write_f32_le(const char *path, const float *x, size_t n) {
                               (unsigned char)(bits >> 24)};
         fwrite(b, 1, 4, f);
     }
-    bool failed = ferror(f) != 0;
-    if (fclose(f) != 0) failed = true;
-    if (failed) {
-        fprintf(stderr, "%s: write failed\n", path);
-        return -1;
-    }
-    return 0;
+    return atomic_file_commit(&out);
 }
 
 static void print_top(const float *logits, int vocab, const Tokenizer *tok) {

@@ -407,9 +407,39 @@ static void t_quantize_atomic(void) {
     PS_CHECK(system(cmd) != 0, "a .partial directory (stale or new) was left in %s", d);
 }
 
+// logits' file appears whole or not at all (shared/atomic_file.h): a write that fails halfway (here
+// the file size limit, its signal ignored so that write() reports EFBIG) leaves the old file as it
+// was and no stand-in beside it; one that succeeds replaces it whole.
+static void t_logits_atomic(void) {
+    need_binary();
+    const char *d = ps_test_dir();
+    char cmd[2048], out[600];
+    PATH_PRINTF(out, "%s/logits.f32", d);
+    write_file(out, "old", 3);
+    PATH_PRINTF(cmd, "trap '' XFSZ; ulimit -f 1; %s logits -m %s --ids \"1 2\" -o %s >/dev/null 2>%s/err", protostar(),
+                SYNTH, out, d);
+    PS_CHECK(system(cmd) != 0, "logits succeeded past a 512-byte file size limit");
+    char path[700];
+    PATH_PRINTF(path, "%s/err", d);
+    char *err = read_all(path, NULL);
+    PS_CHECK(strstr(err, "write failed") && strstr(err, "left as it was"), "the failed write's message: %s", err);
+    free(err);
+    size_t len = 0;
+    char *kept = read_all(out, &len);
+    PS_CHECK(len == 3 && memcmp(kept, "old", 3) == 0, "a failed write changed %s (%zu bytes)", out, len);
+    free(kept);
+    PATH_PRINTF(cmd, "%s logits -m %s --ids \"1 2\" -o %s >/dev/null 2>&1", protostar(), SYNTH, out);
+    PS_CHECK(system(cmd) == 0, "logits -o %s failed", out);
+    struct stat sb;
+    PS_CHECK(stat(out, &sb) == 0 && sb.st_size > 3 && (sb.st_size & 3) == 0, "%s is not a whole file of floats", out);
+    PATH_PRINTF(cmd, "ls %s | grep -q partial", d);
+    PS_CHECK(system(cmd) != 0, "a .partial file was left in %s", d);
+}
+
 static const PsTest TESTS[] = {
     {"cli.bad-input", t_catalogue, "DEVELOPERS.md", 120},
     {"cli.quantize-atomic", t_quantize_atomic, "DEVELOPERS.md", 60},
+    {"cli.logits-atomic", t_logits_atomic, "DEVELOPERS.md", 60},
 };
 
 int main(int argc, char **argv) { return ps_main("tools", TESTS, PS_COUNT(TESTS), argc, argv); }
