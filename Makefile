@@ -142,9 +142,9 @@ BUILD_TOOLS := mkskel mkbook
 TOOL_SRCS := $(filter-out $(BUILD_TOOLS:%=tools/%.c) tools/mkbook_%.c tools/mslpp_%.c,$(wildcard tools/*.c))
 TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS)) $(BUILD_TOOLS:%=$(BUILD)/tools/%)
 tools: $(TOOL_BINS)
-$(BUILD_TOOLS:%=$(BUILD)/tools/%): $(BUILD)/tools/%: tools/%.c
+$(BUILD_TOOLS:%=$(BUILD)/tools/%): $(BUILD)/tools/%: tools/%.c shared/atomic_file.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^)
+	$(CC) $(CFLAGS) -Ishared -o $@ $(filter %.c,$^)
 $(BUILD)/tools/mkbook: $(wildcard tools/mkbook_*.c) tools/mkbook.h
 $(BUILD)/tools/mslpp: $(BUILD)/tobj/tools/mslpp_emit.o
 $(BUILD)/tools/%: $(BUILD)/tobj/tools/%.o $(ENGINE_OBJS)

@@ -21,6 +21,7 @@
 #include "forward.h"
 #include "kvcache.h"
 #include "model.h"
+#include "atomic_file.h"
 #include "bench_util.h"
 #include "timing.h"
 
@@ -101,8 +102,8 @@ int main(int argc, char **argv) {
     printf("ms per token at position p (median; uncached = forward() over p+1 tokens, as in M3)\n");
     printf("%8s | %14s %14s | %14s %14s\n", "position", "uncached 1 thr", "cached 1 thr", "uncached 2 thr",
            "cached 2 thr");
-    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
-    if (csv_path && !csv) perror(csv_path);
+    AtomicFile out;   // the CSV appears whole or not at all
+    FILE *csv = csv_path ? atomic_file_open(&out, csv_path, "w") : NULL;
     if (csv) fprintf(csv, "position,uncached_1,cached_1,uncached_2,cached_2\n");
     for (int i = 0; i < N_CACHED; i++) {
         char cells[4][32];
@@ -116,9 +117,9 @@ int main(int argc, char **argv) {
     int last = N_UNCACHED - 1;
     printf("at position %d the cache is %.0fx faster (2 threads); cache memory at ctx %d: %.0f MiB\n",
            UNCACHED_POS[last], un[1][last] / ca[1][last], ctx, kv_cache_bytes(c, ctx) / 1048576.0);
-    if (csv) fclose(csv);
+    const int failed = csv && atomic_file_commit(&out) != 0;
     kv_cache_free(&kc);
     free(ids), free(logits);
     model_free(&m);
-    return 0;
+    return failed;
 }

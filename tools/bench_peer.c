@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atomic_file.h"
 #include "bench_util.h"
 #include "forward.h"
 #include "kvcache.h"
@@ -99,6 +100,12 @@ static bool parse_kv(const char *text, bool use[KV_MAX_FORMATS]) {
     return n > 0;
 }
 
+// An early exit: the CSV's stand-in (if any) removed, rc returned.
+static int quit(AtomicFile *csv, int rc) {
+    if (csv->f) atomic_file_abort(csv);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     const char *dir = "build/models/qwen3-0.6b-shape", *csv_path = NULL;
     const char *formats_text = "f32,q8_0";
@@ -130,8 +137,9 @@ int main(int argc, char **argv) {
                                    "[--attention scaled|m2] [--clock wall|cpu]\n"), 2;
     }
     if (bench_model_missing(dir)) return 0;
-    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
-    if (csv_path && !csv) return perror(csv_path), 1;
+    AtomicFile out = {0};   // the CSV appears once every run is in it
+    FILE *csv = csv_path ? atomic_file_open(&out, csv_path, "w") : NULL;
+    if (csv_path && !csv) return 1;
     if (csv) fprintf(csv, "engine,format,threads,kv,depth,test,tokens_per_s,stddev\n");
     printf("%s: weights read into memory; %d runs each after a warm-up; tokens per second (mean ± sd)\n", dir, reps);
     printf("%-6s %7s %4s %6s %-6s %12s %8s\n", "format", "threads", "kv", "depth", "test", "tok/s", "sd");
@@ -140,25 +148,26 @@ int main(int argc, char **argv) {
     for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
         DType f = DT_F32;
         if (strcmp(name, "f32") && strcmp(name, "bf16") && (quant_type_parse(name, &f) != 0 || f == DT_F32))
-            return fprintf(stderr, "bench_peer: unknown format '%s' (f32, bf16, q8_0, q4_0, q4a)\n", name), 2;
+            return fprintf(stderr, "bench_peer: unknown format '%s' (f32, bf16, q8_0, q4_0, q4a)\n", name),
+                   quit(&out, 2);
         // bf16: the checkpoint's bf16 matrices kept as they are (the synthetic model is stored in
         // bf16); f32 and the quantized formats start from the matrices widened to f32.
         model_keep_bf16(!strcmp(name, "bf16"));
         Model m;
-        if (model_load(&m, dir, PS_MAP_READ) != 0) return 1;
-        if (f != DT_F32 && quantize_model(&m, f, false) != 0) return 1;
+        if (model_load(&m, dir, PS_MAP_READ) != 0) return quit(&out, 1);
+        if (f != DT_F32 && quantize_model(&m, f, false) != 0) return quit(&out, 1);
         int max_depth = 0;
         for (int d = 0; d < depths.n; d++) max_depth = depths.v[d] > max_depth ? depths.v[d] : max_depth;
         const int ctx = max_depth + (n_prompt > n_gen ? n_prompt : n_gen) + 1;
         int32_t *ids = malloc((size_t)(ctx + FILL) * sizeof *ids);
         float *logits = malloc((size_t)m.cfg.vocab_size * sizeof *logits);
-        if (!ids || !logits) return fprintf(stderr, "bench_peer: out of memory\n"), 1;
+        if (!ids || !logits) return fprintf(stderr, "bench_peer: out of memory\n"), quit(&out, 1);
         for (int i = 0; i < ctx + FILL; i++) ids[i] = (int32_t)((i * 7919 + 13) % m.cfg.vocab_size);
         for (KVType kt = 0; kt < KV_MAX_FORMATS; kt++) {
             if (!kv_use[kt]) continue;
             const char *kv_name = kv_format(kt)->name;
             KVCache kc;
-            if (kv_cache_init_as(&kc, &m, ctx, 0, kt) != 0) return 1;
+            if (kv_cache_init_as(&kc, &m, ctx, 0, kt) != 0) return quit(&out, 1);
             int filled = 0;   // positions of the cache holding keys and values
             for (int th = 0; th < threads.n; th++) {
                 pool_set_threads(threads.v[th]);
@@ -187,6 +196,5 @@ int main(int argc, char **argv) {
         free(ids), free(logits);
         model_free(&m);
     }
-    if (csv) fclose(csv);
-    return 0;
+    return csv && atomic_file_commit(&out) != 0 ? 1 : 0;
 }

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
+
 const Chapter *book_find(const Book *bk, const char *name, size_t n) {
     for (size_t i = 0; i < bk->n; i++)
         if (strlen(bk->ch[i].name) == n && memcmp(bk->ch[i].name, name, n) == 0) return &bk->ch[i];
@@ -246,16 +248,18 @@ int book_check(const char *dir) {
     return errors;
 }
 
-static void write_search_index(const Book *bk, const char *outdir) {
+// 0, or 1 when it could not be written (message printed).
+static int write_search_index(const Book *bk, const char *outdir) {
     char path[600];
     snprintf(path, sizeof path, "%s/assets/search-index.js", outdir);
-    FILE *f = fopen(path, "w");
-    if (!f) { fprintf(stderr, "mkbook: cannot write %s\n", path); return; }
+    AtomicFile file;
+    FILE *f = atomic_file_open(&file, path, "w");
+    if (!f) return 1;
     fputs("// Written by tools/mkbook: [page, anchor, chapter, heading, text] per section.\nwindow.BOOK_INDEX = [\n", f);
     for (size_t i = 0; i < bk->n; i++)
         if (bk->ch[i].search.s) fputs(bk->ch[i].search.s, f);
     fputs("];\n", f);
-    fclose(f);
+    return atomic_file_commit(&file) != 0;
 }
 
 // The relative way from directory FROM to directory TO ("../../book/"), both made absolute.
@@ -293,12 +297,13 @@ int book_render(const char *dir, const char *outdir) {
     for (size_t i = 0; i < bk.n; i++) {
         char path[700];
         snprintf(path, sizeof path, "%s/%s.html", outdir, bk.ch[i].name);
-        FILE *out = fopen(path, "w");
-        if (!out) { fprintf(stderr, "mkbook: cannot write %s\n", path); errors++; continue; }
+        AtomicFile file;
+        FILE *out = atomic_file_open(&file, path, "w");
+        if (!out) { errors++; continue; }
         page_write(out, &bk, i);
-        fclose(out);
+        errors += atomic_file_commit(&file) != 0;
     }
-    write_search_index(&bk, outdir);
+    errors += write_search_index(&bk, outdir);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "cp '%s/style.css' '%s/' && for d in img assets; do [ ! -d '%s'/$d ] || cp -R '%s'/$d '%s/' || exit 1; done",
              dir, outdir, dir, dir, outdir);

@@ -31,6 +31,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "atomic_file.h"
+
 #define MAX_LINE 4096
 
 typedef struct {
@@ -311,11 +313,11 @@ static int emit(const char *src, const char *labs, const char *lab, const char *
             snprintf(path, sizeof path, "%s/%s/%.*s", labs, lab, (int)strlen(subdir) - 1, subdir);
             mkdir(path, 0755);
         }
-        FILE *g = fopen(dst, "w");
-        if (!g || fwrite(out.text, 1, out.len, g) != out.len || fclose(g) != 0) {
-            fprintf(stderr, "mkskel: cannot write %s\n", dst);
-            exit(2);
-        }
+        AtomicFile file;   // a learner's file is replaced whole or not at all
+        FILE *g = atomic_file_open(&file, dst, "w");
+        if (!g) exit(2);
+        fwrite(out.text, 1, out.len, g);
+        if (atomic_file_commit(&file) != 0) exit(2);
     }
     return drift;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "atomic_file.h"
 #include "weights.h"   // progress_bar
 
 typedef struct {
@@ -149,8 +150,9 @@ static float sample(const Tensor *t, uint64_t *state) {
 static int write_config(const Preset *p, const char *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return fprintf(stderr, "synth: %s: %s\n", path, strerror(errno)), -1;
+    AtomicFile out;
+    FILE *f = atomic_file_open(&out, path, "w");
+    if (!f) return -1;
     const char *dt = p->bf16 ? "bfloat16" : "float32";
     fprintf(f, "{\n  \"architectures\": [\"Qwen3ForCausalLM\"],\n  \"attention_bias\": false,\n"
                "  \"attention_dropout\": 0.0,\n  \"bos_token_id\": 0,\n  \"eos_token_id\": 1,\n"
@@ -168,7 +170,7 @@ static int write_config(const Preset *p, const char *dir) {
     fprintf(f, "  \"sliding_window\": null,\n  \"tie_word_embeddings\": %s,\n  \"use_cache\": true,\n"
                "  \"use_sliding_window\": false,\n  \"vocab_size\": %d\n}\n",
             p->tied ? "true" : "false", p->vocab_size);
-    return fclose(f) == 0 ? 0 : -1;
+    return atomic_file_commit(&out);
 }
 
 static int write_weights(const Preset *p, const char *dir, uint64_t seed) {
@@ -188,9 +190,10 @@ static int write_weights(const Preset *p, const char *dir, uint64_t seed) {
     header[len++] = '}';
     while (len % 8) header[len++] = ' ';   // pad so the data section starts 8-byte aligned
     char path[4096];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    FILE *f = fopen(path, "wb");
-    if (!f) return free(header), fprintf(stderr, "synth: %s: %s\n", path, strerror(errno)), -1;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);   // written last: its name says the model is whole
+    AtomicFile out;
+    FILE *f = atomic_file_open(&out, path, "wb");
+    if (!f) return free(header), -1;
     unsigned char prefix[8];
     for (int i = 0; i < 8; i++) prefix[i] = (unsigned char)((uint64_t)len >> (8 * i));
     fwrite(prefix, 1, 8, f);
@@ -216,8 +219,7 @@ static int write_weights(const Preset *p, const char *dir, uint64_t seed) {
     }
     fwrite(buf, 1, fill, f);
     progress_bar("synth", offset, offset);
-    if (ferror(f) | fclose(f)) return fprintf(stderr, "synth: %s: write failed\n", path), -1;
-    return 0;
+    return atomic_file_commit(&out);
 }
 
 // mkdir -p
