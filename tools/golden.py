@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 
+from atomic_write import replacing
+
 VERSION = 1
 _DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16",
            np.dtype(np.int32): "i32", np.dtype(np.uint8): "u8"}
@@ -30,7 +32,7 @@ def write(path, tensors, generator):
         blobs.append(arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes())
     header.append("end")
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "wb") as f:
+    with replacing(path, "wb") as f:
         f.write(("\n".join(header) + "\n").encode())
         for b in blobs:
             f.write(b)
@@ -85,9 +87,9 @@ def update_manifest(entries):
     names = {e["file"] for e in entries}
     data["files"] = sorted([e for e in data["files"] if e["file"] not in names] + entries,
                            key=lambda e: e["file"])
-    with open(manifest, "w") as f:
+    with replacing(manifest, "w") as f:
         json.dump(data, f, indent=1, sort_keys=True)
         f.write("\n")
-    with open(os.path.join(os.path.dirname(manifest), "SHA256SUMS"), "w") as f:
+    with replacing(os.path.join(os.path.dirname(manifest), "SHA256SUMS"), "w") as f:
         for e in data["files"]:
             f.write(f"{e['sha256']}  {e['file']}\n")

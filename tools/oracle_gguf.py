@@ -26,6 +26,8 @@ import os
 import shutil
 import sys
 
+from atomic_write import replacing
+
 N_KEEP = 377          # ids 0..376 of models/tiny's vocabulary: 256 bytes + 121 merges
 TINY = "models/tiny"
 SYNTH = "build/models/tiny-gqa2-bf16"
@@ -50,12 +52,12 @@ def prepare(out):
     for k, added in enumerate(tok["added_tokens"]):
         renumber[str(added["id"])] = str(N_KEEP + k)
         added["id"] = N_KEEP + k
-    with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
+    with replacing(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
         json.dump(tok, f, ensure_ascii=False, indent=1)
     with open(os.path.join(TINY, "tokenizer_config.json"), encoding="utf-8") as f:
         cfg = json.load(f)
     cfg["added_tokens_decoder"] = {renumber[k]: v for k, v in cfg["added_tokens_decoder"].items()}
-    with open(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+    with replacing(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump(cfg, f, ensure_ascii=False, indent=1)
 
 

@@ -24,6 +24,8 @@ import json
 import os
 import struct
 
+from atomic_write import replacing
+
 SRC = "build/models/tiny-gqa2-bf16"
 OUT = "golden/mlx"
 VARIANTS = [(4, 64), (4, 32), (8, 64), (8, 32)]
@@ -73,7 +75,7 @@ def write_safetensors(path, tensors):
         offset += len(data)
     text = json.dumps(header, separators=(",", ":"))
     text += " " * ((-len(text)) % 8)
-    with open(path, "wb") as f:
+    with replacing(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text.encode())
         for _, _, _, data in tensors:
             f.write(data)
@@ -143,9 +145,9 @@ def main():
         write_safetensors(os.path.join(qdir, "model.safetensors"), qout)
         write_safetensors(os.path.join(ddir, "model.safetensors"), dout)
         qcfg = dict(config, quantization={"group_size": group, "bits": bits})
-        with open(os.path.join(qdir, "config.json"), "w") as f:
+        with replacing(os.path.join(qdir, "config.json"), "w") as f:
             json.dump(qcfg, f, indent=1)
-        with open(os.path.join(ddir, "config.json"), "w") as f:
+        with replacing(os.path.join(ddir, "config.json"), "w") as f:
             json.dump(config, f, indent=1)
 
 

@@ -15,6 +15,7 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "figures"))
+from atomic_write import replacing  # noqa: E402 (beside this script)
 
 SIZES = {"f32": 4, "f16": 2, "i32": 4, "u8": 1}
 
@@ -120,7 +121,7 @@ def draw(t):
 
 def main():
     t = read_psg(sys.argv[1])
-    with open(sys.argv[2], "w", encoding="utf-8", newline="\n") as f:
+    with replacing(sys.argv[2], "w", encoding="utf-8", newline="\n") as f:
         f.write(draw(t))
     print("wrote", sys.argv[2])
 

@@ -32,6 +32,8 @@ import transformers
 from transformers import (AutoModelForCausalLM, AutoTokenizer, GenerationConfig,
                           Qwen3Config, Qwen3ForCausalLM)
 
+from atomic_write import replacing
+
 # Qwen3's pre-tokenizer split pattern (also asserted against Qwen3's tokenizer.json).
 QWEN3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
                r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -143,7 +145,7 @@ def write_tokenizer_config(path, qwen_dir, bpe_vocab, max_len):
         "model_max_length": max_len, "pad_token": EOT, "split_special_tokens": False,
         "tokenizer_class": q["tokenizer_class"], "unk_token": None,
     }
-    with open(path, "w", encoding="utf-8") as f:
+    with replacing(path, "w", encoding="utf-8") as f:
         f.write(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -331,7 +333,7 @@ def main():
     metrics["config_as_saved"] = cfg
     if "rope_theta" not in cfg:
         cfg["rope_theta"] = 1000000.0
-        with open(cfg_path, "w") as f:
+        with replacing(cfg_path, "w") as f:
             f.write(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
         try:
             c2 = transformers.AutoConfig.from_pretrained(a.out)
@@ -341,7 +343,7 @@ def main():
             ok = False
         metrics["top_level_rope_theta_tolerated"] = ok
         if not ok:
-            with open(cfg_path, "w") as f:
+            with replacing(cfg_path, "w") as f:
                 f.write(cfg_text)
     print("config.json:", open(cfg_path).read())
 
@@ -377,7 +379,7 @@ def main():
     metrics["files_sha256"] = {n: sha256_file(os.path.join(a.out, n)) for n in sorted(os.listdir(a.out))
                                if n.endswith((".json", ".safetensors"))}
     metrics["total_seconds"] = round(time.time() - t0, 1)
-    with open(os.path.join(a.out, "metrics.json"), "w") as f:
+    with replacing(os.path.join(a.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
     plot(metrics, os.path.join(a.out, "loss.png"))
     print("done in", metrics["total_seconds"], "s")

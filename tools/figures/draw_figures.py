@@ -54,8 +54,9 @@ def main(argv):
             if not same:
                 stale.append(path)
         else:
-            with open(path, "w", encoding="utf-8", newline="\n") as f:
+            with open(path + ".part", "w", encoding="utf-8", newline="\n") as f:   # whole or not at all
                 f.write(text)
+            os.replace(path + ".part", path)
             print("wrote", path)
     if stale:
         print("figures differ from what tools/figures/draw_figures.py draws now (run `make figures` and "
