@@ -22,12 +22,12 @@
 // AVX2 took 6.9), the weights x scales made for 16 rows at once and read back as broadcasts from
 // memory (6.3 against 4.5) or picked from that register by vpermps (6.4); the keys' 16 scales
 // copied by a loop the compiler does not unroll (6.9 against 5.5, both with the query compared at
-// every call of 16 rows; they now come in one gather, kv_rows_avx512.h). No faster: values four blocks at a time (16 sums), keys transposed only
-// within 128-bit lanes with two shuffles per head and block to finish (3.2-4.0 against 3.3-3.4;
-// 28 shuffles a block against 32 for two heads, which may matter more where shuffles have one port,
-// as on Intel's cores; not measured there). Attention at 4,096
-// positions (bench_attention --threads 1 --kv q8_0, CPU clock): 38.4-38.9 -> 31.6-33.3 ms per
-// token; book/m5-quantization.md#kv-q8 says more.
+// every call of 16 rows; they now come in one gather, kv_rows_avx512.h). No faster: values four
+// blocks at a time (16 sums), keys transposed only within 128-bit lanes with two shuffles per head
+// and block to finish (3.2-4.0 against 3.3-3.4; 28 shuffles a block against 32 for two heads,
+// which may matter more where shuffles have one port, as on Intel's cores; not measured there).
+// Attention at 4,096 positions (bench_attention --threads 1 --kv q8_0, CPU clock): 38.4-38.9 ->
+// 31.6-33.3 ms per token; book/m5-quantization.md#kv-q8 says more.
 #include "kv_q8.h"
 
 #if KV_Q8_X86

@@ -38,7 +38,10 @@ static inline const void *kv_rows16(const void *rows, size_t *row_bytes, int n_r
     if (n_rows >= 16) return rows;
     static _Thread_local Scratch copy;
     char *c = scratch_reserve(&copy, 16 * bytes);
-    for (int r = 0; r < 16; r++) memcpy(c + (size_t)r * bytes, (const char *)rows + (size_t)(r < n_rows ? r : n_rows - 1) * *row_bytes, bytes);
+    for (int r = 0; r < 16; r++) {
+        const int from = r < n_rows ? r : n_rows - 1;
+        memcpy(c + (size_t)r * bytes, (const char *)rows + (size_t)from * *row_bytes, bytes);
+    }
     *row_bytes = bytes;
     return c;
 }
