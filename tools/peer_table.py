@@ -12,9 +12,10 @@ numbers measured minutes apart, not an hour), and the smallest and largest of th
 OUT_CSV gets every measurement, one row per engine, round and cell.
 """
 import csv
-import os
 import statistics
 import sys
+
+from atomic_write import replacing
 
 
 def read_llama(path):
@@ -81,14 +82,13 @@ def main():
     formats = list(dict.fromkeys(k[1] for k in ps))
     threads = sorted(set(k[2] for k in ps))
     depths = sorted(set(k[4] for k in ps))
-    with open(out_csv + ".part", "w") as o:
+    with replacing(out_csv, "w") as o:
         w = csv.writer(o)
         w.writerow(["engine", "build", "round", "format", "threads", "test", "depth", "tokens_per_s"])
         for (n, f, t, test, d), v in sorted(ps.items()):
             w.writerow(["protostar", "", n, f, t, test, d, v])
         for (n, b, f, t, test, d), v in sorted(ll.items()):
             w.writerow(["llama.cpp", b, n, f, t, test, d, v])
-    os.replace(out_csv + ".part", out_csv)
     print("\nllama.cpp %s; CPU with AMX: %s; AMX in the builds: %s" % (commit, has_amx, amx_note))
     if len(rounds) > 1:
         print("%d rounds: medians, then the smallest and largest of the rounds' ratios" % len(rounds))

@@ -9,8 +9,9 @@ cached step up to position 4095 (log scale), where attention over the cache star
 """
 import csv
 import math
-import os
 import sys
+
+from atomic_write import replacing
 
 W, H, PAD = 900, 420, 60
 COLORS = {"uncached_1": "#d62728", "uncached_2": "#ff9896", "cached_1": "#1f77b4", "cached_2": "#aec7e8"}
@@ -80,9 +81,8 @@ def main():
         out.append(f'<rect x="{x}" y="{y - 9}" width="14" height="10" fill="{COLORS[k]}"/>')
         out.append(f'<text x="{x + 20}" y="{y}" font-size="12">{LABELS[k]}</text>')
     out.append("</svg>")
-    with open(dst + ".part", "w") as f:   # the figure appears whole or not at all
+    with replacing(dst, "w") as f:   # the figure appears whole or not at all
         f.write("\n".join(out) + "\n")
-    os.replace(dst + ".part", dst)
     print("wrote", dst)
 
 

@@ -10,9 +10,10 @@ With several depths (DEPTH=0,4096) the first is drawn; with several rounds (ROUN
 bar is the median of the rounds' ratios.
 """
 import csv
-import os
 import statistics
 import sys
+
+from atomic_write import replacing
 
 W, H, PAD, TOP = 900, 380, 50, 40
 SHADES = ["#9ecae1", "#4292c6", "#08519c", "#08306b"]
@@ -70,9 +71,8 @@ def main():
         out.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%d thread%s</text>'
                    % (PAD + t_i * 110, H - 20, SHADES[t_i % len(SHADES)], PAD + t_i * 110 + 16, H - 10, t, "" if t == 1 else "s"))
     out.append("</svg>")
-    with open(sys.argv[2] + ".part", "w") as f:   # the figure appears whole or not at all
+    with replacing(sys.argv[2], "w") as f:   # the figure appears whole or not at all
         f.write("\n".join(out) + "\n")
-    os.replace(sys.argv[2] + ".part", sys.argv[2])
 
 
 if __name__ == "__main__":

@@ -16,13 +16,14 @@ sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))   # tools/, for plot_samplers
+sys.path.insert(0, os.path.dirname(HERE))   # tools/, for plot_samplers and atomic_write
 
 import fig_engine  # noqa: E402
 import fig_files  # noqa: E402
 import fig_maps  # noqa: E402
 import fig_model  # noqa: E402
 import plot_samplers  # noqa: E402
+from atomic_write import replacing  # noqa: E402
 
 SAMPLERS_GOLDEN = os.path.join(ROOT, "golden", "m3", "samplers.psg")
 
@@ -54,9 +55,8 @@ def main(argv):
             if not same:
                 stale.append(path)
         else:
-            with open(path + ".part", "w", encoding="utf-8", newline="\n") as f:   # whole or not at all
+            with replacing(path, "w", encoding="utf-8", newline="\n") as f:   # whole or not at all
                 f.write(text)
-            os.replace(path + ".part", path)
             print("wrote", path)
     if stale:
         print("figures differ from what tools/figures/draw_figures.py draws now (run `make figures` and "
