@@ -35,8 +35,8 @@ static inline FILE *atomic_file_open(AtomicFile *a, const char *path, const char
         return NULL;
     }
     struct stat st;
-    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) a->partial[0] = '\0';
-    else snprintf(a->partial, sizeof a->partial, "%s.partial-%ld", path, (long)getpid());
+    if (lstat(path, &st) != 0 || S_ISREG(st.st_mode))   // else: written in place, partial stays ""
+        snprintf(a->partial, sizeof a->partial, "%s.partial-%ld", path, (long)getpid());
     const char *name = a->partial[0] ? a->partial : path;
     a->f = fopen(name, mode);
     if (!a->f) fprintf(stderr, "%s: cannot write %s: %s\n", path, name, strerror(errno));

@@ -2,7 +2,6 @@
 // Runs the forward pass and writes the logits of every position as little-endian float32, row-major
 // [n_ids × vocab_size], to FILE (compare them with transformers' output). Prints the top tokens of
 // the last position.
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
