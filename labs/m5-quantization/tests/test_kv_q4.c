@@ -136,13 +136,16 @@ static void simd_against_plain(const KVRowKernels *simd, const float *x, const B
     static float sc_p[MAX_Q * 40], sc_s[MAX_Q * 40];
     static KVQ8Query qp[MAX_Q * MAX_N / QK8_0];
     printf("q4_0 cache kernels: %s against plain C\n", simd->name);
-    const int sizes[] = {32, 96, 128, 160};   // 1, 3, 4 and 5 blocks: the AVX-512 values take 4 at a time
+    enum { SIZES = 4 };
+    const int sizes[SIZES] = {32, 96, 128, 160};   // 1, 3, 4 and 5 blocks: the AVX-512 values take 4 at a time
     int checked = 0;
-    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
-        const int n = sizes[si];
-        const size_t row_bytes = kv_row_bytes(KV_Q4_0, n);   // rows of n values, one after the other
-        static BlockQ4_0 packed[MAX_ROWS * MAX_N / QK4_0];
-        kv_format(KV_Q4_0)->store(packed, x, (size_t)MAX_ROWS * n);
+    // Rows one after the other, and further apart (as a cache's rows of one head may lie, a row
+    // of every head apart): every load, the last rows' too, must follow row_bytes.
+    for (int layout = 0; layout < 2 * SIZES; layout++) {
+        const int n = sizes[layout % SIZES], apart = layout / SIZES;
+        const size_t row_bytes = kv_row_bytes(KV_Q4_0, apart ? MAX_N + 32 : n);
+        static BlockQ4_0 packed[MAX_ROWS * (MAX_N + 32) / QK4_0];
+        for (int j = 0; j < MAX_ROWS; j++) kv_format(KV_Q4_0)->store((char *)packed + j * row_bytes, x + j * n, (size_t)n);
         for (int n_q = 1; n_q <= MAX_Q; n_q++)
             for (int n_rows = 1; n_rows <= MAX_ROWS; n_rows += 4) {
                 for (int i = 0; i < n_q * n; i++) q[i] = kvc_uniform(&seed, -2.0f, 2.0f);
@@ -189,7 +192,7 @@ static void simd_against_plain(const KVRowKernels *simd, const float *x, const B
                 checked++;
             }
     }
-    PS_CHECK(checked == (int)(sizeof sizes / sizeof sizes[0]) * MAX_Q * 10, "%s: %d cases checked", simd->name, checked);
+    PS_CHECK(checked == 2 * SIZES * MAX_Q * 10, "%s: %d cases checked", simd->name, checked);
     // The same query buffer with new values (the kernels keep the last query's blocks): new
     // scores; and a query block with a value that is not finite: NaN scores, from both.
     enum { N = 128 };
