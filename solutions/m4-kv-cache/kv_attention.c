@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "scratch.h"
@@ -37,13 +38,14 @@
 // otherwise wait for memory in turn (-16% time at 4096 keys on the f16 cache, one thread, AVX2
 // VM, when the rows were a whole position apart; book/m4-kv-cache.md#scaling). Rows one after the
 // other (a compact cache keeps each head's rows together) are one span: each line asked for once.
-static inline void prefetch_rows(const char *base, int n, size_t row, size_t bytes) {
-    if (row == bytes) {
-        for (size_t b = 0; b < (size_t)n * row; b += 64) __builtin_prefetch(base + b, 0, 3);
-        return;
-    }
-    for (int j = 0; j < n; j++)
-        for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(base + (size_t)j * row + b, 0, 3);
+// Into L1, or (to_l2) into L2 only, for rows needed later than the next chunk.
+static inline void prefetch_rows(const char *base, int n, size_t row, size_t bytes, bool to_l2) {
+    const size_t span = row == bytes ? (size_t)n * row : bytes;
+    for (int j = 0; j < (row == bytes ? 1 : n); j++)
+        for (size_t b = 0; b < span; b += 64) {
+            if (to_l2) __builtin_prefetch(base + (size_t)j * row + b, 0, 2);
+            else __builtin_prefetch(base + (size_t)j * row + b, 0, 3);
+        }
 }
 
 static int splits_for(int n_keys) {
@@ -79,13 +81,23 @@ typedef struct {
     float *tile;          // [G x KEY_TILE] scores, then weights
 } Running;
 
+// Block s of S of a token's n_keys keys starts at this key (block S: n_keys).
+static int block_start(int n_keys, int s, int S) { return (int)((long)n_keys * s / S); }
+
+// The rows of a tile of keys that comes later: its first key and value rows, and how many.
+typedef struct {
+    const char *k, *v;   // NULL: none
+    int n;
+} Tile;
+
 // Unit (token t, key/value head g, block s of S): keys j0 .. j1-1 of query heads g*G .. g*G+G-1.
+// next: the first tile of the unit this thread will most likely run next.
 static void run_unit(const Job *job, const KVRowKernels *kern, const KVSoftmaxKernels *sm, Running *r, int t, int g,
-                     int s, int S) {
+                     int s, int S, Tile next) {
     const KVLayerView *kv = job->kv;
     const int hd = kv->head_dim, G = kv->n_heads / kv->n_kv_heads, q_dim = kv->n_heads * hd;
     const int n_keys = job->pos0 + t + 1;
-    const int j0 = (int)((long)n_keys * s / S), j1 = (int)((long)n_keys * (s + 1) / S);
+    const int j0 = block_start(n_keys, s, S), j1 = block_start(n_keys, s + 1, S);
     // One head's row of a position (head_bytes), and from one position's row to the next (row).
     const size_t head_bytes = kv_row_bytes(kv->type, hd), row = kv->pos_stride;
     const char *K = (const char *)kv->k + (size_t)g * kv->head_stride, *V = (const char *)kv->v + (size_t)g * kv->head_stride;
@@ -104,8 +116,8 @@ static void run_unit(const Job *job, const KVRowKernels *kern, const KVSoftmaxKe
         for (int c = 0; c < nt; c += PREFETCH_CHUNK) {
             const int nc = nt - c < PREFETCH_CHUNK ? nt - c : PREFETCH_CHUNK;
             const int k_next = jb + c + nc, k_ahead = j1 - k_next < PREFETCH_CHUNK ? j1 - k_next : PREFETCH_CHUNK;
-            if (ahead) prefetch_rows(V + (size_t)(jb + c) * row, nc, row, head_bytes);
-            if (ahead && k_ahead > 0) prefetch_rows(K + (size_t)k_next * row, k_ahead, row, head_bytes);
+            if (ahead) prefetch_rows(V + (size_t)(jb + c) * row, nc, row, head_bytes, false);
+            if (ahead && k_ahead > 0) prefetch_rows(K + (size_t)k_next * row, k_ahead, row, head_bytes, false);
             kern->dot_rows(r->tile + c, KEY_TILE, q, G, nc, K + (size_t)(jb + c) * row, row, hd);
         }
         for (int h = 0; h < G; h++) {
@@ -121,7 +133,24 @@ static void run_unit(const Job *job, const KVRowKernels *kern, const KVSoftmaxKe
             }
             r->l[h] = sm->exp_sum(w, nt, r->m[h], r->l[h]);   // the weights, and their sum
         }
-        kern->add_rows(r->acc, r->tile, KEY_TILE, G, nt, V + (size_t)jb * row, row, hd);
+        // The values, a chunk at a time; before each, a share of the next tile's key and value
+        // rows is asked for into L2 (then, in its turn, into L1 as above). Without this, a thread's
+        // requests to memory stopped while it added values (their rows asked for with the keys),
+        // and its next keys came in only while it waited for them. (Added in order of j: the same
+        // sums as one call.)
+        const Tile later = jb + KEY_TILE < j1 ? (Tile){K + (size_t)(jb + KEY_TILE) * row, V + (size_t)(jb + KEY_TILE) * row,
+                                                       j1 - jb - KEY_TILE}
+                                              : next;
+        const int n_later = later.n < KEY_TILE ? later.n : KEY_TILE, chunks = (nt + PREFETCH_CHUNK - 1) / PREFETCH_CHUNK;
+        for (int c = 0, i = 0; c < nt; c += PREFETCH_CHUNK, i++) {
+            const int nc = nt - c < PREFETCH_CHUNK ? nt - c : PREFETCH_CHUNK;
+            const int a = n_later * i / chunks, b = n_later * (i + 1) / chunks;
+            if (ahead && later.k) {
+                prefetch_rows(later.k + (size_t)a * row, b - a, row, head_bytes, true);
+                prefetch_rows(later.v + (size_t)a * row, b - a, row, head_bytes, true);
+            }
+            kern->add_rows(r->acc, r->tile + c, KEY_TILE, G, nc, V + (size_t)(jb + c) * row, row, hd);
+        }
     }
     if (S == 1) {   // the whole softmax: normalise into the output
         float *out = job->out + (size_t)t * q_dim + (size_t)g * G * hd;
@@ -140,25 +169,41 @@ static void run_unit(const Job *job, const KVRowKernels *kern, const KVSoftmaxKe
 }
 
 // Token t's blocks into its output, for query heads h0 .. h0 + count - 1: the sums scaled to the
-// largest of the blocks' maxima.
+// largest of the blocks' maxima. The partials were written by other threads, so their lines come
+// from other cores' caches: all asked for first, so that they come in together. The weighted sum
+// of the blocks' values is the f32 cache's add_rows (a partial's values are a row of floats).
 static void merge(const Job *job, int t, int h0, int count) {
     const KVLayerView *kv = job->kv;
     const int hd = kv->head_dim, S = splits_for(job->pos0 + t + 1);
+    const float *first = job->partials + (size_t)(job->first_partial[t - job->t0] + h0 * S) * (hd + 2);
+    prefetch_rows((const char *)first, count * S, (hd + 2) * sizeof(float), (hd + 2) * sizeof(float), false);
+    const KVRowKernels *f32 = kv_row_kernels(KV_F32);
+    float f[MAX_SPLITS];
     float *out = job->out + (size_t)t * kv->n_heads * hd;
     for (int h = h0; h < h0 + count; h++) {
-        const float *p = job->partials + (size_t)(job->first_partial[t - job->t0] + h * S) * (hd + 2);
+        const float *p = first + (size_t)(h - h0) * S * (hd + 2);
         float m = p[0], l = 0.0f;
         for (int s = 1; s < S; s++) m = p[s * (hd + 2)] > m ? p[s * (hd + 2)] : m;
+        for (int s = 0; s < S; s++) {
+            f[s] = kv_softmax_exp(p[(size_t)s * (hd + 2)] - m);
+            l += f[s] * p[(size_t)s * (hd + 2) + 1];
+        }
         float *o = out + (size_t)h * hd;
         for (int d = 0; d < hd; d++) o[d] = 0.0f;
-        for (int s = 0; s < S; s++) {
-            const float *ps = p + (size_t)s * (hd + 2), f = kv_softmax_exp(ps[0] - m);
-            l += f * ps[1];
-            for (int d = 0; d < hd; d++) o[d] += f * ps[2 + d];
-        }
+        f32->add_rows(o, f, S, 1, S, p + 2, (hd + 2) * sizeof(float), hd);
         const float inv = 1.0f / l;
         for (int d = 0; d < hd; d++) o[d] *= inv;
     }
+}
+
+// The first tile of unit u, whose token is t (counted from the chunk's first) or a later one.
+static Tile first_tile(const Job *job, int u, int t) {
+    while (u >= job->first_unit[t + 1]) t++;
+    const KVLayerView *kv = job->kv;
+    const int local = u - job->first_unit[t], n_keys = job->pos0 + job->t0 + t + 1, S = splits_for(n_keys);
+    const int j0 = block_start(n_keys, local % S, S), n = block_start(n_keys, local % S + 1, S) - j0;
+    const size_t at = (size_t)(local / S) * kv->head_stride + (size_t)j0 * kv->pos_stride;
+    return (Tile){(const char *)kv->k + at, (const char *)kv->v + at, n};
 }
 
 // One thread's units. Each part has a share of consecutive units (a kv head's blocks one after
@@ -188,7 +233,8 @@ static void run_part(void *arg, int part, int n_parts) {
         for (int u; (u = atomic_fetch_add_explicit(&job->next[p].at, 1, memory_order_relaxed)) < end;) {
             while (u >= job->first_unit[t + 1]) t++;
             const int local = u - job->first_unit[t], S = splits_for(job->pos0 + job->t0 + t + 1);
-            run_unit(job, kern, sm, &r, job->t0 + t, local / S, local % S, S);
+            const Tile next = u + 1 < end ? first_tile(job, u + 1, t) : (Tile){NULL, NULL, 0};
+            run_unit(job, kern, sm, &r, job->t0 + t, local / S, local % S, S, next);
             // acq_rel: the other blocks' partials, written before their own increments, are visible
             // to the thread whose increment is the last.
             if (S > 1 && atomic_fetch_add_explicit(&job->blocks_done[t * kv->n_kv_heads + local / S], 1,
