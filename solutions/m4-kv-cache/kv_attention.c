@@ -136,8 +136,8 @@ static void run_unit(const Job *job, const KVRowKernels *kern, const KVSoftmaxKe
         // The values, a chunk at a time; before each, a share of the next tile's key and value
         // rows is asked for into L2 (then, in its turn, into L1 as above). Without this, a thread's
         // requests to memory stopped while it added values (their rows asked for with the keys),
-        // and its next keys came in only while it waited for them. (Added in order of j: the same
-        // sums as one call.)
+        // and its next keys came in only while it waited for them (book/m4-kv-cache.md#next-tile).
+        // (Added in order of j: the same sums as one call.)
         const Tile later = jb + KEY_TILE < j1 ? (Tile){K + (size_t)(jb + KEY_TILE) * row, V + (size_t)(jb + KEY_TILE) * row,
                                                        j1 - jb - KEY_TILE}
                                               : next;
