@@ -12,6 +12,9 @@
 //     fwrite(...);
 //     return atomic_file_commit(&out);   // 0, or -1 (message printed; the stand-in removed)
 //
+// A writer that checks its file before it takes the name (gguf_write reads it back) calls
+// atomic_file_close, reads out.partial, then atomic_file_publish or atomic_file_abort.
+//
 // Header-only, so that the build's own tools (mkskel, mkbook), which link nothing else, use it too.
 #ifndef PS_ATOMIC_FILE_H
 #define PS_ATOMIC_FILE_H
@@ -43,16 +46,21 @@ static inline FILE *atomic_file_open(AtomicFile *a, const char *path, const char
     return a->f;
 }
 
-// Drops what was written: the stand-in is closed and removed, path untouched.
+// Drops what was written: the stand-in (open or closed) is removed, path untouched.
 static inline void atomic_file_abort(AtomicFile *a) {
     if (a->f) fclose(a->f);
     a->f = NULL;
     if (a->partial[0]) remove(a->partial);
 }
 
-// Closes the stand-in and gives it path's name when every write succeeded: 0. Otherwise -1 with a
-// message, the stand-in removed and path as it was.
-static inline int atomic_file_commit(AtomicFile *a) {
+// Was the file written in place (path is not a plain file)? Then there is nothing to rename, and
+// nothing to read back.
+static inline int atomic_file_in_place(const AtomicFile *a) { return !a->partial[0]; }
+
+// Closes the stand-in: 0 when every write succeeded, the bytes now under their stand-in name
+// (a->partial), which a caller may read back before atomic_file_publish gives them path's name
+// (or atomic_file_abort drops them). Otherwise -1 with a message, the stand-in removed.
+static inline int atomic_file_close(AtomicFile *a) {
     const int failed = ferror(a->f) != 0;
     const int closed = fclose(a->f);
     a->f = NULL;
@@ -62,12 +70,22 @@ static inline int atomic_file_commit(AtomicFile *a) {
         if (a->partial[0]) remove(a->partial);
         return -1;
     }
+    return 0;
+}
+
+// The closed stand-in takes path's name: 0, or -1 with a message, the stand-in removed.
+static inline int atomic_file_publish(AtomicFile *a) {
     if (a->partial[0] && rename(a->partial, a->path) != 0) {
         fprintf(stderr, "%s: cannot rename %s to it: %s\n", a->path, a->partial, strerror(errno));
         remove(a->partial);
         return -1;
     }
+    a->partial[0] = '\0';   // it is path now: a later abort must not remove anything
     return 0;
 }
+
+// Closes the stand-in and gives it path's name when every write succeeded: 0. Otherwise -1 with a
+// message, the stand-in removed and path as it was.
+static inline int atomic_file_commit(AtomicFile *a) { return atomic_file_close(a) == 0 ? atomic_file_publish(a) : -1; }
 
 #endif

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "gguf_model.h"
 #include "quant_model.h"
 #include "xalloc.h"
@@ -21,10 +22,11 @@ typedef struct {
     FILE *f;
     uint64_t pos;   // bytes written so far (the alignment padding needs it)
     bool failed;
+    int err;        // errno of the write that failed
 } Out;
 
 static void put(Out *o, const void *p, size_t n) {
-    if (!o->failed && n && fwrite(p, 1, n, o->f) != n) o->failed = true;
+    if (!o->failed && n && fwrite(p, 1, n, o->f) != n) o->failed = true, o->err = errno;
     o->pos += n;
 }
 
@@ -186,7 +188,8 @@ static void write_metadata(Out *o, const Model *m, const Tokenizer *tok, const G
     }
 }
 
-static int write_file(const char *path, const Model *m, const Tokenizer *tok, const GgufWriteInfo *info) {
+// The whole file into f (path names it in messages), flushed to the disk: 0, or -1 with a message.
+static int write_file(FILE *f, const char *path, const Model *m, const Tokenizer *tok, const GgufWriteInfo *info) {
     OutTensor *ts = xcalloc((size_t)m->cfg.n_layers * LAYER_TENSOR_COUNT + 4, sizeof *ts);
     int n = collect(m, ts);
     DType quant = DT_F32;
@@ -198,12 +201,6 @@ static int write_file(const char *path, const Model *m, const Tokenizer *tok, co
             return -1;
         }
         if (ts[k].dtype != DT_F32 && quant == DT_F32) quant = ts[k].dtype;
-    }
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        fprintf(stderr, "%s: cannot write: %s\n", path, strerror(errno));
-        free(ts);
-        return -1;
     }
     Out o = {.f = f};
     put(&o, "GGUF", 4);
@@ -234,11 +231,11 @@ static int write_file(const char *path, const Model *m, const Tokenizer *tok, co
         put(&o, ts[k].data, ts[k].bytes);   // f32 and the blocks are little-endian on every target
     }
     free(ts);
-    bool ok = !o.failed && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int saved = errno;
-    if (fclose(f) != 0) ok = false;
-    if (!ok) fprintf(stderr, "%s: write failed: %s\n", path, strerror(saved ? saved : errno));
-    return ok ? 0 : -1;
+    // On the disk before it takes the name: a crash after the rename finds the new bytes, not a
+    // file of the new name still empty. (A device or pipe written in place has nothing to sync.)
+    if (!o.failed && (fflush(f) != 0 || (fsync(fileno(f)) != 0 && errno != EINVAL))) o.failed = true, o.err = errno;
+    if (o.failed) fprintf(stderr, "%s: write failed: %s\n", path, strerror(o.err ? o.err : EIO));
+    return o.failed ? -1 : 0;
 }
 
 int gguf_write(const char *out_path, const Model *m, const Tokenizer *tok, const GgufWriteInfo *info, bool replace) {
@@ -253,26 +250,21 @@ int gguf_write(const char *out_path, const Model *m, const Tokenizer *tok, const
                 (int)tokenizer_vocab_size(tok), m->cfg.vocab_size);
         return -1;
     }
-    char partial[4096];
-    if (snprintf(partial, sizeof partial, "%s.partial-%ld", out_path, (long)getpid()) >= (int)sizeof partial) {
-        fprintf(stderr, "%s: path too long\n", out_path);
+    AtomicFile out;   // PATH.partial-PID until it is whole and loads (shared/atomic_file.h)
+    FILE *f = atomic_file_open(&out, out_path, "wb");
+    if (!f) return -1;
+    if (write_file(f, out_path, m, tok, info) != 0) {
+        atomic_file_abort(&out);
         return -1;
     }
-    if (write_file(partial, m, tok, info) != 0) {
-        unlink(partial);
-        return -1;
-    }
+    if (atomic_file_close(&out) != 0) return -1;
+    if (atomic_file_in_place(&out)) return 0;   // a device or a pipe: nothing to read back
     Model back;   // the file must load before it takes the name
-    if (gguf_model_load(&back, partial) != 0) {
+    if (gguf_model_load(&back, out.partial) != 0) {
         fprintf(stderr, "%s: the written file does not load (see above); nothing was replaced\n", out_path);
-        unlink(partial);
+        atomic_file_abort(&out);
         return -1;
     }
     model_free(&back);
-    if (rename(partial, out_path) != 0) {
-        fprintf(stderr, "%s: cannot rename %s to it: %s\n", out_path, partial, strerror(errno));
-        unlink(partial);
-        return -1;
-    }
-    return 0;
+    return atomic_file_publish(&out);
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "forward.h"
 #include "gguf_model.h"
@@ -171,19 +173,71 @@ static void t_roundtrip_f32(void) { roundtrip(DT_F32); }
 static void t_roundtrip_q8_0(void) { roundtrip(DT_Q8_0); }
 static void t_roundtrip_q4_0(void) { roundtrip(DT_Q4_0); }
 
+// gguf_write's stand-in for path (shared/atomic_file.h): it must never be left behind.
+static void no_partial_left(const char *path) {
+    char partial[600];
+    snprintf(partial, sizeof partial, "%s.partial-%ld", path, (long)getpid());
+    FILE *f = fopen(partial, "rb");
+    PS_CHECK(!f, "%s was left behind", partial);
+}
+
 static void t_refuses_q4a(void) {
     Model m;
     PS_CHECK(quant_register() == 0 && model_load(&m, ps_model(SYNTH), PS_MAP_READ) == 0, "load");
     PS_CHECK(quantize_model(&m, DT_Q4A, false) == 0, "quantize_model failed");
     char path[512];
     snprintf(path, sizeof path, "%s/q4a.gguf", ps_test_dir());
+    const GgufWriteInfo info = {.name = "q4a", .eos_id = -1, .pad_id = -1};
     PsCapture cap;
     ps_capture_begin(&cap, 2);
-    int rc = gguf_write(path, &m, NULL, &(GgufWriteInfo){.name = "q4a", .eos_id = -1, .pad_id = -1}, false);
+    int rc = gguf_write(path, &m, NULL, &info, false);
     char *msg = ps_capture_end(&cap);
     PS_CHECK(rc != 0 && strstr(msg, "Q4A"), "message: %s", msg);
     FILE *f = fopen(path, "rb");
     PS_CHECK(!f, "nothing may be left at the output path");
+    no_partial_left(path);
+    free(msg);
+    // With --force over a file that is there: a failed write leaves it as it was.
+    const char old[] = "the file that was there";
+    f = fopen(path, "wb");
+    PS_CHECK(f && fwrite(old, 1, sizeof old, f) == sizeof old && fclose(f) == 0, "cannot write %s", path);
+    ps_capture_begin(&cap, 2);
+    rc = gguf_write(path, &m, NULL, &info, true);
+    free(ps_capture_end(&cap));
+    char got[sizeof old + 8] = {0};
+    f = fopen(path, "rb");
+    const size_t n = f ? fread(got, 1, sizeof got, f) : 0;
+    if (f) fclose(f);
+    PS_CHECK(rc != 0 && n == sizeof old && !memcmp(got, old, sizeof old), "a failed write replaced %s", path);
+    no_partial_left(path);
+    model_free(&m);
+}
+
+// A path that is there and is not a plain file is written in place, not renamed over: here a
+// symbolic link stays a link, and the file it names gets the bytes (a device such as /dev/null
+// is the same case; a rename over it would replace the device).
+static void t_in_place(void) {
+    Model m;
+    PS_CHECK(quant_register() == 0 && model_load(&m, ps_model(SYNTH), PS_MAP_READ) == 0, "load");
+    PS_CHECK(quantize_model(&m, DT_Q8_0, false) == 0, "quantize_model failed");
+    char target[512], link[512];
+    snprintf(target, sizeof target, "%s/in-place-target.gguf", ps_test_dir());
+    snprintf(link, sizeof link, "%s/in-place-link.gguf", ps_test_dir());
+    remove(link);
+    FILE *f = fopen(target, "wb");
+    PS_CHECK(f && fclose(f) == 0 && symlink("in-place-target.gguf", link) == 0, "cannot make %s", link);
+    PsCapture cap;
+    ps_capture_begin(&cap, 2);
+    const int rc = gguf_write(link, &m, NULL, &(GgufWriteInfo){.name = "link", .eos_id = -1, .pad_id = -1}, true);
+    char *msg = ps_capture_end(&cap);
+    PS_CHECK(rc == 0, "gguf_write through a link failed: %s", msg);
+    struct stat st;
+    PS_CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "%s is no longer a link: it was renamed over", link);
+    char magic[4] = {0};
+    f = fopen(target, "rb");
+    PS_CHECK(f && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "GGUF", 4), "the file behind the link got no GGUF");
+    fclose(f);
+    no_partial_left(link);
     free(msg);
     model_free(&m);
 }
@@ -247,6 +301,7 @@ static const PsTest TESTS[] = {
     {"gguf.roundtrip_q8_0", t_roundtrip_q8_0, "book/appendix-formats.md#gguf-out", 0},
     {"gguf.roundtrip_q4_0", t_roundtrip_q4_0, "book/appendix-formats.md#gguf-out", 0},
     {"gguf.refuses_q4a", t_refuses_q4a, "book/appendix-formats.md#gguf-out", 0},
+    {"gguf.in-place", t_in_place, "book/appendix-formats.md#gguf-out", 0},
     {"gguf.cli", t_cli, "book/appendix-formats.md#gguf-out", 60},
 };
 
