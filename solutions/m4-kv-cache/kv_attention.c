@@ -203,13 +203,25 @@ static void merge(const Job *job, int t, int h0, int count) {
     }
 }
 
-// The first tile of unit u, whose token is t (counted from the chunk's first) or a later one.
-static Tile first_tile(const Job *job, int u, int t) {
+// A unit of the chunk: token t (counted from the chunk's first), key/value head g, block s of S.
+typedef struct {
+    int t, g, s, S;
+} Unit;
+
+// Unit u, whose token is `from` or a later one (a share's units are taken in order).
+static Unit unit_at(const Job *job, int u, int from) {
+    int t = from;
     while (u >= job->first_unit[t + 1]) t++;
+    const int local = u - job->first_unit[t], S = splits_for(job->pos0 + job->t0 + t + 1);
+    return (Unit){t, local / S, local % S, S};
+}
+
+// Where unit x's keys and values begin, and how many rows it has (run_unit asks for a tile of them).
+static Tile first_tile(const Job *job, Unit x) {
     const KVLayerView *kv = job->kv;
-    const int local = u - job->first_unit[t], n_keys = job->pos0 + job->t0 + t + 1, S = splits_for(n_keys);
-    const int j0 = block_start(n_keys, local % S, S), n = block_start(n_keys, local % S + 1, S) - j0;
-    const size_t at = (size_t)(local / S) * kv->head_stride + (size_t)j0 * kv->pos_stride;
+    const int n_keys = job->pos0 + job->t0 + x.t + 1;
+    const int j0 = block_start(n_keys, x.s, x.S), n = block_start(n_keys, x.s + 1, x.S) - j0;
+    const size_t at = (size_t)x.g * kv->head_stride + (size_t)j0 * kv->pos_stride;
     return (Tile){(const char *)kv->k + at, (const char *)kv->v + at, n};
 }
 
@@ -238,15 +250,15 @@ static void run_part(void *arg, int part, int n_parts) {
         const int p = (part + k) % job->parts, end = (int)((long)job->units * (p + 1) / job->parts);
         int t = 0;   // within a share units are taken in order: the token of a unit only moves forward
         for (int u; (u = atomic_fetch_add_explicit(&job->next[p].at, 1, memory_order_relaxed)) < end;) {
-            while (u >= job->first_unit[t + 1]) t++;
-            const int local = u - job->first_unit[t], S = splits_for(job->pos0 + job->t0 + t + 1);
-            const Tile next = u + 1 < end ? first_tile(job, u + 1, t) : (Tile){NULL, NULL, 0};
-            run_unit(job, kern, sm, &r, job->t0 + t, local / S, local % S, S, next);
+            const Unit x = unit_at(job, u, t);
+            t = x.t;
+            const Tile next = u + 1 < end ? first_tile(job, unit_at(job, u + 1, t)) : (Tile){NULL, NULL, 0};
+            run_unit(job, kern, sm, &r, job->t0 + t, x.g, x.s, x.S, next);
             // acq_rel: the other blocks' partials, written before their own increments, are visible
             // to the thread whose increment is the last.
-            if (S > 1 && atomic_fetch_add_explicit(&job->blocks_done[t * kv->n_kv_heads + local / S], 1,
-                                                   memory_order_acq_rel) == S - 1)
-                merge(job, job->t0 + t, local / S * G, G);
+            if (x.S > 1 && atomic_fetch_add_explicit(&job->blocks_done[t * kv->n_kv_heads + x.g], 1,
+                                                     memory_order_acq_rel) == x.S - 1)
+                merge(job, job->t0 + t, x.g * G, G);
         }
     }
 }
