@@ -83,6 +83,11 @@ if ! command -v python3 >/dev/null 2>&1; then record SKIP figures "python3 is no
 elif out=$(python3 tools/figures/draw_figures.py --check book/img 2>&1); then record PASS figures
 else record FAIL figures "$out"; fi
 
+# 5g. the Python scripts' outputs appear whole or not at all (tools/atomic_write.py)
+if ! command -v python3 >/dev/null 2>&1; then record SKIP atomic-write "python3 is not installed"
+elif out=$(python3 tools/tests/test_atomic_write.py 2>&1); then record PASS atomic-write
+else record FAIL atomic-write "$out"; fi
+
 # 5a. the learner's lab tools (check-lab reruns, REF=, ONLY=, compare-lab) on a scratch copy
 BUILD="$B" MAKE="$M" sh tools/tests/test_labtools.sh
 # 5a'. the emulator's checking build against mutants of shaders/*.metal (each barrier removed)
