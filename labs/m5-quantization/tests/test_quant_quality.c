@@ -100,7 +100,10 @@ static void t_q4a(void) { check_quality(&BOUNDS[2]); }
 // protostar quantize's directory, loaded by model_load, gives the very logits of quantize_model.
 static void t_saved_model(void) {
     Model mem = load_tiny();
-    const char *dir = ps_test_dir();
+    // A folder inside the test's own: the writer's stand-in (DIR.partial-PID, beside DIR) is then
+    // inside it too and goes with it, also when an unfinished lab stops the writer halfway.
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/saved", ps_test_dir());
     PS_CHECK(quant_register() == 0, "quant_register failed");   // model_load must know the formats
     int rc = quant_model_write(TINY, dir, DT_Q4A, false);
     Model disk;
