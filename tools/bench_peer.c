@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "atomic_file.h"
+#include "bench_setup.h"
 #include "bench_util.h"
 #include "forward.h"
 #include "kvcache.h"
@@ -32,7 +33,6 @@
 
 #define MAX_LIST 16
 #define MAX_REPS 32
-#define FILL 8
 
 typedef struct {
     int n;
@@ -53,34 +53,10 @@ static bool parse_ints(const char *flag, const char *text, int lo, IntList *l) {
     return l->n > 0;
 }
 
-// The cache at `depth` positions: a real prefill of FILL tokens, then copies of its rows. Rows
-// below *filled hold finished keys and values already (what a run writes is real too): the time
-// of a step does not depend on their values, so they are not made again.
-static int fill_to_depth(KVCache *kc, int depth, int *filled, const int32_t *ids, float *logits) {
-    kc->n = depth <= *filled ? depth : 0;
-    if (depth <= *filled) return 0;
-    const int real = depth < FILL ? depth : FILL;
-    if (kv_cache_forward(kc, ids, real, logits, false) != 0) return -1;
-    const Config *c = &kc->model->cfg;
-    const size_t head = kc->row_bytes / (size_t)c->n_kv_heads;   // one head's row, in the cache's format
-    char *k = kc->k, *v = kc->v;
-    for (int l = 0; l < c->n_layers; l++)
-        for (int pos = real; pos < depth; pos++)
-            for (int g = 0; g < c->n_kv_heads; g++) {
-                const size_t dst = kv_cache_offset(kc, l, pos, g), src = kv_cache_offset(kc, l, pos % real, g);
-                memcpy(k + dst, k + src, head);
-                memcpy(v + dst, v + src, head);
-            }
-    for (int pos = real; pos < depth; pos++) kc->ids[pos] = ids[pos % real];
-    kc->n = *filled = depth;
-    return 0;
-}
-
-
 // Tokens per second of one run: prefill (n_prompt > 0) or n_gen decode steps, from `depth`.
 static double run_once(KVCache *kc, int depth, int *filled, int n_prompt, int n_gen, const int32_t *ids,
                        float *logits) {
-    if (fill_to_depth(kc, depth, filled, ids, logits) != 0) exit(1);
+    if (bench_fill_to_depth(kc, depth, filled, ids, logits) != 0) exit(1);
     const double start = bench_now();
     if (n_prompt > 0) {
         if (kv_cache_forward(kc, ids, n_prompt, logits, false) != 0) exit(1);
@@ -146,23 +122,17 @@ int main(int argc, char **argv) {
     char list[256];
     snprintf(list, sizeof list, "%s", formats_text);
     for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
-        DType f = DT_F32;
-        if (strcmp(name, "f32") && strcmp(name, "bf16") && (quant_type_parse(name, &f) != 0 || f == DT_F32))
-            return fprintf(stderr, "bench_peer: unknown format '%s' (f32, bf16, q8_0, q4_0, q4a)\n", name),
-                   quit(&out, 2);
-        // bf16: the checkpoint's bf16 matrices kept as they are (the synthetic model is stored in
-        // bf16); f32 and the quantized formats start from the matrices widened to f32.
-        model_keep_bf16(!strcmp(name, "bf16"));
+        DType f;
+        if (!bench_weight_format("bench_peer", name, &f)) return quit(&out, 2);
         Model m;
-        if (model_load(&m, dir, PS_MAP_READ) != 0) return quit(&out, 1);
-        if (f != DT_F32 && quantize_model(&m, f, false) != 0) return quit(&out, 1);
+        if (bench_load_as(&m, dir, name, f) != 0) return quit(&out, 1);
         int max_depth = 0;
         for (int d = 0; d < depths.n; d++) max_depth = depths.v[d] > max_depth ? depths.v[d] : max_depth;
         const int ctx = max_depth + (n_prompt > n_gen ? n_prompt : n_gen) + 1;
-        int32_t *ids = malloc((size_t)(ctx + FILL) * sizeof *ids);
+        int32_t *ids = malloc((size_t)(ctx + BENCH_FILL) * sizeof *ids);
         float *logits = malloc((size_t)m.cfg.vocab_size * sizeof *logits);
         if (!ids || !logits) return fprintf(stderr, "bench_peer: out of memory\n"), quit(&out, 1);
-        for (int i = 0; i < ctx + FILL; i++) ids[i] = (int32_t)((i * 7919 + 13) % m.cfg.vocab_size);
+        for (int i = 0; i < ctx + BENCH_FILL; i++) ids[i] = (int32_t)((i * 7919 + 13) % m.cfg.vocab_size);
         for (KVType kt = 0; kt < KV_MAX_FORMATS; kt++) {
             if (!kv_use[kt]) continue;
             const char *kv_name = kv_format(kt)->name;
