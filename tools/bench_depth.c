@@ -37,12 +37,13 @@ static bool parse_count(const char *flag, const char *text, int lo, int hi, int 
     return true;
 }
 
-// Milliseconds per token of n decode steps starting at position `at` (the cache holds `depth`).
+// Milliseconds per token of n decode steps starting at position `at`, or -1 when a step failed
+// (its message printed).
 static double ms_per_token(KVCache *kc, int at, int n, const int32_t *ids, float *logits) {
     kc->n = at;
     const double start = bench_now();
     for (int i = 0; i < n; i++)
-        if (kv_cache_forward(kc, ids + i, 1, logits, false) != 0) exit(1);
+        if (kv_cache_forward(kc, ids + i, 1, logits, false) != 0) return -1;
     return 1e3 * (bench_now() - start) / n;
 }
 
@@ -57,6 +58,30 @@ static double median(const double *v, int n) {
     memcpy(s, v, (size_t)n * sizeof *s);
     qsort(s, (size_t)n, sizeof *s, by_value);
     return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+// The cache brought to `depth`, then the rounds, each line printed as it ends, and the summary.
+// False when a step failed (its message printed).
+static bool run_rounds(KVCache *kc, int depth, int n, int rounds, const int32_t *ids, float *logits) {
+    int filled = 0;
+    if (bench_fill_to_depth(kc, depth, &filled, ids, logits) != 0) return false;
+    printf("%5s %12s %12s %7s\n", "round", "ms/tok at 0", "at depth", "ratio");
+    if (ms_per_token(kc, 0, n, ids, logits) < 0 || ms_per_token(kc, depth, n, ids, logits) < 0) return false;   // warm-up
+    double at0[MAX_ROUNDS], atd[MAX_ROUNDS], ratio[MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++) {
+        // Steps at 0 overwrite positions 0 .. n-1 with real rows: the time at depth does not change.
+        if (r % 2 == 0) at0[r] = ms_per_token(kc, 0, n, ids, logits), atd[r] = ms_per_token(kc, depth, n, ids, logits);
+        else atd[r] = ms_per_token(kc, depth, n, ids, logits), at0[r] = ms_per_token(kc, 0, n, ids, logits);
+        if (at0[r] < 0 || atd[r] < 0) return false;
+        ratio[r] = atd[r] / at0[r];
+        printf("%5d %12.3f %12.3f %7.3f\n", r + 1, at0[r], atd[r], ratio[r]);
+        fflush(stdout);
+    }
+    double lo = ratio[0], hi = ratio[0];
+    for (int r = 1; r < rounds; r++) lo = ratio[r] < lo ? ratio[r] : lo, hi = ratio[r] > hi ? ratio[r] : hi;
+    printf("depth %d over 0: median %.3f (range %.3f-%.3f over %d round%s); medians %.3f and %.3f ms/token\n", depth,
+           median(ratio, rounds), lo, hi, rounds, rounds == 1 ? "" : "s", median(at0, rounds), median(atd, rounds));
+    return true;
 }
 
 int main(int argc, char **argv) {
@@ -88,34 +113,26 @@ int main(int argc, char **argv) {
     if (bench_load_as(&m, dir, format, f) != 0) return 1;
     // Position depth + n - 1 is the last one written; the ids cover the prefill and the steps.
     const int ctx = depth + n;
+    if (ctx > m.cfg.max_seq_len) {
+        fprintf(stderr, "bench_depth: --depth %d and -n %d need %d positions; %s has %d\n", depth, n, ctx, dir,
+                m.cfg.max_seq_len);
+        model_free(&m);
+        return 2;
+    }
     int32_t *ids = malloc((size_t)(ctx + BENCH_FILL) * sizeof *ids);
     float *logits = malloc((size_t)m.cfg.vocab_size * sizeof *logits);
     KVCache kc;
-    if (!ids || !logits) return fprintf(stderr, "bench_depth: out of memory\n"), 1;
-    for (int i = 0; i < ctx + BENCH_FILL; i++) ids[i] = (int32_t)((i * 7919 + 13) % m.cfg.vocab_size);
-    if (kv_cache_init_as(&kc, &m, ctx, 0, kv->type) != 0) return 1;
-    pool_set_threads(threads);
-    int filled = 0;
-    if (bench_fill_to_depth(&kc, depth, &filled, ids, logits) != 0) return 1;
-    printf("%s: %s weights, %s cache, %d thread%s: rounds of %d decode steps at position 0 and at %d, in turn\n",
-           dir, format, kv->name, threads, threads == 1 ? "" : "s", n, depth);
-    printf("%5s %12s %12s %7s\n", "round", "ms/tok at 0", "at depth", "ratio");
-    ms_per_token(&kc, 0, n, ids, logits), ms_per_token(&kc, depth, n, ids, logits);   // warm-up
-    double at0[MAX_ROUNDS], atd[MAX_ROUNDS], ratio[MAX_ROUNDS];
-    for (int r = 0; r < rounds; r++) {
-        // Steps at 0 overwrite positions 0 .. n-1 with real rows: the time at depth does not change.
-        if (r % 2 == 0) at0[r] = ms_per_token(&kc, 0, n, ids, logits), atd[r] = ms_per_token(&kc, depth, n, ids, logits);
-        else atd[r] = ms_per_token(&kc, depth, n, ids, logits), at0[r] = ms_per_token(&kc, 0, n, ids, logits);
-        ratio[r] = atd[r] / at0[r];
-        printf("%5d %12.3f %12.3f %7.3f\n", r + 1, at0[r], atd[r], ratio[r]);
-        fflush(stdout);
+    int rc = 1;
+    if (!ids || !logits) fprintf(stderr, "bench_depth: out of memory\n");
+    else if (kv_cache_init_as(&kc, &m, ctx, 0, kv->type) == 0) {
+        for (int i = 0; i < ctx + BENCH_FILL; i++) ids[i] = (int32_t)((i * 7919 + 13) % m.cfg.vocab_size);
+        pool_set_threads(threads);
+        printf("%s: %s weights, %s cache, %d thread%s: rounds of %d decode steps at position 0 and at %d, in turn\n",
+               dir, format, kv->name, threads, threads == 1 ? "" : "s", n, depth);
+        rc = run_rounds(&kc, depth, n, rounds, ids, logits) ? 0 : 1;
+        kv_cache_free(&kc);
     }
-    double lo = ratio[0], hi = ratio[0];
-    for (int r = 1; r < rounds; r++) lo = ratio[r] < lo ? ratio[r] : lo, hi = ratio[r] > hi ? ratio[r] : hi;
-    printf("depth %d over 0: median %.3f (range %.3f-%.3f over %d rounds); medians %.3f and %.3f ms/token\n", depth,
-           median(ratio, rounds), lo, hi, rounds, median(at0, rounds), median(atd, rounds));
-    kv_cache_free(&kc);
     free(ids), free(logits);
     model_free(&m);
-    return 0;
+    return rc;
 }
