@@ -5,7 +5,9 @@
 
 Seeds are small, valid inputs plus a few edge cases each. The model_load seeds are an f32 model of
 the fixed shape in tools/fuzz/fuzz_model_load.c (CONFIG there and below must agree) and its Q8_0,
-Q4_0 and Q4_affine copies made by the real `PROTOSTAR quantize` (default build/protostar).
+Q4_0 and Q4_affine copies made by the real `PROTOSTAR quantize` (default build/protostar). The
+mlx_load seeds are mlx_lm folders of the shape in tools/fuzz/fuzz_mlx_load.c, packed here.
+The gguf corpus is tools/fuzz/make_seeds_gguf.py's (left as it is).
 Only the standard library: it runs wherever the build does.
 """
 import json
@@ -209,9 +211,74 @@ def model_seeds(protostar):
     put("model_load", "q8_0-lm-head-copy", safetensors(entries + [("lm_head.weight",) + embed[1:]], meta))
 
 
+# Must agree with CONFIG in tools/fuzz/fuzz_mlx_load.c (its "quantization" entry marks the folder).
+MLX_CONFIG = {"hidden_size": 32, "intermediate_size": 64, "head_dim": 32, "vocab_size": 8}
+MLX_SHARD = "model-00001-of-00001.safetensors"
+
+
+def bf16(values):
+    """Values exact in bfloat16 (the seeds use only such), as its little-endian bytes."""
+    return b"".join(struct.pack("<I", struct.unpack("<I", struct.pack("<f", v))[0])[2:] for v in values)
+
+
+def mlx_packed(name, rows, cols, bits, group, rng):
+    """NAME.weight (U32, mlx_lm's packing), NAME.scales and NAME.biases (BF16) of random levels.
+    Scales and biases are small multiples of powers of two: exact in f16 too (M5's Q4A path)."""
+    levels = [rng.randrange(1 << bits) for _ in range(rows * cols)]
+    per_word = 32 // bits
+    words = [sum(levels[w * per_word + k] << (k * bits) for k in range(per_word)) for w in range(len(levels) // per_word)]
+    groups = rows * (cols // group)
+    scales = [rng.randrange(1, 16) / 512 for _ in range(groups)]
+    biases = [-rng.randrange(0, 16) / 64 for _ in range(groups)]
+    return [(name + ".weight", "U32", [rows, cols * bits // 32], struct.pack("<%dI" % len(words), *words)),
+            (name + ".scales", "BF16", [rows, cols // group], bf16(scales)),
+            (name + ".biases", "BF16", [rows, cols // group], bf16(biases))]
+
+
+def mlx_folder_tensors(plan, rng):
+    """The tensors of an mlx_lm checkpoint of MLX_CONFIG's shape: plan maps a matrix's short name to
+    (bits, group), or None to store it unquantized (BF16)."""
+    c = MLX_CONFIG
+    dim, ffn, hd, vocab = c["hidden_size"], c["intermediate_size"], c["head_dim"], c["vocab_size"]
+    p = "model.layers.0."
+    shapes = [("embed", "model.embed_tokens", vocab, dim), ("q", p + "self_attn.q_proj", hd, dim),
+              ("k", p + "self_attn.k_proj", hd, dim), ("v", p + "self_attn.v_proj", hd, dim),
+              ("o", p + "self_attn.o_proj", dim, hd), ("gate", p + "mlp.gate_proj", ffn, dim),
+              ("up", p + "mlp.up_proj", ffn, dim), ("down", p + "mlp.down_proj", dim, ffn)]
+    tensors = []
+    for short, name, rows, cols in shapes:
+        how = plan.get(short, (4, 32))
+        if how is None:
+            tensors.append((name + ".weight", "BF16", [rows, cols], bf16([rng.randrange(-8, 8) / 16 for _ in range(rows * cols)])))
+        else:
+            tensors += mlx_packed(name, rows, cols, how[0], how[1], rng)
+    for name, n in [(p + "input_layernorm.weight", dim), (p + "post_attention_layernorm.weight", dim),
+                    (p + "self_attn.q_norm.weight", hd), (p + "self_attn.k_norm.weight", hd), ("model.norm.weight", dim)]:
+        tensors.append((name, "BF16", [n], bf16([1.0] * n)))
+    return tensors
+
+
+def mlx_seeds():
+    rng = random.Random(3)
+    q4 = mlx_folder_tensors({}, rng)
+    put("mlx_load", "q4g32", safetensors(q4, {"format": "mlx"}))
+    put("mlx_load", "q8g32", safetensors(mlx_folder_tensors({k: (8, 32) for k in ("embed", "q", "k", "v", "o", "gate", "up", "down")}, rng), {"format": "mlx"}))
+    # down_proj has 64 columns: groups of 64 (M5's Q4A), beside 8-bit and unquantized matrices.
+    put("mlx_load", "mixed-q4g64", safetensors(mlx_folder_tensors({"down": (4, 64), "gate": (8, 32), "o": None, "embed": None}, rng), {"format": "mlx"}))
+    put("mlx_load", "missing-biases", safetensors([t for t in q4 if t[0] != "model.layers.0.mlp.up_proj.biases"], {"format": "mlx"}))
+    shard = safetensors(q4, {"format": "mlx"})
+    index = {"metadata": {"total_size": len(shard)}, "weight_map": {t[0]: MLX_SHARD for t in q4}}
+    put("mlx_load", "index", json.dumps(index).encode() + b"\0" + shard)
+    outside = dict(index, weight_map=dict(index["weight_map"], **{"model.norm.weight": "../" + MLX_SHARD}))
+    put("mlx_load", "index-outside", json.dumps(outside).encode() + b"\0" + shard)
+
+
 def main():
     protostar = sys.argv[1] if len(sys.argv) > 1 else "build/protostar"
-    shutil.rmtree(ROOT, ignore_errors=True)
+    # Only the targets written here: corpus/gguf/ is tools/fuzz/make_seeds_gguf.py's.
+    for target in ("st_header", "st_index", "config", "genconfig", "tokenizer_load", "encode", "decode",
+                   "model_load", "mlx_load"):
+        shutil.rmtree(os.path.join(ROOT, target), ignore_errors=True)
     st_header_seeds()
     st_index_seeds()
     config_seeds()
@@ -220,6 +287,7 @@ def main():
     encode_seeds()
     decode_seeds()
     model_seeds(protostar)
+    mlx_seeds()
 
 
 if __name__ == "__main__":
