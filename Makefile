@@ -139,7 +139,7 @@ $(BUILD)/protostar: $(CLI_OBJS) $(ENGINE_OBJS)
 
 # The build's own tools (skeletons, book) need nothing from the engine; the others link all of it.
 BUILD_TOOLS := mkskel mkbook
-TOOL_SRCS := $(filter-out $(BUILD_TOOLS:%=tools/%.c) tools/mkbook_%.c tools/mslpp_%.c,$(wildcard tools/*.c))
+TOOL_SRCS := $(filter-out $(BUILD_TOOLS:%=tools/%.c) tools/mkbook_%.c tools/mslpp_%.c tools/mslstrict_%.c,$(wildcard tools/*.c))
 TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS)) $(BUILD_TOOLS:%=$(BUILD)/tools/%)
 tools: $(TOOL_BINS)
 $(BUILD_TOOLS:%=$(BUILD)/tools/%): $(BUILD)/tools/%: tools/%.c shared/atomic_file.h
@@ -147,6 +147,7 @@ $(BUILD_TOOLS:%=$(BUILD)/tools/%): $(BUILD)/tools/%: tools/%.c shared/atomic_fil
 	$(CC) $(CFLAGS) -Ishared -o $@ $(filter %.c,$^)
 $(BUILD)/tools/mkbook: $(wildcard tools/mkbook_*.c) tools/mkbook.h
 $(BUILD)/tools/mslpp: $(BUILD)/tobj/tools/mslpp_emit.o
+$(BUILD)/tools/mslstrict: $(BUILD)/tobj/tools/mslstrict_rules.o
 $(BUILD)/tools/%: $(BUILD)/tobj/tools/%.o $(ENGINE_OBJS)
 	@mkdir -p $(@D)
 	$(LINK)

@@ -78,9 +78,9 @@ mslpp: $(MSLPP)
 # The strict front-end runs first on every .metal file: it refuses, citing the MSL spec, what
 # Apple's compiler refuses and a C++ compiler would accept (tools/mslstrict.c).
 MSLSTRICT := $(MSL_BUILD)/mslstrict
-$(MSLSTRICT): tools/mslstrict.c
+$(MSLSTRICT): tools/mslstrict.c tools/mslstrict_rules.c tools/mslstrict.h
 	@mkdir -p $(@D)
-	$(MSL_HOST_CC) $(CFLAGS) $< -o $@
+	$(MSL_HOST_CC) $(CFLAGS) $(filter %.c,$^) -o $@
 
 # .metal -> preprocessed -> C++ (normal and checking build) -> object
 $(MSL_BUILD)/%.i: %.metal

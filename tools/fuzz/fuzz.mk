@@ -82,6 +82,10 @@ $(FUZZ_OUT)/gcc/fuzz_%: $(FUZZ_OUT)/gcc/obj/$(FUZZ_DIR)/fuzz_%.o $(FUZZ_OUT)/gcc
                         $(FUZZ_OUT)/gcc/obj/$(FUZZ_DIR)/corpus_main.o $(FUZZ_OUT)/gcc/libengine.a
 	$(FUZZ_GCC) $(FUZZ_SAN_gcc) -o $@ $^ $(FUZZ_LIBS)
 
+# The strict front-end of the MSL emulator is a tool, not part of the engine: its checks link in.
+$(FUZZ_OUT)/clang/fuzz_mslstrict: $(FUZZ_OUT)/clang/obj/tools/mslstrict_rules.o
+$(FUZZ_OUT)/gcc/fuzz_mslstrict: $(FUZZ_OUT)/gcc/obj/tools/mslstrict_rules.o
+
 fuzz-build-clang: $(FUZZ_BINS_clang)
 fuzz-build-gcc: $(FUZZ_BINS_gcc)
 fuzz-build: fuzz-build-clang fuzz-build-gcc

@@ -6,7 +6,8 @@
 Seeds are small, valid inputs plus a few edge cases each. The model_load seeds are an f32 model of
 the fixed shape in tools/fuzz/fuzz_model_load.c (CONFIG there and below must agree) and its Q8_0,
 Q4_0 and Q4_affine copies made by the real `PROTOSTAR quantize` (default build/protostar). The
-mlx_load seeds are mlx_lm folders of the shape in tools/fuzz/fuzz_mlx_load.c, packed here.
+mlx_load seeds are mlx_lm folders of the shape in tools/fuzz/fuzz_mlx_load.c, packed here; the
+mslstrict seeds are shaders of the repository and a few cut-off files.
 The gguf corpus is tools/fuzz/make_seeds_gguf.py's (left as it is).
 Only the standard library: it runs wherever the build does.
 """
@@ -273,11 +274,26 @@ def mlx_seeds():
     put("mlx_load", "index-outside", json.dumps(outside).encode() + b"\0" + shard)
 
 
+def mslstrict_seeds():
+    """The strict suite's shaders (each valid MSL or breaking one rule), the engine's own kernels,
+    and text cut off where a tokenizer could read past the end."""
+    for d in ("shared/msl/tests/strict", "shaders"):
+        for name in sorted(os.listdir(d)):
+            if name.endswith(".metal"):
+                put("mslstrict", name, open(os.path.join(d, name), "rb").read())
+    put("mslstrict", "line-markers", '# 1 "a.metal"\nkernel void k(device float *o [[buffer(0)]]) {\n# 7 "b.h" 1\n'
+                                     '  o[0] = 1.5e+3f;\n}\n')
+    put("mslstrict", "cut-number", "constant float x = 1e")
+    put("mslstrict", "cut-string", 'constant char s[] = "abc\\')
+    put("mslstrict", "never-closed", "kernel void k(device float *o) {\n  if (o[0] > 0) {\n}\n")
+    put("mslstrict", "cut-attribute", "kernel void k(uint i [[thread_position_in_grid")
+
+
 def main():
     protostar = sys.argv[1] if len(sys.argv) > 1 else "build/protostar"
     # Only the targets written here: corpus/gguf/ is tools/fuzz/make_seeds_gguf.py's.
     for target in ("st_header", "st_index", "config", "genconfig", "tokenizer_load", "encode", "decode",
-                   "model_load", "mlx_load"):
+                   "model_load", "mlx_load", "mslstrict"):
         shutil.rmtree(os.path.join(ROOT, target), ignore_errors=True)
     st_header_seeds()
     st_index_seeds()
@@ -288,6 +304,7 @@ def main():
     decode_seeds()
     model_seeds(protostar)
     mlx_seeds()
+    mslstrict_seeds()
 
 
 if __name__ == "__main__":

@@ -49,7 +49,10 @@ for f in "$DIR"/ok_*.metal "$DIR"/bad_*.metal; do
             [ -n "$why" ] || grep -q "^$f:$line: error: " "$OUT/$name.out" || why="line $line not reported: $(cat "$OUT/$name.out")"
         done
         [ -n "$why" ] || [ -z "$expect" ] || grep -qF "$expect" "$OUT/$name.out" || why="no message says '$expect': $(cat "$OUT/$name.out")"
-        [ -n "$why" ] || ! grep ': error: ' "$OUT/$name.out" | grep -qv '(MSL spec §' || why="a message cites no spec rule"
+        # bad_syntax_*: C++ grammar the checks cannot read past, not an MSL rule: no spec to cite
+        case $name in bad_syntax_*) ;; *)
+        [ -n "$why" ] || ! grep ': error: ' "$OUT/$name.out" | grep -qv '(MSL spec §' || why="a message cites no spec rule" ;;
+        esac
         if [ -z "$why" ]; then result PASS "$name"; else result FAIL "$name" "$why"; fi ;;
     esac
 done

@@ -1,0 +1,15 @@
+// Rule: no virtual functions (MSL spec §1.5.4 Restrictions).
+// expect: virtual functions are not supported
+#include <metal_stdlib>
+using namespace metal;
+
+struct Scale {
+    float s;
+    virtual float apply(float x) const { return s * x; }   // <- error
+};
+
+kernel void k(device float *out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+    Scale sc;
+    sc.s = 2.0f;
+    out[i] = sc.apply(out[i]);
+}
