@@ -1,5 +1,8 @@
 // Shared scaffolding of the fuzz targets; the contract is in fuzz_util.h.
 #include "fuzz_util.h"
+#include "forward.h"
+#include "quant_model.h"
+#include "thread_pool.h"
 #include "tokenizer.h"
 
 #include <dirent.h>
@@ -138,4 +141,30 @@ struct Tokenizer *fuzz_tiny_tokenizer(void) {
     if (!tok && !(tok = tokenizer_load(fuzz_data_file("tokenizer.json", "models/tiny/tokenizer.json"))))
         fuzz_fail("cannot load the tiny tokenizer");
     return tok;
+}
+
+const char *fuzz_model_setup(void) {
+    static const char *dir;
+    if (!dir) {
+        pool_set_threads(1);   // one process per core; a spinning pool would steal the others
+        if (quant_register() != 0) fuzz_fail("quant_register failed");
+        dir = fuzz_scratch_dir();
+    }
+    return dir;
+}
+
+static volatile float model_sink;   // keeps the forward pass from being optimized away
+
+void fuzz_model_must_run(Model *m, const char *loader) {
+    if (m->cfg.vocab_size <= 64 && m->cfg.dim <= 256 && m->cfg.ffn_dim <= 1024) {
+        int32_t ids[2] = {0, m->cfg.vocab_size - 1};
+        float logits[2 * 64];
+        if (forward(m, ids, 2, logits, NULL) != 0) {
+            static char why[128];
+            snprintf(why, sizeof why, "forward failed on a model that %s accepted", loader);
+            fuzz_fail(why);
+        }
+        model_sink += logits[0];
+    }
+    model_free(m);
 }

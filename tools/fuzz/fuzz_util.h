@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 // Once per process: points the C `stderr` stream at /dev/null, so the engine's messages about bad
@@ -38,6 +40,15 @@ _Noreturn void fuzz_fail(const char *why);
 // first call and kept: the encode and decode targets fuzz their input against it.
 struct Tokenizer;
 struct Tokenizer *fuzz_tiny_tokenizer(void);
+
+// Once per process, for the targets that load models: the thread pool at one thread (one process
+// per core: a spinning pool would steal the others), M5's formats registered; returns the scratch
+// directory.
+const char *fuzz_model_setup(void);
+
+// A model that `loader` accepted must run: two tokens (0 and the last id) through every matrix,
+// whatever its format (small models only, for speed). Then frees it.
+void fuzz_model_must_run(Model *m, const char *loader);
 
 // A NUL-terminated malloc'd copy of data[0..size) (the parsers take C strings); aborts on OOM.
 char *fuzz_strndup(const uint8_t *data, size_t size);
