@@ -1,5 +1,7 @@
 #include "harness.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -73,7 +75,7 @@ static bool name_matches(const char *name, const char *pattern_list) {
 
 typedef struct {
     const char *status;  // PASS FAIL SKIP TODO CRASH TIMEOUT
-    char detail[64];
+    char detail[128];
     char *output;
     double seconds;
     PsPlace reached;    // the last check the test got to (file NULL: none)
@@ -156,6 +158,33 @@ static void remove_test_dir(void) {
     if (lstat(test_dir, &st) == 0) nftw(test_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+// What a test left beside its folder (a writer's stand-in NAME.partial-PID that a LAB_TODO
+// stopped halfway, say): everything a test writes belongs inside ps_test_dir(), where it is
+// removed with it. Removes them, naming the first in what; false when there was none.
+static bool remove_leftovers(char *what, size_t cap) {
+    char parent[sizeof test_dir];
+    snprintf(parent, sizeof parent, "%s", test_dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash) return false;
+    *slash = '\0';
+    const char *base = slash + 1;
+    const size_t n = strlen(base);
+    DIR *d = opendir(parent[0] ? parent : "/");
+    bool found = false;
+    const struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        // The folder itself, or another test's (ps-test-PID-12 beside ps-test-PID-1): not left over.
+        if (strncmp(e->d_name, base, n) != 0 || e->d_name[n] == '\0' || isdigit((unsigned char)e->d_name[n])) continue;
+        char path[sizeof test_dir + 256];
+        snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+        if (!found && snprintf(what, cap, "%s", path) < 0) what[0] = '\0';   // (a long name is cut)
+        found = true;
+        nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
 static Outcome run_child(const PsTest *t) {
     Outcome o = {0};
     double limit = (t->timeout_s > 0 ? t->timeout_s : 10) * timeout_mult();
@@ -222,6 +251,11 @@ static Outcome run_child(const PsTest *t) {
     } else {
         int code = WEXITSTATUS(status);
         o.status = code == 0 ? "PASS" : code == LAB_TODO_EXIT ? "TODO" : code == SKIP_EXIT ? "SKIP" : "FAIL";
+    }
+    char left[96];
+    if (remove_leftovers(left, sizeof left) && !timed_out && !WIFSIGNALED(status)) {
+        o.status = "FAIL";
+        snprintf(o.detail, sizeof o.detail, "left %s behind", left);
     }
     return o;
 }

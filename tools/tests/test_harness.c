@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +108,42 @@ static void t_test_dir(void) {
         fclose(f);
         PS_CHECK(access(where, F_OK) != 0, "%s is still there after its test's %s", where, hows[i]);
     }
+}
+
+// Whatever a test leaves beside its directory (a writer's stand-in DIR.partial-PID that a LAB_TODO
+// stopped halfway) fails the test, passed or not, and is removed.
+static void leave_beside(const char *how) {
+    char beside[700], path[760];
+    snprintf(beside, sizeof beside, "%s.partial-1", ps_test_dir());
+    snprintf(path, sizeof path, "%s/half", beside);
+    FILE *f = mkdir(beside, 0700) == 0 ? fopen(path, "w") : NULL;
+    PS_CHECK(f && fputs("half", f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+    snprintf(path, sizeof path, "%s/%s.beside", outer_dir, how);
+    f = fopen(path, "w");
+    PS_CHECK(f && fputs(beside, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+}
+static void beside_then_pass(void) { leave_beside("pass"); }
+static void beside_then_todo(void) {
+    leave_beside("todo");
+    LAB_TODO("M9", "demo", "book/demo.md#demo");
+}
+
+static void t_left_behind(void) {
+    snprintf(outer_dir, sizeof outer_dir, "%s", ps_test_dir());
+    const PsTest suite[] = {{"pass", beside_then_pass, "a", 0}, {"todo", beside_then_todo, "a", 0}};
+    char *out = run_suite(suite, PS_COUNT(suite));
+    PS_CHECK(strstr(out, "SELF: 0 passed, 2 failed, 0 todo"), "a test that left a folder behind must fail:\n%s", out);
+    PS_CHECK(strstr(out, ".partial-1 behind)"), "the failure must name what was left:\n%s", out);
+    const char *hows[] = {"pass", "todo"};
+    for (size_t i = 0; i < PS_COUNT(hows); i++) {
+        char path[700], beside[700] = "";
+        snprintf(path, sizeof path, "%s/%s.beside", outer_dir, hows[i]);
+        FILE *f = fopen(path, "r");
+        PS_CHECK(f && fgets(beside, sizeof beside, f), "the '%s' test did not say what it left", hows[i]);
+        fclose(f);
+        PS_CHECK(access(beside, F_OK) != 0, "%s is still there after its test", beside);
+    }
+    free(out);
 }
 
 static void t_close(void) {
@@ -367,6 +404,7 @@ static const PsTest TESTS[] = {
     {"harness.exact", t_exact, "DEVELOPERS.md#test-harness", 0},
     {"harness.golden", t_golden, "DEVELOPERS.md#test-harness", 0},
     {"harness.test-dir", t_test_dir, "DEVELOPERS.md#test-harness", 20},
+    {"harness.left-behind", t_left_behind, "DEVELOPERS.md#test-harness", 20},
     {"harness.crash-hang-hints", t_crash_and_hang_hints, "DEVELOPERS.md#test-harness", 20},
     {"harness.only-no-match", t_only_no_match, "DEVELOPERS.md#test-harness", 0},
     {"harness.nan-hint", t_nan_hint, "DEVELOPERS.md#test-harness", 0},
