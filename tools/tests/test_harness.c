@@ -81,6 +81,15 @@ static void leave_a_file(const char *how) {
     FILE *f = fopen(path, "w");
     PS_CHECK(f && fputs(ps_test_dir(), f) >= 0 && fclose(f) == 0, "cannot write %s", path);
 }
+// The path that the inner test `how` wrote into OUTER/HOW.EXT must be gone now that it has ended.
+static void check_gone(const char *how, const char *ext) {
+    char path[700], what[700] = "";
+    snprintf(path, sizeof path, "%s/%s.%s", outer_dir, how, ext);
+    FILE *f = fopen(path, "r");
+    PS_CHECK(f && fgets(what, sizeof what, f), "the '%s' test did not say where it wrote", how);
+    fclose(f);
+    PS_CHECK(access(what, F_OK) != 0, "%s is still there after the '%s' test ended", what, how);
+}
 static void dir_then_crash(void) {
     leave_a_file("crash");
     raise(SIGSEGV);
@@ -100,14 +109,7 @@ static void t_test_dir(void) {
                              {"fail", dir_then_fail, "a", 0}};
     free(run_suite(suite, PS_COUNT(suite)));
     const char *hows[] = {"crash", "todo", "fail"};
-    for (size_t i = 0; i < PS_COUNT(hows); i++) {
-        char path[700], where[600] = "";
-        snprintf(path, sizeof path, "%s/%s.where", outer_dir, hows[i]);
-        FILE *f = fopen(path, "r");
-        PS_CHECK(f && fgets(where, sizeof where, f), "the '%s' test did not say where its directory was", hows[i]);
-        fclose(f);
-        PS_CHECK(access(where, F_OK) != 0, "%s is still there after its test's %s", where, hows[i]);
-    }
+    for (size_t i = 0; i < PS_COUNT(hows); i++) check_gone(hows[i], "where");
 }
 
 // Whatever a test leaves beside its directory (a writer's stand-in DIR.partial-PID that a LAB_TODO
@@ -135,14 +137,7 @@ static void t_left_behind(void) {
     PS_CHECK(strstr(out, "SELF: 0 passed, 2 failed, 0 todo"), "a test that left a folder behind must fail:\n%s", out);
     PS_CHECK(strstr(out, ".partial-1 behind)"), "the failure must name what was left:\n%s", out);
     const char *hows[] = {"pass", "todo"};
-    for (size_t i = 0; i < PS_COUNT(hows); i++) {
-        char path[700], beside[700] = "";
-        snprintf(path, sizeof path, "%s/%s.beside", outer_dir, hows[i]);
-        FILE *f = fopen(path, "r");
-        PS_CHECK(f && fgets(beside, sizeof beside, f), "the '%s' test did not say what it left", hows[i]);
-        fclose(f);
-        PS_CHECK(access(beside, F_OK) != 0, "%s is still there after its test", beside);
-    }
+    for (size_t i = 0; i < PS_COUNT(hows); i++) check_gone(hows[i], "beside");
     free(out);
 }
 
