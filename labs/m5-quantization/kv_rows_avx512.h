@@ -1,7 +1,9 @@
 // Your lab's contract, copied by tools/mkskel from solutions/m5-quantization/kv_rows_avx512.h (do not edit: make skeletons rewrites it).
 // What the AVX-512 key and value kernels of the 8- and 4-bit caches share (kv_q8_avx512.c,
-// kv_q4_avx512.c): 16 rows' block scales as one vector, and 16 rows at one stride. Both formats
-// begin each block with its f16 scale (quant_blocks.h). For x86-64 with gcc or clang only.
+// kv_q4_avx512.c): 16 rows at one stride, and 16 rows' block scales as one vector for rows of
+// BlockQ8_0, which begin each block with its f16 scale (quant_blocks.h; a 4-bit row keeps its
+// scales together, kv_q4.h, and kv_q4_avx512.c reads them its own way). For x86-64 with gcc or
+// clang only.
 #ifndef PS_KV_ROWS_AVX512_H
 #define PS_KV_ROWS_AVX512_H
 

@@ -1,8 +1,10 @@
 // Your lab's contract, copied by tools/mkskel from solutions/m5-quantization/kv_rows_neon.h (do not edit: make skeletons rewrites it).
 // What the NEON row kernels of M5's two caches (kv_q8_neon.c, kv_q4_neon.c) share, written once.
-// The formats differ only in how a block's bytes become its 32 values as signed bytes,
-// BLOCK_VALUES(block, lo, hi) (values 0..15 and 16..31, two int8x16_t); the including file
-// defines it and ROW(j), row j of `rows` as a pointer to its blocks. Macros, so that registers
+// The formats differ in how a block's bytes become its 32 values as signed bytes,
+// BLOCK_VALUES(block, lo, hi) (values 0..15 and 16..31, two int8x16_t), and in where a row keeps
+// its blocks; the including file defines BLOCK_VALUES, ROW(j) (row j of `rows`), KV_BLOCK(row, b)
+// (what BLOCK_VALUES takes for block b of a row of n values) and KV_SCALE(row, b) (that block's
+// scale as a float). Macros, so that registers
 // stay named variables (gcc -O2 keeps arrays of registers in memory: a store and a load around
 // every multiply-add).
 #ifndef PS_KV_ROWS_NEON_H
@@ -33,15 +35,14 @@ static inline int32_t kv_isum32_neon(int8x16_t q0, int8x16_t q1, int8x16_t k0, i
 #endif
 }
 
-// The row kernels NAME (dot_NAME, dots_NAME, add_NAME) for rows of 32-value blocks of type BLOCK,
-// whose field d is the f16 scale.
-#define KV_ROWS_NEON(NAME, BLOCK, BLOCK_VALUES)                                                                       \
+// The row kernels NAME (dot_NAME, dots_NAME, add_NAME) for rows of 32-value blocks.
+#define KV_ROWS_NEON(NAME, BLOCK_VALUES)                                                                       \
     /* The plain C's terms in its order (dot_q8_prepared, dot_q4_prepared): the same value. */                         \
-    static float dot_prepared_##NAME(const KVQ8Query *q, const BLOCK *k, int n) {                                   \
+    static float dot_prepared_##NAME(const KVQ8Query *q, const void *k, int n) {                                         \
         float sum = 0.0f;                                                                                          \
         for (int b = 0; b < n / 32; b++) {                                                                         \
-            BLOCK_VALUES(&k[b], k0, k1);                                                                           \
-            const float d = q[b].d * q_f16_at(k[b].d);                                                             \
+            BLOCK_VALUES(KV_BLOCK(k, b), k0, k1);                                                                  \
+            const float d = q[b].d * KV_SCALE(k, b);                                                               \
             const float term = d * (float)kv_isum32_neon(vld1q_s8(q[b].qs), vld1q_s8(q[b].qs + 16), k0, k1);       \
             sum += term; /* a statement of its own, as in the plain C: no FMA */                                   \
         }                                                                                                          \
@@ -55,11 +56,10 @@ static inline int32_t kv_isum32_neon(int8x16_t q0, int8x16_t q1, int8x16_t k0, i
             float32x4_t a4 = vld1q_f32(o + 16), a5 = vld1q_f32(o + 20), a6 = vld1q_f32(o + 24),                    \
                         a7 = vld1q_f32(o + 28);                                                                    \
             for (int j = 0; j < n_rows; j++) {                                                                     \
-                const BLOCK *v = ROW(j) + b;                                                                       \
-                BLOCK_VALUES(v, lo, hi);                                                                           \
+                BLOCK_VALUES(KV_BLOCK(ROW(j), b), lo, hi);                                                         \
                 KV_WIDEN16(lo, x0, x1, x2, x3);                                                                    \
                 KV_WIDEN16(hi, x4, x5, x6, x7);                                                                    \
-                const float wd = w[j] * q_f16_at(v->d);                                                            \
+                const float wd = w[j] * KV_SCALE(ROW(j), b);                                                       \
                 a0 = vfmaq_n_f32(a0, x0, wd), a1 = vfmaq_n_f32(a1, x1, wd), a2 = vfmaq_n_f32(a2, x2, wd);          \
                 a3 = vfmaq_n_f32(a3, x3, wd), a4 = vfmaq_n_f32(a4, x4, wd), a5 = vfmaq_n_f32(a5, x5, wd);          \
                 a6 = vfmaq_n_f32(a6, x6, wd), a7 = vfmaq_n_f32(a7, x7, wd);                                        \

@@ -1,17 +1,18 @@
 // Your lab's contract, copied by tools/mkskel from solutions/m5-quantization/kv_values_avx2.h (do not edit: make skeletons rewrites it).
 // The value half of the AVX2 row kernels of M5's two caches (kv_q8_x86.c, kv_q4_x86.c), written
 // once: out[h x n + d] += sum over j of w[h x stride + j] x row j's value d, one query head or two
-// at a time. The formats differ only in how a block's 32 values become 4 registers of 8 floats,
-// WIDEN(block, x0, x1, x2, x3), and in the type of their blocks; the including file defines
-// X86_TARGET, ROW(j) (row j of `rows`, as a pointer to its blocks) and scale_of(block) (the
-// block's scale as a float). A macro and not a function taking the widening as an argument: the
-// 4 registers must stay named variables (gcc -O2 kept arrays of them in memory, half the speed).
+// at a time. The formats differ in how a block's 32 values become 4 registers of 8 floats,
+// WIDEN(block, x0, x1, x2, x3), and in where a row keeps its blocks; the including file defines
+// X86_TARGET, ROW(j) (row j of `rows`), KV_BLOCK(row, b) (what WIDEN takes for block b of a row
+// of n values) and KV_SCALE(row, b) (that block's scale as a float). A macro and not a function
+// taking the widening as an argument: the 4 registers must stay named variables (gcc -O2 kept
+// arrays of them in memory, half the speed).
 #ifndef PS_KV_VALUES_AVX2_H
 #define PS_KV_VALUES_AVX2_H
 
 // add1_NAME, add2_NAME (one head, two heads) and add_NAME (the row kernels' add_rows: the query
-// heads of a group two at a time, a last odd one alone) for blocks of type BLOCK.
-#define KV_VALUES_AVX2(NAME, BLOCK, WIDEN)                                                                          \
+// heads of a group two at a time, a last odd one alone).
+#define KV_VALUES_AVX2(NAME, WIDEN)                                                                          \
     /* A block of 32 outputs of one head (two) stays in 4 (8) registers over all the rows. */                        \
     X86_TARGET static void add1_##NAME(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes,   \
                                        int n) {                                                                      \
@@ -20,9 +21,8 @@
             __m256 a0 = _mm256_loadu_ps(o), a1 = _mm256_loadu_ps(o + 8), a2 = _mm256_loadu_ps(o + 16),               \
                    a3 = _mm256_loadu_ps(o + 24);                                                                     \
             for (int j = 0; j < n_rows; j++) {                                                                       \
-                const BLOCK *v = ROW(j) + b;                                                                         \
-                WIDEN(v, x0, x1, x2, x3);                                                                            \
-                const __m256 wd = _mm256_set1_ps(w[j] * scale_of(v));                                               \
+                WIDEN(KV_BLOCK(ROW(j), b), x0, x1, x2, x3);                                                          \
+                const __m256 wd = _mm256_set1_ps(w[j] * KV_SCALE(ROW(j), b));                                       \
                 a0 = _mm256_fmadd_ps(wd, x0, a0), a1 = _mm256_fmadd_ps(wd, x1, a1);                                  \
                 a2 = _mm256_fmadd_ps(wd, x2, a2), a3 = _mm256_fmadd_ps(wd, x3, a3);                                  \
             }                                                                                                        \
@@ -41,9 +41,8 @@
             __m256 b0 = _mm256_loadu_ps(p), b1 = _mm256_loadu_ps(p + 8), b2 = _mm256_loadu_ps(p + 16),               \
                    b3 = _mm256_loadu_ps(p + 24);                                                                     \
             for (int j = 0; j < n_rows; j++) {                                                                       \
-                const BLOCK *v = ROW(j) + b;                                                                         \
-                WIDEN(v, x0, x1, x2, x3);                                                                            \
-                const float d = scale_of(v);                                                                         \
+                WIDEN(KV_BLOCK(ROW(j), b), x0, x1, x2, x3);                                                          \
+                const float d = KV_SCALE(ROW(j), b);                                                                 \
                 const __m256 wa = _mm256_set1_ps(w[j] * d), wb = _mm256_set1_ps(w1[j] * d);                          \
                 a0 = _mm256_fmadd_ps(wa, x0, a0), b0 = _mm256_fmadd_ps(wb, x0, b0);                                  \
                 a1 = _mm256_fmadd_ps(wa, x1, a1), b1 = _mm256_fmadd_ps(wb, x1, b1);                                  \

@@ -20,41 +20,55 @@ static bool block_all_finite(const float *x) {
 
 static bool simd_now(void);
 
-// n values (a multiple of 32) into n / 32 blocks with M5's own quantizer (with SIMD on, x86's
-// AVX2 copy of its rounding: the same bytes, 112 -> 17 us a token). A block with a value
-// that is not finite would make quantize_row_q4_0 convert NaN to an int (not defined in C): it
-// gets a NaN scale instead, reads back as NaN, and makes attention's result NaN, as an f32 cache
-// holding that value would.
+// n values (a multiple of 32) into a row (kv_q4.h: the scales, then the nibbles) with M5's own
+// quantizer, one block at a time (with SIMD on, x86's AVX2 copy of its rounding: the same bytes,
+// 112 -> 17 us a token). A block with a value that is not finite would make quantize_row_q4_0
+// convert NaN to an int (not defined in C): it gets a NaN scale instead, reads back as NaN, and
+// makes attention's result NaN, as an f32 cache holding that value would.
 static void store_q4(void *row, const float *x, size_t n) {
-    BlockQ4_0 *y = row;
 #if KV_Q4_X86
-    if (simd_now() && kv_q4_store_avx2(y, x, (int)n)) return;   // the same bytes (kv_q4_x86.c)
+    if (simd_now() && kv_q4_store_avx2(row, x, (int)n)) return;   // the same bytes (kv_q4_x86.c)
 #endif
-    for (size_t b = 0; b < n / QK4_0; b++, x += QK4_0) {
+    for (int b = 0; b < (int)(n / QK4_0); b++, x += QK4_0) {
+        BlockQ4_0 y;
         if (block_all_finite(x)) {
-            quantize_row_q4_0(x, &y[b], QK4_0);
+            quantize_row_q4_0(x, &y, QK4_0);
         } else {
-            y[b] = (BlockQ4_0){.d = {0x00, 0x7e}};   // f16 quiet NaN, little-endian
-            memset(y[b].qs, 0x88, sizeof y[b].qs);    // q = 8: zeros, times NaN
+            y = (BlockQ4_0){.d = {0x00, 0x7e}};   // f16 quiet NaN, little-endian
+            memset(y.qs, 0x88, sizeof y.qs);      // q = 8: zeros, times NaN
         }
+        memcpy((uint8_t *)kv_q4_scale_at(row, b), y.d, sizeof y.d);
+        memcpy((uint8_t *)kv_q4_nibbles_at(row, (int)n, b), y.qs, sizeof y.qs);
     }
 }
 
+// Block b of a row as the weights' BlockQ4_0.
+static BlockQ4_0 block_of(const void *row, int n, int b) {
+    BlockQ4_0 y;
+    memcpy(y.d, kv_q4_scale_at(row, b), sizeof y.d);
+    memcpy(y.qs, kv_q4_nibbles_at(row, n, b), sizeof y.qs);
+    return y;
+}
+
 static void load_q4(float *x, const void *row, size_t n) {
-    dequantize_row_q4_0(row, x, (int)n);
+    for (int b = 0; b < (int)(n / QK4_0); b++) {
+        const BlockQ4_0 y = block_of(row, (int)n, b);
+        dequantize_row_q4_0(&y, x + (size_t)b * QK4_0, QK4_0);
+    }
 }
 
 // ---- plain C: the reference the SIMD kernels are tested against ----
 
 // A prepared query head . row: per block, (dq x dk) x the exact integer sum of q8[i] x (k4[i] - 8),
 // the blocks' terms added in order. Byte i of a block holds value i (low nibble) and i + 16.
-static float dot_q4_prepared(const KVQ8Query *q, const BlockQ4_0 *k, int n) {
+static float dot_q4_prepared(const KVQ8Query *q, const void *k, int n) {
     float sum = 0.0f;
     for (int b = 0; b < n / QK4_0; b++) {
+        const uint8_t *qs = kv_q4_nibbles_at(k, n, b);
         int32_t block = 0;
         for (int i = 0; i < QK4_0 / 2; i++)
-            block += q[b].qs[i] * ((k[b].qs[i] & 0x0f) - 8) + q[b].qs[i + 16] * ((k[b].qs[i] >> 4) - 8);
-        const float d = q[b].d * q_f16_at(k[b].d);
+            block += q[b].qs[i] * ((qs[i] & 0x0f) - 8) + q[b].qs[i + 16] * ((qs[i] >> 4) - 8);
+        const float d = q[b].d * q_f16_at(kv_q4_scale_at(k, b));
         const float term = d * (float)block;   // |block| <= 32 x 127 x 8 < 2^24: exact as a float
         sum += term;   // a statement of its own, so that no compiler fuses it into an FMA
     }
@@ -67,7 +81,7 @@ static void dots_q4_plain(float *scores, int stride, const float *q, int n_q, in
     for (int h = 0; h < n_q; h++)
         for (int j = 0; j < n_rows; j++)
             scores[(size_t)h * stride + j] =
-                dot_q4_prepared(qp + (size_t)h * (n / QK4_0), (const BlockQ4_0 *)((const char *)rows + j * row_bytes), n);
+                dot_q4_prepared(qp + (size_t)h * (n / QK4_0), (const char *)rows + j * row_bytes, n);
 }
 
 static float dot_q4_plain(const float *q, const void *row, int n) {
@@ -79,13 +93,14 @@ static float dot_q4_plain(const float *q, const void *row, int n) {
 // out += w[j] x row j, the weight and the block's scale multiplied first: w x d x (v4[i] - 8).
 static void add1_q4_plain(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
     for (int j = 0; j < n_rows; j++) {
-        const BlockQ4_0 *v = (const BlockQ4_0 *)((const char *)rows + j * row_bytes);
+        const void *v = (const char *)rows + j * row_bytes;
         for (int b = 0; b < n / QK4_0; b++) {
-            const float wd = w[j] * q_f16_at(v[b].d);
+            const float wd = w[j] * q_f16_at(kv_q4_scale_at(v, b));
+            const uint8_t *qs = kv_q4_nibbles_at(v, n, b);
             float *o = out + b * QK4_0;
             for (int i = 0; i < QK4_0 / 2; i++) {
-                o[i] += wd * (float)((v[b].qs[i] & 0x0f) - 8);
-                o[i + 16] += wd * (float)((v[b].qs[i] >> 4) - 8);
+                o[i] += wd * (float)((qs[i] & 0x0f) - 8);
+                o[i + 16] += wd * (float)((qs[i] >> 4) - 8);
             }
         }
     }

@@ -19,8 +19,8 @@
 // one instruction: the low nibbles as they are (vpermps ignores the bits above), the high ones
 // after a shift. Per block and two heads: 2 lookups and 4 multiply-adds of 16 lanes, where AVX2
 // takes 8 conversions and 8 multiply-adds of 8 lanes (9.6 -> 5.0 ms a token, as above). The
-// weight x scale of each row and block is made 16 rows at a time (one gather of the scales) and
-// the multiply-adds broadcast it from memory; 4 blocks' sums of two heads stay in 16 registers
+// weight x scale of each row and block is made 16 rows and 4 blocks at a time (the scales by
+// scales16x4, below) and the multiply-adds broadcast it from memory; 4 blocks' sums of two heads stay in 16 registers
 // over the rows. On Intel the lookups, the widening and register broadcasts all take the one
 // shuffle port, and the scalar path to each weight x scale (load, convert, multiply, broadcast)
 // had taken it about as often as the lookups: per key, 16 threads each on its own block in L1 (Xeon
@@ -44,7 +44,34 @@
 #define X512_INLINE X512_TARGET __attribute__((always_inline)) static inline
 
 #define LANES 16   // rows of one key register, one per lane
-#define ROW(j) ((const BlockQ4_0 *)((const char *)rows + (size_t)(j) * row_bytes))
+#define ROW(j) ((const char *)rows + (size_t)(j) * row_bytes)
+
+// Blocks b .. b+3's scales of rows 0 .. 15 (row_bytes apart; those past n_rows repeat the last
+// row), as 4 vectors of 16 floats, q_f16_at's values: lane r of d[k] is row r's block b+k. A row
+// keeps its scales side by side (kv_q4.h), so one 8-byte lane of a gather brings four of a row's:
+// two gathers of 8 rows each, then per two blocks one permute of words from the two. With the
+// weights' layout, a scale per 18 bytes, it took one gather of 16 lanes per block, and on our
+// AMD VM four of those cost 30 ns where this costs 7 (16 rows, in L1). Past a row's last block
+// the 8 bytes are its first nibbles: read, never used, and still inside the row.
+X512_INLINE void scales16x4(__m512 d[4], const void *rows, size_t row_bytes, int n_rows, int b) {
+    const __m512i last = _mm512_set1_epi64(n_rows - 1), bytes = _mm512_set1_epi64((long long)row_bytes);
+    const __m512i first8 = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), next8 = _mm512_add_epi64(first8, _mm512_set1_epi64(8));
+    // row x row_bytes, both below 2^32: vpmuludq multiplies the low 32 bits of each 64-bit lane
+    const __m512i at0 = _mm512_mul_epu32(_mm512_min_epi64(first8, last), bytes),
+                  at1 = _mm512_mul_epu32(_mm512_min_epi64(next8, last), bytes);
+    const char *base = (const char *)rows + 2 * b;
+    const __m512i g0 = _mm512_i64gather_epi64(at0, base, 1), g1 = _mm512_i64gather_epi64(at1, base, 1);
+    // Word r of `low` (r < 16): row r's first scale, word 4r of g0 for r < 8 and word 4(r - 8) of g1
+    // (the permute's index 32 and up) after; words 16 .. 31, the rows' second scales. Then the
+    // same 2 words further on for the third and fourth: two permutes, each two blocks' scales.
+    const __m512i words = _mm512_setr_epi32(0x00040000, 0x000c0008, 0x00140010, 0x001c0018, 0x00240020, 0x002c0028,
+                                            0x00340030, 0x003c0038, 0x00050001, 0x000d0009, 0x00150011, 0x001d0019,
+                                            0x00250021, 0x002d0029, 0x00350031, 0x003d0039);
+    const __m512i low = _mm512_permutex2var_epi16(g0, words, g1),
+                  high = _mm512_permutex2var_epi16(g0, _mm512_add_epi16(words, _mm512_set1_epi16(2)), g1);
+    d[0] = _mm512_cvtph_ps(_mm512_castsi512_si256(low)), d[1] = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(low, 1));
+    d[2] = _mm512_cvtph_ps(_mm512_castsi512_si256(high)), d[3] = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(high, 1));
+}
 
 // ---- keys ----
 
@@ -86,13 +113,15 @@ X512_INLINE __m512 add_block_terms(__m512 acc, const KVQ8Query *q, int32_t qsum,
 X512_TARGET static void dots16_q4_avx512(float *scores, int stride, const KVQ8Query *q, const int32_t *qsum,
                                          const KVQ8Query *q1, const int32_t *qsum1, int n_rows, const void *rows,
                                          size_t row_bytes, int n) {
-    rows = kv_rows16(rows, &row_bytes, n_rows, (size_t)(n / QK4_0) * sizeof(BlockQ4_0));
+    const int blocks = n / QK4_0;
+    rows = kv_rows16(rows, &row_bytes, n_rows, (size_t)blocks * sizeof(BlockQ4_0));
     const size_t rows4 = 4 * row_bytes;
     const char *r0 = rows, *r1 = r0 + row_bytes, *r2 = r1 + row_bytes, *r3 = r2 + row_bytes;
     const __m512i low_nibbles = _mm512_set1_epi8(0x0f);
-    __m512 acc = _mm512_setzero_ps(), acc1 = acc;
-    for (int b = 0; b < n / QK4_0; b++) {
-        const size_t qs = (size_t)b * sizeof(BlockQ4_0) + offsetof(BlockQ4_0, qs);
+    __m512 acc = _mm512_setzero_ps(), acc1 = acc, dk[4];
+    for (int b = 0; b < blocks; b++) {
+        if (b % 4 == 0) scales16x4(dk, rows, row_bytes, LANES, b);
+        const size_t qs = 2 * (size_t)blocks + 16 * (size_t)b;   // where a row keeps block b's nibbles (kv_q4.h)
         const __m512i z0 = four_rows(r0 + qs, rows4), z1 = four_rows(r1 + qs, rows4), z2 = four_rows(r2 + qs, rows4),
                       z3 = four_rows(r3 + qs, rows4);
         // A 4 x 4 transpose of int32 per 128-bit lane: c_k's lane r holds bytes 4k .. 4k+3 of row r.
@@ -104,9 +133,8 @@ X512_TARGET static void dots16_q4_avx512(float *scores, int stride, const KVQ8Qu
         const __m512i lo1 = _mm512_and_si512(c1, low_nibbles), hi1 = _mm512_and_si512(_mm512_srli_epi32(c1, 4), low_nibbles);
         const __m512i lo2 = _mm512_and_si512(c2, low_nibbles), hi2 = _mm512_and_si512(_mm512_srli_epi32(c2, 4), low_nibbles);
         const __m512i lo3 = _mm512_and_si512(c3, low_nibbles), hi3 = _mm512_and_si512(_mm512_srli_epi32(c3, 4), low_nibbles);
-        const __m512 dk = kv_scales16_avx512(rows, row_bytes, LANES, b, sizeof(BlockQ4_0));
-        acc = add_block_terms(acc, &q[b], qsum[b], dk, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3);
-        if (q1) acc1 = add_block_terms(acc1, &q1[b], qsum1[b], dk, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3);
+        acc = add_block_terms(acc, &q[b], qsum[b], dk[b % 4], lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3);
+        if (q1) acc1 = add_block_terms(acc1, &q1[b], qsum1[b], dk[b % 4], lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3);
     }
     const __mmask16 stored = (__mmask16)((1u << n_rows) - 1);
     _mm512_mask_storeu_ps(scores, stored, acc);
@@ -127,24 +155,29 @@ X512_TARGET static float dot_q4_avx512(const float *q, const void *row, int n) {
 
 // ---- values ----
 
-// A block's 32 values of row v as q - 8 in two registers of 16 floats (values 0..15, 16..31).
-X512_INLINE void lookup(const BlockQ4_0 *v, __m512 levels, __m512 *x0, __m512 *x1) {
-    const __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)v->qs));
+// A block's 32 values (its 16 bytes of nibbles at v) as q - 8 in two registers of 16 floats
+// (values 0..15, 16..31).
+X512_INLINE void lookup(const uint8_t *v, __m512 levels, __m512 *x0, __m512 *x1) {
+    const __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)v));
     *x0 = _mm512_permutexvar_ps(idx, levels);
     *x1 = _mm512_permutexvar_ps(_mm512_srli_epi32(idx, 4), levels);
 }
 
 #define QUAD 4   // blocks of a row whose sums stay in registers together: 128 values
 
-// Rows j0 .. j0+15 (the lanes past n_rows repeat the last row): block b's scale times each row's
-// weight for head h (and h+1 when `two`), into wd[0][r] and wd[1][r] for rows r < 16.
-X512_INLINE void weight_scales(float wd[2][LANES], const float *w, int stride, bool two, int j0, int n_rows,
-                               const void *rows, size_t row_bytes, int b) {
-    const __m512 d = kv_scales16_avx512((const char *)rows + (size_t)j0 * row_bytes, row_bytes, n_rows - j0, b,
-                                        sizeof(BlockQ4_0));
+// Rows j0 .. j0+15 (the lanes past n_rows repeat the last row): blocks b .. b+nb-1's scales times
+// each row's weight for head h (and h+1 when `two`), into wd[k][0][r] and wd[k][1][r] for rows r <
+// 16, block b+k.
+X512_INLINE void weight_scales(float wd[QUAD][2][LANES], const float *w, int stride, bool two, int nb, int j0,
+                               int n_rows, const void *rows, size_t row_bytes, int b) {
+    __m512 d[QUAD];
+    scales16x4(d, ROW(j0), row_bytes, n_rows - j0, b);
     const __mmask16 in = n_rows - j0 >= LANES ? 0xffff : (__mmask16)((1u << (n_rows - j0)) - 1);
-    _mm512_storeu_ps(wd[0], _mm512_mul_ps(_mm512_maskz_loadu_ps(in, w + j0), d));
-    if (two) _mm512_storeu_ps(wd[1], _mm512_mul_ps(_mm512_maskz_loadu_ps(in, w + stride + j0), d));
+    const __m512 w0 = _mm512_maskz_loadu_ps(in, w + j0), w1 = two ? _mm512_maskz_loadu_ps(in, w + stride + j0) : w0;
+    for (int k = 0; k < nb; k++) {
+        _mm512_storeu_ps(wd[k][0], _mm512_mul_ps(w0, d[k]));
+        if (two) _mm512_storeu_ps(wd[k][1], _mm512_mul_ps(w1, d[k]));
+    }
 }
 
 // Block k of a quad, in the row loop below: looked up once, multiplied-added for each head with
@@ -153,7 +186,7 @@ X512_INLINE void weight_scales(float wd[2][LANES], const float *w, int stride, b
 #define QUAD_BLOCK(k, a0, a1, b0, b1)                                                   \
     if (nb > k) {                                                                       \
         __m512 x0, x1;                                                                  \
-        lookup(v + k, levels, &x0, &x1);                                                \
+        lookup(v + 16 * k, levels, &x0, &x1);                                           \
         const __m512 sa = _mm512_set1_ps(wd[k][0][r]);                                  \
         a0 = _mm512_fmadd_ps(sa, x0, a0), a1 = _mm512_fmadd_ps(sa, x1, a1);             \
         if (two) {                                                                      \
@@ -184,10 +217,10 @@ X512_INLINE void add_quad(float *out, const float *w, int stride, bool two, int 
     if (two && nb > 3) b6 = _mm512_loadu_ps(p + 96), b7 = _mm512_loadu_ps(p + 112);
     float wd[QUAD][2][LANES];
     for (int j0 = 0; j0 < n_rows; j0 += LANES) {
-        for (int k = 0; k < nb; k++) weight_scales(wd[k], w, stride, two, j0, n_rows, rows, row_bytes, b + k);
+        weight_scales(wd, w, stride, two, nb, j0, n_rows, rows, row_bytes, b);
         const int rows_here = n_rows - j0 < LANES ? n_rows - j0 : LANES;
         for (int r = 0; r < rows_here; r++) {
-            const BlockQ4_0 *v = ROW(j0 + r) + b;
+            const uint8_t *v = kv_q4_nibbles_at(ROW(j0 + r), n, b);   // block b+k's are 16 x k bytes on
             QUAD_BLOCK(0, a0, a1, b0, b1)
             QUAD_BLOCK(1, a2, a3, b2, b3)
             QUAD_BLOCK(2, a4, a5, b4, b5)

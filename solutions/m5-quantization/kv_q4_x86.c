@@ -1,8 +1,9 @@
 // The q4_0 cache's row kernels for x86-64 with AVX2, FMA and F16C (kv_q4.h); kv_q4.c chooses
 // them by the CPU. Compiled on every machine: elsewhere the file is empty.
 //
-// A block's 16 bytes hold values 0..15 in their low nibbles and 16..31 in their high ones, so one
-// 16-byte load, a shift and a mask give all 32 as unsigned bytes 0..15 in value order.
+// A block's 16 bytes of nibbles (kv_q4.h: after the row's scales) hold values 0..15 in their low
+// nibbles and 16..31 in their high ones, so one 16-byte load, a shift and a mask give all 32 as
+// unsigned bytes 0..15 in value order.
 //
 // Keys: 8 rows in the 8 lanes of a register, as the AVX-512 set's 16 (kv_q4_avx512.c): per
 // block the rows' bytes are transposed (lane r of register k: bytes 4k .. 4k+3 of row r), and
@@ -27,22 +28,22 @@
 #include "quant.h"
 
 #define X86_TARGET __attribute__((target("avx2,fma,f16c")))
-#define ROW(j) ((const BlockQ4_0 *)((const char *)rows + (j) * row_bytes))
+#define ROW(j) ((const void *)((const char *)rows + (j) * row_bytes))
 
 // ---- keys ----
 
 #define LANES 8   // rows of one key register, one per lane
 
-// Block b's 16 bytes of rows r and r+4, one row per 128-bit half.
-X86_TARGET static inline __m256i two_rows(const BlockQ4_0 *const *row, int r, int b) {
-    const __m256i z = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)row[r][b].qs));
-    return _mm256_inserti128_si256(z, _mm_loadu_si128((const __m128i *)row[r + 4][b].qs), 1);
+// Block b's 16 bytes of nibbles of rows r and r+4 (rows of n values), one row per 128-bit half.
+X86_TARGET static inline __m256i two_rows(const void *const *row, int r, int n, int b) {
+    const __m256i z = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)kv_q4_nibbles_at(row[r], n, b)));
+    return _mm256_inserti128_si256(z, _mm_loadu_si128((const __m128i *)kv_q4_nibbles_at(row[r + 4], n, b)), 1);
 }
 
 // Block b's scales of the 8 rows, as 8 floats (one vcvtph2ps: q_f16_at's values exactly).
-X86_TARGET static inline __m256 scales8(const BlockQ4_0 *const *row, int b) {
+X86_TARGET static inline __m256 scales8(const void *const *row, int b) {
     uint16_t h[LANES];
-    for (int r = 0; r < LANES; r++) memcpy(&h[r], row[r][b].d, sizeof h[r]);   // little-endian, as x86 is
+    for (int r = 0; r < LANES; r++) memcpy(&h[r], kv_q4_scale_at(row[r], b), sizeof h[r]);   // little-endian, as x86 is
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
 }
 
@@ -77,13 +78,13 @@ X86_TARGET static inline __m256 add_block_terms(__m256 acc, const KVQ8Query *q, 
 X86_TARGET static void dots8_q4_avx2(float *scores, int stride, const KVQ8Query *q, const int32_t *qsum,
                                      const KVQ8Query *q1, const int32_t *qsum1, int n_rows, const void *rows,
                                      size_t row_bytes, int n) {
-    const BlockQ4_0 *row[LANES];
+    const void *row[LANES];
     for (int r = 0; r < LANES; r++) row[r] = ROW(r < n_rows ? r : n_rows - 1);
     const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
     __m256 acc = _mm256_setzero_ps(), acc1 = acc;
     for (int b = 0; b < n / QK4_0; b++) {
-        const __m256i z0 = two_rows(row, 0, b), z1 = two_rows(row, 1, b), z2 = two_rows(row, 2, b),
-                      z3 = two_rows(row, 3, b);
+        const __m256i z0 = two_rows(row, 0, n, b), z1 = two_rows(row, 1, n, b), z2 = two_rows(row, 2, n, b),
+                      z3 = two_rows(row, 3, n, b);
         // A 4 x 4 transpose of int32 per 128-bit half: c_k's lane r holds bytes 4k .. 4k+3 of row r.
         const __m256i a0 = _mm256_unpacklo_epi32(z0, z1), a1 = _mm256_unpackhi_epi32(z0, z1),
                       a2 = _mm256_unpacklo_epi32(z2, z3), a3 = _mm256_unpackhi_epi32(z2, z3);
@@ -103,9 +104,9 @@ X86_TARGET static void dots8_q4_avx2(float *scores, int stride, const KVQ8Query 
     if (q1) memcpy(scores + stride, out1, (size_t)n_rows * sizeof *out1);
 }
 
-X86_TARGET static inline float scale_of(const BlockQ4_0 *b) {
+X86_TARGET static inline float scale_of(const uint8_t *d) {
     uint16_t h;
-    memcpy(&h, b->d, sizeof h);   // little-endian, as x86 is
+    memcpy(&h, d, sizeof h);   // little-endian, as x86 is
     return _cvtsh_ss(h);
 }
 
@@ -124,11 +125,11 @@ X86_TARGET static float dot_q4_avx2(const float *q, const void *row, int n) {
 
 // ---- values ----
 
-// A block's 32 values q - 8 as 4 registers of 8 floats (values 0..7, 8..15, 16..23, 24..31), in
+// A block's 32 values q - 8 (its 16 bytes of nibbles at B) as 4 registers of 8 floats (values 0..7, 8..15, 16..23, 24..31), in
 // named variables: gcc -O2 kept arrays of registers in memory (a store and a load around every
 // multiply-add, half the speed; the q8_0 kernels' finding).
 #define WIDEN_Q4(B, X0, X1, X2, X3)                                                                      \
-    const __m128i X0##_packed = _mm_loadu_si128((const __m128i *)(B)->qs);                              \
+    const __m128i X0##_packed = _mm_loadu_si128((const __m128i *)(B));                                 \
     const __m128i X0##_lo = _mm_sub_epi8(_mm_and_si128(X0##_packed, _mm_set1_epi8(0x0f)), _mm_set1_epi8(8)); \
     const __m128i X0##_hi =                                                                              \
         _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(X0##_packed, 4), _mm_set1_epi8(0x0f)), _mm_set1_epi8(8)); \
@@ -137,7 +138,9 @@ X86_TARGET static float dot_q4_avx2(const float *q, const void *row, int n) {
     const __m256 X2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(X0##_hi));                                 \
     const __m256 X3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(X0##_hi, X0##_hi)))
 
-KV_VALUES_AVX2(q4_avx2, BlockQ4_0, WIDEN_Q4)
+#define KV_BLOCK(row, b) kv_q4_nibbles_at(row, n, b)
+#define KV_SCALE(row, b) scale_of(kv_q4_scale_at(row, b))
+KV_VALUES_AVX2(q4_avx2, WIDEN_Q4)
 
 const KVRowKernels kv_q4_kernels_avx2 = {"avx2", dot_q4_avx2, dots_q4_avx2, add_q4_avx2};
 
@@ -147,7 +150,7 @@ const KVRowKernels kv_q4_kernels_avx2 = {"avx2", dot_q4_avx2, dots_q4_avx2, add_
 // first value of the largest magnitude (0 when all are zero) / -8 is d, and each q is
 // (int)(x x (1 / d) + 8.5), at most 15. 112 -> 17 us per token of Qwen3-0.6B (store_q4 over 56
 // rows of 1,024 values, best of 50, our AVX-512 VM), on the one thread that writes the cache.
-X86_TARGET static void store_block_avx2(BlockQ4_0 *y, const float *x) {
+X86_TARGET static void store_block_avx2(uint8_t *d_at, uint8_t *nibbles, const float *x) {
     const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16),
                  v3 = _mm256_loadu_ps(x + 24);
@@ -165,7 +168,7 @@ X86_TARGET static void store_block_avx2(BlockQ4_0 *y, const float *x) {
     const float d = max / -8;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     const uint16_t h = (uint16_t)_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);   // = q_f32_to_f16
-    memcpy(y->d, &h, sizeof h);   // little-endian, as x86 is
+    memcpy(d_at, &h, sizeof h);   // little-endian, as x86 is
     const __m256 scale = _mm256_set1_ps(id), half = _mm256_set1_ps(8.5f);
     const __m256i fifteen = _mm256_set1_epi32(15);
 #define Q_OF(V) _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(V, scale), half)), fifteen)
@@ -175,16 +178,17 @@ X86_TARGET static void store_block_avx2(BlockQ4_0 *y, const float *x) {
 #undef Q_OF
     // int32 -> int16 (vpackssdw works within 128-bit halves: 0xd8 puts the quarters in order) -> bytes
     const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(c0, c1), 0xd8);
-    _mm_storeu_si128((__m128i *)y->qs, _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
+    _mm_storeu_si128((__m128i *)nibbles, _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
 }
 
-X86_TARGET bool kv_q4_store_avx2(BlockQ4_0 *y, const float *x, int n) {
+X86_TARGET bool kv_q4_store_avx2(void *row, const float *x, int n) {
     const __m256 exponent = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
     __m256 bad = _mm256_setzero_ps();   // lanes where a value's exponent bits are all ones
     for (int i = 0; i < n; i += 8)
         bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), exponent), exponent, _CMP_EQ_OQ));
     if (_mm256_movemask_ps(bad)) return false;
-    for (int b = 0; b < n / QK4_0; b++) store_block_avx2(&y[b], x + b * QK4_0);
+    for (int b = 0; b < n / QK4_0; b++)
+        store_block_avx2((uint8_t *)kv_q4_scale_at(row, b), (uint8_t *)kv_q4_nibbles_at(row, n, b), x + b * QK4_0);
     return true;
 }
 #endif

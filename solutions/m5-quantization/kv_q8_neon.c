@@ -11,9 +11,11 @@
 #define ROW(j) ((const BlockQ8_0 *)((const char *)rows + (j) * row_bytes))
 // A block's 32 int8 as they are.
 #define BLOCK_VALUES(B, LO, HI) const int8x16_t LO = vld1q_s8((B)->qs), HI = vld1q_s8((B)->qs + 16)
+#define KV_BLOCK(row, b) ((const BlockQ8_0 *)(row) + (b))   // a row is an array of BlockQ8_0
+#define KV_SCALE(row, b) q_f16_at(KV_BLOCK(row, b)->d)
 #include "kv_rows_neon.h"
 
-KV_ROWS_NEON(q8_neon, BlockQ8_0, BLOCK_VALUES)
+KV_ROWS_NEON(q8_neon, BLOCK_VALUES)
 
 const KVRowKernels kv_q8_kernels_neon = {"neon", dot_q8_neon, dots_q8_neon, add_q8_neon};
 #endif

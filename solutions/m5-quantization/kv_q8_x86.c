@@ -233,7 +233,9 @@ X86_TARGET static float dot_q8_avx2(const float *q, const void *row, int n) {
     return score;
 }
 
-KV_VALUES_AVX2(q8_avx2, BlockQ8_0, WIDEN)
+#define KV_BLOCK(row, b) ((const BlockQ8_0 *)(row) + (b))   // a row is an array of BlockQ8_0
+#define KV_SCALE(row, b) scale_of(KV_BLOCK(row, b))
+KV_VALUES_AVX2(q8_avx2, WIDEN)
 
 const KVRowKernels kv_q8_kernels_avx2 = {"avx2", dot_q8_avx2, dots_q8_avx2, add_q8_avx2};
 #endif

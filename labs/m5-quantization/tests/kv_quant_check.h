@@ -38,8 +38,13 @@ static inline void kvc_against_m2(KVType type, int n_heads, int n_kv_heads, int 
     float *q8 = malloc(q_dim * sizeof *q8);
     for (size_t i = 0; i < cache; i++) k[i] = kvc_uniform(seed, -3.0f, 3.0f), v[i] = kvc_uniform(seed, -1.5f, 1.5f);
     for (int i = 0; i < q_dim; i++) q[i] = kvc_uniform(seed, -3.0f, 3.0f);
-    f->store(kq, k, cache), f->store(vq, v, cache);
-    f->load(k, kq, cache), f->load(v, vq, cache);   // the values the cache holds, as f32
+    const size_t row_bytes = kv_row_bytes(type, head_dim);
+    for (size_t r = 0; r < cache / head_dim; r++) {   // row by row: a format lays out each row its own way
+        f->store((char *)kq + r * row_bytes, k + r * head_dim, head_dim);
+        f->store((char *)vq + r * row_bytes, v + r * head_dim, head_dim);
+        f->load(k + r * head_dim, (char *)kq + r * row_bytes, head_dim);   // the values the cache holds, as f32
+        f->load(v + r * head_dim, (char *)vq + r * row_bytes, head_dim);
+    }
     kv_q8_query(qp, q, q_dim, false);
     for (int i = 0; i < q_dim; i++) q8[i] = qp[i / QK8_0].d * qp[i / QK8_0].qs[i % QK8_0];
     attention(want, q8, k, v, n_keys, kv_dim, n_heads, n_kv_heads, head_dim, scores);
