@@ -75,11 +75,22 @@ X86_TARGET static inline __m128i isums4(__m256i a0, __m256i a1, __m256i a2, __m2
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-// Block b's scales of rows j .. j+3, as 4 floats (one vcvtph2ps).
+// A block's f16 scale, its two little-endian bytes as an int (as x86 is little-endian).
+X86_TARGET static inline int scale_bits(const BlockQ8_0 *b) {
+    uint16_t h;
+    memcpy(&h, b->d, sizeof h);
+    return h;
+}
+
+// Block b's scales of rows j .. j+3, as 4 floats (one vcvtph2ps). Put into a register with word
+// inserts: not 4 two-byte stores into a buffer read back as one vector, a load that waits until
+// they reach the L1 cache (no single store holds all its bytes to forward).
 X86_TARGET static inline __m128 scales4(const void *rows, size_t row_bytes, int j, int b) {
-    uint16_t h[4];
-    for (int r = 0; r < 4; r++) memcpy(&h[r], ROW(j + r)[b].d, sizeof h[r]);
-    return _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)h));
+    __m128i h = _mm_cvtsi32_si128(scale_bits(ROW(j) + b));
+    h = _mm_insert_epi16(h, scale_bits(ROW(j + 1) + b), 1);
+    h = _mm_insert_epi16(h, scale_bits(ROW(j + 2) + b), 2);
+    h = _mm_insert_epi16(h, scale_bits(ROW(j + 3) + b), 3);
+    return _mm_cvtph_ps(h);
 }
 
 // One head against one row: the plain C's terms in its order (kv_q8.c, dot_q8_prepared).
