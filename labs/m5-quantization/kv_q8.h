@@ -3,10 +3,12 @@
 // lab M4's table of cache formats (kv_kernels.h), so `kv_cache_init_as(..., KV_Q8_0)` and
 // `protostar generate --kv q8_0` use it (book/m5-quantization.md#kv-q8).
 //
-// A row of the cache (one key/value head at one position, head_dim values) is head_dim / 32
-// blocks of [d: f16][32 x int8], 34 bytes for 32 values: 8.5 bits a value, 27% of an f32 cache and
-// 53% of an f16 one. New keys and values are quantized by quantize_row_q8_0 as they enter the
-// cache; attention reads the blocks directly. A key's dot product is an integer one, as in the
+// A row of the cache (one key/value head at one position, head_dim values) holds head_dim / 32
+// blocks, each an f16 scale and 32 int8, 34 bytes for 32 values: 8.5 bits a value, 27% of an f32
+// cache and 53% of an f16 one. The row keeps its blocks' scales side by side first, then their
+// quants (kv_q8_scale_at, kv_q8_quants_at), as the 4-bit cache does (kv_q4.h says why): block b is
+// quantize_row_q8_0's block b, its scale and quants moved apart. New keys and values are quantized
+// by quantize_row_q8_0 as they enter the cache; attention reads the rows directly. A key's dot product is an integer one, as in the
 // products (quant.h): the query head is rounded to 8 bits per block of 32 first (quantize_act,
 // once per call for all its rows: scale dq, float), so a block's dot is dq x dk x sum(q8[i] x
 // k8[i]), the sum exact in int32; the blocks' terms are added in order in float. A value is added
@@ -21,6 +23,13 @@
 #include "quant_blocks.h"
 
 enum { KV_Q8_0 = KV_EXTENSION };
+
+// Where block b of a row of n values keeps its scale (2 bytes, little-endian f16: q_f16_at reads
+// it) and its 32 quants.
+static inline const uint8_t *kv_q8_scale_at(const void *row, int b) { return (const uint8_t *)row + 2 * b; }
+static inline const int8_t *kv_q8_quants_at(const void *row, int n, int b) {
+    return (const int8_t *)row + 2 * (n / QK8_0) + 32 * b;
+}
 
 // Registers q8_0 with M4's cache formats (quant_register() calls it). 0, or -1 (message).
 int kv_q8_register(void);
@@ -75,9 +84,9 @@ typedef void (*KVQ8KeyRows)(float *scores, int stride, const KVQ8Query *q, const
 // heads at a time (a last odd head alone). For the x86 key kernels of the 8- and 4-bit caches.
 void kv_q8_dots_by_lanes_x86(KVQ8KeyRows key_rows, int lanes, float *scores, int stride, const float *q, int n_q,
                              int n_rows, const void *rows, size_t row_bytes, int n);
-// The cache's store with them: quantize_row_q8_0's bytes for n values (a multiple of 32), or
-// false (nothing written) when a value is not finite.
-bool kv_q8_store_avx2(BlockQ8_0 *y, const float *x, int n);
+// The cache's store with them: a row of n values (a multiple of 32) holding quantize_row_q8_0's
+// scales and quants, or false (nothing written) when a value is not finite.
+bool kv_q8_store_avx2(void *row, const float *x, int n);
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #define KV_Q8_NEON 1
 extern const KVRowKernels kv_q8_kernels_neon;

@@ -20,7 +20,7 @@
 // after a shift. Per block and two heads: 2 lookups and 4 multiply-adds of 16 lanes, where AVX2
 // takes 8 conversions and 8 multiply-adds of 8 lanes (9.6 -> 5.0 ms a token, as above). The
 // weight x scale of each row and block is made 16 rows and 4 blocks at a time (the scales by
-// scales16x4, below) and the multiply-adds broadcast it from memory; 4 blocks' sums of two heads stay in 16 registers
+// kv_scales16x4_avx512) and the multiply-adds broadcast it from memory; 4 blocks' sums of two heads stay in 16 registers
 // over the rows. On Intel the lookups, the widening and register broadcasts all take the one
 // shuffle port, and the scalar path to each weight x scale (load, convert, multiply, broadcast)
 // had taken it about as often as the lookups: per key, 16 threads each on its own block in L1 (Xeon
@@ -46,32 +46,6 @@
 #define LANES 16   // rows of one key register, one per lane
 #define ROW(j) ((const char *)rows + (size_t)(j) * row_bytes)
 
-// Blocks b .. b+3's scales of rows 0 .. 15 (row_bytes apart; those past n_rows repeat the last
-// row), as 4 vectors of 16 floats, q_f16_at's values: lane r of d[k] is row r's block b+k. A row
-// keeps its scales side by side (kv_q4.h), so one 8-byte lane of a gather brings four of a row's:
-// two gathers of 8 rows each, then per two blocks one permute of words from the two. With the
-// weights' layout, a scale per 18 bytes, it took one gather of 16 lanes per block, and on our
-// AMD VM four of those cost 30 ns where this costs 7 (16 rows, in L1). Past a row's last block
-// the 8 bytes are its first nibbles: read, never used, and still inside the row.
-X512_INLINE void scales16x4(__m512 d[4], const void *rows, size_t row_bytes, int n_rows, int b) {
-    const __m512i last = _mm512_set1_epi64(n_rows - 1), bytes = _mm512_set1_epi64((long long)row_bytes);
-    const __m512i first8 = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), next8 = _mm512_add_epi64(first8, _mm512_set1_epi64(8));
-    // row x row_bytes, both below 2^32: vpmuludq multiplies the low 32 bits of each 64-bit lane
-    const __m512i at0 = _mm512_mul_epu32(_mm512_min_epi64(first8, last), bytes),
-                  at1 = _mm512_mul_epu32(_mm512_min_epi64(next8, last), bytes);
-    const char *base = (const char *)rows + 2 * b;
-    const __m512i g0 = _mm512_i64gather_epi64(at0, base, 1), g1 = _mm512_i64gather_epi64(at1, base, 1);
-    // Word r of `low` (r < 16): row r's first scale, word 4r of g0 for r < 8 and word 4(r - 8) of g1
-    // (the permute's index 32 and up) after; words 16 .. 31, the rows' second scales. Then the
-    // same 2 words further on for the third and fourth: two permutes, each two blocks' scales.
-    const __m512i words = _mm512_setr_epi32(0x00040000, 0x000c0008, 0x00140010, 0x001c0018, 0x00240020, 0x002c0028,
-                                            0x00340030, 0x003c0038, 0x00050001, 0x000d0009, 0x00150011, 0x001d0019,
-                                            0x00250021, 0x002d0029, 0x00350031, 0x003d0039);
-    const __m512i low = _mm512_permutex2var_epi16(g0, words, g1),
-                  high = _mm512_permutex2var_epi16(g0, _mm512_add_epi16(words, _mm512_set1_epi16(2)), g1);
-    d[0] = _mm512_cvtph_ps(_mm512_castsi512_si256(low)), d[1] = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(low, 1));
-    d[2] = _mm512_cvtph_ps(_mm512_castsi512_si256(high)), d[3] = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(high, 1));
-}
 
 // ---- keys ----
 
@@ -120,7 +94,7 @@ X512_TARGET static void dots16_q4_avx512(float *scores, int stride, const KVQ8Qu
     const __m512i low_nibbles = _mm512_set1_epi8(0x0f);
     __m512 acc = _mm512_setzero_ps(), acc1 = acc, dk[4];
     for (int b = 0; b < blocks; b++) {
-        if (b % 4 == 0) scales16x4(dk, rows, row_bytes, LANES, b);
+        if (b % 4 == 0) kv_scales16x4_avx512(dk, rows, row_bytes, LANES, b);
         const size_t qs = 2 * (size_t)blocks + 16 * (size_t)b;   // where a row keeps block b's nibbles (kv_q4.h)
         const __m512i z0 = four_rows(r0 + qs, rows4), z1 = four_rows(r1 + qs, rows4), z2 = four_rows(r2 + qs, rows4),
                       z3 = four_rows(r3 + qs, rows4);
@@ -171,7 +145,7 @@ X512_INLINE void lookup(const uint8_t *v, __m512 levels, __m512 *x0, __m512 *x1)
 X512_INLINE void weight_scales(float wd[QUAD][2][LANES], const float *w, int stride, bool two, int nb, int j0,
                                int n_rows, const void *rows, size_t row_bytes, int b) {
     __m512 d[QUAD];
-    scales16x4(d, ROW(j0), row_bytes, n_rows - j0, b);
+    kv_scales16x4_avx512(d, ROW(j0), row_bytes, n_rows - j0, b);
     const __mmask16 in = n_rows - j0 >= LANES ? 0xffff : (__mmask16)((1u << (n_rows - j0)) - 1);
     const __m512 w0 = _mm512_maskz_loadu_ps(in, w + j0), w1 = two ? _mm512_maskz_loadu_ps(in, w + stride + j0) : w0;
     for (int k = 0; k < nb; k++) {

@@ -27,7 +27,8 @@ static bool block_finite(const float *x) {
 
 static bool simd_now(void);
 
-// n values (a multiple of 32) into n / 32 blocks with M5's own quantizer, one block at a time: a
+// n values (a multiple of 32) into a row (kv_q8.h: the scales, then the quants) with M5's own
+// quantizer, one block at a time: a
 // block with a value that is not finite would make quantize_row_q8_0 convert NaN to int8 (not
 // defined in C), so such a block gets a NaN scale and zero quants instead. It reads back as NaN,
 // as an f32 cache would hold it, and attention's result is NaN as it would be there.
@@ -39,22 +40,28 @@ static bool simd_now(void);
 // on the Xeon VM (4.5-7 ms), the size of the q8_0 cache's deficit measured there (5-10%; not
 // measured again after this). AVX2: 73-81 us (store_q8 over those rows, best of 50, our AVX2 VM).
 static void store_q8(void *row, const float *x, size_t n) {
-    BlockQ8_0 *y = row;
-    const size_t blocks = n / QK8_0;
 #if KV_Q8_X86
-    if (simd_now() && kv_q8_store_avx2(y, x, (int)n)) return;   // both x86 sets store so
+    if (simd_now() && kv_q8_store_avx2(row, x, (int)n)) return;   // both x86 sets store so
 #endif
-    for (size_t b = 0; b < blocks; b++, x += QK8_0) {
+    for (int b = 0; b < (int)(n / QK8_0); b++, x += QK8_0) {
+        BlockQ8_0 y;
         if (block_finite(x)) {
-            quantize_row_q8_0(x, &y[b], QK8_0);
+            quantize_row_q8_0(x, &y, QK8_0);
         } else {
-            y[b] = (BlockQ8_0){.d = {0x00, 0x7e}};   // f16 quiet NaN, little-endian
+            y = (BlockQ8_0){.d = {0x00, 0x7e}};   // f16 quiet NaN, little-endian
         }
+        memcpy((uint8_t *)kv_q8_scale_at(row, b), y.d, sizeof y.d);
+        memcpy((int8_t *)kv_q8_quants_at(row, (int)n, b), y.qs, sizeof y.qs);
     }
 }
 
 static void load_q8(float *x, const void *row, size_t n) {
-    for (size_t b = 0; b < n / QK8_0; b++) dequantize_row_q8_0((const BlockQ8_0 *)row + b, x + b * QK8_0, QK8_0);
+    for (int b = 0; b < (int)(n / QK8_0); b++) {
+        BlockQ8_0 y;   // block b put back together
+        memcpy(y.d, kv_q8_scale_at(row, b), sizeof y.d);
+        memcpy(y.qs, kv_q8_quants_at(row, (int)n, b), sizeof y.qs);
+        dequantize_row_q8_0(&y, x + (size_t)b * QK8_0, QK8_0);
+    }
 }
 
 // ---- the query, rounded to 8 bits ----
@@ -82,12 +89,13 @@ void kv_q8_query(KVQ8Query *y, const float *q, int n, bool simd) {
 
 // A prepared query head . row: per block, (dq x dk) x the exact integer sum of q8[i] x k8[i],
 // the blocks' terms added in order.
-static float dot_q8_prepared(const KVQ8Query *q, const BlockQ8_0 *k, int n) {
+static float dot_q8_prepared(const KVQ8Query *q, const void *k, int n) {
     float sum = 0.0f;
     for (int b = 0; b < n / QK8_0; b++) {
+        const int8_t *qs = kv_q8_quants_at(k, n, b);
         int32_t block = 0;
-        for (int i = 0; i < QK8_0; i++) block += q[b].qs[i] * k[b].qs[i];
-        const float d = q[b].d * q_f16_at(k[b].d);
+        for (int i = 0; i < QK8_0; i++) block += q[b].qs[i] * qs[i];
+        const float d = q[b].d * q_f16_at(kv_q8_scale_at(k, b));
         const float term = d * (float)block;   // |block| <= 32 x 127 x 127 < 2^24: exact as a float
         sum += term;   // a statement of its own, so that no compiler fuses it into an FMA
     }
@@ -108,10 +116,11 @@ static float dot_q8_plain(const float *q, const void *row, int n) {
 // out += w[j] x row j, the weight and the block's scale multiplied first: w x d x v8[i].
 static void add1_q8_plain(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes, int n) {
     for (int j = 0; j < n_rows; j++) {
-        const BlockQ8_0 *v = (const BlockQ8_0 *)((const char *)rows + j * row_bytes);
+        const void *v = (const char *)rows + j * row_bytes;
         for (int b = 0; b < n / QK8_0; b++) {
-            const float wd = w[j] * q_f16_at(v[b].d);
-            for (int i = 0; i < QK8_0; i++) out[b * QK8_0 + i] += wd * v[b].qs[i];
+            const float wd = w[j] * q_f16_at(kv_q8_scale_at(v, b));
+            const int8_t *qs = kv_q8_quants_at(v, n, b);
+            for (int i = 0; i < QK8_0; i++) out[b * QK8_0 + i] += wd * qs[i];
         }
     }
 }
@@ -122,7 +131,7 @@ static void dots_q8_plain(float *scores, int stride, const float *q, int n_q, in
     for (int h = 0; h < n_q; h++)
         for (int j = 0; j < n_rows; j++)
             scores[(size_t)h * stride + j] =
-                dot_q8_prepared(qp + (size_t)h * (n / QK8_0), (const BlockQ8_0 *)((const char *)rows + j * row_bytes), n);
+                dot_q8_prepared(qp + (size_t)h * (n / QK8_0), (const char *)rows + j * row_bytes, n);
 }
 
 static void add_q8_plain(float *out, const float *w, int stride, int n_q, int n_rows, const void *rows,

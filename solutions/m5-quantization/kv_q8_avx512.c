@@ -22,10 +22,11 @@
 // AVX2 took 6.9), the weights x scales made for 16 rows at once and read back as broadcasts from
 // memory (6.3 against 4.5) or picked from that register by vpermps (6.4); the keys' 16 scales
 // copied by a loop the compiler does not unroll (6.9 against 5.5, both with the query compared at
-// every call of 16 rows; they now come in one gather, kv_rows_avx512.h). No faster: values four
-// blocks at a time (16 sums), keys transposed only within 128-bit lanes with two shuffles per head
-// and block to finish (3.2-4.0 against 3.3-3.4; 28 shuffles a block against 32 for two heads,
-// which may matter more where shuffles have one port, as on Intel's cores; not measured there).
+// every call of 16 rows; four blocks' scales now come in two gathers, kv_rows_avx512.h). No faster:
+// values four blocks at a time (16 sums), keys transposed only within 128-bit lanes with two
+// shuffles per head and block to finish (3.2-4.0 against 3.3-3.4; 28 shuffles a block against 32
+// for two heads, which may matter more where shuffles have one port, as on Intel's cores; not
+// measured there).
 // Attention at 4,096 positions (bench_attention --threads 1 --kv q8_0, CPU clock): 38.4-38.9 ->
 // 31.6-33.3 ms per token; book/m5-quantization.md#kv-q8 says more.
 #include "kv_q8.h"
@@ -47,7 +48,7 @@
 #define AVX512_INLINE AVX512_TARGET __attribute__((always_inline)) static inline
 
 #define LANES 16   // rows of one key register, one per lane; and the rows of a value step
-#define ROW(j) ((const BlockQ8_0 *)((const char *)rows + (size_t)(j) * row_bytes))
+#define ROW(j) ((const char *)rows + (size_t)(j) * row_bytes)
 
 // ---- keys ----
 
@@ -87,13 +88,15 @@ AVX512_INLINE __m512 add_block_terms(__m512 acc, const KVQ8Query *q, int32_t qsu
 AVX512_TARGET static void dots16_q8_avx512(float *scores, int stride, const KVQ8Query *q, const int32_t *qsum,
                                            const KVQ8Query *q1, const int32_t *qsum1, int n_rows, const void *rows,
                                            size_t row_bytes, int n) {
-    rows = kv_rows16(rows, &row_bytes, n_rows, (size_t)(n / QK8_0) * sizeof(BlockQ8_0));
+    const int blocks = n / QK8_0;
+    rows = kv_rows16(rows, &row_bytes, n_rows, (size_t)blocks * sizeof(BlockQ8_0));
     const size_t rows4 = 4 * row_bytes;
     const char *r0 = rows, *r1 = r0 + row_bytes, *r2 = r1 + row_bytes, *r3 = r2 + row_bytes;
     const char *r8 = r0 + 2 * rows4, *r9 = r8 + row_bytes, *r10 = r9 + row_bytes, *r11 = r10 + row_bytes;
-    __m512 acc = _mm512_setzero_ps(), acc1 = acc;
-    for (int b = 0; b < n / QK8_0; b++) {
-        const size_t qs = (size_t)b * sizeof(BlockQ8_0) + offsetof(BlockQ8_0, qs);
+    __m512 acc = _mm512_setzero_ps(), acc1 = acc, dk[4];
+    for (int b = 0; b < blocks; b++) {
+        if (b % 4 == 0) kv_scales16x4_avx512(dk, rows, row_bytes, LANES, b);
+        const size_t qs = 2 * (size_t)blocks + 32 * (size_t)b;   // where a row keeps block b's quants (kv_q8.h)
         // Registers [r | r+4] for r = 0..3 and 8..11: after the transpose within 128-bit lanes
         // (t: rows 0-7, u: rows 8-15), one shuffle of lanes puts row r in lane r.
         const __m512i z0 = two_rows(r0 + qs, r0 + rows4 + qs), z1 = two_rows(r1 + qs, r1 + rows4 + qs),
@@ -115,9 +118,8 @@ AVX512_TARGET static void dots16_q8_avx512(float *scores, int stride, const KVQ8
                       c1 = _mm512_shuffle_i32x4(t1, u1, low), c5 = _mm512_shuffle_i32x4(t1, u1, high),
                       c2 = _mm512_shuffle_i32x4(t2, u2, low), c6 = _mm512_shuffle_i32x4(t2, u2, high),
                       c3 = _mm512_shuffle_i32x4(t3, u3, low), c7 = _mm512_shuffle_i32x4(t3, u3, high);
-        const __m512 dk = kv_scales16_avx512(rows, row_bytes, LANES, b, sizeof(BlockQ8_0));
-        acc = add_block_terms(acc, &q[b], qsum[b], dk, c0, c1, c2, c3, c4, c5, c6, c7);
-        if (q1) acc1 = add_block_terms(acc1, &q1[b], qsum1[b], dk, c0, c1, c2, c3, c4, c5, c6, c7);
+        acc = add_block_terms(acc, &q[b], qsum[b], dk[b % 4], c0, c1, c2, c3, c4, c5, c6, c7);
+        if (q1) acc1 = add_block_terms(acc1, &q1[b], qsum1[b], dk[b % 4], c0, c1, c2, c3, c4, c5, c6, c7);
     }
     const __mmask16 stored = (__mmask16)((1u << n_rows) - 1);
     _mm512_mask_storeu_ps(scores, stored, acc);
@@ -146,9 +148,9 @@ AVX512_INLINE __m512 widen16(const int8_t *p) {
 // A block's scale in all 16 lanes, exactly the value q_f16_at gives (every half is a float): the
 // half broadcast, then widened, so that weight x scale is one multiply for 16 lanes (a scalar
 // multiply and a broadcast per head before: values 4.5 -> 4.15 ns a row in a quiet hour).
-AVX512_INLINE __m512 scale16(const BlockQ8_0 *v) {
+AVX512_INLINE __m512 scale16(const uint8_t *d) {
     uint16_t h;
-    memcpy(&h, v->d, sizeof h);   // little-endian, as x86 is
+    memcpy(&h, d, sizeof h);   // little-endian, as x86 is
     return _mm512_cvtph_ps(_mm256_set1_epi16((short)h));
 }
 
@@ -158,16 +160,17 @@ AVX512_INLINE __m512 scale16(const BlockQ8_0 *v) {
 // multiply-add adds to its output's running sum, so the sums of one block (4 registers for two
 // heads) would wait on the latency of the last; 8 sums in flight keep the FMA units busy.
 AVX512_INLINE void add_blocks(float *out, float *out1, const float *w, const float *w1, bool two, bool pair, int n_rows,
-                              const void *rows, size_t row_bytes, int b) {
+                              const void *rows, size_t row_bytes, int n, int b) {
     __m512 a0 = _mm512_loadu_ps(out), a1 = _mm512_loadu_ps(out + 16), a2 = a0, a3 = a1;
     __m512 b0 = a0, b1 = a1, b2 = a0, b3 = a1;
     if (pair) a2 = _mm512_loadu_ps(out + 32), a3 = _mm512_loadu_ps(out + 48);
     if (two) b0 = _mm512_loadu_ps(out1), b1 = _mm512_loadu_ps(out1 + 16);
     if (two && pair) b2 = _mm512_loadu_ps(out1 + 32), b3 = _mm512_loadu_ps(out1 + 48);
     for (int j = 0; j < n_rows; j++) {
-        const BlockQ8_0 *v = ROW(j) + b;
-        const __m512 d = scale16(v);
-        const __m512 x0 = widen16(v->qs), x1 = widen16(v->qs + 16);
+        const uint8_t *s = kv_q8_scale_at(ROW(j), b);   // block b's scale, block b+1's 2 bytes on
+        const int8_t *v = kv_q8_quants_at(ROW(j), n, b);   // its quants, block b+1's 32 bytes on
+        const __m512 d = scale16(s);
+        const __m512 x0 = widen16(v), x1 = widen16(v + 16);
         const __m512 wa = _mm512_mul_ps(_mm512_set1_ps(w[j]), d);
         a0 = _mm512_fmadd_ps(wa, x0, a0), a1 = _mm512_fmadd_ps(wa, x1, a1);
         if (two) {
@@ -175,8 +178,8 @@ AVX512_INLINE void add_blocks(float *out, float *out1, const float *w, const flo
             b0 = _mm512_fmadd_ps(wb, x0, b0), b1 = _mm512_fmadd_ps(wb, x1, b1);
         }
         if (pair) {
-            const __m512 d1 = scale16(v + 1);
-            const __m512 y0 = widen16(v[1].qs), y1 = widen16(v[1].qs + 16);
+            const __m512 d1 = scale16(s + 2);
+            const __m512 y0 = widen16(v + 32), y1 = widen16(v + 48);
             const __m512 wa1 = _mm512_mul_ps(_mm512_set1_ps(w[j]), d1);
             a2 = _mm512_fmadd_ps(wa1, y0, a2), a3 = _mm512_fmadd_ps(wa1, y1, a3);
             if (two) {
@@ -196,15 +199,15 @@ AVX512_TARGET static void add2_q8_avx512(float *out, const float *w, int stride,
     const int blocks = n / QK8_0;
     int b = 0;
     for (; b + 2 <= blocks; b += 2)
-        add_blocks(out + b * QK8_0, out + n + b * QK8_0, w, w + stride, true, true, n_rows, rows, row_bytes, b);
-    if (b < blocks) add_blocks(out + b * QK8_0, out + n + b * QK8_0, w, w + stride, true, false, n_rows, rows, row_bytes, b);
+        add_blocks(out + b * QK8_0, out + n + b * QK8_0, w, w + stride, true, true, n_rows, rows, row_bytes, n, b);
+    if (b < blocks) add_blocks(out + b * QK8_0, out + n + b * QK8_0, w, w + stride, true, false, n_rows, rows, row_bytes, n, b);
 }
 AVX512_TARGET static void add1_q8_avx512(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes,
                                          int n) {
     const int blocks = n / QK8_0;
     int b = 0;
-    for (; b + 2 <= blocks; b += 2) add_blocks(out + b * QK8_0, NULL, w, NULL, false, true, n_rows, rows, row_bytes, b);
-    if (b < blocks) add_blocks(out + b * QK8_0, NULL, w, NULL, false, false, n_rows, rows, row_bytes, b);
+    for (; b + 2 <= blocks; b += 2) add_blocks(out + b * QK8_0, NULL, w, NULL, false, true, n_rows, rows, row_bytes, n, b);
+    if (b < blocks) add_blocks(out + b * QK8_0, NULL, w, NULL, false, false, n_rows, rows, row_bytes, n, b);
 }
 
 // The query heads of a group two at a time, a last odd one alone.

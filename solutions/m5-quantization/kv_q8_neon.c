@@ -8,11 +8,11 @@
 #include "kv_q8.h"
 
 #if KV_Q8_NEON
-#define ROW(j) ((const BlockQ8_0 *)((const char *)rows + (j) * row_bytes))
-// A block's 32 int8 as they are.
-#define BLOCK_VALUES(B, LO, HI) const int8x16_t LO = vld1q_s8((B)->qs), HI = vld1q_s8((B)->qs + 16)
-#define KV_BLOCK(row, b) ((const BlockQ8_0 *)(row) + (b))   // a row is an array of BlockQ8_0
-#define KV_SCALE(row, b) q_f16_at(KV_BLOCK(row, b)->d)
+#define ROW(j) ((const void *)((const char *)rows + (j) * row_bytes))
+// A block's 32 int8 (at B) as they are.
+#define BLOCK_VALUES(B, LO, HI) const int8x16_t LO = vld1q_s8(B), HI = vld1q_s8((B) + 16)
+#define KV_BLOCK(row, b) kv_q8_quants_at(row, n, b)
+#define KV_SCALE(row, b) q_f16_at(kv_q8_scale_at(row, b))
 #include "kv_rows_neon.h"
 
 KV_ROWS_NEON(q8_neon, BLOCK_VALUES)

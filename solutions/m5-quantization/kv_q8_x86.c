@@ -42,20 +42,19 @@
 X86_TARGET static inline __m256 widen8(const int8_t *p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
 }
-#define ROW(j) ((const BlockQ8_0 *)((const char *)rows + (j) * row_bytes))
+#define ROW(j) ((const void *)((const char *)rows + (j) * row_bytes))
 
-// A block's scale, exactly the value q_f16_at gives (every half is a float).
-X86_TARGET static inline float scale_of(const BlockQ8_0 *b) {
+// A block's scale (its 2 bytes at d), exactly the value q_f16_at gives (every half is a float).
+X86_TARGET static inline float scale_of(const uint8_t *d) {
     uint16_t h;
-    memcpy(&h, b->d, sizeof h);   // little-endian, as x86 is
+    memcpy(&h, d, sizeof h);   // little-endian, as x86 is
     return _cvtsh_ss(h);
 }
 
-// A block's 32 int8 as 4 registers of 8 floats, in named variables: gcc -O2 kept arrays of
-// registers in memory (a store and a load around every multiply-add, half the speed).
+// A block's 32 int8 (at B) as 4 registers of 8 floats, in named variables: gcc -O2 kept arrays
+// of registers in memory (a store and a load around every multiply-add, half the speed).
 #define WIDEN(B, X0, X1, X2, X3)                                                                   \
-    const __m256 X0 = widen8((B)->qs), X1 = widen8((B)->qs + 8), X2 = widen8((B)->qs + 16),       \
-                 X3 = widen8((B)->qs + 24)
+    const __m256 X0 = widen8(B), X1 = widen8((B) + 8), X2 = widen8((B) + 16), X3 = widen8((B) + 24)
 
 // ---- keys: integer dot products with the prepared query (kv_q8.h) ----
 
@@ -67,7 +66,7 @@ X86_TARGET static inline __m256i block_isum(const KVQ8Query *q, __m256i k) {
                                                _mm256_sign_epi8(k, _mm256_loadu_si256((const __m256i *)q->qs)));
     return _mm256_madd_epi16(prod, _mm256_set1_epi16(1));
 }
-X86_TARGET static inline __m256i load_qs(const BlockQ8_0 *b) { return _mm256_loadu_si256((const __m256i *)b->qs); }
+X86_TARGET static inline __m256i load_qs(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
 // The four rows' sums, exact: the lanes of a0..a3 added by vphaddd, then the two halves.
 X86_TARGET static inline __m128i isums4(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
@@ -75,10 +74,10 @@ X86_TARGET static inline __m128i isums4(__m256i a0, __m256i a1, __m256i a2, __m2
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-// A block's f16 scale, its two little-endian bytes as an int (as x86 is little-endian).
-X86_TARGET static inline int scale_bits(const BlockQ8_0 *b) {
+// A block's f16 scale (its 2 bytes at d) as an int: its bits, little-endian as x86 is.
+X86_TARGET static inline int scale_bits(const uint8_t *d) {
     uint16_t h;
-    memcpy(&h, b->d, sizeof h);
+    memcpy(&h, d, sizeof h);
     return h;
 }
 
@@ -86,22 +85,22 @@ X86_TARGET static inline int scale_bits(const BlockQ8_0 *b) {
 // inserts: not 4 two-byte stores into a buffer read back as one vector, a load that waits until
 // they reach the L1 cache (no single store holds all its bytes to forward).
 X86_TARGET static inline __m128 scales4(const void *rows, size_t row_bytes, int j, int b) {
-    __m128i h = _mm_cvtsi32_si128(scale_bits(ROW(j) + b));
-    h = _mm_insert_epi16(h, scale_bits(ROW(j + 1) + b), 1);
-    h = _mm_insert_epi16(h, scale_bits(ROW(j + 2) + b), 2);
-    h = _mm_insert_epi16(h, scale_bits(ROW(j + 3) + b), 3);
+    __m128i h = _mm_cvtsi32_si128(scale_bits(kv_q8_scale_at(ROW(j), b)));
+    h = _mm_insert_epi16(h, scale_bits(kv_q8_scale_at(ROW(j + 1), b)), 1);
+    h = _mm_insert_epi16(h, scale_bits(kv_q8_scale_at(ROW(j + 2), b)), 2);
+    h = _mm_insert_epi16(h, scale_bits(kv_q8_scale_at(ROW(j + 3), b)), 3);
     return _mm_cvtph_ps(h);
 }
 
 // One head against one row: the plain C's terms in its order (kv_q8.c, dot_q8_prepared).
-X86_TARGET static float dot1_q8_avx2(const KVQ8Query *q, const BlockQ8_0 *k, int n) {
+X86_TARGET static float dot1_q8_avx2(const KVQ8Query *q, const void *k, int n) {
     float sum = 0.0f;
     for (int b = 0; b < n / QK8_0; b++) {
-        const __m256i s = block_isum(&q[b], load_qs(&k[b]));
+        const __m256i s = block_isum(&q[b], load_qs(kv_q8_quants_at(k, n, b)));
         __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-        const float d = q[b].d * scale_of(&k[b]);
+        const float d = q[b].d * scale_of(kv_q8_scale_at(k, b));
         const float term = d * (float)_mm_cvtsi128_si32(s4);   // a statement of its own: clang
         sum += term;   // would fuse `sum += d * x` into one FMA here (FMA is on), unlike the plain C
     }
@@ -117,8 +116,8 @@ X86_TARGET static void dots_heads_q8_avx2(float *scores, int stride, const KVQ8Q
     for (; j + 4 <= n_rows; j += 4) {
         __m128 acc = _mm_setzero_ps(), acc1 = acc;
         for (int b = 0; b < n / QK8_0; b++) {
-            const __m256i k0 = load_qs(ROW(j) + b), k1 = load_qs(ROW(j + 1) + b), k2 = load_qs(ROW(j + 2) + b),
-                          k3 = load_qs(ROW(j + 3) + b);
+            const __m256i k0 = load_qs(kv_q8_quants_at(ROW(j), n, b)), k1 = load_qs(kv_q8_quants_at(ROW(j + 1), n, b)),
+                          k2 = load_qs(kv_q8_quants_at(ROW(j + 2), n, b)), k3 = load_qs(kv_q8_quants_at(ROW(j + 3), n, b));
             const __m128 dk = scales4(rows, row_bytes, j, b);
             const __m128i s = isums4(block_isum(&q[b], k0), block_isum(&q[b], k1), block_isum(&q[b], k2),
                                      block_isum(&q[b], k3));
@@ -170,15 +169,15 @@ X86_TARGET static bool query_avx2(KVQ8Query *y, int32_t *sums, const float *q, i
     return true;
 }
 
-X86_TARGET bool kv_q8_store_avx2(BlockQ8_0 *y, const float *x, int n) {
+X86_TARGET bool kv_q8_store_avx2(void *row, const float *x, int n) {
     static _Thread_local Scratch acts;
     if (!all_finite(x, n)) return false;
     QuantAct *a = scratch_reserve(&acts, (size_t)(n / QK8_0) * sizeof *a);
     quant_avx2_act(x, a, n);
     for (int b = 0; b < n / QK8_0; b++) {
         const uint16_t d = (uint16_t)_cvtss_sh(a[b].d, _MM_FROUND_TO_NEAREST_INT);   // = q_f32_to_f16
-        memcpy(y[b].d, &d, sizeof d);   // little-endian, as x86 is
-        _mm256_storeu_si256((__m256i *)y[b].qs, pack_qs(&a[b]));
+        memcpy((uint8_t *)kv_q8_scale_at(row, b), &d, sizeof d);   // little-endian, as x86 is
+        _mm256_storeu_si256((__m256i *)kv_q8_quants_at(row, n, b), pack_qs(&a[b]));
     }
     return true;
 }
@@ -244,8 +243,8 @@ X86_TARGET static float dot_q8_avx2(const float *q, const void *row, int n) {
     return score;
 }
 
-#define KV_BLOCK(row, b) ((const BlockQ8_0 *)(row) + (b))   // a row is an array of BlockQ8_0
-#define KV_SCALE(row, b) scale_of(KV_BLOCK(row, b))
+#define KV_BLOCK(row, b) kv_q8_quants_at(row, n, b)
+#define KV_SCALE(row, b) scale_of(kv_q8_scale_at(row, b))
 KV_VALUES_AVX2(q8_avx2, WIDEN)
 
 const KVRowKernels kv_q8_kernels_avx2 = {"avx2", dot_q8_avx2, dots_q8_avx2, add_q8_avx2};

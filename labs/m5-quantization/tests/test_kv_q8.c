@@ -1,5 +1,6 @@
-// M5 tests, part 4: the q8_0 KV cache (kv_q8.h). Its rows are your Q8_0 blocks, so a row must
-// hold exactly what your quantize_row_q8_0 writes and come back within half a step; the SIMD row
+// M5 tests, part 4: the q8_0 KV cache (kv_q8.h). Its rows are your Q8_0 blocks, each row's scales
+// first and then their quants, so a row must hold exactly the scales and quants your
+// quantize_row_q8_0 writes and come back within half a step; the SIMD row
 // kernels must agree with the plain C ones within float rounding; attention over such rows must
 // equal M2's attention() over the same values read back as f32, with the query rounded to 8 bits
 // as the dot products round it (kv_q8_query); and the whole engine with a q8_0
@@ -10,13 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forward.h"
-#include "generate.h"
 #include "harness.h"
-#include "kv_attention.h"
 #include "kv_q8.h"
+#include "kv_quant_check.h"
 #include "kvcache.h"
-#include "../../m4-kv-cache/tests/kv_greedy.h"   // M4's greedy runs through a cache
 #include "model.h"
 #include "quant.h"
 #include "quant_model.h"
@@ -35,41 +33,64 @@ static const char *MODELS[] = {"tiny", "tiny-mha-f32", "tiny-gqa2-bf16", "small-
 // they must be refused.
 static double tolerance(const char *model) { return !strcmp(model, "tiny") ? 7.5e-2 : 5e-1; }
 
-static uint32_t next(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
-static float uniform(uint32_t *s, float lo, float hi) { return lo + (hi - lo) * (float)(next(s) >> 8) / 16777216.0f; }
+// n_rows rows of n values (a multiple of 32) from x, one after the other, through the format's store.
+static void store_rows(void *rows, const float *x, int n_rows, int n) {
+    for (int j = 0; j < n_rows; j++)
+        kv_format(KV_Q8_0)->store((char *)rows + j * kv_row_bytes(KV_Q8_0, n), x + (size_t)j * n, (size_t)n);
+}
+
+// The first block of n_rows rows of n values (one after the other) whose scale or quants differ
+// from want's (the weights' blocks of the same values, n / 32 a row), or -1 when every one matches.
+static int block_differs(const void *rows, int n_rows, int n, const BlockQ8_0 *want) {
+    for (int j = 0; j < n_rows; j++) {
+        const char *row = (const char *)rows + j * kv_row_bytes(KV_Q8_0, n);
+        for (int b = 0; b < n / QK8_0; b++, want++)
+            if (memcmp(kv_q8_scale_at(row, b), want->d, sizeof want->d) ||
+                memcmp(kv_q8_quants_at(row, n, b), want->qs, sizeof want->qs))
+                return j * (n / QK8_0) + b;
+    }
+    return -1;
+}
 
 // Rows as a cache holds them: n values (a multiple of 32) per row, stored by the format.
 static void random_rows(float *x, void *rows, int n_rows, int n, uint32_t *seed) {
-    for (size_t i = 0; i < (size_t)n_rows * n; i++) x[i] = uniform(seed, -3.0f, 3.0f);
+    for (size_t i = 0; i < (size_t)n_rows * n; i++) x[i] = kvc_uniform(seed, -3.0f, 3.0f);
     x[5] = 0.0f;   // and a block of zeros (all-zero blocks get d = 0)
     if (n_rows * n >= 64)
         for (int i = 32; i < 64; i++) x[i] = 0.0f;
-    kv_format(KV_Q8_0)->store(rows, x, (size_t)n_rows * n);
+    store_rows(rows, x, n_rows, n);
 }
 
 static void t_row(void) {
     const KVFormat *f = kv_format(KV_Q8_0);
     PS_CHECK(f && !strcmp(f->name, "q8_0") && kv_format_named("q8_0") == f, "quant_register() registers q8_0");
-    PS_CHECK(f->block == QK8_0 && f->block_bytes == sizeof(BlockQ8_0), "a block is a BlockQ8_0");
+    PS_CHECK(f->block == QK8_0 && f->block_bytes == sizeof(BlockQ8_0), "a block is 34 bytes, as a BlockQ8_0");
     enum { N = 128, ROWS = 3 };
     float x[N * ROWS], back[N * ROWS];
-    BlockQ8_0 rows[N * ROWS / QK8_0], want[N * ROWS / QK8_0];
+    BlockQ8_0 want[N * ROWS / QK8_0];
+    uint8_t rows[N * ROWS / QK8_0 * sizeof(BlockQ8_0)];
     uint32_t seed = 7;
     random_rows(x, rows, ROWS, N, &seed);
     quantize_row_q8_0(x, want, N * ROWS);   // your quantizer: the cache's bytes must be its bytes
-    PS_CHECK(memcmp(rows, want, sizeof rows) == 0, "a q8_0 row holds what quantize_row_q8_0 writes");
+    // The layout, by hand: a row of 128 values is its 4 scales (8 bytes), then 4 x 32 quants.
+    PS_CHECK(kv_q8_scale_at(rows, 3) == rows + 6 && kv_q8_quants_at(rows, 128, 0) == (const int8_t *)rows + 8 &&
+                 kv_q8_quants_at(rows, 128, 3) == (const int8_t *)rows + 104,
+             "a row of 128 values: scales at bytes 0, 2, 4, 6; quants at 8, 40, 72, 104");
+    int at = block_differs(rows, ROWS, N, want);
+    PS_CHECK(at < 0, "block %d of a q8_0 row: not the scale and quants quantize_row_q8_0 writes", at);
     // with the SIMD kernels off too (the cache then quantizes through quantize_row_q8_0 itself;
     // with them, through the SIMD rounding of the activations: the same bytes)
     const bool simd = quant_simd_enabled();
     quant_set_simd(!simd);
     memset(rows, 0, sizeof rows);
-    f->store(rows, x, N * ROWS);
+    store_rows(rows, x, ROWS, N);
     quant_set_simd(simd);
-    PS_CHECK(memcmp(rows, want, sizeof rows) == 0, "with SIMD %s, a q8_0 row holds what quantize_row_q8_0 writes",
-             simd ? "off" : "on");
-    f->load(back, rows, N * ROWS);
+    at = block_differs(rows, ROWS, N, want);
+    PS_CHECK(at < 0, "with SIMD %s, block %d of a q8_0 row: not the scale and quants quantize_row_q8_0 writes",
+             simd ? "off" : "on", at);
+    for (int j = 0; j < ROWS; j++) f->load(back + j * N, rows + j * kv_row_bytes(KV_Q8_0, N), N);
     for (int i = 0; i < N * ROWS; i++) {
-        const float d = q_f16_at(rows[i / QK8_0].d);
+        const float d = q_f16_at(kv_q8_scale_at(rows + i / N * kv_row_bytes(KV_Q8_0, N), i % N / QK8_0));
         // Half a step of rounding, plus what rounding d to f16 moves the largest |q| = 127 by.
         PS_CHECK(fabsf(back[i] - x[i]) <= 0.5f * d + 127.0f * d * 0x1p-11f, "value %d: %g came back as %g (step %g)", i,
                  x[i], back[i], d);
@@ -114,7 +135,7 @@ static void check_set(size_t which) {
     enum { MAX_N = 128, MAX_ROWS = 37, MAX_Q = 3 };
     static float x[MAX_ROWS * MAX_N], q[MAX_Q * MAX_N], w[MAX_Q * 40], out_p[MAX_Q * MAX_N], out_s[MAX_Q * MAX_N];
     static float sc_p[MAX_Q * 40], sc_s[MAX_Q * 40];
-    static BlockQ8_0 rows[MAX_ROWS * MAX_N / QK8_0];
+    static uint8_t rows[MAX_ROWS * MAX_N / QK8_0 * sizeof(BlockQ8_0)];
     static KVQ8Query qp[MAX_Q * MAX_N / QK8_0];
     uint32_t seed = 11;
     random_rows(x, rows, MAX_ROWS, MAX_N, &seed);   // your quantizers (or quantize_act, below): a TODO stops here
@@ -128,13 +149,13 @@ static void check_set(size_t which) {
     for (int layout = 0; layout < 2 * 3; layout++) {
         const int n = sizes[layout % 3], apart = layout / 3;
         const size_t row_bytes = kv_row_bytes(KV_Q8_0, apart ? MAX_N + 32 : n);
-        static BlockQ8_0 packed[MAX_ROWS * (MAX_N + 32) / QK8_0];
+        static uint8_t packed[MAX_ROWS * (MAX_N + 32) / QK8_0 * sizeof(BlockQ8_0)];
         for (int j = 0; j < MAX_ROWS; j++) kv_format(KV_Q8_0)->store((char *)packed + j * row_bytes, x + j * n, (size_t)n);
         for (int n_q = 1; n_q <= MAX_Q; n_q++)
             for (int n_rows = 1; n_rows <= MAX_ROWS; n_rows += 4) {
-                for (int i = 0; i < n_q * n; i++) q[i] = uniform(&seed, -2.0f, 2.0f);
-                for (int i = 0; i < n_q * 40; i++) w[i] = uniform(&seed, 0.0f, 1.0f);
-                for (int i = 0; i < n_q * n; i++) out_p[i] = out_s[i] = uniform(&seed, -1.0f, 1.0f);
+                for (int i = 0; i < n_q * n; i++) q[i] = kvc_uniform(&seed, -2.0f, 2.0f);
+                for (int i = 0; i < n_q * 40; i++) w[i] = kvc_uniform(&seed, 0.0f, 1.0f);
+                for (int i = 0; i < n_q * n; i++) out_p[i] = out_s[i] = kvc_uniform(&seed, -1.0f, 1.0f);
                 plain->dot_rows(sc_p, 40, q, n_q, n_rows, packed, row_bytes, n);
                 simd->dot_rows(sc_s, 40, q, n_q, n_rows, packed, row_bytes, n);
                 plain->add_rows(out_p, w, 40, n_q, n_rows, packed, row_bytes, n);
@@ -142,13 +163,13 @@ static void check_set(size_t which) {
                 kv_q8_query(qp, q, n_q * n, false);   // the query as the dot products see it
                 for (int h = 0; h < n_q; h++) {
                     for (int j = 0; j < n_rows; j++) {
-                        const BlockQ8_0 *k = (const BlockQ8_0 *)((const char *)packed + j * row_bytes);
+                        const void *k = (const char *)packed + j * row_bytes;
                         const KVQ8Query *qh = qp + h * (n / QK8_0);
                         double mass = 0;   // the terms: per block, its scales times an exact integer sum
                         for (int b = 0; b < n / QK8_0; b++) {
                             long isum = 0;
-                            for (int i = 0; i < QK8_0; i++) isum += qh[b].qs[i] * k[b].qs[i];
-                            mass += fabs((double)qh[b].d * q_f16_at(k[b].d) * (double)isum);
+                            for (int i = 0; i < QK8_0; i++) isum += qh[b].qs[i] * kv_q8_quants_at(k, n, b)[i];
+                            mass += fabs((double)qh[b].d * q_f16_at(kv_q8_scale_at(k, b)) * (double)isum);
                         }
                         const float one = simd->dot(q + h * n, k, n);
 #if defined(__x86_64__)   // the plain C's terms in its order, and x86-64 compilers do not fuse them here
@@ -163,8 +184,9 @@ static void check_set(size_t which) {
                     for (int i = 0; i < n; i++) {   // the mass of output i: where it started, and every row's term
                         double mass = fabs(out_p[h * n + i]);
                         for (int j = 0; j < n_rows; j++) {
-                            const BlockQ8_0 *v = (const BlockQ8_0 *)((const char *)packed + j * row_bytes) + i / 32;
-                            mass += fabs(w[h * 40 + j] * q_f16_at(v->d) * v->qs[i % 32]);
+                            const void *v = (const char *)packed + j * row_bytes;
+                            mass += fabs(w[h * 40 + j] * q_f16_at(kv_q8_scale_at(v, i / 32)) *
+                                         kv_q8_quants_at(v, n, i / 32)[i % 32]);
                         }
                         PS_CHECK(close_sums(out_p[h * n + i], out_s[h * n + i], n_rows, mass),
                                  "n %d (rows %zu bytes apart), %d heads, %d rows: output %d of head %d, plain %.9g, SIMD %.9g", n,
@@ -181,7 +203,7 @@ static void check_set(size_t which) {
     const size_t row_bytes = kv_row_bytes(KV_Q8_0, MAX_N);
     const KVRowKernels *both[2] = {plain, simd};
     for (int round = 0; round < 3; round++) {
-        for (int i = 0; i < MAX_N; i++) q[i] = round == 2 && i == 70 ? NAN : uniform(&seed, -2.0f, 2.0f);
+        for (int i = 0; i < MAX_N; i++) q[i] = round == 2 && i == 70 ? NAN : kvc_uniform(&seed, -2.0f, 2.0f);
         if (round == 1) q[70] = INFINITY;
         for (int k = 0; k < 2; k++) {
             both[k]->dot_rows(k ? sc_s : sc_p, 40, q, 1, 17, rows, row_bytes, MAX_N);
@@ -200,121 +222,16 @@ static void check_set(size_t which) {
     }
 }
 
-// kv_attention over q8_0 rows against M2's attention() over the same rows read back as f32 (and
-// the query's blocks read back the same way).
-static void against_m2(int n_heads, int n_kv_heads, int head_dim, int n_keys, uint32_t *seed) {
-    const int q_dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim;
-    const size_t cache = (size_t)n_keys * kv_dim, bytes = (size_t)n_keys * n_kv_heads * kv_row_bytes(KV_Q8_0, head_dim);
-    float *q = malloc(q_dim * sizeof *q), *k = malloc(cache * sizeof *k), *v = malloc(cache * sizeof *v);
-    void *k8 = malloc(bytes), *v8 = malloc(bytes);
-    float *want = malloc(q_dim * sizeof *want), *got = malloc(q_dim * sizeof *got), *scores = malloc(n_keys * sizeof *scores);
-    for (size_t i = 0; i < cache; i++) k[i] = uniform(seed, -3.0f, 3.0f), v[i] = uniform(seed, -1.5f, 1.5f);
-    for (int i = 0; i < q_dim; i++) q[i] = uniform(seed, -3.0f, 3.0f);
-    const KVFormat *f = kv_format(KV_Q8_0);
-    f->store(k8, k, cache), f->store(v8, v, cache);
-    f->load(k, k8, cache), f->load(v, v8, cache);   // the values the cache holds, as f32
-    // and the query as the dot products round it: 8 bits per block of 32 (kv_q8.h)
-    KVQ8Query *qp = malloc((size_t)q_dim / QK8_0 * sizeof *qp);
-    float *q8 = malloc(q_dim * sizeof *q8);
-    kv_q8_query(qp, q, q_dim, false);
-    for (int i = 0; i < q_dim; i++) q8[i] = qp[i / QK8_0].d * qp[i / QK8_0].qs[i % QK8_0];
-    attention(want, q8, k, v, n_keys, kv_dim, n_heads, n_kv_heads, head_dim, scores);
-    free(qp), free(q8);
-    const KVLayerView view = kv_view_by_position(k8, v8, KV_Q8_0, n_heads, n_kv_heads, head_dim);
-    kv_attention(got, q, 1, n_keys - 1, &view);
-    char what[128];
-    snprintf(what, sizeof what, "q8_0: %d heads / %d kv heads x %d, %d keys", n_heads, n_kv_heads, head_dim, n_keys);
-    PS_CHECK_CLOSE(what, got, want, q_dim, 1e-5, 1e-5);
-    free(q), free(k), free(v), free(k8), free(v8), free(want), free(got), free(scores);
-}
-
 static void t_attention(void) {
     uint32_t seed = 5;
     // Key counts around the kernels' 16 and 32 rows and the block (256, also the tile); groups of 2
     // query heads, 1, and 3.
     const int keys[] = {1, 17, 32, 33, 255, 257, 1000};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        against_m2(16, 8, 128, keys[i], &seed);
-        against_m2(4, 4, 96, keys[i], &seed);
-        against_m2(6, 2, 64, keys[i], &seed);
+        kvc_against_m2(KV_Q8_0, 16, 8, 128, keys[i], &seed);
+        kvc_against_m2(KV_Q8_0, 4, 4, 96, keys[i], &seed);
+        kvc_against_m2(KV_Q8_0, 6, 2, 64, keys[i], &seed);
     }
-}
-
-// The golden sequence of `name` through a q8_0 cache (a prefill, a second one at an offset, then
-// one token at a time), every logit against transformers'. Returns the largest difference.
-static double logits_against_hf(const char *name, Model *m, double *relative) {
-    char path[256];
-    snprintf(path, sizeof path, "golden/m2/%s.psg", name);
-    PsGolden *g = ps_golden_open(path);
-    const PsTensor *ids_t = ps_golden_get(g, "ids"), *want_t = ps_golden_get(g, "logits");
-    const int n = (int)ids_t->count;
-    const int32_t *ids = ids_t->data;
-    const float *want = want_t->data;
-    const size_t vocab = (size_t)m->cfg.vocab_size;
-    const double tol = tolerance(name);
-    float *got = malloc((size_t)n * vocab * sizeof *got);
-    KVCache kc;
-    PS_CHECK(kv_cache_init_as(&kc, m, 64, 0, KV_Q8_0) == 0, "kv_cache_init_as(ctx 64, q8_0) failed");
-    const int chunk1 = n / 2, chunk2 = n / 2 + 3 < n ? n / 2 + 3 : n;
-    PS_CHECK(kv_cache_forward(&kc, ids, chunk1, got, true) == 0, "prefill failed");
-    PS_CHECK(kv_cache_forward(&kc, ids + chunk1, chunk2 - chunk1, got + chunk1 * vocab, true) == 0, "second prefill");
-    for (int t = chunk2; t < n; t++)
-        PS_CHECK(kv_cache_forward(&kc, ids + t, 1, got + t * vocab, true) == 0, "decode at %d failed", t);
-    double worst = 0, scale = 0;
-    for (size_t i = 0; i < (size_t)n * vocab; i++) {
-        const double err = fabs((double)got[i] - want[i]);
-        PS_CHECK(err <= tol + tol * fabs(want[i]), "%s (q8_0 cache): logit %zu of position %zu is %.6g, transformers %.6g",
-                 name, i % vocab, i / vocab, got[i], want[i]);
-        worst = err > worst ? err : worst;
-        *relative = fmax(*relative, err / (1 + fabs(want[i])));
-        scale = fmax(scale, fabs(want[i]));
-    }
-    printf("%s: |logits| up to %.3g\n", name, scale);
-    kv_cache_free(&kc);
-    free(got);
-    ps_golden_close(g);
-    return worst;
-}
-
-// Hugging Face's greedy runs through a q8_0 cache. Until the ids part, they are the same sequence,
-// so the logits at a step are within tolerance() of transformers': a step can pick another
-// id only where transformers' top two scores are closer than twice that (times the repetition
-// penalty, which scales a logit by up to that much). Returns the ids equal to Hugging Face's; *all
-// gets the number compared.
-static int greedy_against_hf(const char *name, Model *m, int *all) {
-    char path[256];
-    snprintf(path, sizeof path, "golden/m3/greedy-%s%s.psg", strcmp(name, "tiny") ? "synth-" : "", name);
-    PsGolden *g = ps_golden_open(path);
-    KVCache kc;
-    PS_CHECK(kv_cache_init_as(&kc, m, KV_GREEDY_CAP, 0, KV_Q8_0) == 0, "kv_cache_init_as(ctx %d, q8_0) failed", KV_GREEDY_CAP);
-    const int32_t *eos;
-    int n_eos, runs = ps_greedy_runs(g, &eos, &n_eos), equal = 0;
-    for (int r = 0; r < runs; r++) {
-        PsGreedyRun run = ps_greedy_run_get(g, r);
-        char name_m[64];
-        snprintf(name_m, sizeof name_m, "r%d.margins", r);
-        const float *margins = ps_golden_get(g, name_m)->data;
-        int32_t ids[KV_GREEDY_CAP];
-        const int n = kv_greedy_generate(&kc, &run, eos, n_eos, ids, path, r);
-        const int32_t *got = ids + run.n_prompt;
-        const int n_got = n - run.n_prompt;
-        int same = 0;
-        while (same < n_got && same < run.n_want && got[same] == run.want[same]) same++;
-        const float allowed = 2.0f * (float)tolerance(name) * (run.penalty > 1.0f ? run.penalty : 1.0f);
-        if (same < n_got || same < run.n_want) {   // the runs part (or one stopped first) at step `same`
-            const int at = same < run.n_want ? same : run.n_want - 1;
-            printf("%s run %d: %d of %d ids equal, then a step where transformers' top two are %.3g apart\n", path, r,
-                   same, run.n_want, margins[at]);
-            PS_CHECK(margins[at] < allowed,
-                     "%s run %d: step %d is %d, Hugging Face's %d, where its top two scores are %.3g apart (more than %.3g)",
-                     path, r, same, same < n_got ? got[same] : -1, run.want[at], margins[at], allowed);
-        }
-        equal += same;
-        *all += run.n_want;
-    }
-    kv_cache_free(&kc);
-    ps_golden_close(g);
-    return equal;
 }
 
 // Every model through a q8_0 cache, twice: with the plain C kernels (so your quantizers: the cache
@@ -344,11 +261,11 @@ static void t_cache(void) {
                 free(said);
             } else {
                 double relative = 0;
-                const double worst = logits_against_hf(MODELS[i], &m, &relative);
+                const double worst = kvc_logits_against_hf(KV_Q8_0, MODELS[i], &m, tolerance(MODELS[i]), &relative);
                 printf("%s, q8_0 cache: logits within %.2g of transformers' (%.2g x (1 + |logit|))\n", MODELS[i],
                        worst, relative);
                 int n_all = 0;
-                const int n_equal = greedy_against_hf(MODELS[i], &m, &n_all);
+                const int n_equal = kvc_greedy_against_hf(KV_Q8_0, MODELS[i], &m, tolerance(MODELS[i]), 0, &n_all);
                 printf("%s, q8_0 cache: %d of %d greedy ids equal Hugging Face's\n", MODELS[i], n_equal, n_all);
                 equal += n_equal, all += n_all;
                 tested++;
