@@ -24,6 +24,29 @@ static inline float kvc_uniform(uint32_t *s, float lo, float hi) {
     return lo + (hi - lo) * (float)(kvc_next(s) >> 8) / 16777216.0f;
 }
 
+// n_rows rows of n values (a multiple of 32) from x, one after the other, through the store of
+// the format `type`.
+static inline void kvc_store_rows(KVType type, void *rows, const float *x, int n_rows, int n) {
+    for (int j = 0; j < n_rows; j++)
+        kv_format(type)->store((char *)rows + j * kv_row_bytes(type, n), x + (size_t)j * n, (size_t)n);
+}
+
+// The first block of n_rows rows of n values of `type` (one after the other) that is not the
+// matching block of `want`, the weights' blocks of the same values (n / 32 a row, each its f16
+// scale and then the rest of its block_bytes), or -1 when every one is. Both quantized caches lay
+// a row out as its blocks' scales side by side, then the rest of each block (kv_q8.h, kv_q4.h).
+static inline int kvc_block_differs(KVType type, const void *rows, int n_rows, int n, const void *want) {
+    const size_t block_bytes = (size_t)kv_format(type)->block_bytes, blocks = (size_t)n / 32;
+    const uint8_t *w = want;
+    for (int j = 0; j < n_rows; j++) {
+        const uint8_t *row = (const uint8_t *)rows + j * kv_row_bytes(type, n);
+        for (size_t b = 0; b < blocks; b++, w += block_bytes)
+            if (memcmp(row + 2 * b, w, 2) || memcmp(row + 2 * blocks + (block_bytes - 2) * b, w + 2, block_bytes - 2))
+                return j * (int)blocks + (int)b;
+    }
+    return -1;
+}
+
 // kv_attention over rows of `type` against M2's attention() over the same rows read back as f32,
 // and the query as the key dots round it (kv_q8_query: 8 bits per block of 32; its scale times
 // each int8 is exact in f32), so the two differ only by the order of float sums.

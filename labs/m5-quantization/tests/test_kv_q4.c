@@ -35,12 +35,6 @@ static const char *MODELS[] = {"tiny", "tiny-mha-f32", "tiny-gqa2-bf16", "small-
 // other models' head_dim (16, 24, 48) is not a multiple of 32: they must be refused.
 static double tolerance(const char *model) { return !strcmp(model, "tiny") ? 1.0 : 6.0; }
 
-// n_rows rows of n values (a multiple of 32) from x, one after the other, through the format's store.
-static void store_rows(void *rows, const float *x, int n_rows, int n) {
-    for (int j = 0; j < n_rows; j++)
-        kv_format(KV_Q4_0)->store((char *)rows + j * kv_row_bytes(KV_Q4_0, n), x + (size_t)j * n, (size_t)n);
-}
-
 // Rows as a cache holds them: n values (a multiple of 32) per row, stored by the format, with a
 // block of zeros (all-zero blocks get d = 0) and ties for the largest magnitude (the first wins).
 static void random_rows(float *x, void *rows, int n_rows, int n, uint32_t *seed) {
@@ -50,20 +44,7 @@ static void random_rows(float *x, void *rows, int n_rows, int n, uint32_t *seed)
         for (int i = 32; i < 64; i++) x[i] = 0.0f;
         x[70] = 4.0f, x[80] = -4.0f;   // block 2: +4 comes first, so d = -0.5 and -4 clamps to 7 x 0.5
     }
-    store_rows(rows, x, n_rows, n);
-}
-
-// The first block of n_rows rows of n values (one after the other) whose scale or nibbles differ
-// from want's (the weights' blocks of the same values, n / 32 a row), or -1 when every one matches.
-static int block_differs(const void *rows, int n_rows, int n, const BlockQ4_0 *want) {
-    for (int j = 0; j < n_rows; j++) {
-        const char *row = (const char *)rows + j * kv_row_bytes(KV_Q4_0, n);
-        for (int b = 0; b < n / QK4_0; b++, want++)
-            if (memcmp(kv_q4_scale_at(row, b), want->d, sizeof want->d) ||
-                memcmp(kv_q4_nibbles_at(row, n, b), want->qs, sizeof want->qs))
-                return j * (n / QK4_0) + b;
-    }
-    return -1;
+    kvc_store_rows(KV_Q4_0, rows, x, n_rows, n);
 }
 
 static void t_row(void) {
@@ -81,14 +62,14 @@ static void t_row(void) {
     PS_CHECK(kv_q4_scale_at(rows, 3) == rows + 6 && kv_q4_nibbles_at(rows, 128, 0) == rows + 8 &&
                  kv_q4_nibbles_at(rows, 128, 3) == rows + 56,
              "a row of 128 values: scales at bytes 0, 2, 4, 6; nibbles at 8, 24, 40, 56");
-    int at = block_differs(rows, ROWS, N, want);
+    int at = kvc_block_differs(KV_Q4_0, rows, ROWS, N, want);
     PS_CHECK(at < 0, "block %d of a q4_0 row: not the scale and nibbles quantize_row_q4_0 writes", at);
     const bool simd = quant_simd_enabled();   // the same bytes with the SIMD kernels off or on
     quant_set_simd(!simd);
     memset(rows, 0, sizeof rows);
-    store_rows(rows, x, ROWS, N);
+    kvc_store_rows(KV_Q4_0, rows, x, ROWS, N);
     quant_set_simd(simd);
-    at = block_differs(rows, ROWS, N, want);
+    at = kvc_block_differs(KV_Q4_0, rows, ROWS, N, want);
     PS_CHECK(at < 0, "with SIMD %s, block %d of a q4_0 row: not the scale and nibbles quantize_row_q4_0 writes",
              simd ? "off" : "on", at);
     for (int j = 0; j < ROWS; j++) f->load(back + j * N, rows + j * kv_row_bytes(KV_Q4_0, N), N);
@@ -123,7 +104,7 @@ static void t_row(void) {
         quant_set_simd(pass == 1);
         memset(got, 0xa5, sizeof got);
         f->store(got, many, MANY);
-        const int b = block_differs(got, 1, MANY, ref);
+        const int b = kvc_block_differs(KV_Q4_0, got, 1, MANY, ref);
         PS_CHECK(b < 0, "with SIMD %s, block %d (values up to 2^%d): not what quantize_row_q4_0 writes",
                  pass ? "on" : "off", b, b % 64 - 40);
     }
@@ -227,7 +208,7 @@ static void simd_against_plain(const KVRowKernels *simd, const float *x, uint32_
     enum { N = 128 };
     const size_t row_bytes = kv_row_bytes(KV_Q4_0, N);
     static uint8_t rows[5 * N / QK4_0 * sizeof(BlockQ4_0)];
-    store_rows(rows, x, 5, N);
+    kvc_store_rows(KV_Q4_0, rows, x, 5, N);
     const KVRowKernels *both[2] = {plain, simd};
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < N; i++) q[i] = round == 2 && i == 70 ? NAN : kvc_uniform(&seed, -2.0f, 2.0f);

@@ -33,32 +33,13 @@ static const char *MODELS[] = {"tiny", "tiny-mha-f32", "tiny-gqa2-bf16", "small-
 // they must be refused.
 static double tolerance(const char *model) { return !strcmp(model, "tiny") ? 7.5e-2 : 5e-1; }
 
-// n_rows rows of n values (a multiple of 32) from x, one after the other, through the format's store.
-static void store_rows(void *rows, const float *x, int n_rows, int n) {
-    for (int j = 0; j < n_rows; j++)
-        kv_format(KV_Q8_0)->store((char *)rows + j * kv_row_bytes(KV_Q8_0, n), x + (size_t)j * n, (size_t)n);
-}
-
-// The first block of n_rows rows of n values (one after the other) whose scale or quants differ
-// from want's (the weights' blocks of the same values, n / 32 a row), or -1 when every one matches.
-static int block_differs(const void *rows, int n_rows, int n, const BlockQ8_0 *want) {
-    for (int j = 0; j < n_rows; j++) {
-        const char *row = (const char *)rows + j * kv_row_bytes(KV_Q8_0, n);
-        for (int b = 0; b < n / QK8_0; b++, want++)
-            if (memcmp(kv_q8_scale_at(row, b), want->d, sizeof want->d) ||
-                memcmp(kv_q8_quants_at(row, n, b), want->qs, sizeof want->qs))
-                return j * (n / QK8_0) + b;
-    }
-    return -1;
-}
-
 // Rows as a cache holds them: n values (a multiple of 32) per row, stored by the format.
 static void random_rows(float *x, void *rows, int n_rows, int n, uint32_t *seed) {
     for (size_t i = 0; i < (size_t)n_rows * n; i++) x[i] = kvc_uniform(seed, -3.0f, 3.0f);
     x[5] = 0.0f;   // and a block of zeros (all-zero blocks get d = 0)
     if (n_rows * n >= 64)
         for (int i = 32; i < 64; i++) x[i] = 0.0f;
-    store_rows(rows, x, n_rows, n);
+    kvc_store_rows(KV_Q8_0, rows, x, n_rows, n);
 }
 
 static void t_row(void) {
@@ -76,16 +57,16 @@ static void t_row(void) {
     PS_CHECK(kv_q8_scale_at(rows, 3) == rows + 6 && kv_q8_quants_at(rows, 128, 0) == (const int8_t *)rows + 8 &&
                  kv_q8_quants_at(rows, 128, 3) == (const int8_t *)rows + 104,
              "a row of 128 values: scales at bytes 0, 2, 4, 6; quants at 8, 40, 72, 104");
-    int at = block_differs(rows, ROWS, N, want);
+    int at = kvc_block_differs(KV_Q8_0, rows, ROWS, N, want);
     PS_CHECK(at < 0, "block %d of a q8_0 row: not the scale and quants quantize_row_q8_0 writes", at);
     // with the SIMD kernels off too (the cache then quantizes through quantize_row_q8_0 itself;
     // with them, through the SIMD rounding of the activations: the same bytes)
     const bool simd = quant_simd_enabled();
     quant_set_simd(!simd);
     memset(rows, 0, sizeof rows);
-    store_rows(rows, x, ROWS, N);
+    kvc_store_rows(KV_Q8_0, rows, x, ROWS, N);
     quant_set_simd(simd);
-    at = block_differs(rows, ROWS, N, want);
+    at = kvc_block_differs(KV_Q8_0, rows, ROWS, N, want);
     PS_CHECK(at < 0, "with SIMD %s, block %d of a q8_0 row: not the scale and quants quantize_row_q8_0 writes",
              simd ? "off" : "on", at);
     for (int j = 0; j < ROWS; j++) f->load(back + j * N, rows + j * kv_row_bytes(KV_Q8_0, N), N);
