@@ -8,11 +8,12 @@
 // cache and 53% of an f16 one. The row keeps its blocks' scales side by side first, then their
 // quants (kv_q8_scale_at, kv_q8_quants_at), as the 4-bit cache does (kv_q4.h says why): block b is
 // quantize_row_q8_0's block b, its scale and quants moved apart. New keys and values are quantized
-// by quantize_row_q8_0 as they enter the cache; attention reads the rows directly. A key's dot product is an integer one, as in the
-// products (quant.h): the query head is rounded to 8 bits per block of 32 first (quantize_act,
-// once per call for all its rows: scale dq, float), so a block's dot is dq x dk x sum(q8[i] x
-// k8[i]), the sum exact in int32; the blocks' terms are added in order in float. A value is added
-// as w x d x v8[i]. head_dim must be a multiple of 32 (kv_cache_init_as says so otherwise).
+// by quantize_row_q8_0 as they enter the cache; attention reads the rows directly. A key's dot
+// product is an integer one, as in the products (quant.h): the query head is rounded to 8 bits per
+// block of 32 first (quantize_act, once per call for all its rows: scale dq, float), so a block's
+// dot is dq x dk x sum(q8[i] x k8[i]), the sum exact in int32; the blocks' terms are added in order
+// in float. A value is added as w x d x v8[i]. head_dim must be a multiple of 32 (kv_cache_init_as
+// says so otherwise).
 #ifndef PS_KV_Q8_H
 #define PS_KV_Q8_H
 

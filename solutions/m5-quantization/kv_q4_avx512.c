@@ -14,16 +14,16 @@
 // that start at -8 x the head's block sum (kv_q8_prepared_x86): sum(q8 x (k4 - 8)), as the
 // plain C's.
 //
-// Values: vpermps looks a float up in a register of 16 by the low 4 bits of each index lane, so
-// a table of q - 8 for q = 0..15 turns 16 nibbles widened to int32 (vpmovzxbd) into 16 floats in
-// one instruction: the low nibbles as they are (vpermps ignores the bits above), the high ones
-// after a shift. Per block and two heads: 2 lookups and 4 multiply-adds of 16 lanes, where AVX2
-// takes 8 conversions and 8 multiply-adds of 8 lanes (9.6 -> 5.0 ms a token, as above). The
-// weight x scale of each row and block is made 16 rows and 4 blocks at a time (the scales by
-// kv_scales16x4_avx512) and the multiply-adds broadcast it from memory; 4 blocks' sums of two heads stay in 16 registers
+// Values: vpermps looks a float up in a register of 16 by the low 4 bits of each index lane, so a
+// table of q - 8 for q = 0..15 turns 16 nibbles widened to int32 (vpmovzxbd) into 16 floats in one
+// instruction: the low nibbles as they are (vpermps ignores the bits above), the high ones after a
+// shift. Per block and two heads: 2 lookups and 4 multiply-adds of 16 lanes, where AVX2 takes 8
+// conversions and 8 multiply-adds of 8 lanes (9.6 -> 5.0 ms a token, as above). The weight x scale
+// of each row and block is made 16 rows and 4 blocks at a time (the scales by kv_scales16x4_avx512)
+// and the multiply-adds broadcast it from memory; 4 blocks' sums of two heads stay in 16 registers
 // over the rows. On Intel the lookups, the widening and register broadcasts all take the one
-// shuffle port, and the scalar path to each weight x scale (load, convert, multiply, broadcast)
-// had taken it about as often as the lookups: per key, 16 threads each on its own block in L1 (Xeon
+// shuffle port, and the scalar path to each weight x scale (load, convert, multiply, broadcast) had
+// taken it about as often as the lookups: per key, 16 threads each on its own block in L1 (Xeon
 // VM), 12.7-14.1 -> 10.1-11.1 ns.
 #include "kv_q4.h"
 

@@ -200,13 +200,15 @@ AVX512_TARGET static void add2_q8_avx512(float *out, const float *w, int stride,
     int b = 0;
     for (; b + 2 <= blocks; b += 2)
         add_blocks(out + b * QK8_0, out + n + b * QK8_0, w, w + stride, true, true, n_rows, rows, row_bytes, n, b);
-    if (b < blocks) add_blocks(out + b * QK8_0, out + n + b * QK8_0, w, w + stride, true, false, n_rows, rows, row_bytes, n, b);
+    if (b < blocks)
+        add_blocks(out + b * QK8_0, out + n + b * QK8_0, w, w + stride, true, false, n_rows, rows, row_bytes, n, b);
 }
 AVX512_TARGET static void add1_q8_avx512(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes,
                                          int n) {
     const int blocks = n / QK8_0;
     int b = 0;
-    for (; b + 2 <= blocks; b += 2) add_blocks(out + b * QK8_0, NULL, w, NULL, false, true, n_rows, rows, row_bytes, n, b);
+    for (; b + 2 <= blocks; b += 2)
+        add_blocks(out + b * QK8_0, NULL, w, NULL, false, true, n_rows, rows, row_bytes, n, b);
     if (b < blocks) add_blocks(out + b * QK8_0, NULL, w, NULL, false, false, n_rows, rows, row_bytes, n, b);
 }
 

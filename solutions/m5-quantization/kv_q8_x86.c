@@ -116,8 +116,10 @@ X86_TARGET static void dots_heads_q8_avx2(float *scores, int stride, const KVQ8Q
     for (; j + 4 <= n_rows; j += 4) {
         __m128 acc = _mm_setzero_ps(), acc1 = acc;
         for (int b = 0; b < n / QK8_0; b++) {
-            const __m256i k0 = load_qs(kv_q8_quants_at(ROW(j), n, b)), k1 = load_qs(kv_q8_quants_at(ROW(j + 1), n, b)),
-                          k2 = load_qs(kv_q8_quants_at(ROW(j + 2), n, b)), k3 = load_qs(kv_q8_quants_at(ROW(j + 3), n, b));
+            const __m256i k0 = load_qs(kv_q8_quants_at(ROW(j), n, b));
+            const __m256i k1 = load_qs(kv_q8_quants_at(ROW(j + 1), n, b));
+            const __m256i k2 = load_qs(kv_q8_quants_at(ROW(j + 2), n, b));
+            const __m256i k3 = load_qs(kv_q8_quants_at(ROW(j + 3), n, b));
             const __m128 dk = scales4(rows, row_bytes, j, b);
             const __m128i s = isums4(block_isum(&q[b], k0), block_isum(&q[b], k1), block_isum(&q[b], k2),
                                      block_isum(&q[b], k3));

@@ -23,7 +23,8 @@
 // the 8 bytes are its first quants: read, never used, and still inside the row.
 KV_ROWS_AVX512_INLINE void kv_scales16x4_avx512(__m512 d[4], const void *rows, size_t row_bytes, int n_rows, int b) {
     const __m512i last = _mm512_set1_epi64(n_rows - 1), bytes = _mm512_set1_epi64((long long)row_bytes);
-    const __m512i first8 = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), next8 = _mm512_add_epi64(first8, _mm512_set1_epi64(8));
+    const __m512i first8 = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i next8 = _mm512_add_epi64(first8, _mm512_set1_epi64(8));
     // row x row_bytes, both below 2^32: vpmuludq multiplies the low 32 bits of each 64-bit lane
     const __m512i at0 = _mm512_mul_epu32(_mm512_min_epi64(first8, last), bytes),
                   at1 = _mm512_mul_epu32(_mm512_min_epi64(next8, last), bytes);

@@ -1,11 +1,12 @@
 // M5 tests, part 5: the q4_0 KV cache (kv_q4.h). Its rows are your Q4_0 blocks, each row's scales
 // first and then their nibbles, so a row must hold exactly the scales and nibbles your
-// quantize_row_q4_0 writes and read back as your dequantize_row_q4_0 gives them; the SIMD row kernels must agree with the plain C ones (key dots bit for bit on x86-64,
-// values within float rounding); attention over such rows must equal M2's attention() over the
-// same values read back as f32, with the query rounded to 8 bits as the dot products round it
-// (kv_q8_query); and the whole engine with a q4_0 cache is held to Hugging Face's logits and
-// greedy runs (the goldens of the q8_0 cache's test, golden/m2 and golden/m3), within the error
-// that 4 bits per value cost (measured: tolerance()).
+// quantize_row_q4_0 writes and read back as your dequantize_row_q4_0 gives them; the SIMD row
+// kernels must agree with the plain C ones (key dots bit for bit on x86-64, values within float
+// rounding); attention over such rows must equal M2's attention() over the same values read back as
+// f32, with the query rounded to 8 bits as the dot products round it (kv_q8_query); and the whole
+// engine with a q4_0 cache is held to Hugging Face's logits and greedy runs (the goldens of the
+// q8_0 cache's test, golden/m2 and golden/m3), within the error that 4 bits per value cost
+// (measured: tolerance()).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

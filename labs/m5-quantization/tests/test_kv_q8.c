@@ -1,11 +1,11 @@
 // M5 tests, part 4: the q8_0 KV cache (kv_q8.h). Its rows are your Q8_0 blocks, each row's scales
 // first and then their quants, so a row must hold exactly the scales and quants your
-// quantize_row_q8_0 writes and come back within half a step; the SIMD row
-// kernels must agree with the plain C ones within float rounding; attention over such rows must
-// equal M2's attention() over the same values read back as f32, with the query rounded to 8 bits
-// as the dot products round it (kv_q8_query); and the whole engine with a q8_0
-// cache is held to Hugging Face's logits and greedy runs (the goldens of the f16 cache's test,
-// golden/m2 and golden/m3), within the error that 8 bits per value cost (measured: tolerance()).
+// quantize_row_q8_0 writes and come back within half a step; the SIMD row kernels must agree with
+// the plain C ones within float rounding; attention over such rows must equal M2's attention() over
+// the same values read back as f32, with the query rounded to 8 bits as the dot products round it
+// (kv_q8_query); and the whole engine with a q8_0 cache is held to Hugging Face's logits and greedy
+// runs (the goldens of the f16 cache's test, golden/m2 and golden/m3), within the error that 8 bits
+// per value cost (measured: tolerance()).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
