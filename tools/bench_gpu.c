@@ -13,6 +13,7 @@
 #include "forward.h"
 #include "gpu.h"
 #include "quant.h"
+#include "quant_model.h"   // quant_register: the CPU side's Q8_0 and Q4_0 products run through M2's matmul
 #include "timing.h"
 
 #define REPS 9
@@ -96,6 +97,7 @@ static void bench_matvec(DType type, const char *tname, int rows, int cols) {
 }
 
 int main(void) {
+    if (quant_register() != 0) return 1;   // else matmul has no kernels for the Q8_0 and Q4_0 rows below
     if (!(g = gpu_new())) return 1;
     printf("device: %s%s\n", mtl_device_name(gpu_context(g)),
            strstr(mtl_device_name(gpu_context(g)), "mulator") ? "  (emulator time: NOT GPU speed)" : "");

@@ -145,11 +145,12 @@ strict-test: $(MSLSTRICT) $(MSLPP) $(MSL_CONTRACT)
 	  MSL_PPFLAGS="$(MSL_PPFLAGS)" CONTRACT=$(MSL_CONTRACT) OUT=$(MSL_BUILD)/strict \
 	  sh shared/msl/tests/strict/run.sh
 
-# ---- benchmarks (make bench runs this): Q8_0 matvec and attention on the emulator ----
+# ---- benchmarks: Q8_0 matvec and attention on the emulator ----
+# tools/bench_emu.c is one of the tools (make bench runs every $(BUILD)/tools/bench_*): linked with
+# the engine like the others, and with the bench's own .metal files, which its kernels come from.
 MSL_BENCH_METAL := $(wildcard shared/msl/bench/*.metal)
-$(MSL_BUILD)/bench_emu: tools/bench_emu.c $(MSL_BENCH_METAL:%.metal=$(MSL_BUILD)/%.o) $(MTL_OBJS)
-	$(CC) $(MSL_RT_CFLAGS) $^ -o $@ $(MTL_LDLIBS)
-bench-emu: $(MSL_BUILD)/bench_emu
-	$(MSL_BUILD)/bench_emu
+$(BUILD)/tools/bench_emu: $(MSL_BENCH_METAL:%.metal=$(MSL_BUILD)/%.o)
+bench-emu: $(BUILD)/tools/bench_emu
+	$(BUILD)/tools/bench_emu
 
 .PHONY: emu-test emu-check-clang bench-emu mslpp strict-test
