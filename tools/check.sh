@@ -88,6 +88,15 @@ if ! command -v python3 >/dev/null 2>&1; then record SKIP atomic-write "python3 
 elif out=$(python3 tools/tests/test_atomic_write.py 2>&1); then record PASS atomic-write
 else record FAIL atomic-write "$out"; fi
 
+# 5h. the two benchmarks of the GPU side run to the end on the emulator (about a second each;
+# make bench is not part of make test, and both had stopped there unnoticed: one not linked with
+# its kernels' .metal files, one with no Q8_0 products registered for its CPU column)
+for b in bench_emu bench_gpu; do
+    if [ ! -x "$B/tools/$b" ]; then record FAIL "bench:$b" "$B/tools/$b was not built"
+    elif out=$("$B/tools/$b" 2>&1); then record PASS "bench:$b"
+    else record FAIL "bench:$b" "$(echo "$out" | tail -3)"; fi
+done
+
 # 5a. the learner's lab tools (check-lab reruns, REF=, ONLY=, compare-lab) on a scratch copy
 BUILD="$B" MAKE="$M" sh tools/tests/test_labtools.sh
 # 5a'. the emulator's checking build against mutants of shaders/*.metal (each barrier removed)
