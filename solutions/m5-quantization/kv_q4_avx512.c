@@ -46,7 +46,6 @@
 #define LANES 16   // rows of one key register, one per lane
 #define ROW(j) ((const char *)rows + (size_t)(j) * row_bytes)
 
-
 // ---- keys ----
 
 // 16 bytes at `at`, at + rows4, at + 2 x rows4 and at + 3 x rows4, one per 128-bit lane: a block's
