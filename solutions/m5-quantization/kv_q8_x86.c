@@ -44,12 +44,15 @@ X86_TARGET static inline __m256 widen8(const int8_t *p) {
 }
 #define ROW(j) ((const void *)((const char *)rows + (j) * row_bytes))
 
-// A block's scale (its 2 bytes at d), exactly the value q_f16_at gives (every half is a float).
-X86_TARGET static inline float scale_of(const uint8_t *d) {
+// A block's f16 scale (its 2 bytes at d) as an int: its bits, little-endian as x86 is.
+X86_TARGET static inline int scale_bits(const uint8_t *d) {
     uint16_t h;
-    memcpy(&h, d, sizeof h);   // little-endian, as x86 is
-    return _cvtsh_ss(h);
+    memcpy(&h, d, sizeof h);
+    return h;
 }
+
+// A block's scale as a float, exactly the value q_f16_at gives (every half is a float).
+X86_TARGET static inline float scale_of(const uint8_t *d) { return _cvtsh_ss((unsigned short)scale_bits(d)); }
 
 // A block's 32 int8 (at B) as 4 registers of 8 floats, in named variables: gcc -O2 kept arrays
 // of registers in memory (a store and a load around every multiply-add, half the speed).
@@ -72,13 +75,6 @@ X86_TARGET static inline __m256i load_qs(const int8_t *p) { return _mm256_loadu_
 X86_TARGET static inline __m128i isums4(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
     const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-}
-
-// A block's f16 scale (its 2 bytes at d) as an int: its bits, little-endian as x86 is.
-X86_TARGET static inline int scale_bits(const uint8_t *d) {
-    uint16_t h;
-    memcpy(&h, d, sizeof h);
-    return h;
 }
 
 // Block b's scales of rows j .. j+3, as 4 floats (one vcvtph2ps). Put into a register with word

@@ -35,7 +35,7 @@ static inline int32_t kv_isum32_neon(int8x16_t q0, int8x16_t q1, int8x16_t k0, i
 }
 
 // The row kernels NAME (dot_NAME, dots_NAME, add_NAME) for rows of 32-value blocks.
-#define KV_ROWS_NEON(NAME, BLOCK_VALUES)                                                                       \
+#define KV_ROWS_NEON(NAME, BLOCK_VALUES)                                                                               \
     /* The plain C's terms in its order (dot_q8_prepared, dot_q4_prepared): the same value. */                         \
     static float dot_prepared_##NAME(const KVQ8Query *q, const void *k, int n) {                                   \
         float sum = 0.0f;                                                                                          \

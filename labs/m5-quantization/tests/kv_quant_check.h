@@ -36,7 +36,7 @@ static inline void kvc_store_rows(KVType type, void *rows, const float *x, int n
 // scale and then the rest of its block_bytes), or -1 when every one is. Both quantized caches lay
 // a row out as its blocks' scales side by side, then the rest of each block (kv_q8.h, kv_q4.h).
 static inline int kvc_block_differs(KVType type, const void *rows, int n_rows, int n, const void *want) {
-    const size_t block_bytes = (size_t)kv_format(type)->block_bytes, blocks = (size_t)n / 32;
+    const size_t block_bytes = (size_t)kv_format(type)->block_bytes, blocks = (size_t)(n / kv_format(type)->block);
     const uint8_t *w = want;
     for (int j = 0; j < n_rows; j++) {
         const uint8_t *row = (const uint8_t *)rows + j * kv_row_bytes(type, n);
