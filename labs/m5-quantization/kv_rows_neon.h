@@ -4,9 +4,8 @@
 // BLOCK_VALUES(block, lo, hi) (values 0..15 and 16..31, two int8x16_t), and in where a row keeps
 // its blocks; the including file defines BLOCK_VALUES, ROW(j) (row j of `rows`), KV_BLOCK(row, b)
 // (what BLOCK_VALUES takes for block b of a row of n values) and KV_SCALE(row, b) (that block's
-// scale as a float). Macros, so that registers
-// stay named variables (gcc -O2 keeps arrays of registers in memory: a store and a load around
-// every multiply-add).
+// scale as a float). Macros, so that registers stay named variables (gcc -O2 keeps arrays of
+// registers in memory: a store and a load around every multiply-add).
 #ifndef PS_KV_ROWS_NEON_H
 #define PS_KV_ROWS_NEON_H
 

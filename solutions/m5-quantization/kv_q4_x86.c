@@ -146,7 +146,7 @@ X86_TARGET static float dot_q4_avx2(const float *q, const void *row, int n) {
 // 8..15, 16..23, 24..31), in named variables: gcc -O2 kept arrays of registers in memory (a store
 // and a load around every multiply-add, half the speed; the q8_0 kernels' finding).
 #define WIDEN_Q4(B, X0, X1, X2, X3)                                                                      \
-    const __m128i X0##_packed = _mm_loadu_si128((const __m128i *)(B));                                 \
+    const __m128i X0##_packed = _mm_loadu_si128((const __m128i *)(B));                                   \
     const __m128i X0##_lo = _mm_sub_epi8(_mm_and_si128(X0##_packed, _mm_set1_epi8(0x0f)), _mm_set1_epi8(8)); \
     const __m128i X0##_hi =                                                                              \
         _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(X0##_packed, 4), _mm_set1_epi8(0x0f)), _mm_set1_epi8(8)); \

@@ -28,10 +28,10 @@ static bool block_finite(const float *x) {
 static bool simd_now(void);
 
 // n values (a multiple of 32) into a row (kv_q8.h: the scales, then the quants) with M5's own
-// quantizer, one block at a time: a
-// block with a value that is not finite would make quantize_row_q8_0 convert NaN to int8 (not
-// defined in C), so such a block gets a NaN scale and zero quants instead. It reads back as NaN,
-// as an f32 cache would hold it, and attention's result is NaN as it would be there.
+// quantizer, one block at a time: a block with a value that is not finite would make
+// quantize_row_q8_0 convert NaN to int8 (not defined in C), so such a block gets a NaN scale and
+// zero quants instead. It reads back as NaN, as an f32 cache would hold it, and attention's result
+// is NaN as it would be there.
 //
 // With the AVX2 kernels, the same bytes come faster from kv_q8_store_avx2 (quant.kv-q8-row
 // holds both ways to quantize_row_q8_0's bytes). quantize_row_q8_0's scalar loop took 528 us per

@@ -11,7 +11,7 @@
 
 // add1_NAME, add2_NAME (one head, two heads) and add_NAME (the row kernels' add_rows: the query
 // heads of a group two at a time, a last odd one alone).
-#define KV_VALUES_AVX2(NAME, WIDEN)                                                                          \
+#define KV_VALUES_AVX2(NAME, WIDEN)                                                                                  \
     /* A block of 32 outputs of one head (two) stays in 4 (8) registers over all the rows. */                        \
     X86_TARGET static void add1_##NAME(float *out, const float *w, int n_rows, const void *rows, size_t row_bytes,   \
                                        int n) {                                                                      \
@@ -21,7 +21,7 @@
                    a3 = _mm256_loadu_ps(o + 24);                                                                     \
             for (int j = 0; j < n_rows; j++) {                                                                       \
                 WIDEN(KV_BLOCK(ROW(j), b), x0, x1, x2, x3);                                                          \
-                const __m256 wd = _mm256_set1_ps(w[j] * KV_SCALE(ROW(j), b));                                       \
+                const __m256 wd = _mm256_set1_ps(w[j] * KV_SCALE(ROW(j), b));                                        \
                 a0 = _mm256_fmadd_ps(wd, x0, a0), a1 = _mm256_fmadd_ps(wd, x1, a1);                                  \
                 a2 = _mm256_fmadd_ps(wd, x2, a2), a3 = _mm256_fmadd_ps(wd, x3, a3);                                  \
             }                                                                                                        \

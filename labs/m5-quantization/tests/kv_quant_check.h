@@ -1,7 +1,7 @@
 // What this lab's quantized-cache tests (test_kv_q8.c, test_kv_q4.c) check the same way for any
-// block format of the cache: attention over a format's
-// rows against M2's attention() over the same rows read back as f32, and the whole engine through
-// such a cache against Hugging Face's logits (golden/m2) and greedy runs (golden/m3).
+// block format of the cache: attention over a format's rows against M2's attention() over the
+// same rows read back as f32, and the whole engine through such a cache against Hugging Face's
+// logits (golden/m2) and greedy runs (golden/m3).
 #ifndef PS_KV_QUANT_CHECK_H
 #define PS_KV_QUANT_CHECK_H
 
